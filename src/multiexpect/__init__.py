@@ -1,0 +1,25 @@
+"""multiexpect: many expectations from one simulation budget.
+
+Adaptive importance sampling with control variates (aISCV) after Demange-Chryst, Bachoc &
+Morio (Statistics and Computing, 2023), with confidence intervals you can trust.
+"""
+
+__version__ = "0.1.0"
+
+from .aiscv import AISCV, AiscvOptions
+from .api import expectations
+from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
+from .laws import Law
+from .results import ExpectationResult
+
+__all__ = [
+    "AISCV",
+    "AiscvOptions",
+    "ExpectationResult",
+    "Law",
+    "ModelEvaluationError",
+    "MultiexpectError",
+    "StoreMismatchError",
+    "__version__",
+    "expectations",
+]

@@ -1,0 +1,539 @@
+"""The adaptive algorithm (aISCV): a step iterator and a run-to-the-end wrapper.
+
+Demange-Chryst, Bachoc & Morio, "Efficient estimation of multiple expectations with the same
+sample by adaptive importance sampling and control variates", Statistics and Computing 33
+(2023), doi:10.1007/s11222-023-10270-2. Steps, in the notation of ``docs/method.md``:
+
+1. pilot: ``n_0`` points from ``g^(0)`` (``f``, or ``f̄`` for several laws);
+2. cross-entropy fit of one component per quantity and sign part, on every point so far,
+   weighted by ``phi_j^± f_j / h`` with ``h`` the deterministic mixture of past proposals;
+3. ``α`` by minimising the convex criterion ``V(α)`` on the recycled points, for the
+   zero-variance coefficients ``β_jk = Î_j^±`` on the own components, each weight kept above
+   ``alpha_floor`` times its starting value ``∝ sqrt(w_j) |Î_j^±|``; the law itself stays a
+   component (defensive, weight >= ``defensive``) and a control variate;
+4. a batch from the new ``g_α`` (fitted on earlier points only), ``β`` by least squares of
+   the responses on all the controls on that batch, and the predicted final error
+   ``E_t = sum_j w_j σ̂_j^2 / (N - N_used)`` with the residual variances;
+5. stop at the first ``E_t`` that does not decrease, or at the adaptation cap; keep the
+   proposal whose variance, measured on every point drawn after it was fitted, is smallest
+   (the pilot's law included: adaptation that does not pay falls back to crude / mixture MC);
+6. the rest of the budget from the kept proposal with everything frozen: a fresh sample, so
+   the estimate is unbiased and its standard error honest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._rng import batch_generator
+from .estimators.control_variates import regress_controls
+from .estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
+from .estimators.mixture_weights import optimise_alpha
+from .problem import Problem, as_laws, reference_covariance
+from .proposals import Mixture, fit_gaussian, fit_gmm
+
+__all__ = ["AISCV", "AiscvOptions", "Stage"]
+
+FAMILIES = ("gaussian", "gaussian-diag", "gmm")
+CONTROLS = ("all", "own", "none")
+
+
+@dataclass(frozen=True)
+class AiscvOptions:
+    """Settings of the adaptive algorithm (defaults follow the paper, see ``docs/method.md``).
+
+    Attributes
+    ----------
+    family : {"gaussian", "gaussian-diag", "gmm"}
+        Parametric family of each component.
+    n_components : int
+        Gaussians per component for ``family="gmm"``.
+    batch_size : int or None
+        Points per adaptive batch; ``budget // 10`` by default.
+    pilot_size : int or None
+        Points of the pilot; ``batch_size`` by default.
+    adaptation_cap : int or None
+        Most model runs spent adapting (pilot included); ``budget // 2`` by default.
+    space : {"auto", "standard", "input"}
+        Working space; ``auto`` is standard normal space for one law, input space for several.
+    defensive : float
+        Lower bound on the weight of the law (or mixture of laws) in the proposal.
+    control : {"all", "own", "none"}
+        Control variates of each quantity: every component, its own components, or none
+        (plain importance sampling).
+    split_signs : bool
+        One component per sign part of a signed quantity (else one fitted to ``|phi|``).
+    chunk_size : int or None
+        Points per final-stage chunk (memory bound); ``max(batch_size, 10_000)`` by default.
+    max_fit_points : int
+        At most this many recycled points (a random subset) enter each fit.
+    alpha_floor : float
+        Each mixture weight stays above this fraction of its starting value: an optimiser
+        that trusts the recycled points too much would put all weight on components whose
+        tails are too light (measured: Gaussian moments 0.035 with 0, 3e-4 with 0.5).
+    keep : {"best", "last", "best-on-own-batch"}
+        Which proposal serves the final stage (see :meth:`AISCV._choose_candidate`).
+    """
+
+    family: str = "gaussian"
+    n_components: int = 2
+    batch_size: int | None = None
+    pilot_size: int | None = None
+    adaptation_cap: int | None = None
+    space: str = "auto"
+    defensive: float = 0.05
+    control: str = "all"
+    split_signs: bool = True
+    chunk_size: int | None = None
+    max_fit_points: int = 200_000
+    alpha_floor: float = 0.5
+    keep: str = "best"
+
+    def resolved(self, budget: int) -> AiscvOptions:
+        """A copy with every default filled in for ``budget``, validated."""
+        if self.family not in FAMILIES:
+            raise ValueError(f"'family' must be one of {FAMILIES}, got {self.family!r}")
+        if self.control not in CONTROLS:
+            raise ValueError(f"'control' must be one of {CONTROLS}, got {self.control!r}")
+        if self.keep not in ("last", "best", "best-on-own-batch"):
+            raise ValueError(
+                f"'keep' must be 'best', 'last' or 'best-on-own-batch', got {self.keep!r}"
+            )
+        if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
+            raise ValueError(f"'n_components' must be an int >= 1, got {self.n_components!r}")
+        if not 0.0 <= float(self.defensive) < 1.0:
+            raise ValueError(f"'defensive' must lie in [0, 1), got {self.defensive!r}")
+        batch = self.batch_size if self.batch_size is not None else budget // 10
+        pilot = self.pilot_size if self.pilot_size is not None else batch
+        cap = self.adaptation_cap if self.adaptation_cap is not None else budget // 2
+        for name, value in (("batch_size", batch), ("pilot_size", pilot),
+                            ("adaptation_cap", cap)):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"'{name}' must be a non-negative int, got {value!r}")
+        if batch < 2:
+            raise ValueError(f"'batch_size' must be at least 2, got {batch}")
+        chunk = self.chunk_size if self.chunk_size is not None else max(batch, 10_000)
+        if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ValueError(f"'chunk_size' must be a positive int, got {chunk!r}")
+        return replace(self, batch_size=int(batch), pilot_size=int(pilot),
+                       adaptation_cap=int(cap), chunk_size=int(chunk))
+
+
+@dataclass
+class Stage:
+    """One sampled stage (the pilot or an adaptive batch), for ``ExpectationResult.history``."""
+
+    index: int
+    n_points: int
+    n_runs: int
+    runs_used: int
+    predicted_error: float
+    alpha: list[float] = field(default_factory=list)
+    component_ess: list[float] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
+    optimiser_success: bool = True
+    stage_estimate: list[float] = field(default_factory=list)
+    stage_stderr: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON-able record."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class _Candidate:
+    """A proposal that could serve the final stage: mixture, control coefficients, E_t."""
+
+    stage: int
+    proposal: object
+    beta: np.ndarray | None
+    predicted_error: float
+    n_components: int = 0
+    variance: np.ndarray | None = None
+
+
+class AISCV:
+    """The adaptive estimator of many expectations from one sample.
+
+    Parameters
+    ----------
+    laws : Law or sequence of Law
+        One law for every quantity, or one per quantity.
+    evaluate : callable
+        ``evaluate(x, batch) -> outputs`` ((n, d) -> (n, m)); ``batch`` is the batch key.
+    budget : int
+        Model runs in all.
+    seed : int
+        Root seed; batch ``k`` draws from ``batch_generator(seed, k)``.
+    weights : "relative", "absolute" or (J,) array
+        Weights of the criterion ``sum_j w_j Var(Î_j)``.
+    options : AiscvOptions
+    names : sequence of str, optional
+        Quantity names.
+
+    Notes
+    -----
+    Iterate :meth:`steps` to watch the adaptation one stage at a time, then call
+    :meth:`finish`; :meth:`run` does both.
+    """
+
+    def __init__(self, laws, evaluate: Callable, *, budget: int, seed: int,
+                 weights="relative", options: AiscvOptions | None = None, names=None):
+        self.laws = as_laws(laws)
+        self.evaluate = evaluate
+        self.budget = int(budget)
+        self.seed = int(seed)
+        self.options = (options or AiscvOptions()).resolved(self.budget)
+        self.weight_spec = weights
+        self.names = names
+        self.runs_used = 0
+        self.history: list[Stage] = []
+        self._finished = False
+        n_laws = len(self.laws)
+        # the working space does not depend on the number of outputs
+        self._sampling_problem = Problem.build(self.laws, n_laws if n_laws > 1 else 1,
+                                               self.options.space)
+        self.problem: Problem | None = None
+        self.weights: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ evaluation
+    def _run_model(self, z: np.ndarray, batch: int):
+        """Model outputs at working points ``z``; points where no law has mass are not run."""
+        problem = self._sampling_problem
+        x = problem.to_inputs(z)
+        log_laws = problem.law_logpdfs(z, x)
+        support = np.any(np.isfinite(log_laws), axis=1)
+        if np.all(support):
+            outputs = self.evaluate(x, batch)
+        else:
+            inner = self.evaluate(x[support], batch)
+            outputs = np.zeros((z.shape[0], inner.shape[1] if inner.ndim == 2 else 1))
+            outputs[support] = inner.reshape(int(support.sum()), -1)
+        self.runs_used += int(support.sum())
+        return outputs, log_laws
+
+    # ------------------------------------------------------------------ the stages
+    def steps(self) -> Iterator[Stage]:
+        """Run the pilot and the adaptive batches, yielding a :class:`Stage` after each."""
+        opts = self.options
+        gen = batch_generator(self.seed, 0)
+        initial = self._sampling_problem.initial_proposal()
+        z = initial.sample(opts.pilot_size, gen)
+        outputs, log_laws = self._run_model(z, 0)
+        self.problem = Problem.build(self.laws, outputs.shape[1], opts.space, self.names)
+        problem = self.problem
+        phi = problem.quantity_values(outputs)
+        log_g0 = initial.logpdf_from_laws(log_laws)
+        summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
+        moments = StreamingMoments(problem.n_quantities)
+        moments.update(summands)
+        self.pilot_estimate = moments.mean
+        self.weights = resolve_weights(self.weight_spec, moments.mean, moments.stderr)
+        error0 = self._predicted_error(moments.variance)
+        self._initial = initial
+        self._candidates = [_Candidate(0, initial, None, error0)]
+        # recycled state
+        self._z, self._phi, self._log_laws = z, phi, log_laws
+        self._log_props = [log_g0]  # log g_t at every point, per past proposal t
+        self._proposals = [initial]
+        self._counts = [z.shape[0]]
+        self._ref_cov = reference_covariance(problem)
+        stage = Stage(0, z.shape[0], self.runs_used, self.runs_used, error0,
+                      stage_estimate=moments.mean.tolist(), stage_stderr=moments.stderr.tolist(),
+                      note="pilot")
+        self.history.append(stage)
+        yield stage
+        previous = error0
+        t = 0
+        while self.runs_used + opts.batch_size <= opts.adaptation_cap:
+            t += 1
+            stage = self._adapt(t)
+            self.history.append(stage)
+            yield stage
+            if not stage.predicted_error < previous:
+                break
+            previous = stage.predicted_error
+        self._last_batch = t
+
+    def _predicted_error(self, variance: np.ndarray) -> float:
+        left = self.budget - self.runs_used
+        if left <= 0:
+            return np.inf
+        return float(np.sum(self.weights * variance) / left)
+
+    def _component_specs(self, phi: np.ndarray) -> list[tuple[int, int]]:
+        specs = []
+        for j in range(phi.shape[1]):
+            pos, neg = bool(np.any(phi[:, j] > 0)), bool(np.any(phi[:, j] < 0))
+            if self.options.split_signs:
+                specs += [(j, 1)] * pos + [(j, -1)] * neg
+            elif pos or neg:
+                specs.append((j, 0))
+        return specs
+
+    def _fit_component(self, points, log_weight, gen):
+        opts = self.options
+        if opts.family == "gmm":
+            return fit_gmm(points, log_weight, reference_cov=self._ref_cov,
+                           n_components=opts.n_components, rng=gen)
+        return fit_gaussian(points, log_weight, reference_cov=self._ref_cov,
+                            diagonal=opts.family == "gaussian-diag")
+
+    def _adapt(self, t: int) -> Stage:
+        opts, problem = self.options, self.problem
+        total = sum(self._counts)
+        log_mix = np.log(np.asarray(self._counts) / total)
+        log_h_all = logsumexp(np.column_stack(self._log_props) + log_mix, axis=1)
+        fit_gen = batch_generator(self.seed, t, 1)
+        if total > opts.max_fit_points:
+            idx = np.sort(fit_gen.choice(total, opts.max_fit_points, replace=False))
+        else:
+            idx = slice(None)
+        z, phi = self._z[idx], self._phi[idx]
+        log_fq = self._log_laws[idx][:, problem.law_index]
+        log_h = log_h_all[idx]
+        specs = self._component_specs(phi)
+        comps, ess, labels = [], [], []
+        with np.errstate(divide="ignore"):
+            for j, sign in specs:
+                part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
+                log_w = np.log(part) + log_fq[:, j] - log_h
+                comp, n_eff = self._fit_component(z, log_w, fit_gen)
+                comps.append(comp)
+                ess.append(n_eff)
+                labels.append(f"{problem.names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}")
+        # the law (mixture of laws) is always the last component: defensive and a control
+        log_comp = np.column_stack([c.logpdf(z) for c in comps] + [self._log_props[0][idx]])
+        labels.append("law")
+        n_comp = log_comp.shape[1]
+        a = phi * log_ratio_exp(log_fq, log_h[:, None])
+        b = log_ratio_exp(log_comp, log_h[:, None])
+        # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), floor on the law's weight
+        part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
+                                       np.maximum(s * a[:, j], 0.0)) for j, s in specs])
+        start = np.append(np.sqrt(self.weights[[j for j, _ in specs]]) * part_means, 0.0)
+        lower = np.zeros(n_comp)
+        lower[-1] = opts.defensive
+        start = _start_alpha(start, lower)
+        # α for the "optimal family" coefficients (β_jk = Î_j^± on j's own components):
+        # they need no extrapolation beyond the points seen, unlike a regression would
+        own_beta = np.zeros((problem.n_quantities, n_comp))
+        for k, (j, sign) in enumerate(specs):
+            own_beta[j, k] = part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
+        q = ((a - b @ own_beta.T) ** 2) @ self.weights
+        floor = np.maximum(lower, opts.alpha_floor * start)
+        alpha, success = optimise_alpha(q, b, start, floor)
+        proposal = Mixture([*comps, self._initial], alpha)
+        # the batch: fitted on earlier points only, so its variance is an honest prediction
+        gen = batch_generator(self.seed, t)
+        n_new = int(opts.batch_size)
+        z_new = proposal.sample(n_new, gen)
+        outputs, log_laws_new = self._run_model(z_new, t)
+        phi_new = problem.quantity_values(outputs)
+        log_comp_new = np.column_stack(
+            [c.logpdf(z_new) for c in comps]
+            + [self._initial.logpdf_from_laws(log_laws_new)])
+        log_g_new = proposal.logpdf_from_components(log_comp_new)
+        # β: least squares of the responses on the controls, on this batch (the paper's)
+        responses = iscv_summands(phi_new, log_laws_new[:, problem.law_index], None,
+                                  log_g_new, None)
+        controls = log_ratio_exp(log_comp_new, log_g_new[:, None]) - 1.0
+        beta, variance = regress_controls(responses, controls,
+                                          self._control_mask(specs, n_comp))
+        if opts.control == "none":
+            beta = None
+        summands = responses if beta is None else responses - controls @ beta.T
+        moments = StreamingMoments(problem.n_quantities)
+        moments.update(summands)
+        error = self._predicted_error(variance)
+        self._candidates.append(_Candidate(t, proposal, beta, error, n_comp))
+        # recycle: every past proposal at the new points, the new one at the old points
+        # (the law component's density at old points is stored: no law is evaluated again)
+        old_log_new = proposal.logpdf_from_components(np.column_stack(
+            [c.logpdf(self._z) for c in comps] + [self._log_props[0]]))
+        new_cols = [p.logpdf_from_laws(log_laws_new) if i == 0 else p.logpdf(z_new)
+                    for i, p in enumerate(self._proposals)]
+        self._log_props = [np.concatenate([old, new]) for old, new in
+                           zip(self._log_props, new_cols)]
+        self._log_props.append(np.concatenate([old_log_new, log_g_new]))
+        self._proposals.append(proposal)
+        self._counts.append(n_new)
+        self._z = np.concatenate([self._z, z_new])
+        self._phi = np.concatenate([self._phi, phi_new])
+        self._log_laws = np.concatenate([self._log_laws, log_laws_new])
+        return Stage(t, n_new, int(np.sum(np.any(np.isfinite(log_laws_new), axis=1))),
+                     self.runs_used, error, alpha=alpha.tolist(), component_ess=ess,
+                     components=labels, optimiser_success=bool(success),
+                     stage_estimate=moments.mean.tolist(), stage_stderr=moments.stderr.tolist())
+
+    def _control_mask(self, specs, n_comp) -> np.ndarray:
+        j_count = self.problem.n_quantities
+        control = self.options.control
+        if control == "all":
+            return np.ones((j_count, n_comp), dtype=bool)
+        mask = np.zeros((j_count, n_comp), dtype=bool)
+        if control == "own":
+            for k, (j, _) in enumerate(specs):
+                mask[j, k] = True
+            mask[:, -1] = True
+        return mask
+
+    def _choose_candidate(self) -> _Candidate:
+        """The proposal for the final stage.
+
+        ``"best"``: each candidate ``t`` (the law itself included) is judged on every point
+        drawn *after* it was fitted (batches ``>= t``), by importance reweighting, so earlier
+        candidates are judged on more points than their own batch, whose variance heavy tails
+        easily flatter. ``"last"``: the paper's choice. ``"best-on-own-batch"``: smallest
+        ``E_t`` measured on each candidate's own batch.
+        """
+        keep = self.options.keep
+        if keep == "last" or len(self._candidates) == 1:
+            return self._candidates[-1]
+        if keep == "best-on-own-batch":
+            return min(self._candidates, key=lambda c: (c.predicted_error, c.stage))
+        problem = self.problem
+        batch_of = np.repeat(np.arange(len(self._counts)), self._counts)
+        log_fq = self._log_laws[:, problem.law_index]
+        scores = []
+        for cand in self._candidates:
+            rows = batch_of >= cand.stage
+            counts = np.asarray(self._counts[cand.stage:], dtype=float)
+            log_h = logsumexp(np.column_stack(self._log_props[cand.stage:])[rows]
+                              + np.log(counts / counts.sum()), axis=1)
+            log_g = self._log_props[cand.stage][rows]
+            if cand.stage == 0:
+                log_comp = None
+            else:
+                log_comp = np.column_stack(
+                    [c.logpdf(self._z[rows]) for c in cand.proposal.components[:-1]]
+                    + [self._log_props[0][rows]])
+            summands = iscv_summands(self._phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
+            ratio = log_ratio_exp(log_g, log_h)
+            mean = np.mean(summands * ratio[:, None], axis=0)
+            second = np.mean(summands**2 * ratio[:, None], axis=0)
+            variance = np.maximum(second - mean**2, 0.0)
+            cand.variance = variance
+            scores.append(float(self.weights @ variance))
+        best = int(np.argmin(scores))
+        self.selection_scores = scores
+        return self._candidates[best]
+
+    # ------------------------------------------------------------------ the final stage
+    def finish(self, keep_sample: bool = False) -> dict:
+        """Spend the rest of the budget on the kept proposal and return the estimate.
+
+        With ``keep_sample=True`` the final sample is kept in ``self.final_sample``
+        (working points ``z``, inputs ``x``, outputs, ``log g`` of the proposal, and the
+        ``summands``) for reanalysis without new runs.
+
+        Returns
+        -------
+        dict
+            ``estimate``, ``stderr``, ``n_final``, ``chosen_stage``, ``predicted_error``.
+        """
+        if self._finished:
+            raise RuntimeError("finish() was already called")
+        if self.problem is None:
+            for _ in self.steps():
+                pass
+        self._finished = True
+        best = self._choose_candidate()
+        problem = self.problem
+        n_final = self.budget - self.runs_used
+        if n_final < 2:
+            raise ValueError(
+                f"'budget' ({self.budget}) leaves {n_final} runs for the final stage; "
+                "lower 'adaptation_cap' or raise 'budget'"
+            )
+        moments = StreamingMoments(problem.n_quantities)
+        kept: list[tuple] = []
+        key = self._last_batch + 1
+        left = n_final
+        while left > 0:
+            n = min(left, self.options.chunk_size)
+            z = best.proposal.sample(n, batch_generator(self.seed, key))
+            outputs, log_laws = self._run_model(z, key)
+            phi = problem.quantity_values(outputs)
+            if best.stage == 0:
+                log_comp = None
+                log_g = self._initial.logpdf_from_laws(log_laws)
+            else:
+                log_comp = np.column_stack(
+                    [c.logpdf(z) for c in best.proposal.components[:-1]]
+                    + [self._initial.logpdf_from_laws(log_laws)])
+                log_g = best.proposal.logpdf_from_components(log_comp)
+            summands = iscv_summands(phi, log_laws[:, problem.law_index], log_comp, log_g,
+                                     best.beta)
+            moments.update(summands)
+            if keep_sample:
+                kept.append((z, problem.to_inputs(z), outputs, log_g, summands))
+            left -= n
+            key += 1
+        self.chosen = best
+        if keep_sample:
+            keys = ("z", "x", "outputs", "log_g", "summands")
+            self.final_sample = {k: np.concatenate([part[i] for part in kept])
+                                 for i, k in enumerate(keys)}
+        return {
+            "estimate": moments.mean,
+            "stderr": moments.stderr,
+            "n_final": moments.n,
+            "chosen_stage": best.stage,
+            "predicted_error": best.predicted_error,
+        }
+
+    def run(self, keep_sample: bool = False) -> dict:
+        """All stages and the final stage."""
+        for _ in self.steps():
+            pass
+        return self.finish(keep_sample=keep_sample)
+
+
+def _start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
+    free = 1.0 - lower.sum()
+    if raw.sum() <= 0:
+        raw = np.where(lower > 0, 0.0, 1.0)
+        if raw.sum() == 0:
+            raw = np.ones_like(raw)
+    return lower + free * raw / raw.sum()
+
+
+def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray) -> np.ndarray:
+    """The criterion's weights ``w_j`` from the user's ``weights`` and the pilot estimate.
+
+    ``"relative"`` gives ``1 / max(Î_j^2, se_j^2)``: the pilot's standard error guards a
+    quantity near 0; a quantity identically 0 on the pilot gets the largest other weight.
+    """
+    j = estimate.shape[0]
+    if isinstance(spec, str):
+        if spec == "absolute":
+            return np.ones(j)
+        if spec != "relative":
+            raise ValueError(
+                f"'weights' must be 'relative', 'absolute' or {j} positive numbers, got {spec!r}"
+            )
+        denom = np.maximum(estimate**2, np.where(np.isfinite(stderr), stderr**2, 0.0))
+        with np.errstate(divide="ignore"):
+            w = np.where(denom > 0, 1.0 / denom, np.nan)
+        if np.all(np.isnan(w)):
+            return np.ones(j)
+        return np.where(np.isnan(w), np.nanmax(w), w)
+    w = check_weights(spec, j)
+    return w
+
+
+def check_weights(spec, j: int) -> np.ndarray:
+    """Validate explicit weights: ``j`` finite positive numbers."""
+    w = np.asarray(spec, dtype=float).reshape(-1)
+    if w.shape != (j,):
+        raise ValueError(f"'weights' must have {j} entries (one per quantity), got {w.size}")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError(f"'weights' must be finite and positive, got {w.tolist()}")
+    return w

@@ -1,0 +1,249 @@
+"""``expectations()``: the public entry point for many expectations from one budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+import numpy as np
+
+from . import __version__
+from ._rng import check_rng, root_seed
+from .aiscv import AISCV, AiscvOptions, check_weights
+from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
+from .evaluation.evaluator import ModelEvaluator
+from .problem import Problem, as_laws
+from .results import ExpectationResult
+
+__all__ = ["METHODS", "expectations"]
+
+METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
+_AISCV_OPTIONS = {f.name for f in fields(AiscvOptions)}
+
+
+def _check_budget(budget) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
+    if budget < 2:
+        raise ValueError(f"'budget' must be at least 2 model runs, got {budget}")
+    return int(budget)
+
+
+def _check_weights_early(weights) -> None:
+    if isinstance(weights, str):
+        if weights not in ("relative", "absolute"):
+            raise ValueError(
+                f"'weights' must be 'relative', 'absolute' or positive numbers, got {weights!r}"
+            )
+        return
+    w = np.asarray(weights, dtype=float).reshape(-1)
+    check_weights(w, w.size)
+
+
+def _aiscv_options(options: dict, budget: int) -> AiscvOptions:
+    unknown = sorted(set(options) - _AISCV_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method 'aiscv'; known: {sorted(_AISCV_OPTIONS)}"
+        )
+    opts = AiscvOptions(**options).resolved(budget)
+    minimum = opts.pilot_size + 2
+    if opts.pilot_size < 2 or budget < minimum:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for a pilot of {opts.pilot_size} points and a "
+            f"final stage: aiscv needs a pilot of at least 2 points and budget >= pilot + 2 "
+            f"(the default pilot is budget // 10, so budget >= 20)"
+        )
+    if opts.adaptation_cap < opts.pilot_size:
+        raise ValueError(
+            f"'adaptation_cap' ({opts.adaptation_cap}) must be at least 'pilot_size' "
+            f"({opts.pilot_size})"
+        )
+    if opts.adaptation_cap > budget - 2:
+        raise ValueError(
+            f"'adaptation_cap' ({opts.adaptation_cap}) must leave at least 2 of the "
+            f"{budget} runs to the final stage"
+        )
+    return opts
+
+
+def expectations(model: Callable, law, *, budget: int, weights="relative",
+                 method: str = "aiscv", rng=None, vectorized: bool = True,
+                 names=None, evaluate: Callable | None = None,
+                 **options) -> ExpectationResult:
+    """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
+
+    Parameters
+    ----------
+    model : callable
+        Vectorised: ``(n, d)`` array -> ``(n,)`` or ``(n, J)``; column ``j`` is ``phi_j``.
+        With ``vectorized=False`` it takes one point and returns a scalar or ``(J,)`` vector.
+    law : Law or sequence of Law
+        One law for every quantity, or ``L`` laws: quantity ``l`` under law ``l`` (the model
+        then returns one column used for every law, or ``L`` columns).
+    budget : int
+        Model runs in all; never exceeded.
+    weights : "relative", "absolute" or (J,) array_like
+        Weights of the criterion ``sum_j w_j Var(Î_j)``: ``1/I_j^2`` from the pilot
+        (guarded near 0 by the pilot's standard error), ones, or given positive numbers.
+    method : {"aiscv", "mc", "mixture-mc", "separate-is"}
+        The adaptive method, or a baseline: crude MC (separate MC with ``budget // L`` runs per
+        law for several laws), mixture MC, or separate cross-entropy importance sampling
+        (``budget // J`` runs per quantity).
+    rng : None, int or numpy.random.Generator
+        Randomness; the same seed gives the same result.
+    vectorized : bool
+        Whether ``model`` takes a whole batch.
+    names : sequence of str, optional
+        Quantity names for the result.
+    evaluate : callable, optional
+        ``evaluate(x, batch) -> outputs`` replacing the default in-process evaluation
+        (executors and stores provide one).
+    **options
+        For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
+        (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``adaptation_cap``,
+        ``space``, ``defensive``, ``control``, ``split_signs``, ``chunk_size``).
+
+    Returns
+    -------
+    ExpectationResult
+
+    Notes
+    -----
+    The adaptive method is aISCV (Demange-Chryst, Bachoc & Morio 2023,
+    doi:10.1007/s11222-023-10270-2) with the extensions of ``docs/method.md``. Every
+    argument is checked before the first model run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> import multiexpect as me
+    >>> law = me.Law([stats.norm(0, 1)])
+    >>> res = me.expectations(lambda x: x**np.arange(2, 7, 2), law, budget=2000, rng=1)
+    >>> bool(abs(res.estimate[0] - 1.0) < 5 * res.stderr[0])
+    True
+    """
+    from .evaluation.evaluator import wrap_model
+
+    budget = _check_budget(budget)
+    if method not in METHODS:
+        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    laws = as_laws(law)
+    check_rng(rng)
+    _check_weights_early(weights)
+    if evaluate is None:
+        evaluate = ModelEvaluator(wrap_model(model, vectorized))
+    model_dim = getattr(model, "input_dim", None)
+    if model_dim is not None and int(model_dim) != laws[0].dim:
+        raise ValueError(
+            f"the model takes {model_dim} inputs but 'law' has dimension {laws[0].dim}"
+        )
+    seed = root_seed(rng)
+    settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
+                "weights": weights if isinstance(weights, str) else list(map(float, weights)),
+                "laws": [_describe_law(lw) for lw in laws], "version": __version__}
+
+    if method == "aiscv":
+        opts = _aiscv_options(options, budget)
+        settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
+        engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
+                       options=opts, names=names)
+        out = engine.run()
+        problem = engine.problem
+        return ExpectationResult(
+            estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
+            method=method, n_evaluations=engine.runs_used, budget=budget,
+            weights=engine.weights, history=tuple(s.as_dict() for s in engine.history),
+            diagnostics={"chosen_stage": out["chosen_stage"], "n_final": out["n_final"],
+                         "predicted_error": out["predicted_error"], "space": problem.space,
+                         "selection_scores": getattr(engine, "selection_scores", None),
+                         "pilot_estimate": engine.pilot_estimate.tolist()},
+            settings=settings)
+
+    if method == "separate-is":
+        return _separate_is(laws, evaluate, budget, seed, weights, options, names, settings)
+
+    if options:
+        raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
+    counter = _RunCounter(evaluate)
+    run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
+    out = run(laws, counter, budget=budget, seed=seed, names=names)
+    problem = out["problem"]
+    w = _final_weights(weights, out["estimate"], out["stderr"])
+    return ExpectationResult(
+        estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
+        n_evaluations=counter.n_runs, budget=budget, weights=w,
+        diagnostics={"n_points": out["n_points"]}, settings=settings)
+
+
+class _RunCounter:
+    """Counts runs through any ``evaluate`` callable."""
+
+    def __init__(self, evaluate: Callable, offset: int = 0):
+        self.evaluate = evaluate
+        self.offset = offset
+        self.n_runs = 0
+
+    def __call__(self, x, batch):
+        self.n_runs += x.shape[0]
+        return self.evaluate(x, batch + self.offset)
+
+
+class _Column:
+    """``evaluate`` restricted to one output column (for one quantity of separate IS)."""
+
+    def __init__(self, evaluate: Callable, column: int, offset: int):
+        self.evaluate = evaluate
+        self.column = column
+        self.offset = offset
+
+    def __call__(self, x, batch):
+        return self.evaluate(x, batch + self.offset)[:, [self.column]]
+
+
+def _final_weights(spec, estimate, stderr) -> np.ndarray:
+    from .aiscv import resolve_weights
+
+    return resolve_weights(spec, np.asarray(estimate), np.asarray(stderr))
+
+
+def _describe_law(law) -> dict:
+    describe = getattr(law, "describe", None)
+    return describe() if callable(describe) else {"type": type(law).__name__}
+
+
+def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings):
+    """One cross-entropy IS per quantity on ``budget // J`` runs (the paper's "separately").
+
+    The number of quantities is learnt from one probe run drawn from the first law; that run
+    is counted in ``n_evaluations``.
+    """
+    base = {"control": "none", "split_signs": False, "defensive": 0.0}
+    unknown = sorted(set(options) - _AISCV_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for method 'separate-is'")
+    base.update(options)
+    probe_x = laws[0].sample(1, np.random.default_rng([seed, 999_999]))
+    probe = evaluate(probe_x, 10**9)
+    problem = Problem.build(laws, probe.shape[1], "auto", names)
+    n_q = problem.n_quantities
+    per = (budget - 1) // n_q
+    estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
+    runs = 1
+    for j in range(n_q):
+        opts = _aiscv_options(dict(base), per)
+        law_j = laws[problem.law_index[j]]
+        column = _Column(evaluate, int(problem.column[j]), offset=(j + 1) * 10**6)
+        engine = AISCV([law_j], column, budget=per, seed=seed + j + 1, weights="absolute",
+                       options=opts)
+        out = engine.run()
+        estimate[j], stderr[j] = out["estimate"][0], out["stderr"][0]
+        runs += engine.runs_used
+        history.append({"quantity": problem.names[j], "chosen_stage": out["chosen_stage"],
+                        "n_final": out["n_final"]})
+    w = _final_weights(weights, estimate, stderr)
+    return ExpectationResult(
+        estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",
+        n_evaluations=runs, budget=budget, weights=w, history=tuple(history),
+        diagnostics={"runs_per_quantity": per}, settings=settings)

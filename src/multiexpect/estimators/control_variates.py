@@ -1,0 +1,59 @@
+"""Control coefficients ``β`` by least squares on a batch drawn from ``g_α``.
+
+On points ``X_i ~ g_α`` the responses are ``r_ij = phi_j f_j / g_α`` and the controls
+``c_ik = g_k / g_α - 1`` (mean zero: every ``g_k`` is a density). The coefficient that
+minimises the variance of ``r_j - β_j·c`` is the least-squares slope of ``r_j`` on ``c``
+(with intercept). Because ``sum_k α_k c_k = 0`` the controls are collinear; the minimum-norm
+solution is taken. The residual variance is divided by ``n - 1 - rank`` (the degrees of
+freedom the fit used) so the predicted error is not flattered by the fit.
+
+``mask`` says which controls each quantity may use: its own components (the paper's choice)
+or every component (a ``J x K`` regression, the permitted improvement).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["regress_controls"]
+
+
+def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares ``β`` ((J, K)) and the residual variances ((J,)).
+
+    Parameters
+    ----------
+    r : (n, J) array
+        Responses ``phi_j f_j / g_α``.
+    c : (n, K) array
+        Controls ``g_k / g_α - 1``.
+    mask : (J, K) bool array
+        Which controls each quantity may use. Quantities sharing a mask are solved together.
+    """
+    n, k = c.shape
+    j = r.shape[1]
+    beta = np.zeros((j, k))
+    rc = r - r.mean(axis=0)
+    cc = c - c.mean(axis=0)
+    variance = np.sum(rc**2, axis=0) / max(n - 1, 1)
+    patterns: dict[bytes, list[int]] = {}
+    for row in range(j):
+        patterns.setdefault(mask[row].tobytes(), []).append(row)
+    for rows in patterns.values():
+        cols = np.flatnonzero(mask[rows[0]])
+        if cols.size == 0:
+            continue
+        design = cc[:, cols]
+        scale = np.sqrt(np.mean(design**2, axis=0))
+        usable = scale > 0
+        if not np.any(usable):
+            continue
+        cols, design, scale = cols[usable], design[:, usable], scale[usable]
+        sol, _, rank, _ = np.linalg.lstsq(design / scale, rc[:, rows], rcond=1e-10)
+        coef = sol / scale[:, None]
+        resid = rc[:, rows] - design @ coef
+        dof = max(n - 1 - int(rank), 1)
+        beta[np.ix_(rows, cols)] = coef.T
+        variance[rows] = np.sum(resid**2, axis=0) / dof
+    return beta, variance

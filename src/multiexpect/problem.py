@@ -1,0 +1,176 @@
+"""The estimation problem: which laws, which quantities, and the working space.
+
+The algorithm runs in a *working space* ``z``. In standard space ``z = u`` and the model sees
+``x = law_0.from_standard(u)``; the density of law ``l`` there is
+
+    log f_l(u) = log f_l(x) - log f_0(x) + log φ_d(u),
+
+which is exactly ``log φ_d(u)`` for the reference law itself. In input space ``z = x``.
+Quantity ``j`` is column ``column[j]`` of the model output under law ``law_index[j]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .laws import standard_normal_logpdf
+
+__all__ = ["LawMixture", "Problem", "as_laws"]
+
+SPACES = ("auto", "standard", "input")
+
+
+def as_laws(law) -> list:
+    """One law or a sequence of laws -> a list, with a clear error otherwise."""
+    from .interop import as_law
+
+    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
+        laws = [as_law(item, f"law[{i}]") for i, item in enumerate(law)]
+        if not laws:
+            raise ValueError("'law' must be a Law or a non-empty sequence of Laws")
+    else:
+        laws = [as_law(law, "law")]
+    dims = {lw.dim for lw in laws}
+    if len(dims) != 1:
+        raise ValueError(f"every law in 'law' must have the same dimension, got {sorted(dims)}")
+    return laws
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Laws, quantity mapping and working space of a study.
+
+    Attributes
+    ----------
+    laws : tuple of Law
+        The distinct input laws (``L`` of them).
+    law_index : (J,) int array
+        Law of each quantity.
+    column : (J,) int array
+        Model output column of each quantity.
+    space : {"standard", "input"}
+    """
+
+    laws: tuple
+    law_index: np.ndarray
+    column: np.ndarray
+    space: str
+    names: tuple
+
+    @classmethod
+    def build(cls, laws: list, n_outputs: int, space: str = "auto",
+              names: Sequence[str] | None = None) -> Problem:
+        """The quantities implied by ``L`` laws and a model with ``n_outputs`` columns.
+
+        One law: one quantity per column. ``L`` laws: one column used for every law, or
+        ``L`` columns (column ``l`` under law ``l``).
+        """
+        if space not in SPACES:
+            raise ValueError(f"'space' must be one of {SPACES}, got {space!r}")
+        n_laws = len(laws)
+        if n_laws == 1:
+            law_index = np.zeros(n_outputs, dtype=int)
+            column = np.arange(n_outputs)
+        elif n_outputs in (1, n_laws):
+            law_index = np.arange(n_laws)
+            column = np.zeros(n_laws, dtype=int) if n_outputs == 1 else np.arange(n_laws)
+        else:
+            raise ValueError(
+                f"with {n_laws} laws the model must return 1 or {n_laws} columns, "
+                f"got {n_outputs}"
+            )
+        if space == "auto":
+            space = "standard" if n_laws == 1 else "input"
+        j = len(law_index)
+        if names is None:
+            names = [f"I{i + 1}" for i in range(j)]
+        names = tuple(str(n) for n in names)
+        if len(names) != j:
+            raise ValueError(f"'names' must have {j} entries (one per quantity), got {len(names)}")
+        return cls(tuple(laws), law_index, column, space, names)
+
+    # ------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Input dimension ``d``."""
+        return self.laws[0].dim
+
+    @property
+    def n_quantities(self) -> int:
+        """``J``."""
+        return len(self.law_index)
+
+    def to_inputs(self, z: np.ndarray) -> np.ndarray:
+        """Working-space points -> model inputs."""
+        return self.laws[0].from_standard(z) if self.space == "standard" else z
+
+    def to_working(self, x: np.ndarray) -> np.ndarray:
+        """Model inputs -> working-space points."""
+        return self.laws[0].to_standard(x) if self.space == "standard" else x
+
+    def law_logpdfs(self, z: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """``log f_l(z)`` for every law in the working space, as an (n, L) array."""
+        if self.space == "input":
+            return np.column_stack([law.logpdf(z) for law in self.laws])
+        base = standard_normal_logpdf(z)
+        if len(self.laws) == 1:
+            return base[:, None]
+        x = self.to_inputs(z) if x is None else x
+        ref = self.laws[0].logpdf(x)
+        cols = [base] + [law.logpdf(x) - ref + base for law in self.laws[1:]]
+        return np.column_stack(cols)
+
+    def quantity_values(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs ((n, m)) -> quantity values ``phi`` ((n, J))."""
+        return outputs[:, self.column]
+
+    def initial_proposal(self) -> LawMixture:
+        """``f`` for one law, ``f̄ = (1/L) sum_l f_l`` for several, in the working space."""
+        return LawMixture(self)
+
+
+class LawMixture:
+    """The equal-weight mixture of the laws, as a proposal in the working space."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.dim = problem.dim
+
+    def logpdf_from_laws(self, law_logpdfs: np.ndarray) -> np.ndarray:
+        """``log f̄`` from the (n, L) law log-densities."""
+        n_laws = law_logpdfs.shape[1]
+        if n_laws == 1:
+            return law_logpdfs[:, 0]
+        return logsumexp(law_logpdfs, axis=1) - np.log(n_laws)
+
+    def logpdf(self, z: np.ndarray) -> np.ndarray:
+        """``log f̄(z)``."""
+        return self.logpdf_from_laws(self.problem.law_logpdfs(z))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Equal-probability law choice, then the law's own sampler."""
+        problem = self.problem
+        if problem.space == "standard" and len(problem.laws) == 1:
+            return rng.standard_normal((n, self.dim))
+        counts = rng.multinomial(n, np.full(len(problem.laws), 1.0 / len(problem.laws)))
+        parts = [law.sample(int(k), rng) for law, k in zip(problem.laws, counts) if k]
+        x = np.concatenate(parts, axis=0)[rng.permutation(n)]
+        return problem.to_working(x)
+
+    def describe(self) -> dict:
+        """JSON-able description."""
+        return {"family": "law-mixture", "n_laws": len(self.problem.laws)}
+
+
+def reference_covariance(problem: Problem) -> np.ndarray:
+    """Covariance the proposal fits shrink toward: ``I`` in standard space, else the laws'."""
+    if problem.space == "standard":
+        return np.eye(problem.dim)
+    rng = np.random.default_rng(0)
+    sample = LawMixture(problem).sample(max(2000, 50 * problem.dim), rng)
+    return np.cov(sample, rowvar=False).reshape(problem.dim, problem.dim)
+

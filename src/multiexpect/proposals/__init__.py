@@ -1,0 +1,17 @@
+"""Proposal families: Gaussian (full, diagonal), Gaussian mixtures, and their mixtures."""
+
+from .base import Proposal, effective_sample_size, normalised_weights
+from .gaussian import Gaussian, fit_gaussian
+from .gmm import GaussianMixture, fit_gmm
+from .mixture import Mixture
+
+__all__ = [
+    "Gaussian",
+    "GaussianMixture",
+    "Mixture",
+    "Proposal",
+    "effective_sample_size",
+    "fit_gaussian",
+    "fit_gmm",
+    "normalised_weights",
+]

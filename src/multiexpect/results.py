@@ -1,0 +1,171 @@
+"""Frozen, JSON-serialisable results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+__all__ = ["ExpectationResult", "format_table"]
+
+
+def _frozen_array(values) -> np.ndarray:
+    arr = np.array(values, dtype=float)
+    arr.setflags(write=False)
+    return arr
+
+
+def _jsonable(obj):
+    """Recursively turn numpy scalars/arrays and non-finite floats into JSON-safe values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        value = float(obj)
+        if np.isnan(value):
+            return "nan"
+        if np.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with right-aligned columns."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    line = "  ".join(h.rjust(w) for h, w in zip(header, widths))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def _z(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """Estimates of ``J`` expectations from one simulation budget.
+
+    Attributes
+    ----------
+    estimate : (J,) ndarray
+        ``Î_j``.
+    stderr : (J,) ndarray
+        Standard errors (from the final stage's own sample).
+    names : tuple of str
+        Quantity names.
+    method : str
+        ``"aiscv"``, ``"mc"``, ``"mixture-mc"`` or ``"separate-is"``.
+    n_evaluations : int
+        Model runs spent (never above ``budget``).
+    budget : int
+        Model runs allowed.
+    weights : (J,) ndarray
+        Weights ``w_j`` of the criterion ``sum_j w_j Var(Î_j)``.
+    history : tuple of dict
+        One record per stage: batch size, predicted final error ``E_t``, ``alpha``,
+        effective sample size of each component, and the stage's own estimate.
+    diagnostics : dict
+        Method-specific facts (chosen stage, final sample size, ...).
+    settings : dict
+        Options and seed, for reproducibility.
+    """
+
+    estimate: np.ndarray
+    stderr: np.ndarray
+    names: tuple
+    method: str
+    n_evaluations: int
+    budget: int
+    weights: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    history: tuple = ()
+    diagnostics: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "estimate", _frozen_array(self.estimate))
+        object.__setattr__(self, "stderr", _frozen_array(self.stderr))
+        object.__setattr__(self, "weights", _frozen_array(self.weights))
+        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
+        object.__setattr__(self, "history", tuple(self.history))
+
+    # ------------------------------------------------------------------
+    def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Normal-theory interval ``Î ± z_{(1+level)/2} se``: (low, high) arrays."""
+        z = _z(level)
+        return self.estimate - z * self.stderr, self.estimate + z * self.stderr
+
+    @property
+    def weighted_variance(self) -> float:
+        """``sum_j w_j se_j^2``: the criterion the adaptive method minimises."""
+        return float(np.sum(self.weights * self.stderr**2))
+
+    def summary(self, level: float = 0.95) -> str:
+        """A readable table of estimates, standard errors and intervals."""
+        low, high = self.confidence_interval(level)
+        rows = [[n, f"{e:.6g}", f"{s:.3g}", f"[{lo:.6g}, {hi:.6g}]"]
+                for n, e, s, lo, hi in zip(self.names, self.estimate, self.stderr, low, high)]
+        head = (f"multiexpect: {len(self.names)} expectations by {self.method}, "
+                f"{self.n_evaluations} of {self.budget} model runs")
+        table = format_table(["quantity", "estimate", "std. error",
+                              f"{round(level * 100)}% interval"], rows)
+        return f"{head}\n{table}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    # ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN and inf as strings)."""
+        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)}
+                         | {"type": type(self).__name__})
+
+    def to_json(self, path=None, **kwargs) -> str:
+        """The result as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExpectationResult:
+        """Inverse of :meth:`to_dict`."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for key in ("estimate", "stderr", "weights"):
+            kwargs[key] = np.array([float(v) for v in kwargs.get(key, [])])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text_or_path: str) -> ExpectationResult:
+        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
+        text = text_or_path
+        if not text_or_path.lstrip().startswith("{"):
+            with open(text_or_path, encoding="utf-8") as fh:
+                text = fh.read()
+        return cls.from_dict(json.loads(text))
+
+    def to_frame(self):
+        """A pandas DataFrame (``pip install multiexpect[pandas]``)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_frame() needs pandas: pip install 'multiexpect[pandas]'") from exc
+        low, high = self.confidence_interval()
+        return pd.DataFrame({"estimate": self.estimate, "stderr": self.stderr,
+                             "ci_low": low, "ci_high": high}, index=list(self.names))

@@ -1,0 +1,141 @@
+"""Test cases with known answers, shipped with the package (like SALib's test functions).
+
+* :func:`cantilever_beam` / :func:`cantilever_law` / :func:`cantilever_laws`: the tip
+  displacement of a cantilever beam and its input laws (Demange-Chryst, Bachoc & Morio 2023,
+  section 5; the 100 laws and their reference expectations are the authors', see
+  ``data/cantilever_100_laws.csv``).
+* :func:`ishigami`, :func:`sobol_g`, :func:`borehole`, with analytic or reference indices.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from scipy import stats
+
+from .laws import Law
+
+__all__ = [
+    "CANTILEVER_FIRST_ORDER",
+    "borehole",
+    "borehole_law",
+    "cantilever_beam",
+    "cantilever_law",
+    "cantilever_laws",
+    "ishigami",
+    "ishigami_indices",
+    "ishigami_law",
+    "lognormal_from_mean_cv",
+    "sobol_g",
+    "sobol_g_indices",
+]
+
+CANTILEVER_NAMES = ("F_X", "F_Y", "E", "w", "t", "L")
+#: reference first-order Sobol' indices of the cantilever beam (large MC, method.md section 5)
+CANTILEVER_FIRST_ORDER = np.array([0.0240, 0.00062, 0.0166, 0.4276, 0.0732, 0.4021])
+
+
+def lognormal_from_mean_cv(mean: float, cv: float):
+    """A frozen scipy lognormal with the given mean and coefficient of variation."""
+    sigma2 = np.log1p(cv**2)
+    return stats.lognorm(np.sqrt(sigma2), scale=mean * np.exp(-0.5 * sigma2))
+
+
+def cantilever_beam(x: np.ndarray) -> np.ndarray:
+    """Tip displacement ``D = 4 L^3 / (E w t) sqrt((F_X / w^2)^2 + (F_Y / t^2)^2)``.
+
+    Inputs ``(F_X, F_Y, E, w, t, L)`` with ``E`` in GPa.
+    """
+    x = np.asarray(x, dtype=float)
+    fx, fy, e, w, t, length = x.T
+    return (4.0 * length**3 / (e * 1e9 * w * t)
+            * np.sqrt((fx / w**2) ** 2 + (fy / t**2) ** 2))
+
+
+def cantilever_law(means=(556.8, 453.6, 200.0, 0.062, 0.0987, 4.29),
+                   correlations=(0.0, 0.0, 0.0)) -> Law:
+    """The beam's input law: lognormal loads and modulus, normal geometry, Gaussian copula."""
+    fx, fy, e, w, t, length = means
+    marginals = [lognormal_from_mean_cv(fx, 0.08), lognormal_from_mean_cv(fy, 0.08),
+                 lognormal_from_mean_cv(e, 0.06), stats.norm(w, 0.1 * w),
+                 stats.norm(t, 0.1 * t), stats.norm(length, 0.1 * length)]
+    rho_wt, rho_wl, rho_tl = correlations
+    corr = None
+    if any(correlations):
+        corr = np.eye(6)
+        corr[3, 4] = corr[4, 3] = rho_wt
+        corr[3, 5] = corr[5, 3] = rho_wl
+        corr[4, 5] = corr[5, 4] = rho_tl
+    return Law(marginals, corr, names=CANTILEVER_NAMES)
+
+
+@lru_cache(maxsize=1)
+def _cantilever_table() -> np.ndarray:
+    text = resources.files("multiexpect").joinpath("data/cantilever_100_laws.csv").read_text()
+    return np.loadtxt(text.splitlines(), delimiter=",", skiprows=1)
+
+
+def cantilever_laws() -> tuple[list[Law], np.ndarray]:
+    """The authors' 100 input laws of the beam and their reference expectations of ``D``."""
+    table = _cantilever_table()
+    laws = [cantilever_law(row[:6], row[6:9]) for row in table]
+    return laws, table[:, 9].copy()
+
+
+def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
+    """``sin x1 + a sin^2 x2 + b x3^4 sin x1`` on ``[-π, π]^3``."""
+    x = np.asarray(x, dtype=float)
+    return np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+
+def ishigami_law() -> Law:
+    """Three independent ``U(-π, π)`` inputs."""
+    return Law([stats.uniform(-np.pi, 2 * np.pi)] * 3, names=("x1", "x2", "x3"))
+
+
+def ishigami_indices(a: float = 7.0, b: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic first- and total-order indices of :func:`ishigami`."""
+    v1 = 0.5 * (1 + b * np.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * np.pi**8 * (1 / 18 - 1 / 50)
+    var = v1 + v2 + v13
+    first = np.array([v1, v2, 0.0]) / var
+    total = np.array([v1 + v13, v2, v13]) / var
+    return first, total
+
+
+def sobol_g(x: np.ndarray, a=(0, 1, 4.5, 9, 99, 99, 99, 99)) -> np.ndarray:
+    """Sobol' G function ``prod_i (|4 x_i - 2| + a_i) / (1 + a_i)`` on ``[0, 1]^d``."""
+    x = np.asarray(x, dtype=float)
+    a = np.asarray(a, dtype=float)
+    return np.prod((np.abs(4 * x - 2) + a) / (1 + a), axis=1)
+
+
+def sobol_g_indices(a=(0, 1, 4.5, 9, 99, 99, 99, 99)) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic first- and total-order indices of :func:`sobol_g`."""
+    a = np.asarray(a, dtype=float)
+    v = 1.0 / (3.0 * (1.0 + a) ** 2)
+    total_var = np.prod(1.0 + v) - 1.0
+    first = v / total_var
+    total = v * np.prod(1.0 + v) / (1.0 + v) / total_var
+    return first, total
+
+
+def borehole(x: np.ndarray) -> np.ndarray:
+    """Water flow through a borehole (8 inputs: rw, r, Tu, Hu, Tl, Hl, L, Kw)."""
+    x = np.asarray(x, dtype=float)
+    rw, r, tu, hu, tl, hl, length, kw = x.T
+    log_ratio = np.log(r / rw)
+    return (2 * np.pi * tu * (hu - hl)
+            / (log_ratio * (1 + 2 * length * tu / (log_ratio * rw**2 * kw) + tu / tl)))
+
+
+def borehole_law() -> Law:
+    """The usual borehole input law (Harper & Gupta 1983; Morris et al. 1993)."""
+    marginals = [stats.norm(0.10, 0.0161812), stats.lognorm(1.0056, scale=np.exp(7.71)),
+                 stats.uniform(63070, 115600 - 63070), stats.uniform(990, 120),
+                 stats.uniform(63.1, 116 - 63.1), stats.uniform(700, 120),
+                 stats.uniform(1120, 560), stats.uniform(9855, 12045 - 9855)]
+    return Law(marginals, names=("rw", "r", "Tu", "Hu", "Tl", "Hl", "L", "Kw"))
