@@ -1,0 +1,268 @@
+"""Estimator building blocks, weights, and the properties of every result.
+
+Summands, streaming moments, control-variate regression, the mixture-weight optimiser and
+the weights; then determinism, JSON round trip, ``summary()`` and the budget for each method.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.aiscv import resolve_weights
+from multiexpect.estimators.control_variates import regress_controls
+from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
+from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
+
+METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
+
+
+# ---------------------------------------------------------------------- summands
+def test_log_ratio_exp_reads_no_mass_as_zero():
+    out = log_ratio_exp(np.array([0.0, -np.inf, -np.inf, 1000.0]),
+                        np.array([np.log(2.0), -np.inf, 0.0, 1000.0 + np.log(4.0)]))
+    np.testing.assert_allclose(out, [0.5, 0.0, 0.0, 0.25])
+
+
+def test_iscv_summands_plain_is_and_controls():
+    rng = np.random.default_rng(0)
+    n = 7
+    phi = rng.normal(size=(n, 2))
+    log_f = rng.normal(size=(n, 2))
+    log_comp = rng.normal(size=(n, 3))
+    log_g = rng.normal(size=n)
+    beta = rng.normal(size=(2, 3))
+    plain = iscv_summands(phi, log_f, None, log_g, None)
+    np.testing.assert_allclose(plain, phi * np.exp(log_f - log_g[:, None]))
+    with_cv = iscv_summands(phi, log_f, log_comp, log_g, beta)
+    controls = np.exp(log_comp - log_g[:, None]) - 1.0
+    np.testing.assert_allclose(with_cv, plain - controls @ beta.T)
+
+
+def test_iscv_summands_zero_where_law_has_no_mass():
+    phi = np.array([[np.inf], [2.0]])  # phi is never used where the law has no mass
+    log_f = np.array([[-np.inf], [0.0]])
+    out = iscv_summands(np.nan_to_num(phi, posinf=5.0), log_f, None, np.zeros(2), None)
+    np.testing.assert_allclose(out, [[0.0], [2.0]])
+
+
+def test_iscv_estimator_with_exact_controls_has_zero_variance():
+    """phi f = I g*, component g*, β = I: every summand equals I (the optimal family)."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(1000, 1)) * 1.5
+    # phi(x) = x^2, f = N(0,1): g* = x^2 φ(x) / 1
+    log_f = stats.norm.logpdf(z)
+    phi = z**2
+    with np.errstate(divide="ignore"):
+        log_gstar = np.log(z[:, 0] ** 2) + stats.norm.logpdf(z[:, 0])
+    log_g = stats.norm(0, 1.5).logpdf(z[:, 0])
+    out = iscv_summands(phi, log_f, log_gstar[:, None], log_g, np.array([[1.0]]))
+    np.testing.assert_allclose(out, 1.0, atol=1e-10)
+
+
+def test_streaming_moments_equal_one_pass():
+    x = np.random.default_rng(2).normal(size=(1000, 3)) * [1, 10, 100] + [0, 5, -1e3]
+    moments = StreamingMoments(3)
+    for chunk in np.array_split(x, [1, 10, 400, 401, 999]):
+        moments.update(chunk)
+    moments.update(np.empty((0, 3)))
+    assert moments.n == 1000
+    np.testing.assert_allclose(moments.mean, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(moments.variance, x.var(axis=0, ddof=1), rtol=1e-10)
+    np.testing.assert_allclose(moments.stderr, x.std(axis=0, ddof=1) / np.sqrt(1000))
+    single = StreamingMoments(2)
+    single.update(np.ones((1, 2)))
+    assert np.all(np.isinf(single.variance))
+
+
+# ---------------------------------------------------------------------- control variates
+def test_regress_controls_recovers_coefficients():
+    rng = np.random.default_rng(3)
+    n = 5000
+    c = rng.normal(size=(n, 3))
+    beta_true = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 0.0]])
+    noise = rng.normal(size=(n, 2)) * [0.1, 0.2]
+    r = 4.0 + c @ beta_true.T + noise
+    beta, variance = regress_controls(r, c, np.ones((2, 3), dtype=bool))
+    np.testing.assert_allclose(beta, beta_true, atol=0.01)
+    np.testing.assert_allclose(variance, [0.01, 0.04], rtol=0.1)
+    # a mask: quantity 0 may use control 0 only, quantity 1 none
+    mask = np.array([[True, False, False], [False, False, False]])
+    beta, variance = regress_controls(r, c, mask)
+    assert beta[0, 1] == beta[0, 2] == 0 and np.all(beta[1] == 0)
+    np.testing.assert_allclose(beta[0, 0], 1.0, atol=0.05)
+    np.testing.assert_allclose(variance[1], r[:, 1].var(ddof=1))
+
+
+def test_regress_controls_handles_collinear_and_constant_controls():
+    """sum_k α_k c_k = 0 makes the controls collinear; a constant control is dropped."""
+    rng = np.random.default_rng(4)
+    n = 400
+    c0 = rng.normal(size=n)
+    c = np.column_stack([c0, -c0, np.zeros(n)])
+    r = (2.0 * c0 + rng.normal(size=n) * 0.1)[:, None]
+    beta, variance = regress_controls(r, c, np.ones((1, 3), dtype=bool))
+    assert np.all(np.isfinite(beta))
+    np.testing.assert_allclose(beta[0, 0] - beta[0, 1], 2.0, atol=0.05)
+    assert beta[0, 2] == 0
+    assert variance[0] < 0.02
+
+
+# ---------------------------------------------------------------------- alpha
+def test_optimise_alpha_finds_the_convex_minimum():
+    """q_i = (a·b_i)^2 with equal column means of b: the minimum is at α = a (interior)."""
+    rng = np.random.default_rng(5)
+    b = np.exp(rng.normal(size=(300, 2)))
+    b[:, 1] *= b[:, 0].mean() / b[:, 1].mean()
+    q = (0.3 * b[:, 0] + 0.7 * b[:, 1]) ** 2
+    alpha, success = optimise_alpha(q, b, np.array([0.5, 0.5]))
+    grid = np.linspace(0.0001, 0.9999, 9999)
+    values = [second_moment(np.array([a, 1 - a]), q, b) for a in grid]
+    assert success
+    assert alpha.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(alpha, [0.3, 0.7], atol=1e-3)
+    assert second_moment(alpha, q, b) <= min(values) * (1 + 1e-8)
+
+
+def test_optimise_alpha_on_the_boundary():
+    """q = b_0^2: the minimum puts all the weight on component 0."""
+    rng = np.random.default_rng(15)
+    b = np.exp(rng.normal(size=(300, 2)))
+    q = rng.exponential(size=300) * b[:, 0] ** 2
+    alpha, _ = optimise_alpha(q, b, np.array([0.5, 0.5]))
+    grid = np.linspace(0.0001, 0.9999, 9999)
+    values = [second_moment(np.array([a, 1 - a]), q, b) for a in grid]
+    assert alpha[0] > 0.99
+    assert second_moment(alpha, q, b) <= min(values) * (1 + 1e-3)
+
+
+def test_optimise_alpha_respects_floor_and_never_worsens():
+    rng = np.random.default_rng(6)
+    b = np.exp(rng.normal(size=(200, 3)))
+    q = b[:, 0] ** 2
+    lower = np.array([0.0, 0.0, 0.2])
+    start = np.array([0.3, 0.3, 0.4])
+    alpha, _ = optimise_alpha(q, b, start, lower)
+    assert np.all(alpha >= lower - 1e-12) and alpha.sum() == pytest.approx(1.0)
+    assert second_moment(alpha, q, b) <= second_moment(start, q, b) + 1e-12
+    assert alpha[0] > 0.7  # the minimum puts the free weight on the first component
+    one, ok = optimise_alpha(q, b[:, :1], np.array([1.0]))
+    assert ok and one.tolist() == [1.0]
+
+
+# ---------------------------------------------------------------------- weights
+def test_resolve_weights():
+    est, se = np.array([2.0, -0.5, 0.0, 1e-6]), np.array([0.1, 0.1, 0.0, 0.01])
+    w = resolve_weights("relative", est, se)
+    np.testing.assert_allclose(w[:2], [0.25, 4.0])
+    # identically 0 on the pilot: the largest other weight; near 0: guarded by se
+    np.testing.assert_allclose(w[3], 1.0 / 0.01**2)
+    assert w[2] == w.max()
+    np.testing.assert_allclose(resolve_weights("absolute", est, se), np.ones(4))
+    np.testing.assert_allclose(resolve_weights([1, 2, 3, 4], est, se), [1, 2, 3, 4])
+    np.testing.assert_allclose(resolve_weights("relative", np.zeros(2), np.zeros(2)), [1, 1])
+    with pytest.raises(ValueError, match="'weights' must have 4 entries"):
+        resolve_weights([1, 2], est, se)
+
+
+# ---------------------------------------------------------------------- results
+def _model(x):
+    return np.column_stack([x[:, 0] ** 2, np.sin(x[:, 0] + x[:, 1]), x[:, 1]])
+
+
+LAW = me.Law([stats.norm(0, 1), stats.norm(1, 0.5)])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_seed_same_result(method):
+    a = me.expectations(_model, LAW, budget=600, method=method, rng=12)
+    b = me.expectations(_model, LAW, budget=600, method=method, rng=12)
+    np.testing.assert_array_equal(a.estimate, b.estimate)
+    np.testing.assert_array_equal(a.stderr, b.stderr)
+    g1 = me.expectations(_model, LAW, budget=600, method=method, rng=np.random.default_rng(7))
+    g2 = me.expectations(_model, LAW, budget=600, method=method, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(g1.estimate, g2.estimate)
+    c = me.expectations(_model, LAW, budget=600, method=method, rng=13)
+    assert not np.array_equal(a.estimate, c.estimate)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("budget", [80, 257, 1000])
+def test_runs_never_exceed_budget(method, budget):
+    calls = []
+
+    def model(x):
+        calls.append(x.shape[0])
+        return _model(x)
+
+    res = me.expectations(model, LAW, budget=budget, method=method, rng=3)
+    assert res.n_evaluations == sum(calls) <= budget
+    assert res.budget == budget and res.method == method
+    assert res.estimate.shape == res.stderr.shape == (3,)
+    assert np.all(np.isfinite(res.estimate)) and np.all(res.stderr > 0)
+
+
+def test_aiscv_spends_the_whole_budget_and_records_history():
+    res = me.expectations(_model, LAW, budget=1000, rng=2)
+    assert res.n_evaluations == 1000
+    assert len(res.history) >= 2
+    assert res.history[0]["note"] == "pilot"
+    for stage in res.history[1:]:
+        for key in ("n_points", "predicted_error", "alpha", "component_ess"):
+            assert key in stage
+        assert sum(stage["alpha"]) == pytest.approx(1.0)
+        assert len(stage["alpha"]) == len(stage["component_ess"]) + 1  # + the law
+        assert all(e >= 0 for e in stage["component_ess"])
+    assert sum(s["n_points"] for s in res.history) + res.diagnostics["n_final"] >= 1000
+
+
+def test_json_round_trip(tmp_path):
+    res = me.expectations(_model, LAW, budget=600, rng=4, names=["a", "b", "c"])
+    text = res.to_json()
+    json.loads(text)  # valid JSON
+    back = me.ExpectationResult.from_json(text)
+    for key in ("estimate", "stderr", "weights"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(res, key))
+    assert back.names == ("a", "b", "c")
+    assert (back.method, back.n_evaluations, back.budget) == ("aiscv", 600, 600)
+    assert list(back.history) == json.loads(json.dumps(res.to_dict()))["history"]
+    path = tmp_path / "res.json"
+    res.to_json(path)
+    from_file = me.ExpectationResult.from_json(str(path))
+    np.testing.assert_array_equal(from_file.estimate, res.estimate)
+    np.testing.assert_array_equal(back.confidence_interval()[0], res.confidence_interval()[0])
+
+
+def test_json_encodes_non_finite_values():
+    res = me.ExpectationResult(estimate=[1.0, np.nan], stderr=[np.inf, 0.1], names=["a", "b"],
+                               method="mc", n_evaluations=10, budget=10)
+    back = me.ExpectationResult.from_json(res.to_json())
+    assert np.isnan(back.estimate[1]) and np.isinf(back.stderr[0])
+
+
+def test_result_is_frozen():
+    res = me.expectations(_model, LAW, budget=200, method="mc", rng=1)
+    with pytest.raises(AttributeError):
+        res.estimate = np.zeros(3)
+    with pytest.raises(ValueError):
+        res.estimate[0] = 1.0
+
+
+def test_summary_and_confidence_interval():
+    res = me.expectations(_model, LAW, budget=600, rng=5, names=["square", "sine", "lin"])
+    text = res.summary()
+    assert "3 expectations by aiscv, 600 of 600 model runs" in text
+    for name in ("square", "sine", "lin", "estimate", "std. error", "95% interval"):
+        assert name in text
+    assert f"{res.estimate[0]:.6g}" in text
+    assert "90% interval" in res.summary(level=0.9)
+    assert str(res) == text
+    low, high = res.confidence_interval(0.95)
+    np.testing.assert_allclose(high - low, 2 * 1.959964 * res.stderr, rtol=1e-6)
+    low90, high90 = res.confidence_interval(0.9)
+    assert np.all(high90 - low90 < high - low)
+    with pytest.raises(ValueError, match="'level' must lie in"):
+        res.confidence_interval(1.5)
+    assert res.weighted_variance == pytest.approx(float(np.sum(res.weights * res.stderr**2)))

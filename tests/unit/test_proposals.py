@@ -1,0 +1,166 @@
+"""Proposal families: densities against scipy, weighted fits, effective sample size."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+from multiexpect.proposals import (
+    Gaussian,
+    GaussianMixture,
+    Mixture,
+    effective_sample_size,
+    fit_gaussian,
+    fit_gmm,
+    normalised_weights,
+)
+
+MEAN = np.array([1.0, -0.5, 2.0])
+COV = np.array([[2.0, 0.6, -0.3], [0.6, 1.0, 0.2], [-0.3, 0.2, 0.5]])
+
+
+def test_gaussian_logpdf_matches_scipy():
+    g = Gaussian(MEAN, COV)
+    z = np.random.default_rng(0).normal(size=(200, 3)) * 3
+    np.testing.assert_allclose(g.logpdf(z), stats.multivariate_normal(MEAN, COV).logpdf(z),
+                               rtol=1e-10)
+    assert g.dim == 3
+    assert g.describe()["family"] == "gaussian"
+
+
+def test_gaussian_logpdf_far_out_in_high_dimension_is_finite():
+    d = 60
+    g = Gaussian(np.zeros(d), np.eye(d))
+    z = np.full((3, d), 10.0)
+    out = g.logpdf(z)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, stats.multivariate_normal(np.zeros(d)).logpdf(z))
+
+
+def test_gaussian_sample_moments():
+    g = Gaussian(MEAN, COV)
+    z = g.sample(50_000, np.random.default_rng(1))
+    assert z.shape == (50_000, 3)
+    np.testing.assert_allclose(z.mean(axis=0), MEAN, atol=5 * np.sqrt(2.0 / 50_000))
+    np.testing.assert_allclose(np.cov(z, rowvar=False), COV, atol=0.05)
+
+
+def test_diagonal_gaussian_logpdf_matches_scipy():
+    cov = np.diag(np.diag(COV))
+    g = Gaussian(MEAN, cov)
+    z = np.random.default_rng(2).normal(size=(100, 3))
+    expected = stats.norm(MEAN, np.sqrt(np.diag(COV))).logpdf(z).sum(axis=1)
+    np.testing.assert_allclose(g.logpdf(z), expected, rtol=1e-10)
+
+
+def _gmm():
+    comps = [Gaussian([-2.0, 0.0], [[0.5, 0.1], [0.1, 0.3]]),
+             Gaussian([2.0, 1.0], [[1.0, -0.4], [-0.4, 0.8]])]
+    return GaussianMixture(comps, [0.3, 0.7])
+
+
+def test_gmm_logpdf_matches_scipy_sum():
+    mix = _gmm()
+    z = np.random.default_rng(3).normal(size=(300, 2)) * 3
+    dens = (0.3 * stats.multivariate_normal([-2, 0], [[0.5, 0.1], [0.1, 0.3]]).pdf(z)
+            + 0.7 * stats.multivariate_normal([2, 1], [[1.0, -0.4], [-0.4, 0.8]]).pdf(z))
+    np.testing.assert_allclose(mix.logpdf(z), np.log(dens), rtol=1e-10)
+
+
+def test_gmm_sample_weights_and_moments():
+    mix = _gmm()
+    z = mix.sample(40_000, np.random.default_rng(4))
+    # P(z_1 < 0) under the mixture, and the mixture mean and covariance
+    p_left = 0.3 * stats.norm(-2, np.sqrt(0.5)).cdf(0) + 0.7 * stats.norm(2, 1).cdf(0)
+    assert abs(np.mean(z[:, 0] < 0) - p_left) < 5 * np.sqrt(p_left * (1 - p_left) / 40_000)
+    mean = 0.3 * np.array([-2.0, 0.0]) + 0.7 * np.array([2.0, 1.0])
+    np.testing.assert_allclose(z.mean(axis=0), mean, atol=0.04)
+    second = (0.3 * (np.array([[0.5, 0.1], [0.1, 0.3]]) + np.outer([-2, 0], [-2, 0]))
+              + 0.7 * (np.array([[1.0, -0.4], [-0.4, 0.8]]) + np.outer([2, 1], [2, 1])))
+    np.testing.assert_allclose(np.cov(z, rowvar=False), second - np.outer(mean, mean), atol=0.08)
+
+
+def test_mixture_logpdf_and_sample():
+    comps = [Gaussian([0.0], [[1.0]]), Gaussian([4.0], [[0.25]])]
+    mix = Mixture(comps, [0.25, 0.75])
+    z = np.linspace(-3, 6, 50)[:, None]
+    expected = np.log(0.25 * stats.norm(0, 1).pdf(z[:, 0]) + 0.75 * stats.norm(4, 0.5).pdf(z[:, 0]))
+    np.testing.assert_allclose(mix.logpdf(z), expected, rtol=1e-10)
+    logs = mix.component_logpdfs(z)
+    np.testing.assert_allclose(mix.logpdf_from_components(logs), expected, rtol=1e-10)
+    draw = mix.sample(20_000, np.random.default_rng(5))
+    assert abs(np.mean(draw[:, 0] > 2.0) - 0.75) < 0.02
+    with pytest.raises(ValueError, match="'alpha' must have one weight per component"):
+        Mixture(comps, [1.0])
+
+
+def test_mixture_with_zero_weight_component():
+    comps = [Gaussian([0.0], [[1.0]]), Gaussian([4.0], [[0.25]])]
+    mix = Mixture(comps, [1.0, 0.0])
+    z = np.linspace(-3, 3, 7)[:, None]
+    np.testing.assert_allclose(mix.logpdf(z), stats.norm.logpdf(z[:, 0]))
+    assert np.all(mix.sample(100, np.random.default_rng(0)) < 5)
+
+
+def test_weighted_gaussian_fit_recovers_target():
+    """Points from N(0, 4I) weighted by N(m, S)/N(0, 4I): the fit recovers (m, S)."""
+    rng = np.random.default_rng(6)
+    target = stats.multivariate_normal(MEAN, COV)
+    z = rng.normal(scale=2.0, size=(100_000, 3))
+    log_w = target.logpdf(z) - stats.multivariate_normal(np.zeros(3), 4 * np.eye(3)).logpdf(z)
+    g, n_eff = fit_gaussian(z, log_w, reference_cov=np.eye(3))
+    assert 0.05 * z.shape[0] < n_eff < z.shape[0]
+    np.testing.assert_allclose(g.mean, MEAN, atol=0.03)
+    np.testing.assert_allclose(g.cov, COV, atol=0.05)
+    gd, _ = fit_gaussian(z, log_w, reference_cov=np.eye(3), diagonal=True)
+    np.testing.assert_allclose(gd.cov, np.diag(np.diag(COV)), atol=0.05)
+    assert np.count_nonzero(gd.cov - np.diag(np.diag(gd.cov))) == 0
+
+
+def test_gaussian_fit_with_few_effective_points_stays_regular():
+    """Two non-zero weights in d = 5: the covariance is shrunk, still positive definite."""
+    z = np.random.default_rng(7).normal(size=(50, 5))
+    log_w = np.full(50, -np.inf)
+    log_w[[3, 9]] = 0.0
+    g, n_eff = fit_gaussian(z, log_w, reference_cov=np.eye(5))
+    assert n_eff == pytest.approx(2.0)
+    np.testing.assert_allclose(g.mean, z[[3, 9]].mean(axis=0))
+    assert np.min(np.linalg.eigvalsh(g.cov)) > 0.1
+    assert np.all(np.isfinite(g.logpdf(z)))
+
+
+def test_weighted_gmm_fit_recovers_two_modes():
+    rng = np.random.default_rng(8)
+    z = np.concatenate([rng.normal(-3.0, 0.5, size=(3000, 2)),
+                        rng.normal(3.0, 1.0, size=(7000, 2))])
+    mix, n_eff = fit_gmm(z, np.zeros(len(z)), reference_cov=np.eye(2), n_components=2,
+                         rng=np.random.default_rng(9))
+    assert n_eff == pytest.approx(len(z))
+    assert isinstance(mix, GaussianMixture)
+    order = np.argsort([c.mean[0] for c in mix.components])
+    means = np.array([mix.components[i].mean for i in order])
+    np.testing.assert_allclose(means, [[-3, -3], [3, 3]], atol=0.1)
+    np.testing.assert_allclose(mix.weights[order], [0.3, 0.7], atol=0.02)
+    np.testing.assert_allclose(np.diag(mix.components[order[0]].cov), [0.25, 0.25], atol=0.05)
+
+
+def test_gmm_fit_falls_back_to_one_gaussian_with_few_points():
+    z = np.random.default_rng(10).normal(size=(5, 3))
+    comp, n_eff = fit_gmm(z, np.zeros(5), reference_cov=np.eye(3), n_components=2,
+                          rng=np.random.default_rng(0))
+    assert isinstance(comp, Gaussian) and n_eff == pytest.approx(5.0)
+
+
+def test_effective_sample_size_and_normalised_weights():
+    assert effective_sample_size(np.zeros(40)) == pytest.approx(40.0)
+    assert effective_sample_size(np.array([0.0, -np.inf, -np.inf])) == pytest.approx(1.0)
+    # huge log-weights are handled in log space
+    lw = np.array([1000.0, 1000.0 + np.log(3.0)])
+    w = normalised_weights(lw)
+    np.testing.assert_allclose(w, [0.25, 0.75])
+    assert effective_sample_size(lw) == pytest.approx(1.0 / (0.25**2 + 0.75**2))
+    lw = np.random.default_rng(0).normal(size=100)
+    np.testing.assert_allclose(normalised_weights(lw), np.exp(lw - logsumexp(lw)))
+    assert effective_sample_size(np.full(3, -np.inf)) == 0.0
+    with pytest.raises(ValueError, match="every weight is zero"):
+        normalised_weights(np.full(3, -np.inf))
