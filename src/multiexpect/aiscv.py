@@ -34,11 +34,11 @@ from .estimators.control_variates import regress_controls
 from .estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from .estimators.mixture_weights import optimise_alpha
 from .problem import Problem, as_laws, reference_covariance
-from .proposals import Mixture, fit_gaussian, fit_gmm
+from .proposals import Mixture, fit_gaussian, fit_gmm, fit_student
 
 __all__ = ["AISCV", "AiscvOptions", "Stage"]
 
-FAMILIES = ("gaussian", "gaussian-diag", "gmm")
+FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student")
 CONTROLS = ("all", "own", "none")
 
 
@@ -48,8 +48,8 @@ class AiscvOptions:
 
     Attributes
     ----------
-    family : {"gaussian", "gaussian-diag", "gmm"}
-        Parametric family of each component.
+    family : {"gaussian", "gaussian-diag", "gmm", "student"}
+        Parametric family of each component (``student``: multivariate t with ``dof``).
     n_components : int
         Gaussians per component for ``family="gmm"``.
     batch_size : int or None
@@ -71,6 +71,8 @@ class AiscvOptions:
         Points per final-stage chunk (memory bound); ``max(batch_size, 10_000)`` by default.
     max_fit_points : int
         At most this many recycled points (a random subset) enter each fit.
+    dof : float
+        Degrees of freedom of the ``student`` family.
     alpha_floor : float
         Each mixture weight stays above this fraction of its starting value: an optimiser
         that trusts the recycled points too much would put all weight on components whose
@@ -91,6 +93,7 @@ class AiscvOptions:
     chunk_size: int | None = None
     max_fit_points: int = 200_000
     alpha_floor: float = 0.5
+    dof: float = 5.0
     keep: str = "best"
 
     def resolved(self, budget: int) -> AiscvOptions:
@@ -232,6 +235,7 @@ class AISCV:
         summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
         moments = StreamingMoments(problem.n_quantities)
         moments.update(summands)
+        self._pilot_summands = summands
         self.pilot_estimate = moments.mean
         self.weights = resolve_weights(self.weight_spec, moments.mean, moments.stderr)
         error0 = self._predicted_error(moments.variance)
@@ -278,6 +282,8 @@ class AISCV:
 
     def _fit_component(self, points, log_weight, gen):
         opts = self.options
+        if opts.family == "student":
+            return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=opts.dof)
         if opts.family == "gmm":
             return fit_gmm(points, log_weight, reference_cov=self._ref_cov,
                            n_components=opts.n_components, rng=gen)
@@ -402,9 +408,12 @@ class AISCV:
         log_fq = self._log_laws[:, problem.law_index]
         scores = []
         for cand in self._candidates:
-            rows = batch_of >= cand.stage
-            counts = np.asarray(self._counts[cand.stage:], dtype=float)
-            log_h = logsumexp(np.column_stack(self._log_props[cand.stage:])[rows]
+            # the law is judged on the adaptive batches only, so that choosing it does not
+            # depend on the pilot, which is then pooled with the final sample
+            first = max(cand.stage, 1)
+            rows = batch_of >= first
+            counts = np.asarray(self._counts[first:], dtype=float)
+            log_h = logsumexp(np.column_stack(self._log_props[first:])[rows]
                               + np.log(counts / counts.sum()), axis=1)
             log_g = self._log_props[cand.stage][rows]
             if cand.stage == 0:
@@ -452,6 +461,9 @@ class AISCV:
                 "lower 'adaptation_cap' or raise 'budget'"
             )
         moments = StreamingMoments(problem.n_quantities)
+        if best.stage == 0:
+            # the law was chosen: the pilot is a sample of it with nothing fitted, pool it
+            moments.update(self._pilot_summands)
         kept: list[tuple] = []
         key = self._last_batch + 1
         left = n_final

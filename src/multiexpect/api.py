@@ -229,6 +229,13 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     problem = Problem.build(laws, probe.shape[1], "auto", names)
     n_q = problem.n_quantities
     per = (budget - 1) // n_q
+    try:
+        _aiscv_options(dict(base), per)
+    except ValueError as exc:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for method 'separate-is' with {n_q} "
+            f"quantities: each gets {per} runs, and {exc}"
+        ) from exc
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
     runs = 1
     for j in range(n_q):

@@ -14,6 +14,7 @@ or every component (a ``J x K`` regression, the permitted improvement).
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lstsq
 
 __all__ = ["regress_controls"]
 
@@ -50,7 +51,9 @@ def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
         if not np.any(usable):
             continue
         cols, design, scale = cols[usable], design[:, usable], scale[usable]
-        sol, _, rank, _ = np.linalg.lstsq(design / scale, rc[:, rows], rcond=1e-10)
+        # QR with column pivoting: rank-revealing like the SVD, several times faster
+        sol, _, rank, _ = lstsq(design / scale, rc[:, rows], cond=1e-10,
+                                lapack_driver="gelsy", check_finite=False)
         coef = sol / scale[:, None]
         resid = rc[:, rows] - design @ coef
         dof = max(n - 1 - int(rank), 1)

@@ -1,22 +1,22 @@
 """Mixture weights ``α`` by minimising the convex weighted second moment on the simplex.
 
-With ``β`` fixed and ``q_ij / h_i = a_ij - β_j·b_i`` (see ``control_variates``),
+With ``β`` fixed and ``q_ij / h_i = a_ij - β_j·b_i``,
 
     V(α) = (1/n) sum_i Q_i / (α·b_i),   Q_i = sum_j w_j (a_ij - β_j·b_i)^2 ,
 
 which is convex in ``α`` (``1/t`` is convex, ``α·b_i`` linear), with gradient
 
-    ∂V/∂α_k = -(1/n) sum_i Q_i b_ik / (α·b_i)^2 .
+    G_k = -∂V/∂α_k = (1/n) sum_i Q_i b_ik / (α·b_i)^2 ,   sum_k α_k G_k = V .
 
-A lower bound ``floor`` on some weights (the defensive component) is a box constraint.
+At the minimum on the simplex, ``G_k = V`` wherever ``α_k`` is free (KKT). The solver is the
+multiplicative (exponentiated-gradient) fixed point ``α_k ← α_k (G_k / V)^{1/2}``, projected
+onto the lower bounds and renormalised: each step is two matrix-vector products, so ``K`` in
+the hundreds costs milliseconds, where SLSQP took seconds (measured on the 100-law case).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.optimize import minimize
 
 __all__ = ["optimise_alpha", "second_moment"]
 
@@ -27,45 +27,63 @@ def second_moment(alpha: np.ndarray, q: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(q / np.maximum(s, 1e-300)))
 
 
+def _project(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Closest point (in the multiplicative sense) with ``α >= lower`` and ``sum α = 1``."""
+    alpha = alpha / alpha.sum()
+    for _ in range(50):
+        below = alpha < lower
+        if not np.any(below):
+            break
+        fixed = np.where(below, lower, 0.0)
+        free = ~below & (alpha > 0)
+        room = 1.0 - fixed.sum() - np.sum(np.where(~below & ~free, alpha, 0.0))
+        if room <= 0 or not np.any(free):
+            return np.maximum(lower, 0) / np.maximum(lower, 0).sum()
+        alpha = np.where(free, alpha * room / alpha[free].sum(), np.where(below, lower, alpha))
+    return alpha / alpha.sum()
+
+
 def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
-                   lower: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
-    """Minimise ``V(α)`` over the simplex (with optional lower bounds).
+                   lower: np.ndarray | None = None, *, max_iter: int = 150,
+                   tol: float = 1e-4) -> tuple[np.ndarray, bool]:
+    """Minimise ``V(α)`` over the simplex with lower bounds ``lower``.
 
     Returns
     -------
     (alpha, success)
-        The minimiser, or ``start`` when the optimiser failed or did not improve on it.
+        The minimiser and whether it converged (KKT gap below ``tol``, relative, or no
+        further decrease of ``V``). When the
+        iterate is not better than ``start`` (or not finite), ``start`` is returned with
+        ``success=False``.
     """
     k = b.shape[1]
     lower = np.zeros(k) if lower is None else np.asarray(lower, dtype=float)
-    start = np.maximum(np.asarray(start, dtype=float), lower)
-    start = start / start.sum()
+    start = _project(np.maximum(np.asarray(start, dtype=float), 1e-300), lower)
     if k == 1:
         return np.ones(1), True
-    scale = second_moment(start, q, b)
-    if not np.isfinite(scale) or scale <= 0:
+    start_value = second_moment(start, q, b)
+    if not np.isfinite(start_value) or start_value <= 0:
         return start, False
     n = q.shape[0]
-
-    def fun(alpha):
+    alpha = start
+    converged = False
+    previous = np.inf
+    for _ in range(max_iter):
         s = np.maximum(b @ alpha, 1e-300)
-        value = np.mean(q / s) / scale
-        grad = -(b.T @ (q / s**2)) / (n * scale)
-        return value, grad
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = minimize(
-            fun, start, jac=True, method="SLSQP",
-            bounds=[(lo, 1.0) for lo in lower],
-            constraints=[{"type": "eq", "fun": lambda a: np.sum(a) - 1.0,
-                          "jac": lambda a: np.ones_like(a)}],
-            options={"maxiter": 200, "ftol": 1e-10},
-        )
-    alpha = np.clip(res.x, lower, None)
-    alpha = alpha / alpha.sum()
-    if not res.success or not np.all(np.isfinite(alpha)):
+        value = np.mean(q / s)
+        if value > previous * (1 - 1e-10):
+            converged = True  # no further decrease: the fixed point is reached
+            break
+        previous = value
+        grad = (b.T @ (q / s**2)) / n
+        free = alpha > lower * (1 + 1e-9)
+        gap = np.max(np.abs(grad[free] / value - 1.0)) if np.any(free) else 0.0
+        # bounded coordinates only need a gradient no larger than V
+        gap = max(gap, float(np.max(grad[~free] / value - 1.0, initial=0.0)))
+        if gap < tol:
+            converged = True
+            break
+        alpha = _project(alpha * np.sqrt(np.maximum(grad, 0.0) / value) + 1e-300, lower)
+    if not np.all(np.isfinite(alpha)) or second_moment(alpha, q, b) > start_value:
         return start, False
-    if second_moment(alpha, q, b) > second_moment(start, q, b):
-        return start, False
-    return alpha, True
+    return alpha, converged or gap < 1e-2

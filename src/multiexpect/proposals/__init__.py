@@ -4,14 +4,17 @@ from .base import Proposal, effective_sample_size, normalised_weights
 from .gaussian import Gaussian, fit_gaussian
 from .gmm import GaussianMixture, fit_gmm
 from .mixture import Mixture
+from .student import StudentT, fit_student
 
 __all__ = [
     "Gaussian",
     "GaussianMixture",
     "Mixture",
     "Proposal",
+    "StudentT",
     "effective_sample_size",
     "fit_gaussian",
     "fit_gmm",
+    "fit_student",
     "normalised_weights",
 ]
