@@ -46,6 +46,11 @@ def _aiscv_options(options: dict, budget: int) -> AiscvOptions:
         raise ValueError(
             f"unknown option(s) {unknown} for method 'aiscv'; known: {sorted(_AISCV_OPTIONS)}"
         )
+    if options.get("batch_size") is None and budget // 10 < 2:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for a pilot of {budget // 10} points: the "
+            f"default pilot and batch are budget // 10, so aiscv needs budget >= 20"
+        )
     opts = AiscvOptions(**options).resolved(budget)
     minimum = opts.pilot_size + 2
     if opts.pilot_size < 2 or budget < minimum:
@@ -228,6 +233,8 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     probe = evaluate(probe_x, 10**9)
     problem = Problem.build(laws, probe.shape[1], "auto", names)
     n_q = problem.n_quantities
+    if not isinstance(weights, str):
+        check_weights(weights, n_q)
     per = (budget - 1) // n_q
     try:
         _aiscv_options(dict(base), per)
