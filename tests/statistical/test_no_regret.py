@@ -1,0 +1,128 @@
+"""No regret (issue 7): the final choice and the defensive bound, over repetitions.
+
+Tolerances come from the sampling distribution of a sample variance. With ``R`` independent
+repetitions of a (nearly) normal estimate whose true variance is ``v``, the sample variance
+``s^2`` satisfies ``(R - 1) s^2 / v ~ chi^2_{R-1}``; so ``s^2 / v`` has the law of
+``F(R - 1, inf)`` and exceeds ``chi2.ppf(0.999, R - 1) / (R - 1)`` (about 1.45 for
+``R = 100``) with probability 0.001. Where the comparison variance ``v`` is known exactly
+(crude MC: ``Var_f(phi) / N``) that quantile is the tolerance of "not worse than". Seeds are
+fixed, so each test is deterministic; the quantile says how unlucky a correct engine would
+have to be to fail it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.aiscv import AISCV, AiscvOptions
+from multiexpect.evaluation.evaluator import ModelEvaluator, wrap_model
+
+REPS = 100
+
+
+def _chi2_upper(reps: int, q: float = 0.999) -> float:
+    """Upper ``q`` quantile of ``s^2 / v`` for ``reps`` normal repetitions."""
+    return float(stats.chi2.ppf(q, reps - 1) / (reps - 1))
+
+
+# ----------------------------------------------------------------- (a) adaptation cannot help
+_UNIFORM = me.Law([stats.uniform(0, 1)])
+_OSC_MEAN = 1.0 + (1.0 - np.cos(40.0)) / 40.0
+_OSC_SECOND = 1.0 + 2.0 * (1.0 - np.cos(40.0)) / 40.0 + 0.5 - np.sin(80.0) / 160.0
+_OSC_BUDGET = 2000
+
+
+def _oscillating(x):
+    """``1 + sin(40 x)``: every Gaussian proposal (in standard space) is at best the law."""
+    return 1.0 + np.sin(40.0 * x[:, 0])
+
+
+@pytest.fixture(scope="module")
+def oscillating_runs():
+    est, stage = [], []
+    for r in range(REPS):
+        res = me.expectations(_oscillating, _UNIFORM, budget=_OSC_BUDGET, rng=7000 + r)
+        assert res.n_evaluations <= _OSC_BUDGET
+        est.append(res.estimate[0])
+        stage.append(res.diagnostics["chosen_stage"])
+    return np.array(est), np.array(stage)
+
+
+def test_no_worse_than_crude_mc_when_adaptation_cannot_help(oscillating_runs):
+    est, _ = oscillating_runs
+    crude_var = (_OSC_SECOND - _OSC_MEAN**2) / _OSC_BUDGET  # exact Var_f(phi) / N
+    ratio = est.var(ddof=1) / crude_var
+    # not worse than crude MC beyond the 99.9% quantile of the variance ratio's noise
+    assert ratio <= _chi2_upper(REPS), f"aISCV variance {ratio:.3f} x crude MC's"
+    # and unbiased
+    assert abs(est.mean() - _OSC_MEAN) < 4 * est.std(ddof=1) / np.sqrt(REPS)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 7, measured on the engine of 849f346: the law (stage 0) is chosen in 33/100 reps "
+    "on 1 + sin(40 x); stage 1 (a Gaussian close to the law) wins the out-of-sample score in "
+    "the rest. The variance is not worse (test above); remove this marker when the final "
+    "choice prefers the law here."))
+def test_law_chosen_when_adaptation_cannot_help(oscillating_runs):
+    _, stage = oscillating_runs
+    assert np.mean(stage == 0) > 0.5, f"law chosen in {np.sum(stage == 0)}/{REPS} reps"
+
+
+# ----------------------------------------------------------------- (b) the defensive bound
+_NORMAL = me.Law([stats.norm(0, 1)])
+_TAIL = 2.0
+_P = 2 * stats.norm.sf(_TAIL)  # E_f[phi] = E_f[phi^2] for an indicator
+
+
+def _two_sided(x):
+    """``1{|x| > 2}``: a 40-point pilot mostly sees one tail, so the fitted Gaussian misses
+    the other; only the defensive law component covers it."""
+    return (np.abs(x[:, 0]) > _TAIL).astype(float)
+
+
+def _engine(seed: int, delta: float) -> AISCV:
+    opts = AiscvOptions(defensive=delta, keep="last", pilot_size=40, batch_size=100,
+                        adaptation_cap=140)
+    return AISCV([_NORMAL], ModelEvaluator(wrap_model(_two_sided, True)), budget=1000,
+                 seed=seed, weights="absolute", options=opts)
+
+
+@pytest.mark.parametrize("delta", [0.1, 0.3])
+def test_defensive_weight_bounds_the_variance(delta):
+    """``f / g_α <= 1 / δ`` everywhere, so ``Var <= (E_f[phi^2] / δ - I^2) / n_final``."""
+    est, n_final = [], []
+    for r in range(REPS):
+        engine = _engine(8000 + r, delta)
+        out = engine.run()
+        assert out["chosen_stage"] >= 1  # keep="last": the adapted proposal is used
+        proposal = engine.chosen.proposal
+        assert proposal.alpha[-1] >= delta - 1e-12
+        # the importance ratio f / g_α on points of the proposal and of the law (here the
+        # working space is standard normal space, where f is N(0, 1) exactly)
+        gen = np.random.default_rng(r)
+        z = np.concatenate([proposal.sample(2000, gen), gen.standard_normal((2000, 1)),
+                            np.linspace(-30, 30, 601)[:, None]])
+        log_ratio = stats.norm.logpdf(z[:, 0]) - proposal.logpdf(z)
+        assert np.max(log_ratio) <= -np.log(delta) + 1e-9
+        est.append(out["estimate"][0])
+        n_final.append(out["n_final"])
+    est = np.array(est)
+    bound = (_P / delta - _P**2) / min(n_final)
+    assert est.var(ddof=1) <= bound * _chi2_upper(REPS)
+    assert abs(est.mean() - _P) < 4 * est.std(ddof=1) / np.sqrt(REPS)
+
+
+def test_without_defensive_component_the_ratio_is_unbounded():
+    """The contrast that shows the bound above is not vacuous: with ``defensive=0`` the law's
+    weight may vanish and ``f / g_α`` explodes in the tail the fitted component missed."""
+    worst = 0.0
+    for r in range(10):
+        engine = _engine(8000 + r, 0.0)
+        engine.run()
+        z = np.linspace(-6, 6, 241)[:, None]
+        log_ratio = stats.norm.logpdf(z[:, 0]) - engine.chosen.proposal.logpdf(z)
+        worst = max(worst, float(np.max(log_ratio)))
+    assert worst > np.log(1e3)
