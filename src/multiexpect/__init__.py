@@ -11,6 +11,13 @@ from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
 from .laws import Law
 from .results import ExpectationResult
+from .sensitivity import (
+    PerturbedLawResult,
+    SobolResult,
+    mean_shift_perturbations,
+    perturbed_law_indices,
+    sobol_indices,
+)
 
 __all__ = [
     "AISCV",
@@ -19,7 +26,12 @@ __all__ = [
     "Law",
     "ModelEvaluationError",
     "MultiexpectError",
+    "PerturbedLawResult",
+    "SobolResult",
     "StoreMismatchError",
     "__version__",
     "expectations",
+    "mean_shift_perturbations",
+    "perturbed_law_indices",
+    "sobol_indices",
 ]

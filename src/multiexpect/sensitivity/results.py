@@ -1,0 +1,294 @@
+"""Frozen, JSON-serialisable results of the sensitivity analyses.
+
+:class:`SobolResult` holds first- and total-order Sobol' indices with their standard errors
+(delta method on the joint estimates); :class:`PerturbedLawResult` holds perturbed-law
+indices. Both follow :class:`~multiexpect.ExpectationResult`: frozen arrays, ``summary()``,
+``to_dict`` / ``to_json`` and their inverses.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from ..results import _frozen_array, _jsonable, _z, format_table
+
+__all__ = ["PerturbedLawResult", "SobolResult"]
+
+_SOBOL_ARRAYS = ("first_order", "first_order_stderr", "total_order", "total_order_stderr",
+                 "covariance")
+_PLI_ARRAYS = ("indices", "stderr", "quantities", "quantities_stderr", "covariance")
+
+
+def _dump(result) -> dict[str, Any]:
+    return _jsonable({f.name: getattr(result, f.name) for f in fields(result)}
+                     | {"type": type(result).__name__})
+
+
+def _write_json(result, path, kwargs) -> str:
+    text = json.dumps(result.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
+
+
+def _read_json(text_or_path: str) -> dict:
+    text = text_or_path
+    if not text_or_path.lstrip().startswith("{"):
+        with open(text_or_path, encoding="utf-8") as fh:
+            text = fh.read()
+    return json.loads(text)
+
+
+def _floats(values) -> np.ndarray:
+    arr = np.array(values, dtype=object)
+    return np.array([float(v) for v in arr.reshape(-1)], dtype=float).reshape(arr.shape)
+
+
+@dataclass(frozen=True)
+class SobolResult:
+    """First- and total-order Sobol' indices from one budget of model runs.
+
+    Attributes
+    ----------
+    first_order, total_order : (d,) ndarray
+        ``S_i`` and ``S_Ti``; all NaN for an order that was not asked for.
+    first_order_stderr, total_order_stderr : (d,) ndarray
+        Standard errors (delta method on the joint estimates of the pick-freeze quantities).
+    names : tuple of str
+        Input names (from the law).
+    method : str
+        ``"aiscv"`` or ``"pick-freeze"``.
+    n_evaluations : int
+        Model runs spent (never above ``budget``).
+    budget : int
+        Model runs allowed.
+    mean, variance : float
+        Mean and variance of the output.
+    mean_stderr, variance_stderr : float
+        Their standard errors.
+    orders : tuple of str
+        The orders computed (``"first"``, ``"total"``).
+    covariance : (2d, 2d) ndarray
+        Delta-method covariance of ``(first_order, total_order)`` (NaN rows for an order not
+        computed).
+    diagnostics : dict
+        Method-specific facts: pick-freeze points, runs per point, centre, quantity names,
+        estimates and standard errors, the engine's chosen stage and weights.
+    settings : dict
+        Options and seed, for reproducibility.
+    """
+
+    first_order: np.ndarray
+    first_order_stderr: np.ndarray
+    total_order: np.ndarray
+    total_order_stderr: np.ndarray
+    names: tuple
+    method: str
+    n_evaluations: int
+    budget: int
+    mean: float
+    variance: float
+    mean_stderr: float = float("nan")
+    variance_stderr: float = float("nan")
+    orders: tuple = ("first", "total")
+    covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    diagnostics: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for key in _SOBOL_ARRAYS:
+            object.__setattr__(self, key, _frozen_array(getattr(self, key)))
+        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
+        object.__setattr__(self, "orders", tuple(str(o) for o in self.orders))
+        for key in ("mean", "variance", "mean_stderr", "variance_stderr"):
+            object.__setattr__(self, key, float(getattr(self, key)))
+        object.__setattr__(self, "n_evaluations", int(self.n_evaluations))
+        object.__setattr__(self, "budget", int(self.budget))
+
+    # ------------------------------------------------------------------
+    def confidence_interval(self, level: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Normal-theory intervals ``S ± z_{(1+level)/2} se`` of each computed order.
+
+        Returns
+        -------
+        dict
+            ``{"first": (low, high), "total": (low, high)}`` for the orders computed.
+            Intervals are not clipped to ``[0, 1]``.
+        """
+        z = _z(level)
+        out = {}
+        for order in self.orders:
+            est, se = self._order(order)
+            out[order] = (est - z * se, est + z * se)
+        return out
+
+    def _order(self, order: str) -> tuple[np.ndarray, np.ndarray]:
+        if order == "first":
+            return self.first_order, self.first_order_stderr
+        if order == "total":
+            return self.total_order, self.total_order_stderr
+        raise ValueError(f"'order' must be 'first' or 'total', got {order!r}")
+
+    def to_salib(self) -> dict[str, np.ndarray]:
+        """The indices under SALib's keys: ``S1``, ``S1_conf``, ``ST``, ``ST_conf``.
+
+        ``*_conf`` is the half-width of the 95% interval, as in ``SALib.analyze.sobol``.
+        Keys of an order that was not computed are left out.
+        """
+        z = _z(0.95)
+        out: dict[str, np.ndarray] = {}
+        if "first" in self.orders:
+            out["S1"] = np.array(self.first_order)
+            out["S1_conf"] = z * np.array(self.first_order_stderr)
+        if "total" in self.orders:
+            out["ST"] = np.array(self.total_order)
+            out["ST_conf"] = z * np.array(self.total_order_stderr)
+        return out
+
+    def summary(self, level: float = 0.95) -> str:
+        """A readable table of the indices, standard errors and intervals."""
+        intervals = self.confidence_interval(level)
+        pct = f"{round(level * 100)}%"
+        header = ["input"]
+        for order in self.orders:
+            tag = "S1" if order == "first" else "ST"
+            header += [tag, "std. error", f"{pct} interval"]
+        rows = []
+        for i, name in enumerate(self.names):
+            row = [name]
+            for order in self.orders:
+                est, se = self._order(order)
+                low, high = intervals[order]
+                row += [f"{est[i]:.4f}", f"{se[i]:.2g}", f"[{low[i]:.4f}, {high[i]:.4f}]"]
+            rows.append(row)
+        head = (f"multiexpect: Sobol' indices by {self.method}, {self.n_evaluations} of "
+                f"{self.budget} model runs\n"
+                f"output mean {self.mean:.6g} (se {self.mean_stderr:.2g}), "
+                f"variance {self.variance:.6g} (se {self.variance_stderr:.2g})")
+        return f"{head}\n{format_table(header, rows)}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    # ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN and inf as strings)."""
+        return _dump(self)
+
+    def to_json(self, path=None, **kwargs) -> str:
+        """The result as JSON text; also written to ``path`` when given."""
+        return _write_json(self, path, kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SobolResult:
+        """Inverse of :meth:`to_dict`."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for key in _SOBOL_ARRAYS:
+            kwargs[key] = _floats(kwargs.get(key, []))
+        for key in ("mean", "variance", "mean_stderr", "variance_stderr"):
+            if key in kwargs:
+                kwargs[key] = float(kwargs[key])
+        kwargs["orders"] = tuple(kwargs.get("orders", ()))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text_or_path: str) -> SobolResult:
+        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
+        return cls.from_dict(_read_json(text_or_path))
+
+
+@dataclass(frozen=True)
+class PerturbedLawResult:
+    """Perturbed-law indices ``S_k`` of a quantity ``Q`` (mean or exceedance probability).
+
+    Attributes
+    ----------
+    indices : (K,) ndarray
+        One index per perturbed law (form given by ``form``).
+    stderr : (K,) ndarray
+        Delta-method standard errors.
+    names : tuple of str
+        Perturbation labels.
+    quantities : (K + 1,) ndarray
+        ``Q`` under the nominal law, then under each perturbed law.
+    quantities_stderr : (K + 1,) ndarray
+        Their standard errors.
+    quantity : str
+        ``"mean"`` or ``"exceedance(t)"``.
+    form : str
+        ``"ratio"`` (``Q_k / Q_0 - 1``) or ``"signed"`` (``Q_k/Q_0 - 1`` if ``Q_k >= Q_0``,
+        else ``1 - Q_0/Q_k``).
+    method, n_evaluations, budget, covariance, diagnostics, settings
+        As in :class:`SobolResult`; ``covariance`` is that of ``indices``.
+    """
+
+    indices: np.ndarray
+    stderr: np.ndarray
+    names: tuple
+    quantities: np.ndarray
+    quantities_stderr: np.ndarray
+    quantity: str
+    form: str
+    method: str
+    n_evaluations: int
+    budget: int
+    covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    diagnostics: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for key in _PLI_ARRAYS:
+            object.__setattr__(self, key, _frozen_array(getattr(self, key)))
+        object.__setattr__(self, "names", tuple(str(n) for n in self.names))
+        object.__setattr__(self, "n_evaluations", int(self.n_evaluations))
+        object.__setattr__(self, "budget", int(self.budget))
+
+    def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays."""
+        z = _z(level)
+        return self.indices - z * self.stderr, self.indices + z * self.stderr
+
+    def summary(self, level: float = 0.95) -> str:
+        """A readable table of the indices."""
+        low, high = self.confidence_interval(level)
+        rows = [[n, f"{q:.6g}", f"{s:.4f}", f"{e:.2g}", f"[{lo:.4f}, {hi:.4f}]"]
+                for n, q, s, e, lo, hi in zip(self.names, self.quantities[1:], self.indices,
+                                              self.stderr, low, high)]
+        head = (f"multiexpect: perturbed-law indices ({self.form}) of the {self.quantity} by "
+                f"{self.method}, {self.n_evaluations} of {self.budget} model runs\n"
+                f"nominal {self.quantity}: {self.quantities[0]:.6g} "
+                f"(se {self.quantities_stderr[0]:.2g})")
+        table = format_table(["perturbation", "Q", "index", "std. error",
+                              f"{round(level * 100)}% interval"], rows)
+        return f"{head}\n{table}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN and inf as strings)."""
+        return _dump(self)
+
+    def to_json(self, path=None, **kwargs) -> str:
+        """The result as JSON text; also written to ``path`` when given."""
+        return _write_json(self, path, kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PerturbedLawResult:
+        """Inverse of :meth:`to_dict`."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for key in _PLI_ARRAYS:
+            kwargs[key] = _floats(kwargs.get(key, []))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text_or_path: str) -> PerturbedLawResult:
+        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
+        return cls.from_dict(_read_json(text_or_path))

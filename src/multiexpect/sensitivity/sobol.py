@@ -1,0 +1,454 @@
+r"""First- and total-order Sobol' indices by pick-freeze, from one budget of model runs.
+
+Pick-freeze (method.md section 4). Let ``X, X'`` be two independent draws of the input law
+(independent inputs), ``Y = φ(X)``, ``Y' = φ(X')`` and, for each input ``i``,
+``Y^(i) = φ(X_i, X'_{-i})`` (input ``i`` from ``X``, the others from ``X'``). Then
+``Y`` and ``Y^(i)`` share only ``X_i`` and ``Y'`` and ``Y^(i)`` share everything but ``X_i``:
+
+    Cov(Y, Y^(i))              = V_i       (first-order partial variance),
+    E[(Y' - Y^(i))^2] / 2      = V_Ti      (total-order partial variance, Jansen 1999),
+    E[Y (Y^(i) - Y')]          = V_i       (Saltelli et al. 2010).
+
+The output is centred, ``Ỹ = Y - c`` for every run (method.md section 6: uncentred products
+can be 20x less precise). Quantities, one column each, all estimated together from one
+sample of ``Z = (U, U') ~ N(0, I_2d)`` (``X = law.from_standard(U)``):
+
+* first order alone (``d + 1`` runs per point: ``Y, Y^(1..d)``):
+  ``P_i = Ỹ Ỹ^(i)``, and ``S_i = (P_i - M^2) / (S - M^2)`` (the paper's estimator);
+* total order alone (``d + 1`` runs: ``Y', Y^(1..d)``): ``T_i = (Ỹ' - Ỹ^(i))^2 / 2`` and
+  ``S_Ti = T_i / (S - M^2)``;
+* both (``d + 2`` runs: ``Y, Y', Y^(1..d)``): ``F_i = Ỹ (Ỹ^(i) - Ỹ')`` (Saltelli 2010) and
+  ``T_i`` (Jansen), ``S_i = F_i / (S - M^2)``, ``S_Ti = T_i / (S - M^2)``;
+
+where ``M`` and ``S`` are the means of ``Ỹ`` and ``Ỹ^2`` over all the runs of a point (each run
+is marginally a draw of ``Y``), so ``Var Y = S - M^2``. Standard errors follow from the delta
+method: with ``θ̂`` the quantity estimates, ``Σ̂`` their joint covariance and ``G`` the Jacobian
+of the indices, ``Cov(Ŝ) ≈ G Σ̂ G^T``.
+
+``method="aiscv"`` estimates the quantities with the adaptive engine (:class:`~multiexpect.AISCV`)
+in standard normal space of dimension ``2d``; the centre ``c`` is the mean output of the
+engine's pilot (batch 0, a crude-MC sample of the law that the final stage does not reuse,
+unless the engine falls back to the law itself, in which case pilot and final sample are
+pooled, as crude MC would), and the criterion's weights are by default the delta-method
+sensitivities ``w_j = sum_k (∂S_k/∂θ_j)^2`` at the pilot estimates (method.md section 6).
+``method="pick-freeze"`` is plain Monte Carlo of the same quantities at the same number of
+runs: Saltelli 2010 first order and Jansen total order (or the centred Sobol' estimator for
+first order alone), the classical baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .. import __version__
+from .._rng import batch_generator, check_rng, root_seed
+from ..aiscv import AISCV
+from ..evaluation.evaluator import ModelEvaluator, wrap_model
+from ..laws import Law
+from ..problem import as_laws
+from .results import SobolResult
+
+__all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
+
+METHODS = ("aiscv", "pick-freeze")
+ORDERS = ("first", "total")
+_MIN_POINTS_AISCV = 20
+_CHUNK_POINTS = 10_000
+
+
+class PickFreezeLayout:
+    """Which runs a pick-freeze point needs, and the quantities and indices built from them.
+
+    Parameters
+    ----------
+    dim : int
+        Number of inputs ``d``.
+    orders : tuple of str
+        Subset of ``("first", "total")``.
+    """
+
+    def __init__(self, dim: int, orders: tuple[str, ...]):
+        self.dim = int(dim)
+        self.first = "first" in orders
+        self.total = "total" in orders
+        self.orders = tuple(o for o in ORDERS if o in orders)
+        self.uses_y = self.first
+        self.uses_y_prime = self.total
+        self.runs_per_point = self.dim + int(self.uses_y) + int(self.uses_y_prime)
+        d = self.dim
+        names = []
+        if self.first:
+            names += [f"F{i + 1}" if self.total else f"P{i + 1}" for i in range(d)]
+        if self.total:
+            names += [f"T{i + 1}" for i in range(d)]
+        self.quantity_names = (*names, "M", "S")
+        self.n_quantities = len(self.quantity_names)
+
+    # ------------------------------------------------------------------ runs
+    def stack(self, x: np.ndarray, x_prime: np.ndarray) -> np.ndarray:
+        """The ``runs_per_point * n`` model inputs of ``n`` points, block by block.
+
+        Blocks: ``X`` (if first order), ``X'`` (if total order), then ``(X_i, X'_{-i})`` for
+        ``i = 1..d``.
+        """
+        n, d = x.shape
+        mixed = np.broadcast_to(x_prime, (d, n, d)).copy()
+        ar = np.arange(d)
+        mixed[ar, :, ar] = x.T
+        blocks = [x] * self.uses_y + [x_prime] * self.uses_y_prime + [mixed.reshape(d * n, d)]
+        return np.concatenate(blocks, axis=0)
+
+    def quantities(self, y: np.ndarray, centre: float) -> np.ndarray:
+        """Quantity values ((n, J)) from the stacked outputs ``y`` ((runs_per_point * n,))."""
+        runs = (np.asarray(y, dtype=float).reshape(self.runs_per_point, -1) - centre)
+        k = 0
+        y0 = yp = None
+        if self.uses_y:
+            y0, k = runs[k], k + 1
+        if self.uses_y_prime:
+            yp, k = runs[k], k + 1
+        mixed = runs[k:]  # (d, n)
+        cols = []
+        if self.first:
+            cols.append((y0 * (mixed - yp)).T if self.total else (y0 * mixed).T)
+        if self.total:
+            cols.append(0.5 * ((yp - mixed) ** 2).T)
+        cols.append(runs.mean(axis=0)[:, None])
+        cols.append((runs**2).mean(axis=0)[:, None])
+        return np.concatenate(cols, axis=1)
+
+    # ------------------------------------------------------------------ indices
+    def indices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First-order, total-order indices (NaN if not computed) and their Jacobian.
+
+        Returns
+        -------
+        first, total : (d,) arrays
+        jacobian : (2d, J) array
+            ``∂(first, total) / ∂θ``.
+        """
+        d = self.dim
+        theta = np.asarray(theta, dtype=float)
+        m, s = theta[-2], theta[-1]
+        var = s - m * m
+        first = np.full(d, np.nan)
+        total = np.full(d, np.nan)
+        jac = np.full((2 * d, self.n_quantities), np.nan)
+        k = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.first:
+                q = theta[k:k + d]
+                block = np.zeros((d, self.n_quantities))
+                block[:, k:k + d] = np.eye(d) / var
+                if self.total:  # Saltelli 2010: F_i / V
+                    first = q / var
+                    block[:, -2] = 2.0 * m * first / var
+                else:  # centred Sobol': (P_i - M^2) / V
+                    first = (q - m * m) / var
+                    block[:, -2] = -2.0 * m * (1.0 - first) / var
+                block[:, -1] = -first / var
+                jac[:d] = block
+                k += d
+            if self.total:
+                q = theta[k:k + d]
+                total = q / var
+                block = np.zeros((d, self.n_quantities))
+                block[:, k:k + d] = np.eye(d) / var
+                block[:, -2] = 2.0 * m * total / var
+                block[:, -1] = -total / var
+                jac[d:] = block
+        return first, total, jac
+
+    def delta_weights(self, theta: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+        """``w_j = sum_k (∂S_k / ∂θ_j)^2`` at ``theta``, each at least ``floor * max w``.
+
+        The weights of the engine's criterion ``sum_j w_j Var(θ̂_j)``: the diagonal part of the
+        delta-method variance of the indices.
+        """
+        _, _, jac = self.indices(theta)
+        rows = np.all(np.isfinite(jac), axis=1)
+        w = np.sum(jac[rows] ** 2, axis=0) if np.any(rows) else np.ones(self.n_quantities)
+        if not np.all(np.isfinite(w)) or np.max(w) <= 0:
+            return np.ones(self.n_quantities)
+        return np.maximum(w, floor * np.max(w))
+
+
+class _PickFreezeModel:
+    """``evaluate(u, batch)`` of the ``2d``-dimensional standard-space problem.
+
+    Maps ``(U, U')`` to ``(X, X')`` with ``law.from_standard``, sends the stacked
+    ``runs_per_point * n`` inputs to the model in ONE call, and returns the quantity columns.
+    The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
+    """
+
+    def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None):
+        self.law = law
+        self.layout = layout
+        self.evaluate = evaluate
+        self.centre = None if centre is None else float(centre)
+        self.n_runs = 0
+        self.pilot_values: np.ndarray | None = None
+
+    def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
+        d = self.layout.dim
+        n = u.shape[0]
+        if n == 0:
+            return np.empty((0, self.layout.n_quantities))
+        x = self.law.from_standard(u[:, :d])
+        x_prime = self.law.from_standard(u[:, d:])
+        inputs = self.layout.stack(x, x_prime)
+        out = self.evaluate(inputs, batch)
+        self.n_runs += inputs.shape[0]
+        out = np.asarray(out, dtype=float)
+        if out.ndim == 2 and out.shape[1] != 1:
+            raise ValueError(
+                f"'model' must return one output per point for Sobol' indices, got "
+                f"{out.shape[1]} columns"
+            )
+        y = out.reshape(-1)
+        if self.centre is None:
+            self.centre = float(np.mean(y))
+        values = self.layout.quantities(y, self.centre)
+        if self.pilot_values is None:
+            self.pilot_values = values
+        return values
+
+
+class _DeltaWeights:
+    """The delta-method weights, computed when the engine asks for them after its pilot.
+
+    The engine turns ``weights`` into an array (``numpy.asarray``) right after the pilot;
+    this object answers with :meth:`PickFreezeLayout.delta_weights` at the pilot estimates.
+    """
+
+    def __init__(self, wrapper: _PickFreezeModel):
+        self.wrapper = wrapper
+        self.value: np.ndarray | None = None
+
+    def __array__(self, dtype=None, copy=None):
+        if self.wrapper.pilot_values is None:
+            raise RuntimeError("delta-method weights were asked for before the pilot was run")
+        theta = self.wrapper.pilot_values.mean(axis=0)
+        self.value = self.wrapper.layout.delta_weights(theta)
+        return self.value.astype(dtype or float)
+
+
+# ---------------------------------------------------------------------- validation
+def _check_orders(orders) -> tuple[str, ...]:
+    if isinstance(orders, str):
+        orders = (orders,)
+    try:
+        orders = tuple(orders)
+    except TypeError as exc:
+        raise ValueError(
+            f"'orders' must be 'first', 'total' or a sequence of them, got {orders!r}"
+        ) from exc
+    if not orders or any(o not in ORDERS for o in orders) or len(set(orders)) != len(orders):
+        raise ValueError(
+            f"'orders' must be a non-empty subset of {ORDERS} without repeats, got {orders!r}"
+        )
+    return tuple(o for o in ORDERS if o in orders)
+
+
+def _check_law(law) -> Law:
+    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
+        raise ValueError("'law' must be one Law for Sobol' indices, got a sequence of laws")
+    law = as_laws(law)[0]
+    if getattr(law, "correlation", None) is not None:
+        raise ValueError(
+            "Sobol' indices assume independent inputs, but 'law' has correlated inputs "
+            "(a Gaussian copula): the pick-freeze estimators would ignore the dependence. "
+            "Use a law without 'correlation', or indices for dependent inputs (e.g. "
+            "Shapley effects), which this library does not compute."
+        )
+    return law
+
+
+def _check_budget(budget, runs_per_point: int, minimum_points: int, dim: int,
+                  orders: tuple[str, ...]) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
+    need = minimum_points * runs_per_point
+    if budget < need:
+        raise ValueError(
+            f"'budget' ({budget}) is too small: with d = {dim} inputs and orders {orders} "
+            f"one pick-freeze point costs {runs_per_point} model runs and this method needs "
+            f"at least {minimum_points} points, so budget >= {need}"
+        )
+    return int(budget)
+
+
+# ---------------------------------------------------------------------- the public function
+def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
+                  method: str = "aiscv", rng=None, weights="delta", centre=None,
+                  vectorized: bool = True, evaluate: Callable | None = None,
+                  **options) -> SobolResult:
+    r"""First- and total-order Sobol' indices from one budget of model runs.
+
+    Parameters
+    ----------
+    model : callable
+        Scalar output: ``(n, d)`` inputs -> ``(n,)`` outputs (one point -> a scalar with
+        ``vectorized=False``). The runs of a batch of pick-freeze points reach the model in
+        one call of the stacked input matrices.
+    law : Law
+        Independent inputs (a law with a Gaussian copula raises a ValueError).
+    budget : int
+        Model runs in all; one pick-freeze point costs ``d + 1`` runs for one order, ``d + 2``
+        for both. The number of points is ``budget // runs_per_point``.
+    orders : "first", "total" or a sequence of them
+        Which indices.
+    method : {"aiscv", "pick-freeze"}
+        The adaptive estimator of the pick-freeze quantities, or plain Monte Carlo of the
+        same quantities (Saltelli 2010 first order, Jansen total order) as the baseline.
+    rng : None, int or numpy.random.Generator
+        Randomness; the same seed gives the same result.
+    weights : "delta", "relative", "absolute" or array_like
+        ``aiscv`` only: weights of the engine's criterion over the ``J`` pick-freeze
+        quantities. ``"delta"``: ``sum_k (∂S_k/∂θ_j)^2`` at the pilot estimates.
+    centre : float, optional
+        The centre ``c`` of the output; by default the mean output on the first batch (the
+        engine's pilot for ``aiscv``, the first chunk for ``pick-freeze``).
+    vectorized : bool
+        Whether ``model`` takes a whole batch.
+    evaluate : callable, optional
+        ``evaluate(x, batch) -> outputs`` replacing the in-process evaluation of the stacked
+        inputs (an executor or a store).
+    **options
+        ``aiscv`` only: fields of :class:`~multiexpect.AiscvOptions`, in pick-freeze
+        *points* (e.g. ``batch_size``).
+
+    Returns
+    -------
+    SobolResult
+
+    Notes
+    -----
+    Estimators and their algebra are in the module docstring
+    (:mod:`multiexpect.sensitivity.sobol`). The engine works in standard normal space of
+    dimension ``2d``: ``Z = (U, U') ~ N(0, I_2d)``, ``X = law.from_standard(U)``,
+    ``X' = law.from_standard(U')`` (Demange-Chryst, Bachoc & Morio 2023,
+    doi:10.1007/s11222-023-10270-2, section 5.3). Indices are not clipped to ``[0, 1]``.
+
+    References: Saltelli et al. (2010), doi:10.1016/j.cpc.2009.09.018; Jansen (1999),
+    doi:10.1016/S0010-4655(98)00154-4; Janon et al. (2014), doi:10.1051/ps/2013040.
+
+    Examples
+    --------
+    >>> import multiexpect as me
+    >>> from multiexpect.testfunctions import ishigami, ishigami_law
+    >>> res = me.sobol_indices(ishigami, ishigami_law(), budget=50_000, rng=3)
+    >>> res.first_order.shape, res.n_evaluations <= 50_000
+    ((3,), True)
+    """
+    orders = _check_orders(orders)
+    if method not in METHODS:
+        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    law = _check_law(law)
+    layout = PickFreezeLayout(law.dim, orders)
+    minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
+    budget = _check_budget(budget, layout.runs_per_point, minimum, law.dim, orders)
+    check_rng(rng)
+    if centre is not None and not np.isfinite(float(centre)):
+        raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+    if method == "pick-freeze" and options:
+        raise ValueError(f"method 'pick-freeze' takes no options, got {sorted(options)}")
+    if method == "pick-freeze" and not (isinstance(weights, str) and weights == "delta"):
+        raise ValueError("'weights' applies to method 'aiscv' only")
+    if isinstance(weights, str) and weights not in ("delta", "relative", "absolute"):
+        raise ValueError(
+            f"'weights' must be 'delta', 'relative', 'absolute' or {layout.n_quantities} "
+            f"positive numbers, got {weights!r}"
+        )
+    if not isinstance(weights, str):
+        from ..aiscv import check_weights
+
+        weights = check_weights(weights, layout.n_quantities)
+    points = budget // layout.runs_per_point
+    if method == "aiscv":
+        from ..api import _aiscv_options
+
+        opts = _aiscv_options(dict(options), points)
+    if evaluate is None:
+        evaluate = ModelEvaluator(wrap_model(model, vectorized))
+        evaluate_fn = evaluate
+    else:
+        evaluate_fn = evaluate
+    wrapper = _PickFreezeModel(law, layout, evaluate_fn, centre)
+    seed = root_seed(rng)
+    settings = {"method": method, "budget": budget, "seed": seed, "orders": list(orders),
+                "options": dict(options), "law": law.describe() if hasattr(law, "describe")
+                else {"type": type(law).__name__}, "version": __version__,
+                "weights": weights if isinstance(weights, str) else list(map(float, weights))}
+
+    if method == "aiscv":
+        theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, weights, opts)
+    else:
+        theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
+
+    first, total, jac = layout.indices(theta)
+    index_cov = _sandwich(jac, cov)
+    se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
+    m, s = theta[-2], theta[-1]
+    grad_var = np.zeros(layout.n_quantities)
+    grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
+    var_se = float(np.sqrt(max(grad_var @ cov @ grad_var, 0.0)))
+    diag.update({"centre": wrapper.centre, "runs_per_point": layout.runs_per_point,
+                 "quantity_names": list(layout.quantity_names),
+                 "quantity_estimate": theta.tolist(),
+                 "quantity_stderr": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()})
+    return SobolResult(
+        first_order=first, first_order_stderr=se[:law.dim] if layout.first
+        else np.full(law.dim, np.nan),
+        total_order=total, total_order_stderr=se[law.dim:] if layout.total
+        else np.full(law.dim, np.nan),
+        names=law.names, method=method, n_evaluations=wrapper.n_runs, budget=budget,
+        mean=float(m + wrapper.centre), variance=float(s - m * m),
+        mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
+        orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """``G Σ G^T`` with rows of ``G`` that are NaN (orders not computed) left NaN."""
+    out = np.full((jac.shape[0], jac.shape[0]), np.nan)
+    rows = np.all(np.isfinite(jac), axis=1)
+    g = jac[rows]
+    out[np.ix_(rows, rows)] = g @ cov @ g.T
+    return out
+
+
+def _run_aiscv(wrapper, layout, points, seed, weights, opts):
+    """The pick-freeze quantities by aISCV in ``2d``-dimensional standard space."""
+    space_law = Law([stats.norm(0.0, 1.0)] * (2 * layout.dim),
+                    names=[f"u{i + 1}" for i in range(layout.dim)]
+                    + [f"u'{i + 1}" for i in range(layout.dim)])
+    spec = _DeltaWeights(wrapper) if isinstance(weights, str) and weights == "delta" else weights
+    engine = AISCV([space_law], wrapper, budget=points, seed=seed, weights=spec,
+                   options=opts, names=layout.quantity_names)
+    out = engine.run(keep_sample=True)
+    summands = engine.final_sample["summands"]
+    cov = np.atleast_2d(np.cov(summands, rowvar=False)) / out["n_final"]
+    diag = {"n_points": engine.runs_used, "n_final": int(out["n_final"]),
+            "chosen_stage": int(out["chosen_stage"]),
+            "criterion_weights": np.asarray(engine.weights).tolist(),
+            "engine_stderr": np.asarray(out["stderr"]).tolist(),
+            "history": [s.as_dict() for s in engine.history]}
+    return np.asarray(out["estimate"], dtype=float), cov, diag
+
+
+def _run_pick_freeze(wrapper, layout, points, seed):
+    """Plain Monte Carlo of the same quantities: ``points`` i.i.d. pick-freeze points."""
+    parts = []
+    left, key = points, 0
+    while left > 0:
+        n = min(left, _CHUNK_POINTS)
+        u = batch_generator(seed, key).standard_normal((n, 2 * layout.dim))
+        parts.append(wrapper(u, key))
+        left -= n
+        key += 1
+    values = np.concatenate(parts)
+    cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
+    return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}
