@@ -59,7 +59,7 @@ class AiscvOptions:
     adaptation_cap : int or None
         Most model runs spent adapting (pilot included); ``budget // 2`` by default.
     space : {"auto", "standard", "input"}
-        Working space; ``auto`` is standard normal space for one law, input space for several.
+        Working space; ``auto`` is the standard normal space of the first law.
     defensive : float
         Lower bound on the weight of the law (or mixture of laws) in the proposal.
     control : {"all", "own", "none"}
