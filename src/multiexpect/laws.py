@@ -289,7 +289,7 @@ class Law:
         if self._chol is not None:
             finite = np.isfinite(out)
             z = self._inputs_to_scores(x[finite])
-            quad = np.einsum("ij,jk,ik->i", z, self._corr_inv_minus_eye, z)
+            quad = np.einsum("ij,ij->i", z @ self._corr_inv_minus_eye, z)
             out[finite] += -0.5 * quad - self._half_logdet
         out[np.isnan(out)] = -np.inf
         return out
