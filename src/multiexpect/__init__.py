@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 from .aiscv import AISCV, AiscvOptions
 from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
+from .evaluation import CommandModel, InMemoryStore, SQLiteStore
 from .laws import Law
 from .results import ExpectationResult
 from .sensitivity import (
@@ -22,11 +23,14 @@ from .sensitivity import (
 __all__ = [
     "AISCV",
     "AiscvOptions",
+    "CommandModel",
     "ExpectationResult",
+    "InMemoryStore",
     "Law",
     "ModelEvaluationError",
     "MultiexpectError",
     "PerturbedLawResult",
+    "SQLiteStore",
     "SobolResult",
     "StoreMismatchError",
     "__version__",

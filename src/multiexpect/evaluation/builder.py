@@ -1,0 +1,313 @@
+"""The ``evaluate(x, batch)`` callable of a real study: model -> chunks over an executor ->
+store memo -> retries -> checks.
+
+:func:`build_evaluate` composes the pieces of this package into the one callable the
+algorithm calls (see ``docs/evaluation.md``). On ``evaluate(x, batch)``:
+
+1. with a store, the batch's points hash is recorded or checked (a resumed study must replay
+   the same points), and the batch's stored ``"ok"`` runs are read, not run again;
+2. the other points are split into chunks and mapped over the executor; each completed chunk
+   is written to the store in one transaction before anything else uses it;
+3. failed points (the model raised, returned NaN or inf, or its worker process died) are run
+   again up to ``retries`` times; if some still fail, :class:`~multiexpect.ModelEvaluationError`
+   is raised naming how many, the first failing input and the model's own message, after the
+   successes were stored. Failed points are never dropped: that would bias every estimate.
+
+Resume is exact: the algorithm draws batch ``k`` from a generator derived from the seed, so a
+re-run replays the same points and gets the same outputs (stored float64 bytes), hence the
+same result bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import ModelEvaluationError
+from .executors import ChunkResult, Runner, check_executor
+from .progress import Progress
+from .store import Store, canonical_settings, open_store
+
+__all__ = ["StudyEvaluator", "build_evaluate", "study_id_for"]
+
+
+def model_name(model) -> str:
+    """A readable name of the model (``CommandModel`` gives its program)."""
+    name = getattr(model, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(model, "__qualname__", None) or getattr(model, "__name__", None) \
+        or type(model).__name__
+
+
+def study_id_for(model, settings: dict) -> str:
+    """The default study id: the model's name and a hash of the laws, method, options and
+    seed (``budget``, ``weights`` and the version are checked against the store instead, so
+    that changing them is reported, not silently started afresh)."""
+    keyed = {k: settings.get(k) for k in ("method", "laws", "options", "seed")}
+    text = json.dumps(canonical_settings(keyed), sort_keys=True)
+    return f"{model_name(model)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def _check_int(value, name: str, minimum: int, allow_none: bool = True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"'{name}' must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class StudyEvaluator:
+    """``evaluate(x, batch) -> outputs`` for a study; built by :func:`build_evaluate`.
+
+    Attributes
+    ----------
+    n_runs : int
+        Points returned to the algorithm (the study's spent budget, stored runs included).
+    n_new : int
+        Model runs made by this object (retries included).
+    n_reused : int
+        Runs read from the store instead of being run.
+    study_id : str or None
+        The study's id once known (after the first call).
+    """
+
+    def __init__(self, model, *, vectorized=True, executor=None, n_workers=None, store=None,
+                 study_id=None, settings=None, retries=0, progress=False, budget=None,
+                 chunk_size=None):
+        if not callable(model):
+            raise ValueError(f"'model' must be callable, got {type(model).__name__}")
+        check_executor(executor, n_workers)
+        if not isinstance(vectorized, bool):
+            raise ValueError(f"'vectorized' must be True or False, got {vectorized!r}")
+        self.retries = _check_int(retries, "retries", 0, allow_none=False)
+        self.chunk_size = _check_int(chunk_size, "eval_chunk_size", 1)
+        if not isinstance(progress, bool):
+            raise ValueError(f"'progress' must be True or False, got {progress!r}")
+        if study_id is not None and (not isinstance(study_id, str) or not study_id):
+            raise ValueError(f"'study_id' must be a non-empty str, got {study_id!r}")
+        self.store: Store | None = open_store(store)
+        self._owns_store = self.store is not None and not isinstance(store, Store)
+        self.model = model
+        self.pointwise = not vectorized
+        self.runner = Runner(model, self.pointwise, executor, n_workers)
+        self.settings = settings if settings is not None else {}
+        self.study_id = study_id
+        self._opened = False
+        self.progress = Progress(progress, budget)
+        self.n_runs = self.n_new = self.n_reused = 0
+        self.n_outputs: int | None = None
+
+    # ------------------------------------------------------------------ the study
+    def _open(self) -> None:
+        if self._opened:
+            return
+        if self.study_id is None:
+            self.study_id = study_id_for(self.model, self.settings)
+        if self.store is not None:
+            self.store.open_study(self.study_id, self.settings)
+        self._opened = True
+
+    def _chunk_size(self, n: int) -> int:
+        if self.chunk_size is not None:
+            return self.chunk_size
+        if self.runner.kind != "inline":
+            return max(1, -(-n // (4 * self.runner.n_workers)))
+        if self.store is None:
+            return max(n, 1)
+        return 100 if self.pointwise else 10_000
+
+    def observe(self, stage) -> None:
+        """Called by the driver after each adaptive stage (shows the predicted error)."""
+        error = getattr(stage, "predicted_error", None)
+        if error is not None:
+            self.progress.note(predicted_error=float(error))
+
+    # ------------------------------------------------------------------ evaluation
+    def __call__(self, x, batch: int = 0) -> np.ndarray:
+        """Outputs ((n, m)) at the points ``x`` ((n, d)) of batch ``batch``."""
+        self._open()
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"evaluate expects points of shape (n, d), got {x.shape}")
+        n = x.shape[0]
+        if n == 0:
+            return np.empty((0, self.n_outputs or 0))
+        batch = int(batch)
+        done = np.zeros(n, dtype=bool)
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        if self.store is not None:
+            self.store.begin_batch(self.study_id, batch, x)
+            stored = self.store.load_runs(self.study_id, batch)
+            ok = np.array([s == "ok" for s in stored["status"]], dtype=bool)
+            if ok.any():
+                idx, ys = stored["index"][ok], stored["y"][ok]
+                self._check_width(ys.shape[1])
+                done[idx] = True
+                pieces.append((idx, ys))
+                self.n_reused += int(ok.sum())
+                self.progress.update(int(ok.sum()))
+        failures: dict[int, str] = {}
+        todo = np.flatnonzero(~done)
+        for _ in range(self.retries + 1):
+            if todo.size == 0:
+                break
+            failures = self._run_points(x, batch, todo, pieces)
+            todo = np.array(sorted(failures), dtype=np.int64)
+        if failures:
+            self._raise(x, batch, failures)
+        if len(pieces) == 1 and pieces[0][0].size == n and np.array_equal(pieces[0][0],
+                                                                          np.arange(n)):
+            out = pieces[0][1]
+        else:
+            out = np.empty((n, self.n_outputs or 0))
+            for idx, ys in pieces:
+                out[idx] = ys
+        self.n_runs += n
+        return out
+
+    def _check_width(self, m: int) -> None:
+        if self.n_outputs is None:
+            self.n_outputs = int(m)
+        elif m != self.n_outputs:
+            raise ValueError(
+                f"the model returned {m} columns, but {self.n_outputs} earlier"
+            )
+
+    def _run_points(self, x, batch, todo, pieces) -> dict[int, str]:
+        """Run the points ``todo`` of the batch; store each chunk; return failures."""
+        size = self._chunk_size(todo.size)
+        chunks = {cid: todo[start:start + size]
+                  for cid, start in enumerate(range(0, todo.size, size))}
+        isolate = self.store is not None or self.retries > 0
+        failures: dict[int, str] = {}
+        lost: list[int] = []
+        for cid, result in self.runner.run(((c, x[idx]) for c, idx in chunks.items()),
+                                           isolate):
+            if isinstance(result, BaseException):
+                lost.append(cid)
+                continue
+            self._accept(x, batch, chunks[cid], result, pieces, failures)
+        if lost:
+            # a worker died: replace the pool, then run the lost chunks one at a time so that
+            # a chunk that kills its worker again is told from its innocent neighbours
+            self.runner.recover()
+            for cid in sorted(lost):
+                idx = chunks[cid]
+                for _, result in self.runner.run([(cid, x[idx])], isolate):
+                    if isinstance(result, BaseException):
+                        self.runner.recover()
+                        text = (f"the worker process died while running this point's chunk "
+                                f"of {idx.size} points ({type(result).__name__}: {result})")
+                        result = ChunkResult(np.empty((idx.size, 0)),
+                                             np.zeros(idx.size, bool), [text] * idx.size,
+                                             np.zeros(idx.size))
+                    self._accept(x, batch, idx, result, pieces, failures)
+        return failures
+
+    def _accept(self, x, batch, idx, result: ChunkResult, pieces, failures) -> None:
+        if result.shape_error:
+            raise ValueError(result.shape_error)
+        if result.ok.any():
+            self._check_width(result.y.shape[1])
+        if self.store is not None:
+            status = np.where(result.ok, "ok", "failed")
+            self.store.put_runs(self.study_id, batch, idx, x[idx], result.y, status,
+                                result.errors, result.seconds)
+        self.n_new += idx.size
+        if result.ok.all():
+            pieces.append((idx, result.y))
+        elif result.ok.any():
+            pieces.append((idx[result.ok], result.y[result.ok]))
+        for k in np.flatnonzero(~result.ok):
+            failures[int(idx[k])] = result.errors[k]
+        for i in idx[result.ok].tolist() if len(failures) else ():
+            failures.pop(i, None)
+        self.progress.update(int(result.ok.sum()))
+
+    def _raise(self, x, batch, failures: dict[int, str]) -> None:
+        first = min(failures)
+        message = failures[first]
+        n_failed = len(failures)
+        n = x.shape[0]
+        if message.startswith("non-finite output"):
+            head = (f"the model returned a non-finite value (NaN or inf) at {n_failed} of {n} "
+                    f"points")
+        elif message.startswith("the worker process died"):
+            head = f"a worker process died running {n_failed} of {n} points"
+        else:
+            head = f"the model failed at {n_failed} of {n} points"
+        where = (f"the other {n - n_failed} runs of batch {batch} are in the store (study "
+                 f"{self.study_id!r}): fix the model and re-run the same call to resume"
+                 if self.store is not None else
+                 "pass store= to keep the successful runs and resume after a fix")
+        retry = f" after {self.retries} retries" if self.retries else ""
+        raise ModelEvaluationError(
+            f"{head}{retry}; first failing input: {x[first].tolist()}: {message}. {where}",
+            n_failed=n_failed, first_input=x[first].copy(), message=message)
+
+    def close(self) -> None:
+        """Shut down the owned process pool, the store opened from a path and the bar."""
+        self.runner.close()
+        self.progress.close()
+        if self._owns_store and self.store is not None:
+            self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
+                   n_workers: int | None = None, store=None, study_id: str | None = None,
+                   settings: dict | None = None, retries: int = 0, progress: bool = False,
+                   budget: int | None = None, chunk_size: int | None = None
+                   ) -> StudyEvaluator:
+    """Compose the ``evaluate(x, batch)`` callable of a study.
+
+    Parameters
+    ----------
+    model : callable
+        The user's model (see :func:`multiexpect.expectations`), or a
+        :class:`~multiexpect.CommandModel`.
+    vectorized : bool
+        Whether ``model`` takes a whole (n, d) array.
+    executor : None, "processes" or concurrent.futures.Executor
+        In-process (default), a local process pool of ``n_workers`` (default: the cores), or
+        any executor (``distributed.Client(...).get_executor()``,
+        ``mpi4py.futures.MPIPoolExecutor()``).
+    n_workers : int, optional
+        Size of the ``"processes"`` pool.
+    store : None, str, os.PathLike or Store
+        Where runs are kept: nothing kept (None), an SQLite file, or a store object.
+    study_id : str, optional
+        The study's key in the store; by default :func:`study_id_for` ``(model, settings)``.
+    settings : dict, optional
+        What defines the study (method, laws, options, seed, budget, weights, version);
+        recorded in the store and compared on resume. Read at the first call, so the caller
+        may complete it after building.
+    retries : int
+        How many times failed points are run again before the study stops.
+    progress : bool
+        Show a progress bar (no-op without a terminal or without tqdm).
+    budget : int, optional
+        Total runs, for the progress bar.
+    chunk_size : int, optional
+        Points per task (the public keyword is ``eval_chunk_size``); by default a batch is cut
+        into ``4 * n_workers`` chunks for an executor, and into chunks of 10 000 (100 for a
+        point-by-point model) in-process with a store.
+
+    Returns
+    -------
+    StudyEvaluator
+        Callable ``(x, batch) -> (n, m) outputs`` with ``n_runs`` and ``close()``.
+    """
+    return StudyEvaluator(model, vectorized=vectorized, executor=executor,
+                          n_workers=n_workers, store=store, study_id=study_id,
+                          settings=settings, retries=retries, progress=progress,
+                          budget=budget, chunk_size=chunk_size)

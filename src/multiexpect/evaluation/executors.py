@@ -1,0 +1,283 @@
+"""Where the model runs: in-process, a local process pool, or any ``concurrent.futures.Executor``.
+
+A batch of points is split into chunks; each chunk is one task, run by :func:`run_chunk` in a
+worker, which returns per-point outputs, statuses, error texts and run times (a model that
+raises on one point of a point-by-point model fails that point only). The model is pickled
+once (with :mod:`cloudpickle` when installed, so lambdas and closures travel too):
+
+* ``"processes"``: a :class:`~concurrent.futures.ProcessPoolExecutor` whose initializer
+  installs the model in each worker, so chunks carry only points. If a worker dies (a
+  segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one;
+* any other executor (``distributed.Client(...).get_executor()``,
+  ``mpi4py.futures.MPIPoolExecutor``, a thread pool): each task carries the pickled model
+  bytes, which a worker unpickles once and caches by key.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import os
+import pickle
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ChunkResult", "Runner", "check_executor", "dumps_model", "run_chunk"]
+
+_WORKER_MODELS: dict[str, Callable] = {}
+
+
+def dumps_model(model) -> bytes:
+    """Pickle ``model`` (cloudpickle when available: lambdas and closures pickle too)."""
+    try:
+        import cloudpickle
+    except ImportError:  # pragma: no cover - cloudpickle comes with the dask extra
+        return pickle.dumps(model)
+    return cloudpickle.dumps(model)
+
+
+@dataclass
+class ChunkResult:
+    """Outputs of one chunk: ``y`` (n, m) (NaN rows where failed), ``ok`` (n,), ``errors``
+    (n,) texts (``""`` when ok), ``seconds`` (n,), and ``shape_error`` when the model returned
+    an array of the wrong shape (a programming error, not a point failure)."""
+
+    y: np.ndarray
+    ok: np.ndarray
+    errors: list
+    seconds: np.ndarray
+    shape_error: str = ""
+
+
+def _describe(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return text or type(exc).__name__
+
+
+def _as_rows(raw, n: int) -> tuple[np.ndarray | None, str]:
+    try:
+        out = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        return None, f"the model must return an array of numbers, got {type(raw).__name__}"
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.ndim != 2 or out.shape[0] != n:
+        return None, (f"the model must return shape ({n},) or ({n}, m) for {n} points, "
+                      f"got {np.shape(raw)}")
+    return out, ""
+
+
+def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
+    finite = np.all(np.isfinite(y), axis=1) if y.shape[1] else np.ones(len(y), bool)
+    ok = np.array([not e for e in errors], dtype=bool) & finite
+    for i in np.flatnonzero(~finite):
+        if not errors[i]:
+            errors[i] = f"non-finite output {y[i].tolist()}"
+    return ChunkResult(y, ok, errors, np.asarray(seconds, dtype=float))
+
+
+def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) -> ChunkResult:
+    """Run ``model`` on the points ``x`` ((n, d)) and report each point.
+
+    Parameters
+    ----------
+    model : callable
+        The user's model: one point -> scalar or (m,) when ``pointwise``, else (n, d) ->
+        (n,) or (n, m). A model with a ``run_points(x)`` method (e.g.
+        :class:`~multiexpect.CommandModel`) reports its own per-point failures through it.
+    pointwise : bool
+        Call the model once per point, each failure confined to its point.
+    isolate : bool
+        When a vectorised model raises on the chunk, call it again on each point alone to
+        tell the failing points from the others (used when successes are stored).
+    """
+    n = x.shape[0]
+    run_points = getattr(model, "run_points", None)
+    if callable(run_points):
+        y, ok, errors, seconds = run_points(x)
+        out, shape_error = _as_rows(y, n)
+        if shape_error:
+            return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
+                               np.zeros(n), shape_error)
+        errors = [str(e) for e in errors]
+        result = _finish(out, errors, seconds)
+        result.ok &= np.asarray(ok, dtype=bool)
+        return result
+    if pointwise:
+        rows, errors, seconds = [], [], []
+        for point in x:
+            start = time.perf_counter()
+            try:
+                rows.append(np.atleast_1d(np.asarray(model(point), dtype=float)).ravel())
+                errors.append("")
+            except Exception as exc:
+                rows.append(None)
+                errors.append(_describe(exc))
+            seconds.append(time.perf_counter() - start)
+        widths = {r.size for r in rows if r is not None}
+        if len(widths) > 1:
+            return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
+                               np.zeros(n), f"the model returned outputs of sizes "
+                                            f"{sorted(widths)} at different points")
+        m = widths.pop() if widths else 0
+        y = np.full((n, m), np.nan)
+        for i, r in enumerate(rows):
+            if r is not None:
+                y[i] = r
+        return _finish(y, errors, seconds)
+    start = time.perf_counter()
+    try:
+        raw = model(x)
+    except Exception as exc:
+        if isolate and n > 1:
+            parts = [run_chunk(model, x[i:i + 1], False, False) for i in range(n)]
+            shape_errors = [p.shape_error for p in parts if p.shape_error]
+            widths = {p.y.shape[1] for p in parts if p.ok.any()}
+            if shape_errors or len(widths) > 1:
+                text = shape_errors[0] if shape_errors else "inconsistent output sizes"
+                return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
+                                   np.zeros(n), text)
+            m = widths.pop() if widths else 0
+            y = np.full((n, m), np.nan)
+            for i, p in enumerate(parts):
+                if p.ok[0]:
+                    y[i] = p.y[0]
+            return ChunkResult(y, np.array([p.ok[0] for p in parts]),
+                               [p.errors[0] for p in parts],
+                               np.array([p.seconds[0] for p in parts]))
+        elapsed = time.perf_counter() - start
+        return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), [_describe(exc)] * n,
+                           np.full(n, elapsed / max(n, 1)))
+    elapsed = time.perf_counter() - start
+    out, shape_error = _as_rows(raw, n)
+    if shape_error:
+        return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
+                           np.zeros(n), shape_error)
+    return _finish(out, [""] * n, np.full(n, elapsed / max(n, 1)))
+
+
+# ---------------------------------------------------------------------- worker side
+def _install_model(key: str, payload: bytes) -> None:
+    """Pool initializer: unpickle the model once in this worker."""
+    _WORKER_MODELS[key] = pickle.loads(payload)
+
+
+def _run_installed(key: str, x, pointwise: bool, isolate: bool) -> ChunkResult:
+    return run_chunk(_WORKER_MODELS[key], x, pointwise, isolate)
+
+
+def _run_shipped(key: str, payload: bytes, x, pointwise: bool, isolate: bool) -> ChunkResult:
+    model = _WORKER_MODELS.get(key)
+    if model is None:
+        model = _WORKER_MODELS[key] = pickle.loads(payload)
+    return run_chunk(model, x, pointwise, isolate)
+
+
+# ---------------------------------------------------------------------- parent side
+def check_executor(executor, n_workers) -> None:
+    """Validate ``executor`` and ``n_workers`` (before any model run)."""
+    if not (executor is None or executor == "processes"
+            or callable(getattr(executor, "submit", None))):
+        raise ValueError(
+            f"'executor' must be None, 'processes' or a concurrent.futures.Executor "
+            f"(an object with submit()), got {executor!r}"
+        )
+    if n_workers is not None:
+        if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) \
+                or n_workers < 1:
+            raise ValueError(f"'n_workers' must be a positive int, got {n_workers!r}")
+        if executor != "processes":
+            raise ValueError(
+                "'n_workers' applies to executor='processes' only; size your own executor "
+                "when you create it"
+            )
+
+
+class Runner:
+    """Runs chunks of points through the chosen executor.
+
+    Parameters
+    ----------
+    model : callable
+    pointwise : bool
+    executor : None, "processes" or concurrent.futures.Executor
+    n_workers : int, optional
+        Workers of the ``"processes"`` pool (default: the CPU count).
+    """
+
+    def __init__(self, model: Callable, pointwise: bool, executor=None, n_workers=None):
+        check_executor(executor, n_workers)
+        self.model = model
+        self.pointwise = pointwise
+        self.kind = ("inline" if executor is None
+                     else "processes" if executor == "processes" else "external")
+        self._external = executor if self.kind == "external" else None
+        self.n_workers = int(n_workers or os.cpu_count() or 1) if self.kind == "processes" \
+            else _guess_workers(executor)
+        self._payload: bytes | None = None
+        self._key = ""
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self.n_pool_restarts = 0
+
+    def _ensure_payload(self):
+        if self._payload is None:
+            self._payload = dumps_model(self.model)
+            self._key = hashlib.sha256(self._payload).hexdigest()
+
+    def _process_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._ensure_payload()
+            self._pool = cf.ProcessPoolExecutor(self.n_workers, initializer=_install_model,
+                                                initargs=(self._key, self._payload))
+        return self._pool
+
+    def recover(self) -> None:
+        """Replace a broken process pool by a fresh one (no-op for other executors)."""
+        if self.kind == "processes" and self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            self.n_pool_restarts += 1
+
+    def run(self, chunks: Iterable[tuple[int, np.ndarray]], isolate: bool
+            ) -> Iterator[tuple[int, ChunkResult | BaseException]]:
+        """Yield ``(chunk id, result)`` as chunks complete; ``result`` is the exception when
+        the executor lost the task (a dead worker)."""
+        if self.kind == "inline":
+            for cid, x in chunks:
+                yield cid, run_chunk(self.model, x, self.pointwise, isolate)
+            return
+        futures = {}
+        if self.kind == "processes":
+            pool = self._process_pool()
+            for cid, x in chunks:
+                futures[pool.submit(_run_installed, self._key, x, self.pointwise,
+                                    isolate)] = cid
+        else:
+            self._ensure_payload()
+            for cid, x in chunks:
+                futures[self._external.submit(_run_shipped, self._key, self._payload, x,
+                                              self.pointwise, isolate)] = cid
+        for fut in cf.as_completed(futures):
+            try:
+                yield futures[fut], fut.result()
+            except Exception as exc:
+                yield futures[fut], exc
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _guess_workers(executor) -> int:
+    if executor is None:
+        return 1
+    for attr in ("_max_workers", "num_workers"):
+        value = getattr(executor, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return os.cpu_count() or 1
