@@ -175,6 +175,19 @@ class Law:
         self._fast = tuple(_GaussianTransform(m) if _GaussianTransform.applies(m) else None
                            for m in self._marginals)
 
+    @classmethod
+    def from_salib(cls, problem) -> Law:
+        """The law of a SALib problem dict (``names``, ``bounds``, ``dists``).
+
+        See :func:`multiexpect.interop.salib.law_from_salib` for the meaning of ``bounds``
+        per distribution (``unif``, ``logunif``, ``triang``, ``norm``, ``truncnorm``,
+        ``lognorm``, ``weibull``, as in SALib); an unknown distribution is a ValueError
+        naming it.
+        """
+        from .interop.salib import law_from_salib
+
+        return law_from_salib(problem)
+
     # ------------------------------------------------------------------ properties
     @property
     def dim(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["ExpectationResult", "format_table"]
+__all__ = ["ExpectationResult", "FinalSample", "format_table"]
 
 
 def _frozen_array(values) -> np.ndarray:
@@ -56,6 +56,85 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2.0))
 
 
+@dataclass(frozen=True, eq=False)
+class FinalSample:
+    """The final-stage sample of a study, kept for reanalysis without new runs.
+
+    Every density is in the *input* space of the model: when the study worked in the
+    standard space of its first law ``f_0`` (``z = T(x)``), the proposal density of ``x`` is
+
+        log g_x(x) = log g_z(z) + log f_0(x) - log φ_d(z),
+
+    (``log f_0(x) - log φ_d(T(x))`` is the log-Jacobian of ``T``), so that
+    ``f(x) / g_x(x)`` is the importance weight of any law ``f`` whose support lies within
+    that of ``g_x``.
+
+    Attributes
+    ----------
+    x : (n, d) ndarray
+        Model inputs, drawn i.i.d. from the final proposal.
+    outputs : (n, m) ndarray
+        Model outputs at ``x``.
+    log_g : (n,) ndarray
+        ``log g_x(x)``: log-density of the final proposal at ``x`` in input space.
+    log_f : (n, L) ndarray
+        Log-densities of the study's ``L`` laws at ``x``.
+    space : str
+        The study's working space (``"standard"``: the proposal is positive exactly on the
+        support of the first law; ``"input"``: on all of ``R^d``).
+    laws : tuple
+        The study's laws (kept in memory only, not serialised; used to check that a new law
+        stays within the proposal's support).
+    """
+
+    x: np.ndarray
+    outputs: np.ndarray
+    log_g: np.ndarray
+    log_f: np.ndarray
+    space: str = "standard"
+    laws: tuple = ()
+
+    def __post_init__(self):
+        x = _frozen_array(self.x)
+        if x.ndim == 1:
+            x = _frozen_array(x[:, None])
+        outputs = _frozen_array(self.outputs)
+        if outputs.ndim == 1:
+            outputs = _frozen_array(outputs[:, None])
+        log_f = _frozen_array(self.log_f)
+        if log_f.ndim == 1:
+            log_f = _frozen_array(log_f[:, None])
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "outputs", outputs)
+        object.__setattr__(self, "log_g", _frozen_array(self.log_g).reshape(-1))
+        object.__setattr__(self, "log_f", log_f)
+        object.__setattr__(self, "laws", tuple(self.laws))
+        n = x.shape[0]
+        if not (outputs.shape[0] == self.log_g.shape[0] == log_f.shape[0] == n):
+            raise ValueError(
+                f"'x', 'outputs', 'log_g' and 'log_f' must have the same number of rows, got "
+                f"{n}, {outputs.shape[0]}, {self.log_g.shape[0]}, {log_f.shape[0]}"
+            )
+
+    @property
+    def n(self) -> int:
+        """Number of points."""
+        return int(self.x.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (the laws are not serialised; ``log_f`` keeps their densities)."""
+        return _jsonable({"x": self.x, "outputs": self.outputs, "log_g": self.log_g,
+                          "log_f": self.log_f, "space": self.space})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FinalSample:
+        """Inverse of :meth:`to_dict`."""
+        def arr(key):
+            return np.array(data[key], dtype=object).astype(float)
+        return cls(x=arr("x"), outputs=arr("outputs"), log_g=arr("log_g"), log_f=arr("log_f"),
+                   space=str(data.get("space", "standard")))
+
+
 @dataclass(frozen=True)
 class ExpectationResult:
     """Estimates of ``J`` expectations from one simulation budget.
@@ -83,6 +162,9 @@ class ExpectationResult:
         Method-specific facts (chosen stage, final sample size, ...).
     settings : dict
         Options and seed, for reproducibility.
+    sample : FinalSample or None
+        The final-stage sample (``expectations(..., keep_sample=True)``), for
+        :func:`~multiexpect.reanalyse`.
     """
 
     estimate: np.ndarray
@@ -95,6 +177,7 @@ class ExpectationResult:
     history: tuple = ()
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    sample: FinalSample | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "estimate", _frozen_array(self.estimate))
@@ -131,8 +214,11 @@ class ExpectationResult:
     # ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN and inf as strings)."""
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)}
-                         | {"type": type(self).__name__})
+        out = _jsonable({f.name: getattr(self, f.name) for f in fields(self)
+                         if f.name != "sample"} | {"type": type(self).__name__})
+        if self.sample is not None:
+            out["sample"] = self.sample.to_dict()
+        return out
 
     def to_json(self, path=None, **kwargs) -> str:
         """The result as JSON text; also written to ``path`` when given."""
@@ -149,6 +235,8 @@ class ExpectationResult:
         kwargs = {k: v for k, v in data.items() if k in names}
         for key in ("estimate", "stderr", "weights"):
             kwargs[key] = np.array([float(v) for v in kwargs.get(key, [])])
+        if kwargs.get("sample") is not None:
+            kwargs["sample"] = FinalSample.from_dict(kwargs["sample"])
         return cls(**kwargs)
 
     @classmethod

@@ -1,21 +1,60 @@
-"""Adapters for laws and models from other libraries (OpenTURNS, SALib)."""
+"""Adapters for laws and models from other libraries (OpenTURNS, SALib).
+
+Every ``law`` argument of the package goes through :func:`as_law` and every ``model`` through
+:func:`as_model`; OpenTURNS objects are recognised by their type's module, so OpenTURNS is
+imported only when one is passed.
+"""
 
 from __future__ import annotations
 
 from ..laws import Law
 
-__all__ = ["as_law"]
+__all__ = ["as_law", "as_model", "is_openturns"]
+
+
+def is_openturns(obj, kind: str) -> bool:
+    """True when ``obj`` is an OpenTURNS object whose class derives from ``kind``
+    (``"Distribution"`` or ``"Function"``), without importing OpenTURNS otherwise."""
+    if not type(obj).__module__.startswith("openturns"):
+        return False
+    import openturns as ot
+
+    kinds = (getattr(ot, kind),) + ((ot.DistributionImplementation,)
+                                    if kind == "Distribution" else ())
+    return isinstance(obj, kinds)
 
 
 def as_law(obj, name: str = "law") -> Law:
     """Return ``obj`` as a :class:`~multiexpect.Law`, or raise a ValueError naming ``name``.
 
-    Accepts a :class:`~multiexpect.Law` or any object with the Law interface
-    (``dim``, ``names``, ``sample``, ``logpdf``, ``to_standard``, ``from_standard``).
+    Accepts a :class:`~multiexpect.Law`, an OpenTURNS ``Distribution`` (converted to a
+    native Law when that is exact, wrapped otherwise: see
+    :func:`multiexpect.interop.openturns.from_openturns`), or any object with the Law
+    interface (``dim``, ``names``, ``sample``, ``logpdf``, ``to_standard``,
+    ``from_standard``).
     """
     if isinstance(obj, Law):
         return obj
+    if is_openturns(obj, "Distribution"):
+        from .openturns import from_openturns
+
+        return from_openturns(obj, name=name)
     required = ("dim", "sample", "logpdf", "to_standard", "from_standard")
     if all(hasattr(obj, attr) for attr in required):
         return obj
-    raise ValueError(f"'{name}' must be a multiexpect.Law, got {type(obj).__name__}")
+    raise ValueError(f"'{name}' must be a multiexpect.Law, got {type(obj).__name__} (an "
+                     f"OpenTURNS Distribution or an object with the Law interface also works)")
+
+
+def as_model(model):
+    """Return ``model`` ready for :func:`~multiexpect.expectations`.
+
+    An OpenTURNS ``Function`` becomes a vectorised callable evaluating whole samples
+    (:class:`multiexpect.interop.openturns.OpenTURNSModel`, with ``input_dim``); anything
+    else is returned unchanged.
+    """
+    if is_openturns(model, "Function"):
+        from .openturns import OpenTURNSModel
+
+        return OpenTURNSModel(model)
+    return model
