@@ -11,7 +11,8 @@ from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
 from .evaluation import CommandModel, InMemoryStore, SQLiteStore
 from .laws import Law
-from .results import ExpectationResult
+from .reanalysis import reanalyse
+from .results import ExpectationResult, FinalSample
 from .sensitivity import (
     PerturbedLawResult,
     SobolResult,
@@ -25,6 +26,7 @@ __all__ = [
     "AiscvOptions",
     "CommandModel",
     "ExpectationResult",
+    "FinalSample",
     "InMemoryStore",
     "Law",
     "ModelEvaluationError",
@@ -37,5 +39,6 @@ __all__ = [
     "expectations",
     "mean_shift_perturbations",
     "perturbed_law_indices",
+    "reanalyse",
     "sobol_indices",
 ]
