@@ -158,6 +158,8 @@ class _Candidate:
     predicted_error: float
     n_components: int = 0
     variance: np.ndarray | None = None
+    own_score: float = np.inf  # weighted variance measured on its own batch
+    pool_pilot: bool = False
 
 
 class AISCV:
@@ -240,7 +242,8 @@ class AISCV:
         self.weights = resolve_weights(self.weight_spec, moments.mean, moments.stderr)
         error0 = self._predicted_error(moments.variance)
         self._initial = initial
-        self._candidates = [_Candidate(0, initial, None, error0)]
+        self._candidates = [_Candidate(0, initial, None, error0,
+                                       own_score=float(self.weights @ moments.variance))]
         # recycled state
         self._z, self._phi, self._log_laws = z, phi, log_laws
         self._log_props = [log_g0]  # log g_t at every point, per past proposal t
@@ -357,7 +360,8 @@ class AISCV:
         moments = StreamingMoments(problem.n_quantities)
         moments.update(summands)
         error = self._predicted_error(variance)
-        self._candidates.append(_Candidate(t, proposal, beta, error, n_comp))
+        self._candidates.append(_Candidate(t, proposal, beta, error, n_comp,
+                                           own_score=float(self.weights @ variance)))
         # recycle: every past proposal at the new points, the new one at the old points
         # (the law component's density at old points is stored: no law is evaluated again)
         old_log_new = proposal.logpdf_from_components(np.column_stack(
@@ -408,30 +412,50 @@ class AISCV:
         log_fq = self._log_laws[:, problem.law_index]
         scores = []
         for cand in self._candidates:
-            # the law is judged on the adaptive batches only, so that choosing it does not
-            # depend on the pilot, which is then pooled with the final sample
-            first = max(cand.stage, 1)
-            rows = batch_of >= first
-            counts = np.asarray(self._counts[first:], dtype=float)
-            log_h = logsumexp(np.column_stack(self._log_props[first:])[rows]
-                              + np.log(counts / counts.sum()), axis=1)
-            log_g = self._log_props[cand.stage][rows]
+            # the law is judged on the adaptive batches, so that choosing it does not depend
+            # on the pilot, which is then pooled with the final sample
+            score, ess = self._reweighted_score(cand, batch_of, log_fq, max(cand.stage, 1))
             if cand.stage == 0:
-                log_comp = None
-            else:
-                log_comp = np.column_stack(
-                    [c.logpdf(self._z[rows]) for c in cand.proposal.components[:-1]]
-                    + [self._log_props[0][rows]])
-            summands = iscv_summands(self._phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
-            ratio = log_ratio_exp(log_g, log_h)
-            mean = np.mean(summands * ratio[:, None], axis=0)
-            second = np.mean(summands**2 * ratio[:, None], axis=0)
-            variance = np.maximum(second - mean**2, 0.0)
-            cand.variance = variance
-            scores.append(float(self.weights @ variance))
+                cand.pool_pilot = ess >= self._min_ess(batch_of, 1)
+                if not cand.pool_pilot:  # reweighting is degenerate: judge it on its pilot
+                    score = cand.own_score
+            elif ess < self._min_ess(batch_of, cand.stage):
+                score = cand.own_score
+            scores.append(score)
         best = int(np.argmin(scores))
         self.selection_scores = scores
         return self._candidates[best]
+
+    @staticmethod
+    def _min_ess(batch_of: np.ndarray, first: int) -> float:
+        """Smallest effective sample size at which a reweighted score is trusted."""
+        return max(30.0, 0.1 * float(np.sum(batch_of >= first)))
+
+    def _reweighted_score(self, cand: _Candidate, batch_of, log_fq, first: int):
+        """Weighted variance of ``cand``'s summand on batches ``>= first``, by self-normalised
+        importance reweighting, and the effective sample size of that reweighting."""
+        if first >= len(self._counts):
+            return cand.own_score, 0.0
+        rows = batch_of >= first
+        counts = np.asarray(self._counts[first:], dtype=float)
+        log_h = logsumexp(np.column_stack(self._log_props[first:])[rows]
+                          + np.log(counts / counts.sum()), axis=1)
+        log_g = self._log_props[cand.stage][rows]
+        if cand.stage == 0:
+            log_comp = None
+        else:
+            log_comp = np.column_stack(
+                [c.logpdf(self._z[rows]) for c in cand.proposal.components[:-1]]
+                + [self._log_props[0][rows]])
+        summands = iscv_summands(self._phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
+        log_ratio = log_g - log_h
+        ratio = np.exp(log_ratio - np.max(log_ratio))
+        ess = float(ratio.sum() ** 2 / np.sum(ratio**2))
+        ratio /= ratio.sum()
+        mean = ratio @ summands
+        variance = np.maximum(ratio @ summands**2 - mean**2, 0.0)
+        cand.variance = variance
+        return float(self.weights @ variance), ess
 
     # ------------------------------------------------------------------ the final stage
     def finish(self, keep_sample: bool = False) -> dict:
@@ -461,8 +485,9 @@ class AISCV:
                 "lower 'adaptation_cap' or raise 'budget'"
             )
         moments = StreamingMoments(problem.n_quantities)
-        if best.stage == 0:
-            # the law was chosen: the pilot is a sample of it with nothing fitted, pool it
+        if best.stage == 0 and best.pool_pilot:
+            # the law was chosen without looking at the pilot, which is a sample of it with
+            # nothing fitted: pool it
             moments.update(self._pilot_summands)
         kept: list[tuple] = []
         key = self._last_batch + 1

@@ -4,10 +4,14 @@ The cross-entropy fit of a Gaussian to the weighted points ``(z_i, ω_i)`` is th
 mean and covariance. With few effective points the covariance is shrunk toward a reference
 (the law's covariance in the working space):
 
-    Σ = (n_eff S_ω + κ Σ_ref) / (n_eff + κ),   κ = d ,
+    Σ = (n_eff S_ω + κ Σ_ref) / (n_eff + κ),   κ = max(d, d^2 / 2) ,
 
 so a component with ``n_eff`` below ``d`` stays non-singular and no narrower than the data
-allow, and one with many effective points is its plain maximum-likelihood fit.
+allow, and one with many effective points is its plain maximum-likelihood fit. The ``d^2``
+term: a covariance estimated from ``n`` points is off by about ``d^2 / n`` in squared
+Frobenius norm, which costs about ``d^2 / (4n)`` in Kullback-Leibler divergence, so in high
+dimension the estimate must lean on the reference until ``n`` is of order ``d^2``
+(measured: d = 50 at 2000 runs went from 6-14x worse than crude MC to better).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class Gaussian:
 
 def _regularise(cov: np.ndarray, n_eff: float, reference: np.ndarray) -> np.ndarray:
     d = cov.shape[0]
-    kappa = float(d)
+    kappa = max(float(d), d * d / 2.0)
     out = (n_eff * cov + kappa * reference) / (n_eff + kappa)
     out = 0.5 * (out + out.T)
     # a floor relative to the reference scale keeps the Cholesky factor well conditioned
