@@ -11,8 +11,10 @@ from . import __version__
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, AiscvOptions, check_weights
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
+from .interop import as_model
 from .evaluation.evaluator import ModelEvaluator
 from .problem import Problem, as_laws
+from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
 
 __all__ = ["METHODS", "expectations"]
@@ -75,7 +77,7 @@ def _aiscv_options(options: dict, budget: int) -> AiscvOptions:
 def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
                  names=None, evaluate: Callable | None = None,
-                 **options) -> ExpectationResult:
+                 keep_sample: bool = False, **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
     Parameters
@@ -104,6 +106,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the default in-process evaluation
         (executors and stores provide one).
+    keep_sample : bool
+        Keep the final-stage sample (inputs, outputs, proposal density) in
+        ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
     **options
         For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
         (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``adaptation_cap``,
@@ -134,6 +139,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     budget = _check_budget(budget)
     if method not in METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    if keep_sample and method != "aiscv":
+        raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
+    model = as_model(model)
     laws = as_laws(law)
     check_rng(rng)
     _check_weights_early(weights)
@@ -154,7 +162,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
         engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
                        options=opts, names=names)
-        out = engine.run()
+        out = engine.run(keep_sample=keep_sample)
         problem = engine.problem
         return ExpectationResult(
             estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
@@ -164,7 +172,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                          "predicted_error": out["predicted_error"], "space": problem.space,
                          "selection_scores": getattr(engine, "selection_scores", None),
                          "pilot_estimate": engine.pilot_estimate.tolist()},
-            settings=settings)
+            settings=settings,
+            sample=final_sample_from_engine(engine) if keep_sample else None)
 
     if method == "separate-is":
         return _separate_is(laws, evaluate, budget, seed, weights, options, names, settings)
