@@ -39,7 +39,7 @@ SALIB_DISTS = ("unif", "logunif", "triang", "norm", "truncnorm", "lognorm", "wei
 
 def _bad(i: int, dist: str, rule: str, bounds) -> ValueError:
     return ValueError(f"'problem[\"bounds\"][{i}]' for dist {dist!r} must be {rule}, "
-                      f"got {list(bounds)}")
+                      f"got {np.asarray(bounds, dtype=float).tolist()}")
 
 
 def _marginal(i: int, dist: str, b: np.ndarray):
