@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ModelEvaluationError
 from .executors import ChunkResult, Runner, check_executor
 from .progress import Progress
-from .store import Store, canonical_settings, open_store
+from .store import Store, canonical_settings, check_store, open_store
 
 __all__ = ["StudyEvaluator", "build_evaluate", "study_id_for"]
 
@@ -89,8 +89,10 @@ class StudyEvaluator:
             raise ValueError(f"'progress' must be True or False, got {progress!r}")
         if study_id is not None and (not isinstance(study_id, str) or not study_id):
             raise ValueError(f"'study_id' must be a non-empty str, got {study_id!r}")
-        self.store: Store | None = open_store(store)
-        self._owns_store = self.store is not None and not isinstance(store, Store)
+        check_store(store)
+        self._store_spec = store
+        self.store: Store | None = store if isinstance(store, Store) else None
+        self._owns_store = store is not None and not isinstance(store, Store)
         self.model = model
         self.pointwise = not vectorized
         self.runner = Runner(model, self.pointwise, executor, n_workers)
@@ -107,6 +109,8 @@ class StudyEvaluator:
             return
         if self.study_id is None:
             self.study_id = study_id_for(self.model, self.settings)
+        if self._owns_store and self.store is None:
+            self.store = open_store(self._store_spec)
         if self.store is not None:
             self.store.open_study(self.study_id, self.settings)
         self._opened = True
@@ -116,7 +120,7 @@ class StudyEvaluator:
             return self.chunk_size
         if self.runner.kind != "inline":
             return max(1, -(-n // (4 * self.runner.n_workers)))
-        if self.store is None:
+        if self._store_spec is None:
             return max(n, 1)
         return 100 if self.pointwise else 10_000
 
@@ -192,21 +196,30 @@ class StudyEvaluator:
                 continue
             self._accept(x, batch, chunks[cid], result, pieces, failures)
         if lost:
-            # a worker died: replace the pool, then run the lost chunks one at a time so that
-            # a chunk that kills its worker again is told from its innocent neighbours
+            # a worker died: replace the pool, then run the lost chunks one at a time, and the
+            # points of a chunk that kills its worker again one by one, so that the culprit is
+            # told from its innocent neighbours (whose runs were lost, never returned)
             self.runner.recover()
             for cid in sorted(lost):
-                idx = chunks[cid]
-                for _, result in self.runner.run([(cid, x[idx])], isolate):
-                    if isinstance(result, BaseException):
-                        self.runner.recover()
-                        text = (f"the worker process died while running this point's chunk "
-                                f"of {idx.size} points ({type(result).__name__}: {result})")
-                        result = ChunkResult(np.empty((idx.size, 0)),
-                                             np.zeros(idx.size, bool), [text] * idx.size,
-                                             np.zeros(idx.size))
-                    self._accept(x, batch, idx, result, pieces, failures)
+                self._run_alone(x, batch, chunks[cid], pieces, failures, isolate, split=True)
         return failures
+
+    def _run_alone(self, x, batch, idx, pieces, failures, isolate, split) -> None:
+        for _, result in self.runner.run([(0, x[idx])], isolate):
+            if not isinstance(result, BaseException):
+                self._accept(x, batch, idx, result, pieces, failures)
+                return
+            self.runner.recover()
+            if split and idx.size > 1:
+                for i in idx:
+                    self._run_alone(x, batch, np.array([i]), pieces, failures, isolate,
+                                    split=False)
+                return
+            text = (f"the worker process died while running it "
+                    f"({type(result).__name__}: {result})")
+            self._accept(x, batch, idx, ChunkResult(
+                np.empty((idx.size, 0)), np.zeros(idx.size, bool), [text] * idx.size,
+                np.zeros(idx.size)), pieces, failures)
 
     def _accept(self, x, batch, idx, result: ChunkResult, pieces, failures) -> None:
         if result.shape_error:

@@ -40,6 +40,7 @@ __all__ = [
     "InMemoryStore",
     "SQLiteStore",
     "Store",
+    "check_store",
     "open_store",
     "points_hash",
     "settings_diff",
@@ -392,6 +393,21 @@ class SQLiteStore(Store):
         raise TypeError("an SQLiteStore cannot be pickled: pass its path to other processes")
 
 
+def check_store(store) -> None:
+    """Check the ``store`` argument without opening anything.
+
+    Raises
+    ------
+    ValueError
+        Not None, a path or a :class:`Store`.
+    """
+    if not (store is None or isinstance(store, (Store, str, os.PathLike))):
+        raise ValueError(
+            f"'store' must be None, a path to an SQLite file or a Store object, "
+            f"got {type(store).__name__}"
+        )
+
+
 def open_store(store) -> Store | None:
     """Normalise the ``store`` argument: ``None``, a path (SQLite file) or a :class:`Store`.
 
@@ -400,11 +416,7 @@ def open_store(store) -> Store | None:
     ValueError
         Anything else.
     """
+    check_store(store)
     if store is None or isinstance(store, Store):
         return store
-    if isinstance(store, (str, os.PathLike)):
-        return SQLiteStore(store)
-    raise ValueError(
-        f"'store' must be None, a path to an SQLite file or a Store object, "
-        f"got {type(store).__name__}"
-    )
+    return SQLiteStore(store)
