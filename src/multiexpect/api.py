@@ -11,8 +11,8 @@ from . import __version__
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, AiscvOptions, check_weights
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
+from .evaluation.builder import build_evaluate
 from .interop import as_model
-from .evaluation.evaluator import ModelEvaluator
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
@@ -76,7 +76,9 @@ def _aiscv_options(options: dict, budget: int) -> AiscvOptions:
 
 def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
-                 names=None, evaluate: Callable | None = None,
+                 names=None, evaluate: Callable | None = None, executor=None,
+                 n_workers: int | None = None, store=None, study_id: str | None = None,
+                 retries: int = 0, progress: bool = False, eval_chunk_size: int | None = None,
                  keep_sample: bool = False, **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
@@ -106,6 +108,27 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the default in-process evaluation
         (executors and stores provide one).
+    executor : None, "processes" or concurrent.futures.Executor
+        Where the model runs: in-process (default), a local process pool of ``n_workers``
+        (default: the cores), or any executor, e.g. ``distributed.Client(...).get_executor()``
+        or ``mpi4py.futures.MPIPoolExecutor()`` (see ``docs/evaluation.md``).
+    n_workers : int, optional
+        Size of the ``"processes"`` pool.
+    store : None, str, os.PathLike or Store
+        Where every run is kept: nowhere (default), an SQLite file, or a store object
+        (:class:`~multiexpect.evaluation.store.InMemoryStore`, ...). Re-running the same call
+        with the same store resumes the study: stored runs are read, not run again, and the
+        result equals the uninterrupted one.
+    study_id : str, optional
+        The study's key in the store; by default the model's name and a hash of the laws,
+        method, options and seed.
+    retries : int
+        Times a failed point (exception, NaN/inf, dead worker) is run again before the study
+        stops with :class:`~multiexpect.ModelEvaluationError`.
+    progress : bool
+        Show a progress bar (needs tqdm and a terminal; otherwise a no-op).
+    eval_chunk_size : int, optional
+        Points per task sent to a worker (and per store transaction).
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
@@ -146,7 +169,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     check_rng(rng)
     _check_weights_early(weights)
     if evaluate is None:
-        evaluate = ModelEvaluator(wrap_model(model, vectorized))
+        wrap_model(model, vectorized)
     model_dim = getattr(model, "input_dim", None)
     if model_dim is not None and int(model_dim) != laws[0].dim:
         raise ValueError(
@@ -156,13 +179,36 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
                 "weights": weights if isinstance(weights, str) else list(map(float, weights)),
                 "laws": [_describe_law(lw) for lw in laws], "version": __version__}
+    study = None
+    if evaluate is None:
+        evaluate = study = build_evaluate(
+            model, vectorized=vectorized, executor=executor, n_workers=n_workers, store=store,
+            study_id=study_id, settings=settings, retries=retries, progress=progress,
+            budget=budget, chunk_size=eval_chunk_size)
+    elif (executor, n_workers, store, study_id, retries, progress, eval_chunk_size) != (
+            None, None, None, None, 0, False, None):
+        raise ValueError("'evaluate' replaces the model evaluation: do not combine it with "
+                         "executor, n_workers, store, study_id, retries, progress or "
+                         "eval_chunk_size")
+    try:
+        return _run_method(method, laws, evaluate, budget, seed, weights, options, names,
+                           settings, keep_sample)
+    finally:
+        if study is not None:
+            study.close()
 
+
+def _run_method(method, laws, evaluate, budget, seed, weights, options, names, settings,
+                keep_sample=False):
+    """Run ``method`` with the ``evaluate`` callable (settings are completed in place)."""
     if method == "aiscv":
         opts = _aiscv_options(options, budget)
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
         engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
                        options=opts, names=names)
-        out = engine.run(keep_sample=keep_sample)
+        for stage in engine.steps():
+            getattr(evaluate, "observe", _no_observer)(stage)
+        out = engine.finish(keep_sample=keep_sample)
         problem = engine.problem
         return ExpectationResult(
             estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
@@ -189,6 +235,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=counter.n_runs, budget=budget, weights=w,
         diagnostics={"n_points": out["n_points"]}, settings=settings)
+
+
+def _no_observer(stage) -> None:
+    """Default stage observer of a plain ``evaluate`` callable."""
 
 
 class _RunCounter:
