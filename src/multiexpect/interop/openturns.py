@@ -60,6 +60,12 @@ def _class_name(dist) -> str:
 def _scipy_marginal(marginal):
     """The frozen scipy.stats equivalent of a 1-d OpenTURNS distribution, or None."""
     kind = _class_name(marginal)
+    if kind == "ParametrizedDistribution":    # e.g. LogNormalMuSigma: convert the underlying
+        ot = _ot()
+        impl = marginal.getImplementation() if hasattr(marginal, "getImplementation") \
+            else marginal
+        inner = ot.ParametrizedDistribution(impl).getDistributionParameters().getDistribution()
+        return _scipy_marginal(inner)
     p = [float(v) for v in marginal.getParameter()]
     if kind == "Normal" and len(p) == 2:
         return stats.norm(p[0], p[1])
