@@ -28,6 +28,8 @@ MARGINALS = {
     "Exponential": lambda: ot.Exponential(2.0, 0.5),
     "Gamma": lambda: ot.Gamma(2.5, 1.5, 0.1),
     "LogUniform": lambda: ot.LogUniform(0.0, 1.0),
+    "LogNormalMuSigma": lambda: ot.ParametrizedDistribution(
+        ot.LogNormalMuSigma(556.8, 44.5, 0.0)),
 }
 
 
