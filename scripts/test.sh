@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# MPI tests (tests/integration/test_evaluation_mpi.py): Open MPI from Debian, only when missing
+if ! command -v mpiexec >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null \
+        || { apt-get update -qq && apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null; }
+fi
+if command -v mpiexec >/dev/null 2>&1 && ! python3 -c "import mpi4py" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check -e ".[mpi]"
+fi
 python3 -m ruff check src tests benchmarks examples
 # Our matrices are small: multi-threaded BLAS only adds contention when tests run worker
 # processes side by side (measured: a 6x6 triangular solve 100x slower on 2 loaded cores).
