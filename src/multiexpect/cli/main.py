@@ -1,0 +1,236 @@
+"""The ``multiexpect`` command: ``run``, ``report``, ``demo``.
+
+A thin layer over the library (see ``docs/cli.md``). Exit codes: 0 success, 1 the model
+failed during a study (the runs that succeeded are in the store: fix the model and re-run to
+resume), 2 a usage error or a mistake in the study file, the store or the arguments (one
+line on standard error, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import resources
+
+from .. import __version__
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_MODEL, EXIT_USAGE = 0, 1, 2
+_PROG = "multiexpect"
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), not a usage dump."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=_PROG,
+        description="Many expectations from one simulation budget: run a study file, write "
+                    "its results and an HTML report.",
+        epilog="Study file format: docs/cli.md. Exit codes: 0 ok, 1 the model failed "
+               "(runs kept in the store), 2 usage or study-file error.")
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run a study file (resumes from its store)",
+        description="Run the study described by a TOML file. Every model run is kept in the "
+                    "store (an SQLite file); re-running the same command resumes from it. "
+                    "The results (estimates, standard errors, intervals, settings, versions) "
+                    "are written as JSON next to the store: STORE.sqlite -> "
+                    "STORE.results.json.")
+    run.add_argument("study", metavar="STUDY.toml", help="the study file")
+    run.add_argument("--store", metavar="PATH",
+                     help="SQLite file of the runs (default: [run] store of the study, else "
+                          "STUDY.sqlite in the current directory)")
+    run.add_argument("--executor", metavar="processes|dask://HOST:PORT",
+                     help="where the model runs (default: [run] executor, else in-process)")
+    run.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="size of the 'processes' pool (default: the CPU count)")
+    run.add_argument("--seed", type=_seed, metavar="S", help="override [study] seed")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--report", metavar="HTML", help="also write the HTML report here")
+
+    report = sub.add_parser(
+        "report", help="write the HTML report of a finished study",
+        description="Write one self-contained HTML file (images and styles inline, nothing "
+                    "fetched from the network) from a results file or its store.")
+    report.add_argument("source", metavar="STORE_OR_RESULTS",
+                        help="a results JSON file, or the store it sits next to")
+    report.add_argument("-o", "--output", metavar="report.html",
+                        help="output file (default: next to the results, .html)")
+
+    demo = sub.add_parser(
+        "demo", help="run the bundled cantilever-beam study and write its report",
+        description="Run the bundled study (the cantilever beam: moments, exceedance "
+                    "probabilities and Sobol' indices, with crude Monte Carlo baselines) "
+                    "and write its store, results and HTML report to DIR.")
+    demo.add_argument("--out", metavar="DIR", default="multiexpect-demo",
+                      help="output folder (default: %(default)s)")
+    demo.add_argument("--executor", metavar="processes|dask://HOST:PORT",
+                      help="where the model runs (default: in-process)")
+    demo.add_argument("--workers", type=_positive_int, metavar="N")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _default_store(study_path: str, study) -> str:
+    if study.run.get("store"):
+        store = study.run["store"]
+        if not os.path.isabs(store):
+            store = os.path.join(os.path.dirname(os.path.abspath(study_path)), store)
+        return store
+    stem = os.path.splitext(os.path.basename(study_path))[0]
+    return os.path.abspath(stem + ".sqlite")
+
+
+def _run(args, study_path: str, store: str | None = None) -> int:
+    from .runner import make_executor, results_path_for, run_study, write_results
+    from .study import StudyError, check_executor_spec, load_study
+
+    if args.executor is not None:
+        try:
+            check_executor_spec(args.executor, "--executor")
+        except StudyError as exc:
+            raise UsageError(str(exc)) from exc
+    study = load_study(study_path, seed=getattr(args, "seed", None))
+    store = store or args.store or _default_store(study_path, study)
+    folder = os.path.dirname(os.path.abspath(store))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--store: folder {folder} does not exist")
+    executor_spec = args.executor or study.run["executor"]
+    workers = args.workers or study.run["workers"]
+    if workers is not None and executor_spec != "processes":
+        raise UsageError("--workers applies to --executor processes only")
+    executor, close = make_executor(executor_spec)
+    try:
+        _log(f"study {study.name!r}: {len(study.analyses)} analyses, store {store}")
+        doc = run_study(study, store=store, executor=executor, workers=workers,
+                        progress=not args.no_progress and study.run["progress"], log=_log)
+    finally:
+        close()
+    results = results_path_for(store)
+    write_results(doc, results)
+    _log(f"results: {results}")
+    print(_summary(doc))
+    html = getattr(args, "report", None)
+    if html:
+        from .report import write_report
+
+        write_report(doc, html)
+        _log(f"report: {html}")
+    return EXIT_OK
+
+
+def _summary(doc: dict) -> str:
+    lines = []
+    for analysis in doc["analyses"]:
+        for rec in (analysis["main"], analysis["baseline"]):
+            if rec is None:
+                continue
+            lines.append(f"{analysis['title']} ({rec['method']}, {rec['runs']['spent']} runs)")
+            for row in rec["rows"]:
+                lines.append(f"  {row['name']:<28} {row['estimate']:>12.6g} "
+                             f"± {row['stderr']:.2g}  [{row['low']:.6g}, {row['high']:.6g}]")
+    return "\n".join(lines)
+
+
+def _report(args) -> int:
+    from .report import load_results, write_report
+
+    doc, results_path = load_results(args.source)
+    output = args.output or os.path.splitext(results_path)[0].removesuffix(".results") \
+        + ".report.html"
+    write_report(doc, output)
+    _log(f"report: {output}")
+    return EXIT_OK
+
+
+def _demo(args) -> int:
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out: {out} exists and is not a folder")
+    os.makedirs(out, exist_ok=True)
+    source = resources.files("multiexpect").joinpath("cli/demo/cantilever.toml")
+    study_path = os.path.join(out, "cantilever.toml")
+    with open(study_path, "w", encoding="utf-8") as fh:
+        fh.write(source.read_text(encoding="utf-8"))
+    args.store, args.seed = None, None
+    args.report = os.path.join(out, "report.html")
+    return _run(args, study_path, store=os.path.join(out, "cantilever.sqlite"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``multiexpect`` command; returns the exit code."""
+    from ..errors import ModelEvaluationError, MultiexpectError
+    from .study import StudyError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        if args.command == "run":
+            return _run(args, args.study)
+        if args.command == "report":
+            return _report(args)
+        return _demo(args)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+    except UsageError as exc:
+        _log(f"{_PROG}: error: {exc}")
+        return EXIT_USAGE
+    except StudyError as exc:
+        _log(f"{_PROG}: error: {exc}")
+        return EXIT_USAGE
+    except ModelEvaluationError as exc:
+        _log(f"{_PROG}: model error: {' '.join(str(exc).split())}")
+        return EXIT_MODEL
+    except MultiexpectError as exc:  # e.g. the store holds different settings
+        _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except ValueError as exc:  # a user mistake found at run time (e.g. the model's outputs)
+        _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _log(f"{_PROG}: interrupted; the runs made so far are in the store: re-run to resume")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,481 @@
+"""One self-contained HTML report of a finished study.
+
+Everything is inline: the styles in a ``<style>`` element, the figures as base64 PNG
+``data:`` URIs drawn by matplotlib (Agg backend, the ``report`` extra). The page has no
+script and fetches nothing; a Content-Security-Policy forbids both, so even a mistake in
+escaping could not run code. Every string that comes from the user (study name, input names,
+law names, the study file) is HTML-escaped, and ``$`` is escaped in figure labels so that
+matplotlib does not read it as mathematics.
+
+Sections: settings; per analysis a table of estimates with intervals (and the baseline side
+by side with the variance ratio when the study ran one), a plot of the estimates with their
+intervals, Sobol' first/total-order bars with intervals, perturbed-law index bars, the
+adaptation history (predicted final error per stage, mixture weights); reproducibility
+(seed, versions, model runs spent, store); the study file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .quantities import result_from_dict
+from .study import StudyError
+
+__all__ = ["load_results", "render_report", "write_report"]
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d2733;
+background:#f6f7f9;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 48px;background:#fff;
+box-shadow:0 0 12px rgba(0,0,0,.06)}
+h1{font-size:1.7em;margin:.2em 0 .1em}h2{font-size:1.3em;margin-top:1.8em;
+border-bottom:2px solid #dfe4ea;padding-bottom:.2em}h3{font-size:1.05em;margin-top:1.3em}
+.lede{color:#4a5868;margin:.2em 0 1em}.kpi{display:flex;gap:14px;flex-wrap:wrap;margin:14px 0}
+.kpi div{background:#eef3f8;border-radius:8px;padding:8px 14px}.kpi b{display:block;
+font-size:1.25em}table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
+th,td{padding:4px 10px;border-bottom:1px solid #e3e7ec;text-align:right}
+th{background:#f0f3f6;font-weight:600}td.l,th.l{text-align:left}
+td.num{font-variant-numeric:tabular-nums}img{max-width:100%;height:auto;display:block;
+margin:.5em 0}.note{color:#5b6775;font-size:.9em}pre{background:#f4f6f8;padding:10px;
+overflow-x:auto;font-size:.85em;border-radius:6px}code{font-size:.95em}
+details summary{cursor:pointer;color:#29507a}
+"""
+
+_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        "script-src 'none'; base-uri 'none'; form-action 'none'")
+
+_MAIN_COLOUR, _BASE_COLOUR = "#1f5fa8", "#d9822b"
+
+
+def esc(value) -> str:
+    """HTML-escape any value's text (quotes included)."""
+    return html.escape(str(value), quote=True)
+
+
+def _label(text) -> str:
+    """A figure label: ``$`` escaped so matplotlib never parses user text as mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _num(value, digits: int = 6) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, str):
+        return esc(value)
+    return f"{value:.{digits}g}"
+
+
+# ---------------------------------------------------------------------- loading
+def load_results(source: str) -> tuple[dict, str]:
+    """The results document from a results JSON file or the store it sits next to."""
+    from .runner import RESULTS_FORMAT, results_path_for
+
+    if not os.path.exists(source):
+        raise StudyError("", f"{source}: no such file")
+    path = source
+    if not source.endswith(".json"):
+        path = results_path_for(source)
+        if not os.path.exists(path):
+            raise StudyError("", f"{source}: no results file next to this store (expected "
+                             f"{path}); run 'multiexpect run' first")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StudyError("", f"{path}: not a multiexpect results file ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
+        raise StudyError("", f"{path}: not a multiexpect results file (expected format "
+                         f"{RESULTS_FORMAT!r})")
+    return doc, path
+
+
+# ---------------------------------------------------------------------- figures
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise StudyError("", "the HTML report needs matplotlib: pip install "
+                         "'multiexpect[report]'") from exc
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> str:
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"data:image/png;base64,{data}"
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{esc(alt)}">'
+
+
+def _rows(record) -> list[dict]:
+    return record["rows"] if record else []
+
+
+def _estimates_figure(main: dict, baseline: dict | None, level: float) -> str:
+    """Each estimate with its interval (and the baseline's), one panel per quantity."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    rows, brows = _rows(main), _rows(baseline)
+    n = len(rows)
+    pct = f"{round(level * 100)}%"
+    if n > 12:
+        fig, ax = plt.subplots(figsize=(9.5, 3.6))
+        idx = np.arange(n)
+        est = np.array([r["estimate"] for r in rows])
+        ax.errorbar(idx, est, yerr=[est - [r["low"] for r in rows],
+                                    [r["high"] for r in rows] - est],
+                    fmt="o", ms=3, color=_MAIN_COLOUR, label=main["method"])
+        if brows:
+            best = np.array([r["estimate"] for r in brows])
+            ax.errorbar(idx + 0.3, best, yerr=[best - [r["low"] for r in brows],
+                                               [r["high"] for r in brows] - best],
+                        fmt="s", ms=3, color=_BASE_COLOUR, label=baseline["method"])
+        ax.set_xlabel("quantity (in table order)")
+        ax.set_ylabel(f"estimate and {pct} interval")
+        ax.legend(frameon=False)
+        ax.grid(alpha=0.3)
+        return _png(fig)
+    ncols = min(n, 4)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 1.9 * nrows + 0.3),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.axis("off")
+            continue
+        series = [(main["method"], rows[k], _MAIN_COLOUR)]
+        if brows:
+            series.append((baseline["method"], brows[k], _BASE_COLOUR))
+        for pos, (_, row, colour) in enumerate(series):
+            ax.errorbar([row["estimate"]], [pos], xerr=[[row["estimate"] - row["low"]],
+                                                        [row["high"] - row["estimate"]]],
+                        fmt="o", color=colour, capsize=4, ms=5)
+        ax.set_yticks(range(len(series)))
+        ax.set_yticklabels([_label(s[0]) for s in series], fontsize=8)
+        ax.set_ylim(-0.6, len(series) - 0.4)
+        ax.set_title(_label(rows[k]["name"]), fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.xaxis.get_major_formatter().set_useOffset(False)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"estimates with {pct} intervals", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _sobol_figure(result, baseline, level: float) -> str:
+    """Grouped bars: first and total order per input, with intervals (and the baseline)."""
+    plt = _pyplot()
+    series = [(result, "")] + ([(baseline, " (" + baseline.method + ")")] if baseline else [])
+    bars = [(res.method + tag if baseline else "", order, res)
+            for res, tag in series for order in res.orders]
+    d = len(result.names)
+    width = 0.8 / len(bars)
+    colours = {"first": ("#1f5fa8", "#8fb3dc"), "total": ("#c2452d", "#e8a293")}
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * d + 2), 3.6))
+    x = np.arange(d)
+    intervals = {id(res): res.confidence_interval(level) for res, _ in series}
+    for k, (tag, order, res) in enumerate(bars):
+        est, _ = res._order(order)
+        low, high = intervals[id(res)][order]
+        colour = colours[order][0 if res is result else 1]
+        label = ("first order $S_i$" if order == "first" else "total order $S_{Ti}$")
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, est, width, color=colour,
+               yerr=[est - low, high - est], capsize=3, label=label + _label(tag),
+               error_kw={"elinewidth": 1})
+    ax.set_xticks(x)
+    ax.set_xticklabels([_label(n) for n in result.names])
+    ax.axhline(0, color="#555", lw=0.8)
+    ax.set_ylabel(f"index and {round(level * 100)}% interval")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def _pli_figure(result, baseline, level: float) -> str:
+    plt = _pyplot()
+    k = len(result.names)
+    fig, ax = plt.subplots(figsize=(7.5, max(2.4, 0.32 * k + 1)))
+    y = np.arange(k)
+    series = [(result, _MAIN_COLOUR)] + ([(baseline, _BASE_COLOUR)] if baseline else [])
+    h = 0.8 / len(series)
+    for j, (res, colour) in enumerate(series):
+        low, high = res.confidence_interval(level)
+        ax.barh(y + (j - (len(series) - 1) / 2) * h, res.indices, h, color=colour,
+                xerr=[res.indices - low, high - res.indices], capsize=2,
+                label=_label(res.method))
+    ax.set_yticks(y)
+    ax.set_yticklabels([_label(n) for n in result.names], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#555", lw=0.8)
+    ax.set_xlabel(f"perturbed-law index ({result.form}) and {round(level * 100)}% interval")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _history(result) -> list[dict]:
+    history = getattr(result, "history", None)
+    if not history:
+        history = getattr(result, "diagnostics", {}).get("history") or []
+    return [h for h in history if isinstance(h, dict) and "predicted_error" in h]
+
+
+def _history_figure(history: list[dict], chosen) -> str:
+    """Predicted final error per stage (log scale) and the mixture weights per stage."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    stages = [int(h.get("index", i)) for i, h in enumerate(history)]
+    errors = [float(h["predicted_error"]) if not isinstance(h["predicted_error"], str)
+              else float("nan") for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.3))
+    ax1.plot(stages, errors, "o-", color=_MAIN_COLOUR)
+    if all(e > 0 for e in errors if math.isfinite(e)):
+        ax1.set_yscale("log")
+    if chosen is not None and chosen in stages:
+        ax1.axvline(chosen, color="#2a8a4a", ls="--", lw=1, label=f"kept: stage {chosen}")
+        ax1.legend(frameon=False, fontsize=8)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.set_xlabel("stage (0 = pilot)")
+    ax1.set_ylabel("predicted final error $E_t$")
+    ax1.set_title("adaptation: predicted final error", fontsize=10)
+    ax1.grid(alpha=0.3)
+    labels: list[str] = []
+    for h in history:
+        for name in h.get("components") or []:
+            if name not in labels:
+                labels.append(name)
+    weights = np.zeros((len(history), max(len(labels), 1)))
+    for i, h in enumerate(history):
+        for name, a in zip(h.get("components") or [], h.get("alpha") or []):
+            weights[i, labels.index(name)] += float(a)
+    if labels:
+        cmap = plt.get_cmap("tab20")
+        bottom = np.zeros(len(history))
+        for j, name in enumerate(labels):
+            ax2.bar(stages, weights[:, j], bottom=bottom, color=cmap(j % 20),
+                    label=_label(name), width=0.7)
+            bottom += weights[:, j]
+        if len(labels) <= 12:
+            ax2.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    else:
+        ax2.text(0.5, 0.5, "no mixture fitted", ha="center", va="center")
+    ax2.set_xlabel("stage")
+    ax2.set_ylabel("mixture weight α")
+    ax2.set_title("adaptation: mixture weights", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+# ---------------------------------------------------------------------- HTML pieces
+def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    head = "".join(f'<th class="l">{h}</th>' if i < left else f"<th>{h}</th>"
+                   for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td class="l">{c}</td>' if i < left
+                                    else f'<td class="num">{c}</td>'
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _settings_html(doc: dict) -> str:
+    s = doc["settings"]
+    out = ["<h2>Settings</h2>"]
+    model = s["model"]
+    if "python" in model:
+        desc = f"Python function <code>{esc(model['python'])}</code>"
+        desc += "" if model.get("vectorized", True) else " (called point by point)"
+    else:
+        desc = "command <code>" + esc(" ".join(model["command"])) + "</code>"
+    out.append(f"<p>Model: {desc}, output column {esc(model.get('output', 0))}.</p>")
+    rows = []
+    for spec in s["inputs"]:
+        params = ", ".join([_num(a) for a in spec.get("args", [])]
+                           + [f"{esc(k)}={_num(v)}" for k, v in spec.get("params", {}).items()])
+        rows.append([esc(spec["name"]), f"<code>scipy.stats.{esc(spec['dist'])}</code>",
+                     esc(params)])
+    out.append("<h3>Inputs</h3>" + _table(["input", "distribution", "parameters"], rows,
+                                           left=3))
+    if s.get("correlation"):
+        names = [esc(i["name"]) for i in s["inputs"]]
+        rows = [[names[i]] + [_num(v, 3) for v in row] for i, row in enumerate(s["correlation"])]
+        out.append("<h3>Gaussian-copula correlation</h3>" + _table(["", *names], rows))
+    rows = []
+    for a in s["analyses"]:
+        extra = {k: v for k, v in a.items()
+                 if k not in ("kind", "budget", "method", "baseline", "options")
+                 and v not in (None, [], {})}
+        rows.append([esc(a["kind"]), esc(a["method"]), esc(a["baseline"] or "–"),
+                     esc(json.dumps(extra, ensure_ascii=False)),
+                     esc(json.dumps(a["options"]) if a["options"] else "defaults"),
+                     esc(a["budget"])])
+    out.append("<h3>Analyses</h3>" + _table(
+        ["analysis", "method", "baseline", "quantities", "options", "budget (runs)"], rows,
+        left=5))
+    return "\n".join(out)
+
+
+def _estimates_table(main: dict, baseline: dict | None, level: float) -> str:
+    pct = f"{round(level * 100)}%"
+    header = ["quantity", f"estimate ({esc(main['method'])})", "std. error",
+              f"{pct} interval"]
+    if baseline:
+        header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval",
+                   "variance ratio"]
+    rows = []
+    for k, r in enumerate(main["rows"]):
+        row = [esc(r["name"]), _num(r["estimate"]), _num(r["stderr"], 3),
+               f"[{_num(r['low'])}, {_num(r['high'])}]"]
+        if baseline:
+            b = baseline["rows"][k]
+            ratio = "–"
+            if r["stderr"] > 0 and math.isfinite(b["stderr"]):
+                # equal budgets: the runs crude MC needs for the same precision, per run here
+                scale = baseline["runs"]["spent"] / max(main["runs"]["spent"], 1)
+                ratio = f"{scale * (b['stderr'] / r['stderr']) ** 2:.3g}"
+            row += [_num(b["estimate"]), _num(b["stderr"], 3),
+                    f"[{_num(b['low'])}, {_num(b['high'])}]", ratio]
+        rows.append(row)
+    note = ""
+    if baseline:
+        note = ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
+                'runs / main runs) — how many times more runs the baseline would need for '
+                'the same precision.</p>')
+    return _table(header, rows) + note
+
+
+def _analysis_html(analysis: dict, level: float) -> str:
+    main, baseline = analysis["main"], analysis["baseline"]
+    result = result_from_dict(main["result"])
+    base = result_from_dict(baseline["result"]) if baseline else None
+    out = [f"<h2>{esc(analysis['title'])}</h2>"]
+    runs = main["runs"]
+    out.append(f'<p class="lede">Method <b>{esc(main["method"])}</b>: '
+               f'{runs["spent"]} model runs ({runs["new"]} run now, {runs["reused"]} read '
+               f'from the store), {main["seconds"]:.1f} s.'
+               + (f' Baseline <b>{esc(baseline["method"])}</b>: {baseline["runs"]["spent"]} '
+                  f'runs.' if baseline else "") + "</p>")
+    kind = analysis["kind"]
+    if kind == "sobol":
+        out.append(f'<p class="note">Output mean {_num(result.mean)} (s.e. '
+                   f'{_num(result.mean_stderr, 2)}), variance {_num(result.variance)} (s.e. '
+                   f'{_num(result.variance_stderr, 2)}).</p>')
+    if kind == "perturbed":
+        out.append(f'<p class="note">Quantity {esc(result.quantity)}: nominal value '
+                   f'{_num(result.quantities[0])} (s.e. {_num(result.quantities_stderr[0], 2)})'
+                   f'; index form {esc(result.form)}.</p>')
+    out.append(_estimates_table(main, baseline, level))
+    if kind == "sobol":
+        out.append("<h3>First- and total-order indices</h3>")
+        out.append(_img(_sobol_figure(result, base, level), "Sobol' indices bar chart"))
+    elif kind == "perturbed":
+        out.append("<h3>Perturbed-law indices</h3>")
+        out.append(_img(_pli_figure(result, base, level), "perturbed-law indices"))
+    else:
+        out.append("<h3>Estimates with intervals</h3>")
+        out.append(_img(_estimates_figure(main, baseline, level), "estimates with intervals"))
+    history = _history(result)
+    if history:
+        chosen = result.diagnostics.get("chosen_stage")
+        out.append("<h3>Adaptation history</h3>")
+        out.append(_img(_history_figure(history, chosen), "adaptation history"))
+        rows = []
+        for h in history:
+            comps = h.get("components") or []
+            alpha = h.get("alpha") or []
+            top = sorted(zip(alpha, comps), reverse=True)[:4]
+            mix = ", ".join(f"{esc(c)} {float(a):.2f}" for a, c in top) or "the law itself"
+            rows.append([esc(h.get("index")), esc(h.get("n_points")), esc(h.get("runs_used")),
+                         _num(h["predicted_error"], 3), mix + ("" if len(comps) <= 4 else ", …"),
+                         esc(h.get("note") or "")])
+        out.append(_table(["stage", "points", "runs so far", "predicted final error",
+                           "largest mixture weights", "note"], rows))
+        if chosen is not None:
+            out.append(f'<p class="note">The final stage drew a fresh sample from the proposal '
+                       f'of stage {esc(chosen)} ({esc(result.diagnostics.get("n_final"))} '
+                       f'points), with everything frozen: the estimate is unbiased and its '
+                       f'standard error comes from that sample alone.</p>')
+    return "\n".join(out)
+
+
+def _repro_html(doc: dict) -> str:
+    r = doc["reproducibility"]
+    runs = r["model_runs"]
+    rows = [["seed", esc(r["seed"])],
+            ["model runs spent", f"{runs['spent']} ({runs['new']} run in the last session, "
+                                 f"{runs['reused']} read from the store)"],
+            ["wall time of the last session", f"{r['seconds']:.1f} s"],
+            ["started", esc(r["started"])],
+            ["executor", esc(r.get("executor") or "in-process")
+             + (f", {esc(r['workers'])} workers" if r.get("workers") else "")],
+            ["store", f"<code>{esc(r['store'])}</code>"]]
+    rows += [[esc(k), esc(v)] for k, v in r["versions"].items()]
+    study = doc["study"]
+    return ("<h2>Reproducibility</h2>" + _table(["", ""], rows, left=2)
+            + f'<p class="note">Re-run: <code>multiexpect run {esc(study["file"])} --store '
+              f'{esc(r["store"])}</code> (reads every stored run, runs nothing new).</p>'
+            + "<details><summary>The study file</summary><pre>"
+            + esc(study.get("source", "")) + "</pre></details>")
+
+
+def render_report(doc: dict) -> str:
+    """The report of a results document, as one HTML string."""
+    study = doc["study"]
+    level = float(doc.get("level", 0.95))
+    runs = doc["reproducibility"]["model_runs"]
+    n_est = sum(len(a["main"]["rows"]) for a in doc["analyses"])
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(study['name'])} — multiexpect report</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        f"<h1>{esc(study['name'])}</h1>",
+    ]
+    if study.get("description"):
+        parts.append(f'<p class="lede">{esc(study["description"])}</p>')
+    parts.append(
+        '<div class="kpi">'
+        f"<div><b>{n_est}</b>estimates</div>"
+        f"<div><b>{runs['spent']}</b>model runs</div>"
+        f"<div><b>{len(doc['analyses'])}</b>analyses</div>"
+        f"<div><b>{round(level * 100)}%</b>intervals</div></div>")
+    version = doc["reproducibility"]["versions"].get("multiexpect")
+    parts.append(f'<p class="note">multiexpect {esc(version)}'
+                 f", report generated {generated}. Intervals are normal-theory: estimate ± "
+                 f"z × standard error.</p>")
+    parts.append(_settings_html(doc))
+    for analysis in doc["analyses"]:
+        parts.append(_analysis_html(analysis, level))
+    parts.append(_repro_html(doc))
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def write_report(doc: dict, path: str) -> None:
+    """Write :func:`render_report` to ``path``."""
+    text = render_report(doc)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StudyError("", f"cannot write the report: folder {folder} does not exist")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
