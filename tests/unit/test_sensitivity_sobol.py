@@ -1,0 +1,213 @@
+"""Sobol' indices: layout algebra, run accounting, validation, results and export."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.sensitivity.sobol import PickFreezeLayout
+
+A = np.array([1.0, 2.0, 0.5])
+
+
+def linear(x):
+    return 10.0 + x @ A
+
+
+@pytest.fixture
+def law3():
+    return me.Law([stats.norm(1.0, 1.0), stats.lognorm(0.3), stats.uniform(0, 2)],
+                  names=["a", "b", "c"])
+
+
+class CountingModel:
+    """Counts the rows (model runs) and the calls it receives."""
+
+    def __init__(self, model):
+        self.model = model
+        self.runs = 0
+        self.calls = []
+
+    def __call__(self, x):
+        self.runs += x.shape[0]
+        self.calls.append(x.shape[0])
+        return self.model(x)
+
+
+# ---------------------------------------------------------------------- layout algebra
+@pytest.mark.parametrize("orders, rpp", [(("first",), 4), (("total",), 4),
+                                         (("first", "total"), 5)])
+def test_layout_runs_per_point_and_stacking(orders, rpp):
+    layout = PickFreezeLayout(3, orders)
+    assert layout.runs_per_point == rpp
+    rng = np.random.default_rng(0)
+    x, xp = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    stacked = layout.stack(x, xp).reshape(rpp, 4, 3)
+    k = 0
+    if "first" in orders:
+        np.testing.assert_array_equal(stacked[k], x)
+        k += 1
+    if "total" in orders:
+        np.testing.assert_array_equal(stacked[k], xp)
+        k += 1
+    for i in range(3):  # (X_i, X'_{-i})
+        expect = xp.copy()
+        expect[:, i] = x[:, i]
+        np.testing.assert_array_equal(stacked[k + i], expect)
+
+
+def test_layout_quantities_match_formulas():
+    layout = PickFreezeLayout(2, ("first", "total"))
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(4, 5))  # Y, Y', Y^(1), Y^(2) for 5 points
+    q = layout.quantities(y.reshape(-1), centre=0.3)
+    yc = y - 0.3
+    np.testing.assert_allclose(q[:, 0], yc[0] * (yc[2] - yc[1]))
+    np.testing.assert_allclose(q[:, 3], 0.5 * (yc[1] - yc[3]) ** 2)
+    np.testing.assert_allclose(q[:, -2], yc.mean(axis=0))
+    np.testing.assert_allclose(q[:, -1], (yc**2).mean(axis=0))
+
+
+@pytest.mark.parametrize("orders", [("first",), ("total",), ("first", "total")])
+def test_layout_jacobian_matches_finite_differences(orders):
+    layout = PickFreezeLayout(3, orders)
+    rng = np.random.default_rng(2)
+    theta = np.concatenate([rng.uniform(0.1, 0.5, layout.n_quantities - 2), [0.2, 2.0]])
+    first, total, jac = layout.indices(theta)
+    value = np.concatenate([first, total])
+    rows = np.all(np.isfinite(jac), axis=1)
+    eps = 1e-7
+    for j in range(layout.n_quantities):
+        step = theta.copy()
+        step[j] += eps
+        f2, t2, _ = layout.indices(step)
+        numeric = (np.concatenate([f2, t2]) - value) / eps
+        np.testing.assert_allclose(jac[rows, j], numeric[rows], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- run accounting
+@pytest.mark.parametrize("method", ["aiscv", "pick-freeze"])
+@pytest.mark.parametrize("orders", [("first",), ("first", "total")])
+def test_n_evaluations_equals_counted_runs(law3, method, orders):
+    model = CountingModel(linear)
+    budget = 4003
+    res = me.sobol_indices(model, law3, budget=budget, orders=orders, method=method, rng=5)
+    rpp = 4 if len(orders) == 1 else 5
+    assert res.n_evaluations == model.runs
+    assert res.n_evaluations <= budget
+    assert res.n_evaluations == (budget // rpp) * rpp  # every point is spent
+    # runs go to the model stacked, one call per batch: each call a multiple of the runs
+    # of a point, and far fewer calls than points
+    assert all(c % rpp == 0 for c in model.calls)
+    assert len(model.calls) <= 12
+
+
+def test_aiscv_uses_delta_weights_and_centres(law3):
+    res = me.sobol_indices(linear, law3, budget=4000, orders=("first",), rng=3)
+    w = np.array(res.diagnostics["criterion_weights"])
+    names = res.diagnostics["quantity_names"]
+    assert names == ["P1", "P2", "P3", "M", "S"]
+    # the pilot mean of the centred output is 0: its sensitivity is 0, so it gets the floor
+    assert w[names.index("M")] == pytest.approx(1e-3 * w.max())
+    # P_i all have sensitivity 1/V^2 (one index each)
+    np.testing.assert_allclose(w[:3], w[0])
+    assert abs(res.diagnostics["centre"] - 10 - A @ law3.mean()) < 1.0
+
+
+def test_quantity_covariance_agrees_with_engine_stderr(law3):
+    res = me.sobol_indices(linear, law3, budget=5000, rng=4)
+    np.testing.assert_allclose(res.diagnostics["quantity_stderr"],
+                               res.diagnostics["engine_stderr"], rtol=1e-6)
+
+
+def test_same_seed_same_result(law3):
+    one = me.sobol_indices(linear, law3, budget=3000, rng=11)
+    two = me.sobol_indices(linear, law3, budget=3000, rng=11)
+    np.testing.assert_array_equal(one.first_order, two.first_order)
+    np.testing.assert_array_equal(one.total_order_stderr, two.total_order_stderr)
+
+
+def test_pointwise_model(law3):
+    res = me.sobol_indices(lambda p: 10.0 + p @ A, law3, budget=500, method="pick-freeze",
+                           vectorized=False, rng=1)
+    ref = me.sobol_indices(linear, law3, budget=500, method="pick-freeze", rng=1)
+    np.testing.assert_allclose(res.first_order, ref.first_order)
+
+
+# ---------------------------------------------------------------------- validation
+def test_correlated_law_is_refused_before_any_run():
+    law = me.Law([stats.norm(), stats.norm()], correlation=[[1, 0.5], [0.5, 1]])
+    model = CountingModel(lambda x: x.sum(axis=1))
+    with pytest.raises(ValueError, match="Sobol' indices assume independent inputs"):
+        me.sobol_indices(model, law, budget=1000)
+    assert model.runs == 0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"orders": "second"}, "'orders' must be a non-empty subset"),
+    ({"orders": ()}, "'orders' must be a non-empty subset"),
+    ({"orders": ("first", "first")}, "without repeats"),
+    ({"method": "saltelli"}, "'method' must be one of"),
+    ({"budget": 50}, r"'budget' \(50\) is too small: .* costs 5 model runs"),
+    ({"budget": 2.5e4}, "'budget' must be a positive int"),
+    ({"weights": "uniform"}, "'weights' must be 'delta'"),
+    ({"weights": [1.0, 2.0]}, "'weights' must have 8 entries"),
+    ({"method": "pick-freeze", "weights": "relative"}, "'weights' applies to method 'aiscv'"),
+    ({"method": "pick-freeze", "family": "gmm"}, "takes no options"),
+    ({"colour": "red"}, r"unknown option\(s\) \['colour'\]"),
+    ({"centre": float("nan")}, "'centre' must be a finite number"),
+    ({"rng": "seed"}, "'rng' must be None, an int seed"),
+])
+def test_bad_input_is_refused_before_any_run(law3, kwargs, match):
+    model = CountingModel(linear)
+    args = {"budget": 5000} | kwargs
+    with pytest.raises(ValueError, match=match):
+        me.sobol_indices(model, law3, **args)
+    assert model.runs == 0
+
+
+def test_sequence_of_laws_refused(law3):
+    with pytest.raises(ValueError, match="'law' must be one Law for Sobol' indices"):
+        me.sobol_indices(linear, [law3, law3], budget=5000)
+
+
+def test_vector_output_refused(law3):
+    with pytest.raises(ValueError, match="'model' must return one output per point"):
+        me.sobol_indices(lambda x: np.column_stack([x[:, 0], x[:, 1]]), law3, budget=500,
+                         method="pick-freeze")
+
+
+# ---------------------------------------------------------------------- results
+def test_result_is_frozen_serialisable_and_exports_salib_keys(law3):
+    res = me.sobol_indices(linear, law3, budget=2000, method="pick-freeze", rng=2)
+    with pytest.raises(AttributeError):
+        res.first_order = np.zeros(3)
+    with pytest.raises(ValueError):
+        res.first_order[0] = 1.0
+    salib = res.to_salib()
+    assert set(salib) == {"S1", "S1_conf", "ST", "ST_conf"}
+    np.testing.assert_allclose(salib["S1"], res.first_order)
+    np.testing.assert_allclose(salib["S1_conf"], 1.959963984540054 * res.first_order_stderr)
+    np.testing.assert_allclose(salib["ST_conf"], 1.959963984540054 * res.total_order_stderr)
+    low, high = res.confidence_interval(0.95)["first"]
+    np.testing.assert_allclose(high - low, 2 * salib["S1_conf"])
+    text = res.to_json()
+    back = me.SobolResult.from_json(text)
+    np.testing.assert_allclose(back.first_order, res.first_order)
+    np.testing.assert_allclose(back.covariance, res.covariance)
+    assert back.names == ("a", "b", "c") and back.orders == ("first", "total")
+    assert json.loads(text)["type"] == "SobolResult"
+    summary = res.summary()
+    assert "S1" in summary and "ST" in summary and "b" in summary
+
+
+def test_one_order_leaves_the_other_nan_and_out_of_salib(law3):
+    res = me.sobol_indices(linear, law3, budget=2000, orders="first", method="pick-freeze",
+                           rng=2)
+    assert np.all(np.isnan(res.total_order))
+    assert set(res.to_salib()) == {"S1", "S1_conf"}
+    assert set(res.confidence_interval()) == {"first"}
+    back = me.SobolResult.from_dict(json.loads(res.to_json()))
+    assert np.all(np.isnan(back.total_order))
