@@ -32,22 +32,25 @@ def _fmt(t: float) -> str:
     return f"{t:g}"
 
 
-def quantity_names(analysis: Analysis) -> list[str]:
-    """Readable names of the quantities of an ``expectations`` or ``laws`` analysis."""
+def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
+    """Readable names of the quantities of an ``expectations`` or ``laws`` analysis
+    (``y``: the output's name)."""
     spec = analysis.spec
     if analysis.kind == "expectations":
-        names = ["E[Y]" if k == 1 else f"E[Y^{k}]" for k in spec["moments"]]
-        return names + [f"P(Y > {_fmt(t)})" for t in spec["exceedance"]]
+        power = y if y.isidentifier() else f"({y})"
+        names = [f"E[{y}]" if k == 1 else f"E[{power}^{k}]" for k in spec["moments"]]
+        return names + [f"P({y} > {_fmt(t)})" for t in spec["exceedance"]]
     if analysis.kind == "laws":
         return ["nominal", *(alt["name"] for alt in spec["alternatives"])]
     raise ValueError(analysis.kind)
 
 
-def statistic_label(spec: dict) -> str:
+def statistic_label(spec: dict, y: str = "Y") -> str:
+    """``E[Y^k]`` or ``P(Y > t)``: the statistic of a ``laws`` analysis."""
     if spec.get("exceedance") is not None:
-        return f"P(Y > {_fmt(spec['exceedance'])})"
+        return f"P({y} > {_fmt(spec['exceedance'])})"
     k = spec.get("moment", 1)
-    return "E[Y]" if k == 1 else f"E[Y^{k}]"
+    return f"E[{y}]" if k == 1 else f"E[{y if y.isidentifier() else f'({y})'}^{k}]"
 
 
 class OutputColumns:
@@ -108,12 +111,12 @@ def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Calla
     primary = method == analysis.method
     options = dict(analysis.options) if primary else {}
     weights = spec.get("weights") if primary else None
-    output = study.model["output"]
+    output, y = study.model["output"], study.model["output_name"]
     seed = study.seed
     if analysis.kind == "expectations":
         wrapped = OutputColumns(evaluate, output, spec["moments"], spec["exceedance"])
         return me.expectations(_unused_model, study.law, budget=analysis.budget,
-                               method=method, rng=seed, names=quantity_names(analysis),
+                               method=method, rng=seed, names=quantity_names(analysis, y),
                                weights=weights or "relative", evaluate=wrapped, **options)
     if analysis.kind == "laws":
         laws = alternative_laws(study, analysis)
@@ -122,7 +125,7 @@ def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Calla
         else:
             wrapped = OutputColumns(evaluate, output, [spec["moment"]], ())
         return me.expectations(_unused_model, laws, budget=analysis.budget, method=method,
-                               rng=seed, names=quantity_names(analysis),
+                               rng=seed, names=quantity_names(analysis, y),
                                weights=weights or "relative", evaluate=wrapped, **options)
     wrapped = OneColumn(evaluate, output)
     if analysis.kind == "sobol":

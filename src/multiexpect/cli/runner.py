@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from .. import __version__
 from ..evaluation.builder import build_evaluate
-from .quantities import analysis_rows, call_analysis
+from .quantities import analysis_rows, call_analysis, statistic_label
 from .study import Study, StudyError, load_model
 
 __all__ = ["RESULTS_FORMAT", "make_executor", "results_path_for", "run_study", "versions"]
@@ -126,7 +126,10 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
                   "result": result.to_dict(), "rows": analysis_rows(result, study.level),
                   "runs": runs, "seconds": round(seconds, 3)}
         if method == analysis.method:
-            out_analyses.append({"kind": analysis.kind, "title": analysis.title,
+            title = analysis.title
+            if analysis.kind == "laws":
+                title += ": " + statistic_label(analysis.spec, study.model["output_name"])
+            out_analyses.append({"kind": analysis.kind, "title": title,
                                  "main": record, "baseline": None})
         else:
             out_analyses[-1]["baseline"] = record

@@ -233,12 +233,15 @@ def _parse_study_table(data: dict) -> tuple[str, str, int | None, float]:
 
 def _parse_model(data: dict) -> dict:
     table = _table(data, "model", "", required=True)
-    _check_keys(table, "model", {"python", "command", "vectorized", "output", "timeout",
-                                 "workdir", "keep"})
+    _check_keys(table, "model", {"python", "command", "vectorized", "output", "output_name",
+                                 "timeout", "workdir", "keep"})
     if ("python" in table) == ("command" in table):
         raise StudyError("model", "give exactly one of 'python' (\"package.module:function\") "
                          "or 'command' (an argument list)")
-    out = {"output": _int(table, "output", "model", default=0, minimum=0)}
+    out = {"output": _int(table, "output", "model", default=0, minimum=0),
+           "output_name": _str(table, "output_name", "model", default="Y")}
+    if not out["output_name"].strip():
+        raise StudyError("model.output_name", "must not be empty")
     if "python" in table:
         for key in ("timeout", "workdir", "keep"):
             if key in table:
@@ -563,8 +566,11 @@ def load_model(study: Study):
         workdir = spec.get("workdir")
         if workdir is not None and not os.path.isabs(workdir):
             workdir = os.path.join(base, workdir)
+        # {study_dir}: the study file's folder; {python}: this Python interpreter
+        argv = [arg.replace("{study_dir}", base or ".").replace("{python}", sys.executable)
+                for arg in spec["command"]]
         try:
-            return CommandModel(spec["command"], names=[s["name"] for s in study.inputs],
+            return CommandModel(argv, names=[s["name"] for s in study.inputs],
                                 timeout=spec.get("timeout"), workdir=workdir,
                                 keep=spec.get("keep", "failed"))
         except ValueError as exc:
