@@ -141,6 +141,14 @@ def test_aiscv_unbiased_with_honest_coverage():
     assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
 
 
+def test_gaussian_diag_family_unbiased():
+    """The diagonal family: same case, fewer runs (coverage pooled over the quantities)."""
+    runs = repeat(model_a, LAW_A, TRUTH_A, method="aiscv", reps=200, budget=1000,
+                  family="gaussian-diag")
+    assert_unbiased(runs, 1000)
+    assert_coverage(runs, pooled=True)
+
+
 def test_mc_unbiased_with_honest_coverage():
     """Must show 6 (crude MC): same case, same test."""
     runs = runs_a("mc", 400, 1000)

@@ -204,6 +204,15 @@ def test_runs_never_exceed_budget(method, budget):
     assert np.all(np.isfinite(res.estimate)) and np.all(res.stderr > 0)
 
 
+@pytest.mark.parametrize("family", ["gaussian", "gaussian-diag", "gmm"])
+def test_each_family_gives_moments_within_four_standard_errors(family):
+    law = me.Law([stats.norm(0, 1)])
+    res = me.expectations(lambda x: x[:, :1] ** np.array([2, 4, 6]), law, budget=3000, rng=8,
+                          family=family)
+    assert np.all(np.abs(res.estimate - [1.0, 3.0, 15.0]) < 4 * res.stderr)
+    assert res.n_evaluations == 3000
+
+
 def test_aiscv_spends_the_whole_budget_and_records_history():
     res = me.expectations(_model, LAW, budget=1000, rng=2)
     assert res.n_evaluations == 1000
