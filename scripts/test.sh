@@ -10,6 +10,10 @@ if ! command -v mpiexec >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null \
         || { apt-get update -qq && apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null; }
 fi
+# Report-in-a-browser tests (tests/integration/test_report_browser.py): Debian chromium
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 if command -v mpiexec >/dev/null 2>&1 && ! python3 -c "import mpi4py" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -e ".[mpi]"
 fi

@@ -119,7 +119,7 @@ def _default_store(study_path: str, study) -> str:
 
 
 def _run(args, study_path: str, store: str | None = None) -> int:
-    from .runner import make_executor, results_path_for, run_study, write_results
+    from .runner import check_store, make_executor, results_path_for, run_study, write_results
     from .study import StudyError, check_executor_spec, load_study
 
     if args.executor is not None:
@@ -136,6 +136,7 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     workers = args.workers or study.run["workers"]
     if workers is not None and executor_spec != "processes":
         raise UsageError("--workers applies to --executor processes only")
+    check_store(study, store)
     executor, close = make_executor(executor_spec)
     try:
         _log(f"study {study.name!r}: {len(study.analyses)} analyses, store {store}")

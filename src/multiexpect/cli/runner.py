@@ -22,7 +22,8 @@ from ..evaluation.builder import build_evaluate
 from .quantities import analysis_rows, call_analysis, statistic_label
 from .study import Study, StudyError, load_model
 
-__all__ = ["RESULTS_FORMAT", "make_executor", "results_path_for", "run_study", "versions"]
+__all__ = ["RESULTS_FORMAT", "check_store", "make_executor", "results_path_for", "run_study",
+           "versions", "write_results"]
 
 RESULTS_FORMAT = "multiexpect-results/1"
 
@@ -75,6 +76,49 @@ def _store_settings(study: Study, analysis, method: str) -> dict:
                          if k != "baseline"}}
 
 
+def _plan(study: Study) -> list:
+    return [(a, m) for a in study.analyses for m in (a.method, a.baseline) if m is not None]
+
+
+def _study_id(study: Study, analysis, method: str) -> str:
+    return f"{study.name}/{analysis.kind}/{method}"
+
+
+def check_store(study: Study, store: str) -> None:
+    """Before any run: the store, if it exists, must be an SQLite store whose copies of this
+    study's analyses (if any) have the same settings (else the study would not resume).
+
+    Raises
+    ------
+    StudyError
+        Naming the first analysis whose stored settings differ, and how.
+    """
+    import sqlite3
+
+    from ..errors import MultiexpectError
+    from ..evaluation.store import SQLiteStore, canonical_settings, settings_diff
+
+    if not os.path.exists(store):
+        return
+    try:
+        opened = SQLiteStore(store)
+    except (sqlite3.DatabaseError, MultiexpectError, ValueError) as exc:
+        raise StudyError("--store", f"{store} is not a multiexpect store: "
+                         f"{' '.join(str(exc).split())}") from exc
+    try:
+        for analysis, method in _plan(study):
+            study_id = _study_id(study, analysis, method)
+            stored = opened.study_settings(study_id)
+            new = canonical_settings(_store_settings(study, analysis, method))
+            if stored is not None and stored != new:
+                diff = "; ".join(settings_diff(stored, new))
+                raise StudyError("--store", f"{store} holds {study_id!r} with other settings "
+                                 f"({diff}): restore the study file to resume, or use a "
+                                 f"new store for a new study")
+    finally:
+        opened.close()
+
+
 def run_study(study: Study, *, store: str, executor=None, workers: int | None = None,
               progress: bool = True, log=None) -> dict:
     """Run every analysis of ``study``; return the results document (JSON-able dict).
@@ -100,7 +144,7 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
     out_analyses = []
     totals = {"spent": 0, "new": 0, "reused": 0}
     run = study.run
-    plan = [(a, m) for a in study.analyses for m in (a.method, a.baseline) if m is not None]
+    plan = _plan(study)
     for step, (analysis, method) in enumerate(plan, start=1):
         label = f"[{step}/{len(plan)}] {analysis.kind} by {method} ({analysis.budget} runs)"
         log(label + " ...")
@@ -108,7 +152,7 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
         evaluate = build_evaluate(
             model, vectorized=study.model.get("vectorized", True), executor=executor,
             n_workers=workers if executor == "processes" else None, store=store,
-            study_id=f"{study.name}/{analysis.kind}/{method}",
+            study_id=_study_id(study, analysis, method),
             settings=_store_settings(study, analysis, method), retries=run["retries"],
             progress=progress, budget=analysis.budget, chunk_size=run["chunk_size"])
         try:
