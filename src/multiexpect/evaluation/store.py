@@ -172,6 +172,15 @@ def _stack_rows(rows: list) -> np.ndarray:
     return out
 
 
+def _from_blobs(blobs: list) -> np.ndarray:
+    """float64 rows from byte strings, at once when they all have the same length."""
+    sizes = {len(b) for b in blobs}
+    if len(sizes) == 1:
+        m = sizes.pop() // 8
+        return np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(blobs), m).copy()
+    return _stack_rows([np.frombuffer(b, dtype=np.float64) for b in blobs])
+
+
 def _check_settings(study_id: str, stored: dict, new: dict) -> None:
     if stored != new:
         diff = settings_diff(stored, new)
@@ -371,8 +380,8 @@ class SQLiteStore(Store):
         if not rows:
             return _empty_runs()
         return {"index": np.array([r[0] for r in rows], dtype=np.int64),
-                "x": np.stack([np.frombuffer(r[1], dtype=np.float64) for r in rows]),
-                "y": _stack_rows([np.frombuffer(r[2], dtype=np.float64) for r in rows]),
+                "x": _from_blobs([r[1] for r in rows]),
+                "y": _from_blobs([r[2] for r in rows]),
                 "status": [r[3] for r in rows], "error": [r[4] for r in rows],
                 "seconds": np.array([r[5] for r in rows], dtype=float)}
 
