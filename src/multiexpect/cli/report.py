@@ -43,7 +43,7 @@ border-bottom:2px solid #dfe4ea;padding-bottom:.2em}h3{font-size:1.05em;margin-t
 font-size:1.25em}table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
 th,td{padding:4px 10px;border-bottom:1px solid #e3e7ec;text-align:right}
 th{background:#f0f3f6;font-weight:600}td.l,th.l{text-align:left}
-td.num{font-variant-numeric:tabular-nums}img{max-width:100%;height:auto;display:block;
+td.num{font-variant-numeric:tabular-nums;white-space:nowrap}img{max-width:100%;height:auto;display:block;
 margin:.5em 0}.note{color:#5b6775;font-size:.9em}pre{background:#f4f6f8;padding:10px;
 overflow-x:auto;font-size:.85em;border-radius:6px}code{font-size:.95em}
 details summary{cursor:pointer;color:#29507a}
@@ -183,23 +183,24 @@ def _estimates_figure(main: dict, baseline: dict | None, level: float) -> str:
 def _sobol_figure(result, baseline, level: float) -> str:
     """Grouped bars: first and total order per input, with intervals (and the baseline)."""
     plt = _pyplot()
-    series = [(result, "")] + ([(baseline, " (" + baseline.method + ")")] if baseline else [])
-    bars = [(res.method + tag if baseline else "", order, res)
-            for res, tag in series for order in res.orders]
+    series = [result] + ([baseline] if baseline else [])
+    bars = [(res, order) for res in series for order in res.orders]
     d = len(result.names)
     width = 0.8 / len(bars)
     colours = {"first": ("#1f5fa8", "#8fb3dc"), "total": ("#c2452d", "#e8a293")}
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * d + 2), 3.6))
     x = np.arange(d)
-    intervals = {id(res): res.confidence_interval(level) for res, _ in series}
-    for k, (tag, order, res) in enumerate(bars):
+    intervals = [res.confidence_interval(level) for res in series]
+    for k, (res, order) in enumerate(bars):
+        which = 0 if res is result else 1
         est, _ = res._order(order)
-        low, high = intervals[id(res)][order]
-        colour = colours[order][0 if res is result else 1]
-        label = ("first order $S_i$" if order == "first" else "total order $S_{Ti}$")
-        ax.bar(x + (k - (len(bars) - 1) / 2) * width, est, width, color=colour,
-               yerr=[est - low, high - est], capsize=3, label=label + _label(tag),
-               error_kw={"elinewidth": 1})
+        low, high = intervals[which][order]
+        label = "first order $S_i$" if order == "first" else "total order $S_{Ti}$"
+        if baseline is not None:
+            label += f" ({_label(res.method)})"
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, est, width,
+               color=colours[order][which], yerr=[est - low, high - est], capsize=3,
+               label=label, error_kw={"elinewidth": 1})
     ax.set_xticks(x)
     ax.set_xticklabels([_label(n) for n in result.names])
     ax.axhline(0, color="#555", lw=0.8)
