@@ -520,3 +520,37 @@ def test_demo_out_must_be_a_folder(tmp_path, capsys):
 def test_example_studies_are_valid(name):
     study = load_study(str(EXAMPLES / f"{name}.toml"))
     assert study.analyses
+
+
+def test_command_model_study_runs_through_the_program(tmp_path, capsys):
+    (tmp_path / "sim.py").write_text(textwrap.dedent("""
+        import json, sys
+        v = json.load(open(sys.argv[1]))
+        open(sys.argv[2], "w").write(repr(v["a"] + 2.0 * v["b"]))
+    """))
+    (tmp_path / "cmd.toml").write_text(textwrap.dedent("""
+        [study]
+        name = "command"
+        seed = 1
+        [model]
+        command = ["{python}", "{study_dir}/sim.py", "{input}", "{output}"]
+        timeout = 60
+        [[inputs]]
+        name = "a"
+        dist = "norm"
+        [[inputs]]
+        name = "b"
+        dist = "norm"
+        params = { loc = 1.0 }
+        [expectations]
+        budget = 12
+        moments = [1]
+        method = "mc"
+    """))
+    code, _, err = run_cli(["run", str(tmp_path / "cmd.toml"), "--store",
+                            str(tmp_path / "c.sqlite"), "--no-progress"], capsys)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "c.results.json").read_text())
+    row = doc["analyses"][0]["main"]["rows"][0]
+    assert doc["analyses"][0]["main"]["runs"]["new"] == 12
+    assert abs(row["estimate"] - 2.0) < 4 * row["stderr"]  # E[a + 2 b] = 2, sd sqrt(5)
