@@ -82,7 +82,7 @@ def test_aiscv_interval_coverage_over_repetitions():
     v = a**2 * np.array([1.0, SIGMA_B**2])
     truth = np.r_[v / v.sum(), v / v.sum()]
     hits = []
-    for rep in range(40):
+    for rep in range(30):
         res = me.sobol_indices(lambda x: 10.0 + x @ a, law, budget=4_000, rng=100 + rep)
         est = np.r_[res.first_order, res.total_order]
         se = np.r_[res.first_order_stderr, res.total_order_stderr]

@@ -118,7 +118,7 @@ def test_aiscv_uses_delta_weights_and_centres(law3):
 
 def test_quantity_covariance_agrees_with_engine_stderr(law3):
     res = me.sobol_indices(linear, law3, budget=5000, rng=4)
-    np.testing.assert_allclose(res.diagnostics["quantity_stderr"],
+    np.testing.assert_allclose(res.diagnostics["summand_stderr"],
                                res.diagnostics["engine_stderr"], rtol=1e-6)
 
 

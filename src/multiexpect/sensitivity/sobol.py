@@ -162,13 +162,29 @@ class PickFreezeLayout:
                 jac[d:] = block
         return first, total, jac
 
-    def delta_weights(self, theta: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    def unadjust(self, ratios: np.ndarray | None) -> np.ndarray:
+        """``L`` with ``θ = L θ_adj``: adjusted quantity ``k`` is ``θ_k - r_k S``.
+
+        With ``r_k`` a pilot estimate of index ``k``, ``Q_k - r_k S`` estimates
+        ``V (S_k - r_k) + ...`` (about 0): its estimation error is what moves ``Ŝ_k``, and
+        the error of ``Ŝ`` alone hardly does (method notes in the module docstring).
+        """
+        lmat = np.eye(self.n_quantities)
+        if ratios is not None:
+            lmat[:-2, -1] = ratios
+        return lmat
+
+    def delta_weights(self, theta: np.ndarray, floor: float = 1e-3,
+                      lmat: np.ndarray | None = None) -> np.ndarray:
         """``w_j = sum_k (∂S_k / ∂θ_j)^2`` at ``theta``, each at least ``floor * max w``.
 
         The weights of the engine's criterion ``sum_j w_j Var(θ̂_j)``: the diagonal part of the
-        delta-method variance of the indices.
+        delta-method variance of the indices. With ``lmat`` (:meth:`unadjust`), ``theta``
+        holds adjusted quantities and the Jacobian is taken with respect to them.
         """
-        _, _, jac = self.indices(theta)
+        lmat = np.eye(self.n_quantities) if lmat is None else lmat
+        _, _, jac = self.indices(lmat @ theta)
+        jac = jac @ lmat
         rows = np.all(np.isfinite(jac), axis=1)
         w = np.sum(jac[rows] ** 2, axis=0) if np.any(rows) else np.ones(self.n_quantities)
         if not np.all(np.isfinite(w)) or np.max(w) <= 0:
@@ -184,13 +200,21 @@ class _PickFreezeModel:
     The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
     """
 
-    def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None):
+    def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None,
+                 adjust: bool = False):
         self.law = law
         self.layout = layout
         self.evaluate = evaluate
         self.centre = None if centre is None else float(centre)
+        self.adjust = adjust
+        self.ratios: np.ndarray | None = None
         self.n_runs = 0
         self.pilot_values: np.ndarray | None = None
+
+    @property
+    def lmat(self) -> np.ndarray:
+        """``θ = L θ_adj`` (identity without adjustment)."""
+        return self.layout.unadjust(self.ratios)
 
     def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
         d = self.layout.dim
@@ -212,6 +236,13 @@ class _PickFreezeModel:
         if self.centre is None:
             self.centre = float(np.mean(y))
         values = self.layout.quantities(y, self.centre)
+        if self.adjust and self.ratios is None:
+            first, total, _ = self.layout.indices(values.mean(axis=0))
+            ratios = np.concatenate([first[np.isfinite(first)], total[np.isfinite(total)]])
+            self.ratios = np.where(np.isfinite(ratios), ratios, 0.0)
+        if self.ratios is not None:
+            values = values.copy()
+            values[:, :-2] -= self.ratios[None, :] * values[:, -1:]
         if self.pilot_values is None:
             self.pilot_values = values
         return values
@@ -232,7 +263,7 @@ class _DeltaWeights:
         if self.wrapper.pilot_values is None:
             raise RuntimeError("delta-method weights were asked for before the pilot was run")
         theta = self.wrapper.pilot_values.mean(axis=0)
-        self.value = self.wrapper.layout.delta_weights(theta)
+        self.value = self.wrapper.layout.delta_weights(theta, lmat=self.wrapper.lmat)
         return self.value.astype(dtype or float)
 
 
@@ -284,7 +315,7 @@ def _check_budget(budget, runs_per_point: int, minimum_points: int, dim: int,
 # ---------------------------------------------------------------------- the public function
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
-                  vectorized: bool = True, evaluate: Callable | None = None,
+                  adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
                   **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
@@ -312,6 +343,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     centre : float, optional
         The centre ``c`` of the output; by default the mean output on the first batch (the
         engine's pilot for ``aiscv``, the first chunk for ``pick-freeze``).
+    adjust : bool
+        ``aiscv`` only: estimate ``Q_k - r_k S`` instead of each index numerator ``Q_k``,
+        with ``r_k`` the pilot's estimate of index ``k`` (see the module docstring).
     vectorized : bool
         Whether ``model`` takes a whole batch.
     evaluate : callable, optional
@@ -377,7 +411,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         evaluate_fn = evaluate
     else:
         evaluate_fn = evaluate
-    wrapper = _PickFreezeModel(law, layout, evaluate_fn, centre)
+    wrapper = _PickFreezeModel(law, layout, evaluate_fn, centre,
+                               adjust=bool(adjust) and method == "aiscv")
     seed = root_seed(rng)
     settings = {"method": method, "budget": budget, "seed": seed, "orders": list(orders),
                 "options": dict(options), "law": law.describe() if hasattr(law, "describe")
@@ -386,6 +421,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
 
     if method == "aiscv":
         theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, weights, opts)
+        lmat = wrapper.lmat  # back from adjusted to plain quantities
+        theta, cov = lmat @ theta, lmat @ cov @ lmat.T
+        diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
     else:
         theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
@@ -435,6 +473,7 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
             "chosen_stage": int(out["chosen_stage"]),
             "criterion_weights": np.asarray(engine.weights).tolist(),
             "engine_stderr": np.asarray(out["stderr"]).tolist(),
+            "summand_stderr": np.sqrt(np.clip(np.diag(cov), 0.0, None)).tolist(),
             "history": [s.as_dict() for s in engine.history]}
     return np.asarray(out["estimate"], dtype=float), cov, diag
 
