@@ -62,10 +62,10 @@ def test_no_worse_than_crude_mc_when_adaptation_cannot_help(oscillating_runs):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "issue 7, measured on the engine of 849f346: the law (stage 0) is chosen in 33/100 reps "
-    "on 1 + sin(40 x); stage 1 (a Gaussian close to the law) wins the out-of-sample score in "
-    "the rest. The variance is not worse (test above); remove this marker when the final "
-    "choice prefers the law here."))
+    "issue 7, measured on the engines of 849f346 and 5393a83: the law (stage 0) is chosen "
+    "in 33 and 32/100 reps on 1 + sin(40 x); stage 1 (a Gaussian close to the law) wins "
+    "the out-of-sample score in the rest. The variance is not worse (test above); remove "
+    "this marker when the final choice prefers the law here."))
 def test_law_chosen_when_adaptation_cannot_help(oscillating_runs):
     _, stage = oscillating_runs
     assert np.mean(stage == 0) > 0.5, f"law chosen in {np.sum(stage == 0)}/{REPS} reps"
