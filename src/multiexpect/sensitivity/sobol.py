@@ -31,6 +31,14 @@ engine's pilot (batch 0, a crude-MC sample of the law that the final stage does 
 unless the engine falls back to the law itself, in which case pilot and final sample are
 pooled, as crude MC would), and the criterion's weights are by default the delta-method
 sensitivities ``w_j = sum_k (∂S_k/∂θ_j)^2`` at the pilot estimates (method.md section 6).
+**Adjusted numerators** (``adjust=True``, aiscv only). The engine minimises
+``sum_j w_j Var(θ̂_j)`` and ignores covariances, while ``Var(Ŝ_k) ≈ Var(Q̂_k - S_k Ŝ) / V^2``.
+So instead of each numerator ``Q_k`` (``P_i``, ``F_i`` or ``T_i``) the engine estimates
+``R_k = Q_k - r_k S``, with ``r_k`` the pilot's estimate of index ``k`` (fixed before the
+adaptive batches, so the estimate stays unbiased for ``R_k``); then ``Q_k = R_k + r_k S``
+exactly, and the delta-method weight of ``S`` nearly vanishes. Measured on the cantilever
+beam (4 repetitions, mean predicted s.e.^2 summed): 1.21e-4 without, 1.09e-4 with.
+
 ``method="pick-freeze"`` is plain Monte Carlo of the same quantities at the same number of
 runs: Saltelli 2010 first order and Jansen total order (or the centred Sobol' estimator for
 first order alone), the classical baseline.
