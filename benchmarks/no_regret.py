@@ -314,7 +314,15 @@ def sobol_available() -> bool:
 
 # ---------------------------------------------------------------------------- one repetition
 def _run_one(args):
+    """One repetition; an exception of either estimator is recorded, not raised."""
     name, rep, options = args
+    try:
+        return _run_one_unguarded(name, rep, options)
+    except Exception as exc:  # a failed rep is a result of the benchmark
+        return name, rep, {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def _run_one_unguarded(name, rep, options):
     case = BY_NAME[name]
     model, law, _, _, _ = case.setup()
     out = {}
@@ -379,6 +387,9 @@ def summarise(case: Case, runs: list[dict]) -> dict:
         with np.errstate(divide="ignore", invalid="ignore"):
             zbias = np.where(bias_se > 0, np.abs(est.mean(axis=0) - truth) / bias_se, 0.0)
         row[key] = {"weighted_var": float(w @ var), "coverage": float(covered.mean()),
+                    "coverage_by_quantity": covered.mean(axis=0).round(3).tolist(),
+                    "bias_se_by_quantity": np.round(zbias, 2).tolist(),
+                    "var_by_quantity": var.tolist(),
                     "max_abs_bias_se": float(np.max(zbias)), "max_runs": runs_used,
                     "mean_time_s": float(np.mean([r["time"][0 if key == "aiscv" else 1]
                                                   for r in runs]))}
@@ -550,7 +561,15 @@ def main(argv=None):
             t0 = time.perf_counter()
             results = pool.map(_run_one, [(name, r, options) for r in range(reps)], chunksize=1)
             runs = [out for _, _, out in sorted(results, key=lambda t: t[1])]
+            errors = [out["error"] for out in runs if "error" in out]
+            runs = [out for out in runs if "error" not in out]
+            if len(runs) < 3:
+                print(f"  {name}: {len(errors)} failed reps, first: {errors[:1]}", flush=True)
+                continue
             row = summarise(case, runs)
+            row["errors"] = len(errors)
+            row["first_error"] = errors[0] if errors else None
+            row["pass"]["no-errors"] = not errors
             row["wall_s"] = time.perf_counter() - t0
             row["options"] = options
             rows.append(row)
