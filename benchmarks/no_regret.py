@@ -441,9 +441,11 @@ def print_table(rows: list[dict]) -> str:
             f"{a['coverage']:6.3f} {c['coverage']:6.3f} {a['max_abs_bias_se']:6.2f} "
             f"{r.get('final_fraction', float('nan')):5.2f} "
             f"{stages:24s} {verdict}")
-    lines.append("* classical variance exact (Var_f(phi)/N); empirical: "
-                 + ", ".join(f"{r['case']} {_fmt(r['classical']['weighted_var'])}"
-                             for r in rows if "classical_exact_var" in r))
+    exact = [r for r in rows if "classical_exact_var" in r]
+    if exact:
+        lines.append("* classical variance exact (Var_f(phi)/N); empirical: "
+                     + ", ".join(f"{r['case']} {_fmt(r['classical']['weighted_var'])}"
+                                 for r in exact))
     return "\n".join(lines)
 
 
