@@ -25,6 +25,7 @@ from ._rng import check_rng
 __all__ = ["Law", "as_points", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
+_MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
 
 
 def standard_normal_logpdf(u: np.ndarray) -> np.ndarray:
@@ -243,6 +244,10 @@ class Law:
             if self._fast[i] is not None:
                 x[:, i] = self._fast[i].inverse(zi)
                 continue
+            # far out, the tail probability underflows (or ppf loses accuracy) and gives the
+            # support's end (-inf for a t marginal); points beyond |z| = 30 have law density
+            # below 1e-196 and only a heavy proposal reaches them: map them to |z| = 30
+            zi = np.clip(zi, -_MAX_SCORE, _MAX_SCORE)
             upper = zi > 0
             xi = np.empty_like(zi)
             xi[~upper] = dist.ppf(ndtr(zi[~upper]))

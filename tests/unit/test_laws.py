@@ -204,3 +204,17 @@ def test_bad_points_and_sizes_are_rejected():
         law.sample(2.5, 0)
     with pytest.raises(ValueError, match="'rng' must be None, an int seed or a numpy"):
         law.sample(3, np.random.RandomState(0))
+
+
+def test_far_standard_points_map_to_finite_inputs():
+    # a Student-t proposal in standard space reaches |u| > 37, where Φ(u) underflows and
+    # the t marginal's ppf(0) is -inf: the map must stay finite (and monotone)
+    law = me.Law([stats.t(5), stats.pareto(4.5), stats.gumbel_r()])
+    u = np.array([[-80.0, -80.0, -80.0], [-30.0, -30.0, -30.0], [-8.0, -8.0, -8.0],
+                  [8.0, 8.0, 8.0], [30.0, 30.0, 30.0], [80.0, 80.0, 80.0]])
+    x = law.from_standard(u)
+    assert np.all(np.isfinite(x))
+    assert np.all(np.diff(x, axis=0) >= 0)
+    # inside |u| <= 30 the map is the exact quantile transform
+    assert np.isclose(x[2, 0], stats.t(5).ppf(stats.norm.cdf(-8.0)))
+    assert np.isclose(x[3, 0], stats.t(5).isf(stats.norm.sf(8.0)))
