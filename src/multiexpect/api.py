@@ -12,7 +12,7 @@ from ._rng import check_rng, root_seed
 from .aiscv import AISCV, AiscvOptions, check_weights
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.builder import build_evaluate
-from .interop import as_model
+from .interop import as_model, check_model_dims
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
@@ -170,11 +170,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     _check_weights_early(weights)
     if evaluate is None:
         wrap_model(model, vectorized)
-    model_dim = getattr(model, "input_dim", None)
-    if model_dim is not None and int(model_dim) != laws[0].dim:
-        raise ValueError(
-            f"the model takes {model_dim} inputs but 'law' has dimension {laws[0].dim}"
-        )
+    check_model_dims(model, laws[0].dim)
     seed = root_seed(rng)
     settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
                 "weights": weights if isinstance(weights, str) else list(map(float, weights)),

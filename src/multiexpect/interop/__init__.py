@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..laws import Law
 
-__all__ = ["as_law", "as_model", "is_openturns"]
+__all__ = ["as_law", "as_model", "check_model_dims", "is_openturns"]
 
 
 def is_openturns(obj, kind: str) -> bool:
@@ -58,3 +58,39 @@ def as_model(model):
 
         return OpenTURNSModel(model)
     return model
+
+
+def check_model_dims(model, dim: int, *, law_name: str = "law",
+                     scalar_for: str | None = None) -> None:
+    """Refuse, before any run, a model whose declared dimensions do not fit.
+
+    Only models that declare their dimensions are checked (an OpenTURNS ``Function``
+    through :func:`as_model` exposes ``input_dim`` and ``output_dim``); plain callables
+    pass and are checked on their first outputs.
+
+    Parameters
+    ----------
+    model : callable
+        The model, after :func:`as_model`.
+    dim : int
+        Dimension of the input law.
+    law_name : str
+        Name of the law argument in the error message.
+    scalar_for : str, optional
+        When given, the model must have one output, and the message says what for (e.g.
+        ``"Sobol' indices"``).
+
+    Raises
+    ------
+    ValueError
+        ``input_dim`` differs from ``dim``, or ``output_dim`` is not 1 when ``scalar_for``
+        is given.
+    """
+    model_dim = getattr(model, "input_dim", None)
+    if model_dim is not None and int(model_dim) != int(dim):
+        raise ValueError(f"the model takes {model_dim} inputs but '{law_name}' has dimension "
+                         f"{dim}")
+    out_dim = getattr(model, "output_dim", None)
+    if scalar_for is not None and out_dim is not None and int(out_dim) != 1:
+        raise ValueError(f"'model' must return one output per point for {scalar_for}, got a "
+                         f"function with {out_dim} outputs")

@@ -315,6 +315,24 @@ class OpenTURNSLaw:
         """Log-density of this law's image in standard space: exactly ``N(0, I)``."""
         return standard_normal_logpdf(as_points(u, self._dim, "u"))
 
+    def shifted(self, index: int, shift: float) -> OpenTURNSLaw:
+        """This law with marginal ``index`` translated by ``shift`` (copula and names kept).
+
+        The marginal becomes OpenTURNS's ``marginal + shift`` and the law
+        ``JointDistribution(marginals, copula)`` with this law's copula (Sklar's theorem:
+        the same law with one marginal moved). Used by
+        :func:`~multiexpect.mean_shift_perturbations`.
+        """
+        ot = self._ot
+        if not 0 <= int(index) < self._dim:
+            raise ValueError(f"'index' must lie in [0, {self._dim}), got {index!r}")
+        if not np.isfinite(shift):
+            raise ValueError(f"'shift' must be finite, got {shift!r}")
+        marginals = [self._dist.getMarginal(i) for i in range(self._dim)]
+        marginals[int(index)] = marginals[int(index)] + float(shift)
+        joint = ot.JointDistribution(marginals, self._dist.getCopula())
+        return OpenTURNSLaw(joint, names=self._names)
+
     def mean(self) -> np.ndarray:
         """Marginal means."""
         return np.asarray(self._dist.getMean(), dtype=float)

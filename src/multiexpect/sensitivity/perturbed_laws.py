@@ -30,6 +30,7 @@ doi:10.1080/00949655.2014.929128.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import logsumexp
@@ -38,9 +39,13 @@ from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV, check_weights
 from ..evaluation.evaluator import ModelEvaluator, wrap_model
+from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
-from ..problem import Problem, as_laws
+from ..problem import Problem
 from .results import PerturbedLawResult
+
+if TYPE_CHECKING:
+    from ..interop.openturns import OpenTURNSLaw
 
 __all__ = ["mean_shift_perturbations", "perturbed_law_indices"]
 
@@ -60,13 +65,16 @@ def _shift_marginal(dist, shift: float):
     return dist.dist(*args, **kwds)
 
 
-def mean_shift_perturbations(law: Law, delta=1.0, inputs=None) -> dict[str, Law]:
+def mean_shift_perturbations(law, delta: float | Sequence[float] = 1.0,
+                             inputs: Sequence[str | int] | None = None,
+                             ) -> dict[str, Law | OpenTURNSLaw]:
     """Laws with one input's mean shifted by ``± delta`` standard deviations.
 
     Parameters
     ----------
-    law : Law
-        The nominal law (a Gaussian copula, if any, is kept).
+    law : Law or openturns.Distribution
+        The nominal law; its copula (Gaussian or, for an OpenTURNS law, any) is kept. An
+        OpenTURNS ``Distribution`` is converted first by :func:`multiexpect.interop.as_law`.
     delta : float or sequence of float
         Shifts in standard deviations of the marginal; each gives a ``+`` and a ``-`` law.
     inputs : sequence of str or int, optional
@@ -75,43 +83,82 @@ def mean_shift_perturbations(law: Law, delta=1.0, inputs=None) -> dict[str, Law]
     Returns
     -------
     dict
-        ``{"<name>+<delta>sd": Law, "<name>-<delta>sd": Law, ...}``, input by input.
+        ``{"<name>+<delta>sd": law, "<name>-<delta>sd": law, ...}``, input by input. The laws
+        are native :class:`~multiexpect.Law` objects when ``law`` is (or converts exactly to)
+        one, else :class:`~multiexpect.interop.openturns.OpenTURNSLaw` objects.
+
+    Raises
+    ------
+    ValueError
+        ``law`` is neither a Law nor an OpenTURNS Distribution (e.g. another object with
+        the Law interface, whose marginals cannot be shifted), or bad ``delta`` / ``inputs``.
 
     Notes
     -----
     The marginal ``F_i`` becomes ``F_i(x - s)`` with ``s = ± delta σ_i``: for a normal marginal
-    the Kullback-Leibler-closest law with mean ``μ_i + s``; for others a location shift.
+    the Kullback-Leibler-closest law with mean ``μ_i + s``; for others a location shift. For
+    an OpenTURNS law that has no exact native equivalent, the shifted marginal is
+    OpenTURNS's ``marginal + s`` and the law is rebuilt as
+    ``JointDistribution(marginals, copula)`` with the original copula.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import multiexpect as me
+    >>> law = me.Law([stats.norm(0, 2), stats.norm(1, 1)], names=["a", "b"])
+    >>> pert = me.mean_shift_perturbations(law, delta=0.5, inputs=["a"])
+    >>> list(pert), pert["a+0.5sd"].mean().tolist()
+    (['a+0.5sd', 'a-0.5sd'], [1.0, 1.0])
     """
-    if not isinstance(law, Law):
-        raise ValueError(f"'law' must be a multiexpect.Law, got {type(law).__name__}")
+    law = _shiftable_law(law)
     deltas = np.atleast_1d(np.asarray(delta, dtype=float))
     if deltas.ndim != 1 or not np.all(np.isfinite(deltas)) or np.any(deltas <= 0):
         raise ValueError(f"'delta' must be positive finite numbers, got {delta!r}")
+    names = list(law.names)
     if inputs is None:
         which = list(range(law.dim))
     else:
         which = []
         for item in inputs:
             if isinstance(item, str):
-                if item not in law.names:
+                if item not in names:
                     raise ValueError(f"'inputs' names an unknown input {item!r}; "
-                                     f"known: {list(law.names)}")
-                which.append(law.names.index(item))
+                                     f"known: {names}")
+                which.append(names.index(item))
             elif isinstance(item, (int, np.integer)) and 0 <= item < law.dim:
                 which.append(int(item))
             else:
                 raise ValueError(f"'inputs' must hold input names or indices in "
                                  f"[0, {law.dim}), got {item!r}")
-    std = law.std()
-    out: dict[str, Law] = {}
+    std = np.asarray(law.std(), dtype=float)
+    out: dict = {}
     for i in which:
         for d in deltas:
             for sign, tag in ((1.0, "+"), (-1.0, "-")):
-                marginals = list(law.marginals)
-                marginals[i] = _shift_marginal(marginals[i], sign * d * std[i])
-                out[f"{law.names[i]}{tag}{d:g}sd"] = Law(marginals, law.correlation,
-                                                         names=law.names)
+                out[f"{names[i]}{tag}{d:g}sd"] = _shifted(law, i, sign * d * std[i])
     return out
+
+
+def _shiftable_law(law):
+    """``law`` through :func:`~multiexpect.interop.as_law`, if its marginals can be shifted."""
+    from ..interop.openturns import OpenTURNSLaw
+
+    converted = as_law(law, "law")
+    if not isinstance(converted, (Law, OpenTURNSLaw)):
+        raise ValueError(
+            f"'law' must be a multiexpect.Law or an OpenTURNS Distribution for mean-shift "
+            f"perturbations, got {type(law).__name__}: its marginals cannot be shifted"
+        )
+    return converted
+
+
+def _shifted(law, index: int, shift: float):
+    """``law`` with marginal ``index`` translated by ``shift``, copula and names kept."""
+    if isinstance(law, Law):
+        marginals = list(law.marginals)
+        marginals[index] = _shift_marginal(marginals[index], shift)
+        return Law(marginals, law.correlation, names=law.names)
+    return law.shifted(index, shift)
 
 
 # ---------------------------------------------------------------------- quantities
@@ -204,14 +251,18 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
 
     Parameters
     ----------
-    model : callable
+    model : callable or openturns.Function
         Scalar output: ``(n, d)`` -> ``(n,)`` (one point -> a scalar with
-        ``vectorized=False``).
-    law : Law
-        The nominal law.
-    perturbations : mapping of str to Law, or sequence of Law
+        ``vectorized=False``). An OpenTURNS ``Function`` (one output) is evaluated on whole
+        samples (:func:`multiexpect.interop.as_model`); its input dimension is checked
+        against the law before any run.
+    law : Law or openturns.Distribution
+        The nominal law (through :func:`multiexpect.interop.as_law`).
+    perturbations : mapping of str to law, or sequence of laws
         The perturbed laws (e.g. :func:`mean_shift_perturbations`), labelled by the mapping's
-        keys or ``p1..pK``.
+        keys or ``p1..pK``. Each may be a Law or an OpenTURNS ``Distribution``, converted by
+        :func:`multiexpect.interop.as_law`; errors name the entry
+        (``perturbations['a+1sd']``).
     budget : int
         Model runs in all (every law shares them).
     quantity : "mean" or ("exceedance", t)
@@ -259,21 +310,12 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
     if method not in METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    model = as_model(model)
     if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
         raise ValueError("'law' must be one (nominal) Law, got a sequence of laws")
-    nominal = as_laws(law)[0]
-    if isinstance(perturbations, Mapping):
-        labels = [str(k) for k in perturbations]
-        perturbed = list(perturbations.values())
-    elif isinstance(perturbations, Sequence) and not isinstance(perturbations, (str, bytes)):
-        perturbed = list(perturbations)
-        labels = [f"p{i + 1}" for i in range(len(perturbed))]
-    else:
-        raise ValueError("'perturbations' must be a mapping of labels to Laws or a sequence "
-                         f"of Laws, got {type(perturbations).__name__}")
-    if not perturbed:
-        raise ValueError("'perturbations' must hold at least one perturbed Law")
-    laws = as_laws([nominal, *perturbed])
+    nominal = as_law(law, "law")
+    laws, labels = _perturbed_laws(nominal, perturbations)
+    check_model_dims(model, nominal.dim, scalar_for="perturbed-law indices")
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
         raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
     budget = int(budget)
@@ -331,6 +373,34 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         quantities=q, quantities_stderr=np.sqrt(np.clip(np.diag(cov), 0.0, None)),
         quantity=quantity_name, form=form, method=method, n_evaluations=wrapper.n_runs,
         budget=budget, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _perturbed_laws(nominal, perturbations) -> tuple[list, list[str]]:
+    """``[nominal, f_1..f_K]`` through :func:`~multiexpect.interop.as_law`, and the labels.
+
+    Each perturbed law is converted (an OpenTURNS ``Distribution`` included) under the
+    name ``perturbations[<key>]`` (or ``perturbations[<i>]`` for a sequence), so an error
+    names the entry at fault.
+    """
+    if isinstance(perturbations, Mapping):
+        labels = [str(k) for k in perturbations]
+        entries = [(f"perturbations[{k!r}]", p) for k, p in perturbations.items()]
+    elif isinstance(perturbations, Sequence) and not isinstance(perturbations, (str, bytes)):
+        labels = [f"p{i + 1}" for i in range(len(perturbations))]
+        entries = [(f"perturbations[{i}]", p) for i, p in enumerate(perturbations)]
+    else:
+        raise ValueError("'perturbations' must be a mapping of labels to Laws or a sequence "
+                         f"of Laws, got {type(perturbations).__name__}")
+    if not entries:
+        raise ValueError("'perturbations' must hold at least one perturbed Law")
+    laws = [nominal]
+    for name, item in entries:
+        converted = as_law(item, name)
+        if converted.dim != nominal.dim:
+            raise ValueError(f"'{name}' has dimension {converted.dim} but 'law' has "
+                             f"dimension {nominal.dim}")
+        laws.append(converted)
+    return laws, labels
 
 
 def _mixture_mc(laws, wrapper, budget, seed):

@@ -55,8 +55,8 @@ from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV
 from ..evaluation.evaluator import ModelEvaluator, wrap_model
+from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
-from ..problem import as_laws
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -295,13 +295,15 @@ def _check_orders(orders) -> tuple[str, ...]:
 def _check_law(law) -> Law:
     if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
         raise ValueError("'law' must be one Law for Sobol' indices, got a sequence of laws")
-    law = as_laws(law)[0]
-    if getattr(law, "correlation", None) is not None:
+    law = as_law(law, "law")
+    correlation = getattr(law, "correlation", None)
+    if correlation is not None or not getattr(law, "is_independent", True):
+        copula = "a Gaussian copula" if correlation is not None else "a non-independent copula"
         raise ValueError(
-            "Sobol' indices assume independent inputs, but 'law' has correlated inputs "
-            "(a Gaussian copula): the pick-freeze estimators would ignore the dependence. "
-            "Use a law without 'correlation', or indices for dependent inputs (e.g. "
-            "Shapley effects), which this library does not compute."
+            f"Sobol' indices assume independent inputs, but 'law' has dependent inputs "
+            f"({copula}): the pick-freeze estimators would ignore the dependence. "
+            f"Use a law with independent inputs, or indices for dependent inputs (e.g. "
+            f"Shapley effects), which this library does not compute."
         )
     return law
 
@@ -329,12 +331,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
 
     Parameters
     ----------
-    model : callable
+    model : callable or openturns.Function
         Scalar output: ``(n, d)`` inputs -> ``(n,)`` outputs (one point -> a scalar with
         ``vectorized=False``). The runs of a batch of pick-freeze points reach the model in
-        one call of the stacked input matrices.
-    law : Law
-        Independent inputs (a law with a Gaussian copula raises a ValueError).
+        one call of the stacked input matrices. An OpenTURNS ``Function`` (one output) is
+        evaluated on whole samples (:func:`multiexpect.interop.as_model`); its input
+        dimension is checked against the law before any run.
+    law : Law or openturns.Distribution
+        Independent inputs (a law with dependent inputs, e.g. a Gaussian copula, raises a
+        ValueError). An OpenTURNS ``Distribution`` goes through
+        :func:`multiexpect.interop.as_law` (a native Law when the conversion is exact).
     budget : int
         Model runs in all; one pick-freeze point costs ``d + 1`` runs for one order, ``d + 2``
         for both. The number of points is ``budget // runs_per_point``.
@@ -389,7 +395,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     orders = _check_orders(orders)
     if method not in METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    model = as_model(model)
     law = _check_law(law)
+    check_model_dims(model, law.dim, scalar_for="Sobol' indices")
     layout = PickFreezeLayout(law.dim, orders)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     budget = _check_budget(budget, layout.runs_per_point, minimum, law.dim, orders)
