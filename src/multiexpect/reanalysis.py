@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 
 from ._rng import check_rng
 from .laws import standard_normal_logpdf
-from .results import ExpectationResult, FinalSample
+from .results import ExpectationResult, FinalSample, _z
 
 __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
 
@@ -155,7 +155,9 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
         Method ``"reanalysis"``, ``n_evaluations`` 0; ``diagnostics`` holds ``ess`` (per
         quantity), ``ess_per_law``, ``ess_threshold``, ``weight_mean`` (exactly 1 in
         expectation; far from 1 in standard errors means the weights are not to be trusted),
-        ``weight_mean_stderr``, ``n_points`` and the interval.
+        ``weight_mean_stderr``, ``n_points`` and the interval. As for any
+        :class:`~multiexpect.ExpectationResult`, ``to_frame(level)`` gives the estimates
+        as a pandas DataFrame (pass the same ``level`` to get the recorded interval).
 
     Raises
     ------
@@ -248,7 +250,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
             f"standard error to be trusted; run a study for it",
             UserWarning, stacklevel=2)
 
-    z = _z(level)
+    z = _z(float(level))
     source = result if isinstance(result, ExpectationResult) else None
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=tuple(names), method="reanalysis",
@@ -266,12 +268,6 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
                   "source": None if source is None else {
                       "method": source.method, "n_evaluations": source.n_evaluations,
                       "settings": source.settings}})
-
-
-def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + float(level) / 2.0))
 
 
 def _callable_name(fn) -> str:

@@ -56,6 +56,38 @@ def _z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2.0))
 
 
+def _write_json(result, path, kwargs: dict) -> str:
+    """``result.to_dict()`` as JSON text, also written to ``path`` when given."""
+    text = json.dumps(result.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
+
+
+def _read_json(text_or_path: str) -> dict:
+    """The dictionary in JSON text, or in the file at that path."""
+    text = text_or_path
+    if not text_or_path.lstrip().startswith("{"):
+        with open(text_or_path, encoding="utf-8") as fh:
+            text = fh.read()
+    return json.loads(text)
+
+
+def _data_frame(columns: dict[str, np.ndarray], index, index_name: str):
+    """A pandas DataFrame of ``columns`` (in order), one row per entry of ``index``.
+
+    Shared by every result's ``to_frame()``; raises the one ImportError with the install
+    hint when pandas is missing.
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("to_frame() needs pandas: pip install 'multiexpect[pandas]'") from exc
+    return pd.DataFrame({key: np.array(value, dtype=float) for key, value in columns.items()},
+                        index=pd.Index(list(index), name=index_name))
+
+
 @dataclass(frozen=True, eq=False)
 class FinalSample:
     """The final-stage sample of a study, kept for reanalysis without new runs.
@@ -222,11 +254,7 @@ class ExpectationResult:
 
     def to_json(self, path=None, **kwargs) -> str:
         """The result as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        return text
+        return _write_json(self, path, kwargs)
 
     @classmethod
     def from_dict(cls, data: dict) -> ExpectationResult:
@@ -242,18 +270,28 @@ class ExpectationResult:
     @classmethod
     def from_json(cls, text_or_path: str) -> ExpectationResult:
         """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
-        text = text_or_path
-        if not text_or_path.lstrip().startswith("{"):
-            with open(text_or_path, encoding="utf-8") as fh:
-                text = fh.read()
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(_read_json(text_or_path))
 
-    def to_frame(self):
-        """A pandas DataFrame (``pip install multiexpect[pandas]``)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_frame() needs pandas: pip install 'multiexpect[pandas]'") from exc
-        low, high = self.confidence_interval()
-        return pd.DataFrame({"estimate": self.estimate, "stderr": self.stderr,
-                             "ci_low": low, "ci_high": high}, index=list(self.names))
+    def to_frame(self, level: float = 0.95):
+        """The estimates as a pandas DataFrame (``pip install 'multiexpect[pandas]'``).
+
+        Parameters
+        ----------
+        level : float
+            Level of the confidence interval columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per quantity (index ``"quantity"``: :attr:`names`); columns
+            ``estimate``, ``stderr``, ``ci_low``, ``ci_high`` (as
+            :meth:`confidence_interval`).
+
+        Raises
+        ------
+        ImportError
+            pandas is not installed.
+        """
+        low, high = self.confidence_interval(level)
+        return _data_frame({"estimate": self.estimate, "stderr": self.stderr,
+                            "ci_low": low, "ci_high": high}, self.names, "quantity")

@@ -3,18 +3,25 @@
 :class:`SobolResult` holds first- and total-order Sobol' indices with their standard errors
 (delta method on the joint estimates); :class:`PerturbedLawResult` holds perturbed-law
 indices. Both follow :class:`~multiexpect.ExpectationResult`: frozen arrays, ``summary()``,
-``to_dict`` / ``to_json`` and their inverses.
+``to_dict`` / ``to_json`` and their inverses, ``to_frame()`` (with pandas).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from ..results import _frozen_array, _jsonable, _z, format_table
+from ..results import (
+    _data_frame,
+    _frozen_array,
+    _jsonable,
+    _read_json,
+    _write_json,
+    _z,
+    format_table,
+)
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
 
@@ -26,22 +33,6 @@ _PLI_ARRAYS = ("indices", "stderr", "quantities", "quantities_stderr", "covarian
 def _dump(result) -> dict[str, Any]:
     return _jsonable({f.name: getattr(result, f.name) for f in fields(result)}
                      | {"type": type(result).__name__})
-
-
-def _write_json(result, path, kwargs) -> str:
-    text = json.dumps(result.to_dict(), indent=kwargs.pop("indent", 2), **kwargs)
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    return text
-
-
-def _read_json(text_or_path: str) -> dict:
-    text = text_or_path
-    if not text_or_path.lstrip().startswith("{"):
-        with open(text_or_path, encoding="utf-8") as fh:
-            text = fh.read()
-    return json.loads(text)
 
 
 def _floats(values) -> np.ndarray:
@@ -150,6 +141,36 @@ class SobolResult:
             out["ST_conf"] = z * np.array(self.total_order_stderr)
         return out
 
+    def to_frame(self, level: float = 0.95):
+        """The indices as a pandas DataFrame (``pip install 'multiexpect[pandas]'``).
+
+        Parameters
+        ----------
+        level : float
+            Level of the confidence interval columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input (index ``"input"``: :attr:`names`); for each order computed
+            (first, then total), the columns ``<order>_order``, ``<order>_order_stderr``,
+            ``<order>_order_ci_low`` and ``<order>_order_ci_high`` (as
+            :meth:`confidence_interval`). An order not computed has no columns.
+
+        Raises
+        ------
+        ImportError
+            pandas is not installed.
+        """
+        intervals = self.confidence_interval(level)
+        columns = {}
+        for order in self.orders:
+            est, se = self._order(order)
+            low, high = intervals[order]
+            columns |= {f"{order}_order": est, f"{order}_order_stderr": se,
+                        f"{order}_order_ci_low": low, f"{order}_order_ci_high": high}
+        return _data_frame(columns, self.names, "input")
+
     def summary(self, level: float = 0.95) -> str:
         """A readable table of the indices, standard errors and intervals."""
         intervals = self.confidence_interval(level)
@@ -253,6 +274,33 @@ class PerturbedLawResult:
         """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays."""
         z = _z(level)
         return self.indices - z * self.stderr, self.indices + z * self.stderr
+
+    def to_frame(self, level: float = 0.95):
+        """The indices as a pandas DataFrame (``pip install 'multiexpect[pandas]'``).
+
+        Parameters
+        ----------
+        level : float
+            Level of the confidence interval columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per perturbed law (index ``"perturbation"``: :attr:`names`); columns
+            ``index``, ``stderr``, ``ci_low``, ``ci_high`` (as :meth:`confidence_interval`),
+            then ``quantity`` and ``quantity_stderr``: ``Q`` under that law and its
+            standard error. The nominal ``Q`` is ``quantities[0]``.
+
+        Raises
+        ------
+        ImportError
+            pandas is not installed.
+        """
+        low, high = self.confidence_interval(level)
+        return _data_frame({"index": self.indices, "stderr": self.stderr, "ci_low": low,
+                            "ci_high": high, "quantity": self.quantities[1:],
+                            "quantity_stderr": self.quantities_stderr[1:]},
+                           self.names, "perturbation")
 
     def summary(self, level: float = 0.95) -> str:
         """A readable table of the indices."""
