@@ -332,7 +332,8 @@ def _run_one_unguarded(name, rep, options):
                               method="aiscv", rng=1000 + rep, **options)
         out["aiscv"] = (list(res.estimate), list(res.stderr), res.n_evaluations)
         out["stage"] = int(res.diagnostics["chosen_stage"])
-        out["final_fraction"] = res.diagnostics["n_final"] / case.budget
+        out["final_fraction"] = (res.diagnostics["n_final"]
+                                 + res.diagnostics.get("n_pooled", 0)) / case.budget
         t1 = time.perf_counter()
         cres = me.expectations(model, law, budget=case.budget, weights=case.weights,
                                method=case.classical, rng=500_000 + rep)

@@ -211,6 +211,8 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
             method=method, n_evaluations=engine.runs_used, budget=budget,
             weights=engine.weights, history=tuple(s.as_dict() for s in engine.history),
             diagnostics={"chosen_stage": out["chosen_stage"], "n_final": out["n_final"],
+                         "n_pooled": out["n_pooled"], "pooled_stages": out["pooled_stages"],
+                         "pooled_lambdas": out["pooled_lambdas"],
                          "predicted_error": out["predicted_error"], "space": problem.space,
                          "selection_scores": getattr(engine, "selection_scores", None),
                          "pilot_estimate": engine.pilot_estimate.tolist()},

@@ -12,10 +12,11 @@ from scipy import stats
 from scipy.special import factorial2
 
 import multiexpect as me
-from multiexpect.aiscv import resolve_weights
+from multiexpect.aiscv import AISCV, AiscvOptions, resolve_weights
 from multiexpect.estimators.control_variates import regress_controls
 from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
+from multiexpect.estimators.pooling import StagePooling
 
 METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
 
@@ -299,3 +300,58 @@ def test_summary_and_confidence_interval():
     with pytest.raises(ValueError, match="'level' must lie in"):
         res.confidence_interval(1.5)
     assert res.weighted_variance == pytest.approx(float(np.sum(res.weights * res.stderr**2)))
+
+
+# ---------------------------------------------------------------------- pooling of stages
+def test_streaming_covariance_equals_one_pass():
+    rng = np.random.default_rng(8)
+    values = rng.normal(size=(1000, 3)) @ np.array([[1, 0.5, 0], [0, 1, 0.2], [0, 0, 2.0]])
+    moments = StreamingMoments(3, covariance=True)
+    for part in np.array_split(values, 7):
+        moments.update(part + 100.0)  # an offset: the update must not lose precision
+    np.testing.assert_allclose(moments.covariance, np.cov(values, rowvar=False), rtol=1e-9)
+
+
+def test_stage_pooling_weighs_stages_by_precision():
+    """Stages drawn from the final proposal itself (log ratio 0) have the final sample's
+    variance: λ ∝ n_s and the pooled mean is the size-weighted mean; a stage whose
+    reweighted variance is 4x larger gets a quarter of the precision weight."""
+    rng = np.random.default_rng(9)
+    final = rng.normal(2.0, 1.0, size=(4000, 1))
+    pooling = StagePooling(np.array([[1.9], [2.2]]), np.array([1000, 2000]), np.ones(1))
+    log_ratio = np.column_stack([np.zeros(4000), np.zeros(4000)])
+    pooling.update(final, final, log_ratio)
+    out = pooling.combine()
+    np.testing.assert_allclose(out["lambdas"], [1 / 7, 2 / 7, 4 / 7], rtol=1e-3)
+    np.testing.assert_allclose(out["estimate"],
+                               out["lambdas"] @ [1.9, 2.2, final.mean()], rtol=1e-12)
+    np.testing.assert_allclose(out["covariance"][0, 0],
+                               np.var(final, ddof=1) / 7000, rtol=5e-3)
+    # a stage with g_F / g_s = 4 on every point: E[r^2 g_F/g_s] = 4 E[r^2]
+    pooling = StagePooling(np.array([[2.0]]), np.array([4000]), np.ones(1))
+    pooling.update(final - 2.0 + 0.0, final - 2.0, np.full((4000, 1), np.log(4.0)))
+    lam = pooling.combine()["lambdas"]
+    np.testing.assert_allclose(lam[0] / lam[1], 0.25, rtol=2e-2)
+
+
+def test_engine_covariance_is_that_of_the_estimate():
+    law = me.Law([stats.norm(), stats.norm()])
+
+    def model(x, _batch):
+        return np.column_stack([x[:, 0] ** 2, np.exp(0.5 * x[:, 1]), x[:, 0] - x[:, 1]])
+
+    plain = AISCV(law, model, budget=3000, seed=3,
+                  options=AiscvOptions(pool_adaptive=False))
+    out = plain.run(keep_sample=True)
+    summands = plain.final_sample["summands"]
+    np.testing.assert_allclose(out["estimate"], summands.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(out["covariance"],
+                               np.cov(summands, rowvar=False) / summands.shape[0], rtol=1e-9)
+    assert out["n_pooled"] == 0
+    # a tie with the law (no Gaussian helps with sin(40 x) of a uniform): stages pooled
+    tie = AISCV(me.Law([stats.uniform()]), lambda x, _b: 1.0 + np.sin(40.0 * x),
+                budget=3000, seed=3)
+    pooled = tie.run()
+    assert pooled["n_pooled"] + pooled["n_final"] == 3000
+    np.testing.assert_allclose(np.diag(pooled["covariance"]), pooled["stderr"] ** 2)
+    assert np.isclose(sum(pooled["pooled_lambdas"]), 1.0)

@@ -56,10 +56,11 @@ class StreamingMoments:
     Keeps the final stage's memory bounded whatever the budget.
     """
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, covariance: bool = False):
         self.n = 0
         self.mean = np.zeros(width)
         self._m2 = np.zeros(width)
+        self._cross = np.zeros((width, width)) if covariance else None
 
     def update(self, values: np.ndarray) -> None:
         """Add the rows of ``values`` ((n, width))."""
@@ -67,12 +68,24 @@ class StreamingMoments:
         if m == 0:
             return
         chunk_mean = values.mean(axis=0)
-        chunk_m2 = ((values - chunk_mean) ** 2).sum(axis=0)
+        centred = values - chunk_mean
+        chunk_m2 = (centred**2).sum(axis=0)
         total = self.n + m
         delta = chunk_mean - self.mean
+        if self._cross is not None:
+            self._cross += centred.T @ centred + np.outer(delta, delta) * (self.n * m / total)
         self.mean = self.mean + delta * (m / total)
         self._m2 = self._m2 + chunk_m2 + delta**2 * (self.n * m / total)
         self.n = total
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Unbiased covariance matrix of the rows (``covariance=True`` only)."""
+        if self._cross is None:
+            raise RuntimeError("StreamingMoments(covariance=True) is needed for covariance")
+        if self.n < 2:
+            return np.full_like(self._cross, np.inf)
+        return self._cross / (self.n - 1)
 
     @property
     def variance(self) -> np.ndarray:

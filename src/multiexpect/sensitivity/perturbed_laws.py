@@ -348,11 +348,11 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
             and weights == "delta" else weights
         engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
                        names=names)
-        out = engine.run(keep_sample=True)
+        out = engine.run()
         q = np.asarray(out["estimate"], dtype=float)
-        cov = np.atleast_2d(np.cov(engine.final_sample["summands"], rowvar=False)) \
-            / out["n_final"]
-        diag = {"n_final": int(out["n_final"]), "chosen_stage": int(out["chosen_stage"]),
+        cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
+        diag = {"n_final": int(out["n_final"]), "n_pooled": int(out["n_pooled"]),
+                "chosen_stage": int(out["chosen_stage"]),
                 "criterion_weights": np.asarray(engine.weights).tolist(),
                 "space": engine.problem.space}
     elif method == "mixture-mc":

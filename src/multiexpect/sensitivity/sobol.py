@@ -482,14 +482,13 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
     spec = _DeltaWeights(wrapper) if isinstance(weights, str) and weights == "delta" else weights
     engine = AISCV([space_law], wrapper, budget=points, seed=seed, weights=spec,
                    options=opts, names=layout.quantity_names)
-    out = engine.run(keep_sample=True)
-    summands = engine.final_sample["summands"]
-    cov = np.atleast_2d(np.cov(summands, rowvar=False)) / out["n_final"]
+    out = engine.run()
+    # the covariance of the estimate: final stage and pooled earlier stages together
+    cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
     diag = {"n_points": engine.runs_used, "n_final": int(out["n_final"]),
-            "chosen_stage": int(out["chosen_stage"]),
+            "n_pooled": int(out["n_pooled"]), "chosen_stage": int(out["chosen_stage"]),
             "criterion_weights": np.asarray(engine.weights).tolist(),
             "engine_stderr": np.asarray(out["stderr"]).tolist(),
-            "summand_stderr": np.sqrt(np.clip(np.diag(cov), 0.0, None)).tolist(),
             "history": [s.as_dict() for s in engine.history]}
     return np.asarray(out["estimate"], dtype=float), cov, diag
 
