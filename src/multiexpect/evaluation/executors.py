@@ -8,9 +8,14 @@ once (with :mod:`cloudpickle` when installed, so lambdas and closures travel too
 * ``"processes"``: a :class:`~concurrent.futures.ProcessPoolExecutor` whose initializer
   installs the model in each worker, so chunks carry only points. If a worker dies (a
   segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one;
-* any other executor (``distributed.Client(...).get_executor()``,
-  ``mpi4py.futures.MPIPoolExecutor``, a thread pool): each task carries the pickled model
-  bytes, which a worker unpickles once and caches by key.
+* a Dask executor (``distributed.Client(...).get_executor()``): the pickled model is
+  scattered once to every worker (``Client.scatter(..., broadcast=True)``) and tasks carry
+  the resulting future, so the model crosses the network once per worker, not per chunk;
+* any other executor (``mpi4py.futures.MPIPoolExecutor``, a user's pool): each task carries
+  the pickled model bytes (pickled once, in the parent).
+
+In every case a worker process unpickles the model once and caches it by the SHA-256 digest
+of the pickled bytes (:data:`_WORKER_MODELS`, a few models at most).
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ import numpy as np
 
 __all__ = ["ChunkResult", "Runner", "check_executor", "dumps_model", "run_chunk"]
 
+# worker side: unpickled models by digest of their pickled bytes (insertion ordered; the
+# oldest are dropped beyond _MAX_CACHED, so a long-lived worker serving many studies does not
+# keep every model it ever ran)
 _WORKER_MODELS: dict[str, Callable] = {}
+_MAX_CACHED = 4
 
 
 def dumps_model(model) -> bytes:
@@ -161,9 +170,20 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
 
 
 # ---------------------------------------------------------------------- worker side
+def _cached_model(key: str, payload: bytes) -> Callable:
+    """The model of digest ``key``, unpickled from ``payload`` the first time only."""
+    model = _WORKER_MODELS.get(key)
+    if model is None:
+        model = pickle.loads(payload)
+        while len(_WORKER_MODELS) >= _MAX_CACHED:
+            _WORKER_MODELS.pop(next(iter(_WORKER_MODELS)), None)
+        _WORKER_MODELS[key] = model
+    return model
+
+
 def _install_model(key: str, payload: bytes) -> None:
     """Pool initializer: unpickle the model once in this worker."""
-    _WORKER_MODELS[key] = pickle.loads(payload)
+    _cached_model(key, payload)
 
 
 def _run_installed(key: str, x, pointwise: bool, isolate: bool) -> ChunkResult:
@@ -171,10 +191,9 @@ def _run_installed(key: str, x, pointwise: bool, isolate: bool) -> ChunkResult:
 
 
 def _run_shipped(key: str, payload: bytes, x, pointwise: bool, isolate: bool) -> ChunkResult:
-    model = _WORKER_MODELS.get(key)
-    if model is None:
-        model = _WORKER_MODELS[key] = pickle.loads(payload)
-    return run_chunk(model, x, pointwise, isolate)
+    """Run a chunk with the model shipped as ``payload`` (the pickled bytes themselves, or,
+    on Dask, the bytes scattered once and resolved on the worker from their future)."""
+    return run_chunk(_cached_model(key, payload), x, pointwise, isolate)
 
 
 # ---------------------------------------------------------------------- parent side
@@ -213,15 +232,19 @@ class Runner:
         check_executor(executor, n_workers)
         self.model = model
         self.pointwise = pointwise
+        self._dask = _dask_client(executor)
         self.kind = ("inline" if executor is None
-                     else "processes" if executor == "processes" else "external")
-        self._external = executor if self.kind == "external" else None
+                     else "processes" if executor == "processes"
+                     else "dask" if self._dask is not None else "external")
+        self._external = executor if self.kind in ("dask", "external") else None
         self.n_workers = int(n_workers or os.cpu_count() or 1) if self.kind == "processes" \
-            else _guess_workers(executor)
+            else _guess_workers(executor, self._dask)
         self._payload: bytes | None = None
         self._key = ""
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._scattered = None  # Dask: the future of the model bytes scattered to workers
         self.n_pool_restarts = 0
+        self.n_scatters = 0
 
     def _ensure_payload(self):
         if self._payload is None:
@@ -235,12 +258,34 @@ class Runner:
                                                 initargs=(self._key, self._payload))
         return self._pool
 
+    def _shipment(self):
+        """What a task carries to designate the model: the pickled bytes, or on Dask the
+        future of those bytes, scattered once to every worker."""
+        self._ensure_payload()
+        if self.kind != "dask":
+            return self._payload
+        if self._scattered is None:
+            self._scattered = self._dask.scatter(self._payload, broadcast=True, hash=False)
+            self.n_scatters += 1
+        return self._scattered
+
     def recover(self) -> None:
-        """Replace a broken process pool by a fresh one (no-op for other executors)."""
+        """After a lost task: replace a broken process pool by a fresh one; on Dask, scatter
+        the model again on the next run (the workers holding it may be the ones lost)."""
         if self.kind == "processes" and self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
             self.n_pool_restarts += 1
+        elif self.kind == "dask":
+            self._release_scattered()
+
+    def _release_scattered(self) -> None:
+        if self._scattered is not None:
+            try:
+                self._scattered.release()
+            except Exception:  # pragma: no cover - a closed client: nothing to release
+                pass
+            self._scattered = None
 
     def run(self, chunks: Iterable[tuple[int, np.ndarray]], isolate: bool
             ) -> Iterator[tuple[int, ChunkResult | BaseException]]:
@@ -257,9 +302,9 @@ class Runner:
                 futures[pool.submit(_run_installed, self._key, x, self.pointwise,
                                     isolate)] = cid
         else:
-            self._ensure_payload()
+            shipment = self._shipment()
             for cid, x in chunks:
-                futures[self._external.submit(_run_shipped, self._key, self._payload, x,
+                futures[self._external.submit(_run_shipped, self._key, shipment, x,
                                               self.pointwise, isolate)] = cid
         for fut in cf.as_completed(futures):
             try:
@@ -271,11 +316,34 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._release_scattered()
 
 
-def _guess_workers(executor) -> int:
+def _dask_client(executor):
+    """The ``distributed.Client`` behind a ``Client.get_executor()`` executor, else None.
+
+    ``ClientExecutor`` offers no public accessor for its client; its ``_client`` attribute
+    has been stable since the class appeared. Anything unrecognised is treated as a plain
+    executor (the model bytes then travel with each task)."""
+    if executor is None or isinstance(executor, str):
+        return None
+    cls = type(executor)
+    if cls.__name__ != "ClientExecutor" or not cls.__module__.startswith("distributed"):
+        return None
+    client = getattr(executor, "_client", None)
+    return client if callable(getattr(client, "scatter", None)) else None
+
+
+def _guess_workers(executor, dask_client=None) -> int:
     if executor is None:
         return 1
+    if dask_client is not None:
+        try:  # threads of the cluster's workers, at the time the study starts
+            threads = sum(dask_client.nthreads().values())
+        except Exception:  # pragma: no cover - an unreachable scheduler fails later anyway
+            threads = 0
+        if threads > 0:
+            return int(threads)
     for attr in ("_max_workers", "num_workers"):
         value = getattr(executor, attr, None)
         if isinstance(value, int) and value > 0:
