@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import faulthandler
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +42,83 @@ def test_process_pool_equals_in_process():
     np.testing.assert_array_equal(lam.estimate, ref2.estimate)
 
 
-def test_model_is_shipped_once_per_worker():
-    ev = build_evaluate(smooth, executor="processes", n_workers=2, chunk_size=10)
+def counting_model(folder):
+    """A vectorised model that logs, per process, each time it is pickled (``pickled-<pid>``),
+    unpickled (``unpickled-<pid>``) and run on a chunk (``ran-<pid>``).
+
+    The class is local, so cloudpickle ships it by value: workers (Dask, MPI) need not import
+    the test suite."""
+
+    class UnpickleCounter:
+        def __init__(self, folder):
+            self.folder = str(folder)
+
+        def _log(self, what):
+            with open(os.path.join(self.folder, f"{what}-{os.getpid()}"), "a") as f:
+                f.write("x")
+
+        def __getstate__(self):
+            self._log("pickled")
+            return {"folder": self.folder}
+
+        def __setstate__(self, state):
+            self.folder = state["folder"]
+            self._log("unpickled")
+
+        def __call__(self, x):
+            self._log("ran")
+            return smooth(x)
+
+    return UnpickleCounter(folder)
+
+
+def count_events(folder) -> dict[str, collections.Counter]:
+    """``{"pickled"|"unpickled"|"ran": Counter(pid -> times)}`` from the logs of
+    :func:`counting_model`."""
+    out = {k: collections.Counter() for k in ("pickled", "unpickled", "ran")}
+    for path in Path(folder).iterdir():
+        what, pid = path.name.rsplit("-", 1)
+        out[what][int(pid)] = len(path.read_text())
+    return out
+
+
+def run_counted(executor, folder, n_workers=None, n_batches=3) -> dict:
+    """Run ``n_batches`` batches of 200 points in chunks of 10 (60 tasks) through
+    ``executor``; check the outputs and return :func:`count_events`."""
+    ev = build_evaluate(counting_model(folder), executor=executor, n_workers=n_workers,
+                        chunk_size=10)
     try:
-        x = np.random.default_rng(0).normal(size=(200, 2))
-        np.testing.assert_array_equal(ev(x, 0), smooth(x))
-        # the pool initializer carries the model; tasks carry only points
-        assert ev.runner._pool is not None
-        assert ev.runner.n_pool_restarts == 0
+        for batch in range(n_batches):
+            x = np.random.default_rng(batch).normal(size=(200, 2))
+            np.testing.assert_array_equal(ev(x, batch), smooth(x))
     finally:
         ev.close()
+    return count_events(folder)
+
+
+def assert_once_per_worker(events, max_workers) -> None:
+    parent = os.getpid()
+    # pickled once, in the parent, for the whole study
+    assert events["pickled"] == {parent: 1}, events
+    ran = set(events["ran"])
+    assert parent not in ran and 1 <= len(ran) <= max_workers, events
+    assert sum(events["ran"].values()) == 60  # one call per chunk: 3 batches x 20 chunks
+    # unpickled exactly once in each process that ran chunks, and nowhere else
+    assert events["unpickled"] == {pid: 1 for pid in ran}, events
+
+
+def test_model_is_shipped_once_per_worker(tmp_path):
+    # "processes": the pool initializer installs the model; tasks carry only points
+    events = run_counted("processes", tmp_path, n_workers=2)
+    assert_once_per_worker(events, max_workers=2)
+
+
+def test_other_executor_unpickles_once_per_worker(tmp_path):
+    # any other executor (here a user's process pool, as for MPI): the bytes pickled once in
+    # the parent travel with each task; each worker unpickles them once and caches the model
+    with ProcessPoolExecutor(2) as pool:
+        events = run_counted(pool, tmp_path)
+    assert_once_per_worker(events, max_workers=2)
 
 
 def test_any_executor_thread_pool_and_store(tmp_path):
@@ -111,7 +179,7 @@ def test_dead_worker_retried(tmp_path):
     np.testing.assert_array_equal(res.estimate, ref.estimate)
 
 
-def test_dask_local_cluster_equals_in_process():
+def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
     distributed = pytest.importorskip("distributed")
     law = tf.borehole_law()
     ref = me.expectations(tf.borehole, law, budget=2000, rng=6)
@@ -122,9 +190,38 @@ def test_dask_local_cluster_equals_in_process():
                               executor=client.get_executor())
         # the work was done by the two worker processes, not by this one
         pids = client.run(os.getpid)
+        # the model is scattered once (broadcast to both workers) and unpickled at most once
+        # per worker process, however many chunks each runs
+        ev = build_evaluate(tf.borehole, executor=client.get_executor())
+        assert ev.runner.kind == "dask" and ev.runner.n_workers == 2
+        ev.close()
+        events = run_counted(client.get_executor(), tmp_path)
     assert len(pids) == 2 and os.getpid() not in pids.values()
     np.testing.assert_array_equal(res.estimate, ref.estimate)
     np.testing.assert_array_equal(res.stderr, ref.stderr)
+    assert set(events["ran"]) <= set(pids.values())
+    assert_once_per_worker(events, max_workers=2)
+
+
+def test_dask_model_future_is_scattered_once_per_study():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        ev = build_evaluate(smooth, executor=client.get_executor(), chunk_size=10)
+        try:
+            for batch in range(3):
+                x = np.random.default_rng(batch).normal(size=(100, 2))
+                np.testing.assert_array_equal(ev(x, batch), smooth(x))
+            assert ev.runner.n_scatters == 1
+            key = ev.runner._scattered.key
+            assert key in client.who_has()  # held by the cluster while the study runs
+            ev.runner.recover()  # a lost task: the next run scatters the model again
+            np.testing.assert_array_equal(ev(x, 3), smooth(x))
+            assert ev.runner.n_scatters == 2
+        finally:
+            ev.close()
+        assert ev.runner._scattered is None  # released when the study closes
 
 
 # ---------------------------------------------------------------------- bad arguments
@@ -158,30 +255,54 @@ def test_bad_evaluation_arguments(kwargs, message, tmp_path):
     assert model.n == 0
 
 
+class Tty:
+    """A fake terminal (or, with ``tty=False``, a fake pipe) that records what is written."""
+
+    def __init__(self, tty=True):
+        self.tty = tty
+        self.text = ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
 def test_progress_is_a_no_op_without_terminal_and_draws_on_one(capsys):
     ref = me.expectations(smooth, LAW2, budget=1000, rng=1)
     res = me.expectations(smooth, LAW2, budget=1000, rng=1, progress=True)
     np.testing.assert_array_equal(res.estimate, ref.estimate)
-    assert capsys.readouterr().err == ""  # not a terminal under pytest
-
-    class Tty:
-        def __init__(self):
-            self.text = ""
-
-        def isatty(self):
-            return True
-
-        def write(self, s):
-            self.text += s
-
-        def flush(self):
-            pass
+    assert capsys.readouterr() == ("", "")  # not a terminal under pytest
 
     tty = Tty()
-    bar = Progress(True, total=100, stream=tty)
+    bar = Progress(True, total=100, stream=tty, stdout=Tty())
     assert bar.active
     bar.update(40)
     bar.note(predicted_error=0.0123)
     bar.close()
     assert "40/100" in tty.text and "predicted_error=0.0123" in tty.text
-    assert not Progress(False, 100, stream=tty).active
+    assert not Progress(False, 100, stream=tty, stdout=Tty()).active
+
+
+@pytest.mark.parametrize("stdout_tty, stderr_tty, drawn", [
+    (True, True, True),     # an interactive terminal: the bar, on standard error
+    (False, True, False),   # results piped or redirected (`> out.txt`): no bar at all
+    (True, False, False),   # standard error to a log (`2> log`): no \r noise in the log
+    (False, False, False),  # a batch job
+])
+def test_progress_needs_stdout_a_terminal_and_draws_on_stderr(monkeypatch, stdout_tty,
+                                                               stderr_tty, drawn):
+    pytest.importorskip("tqdm")
+    out, err = Tty(stdout_tty), Tty(stderr_tty)
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    res = me.expectations(smooth, LAW2, budget=400, rng=1, progress=True)
+    ref = me.expectations(smooth, LAW2, budget=400, rng=1)
+    np.testing.assert_array_equal(res.estimate, ref.estimate)
+    assert out.text == ""  # never on standard output: printed results stay clean
+    assert ("400/400" in err.text) is drawn
+    assert (err.text == "") is not drawn

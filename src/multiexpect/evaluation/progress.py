@@ -1,8 +1,11 @@
 """An optional progress bar: model runs spent / budget, predicted error, time left.
 
-Uses :mod:`tqdm` (the ``progress`` extra). It is a no-op when ``progress=False``, when
-standard error is not a terminal, or when tqdm is not installed: a study never fails for want
-of a progress bar.
+Uses :mod:`tqdm` (the ``progress`` extra). The bar is drawn on standard error, never on
+standard output, so that a study's printed results can be piped or redirected cleanly. It is
+a no-op when ``progress=False``, when standard output is not a terminal (output piped or
+redirected: a batch job, ``python study.py > results.txt``), when the stream it would draw on
+(standard error) is not a terminal either (``2> log.txt``: no carriage-return noise in logs),
+or when tqdm is not installed: a study never fails for want of a progress bar.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ class Progress:
         The budget (runs); unknown when None.
     stream : file, optional
         Where to draw (standard error by default); must be a terminal.
+    stdout : file, optional
+        The standard output to check (``sys.stdout`` by default); must be a terminal.
     """
 
-    def __init__(self, enabled: bool, total: int | None = None, stream=None):
+    def __init__(self, enabled: bool, total: int | None = None, stream=None, stdout=None):
         self.bar = None
         stream = sys.stderr if stream is None else stream
-        if not enabled or not getattr(stream, "isatty", lambda: False)():
+        stdout = sys.stdout if stdout is None else stdout
+        if not enabled or not (_isatty(stdout) and _isatty(stream)):
             return
         try:
             from tqdm.auto import tqdm
@@ -56,3 +62,11 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _isatty(stream) -> bool:
+    """Whether ``stream`` is a terminal (False for None, closed or odd file objects)."""
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
