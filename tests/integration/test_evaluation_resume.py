@@ -200,3 +200,76 @@ def test_changed_settings_in_the_same_study_are_refused(tmp_path):
         me.expectations(f, LAW2, budget=500, rng=1, store=path, study_id="mine")
     with pytest.raises(me.StoreMismatchError, match=r"seed: stored 1, now 2"):
         me.expectations(f, LAW2, budget=400, rng=2, store=path, study_id="mine")
+
+
+def test_changed_settings_name_every_difference(tmp_path):
+    path = tmp_path / "m.sqlite"
+
+    def f(x):
+        return x**2
+
+    me.expectations(f, LAW2, budget=400, rng=1, store=path, study_id="mine")
+    with pytest.raises(me.StoreMismatchError) as info:
+        me.expectations(f, LAW2, budget=500, rng=1, store=path, study_id="mine",
+                        weights="absolute")
+    text = str(info.value)
+    # the budget, the options it resolves (pilot and batch sizes are budget // 10) and the
+    # weights are each named with the stored and the new value
+    for part in ("budget: stored 400, now 500", "options.pilot_size: stored 40, now 50",
+                 "options.batch_size: stored 40, now 50",
+                 "weights: stored 'relative', now 'absolute'"):
+        assert part in text, text
+    law = me.Law([stats.norm(), stats.norm(0, 2)])
+    with pytest.raises(me.StoreMismatchError, match=r"laws: stored .*, now "):
+        me.expectations(f, law, budget=400, rng=1, store=path, study_id="mine")
+
+
+def test_default_study_id(tmp_path):
+    """The default id: the model's name + a hash of method, laws, options, seed and budget.
+    The same call resumes the same study; changing one of these starts a new study in the
+    same store; changing the weights is refused with the difference named."""
+    path = tmp_path / "d.sqlite"
+    calls = []
+
+    def sim(x):
+        calls.append(len(x))
+        return np.column_stack([x[:, 0] ** 2, x[:, 1]])
+
+    base = {"budget": 400, "rng": 1, "store": path}
+    first = me.expectations(sim, LAW2, **base)
+    with me.SQLiteStore(path) as store:
+        (sid,) = store.studies()
+        prefix = f"{sim.__qualname__}-"  # test_default_study_id.<locals>.sim-
+        assert sid.startswith(prefix) and len(sid) == len(prefix) + 16
+        assert me.evaluation.study_id_for(sim, store.study_settings(sid)) == sid
+    # the same call: the same study, nothing run again, the same result
+    calls.clear()
+    again = me.expectations(sim, LAW2, **base)
+    assert calls == []
+    np.testing.assert_array_equal(again.estimate, first.estimate)
+    # each of these starts a new study (the earlier runs stay in the file)
+    changes = [{"rng": 2}, {"budget": 500}, {"pilot_size": 30}, {"method": "mc"},
+               {"budget": 500, "pilot_size": 40, "batch_size": 40, "adaptation_cap": 200}]
+    for change in changes:
+        me.expectations(sim, LAW2, **{**base, **change})
+    me.expectations(sim, me.Law([stats.norm(), stats.norm(0, 2)]), **base)
+    with me.SQLiteStore(path) as store:
+        ids = store.studies()
+        assert len(ids) == 2 + len(changes) and all(i.startswith(prefix) for i in ids)
+        # a larger budget is a new study even with the sizes fixed: the final stage's
+        # chunks differ, so the runs could not be replayed
+        big = [i for i in ids if store.study_settings(i)["budget"] == 500]
+        assert len(big) == 2
+    # the weights are not hashed: a change is reported, not silently started afresh
+    with pytest.raises(me.StoreMismatchError,
+                       match=r"weights: stored 'relative', now 'absolute'"):
+        me.expectations(sim, LAW2, **base, weights="absolute")
+    # another model name (same code) is another study
+    sim2 = sim
+
+    def other(x):
+        return sim2(x)
+
+    me.expectations(other, LAW2, **base)
+    with me.SQLiteStore(path) as store:
+        assert any(i.startswith(f"{other.__qualname__}-") for i in store.studies())

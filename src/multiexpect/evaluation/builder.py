@@ -44,10 +44,18 @@ def model_name(model) -> str:
 
 
 def study_id_for(model, settings: dict) -> str:
-    """The default study id: the model's name and a hash of the laws, method, options and
-    seed (``budget``, ``weights`` and the version are checked against the store instead, so
-    that changing them is reported, not silently started afresh)."""
-    keyed = {k: settings.get(k) for k in ("method", "laws", "options", "seed")}
+    """The default study id: the model's name and a hash of the method, laws, options, seed
+    and budget.
+
+    The budget is hashed because it decides the draws: the pilot and batch sizes default to
+    ``budget // 10`` (and enter the resolved options), so a larger budget draws other points
+    from batch 0 on and could reuse none of the stored runs. A different budget therefore
+    starts a new study in the same store, whether or not the sizes were given explicitly.
+    ``weights`` and the library version are not hashed: they are checked against the store,
+    so that changing them is reported (:class:`~multiexpect.StoreMismatchError`), not
+    silently started afresh.
+    """
+    keyed = {k: settings.get(k) for k in ("method", "laws", "options", "seed", "budget")}
     text = json.dumps(canonical_settings(keyed), sort_keys=True)
     return f"{model_name(model)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
