@@ -273,3 +273,27 @@ def test_default_study_id(tmp_path):
     me.expectations(other, LAW2, **base)
     with me.SQLiteStore(path) as store:
         assert any(i.startswith(f"{other.__qualname__}-") for i in store.studies())
+
+
+
+def test_a_lambda_with_a_store_needs_a_study_id(tmp_path):
+    """Every lambda is named ``<lambda>``, and the default id keys a study by the model's
+    name (so that a fixed model resumes its study): two lambdas would read each other's
+    stored runs. Refused before any run, unless a study id is given."""
+    path = tmp_path / "lambdas.sqlite"
+    calls = []
+
+    def record(x):
+        calls.append(len(x))
+        return x[:, :1] ** 2
+
+    with pytest.raises(ValueError, match=r"'study_id' is needed .* lambda"):
+        me.expectations(lambda x: record(x), LAW2, budget=300, rng=2, store=path)
+    assert calls == []
+    first = me.expectations(lambda x: x[:, :1] ** 2, LAW2, budget=300, rng=2, store=path,
+                            study_id="square")
+    second = me.expectations(lambda x: x[:, :1] ** 4, LAW2, budget=300, rng=2, store=path,
+                             study_id="fourth")
+    assert second.estimate[0] > 1.5 * first.estimate[0]  # E[x^4] = 3, E[x^2] = 1
+    # without a store nothing is shared, so a lambda needs no id
+    me.expectations(lambda x: x[:, :1], LAW2, budget=300, rng=2)

@@ -98,6 +98,13 @@ class StudyEvaluator:
         if study_id is not None and (not isinstance(study_id, str) or not study_id):
             raise ValueError(f"'study_id' must be a non-empty str, got {study_id!r}")
         check_store(store)
+        if store is not None and study_id is None and "<lambda>" in model_name(model):
+            # the default id keys a study by the model's name (a fixed model resumes its
+            # study), and every lambda has the same one: two would share stored runs
+            raise ValueError(
+                "'study_id' is needed with a store when the model is a lambda (every lambda "
+                "is named '<lambda>', so two of them would read each other's stored runs): "
+                "pass study_id='...' or use a named function")
         self._store_spec = store
         self.store: Store | None = store if isinstance(store, Store) else None
         self._owns_store = store is not None and not isinstance(store, Store)
