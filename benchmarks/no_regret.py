@@ -17,8 +17,8 @@ Sobol' indices. For each case, over the repetitions:
 * ``|bias|/se``: the largest ``|mean - truth| / sqrt(sd^2/reps + se_ref^2)`` over quantities
   (``se_ref`` the reference's own standard error, 0 for analytic truths).
 * ``stages``: histogram of ``diagnostics["chosen_stage"]`` (0 = the law: crude / mixture MC);
-  ``final``: mean fraction of the budget in the final estimate (``n_final``, pilot included
-  when the law is chosen): the runs spent adapting are lost to it.
+  ``final``: mean fraction of the budget in the estimate (``n_final`` plus the earlier
+  stages pooled at a tie, ``n_pooled``); the rest, spent adapting, is lost to it.
 
 Floors (issue 7): ratio >= 1.0 on every case, coverage in [93%, 97%], no |bias| beyond 4 s.e.
 
@@ -344,7 +344,8 @@ def _run_one_unguarded(name, rep, options):
         out["aiscv"] = _sobol_pack(res)
         diag = getattr(res, "diagnostics", None) or {}
         out["stage"] = int(diag.get("chosen_stage", -1))
-        out["final_fraction"] = diag.get("n_final", np.nan) * (law.dim + 1) / case.budget
+        out["final_fraction"] = ((diag.get("n_final", np.nan) + diag.get("n_pooled", 0))
+                                 * (law.dim + 1) / case.budget)
         t1 = time.perf_counter()
         cres = _sobol_indices()(model, law, budget=case.budget, orders=("first",),
                                 method="pick-freeze", rng=500_000 + rep)
