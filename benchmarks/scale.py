@@ -11,9 +11,9 @@ big
     budget 10^6, J = 100 quantities, d = 10 inputs, a cheap vectorised model, in-process,
     no store: time and peak memory (the final stage streams in chunks).
 big-capped
-    the same with the adaptive phase bounded (``batch_size=20_000``,
-    ``adaptation_cap=100_000``, ``chunk_size=20_000``): the engine keeps every adaptive
-    point's outputs and densities, so by default (``adaptation_cap = budget // 2``) the
+    the same with the adaptive phase bounded explicitly (``batch_size=20_000``,
+    ``adaptation_cap=100_000``, ``chunk_size=20_000``; since cbd55f6 these are the defaults
+    at this budget): the engine keeps every adaptive point's outputs and densities, so the
     adaptive phase, not the streamed final stage, sets the peak memory.
 big-capped-store
     ``big-capped`` with every run written to an SQLite store (one transaction per chunk).
