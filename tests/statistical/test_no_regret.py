@@ -42,29 +42,32 @@ def _oscillating(x):
 
 @pytest.fixture(scope="module")
 def oscillating_runs():
-    est, used = [], []
+    est, used, covered = [], [], []
     for r in range(REPS):
         res = me.expectations(_oscillating, _UNIFORM, budget=_OSC_BUDGET, rng=7000 + r)
         assert res.n_evaluations <= _OSC_BUDGET
         est.append(res.estimate[0])
         used.append(res.diagnostics["n_final"] + res.diagnostics["n_pooled"])
-    return np.array(est), np.array(used)
+        low, high = res.confidence_interval(0.95)
+        covered.append(low[0] <= _OSC_MEAN <= high[0])
+    return np.array(est), np.array(used), np.array(covered)
 
 
 def test_no_worse_than_crude_mc_when_adaptation_cannot_help(oscillating_runs):
-    est, _ = oscillating_runs
+    est, _, covered = oscillating_runs
     crude_var = (_OSC_SECOND - _OSC_MEAN**2) / _OSC_BUDGET  # exact Var_f(phi) / N
     ratio = est.var(ddof=1) / crude_var
     # not worse than crude MC beyond the 99.9% quantile of the variance ratio's noise
     assert ratio <= _chi2_upper(REPS), f"aISCV variance {ratio:.3f} x crude MC's"
-    # and unbiased
+    # and unbiased, with intervals that cover (pooled standard errors): 95% +- 3 binomial s.e.
     assert abs(est.mean() - _OSC_MEAN) < 4 * est.std(ddof=1) / np.sqrt(REPS)
+    assert abs(covered.mean() - 0.95) <= 3 * np.sqrt(0.95 * 0.05 / REPS)
 
 
 def test_runs_spent_adapting_join_the_estimate_when_adaptation_cannot_help(oscillating_runs):
     """Without pooling, a tie with crude MC costs the adaptive fraction of the budget (the
     final stage held 0.8 of it); the pilot and the batches now join the estimate."""
-    _, used = oscillating_runs
+    _, used, _ = oscillating_runs
     assert np.min(used) == _OSC_BUDGET, f"runs in the estimate: {np.unique(used)}"
 
 
