@@ -42,7 +42,7 @@ from .proposals import Mixture, fit_gaussian, fit_gmm, fit_student
 
 __all__ = ["AISCV", "AiscvOptions", "Stage"]
 
-FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student")
+FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student", "auto")
 CONTROLS = ("all", "own", "none")
 MAX_DEFAULT_BATCH = 20_000
 POOL_TIE = 2.0  # earlier stages are pooled when the law scores within this factor
@@ -54,8 +54,12 @@ class AiscvOptions:
 
     Attributes
     ----------
-    family : {"gaussian", "gaussian-diag", "gmm", "student"}
-        Parametric family of each component (``student``: multivariate t with ``dof``).
+    family : {"gaussian", "gaussian-diag", "gmm", "student", "auto"}
+        Parametric family of each component (``student``: multivariate t with ``dof``;
+        ``auto``, the default: Student t for the quantities that are 0/1 on the pilot, i.e.
+        event probabilities, and full Gaussian for the others. Measured (docs/benchmarks.md):
+        exceedance 1e-3 63x crude MC instead of 8.8x, heavy tails 10x instead of 5.4x;
+        identical results wherever no quantity is an indicator).
     n_components : int
         Gaussians per component for ``family="gmm"``.
     batch_size : int or None
@@ -93,7 +97,7 @@ class AiscvOptions:
         the runs spent adapting.
     """
 
-    family: str = "gaussian"
+    family: str = "auto"
     n_components: int = 2
     batch_size: int | None = None
     pilot_size: int | None = None
@@ -256,6 +260,8 @@ class AISCV:
         moments = StreamingMoments(problem.n_quantities)
         moments.update(summands)
         self._pilot_summands = summands
+        # quantities that are 0/1 on the pilot: event probabilities (family="auto")
+        self._indicator = np.all((phi == 0.0) | (phi == 1.0), axis=0)
         self.pilot_estimate = moments.mean
         self.weights = resolve_weights(self.weight_spec, moments.mean, moments.stderr)
         error0 = self._predicted_error(moments.variance)
@@ -301,9 +307,9 @@ class AISCV:
                 specs.append((j, 0))
         return specs
 
-    def _fit_component(self, points, log_weight, gen):
+    def _fit_component(self, points, log_weight, gen, quantity: int):
         opts = self.options
-        if opts.family == "student":
+        if opts.family == "student" or (opts.family == "auto" and self._indicator[quantity]):
             return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=opts.dof)
         if opts.family == "gmm":
             return fit_gmm(points, log_weight, reference_cov=self._ref_cov,
@@ -330,7 +336,7 @@ class AISCV:
             for j, sign in specs:
                 part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
                 log_w = np.log(part) + log_fq[:, j] - log_h
-                comp, n_eff = self._fit_component(z, log_w, fit_gen)
+                comp, n_eff = self._fit_component(z, log_w, fit_gen, j)
                 comps.append(comp)
                 ess.append(n_eff)
                 labels.append(f"{problem.names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}")

@@ -229,13 +229,31 @@ def test_runs_never_exceed_budget(method, budget):
     assert np.all(np.isfinite(res.estimate)) and np.all(res.stderr > 0)
 
 
-@pytest.mark.parametrize("family", ["gaussian", "gaussian-diag", "gmm"])
+@pytest.mark.parametrize("family", ["gaussian", "gaussian-diag", "gmm", "student", "auto"])
 def test_each_family_gives_moments_within_four_standard_errors(family):
     law = me.Law([stats.norm(0, 1)])
     res = me.expectations(lambda x: x[:, :1] ** np.array([2, 4, 6]), law, budget=3000, rng=8,
                           family=family)
     assert np.all(np.abs(res.estimate - [1.0, 3.0, 15.0]) < 4 * res.stderr)
     assert res.n_evaluations == 3000
+
+
+def test_auto_family_fits_student_components_to_event_probabilities_only():
+    from multiexpect.proposals.gaussian import Gaussian
+    from multiexpect.proposals.student import StudentT
+
+    law = me.Law([stats.norm(), stats.norm()])
+    threshold = 3.0 * np.sqrt(2.0)
+
+    def model(x, _batch):
+        return np.column_stack([x[:, 0] ** 2, (x[:, 0] + x[:, 1] > threshold).astype(float)])
+
+    engine = AISCV(law, model, budget=4000, seed=5)  # family="auto" is the default
+    out = engine.run()
+    kinds = [type(c) for c in engine._candidates[-1].proposal.components[:-1]]
+    assert kinds == [Gaussian, StudentT]  # x0^2 (>= 0: one part), then the event
+    truth = np.array([1.0, stats.norm.sf(3.0)])
+    assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
 
 
 def test_aiscv_spends_the_whole_budget_and_records_history():
