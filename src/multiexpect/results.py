@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["ExpectationResult", "FinalSample", "format_table"]
+__all__ = ["ExpectationResult", "FinalSample", "JsonResult", "format_table"]
 
 
 def _frozen_array(values) -> np.ndarray:
@@ -72,6 +72,52 @@ def _read_json(text_or_path: str) -> dict:
         with open(text_or_path, encoding="utf-8") as fh:
             text = fh.read()
     return json.loads(text)
+
+
+def _floats(values) -> np.ndarray:
+    """Floats of any shape from JSON values (``"nan"``/``"inf"`` strings included)."""
+    arr = np.array(values, dtype=object)
+    return np.array([float(v) for v in arr.reshape(-1)], dtype=float).reshape(arr.shape)
+
+
+class JsonResult:
+    """Text and JSON behaviour shared by the frozen result dataclasses.
+
+    A subclass lists its array fields in ``_ARRAY_FIELDS`` (read back as float arrays) and
+    has a ``summary()``; it overrides :meth:`from_dict` only for what else needs converting.
+    """
+
+    _ARRAY_FIELDS: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (NaN and inf as strings)."""
+        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)}
+                         | {"type": type(self).__name__})
+
+    def to_json(self, path=None, **kwargs) -> str:
+        """The result as JSON text; also written to ``path`` when given."""
+        return _write_json(self, path, kwargs)
+
+    @classmethod
+    def _fields_from_dict(cls, data: dict) -> dict[str, Any]:
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for key in cls._ARRAY_FIELDS:
+            kwargs[key] = _floats(kwargs.get(key, []))
+        return kwargs
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**cls._fields_from_dict(data))
+
+    @classmethod
+    def from_json(cls, text_or_path: str) -> Self:
+        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
+        return cls.from_dict(_read_json(text_or_path))
 
 
 def _data_frame(columns: dict[str, np.ndarray], index, index_name: str):
@@ -168,7 +214,7 @@ class FinalSample:
 
 
 @dataclass(frozen=True)
-class ExpectationResult:
+class ExpectationResult(JsonResult):
     """Estimates of ``J`` expectations from one simulation budget.
 
     Attributes
@@ -211,6 +257,8 @@ class ExpectationResult:
     settings: dict = field(default_factory=dict)
     sample: FinalSample | None = None
 
+    _ARRAY_FIELDS = ("estimate", "stderr", "weights")
+
     def __post_init__(self):
         object.__setattr__(self, "estimate", _frozen_array(self.estimate))
         object.__setattr__(self, "stderr", _frozen_array(self.stderr))
@@ -240,9 +288,6 @@ class ExpectationResult:
                               f"{round(level * 100)}% interval"], rows)
         return f"{head}\n{table}"
 
-    def __str__(self) -> str:
-        return self.summary()
-
     # ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN and inf as strings)."""
@@ -252,25 +297,13 @@ class ExpectationResult:
             out["sample"] = self.sample.to_dict()
         return out
 
-    def to_json(self, path=None, **kwargs) -> str:
-        """The result as JSON text; also written to ``path`` when given."""
-        return _write_json(self, path, kwargs)
-
     @classmethod
     def from_dict(cls, data: dict) -> ExpectationResult:
         """Inverse of :meth:`to_dict`."""
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        for key in ("estimate", "stderr", "weights"):
-            kwargs[key] = np.array([float(v) for v in kwargs.get(key, [])])
+        kwargs = cls._fields_from_dict(data)
         if kwargs.get("sample") is not None:
             kwargs["sample"] = FinalSample.from_dict(kwargs["sample"])
         return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls, text_or_path: str) -> ExpectationResult:
-        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
-        return cls.from_dict(_read_json(text_or_path))
 
     def to_frame(self, level: float = 0.95):
         """The estimates as a pandas DataFrame (``pip install 'multiexpect[pandas]'``).

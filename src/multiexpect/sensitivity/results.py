@@ -8,20 +8,11 @@ indices. Both follow :class:`~multiexpect.ExpectationResult`: frozen arrays, ``s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..results import (
-    _data_frame,
-    _frozen_array,
-    _jsonable,
-    _read_json,
-    _write_json,
-    _z,
-    format_table,
-)
+from ..results import JsonResult, _data_frame, _frozen_array, _z, format_table
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
 
@@ -30,18 +21,8 @@ _SOBOL_ARRAYS = ("first_order", "first_order_stderr", "total_order", "total_orde
 _PLI_ARRAYS = ("indices", "stderr", "quantities", "quantities_stderr", "covariance")
 
 
-def _dump(result) -> dict[str, Any]:
-    return _jsonable({f.name: getattr(result, f.name) for f in fields(result)}
-                     | {"type": type(result).__name__})
-
-
-def _floats(values) -> np.ndarray:
-    arr = np.array(values, dtype=object)
-    return np.array([float(v) for v in arr.reshape(-1)], dtype=float).reshape(arr.shape)
-
-
 @dataclass(frozen=True)
-class SobolResult:
+class SobolResult(JsonResult):
     """First- and total-order Sobol' indices from one budget of model runs.
 
     Attributes
@@ -90,6 +71,8 @@ class SobolResult:
     covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    _ARRAY_FIELDS = _SOBOL_ARRAYS
 
     def __post_init__(self):
         for key in _SOBOL_ARRAYS:
@@ -193,39 +176,20 @@ class SobolResult:
                 f"variance {self.variance:.6g} (se {self.variance_stderr:.2g})")
         return f"{head}\n{format_table(header, rows)}"
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    # ------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (NaN and inf as strings)."""
-        return _dump(self)
-
-    def to_json(self, path=None, **kwargs) -> str:
-        """The result as JSON text; also written to ``path`` when given."""
-        return _write_json(self, path, kwargs)
-
     @classmethod
     def from_dict(cls, data: dict) -> SobolResult:
         """Inverse of :meth:`to_dict`."""
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        for key in _SOBOL_ARRAYS:
-            kwargs[key] = _floats(kwargs.get(key, []))
+        kwargs = cls._fields_from_dict(data)
         for key in ("mean", "variance", "mean_stderr", "variance_stderr"):
             if key in kwargs:
                 kwargs[key] = float(kwargs[key])
         kwargs["orders"] = tuple(kwargs.get("orders", ()))
         return cls(**kwargs)
 
-    @classmethod
-    def from_json(cls, text_or_path: str) -> SobolResult:
-        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
-        return cls.from_dict(_read_json(text_or_path))
 
 
 @dataclass(frozen=True)
-class PerturbedLawResult:
+class PerturbedLawResult(JsonResult):
     """Perturbed-law indices ``S_k`` of a quantity ``Q`` (mean or exceedance probability).
 
     Attributes
@@ -262,6 +226,8 @@ class PerturbedLawResult:
     covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    _ARRAY_FIELDS = _PLI_ARRAYS
 
     def __post_init__(self):
         for key in _PLI_ARRAYS:
@@ -316,27 +282,3 @@ class PerturbedLawResult:
                               f"{round(level * 100)}% interval"], rows)
         return f"{head}\n{table}"
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (NaN and inf as strings)."""
-        return _dump(self)
-
-    def to_json(self, path=None, **kwargs) -> str:
-        """The result as JSON text; also written to ``path`` when given."""
-        return _write_json(self, path, kwargs)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PerturbedLawResult:
-        """Inverse of :meth:`to_dict`."""
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        for key in _PLI_ARRAYS:
-            kwargs[key] = _floats(kwargs.get(key, []))
-        return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls, text_or_path: str) -> PerturbedLawResult:
-        """Inverse of :meth:`to_json` (JSON text or a path to a file)."""
-        return cls.from_dict(_read_json(text_or_path))
