@@ -178,8 +178,6 @@ class _Candidate:
     proposal: object
     beta: np.ndarray | None
     predicted_error: float
-    n_components: int = 0
-    variance: np.ndarray | None = None
     own_score: float = np.inf  # weighted variance measured on its own batch
     pool_pilot: bool = False
 
@@ -341,7 +339,7 @@ class AISCV:
                 ess.append(n_eff)
                 labels.append(f"{problem.names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}")
         # the law (mixture of laws) is always the last component: defensive and a control
-        log_comp = np.column_stack([c.logpdf(z) for c in comps] + [self._log_props[0][idx]])
+        log_comp = _component_logpdfs(comps, z, self._log_props[0][idx])
         labels.append("law")
         n_comp = log_comp.shape[1]
         a = phi * log_ratio_exp(log_fq, log_h[:, None])
@@ -368,9 +366,8 @@ class AISCV:
         z_new = proposal.sample(n_new, gen)
         outputs, log_laws_new = self._run_model(z_new, t)
         phi_new = problem.quantity_values(outputs)
-        log_comp_new = np.column_stack(
-            [c.logpdf(z_new) for c in comps]
-            + [self._initial.logpdf_from_laws(log_laws_new)])
+        log_comp_new = _component_logpdfs(comps, z_new,
+                                          self._initial.logpdf_from_laws(log_laws_new))
         log_g_new = proposal.logpdf_from_components(log_comp_new)
         # β: least squares of the responses on the controls, on this batch (the paper's)
         responses = iscv_summands(phi_new, log_laws_new[:, problem.law_index], None,
@@ -384,12 +381,12 @@ class AISCV:
         moments = StreamingMoments(problem.n_quantities)
         moments.update(summands)
         error = self._predicted_error(variance)
-        self._candidates.append(_Candidate(t, proposal, beta, error, n_comp,
+        self._candidates.append(_Candidate(t, proposal, beta, error,
                                            own_score=float(self.weights @ variance)))
         # recycle: every past proposal at the new points, the new one at the old points
         # (the law component's density at old points is stored: no law is evaluated again)
-        old_log_new = proposal.logpdf_from_components(np.column_stack(
-            [c.logpdf(self._z) for c in comps] + [self._log_props[0]]))
+        old_log_new = proposal.logpdf_from_components(
+            _component_logpdfs(comps, self._z, self._log_props[0]))
         new_cols = [p.logpdf_from_laws(log_laws_new) if i == 0 else p.logpdf(z_new)
                     for i, p in enumerate(self._proposals)]
         self._log_props = [np.concatenate([old, new]) for old, new in
@@ -468,9 +465,8 @@ class AISCV:
         if cand.stage == 0:
             log_comp = None
         else:
-            log_comp = np.column_stack(
-                [c.logpdf(self._z[rows]) for c in cand.proposal.components[:-1]]
-                + [self._log_props[0][rows]])
+            log_comp = _component_logpdfs(cand.proposal.components[:-1], self._z[rows],
+                                          self._log_props[0][rows])
         summands = iscv_summands(self._phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
         log_ratio = log_g - log_h
         ratio = np.exp(log_ratio - np.max(log_ratio))
@@ -478,7 +474,6 @@ class AISCV:
         ratio /= ratio.sum()
         mean = ratio @ summands
         variance = np.maximum(ratio @ summands**2 - mean**2, 0.0)
-        cand.variance = variance
         return float(self.weights @ variance), ess
 
     # ------------------------------------------------------------------ the final stage
@@ -516,9 +511,12 @@ class AISCV:
             # the law was chosen without looking at the pilot, which is a sample of it with
             # nothing fitted: it joins the final sample
             rows = slice(0, self._counts[0])
-            self._update_final(moments, pooling, pooled_stages, self._pilot_summands,
-                               self._pilot_summands, self._z[rows], self._log_props[0][rows],
-                               self._log_props[0][rows])
+            if pooling is None:
+                moments.update(self._pilot_summands)
+            else:
+                self._pool_final(pooling, pooled_stages, self._pilot_summands,
+                                 self._pilot_summands, self._z[rows],
+                                 self._log_props[0][rows], self._log_props[0][rows])
         kept: list[tuple] = []
         key = self._last_batch + 1
         left = n_final
@@ -532,15 +530,17 @@ class AISCV:
                 log_comp = None
                 log_g = log_law_mix
             else:
-                log_comp = np.column_stack(
-                    [c.logpdf(z) for c in best.proposal.components[:-1]] + [log_law_mix])
+                log_comp = _component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
                 log_g = best.proposal.logpdf_from_components(log_comp)
             log_fq = log_laws[:, problem.law_index]
             summands = iscv_summands(phi, log_fq, log_comp, log_g, best.beta)
-            responses = (summands if best.beta is None
-                         else iscv_summands(phi, log_fq, None, log_g, None))
-            self._update_final(moments, pooling, pooled_stages, summands, responses, z, log_g,
-                               log_law_mix)
+            if pooling is None:
+                moments.update(summands)
+            else:  # the stages' variances are reweighted from the plain IS responses
+                responses = (summands if best.beta is None
+                             else iscv_summands(phi, log_fq, None, log_g, None))
+                self._pool_final(pooling, pooled_stages, summands, responses, z, log_g,
+                                 log_law_mix)
             if keep_sample:
                 kept.append((z, problem.to_inputs(z), outputs, log_g, summands))
             left -= n
@@ -605,16 +605,13 @@ class AISCV:
         return StagePooling(np.array(means), np.asarray([self._counts[t] for t in stages]),
                             self.weights, np.array(variances))
 
-    def _update_final(self, moments, pooling, stages, summands, responses, z, log_g,
-                      log_law_mix) -> None:
-        """Add final-stage rows to the moments (and to the pooling's reweighted moments)."""
-        if pooling is None:
-            moments.update(summands)
-            return
+    def _pool_final(self, pooling, stages, summands, responses, z, log_g, log_law_mix
+                    ) -> None:
+        """Add final-stage rows to the pooling (its final moments and reweighted moments)."""
         # log g_F / g_s at the final points; the law component's density is log_law_mix
         log_stage = [log_law_mix if t == 0 else self._proposals[t].logpdf_from_components(
-            np.column_stack([c.logpdf(z) for c in self._proposals[t].components[:-1]]
-                            + [log_law_mix])) for t in stages]
+            _component_logpdfs(self._proposals[t].components[:-1], z, log_law_mix))
+            for t in stages]
         pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
 
     def run(self, keep_sample: bool = False) -> dict:
@@ -622,6 +619,12 @@ class AISCV:
         for _ in self.steps():
             pass
         return self.finish(keep_sample=keep_sample)
+
+
+def _component_logpdfs(components, z: np.ndarray, log_law: np.ndarray) -> np.ndarray:
+    """``log g_k(z)`` of the fitted components, then the law's density (known already), as
+    the (n, K) columns a :class:`Mixture` with the law last combines."""
+    return np.column_stack([c.logpdf(z) for c in components] + [log_law])
 
 
 def _start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:

@@ -121,12 +121,13 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         result equals the uninterrupted one.
     study_id : str, optional
         The study's key in the store; by default the model's name and a hash of the laws,
-        method, options and seed.
+        method, options, seed and budget. Needed with a store when the model is a lambda.
     retries : int
         Times a failed point (exception, NaN/inf, dead worker) is run again before the study
         stops with :class:`~multiexpect.ModelEvaluationError`.
     progress : bool
-        Show a progress bar (needs tqdm and a terminal; otherwise a no-op).
+        Show a progress bar on stderr (needs tqdm, and stdout and stderr to be terminals;
+        otherwise a no-op).
     eval_chunk_size : int, optional
         Points per task sent to a worker (and per store transaction).
     keep_sample : bool

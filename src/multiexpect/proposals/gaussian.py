@@ -26,8 +26,9 @@ __all__ = ["Gaussian", "fit_gaussian"]
 _LOG_2PI = np.log(2.0 * np.pi)
 
 
-class Gaussian:
-    """Multivariate normal ``N(mean, cov)`` with log-density and sampling.
+class LocationScale:
+    """What the elliptical families share: ``mean``, scale matrix ``cov = L L^T`` and the
+    squared Mahalanobis distance ``δ(z) = |L^{-1} (z - mean)|^2``.
 
     Parameters
     ----------
@@ -43,12 +44,24 @@ class Gaussian:
         self._chol = np.linalg.cholesky(self.cov)
         # the inverse factor turns whitening into one matrix product over all points
         self._chol_inv = solve_triangular(self._chol, np.eye(self.dim), lower=True)
-        self._log_norm = -np.sum(np.log(np.diag(self._chol))) - 0.5 * self.dim * _LOG_2PI
+        self._half_logdet = float(np.sum(np.log(np.diag(self._chol))))
+
+    def mahalanobis(self, z: np.ndarray) -> np.ndarray:
+        """``δ = (z - mean)^T cov^{-1} (z - mean)`` for each row of ``z``."""
+        white = (np.asarray(z, dtype=float) - self.mean) @ self._chol_inv.T
+        return np.einsum("ij,ij->i", white, white)
+
+
+class Gaussian(LocationScale):
+    """Multivariate normal ``N(mean, cov)`` with log-density and sampling."""
+
+    def __init__(self, mean, cov):
+        super().__init__(mean, cov)
+        self._log_norm = -self._half_logdet - 0.5 * self.dim * _LOG_2PI
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """``log N(z; mean, cov)`` at the rows of ``z``."""
-        white = (np.asarray(z, dtype=float) - self.mean) @ self._chol_inv.T
-        return self._log_norm - 0.5 * np.einsum("ij,ij->i", white, white)
+        return self._log_norm - 0.5 * self.mahalanobis(z)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` points ``mean + L e`` with ``e ~ N(0, I)``."""

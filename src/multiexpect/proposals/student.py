@@ -13,33 +13,23 @@ Its polynomial tails keep ``phi f / g`` bounded where a Gaussian fit would be to
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.special import gammaln
 
 from .base import effective_sample_size, normalised_weights
-from .gaussian import _regularise
+from .gaussian import LocationScale, _regularise
 
 __all__ = ["StudentT", "fit_student"]
 
 
-class StudentT:
+class StudentT(LocationScale):
     """Multivariate Student t with location ``mean``, scale matrix ``cov``, ``dof`` ν."""
 
     def __init__(self, mean, cov, dof: float):
-        self.mean = np.asarray(mean, dtype=float).copy()
-        self.cov = np.asarray(cov, dtype=float).copy()
+        super().__init__(mean, cov)
         self.dof = float(dof)
-        self.dim = self.mean.shape[0]
-        self._chol = np.linalg.cholesky(self.cov)
-        self._chol_inv = solve_triangular(self._chol, np.eye(self.dim), lower=True)
         d, nu = self.dim, self.dof
         self._log_norm = (gammaln((nu + d) / 2) - gammaln(nu / 2) - 0.5 * d * np.log(nu * np.pi)
-                          - np.sum(np.log(np.diag(self._chol))))
-
-    def mahalanobis(self, z: np.ndarray) -> np.ndarray:
-        """``δ = (z-μ)^T Σ^{-1} (z-μ)`` for each row."""
-        white = (np.asarray(z, dtype=float) - self.mean) @ self._chol_inv.T
-        return np.einsum("ij,ij->i", white, white)
+                          - self._half_logdet)
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """Log-density at the rows of ``z``."""
