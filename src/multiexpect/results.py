@@ -207,9 +207,8 @@ class FinalSample:
     @classmethod
     def from_dict(cls, data: dict) -> FinalSample:
         """Inverse of :meth:`to_dict`."""
-        def arr(key):
-            return np.array(data[key], dtype=object).astype(float)
-        return cls(x=arr("x"), outputs=arr("outputs"), log_g=arr("log_g"), log_f=arr("log_f"),
+        return cls(x=_floats(data["x"]), outputs=_floats(data["outputs"]),
+                   log_g=_floats(data["log_g"]), log_f=_floats(data["log_f"]),
                    space=str(data.get("space", "standard")))
 
 
@@ -222,7 +221,8 @@ class ExpectationResult(JsonResult):
     estimate : (J,) ndarray
         ``Î_j``.
     stderr : (J,) ndarray
-        Standard errors (from the final stage's own sample).
+        Standard errors (of the final stage's fresh sample, with the earlier stages pooled
+        in when adaptation tied with the law: ``diagnostics["n_pooled"]``).
     names : tuple of str
         Quantity names.
     method : str
