@@ -328,6 +328,8 @@ def test_streaming_covariance_equals_one_pass():
     for part in np.array_split(values, 7):
         moments.update(part + 100.0)  # an offset: the update must not lose precision
     np.testing.assert_allclose(moments.covariance, np.cov(values, rowvar=False), rtol=1e-9)
+    with pytest.raises(RuntimeError, match=r"StreamingMoments\(covariance=True\) is needed"):
+        _ = StreamingMoments(3).covariance
 
 
 def test_stage_pooling_weighs_stages_by_precision():
