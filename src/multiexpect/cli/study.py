@@ -62,25 +62,33 @@ def _check_keys(table: dict, path: str, allowed: set[str], required: tuple = ())
             raise StudyError(f"{path}.{key}" if path else key, "missing (required)")
 
 
-def _table(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+_ABSENT = object()
+
+
+def _lookup(table: dict, key: str, path: str, required: bool) -> tuple[str, object]:
+    """Where ``key`` is (for messages) and its value, ``_ABSENT`` when it is optional and
+    missing; a required missing key is an error."""
     where = f"{path}.{key}" if path else key
-    if key not in parent:
+    if key not in table:
         if required:
             raise StudyError(where, "missing (required)")
+        return where, _ABSENT
+    return where, table[key]
+
+
+def _table(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+    where, value = _lookup(parent, key, path, required)
+    if value is _ABSENT:
         return None
-    value = parent[key]
     if not isinstance(value, dict):
         raise StudyError(where, f"must be a table, got {_type_name(value)}")
     return value
 
 
 def _str(table: dict, key: str, path: str, default=None, required=False, choices=None):
-    where = f"{path}.{key}"
-    if key not in table:
-        if required:
-            raise StudyError(where, "missing (required)")
+    where, value = _lookup(table, key, path, required)
+    if value is _ABSENT:
         return default
-    value = table[key]
     if not isinstance(value, str):
         raise StudyError(where, f"must be a string, got {_type_name(value)}")
     if choices is not None and value not in choices:
@@ -89,12 +97,9 @@ def _str(table: dict, key: str, path: str, default=None, required=False, choices
 
 
 def _int(table: dict, key: str, path: str, default=None, required=False, minimum=None):
-    where = f"{path}.{key}"
-    if key not in table:
-        if required:
-            raise StudyError(where, "missing (required)")
+    where, value = _lookup(table, key, path, required)
+    if value is _ABSENT:
         return default
-    value = table[key]
     if isinstance(value, bool) or not isinstance(value, int):
         raise StudyError(where, f"must be an integer, got {_type_name(value)}")
     if minimum is not None and value < minimum:
@@ -111,30 +116,23 @@ def _number(value, where: str) -> float:
 
 
 def _float(table: dict, key: str, path: str, default=None, required=False):
-    where = f"{path}.{key}"
-    if key not in table:
-        if required:
-            raise StudyError(where, "missing (required)")
-        return default
-    return _number(table[key], where)
+    where, value = _lookup(table, key, path, required)
+    return default if value is _ABSENT else _number(value, where)
 
 
 def _bool(table: dict, key: str, path: str, default: bool) -> bool:
-    if key not in table:
+    where, value = _lookup(table, key, path, False)
+    if value is _ABSENT:
         return default
-    value = table[key]
     if not isinstance(value, bool):
-        raise StudyError(f"{path}.{key}", f"must be true or false, got {_type_name(value)}")
+        raise StudyError(where, f"must be true or false, got {_type_name(value)}")
     return value
 
 
 def _list(table: dict, key: str, path: str, default=None, required=False, nonempty=True):
-    where = f"{path}.{key}"
-    if key not in table:
-        if required:
-            raise StudyError(where, "missing (required)")
+    where, value = _lookup(table, key, path, required)
+    if value is _ABSENT:
         return default
-    value = table[key]
     if not isinstance(value, list):
         raise StudyError(where, f"must be an array, got {_type_name(value)}")
     if nonempty and not value:
