@@ -195,8 +195,8 @@ class AISCV:
         Model runs in all.
     seed : int
         Root seed; batch ``k`` draws from ``batch_generator(seed, k)``.
-    weights : "relative", "absolute" or (J,) array
-        Weights of the criterion ``sum_j w_j Var(Î_j)``.
+    weights : "relative", "absolute", (J,) array or callable
+        Weights of the criterion ``sum_j w_j Var(Î_j)``; a callable gets the pilot estimate.
     options : AiscvOptions
     names : sequence of str, optional
         Quantity names.
@@ -642,8 +642,12 @@ def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray) -> np.ndarra
 
     ``"relative"`` gives ``1 / max(Î_j^2, se_j^2)``: the pilot's standard error guards a
     quantity near 0; a quantity identically 0 on the pilot gets the largest other weight.
+    A callable is called with the pilot estimate ``Î`` and returns the ``J`` weights (the
+    sensitivity analyses pass their delta-method weights this way).
     """
     j = estimate.shape[0]
+    if callable(spec):  # weights that depend on the quantities, e.g. delta-method ones
+        return check_weights(spec(estimate), j)
     if isinstance(spec, str):
         if spec == "absolute":
             return np.ones(j)

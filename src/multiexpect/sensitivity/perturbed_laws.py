@@ -33,7 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
@@ -184,7 +183,6 @@ class _QuantityModel:
         self.kind = kind
         self.threshold = threshold
         self.n_runs = 0
-        self.pilot: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray, batch: int = 0) -> np.ndarray:
         out = np.asarray(self.evaluate(x, batch), dtype=float)
@@ -196,10 +194,7 @@ class _QuantityModel:
             )
         y = out.reshape(-1)
         values = y if self.kind == "mean" else (y > self.threshold).astype(float)
-        values = values[:, None]
-        if self.pilot is None:
-            self.pilot = (x.copy(), values)
-        return values
+        return values[:, None]
 
 
 def _indices(q: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray]:
@@ -215,31 +210,18 @@ def _indices(q: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray]:
     return s, jac
 
 
-class _DeltaWeights:
-    """Delta-method weights ``w_j = sum_k (∂S_k/∂Q_j)^2`` at the pilot's estimates.
+def _delta_weights(form: str, n_laws: int):
+    """Delta-method weights ``w_j = sum_k (∂S_k/∂Q_j)^2`` as a function of the engine's
+    pilot estimate ``Q`` (a mixture-IS estimate: the pilot samples the mixture of the laws)."""
 
-    Evaluated (through ``numpy.asarray``) by the engine right after its pilot, which is a
-    sample of the equal mixture of the laws; the pilot estimates are mixture-IS estimates.
-    """
-
-    def __init__(self, wrapper: _QuantityModel, laws: list, form: str):
-        self.wrapper, self.laws, self.form = wrapper, laws, form
-        self.value: np.ndarray | None = None
-
-    def __array__(self, dtype=None, copy=None):
-        if self.wrapper.pilot is None:
-            raise RuntimeError("delta-method weights were asked for before the pilot was run")
-        x, values = self.wrapper.pilot
-        log_f = np.column_stack([law.logpdf(x) for law in self.laws])
-        log_mix = logsumexp(log_f, axis=1) - np.log(len(self.laws))
-        ratio = np.exp(np.where(np.isfinite(log_f), log_f - log_mix[:, None], -np.inf))
-        q = np.mean(values * ratio, axis=0)
-        _, jac = _indices(q, self.form)
+    def weights(q: np.ndarray) -> np.ndarray:
+        _, jac = _indices(q, form)
         w = np.sum(jac**2, axis=0)
         if not np.all(np.isfinite(w)) or np.max(w) <= 0:
-            w = np.ones(len(self.laws))
-        self.value = np.maximum(w, 1e-3 * np.max(w))
-        return self.value.astype(dtype or float)
+            w = np.ones(n_laws)
+        return np.maximum(w, 1e-3 * np.max(w))
+
+    return weights
 
 
 # ---------------------------------------------------------------------- the public function
@@ -344,7 +326,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     names = ["nominal", *labels]
 
     if method == "aiscv":
-        spec = _DeltaWeights(wrapper, laws, form) if isinstance(weights, str) \
+        spec = _delta_weights(form, len(laws)) if isinstance(weights, str) \
             and weights == "delta" else weights
         engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
                        names=names)

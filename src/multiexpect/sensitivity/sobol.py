@@ -217,7 +217,6 @@ class _PickFreezeModel:
         self.adjust = adjust
         self.ratios: np.ndarray | None = None
         self.n_runs = 0
-        self.pilot_values: np.ndarray | None = None
 
     @property
     def lmat(self) -> np.ndarray:
@@ -251,28 +250,7 @@ class _PickFreezeModel:
         if self.ratios is not None:
             values = values.copy()
             values[:, :-2] -= self.ratios[None, :] * values[:, -1:]
-        if self.pilot_values is None:
-            self.pilot_values = values
         return values
-
-
-class _DeltaWeights:
-    """The delta-method weights, computed when the engine asks for them after its pilot.
-
-    The engine turns ``weights`` into an array (``numpy.asarray``) right after the pilot;
-    this object answers with :meth:`PickFreezeLayout.delta_weights` at the pilot estimates.
-    """
-
-    def __init__(self, wrapper: _PickFreezeModel):
-        self.wrapper = wrapper
-        self.value: np.ndarray | None = None
-
-    def __array__(self, dtype=None, copy=None):
-        if self.wrapper.pilot_values is None:
-            raise RuntimeError("delta-method weights were asked for before the pilot was run")
-        theta = self.wrapper.pilot_values.mean(axis=0)
-        self.value = self.wrapper.layout.delta_weights(theta, lmat=self.wrapper.lmat)
-        return self.value.astype(dtype or float)
 
 
 # ---------------------------------------------------------------------- validation
@@ -479,7 +457,12 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
     space_law = Law([stats.norm(0.0, 1.0)] * (2 * layout.dim),
                     names=[f"u{i + 1}" for i in range(layout.dim)]
                     + [f"u'{i + 1}" for i in range(layout.dim)])
-    spec = _DeltaWeights(wrapper) if isinstance(weights, str) and weights == "delta" else weights
+    if isinstance(weights, str) and weights == "delta":
+        # evaluated by the engine at its pilot estimate of the pick-freeze quantities
+        def spec(theta):
+            return layout.delta_weights(theta, lmat=wrapper.lmat)
+    else:
+        spec = weights
     engine = AISCV([space_law], wrapper, budget=points, seed=seed, weights=spec,
                    options=opts, names=layout.quantity_names)
     out = engine.run()
