@@ -70,7 +70,8 @@ class AiscvOptions:
         Most model runs spent adapting (pilot included); ``budget // 2`` by default, at
         most ``5 * min(budget // 10, 20_000)`` (bounds the memory of huge budgets).
     space : {"auto", "standard", "input"}
-        Working space; ``auto`` is the standard normal space of the first law.
+        Working space; ``auto`` is the standard normal space of the first law, or input
+        space when another law has mass outside the first law's support.
     defensive : float
         Lower bound on the weight of the law (or mixture of laws) in the proposal.
     control : {"all", "own", "none"}
@@ -295,8 +296,11 @@ class AISCV:
             return np.inf
         return float(np.sum(self.weights * variance) / left)
 
-    def _component_specs(self, phi: np.ndarray) -> list[tuple[int, int]]:
+    def _component_specs(self, phi: np.ndarray, log_fq: np.ndarray) -> list[tuple[int, int]]:
+        """(quantity, sign) of each component: the sign parts of ``phi_j f_j`` seen so far
+        (a point outside law ``j``'s support counts for no part of quantity ``j``)."""
         specs = []
+        phi = np.where(np.isfinite(log_fq), phi, 0.0)
         for j in range(phi.shape[1]):
             pos, neg = bool(np.any(phi[:, j] > 0)), bool(np.any(phi[:, j] < 0))
             if self.options.split_signs:
@@ -328,12 +332,13 @@ class AISCV:
         z, phi = self._z[idx], self._phi[idx]
         log_fq = self._log_laws[idx][:, problem.law_index]
         log_h = log_h_all[idx]
-        specs = self._component_specs(phi)
+        specs = self._component_specs(phi, log_fq)
         comps, ess, labels = [], [], []
         with np.errstate(divide="ignore"):
             for j, sign in specs:
                 part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
-                log_w = np.log(part) + log_fq[:, j] - log_h
+                # a point with no part has weight 0 even where no density is finite
+                log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
                 comp, n_eff = self._fit_component(z, log_w, fit_gen, j)
                 comps.append(comp)
                 ess.append(n_eff)

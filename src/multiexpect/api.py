@@ -11,7 +11,7 @@ from . import __version__
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, AiscvOptions, check_weights
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
-from .evaluation.builder import build_evaluate
+from .evaluation.builder import evaluate_for_call
 from .interop import as_model, check_model_dims
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
@@ -176,17 +176,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
                 "weights": weights if isinstance(weights, str) else list(map(float, weights)),
                 "laws": [_describe_law(lw) for lw in laws], "version": __version__}
-    study = None
-    if evaluate is None:
-        evaluate = study = build_evaluate(
-            model, vectorized=vectorized, executor=executor, n_workers=n_workers, store=store,
-            study_id=study_id, settings=settings, retries=retries, progress=progress,
-            budget=budget, chunk_size=eval_chunk_size)
-    elif (executor, n_workers, store, study_id, retries, progress, eval_chunk_size) != (
-            None, None, None, None, 0, False, None):
-        raise ValueError("'evaluate' replaces the model evaluation: do not combine it with "
-                         "executor, n_workers, store, study_id, retries, progress or "
-                         "eval_chunk_size")
+    evaluate, study = evaluate_for_call(
+        model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
+        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
+        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
     try:
         return _run_method(method, laws, evaluate, budget, seed, weights, options, names,
                            settings, keep_sample)

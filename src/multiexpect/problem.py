@@ -85,8 +85,16 @@ class Problem:
             )
         if space == "auto":
             # standard space of the first law, for one law or several: measured 3x better
-            # than input space on the 100-law beam (docs/benchmarks.md)
-            space = "standard"
+            # than input space on the 100-law beam (docs/benchmarks.md); but that space only
+            # reaches the first law's support, so a law with mass outside it (a shifted
+            # uniform) needs input space, or its expectation would miss that mass
+            space = "standard" if _supports_within_first(laws) else "input"
+        elif space == "standard":
+            outside = _law_outside_first(laws)
+            if outside is not None:
+                raise ValueError(
+                    f"space 'standard' reaches only the first law's support, and law "
+                    f"{outside} has mass outside it: use space 'input' (or 'auto')")
         j = len(law_index)
         if names is None:
             names = [f"I{i + 1}" for i in range(j)]
@@ -176,3 +184,30 @@ def reference_covariance(problem: Problem) -> np.ndarray:
     sample = LawMixture(problem).sample(max(2000, 50 * problem.dim), rng)
     return np.cov(sample, rowvar=False).reshape(problem.dim, problem.dim)
 
+
+def _support_box(law) -> np.ndarray | None:
+    """(d, 2) bounds of a law's support, or None when its marginals are not known."""
+    marginals = getattr(law, "marginals", None)
+    if marginals is None:
+        return None
+    return np.array([m.support() for m in marginals], dtype=float)
+
+
+def _law_outside_first(laws) -> int | None:
+    """Index of the first law known to have mass outside the first law's support."""
+    first = _support_box(laws[0])
+    for index, law in enumerate(laws[1:], start=1):
+        box = _support_box(law)
+        if first is not None and box is not None and (
+                np.any(box[:, 0] < first[:, 0]) or np.any(box[:, 1] > first[:, 1])):
+            return index
+    return None
+
+
+def _supports_within_first(laws) -> bool:
+    """Whether every law's support is known to lie in the first law's (one law: trivially)."""
+    if len(laws) == 1:
+        return True
+    if any(_support_box(law) is None for law in laws):
+        return False
+    return _law_outside_first(laws) is None

@@ -297,3 +297,40 @@ def test_a_lambda_with_a_store_needs_a_study_id(tmp_path):
     assert second.estimate[0] > 1.5 * first.estimate[0]  # E[x^4] = 3, E[x^2] = 1
     # without a store nothing is shared, so a lambda needs no id
     me.expectations(lambda x: x[:, :1], LAW2, budget=300, rng=2)
+
+
+class _MustNotRun:
+    """Stands for a model whose runs are all in the store: same name, never called."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, x):
+        raise AssertionError(f"the model ran on {len(x)} points; every run is stored")
+
+
+def test_sensitivity_analyses_use_executors_and_resume_from_a_store(tmp_path):
+    """sobol_indices and perturbed_law_indices take the same evaluation keywords as
+    expectations: a process pool gives the in-process result, and a re-run reads every run
+    from the store (the model is not called)."""
+    from multiexpect.testfunctions import ishigami, ishigami_law
+
+    law = ishigami_law()
+    plain = me.sobol_indices(ishigami, law, budget=3000, rng=5)
+    path = tmp_path / "sobol.sqlite"
+    pooled = me.sobol_indices(ishigami, law, budget=3000, rng=5, executor="processes",
+                              n_workers=2, store=path)
+    np.testing.assert_array_equal(pooled.first_order, plain.first_order)
+    np.testing.assert_array_equal(pooled.total_order_stderr, plain.total_order_stderr)
+    again = me.sobol_indices(_MustNotRun(ishigami.__qualname__), law, budget=3000, rng=5,
+                             store=path)
+    np.testing.assert_array_equal(again.first_order, plain.first_order)
+
+    shifted = me.mean_shift_perturbations(law, delta=0.3)
+    path = tmp_path / "pli.sqlite"
+    first = me.perturbed_law_indices(ishigami, law, shifted, budget=2000, rng=6, store=path)
+    replay = me.perturbed_law_indices(_MustNotRun(ishigami.__qualname__), law, shifted,
+                                      budget=2000, rng=6, store=path)
+    np.testing.assert_array_equal(replay.indices, first.indices)
+    with me.SQLiteStore(path) as store:
+        assert len(store.studies()) == 1

@@ -375,3 +375,22 @@ def test_engine_covariance_is_that_of_the_estimate():
     assert pooled["n_pooled"] + pooled["n_final"] == 3000
     np.testing.assert_allclose(np.diag(pooled["covariance"]), pooled["stderr"] ** 2)
     assert np.isclose(sum(pooled["pooled_lambdas"]), 1.0)
+
+
+def test_laws_reaching_beyond_the_first_laws_support_use_input_space():
+    """The standard space of the first law only reaches its support: a shifted uniform's
+    mass beyond it would be missed (biased estimate), so ``space="auto"`` is input space."""
+    laws = [me.Law([stats.uniform(0, 1)]), me.Law([stats.uniform(0.3, 1)])]
+    res = me.expectations(lambda x: x[:, :1], laws, budget=3000, rng=4)
+    assert res.diagnostics["space"] == "input"
+    assert np.all(np.abs(res.estimate - [0.5, 0.8]) < 4 * res.stderr)
+    nested = me.expectations(lambda x: x[:, :1], [laws[0], me.Law([stats.uniform(0.2, 0.5)])],
+                             budget=3000, rng=4)
+    assert nested.diagnostics["space"] == "standard"
+    assert np.all(np.abs(nested.estimate - [0.5, 0.45]) < 4 * nested.stderr)
+    calls = []
+    with pytest.raises(ValueError, match=r"space 'standard' reaches only the first law's "
+                                         r"support, and law 1 has mass outside it"):
+        me.expectations(lambda x: calls.append(1) or x[:, :1], laws, budget=3000, rng=4,
+                        space="standard")
+    assert calls == []

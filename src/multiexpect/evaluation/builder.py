@@ -31,7 +31,8 @@ from .executors import ChunkResult, Runner, check_executor
 from .progress import Progress
 from .store import Store, canonical_settings, check_store, open_store
 
-__all__ = ["StudyEvaluator", "build_evaluate", "study_id_for"]
+__all__ = ["EVALUATION_DEFAULTS", "StudyEvaluator", "build_evaluate", "evaluate_for_call",
+           "study_id_for"]
 
 
 def model_name(model) -> str:
@@ -56,6 +57,9 @@ def study_id_for(model, settings: dict) -> str:
     silently started afresh.
     """
     keyed = {k: settings.get(k) for k in ("method", "laws", "options", "seed", "budget")}
+    if "analysis" in settings:  # Sobol' / perturbed-law studies: not an expectations study
+        keyed["analysis"] = settings["analysis"]
+        keyed["law"] = settings.get("law")
     text = json.dumps(canonical_settings(keyed), sort_keys=True)
     return f"{model_name(model)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
@@ -339,3 +343,32 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
                           n_workers=n_workers, store=store, study_id=study_id,
                           settings=settings, retries=retries, progress=progress,
                           budget=budget, chunk_size=chunk_size)
+
+
+#: The evaluation keywords of the public calls and their defaults.
+EVALUATION_DEFAULTS = {"executor": None, "n_workers": None, "store": None, "study_id": None,
+                       "retries": 0, "progress": False, "eval_chunk_size": None}
+
+
+def evaluate_for_call(model: Callable, evaluate: Callable | None, *, vectorized: bool,
+                      settings: dict, budget: int, **evaluation
+                      ) -> tuple[Callable, StudyEvaluator | None]:
+    """The ``evaluate`` callable of one public call (``expectations``, ``sobol_indices``,
+    ``perturbed_law_indices``) and the study to close after it (None for the caller's own).
+
+    ``evaluation`` holds the keywords of :data:`EVALUATION_DEFAULTS`; with a caller's
+    ``evaluate`` they must all keep their defaults.
+    """
+    values = {**EVALUATION_DEFAULTS, **evaluation}
+    if evaluate is not None:
+        if any(values[k] != v for k, v in EVALUATION_DEFAULTS.items()):
+            raise ValueError("'evaluate' replaces the model evaluation: do not combine it with "
+                             "executor, n_workers, store, study_id, retries, progress or "
+                             "eval_chunk_size")
+        return evaluate, None
+    study = build_evaluate(
+        model, vectorized=vectorized, executor=values["executor"],
+        n_workers=values["n_workers"], store=values["store"], study_id=values["study_id"],
+        settings=settings, retries=values["retries"], progress=values["progress"],
+        budget=budget, chunk_size=values["eval_chunk_size"])
+    return study, study

@@ -37,7 +37,8 @@ import numpy as np
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV, check_weights
-from ..evaluation.evaluator import ModelEvaluator, wrap_model
+from ..evaluation.builder import evaluate_for_call
+from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
 from ..problem import Problem
@@ -228,7 +229,10 @@ def _delta_weights(form: str, n_laws: int):
 def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                           quantity="mean", form: str = "ratio", method: str = "aiscv",
                           rng=None, weights="delta", vectorized: bool = True,
-                          evaluate: Callable | None = None, **options) -> PerturbedLawResult:
+                          evaluate: Callable | None = None, executor=None,
+                          n_workers: int | None = None, store=None, study_id: str | None = None,
+                          retries: int = 0, progress: bool = False,
+                          eval_chunk_size: int | None = None, **options) -> PerturbedLawResult:
     r"""Perturbed-law indices ``S_k`` of the output mean or an exceedance probability.
 
     Parameters
@@ -319,42 +323,54 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         from ..api import _aiscv_options
 
         opts = _aiscv_options(dict(options), budget)
-    if evaluate is None:
-        evaluate = ModelEvaluator(wrap_model(model, vectorized))
-    wrapper = _QuantityModel(evaluate, kind, threshold)
+    from ..api import _describe_law
+
+    wrap_model(model, vectorized)  # checks the model before any run
     seed = root_seed(rng)
     names = ["nominal", *labels]
-
-    if method == "aiscv":
-        spec = _delta_weights(form, len(laws)) if isinstance(weights, str) \
-            and weights == "delta" else weights
-        engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
-                       names=names)
-        out = engine.run()
-        q = np.asarray(out["estimate"], dtype=float)
-        cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
-        diag = {"n_final": int(out["n_final"]), "n_pooled": int(out["n_pooled"]),
-                "chosen_stage": int(out["chosen_stage"]),
-                "criterion_weights": np.asarray(engine.weights).tolist(),
-                "space": engine.problem.space}
-    elif method == "mixture-mc":
-        q, cov = _mixture_mc(laws, wrapper, budget, seed)
-        diag = {"n_points": budget}
-    else:
-        q, cov = _separate_mc(laws, wrapper, budget, seed)
-        diag = {"n_points_per_law": budget // n_laws}
-
-    s, jac = _indices(q, form)
-    index_cov = jac @ cov @ jac.T
     quantity_name = "mean" if kind == "mean" else f"exceedance({threshold:g})"
     settings = {"method": method, "budget": budget, "seed": seed, "quantity": quantity_name,
                 "form": form, "options": dict(options), "version": __version__,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
-    return PerturbedLawResult(
-        indices=s, stderr=np.sqrt(np.clip(np.diag(index_cov), 0.0, None)), names=labels,
-        quantities=q, quantities_stderr=np.sqrt(np.clip(np.diag(cov), 0.0, None)),
-        quantity=quantity_name, form=form, method=method, n_evaluations=wrapper.n_runs,
-        budget=budget, covariance=index_cov, diagnostics=diag, settings=settings)
+    # what identifies the study in a store (not part of the result's settings)
+    keyed = {**settings, "analysis": "perturbed-laws",
+             "laws": [_describe_law(lw) for lw in laws]}
+    evaluate, study = evaluate_for_call(
+        model, evaluate, vectorized=vectorized, settings=keyed, budget=budget,
+        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
+        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
+    wrapper = _QuantityModel(evaluate, kind, threshold)
+
+    try:
+        if method == "aiscv":
+            spec = _delta_weights(form, len(laws)) if isinstance(weights, str) \
+                and weights == "delta" else weights
+            engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
+                           names=names)
+            out = engine.run()
+            q = np.asarray(out["estimate"], dtype=float)
+            cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
+            diag = {"n_final": int(out["n_final"]), "n_pooled": int(out["n_pooled"]),
+                    "chosen_stage": int(out["chosen_stage"]),
+                    "criterion_weights": np.asarray(engine.weights).tolist(),
+                    "space": engine.problem.space}
+        elif method == "mixture-mc":
+            q, cov = _mixture_mc(laws, wrapper, budget, seed)
+            diag = {"n_points": budget}
+        else:
+            q, cov = _separate_mc(laws, wrapper, budget, seed)
+            diag = {"n_points_per_law": budget // n_laws}
+
+        s, jac = _indices(q, form)
+        index_cov = jac @ cov @ jac.T
+        return PerturbedLawResult(
+            indices=s, stderr=np.sqrt(np.clip(np.diag(index_cov), 0.0, None)), names=labels,
+            quantities=q, quantities_stderr=np.sqrt(np.clip(np.diag(cov), 0.0, None)),
+            quantity=quantity_name, form=form, method=method, n_evaluations=wrapper.n_runs,
+            budget=budget, covariance=index_cov, diagnostics=diag, settings=settings)
+    finally:
+        if study is not None:
+            study.close()
 
 
 def _perturbed_laws(nominal, perturbations) -> tuple[list, list[str]]:

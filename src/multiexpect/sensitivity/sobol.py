@@ -54,7 +54,8 @@ from scipy import stats
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV
-from ..evaluation.evaluator import ModelEvaluator, wrap_model
+from ..evaluation.builder import evaluate_for_call
+from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
 from .results import SobolResult
@@ -304,7 +305,9 @@ def _check_budget(budget, runs_per_point: int, minimum_points: int, dim: int,
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
-                  **options) -> SobolResult:
+                  executor=None, n_workers: int | None = None, store=None,
+                  study_id: str | None = None, retries: int = 0, progress: bool = False,
+                  eval_chunk_size: int | None = None, **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -400,47 +403,52 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         from ..api import _aiscv_options
 
         opts = _aiscv_options(dict(options), points)
-    if evaluate is None:
-        evaluate = ModelEvaluator(wrap_model(model, vectorized))
-        evaluate_fn = evaluate
-    else:
-        evaluate_fn = evaluate
-    wrapper = _PickFreezeModel(law, layout, evaluate_fn, centre,
-                               adjust=bool(adjust) and method == "aiscv")
+    wrap_model(model, vectorized)  # checks the model before any run
     seed = root_seed(rng)
-    settings = {"method": method, "budget": budget, "seed": seed, "orders": list(orders),
-                "options": dict(options), "law": law.describe() if hasattr(law, "describe")
+    settings = {"analysis": "sobol", "method": method, "budget": budget, "seed": seed,
+                "orders": list(orders), "options": dict(options),
+                "law": law.describe() if hasattr(law, "describe")
                 else {"type": type(law).__name__}, "version": __version__,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
+    evaluate, study = evaluate_for_call(
+        model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
+        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
+        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
+    wrapper = _PickFreezeModel(law, layout, evaluate, centre,
+                               adjust=bool(adjust) and method == "aiscv")
 
-    if method == "aiscv":
-        theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, weights, opts)
-        lmat = wrapper.lmat  # back from adjusted to plain quantities
-        theta, cov = lmat @ theta, lmat @ cov @ lmat.T
-        diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
-    else:
-        theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
+    try:
+        if method == "aiscv":
+            theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, weights, opts)
+            lmat = wrapper.lmat  # back from adjusted to plain quantities
+            theta, cov = lmat @ theta, lmat @ cov @ lmat.T
+            diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
+        else:
+            theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
-    first, total, jac = layout.indices(theta)
-    index_cov = _sandwich(jac, cov)
-    se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
-    m, s = theta[-2], theta[-1]
-    grad_var = np.zeros(layout.n_quantities)
-    grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
-    var_se = float(np.sqrt(max(grad_var @ cov @ grad_var, 0.0)))
-    diag.update({"centre": wrapper.centre, "runs_per_point": layout.runs_per_point,
-                 "quantity_names": list(layout.quantity_names),
-                 "quantity_estimate": theta.tolist(),
-                 "quantity_stderr": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()})
-    return SobolResult(
-        first_order=first, first_order_stderr=se[:law.dim] if layout.first
-        else np.full(law.dim, np.nan),
-        total_order=total, total_order_stderr=se[law.dim:] if layout.total
-        else np.full(law.dim, np.nan),
-        names=law.names, method=method, n_evaluations=wrapper.n_runs, budget=budget,
-        mean=float(m + wrapper.centre), variance=float(s - m * m),
-        mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
-        orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+        first, total, jac = layout.indices(theta)
+        index_cov = _sandwich(jac, cov)
+        se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
+        m, s = theta[-2], theta[-1]
+        grad_var = np.zeros(layout.n_quantities)
+        grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
+        var_se = float(np.sqrt(max(grad_var @ cov @ grad_var, 0.0)))
+        diag.update({"centre": wrapper.centre, "runs_per_point": layout.runs_per_point,
+                     "quantity_names": list(layout.quantity_names),
+                     "quantity_estimate": theta.tolist(),
+                     "quantity_stderr": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()})
+        return SobolResult(
+            first_order=first, first_order_stderr=se[:law.dim] if layout.first
+            else np.full(law.dim, np.nan),
+            total_order=total, total_order_stderr=se[law.dim:] if layout.total
+            else np.full(law.dim, np.nan),
+            names=law.names, method=method, n_evaluations=wrapper.n_runs, budget=budget,
+            mean=float(m + wrapper.centre), variance=float(s - m * m),
+            mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
+            orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+    finally:
+        if study is not None:
+            study.close()
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
