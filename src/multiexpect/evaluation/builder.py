@@ -165,7 +165,7 @@ class StudyEvaluator:
         if self.store is not None:
             self.store.begin_batch(self.study_id, batch, x)
             stored = self.store.load_runs(self.study_id, batch)
-            ok = np.array([s == "ok" for s in stored["status"]], dtype=bool)
+            ok = np.asarray(np.asarray(stored["status"], dtype=object) == "ok", dtype=bool)
             if ok.any():
                 idx, ys = stored["index"][ok], stored["y"][ok]
                 self._check_width(ys.shape[1])
