@@ -211,19 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
-    except UsageError as exc:
-        _log(f"{_PROG}: error: {exc}")
-        return EXIT_USAGE
-    except StudyError as exc:
+    except (UsageError, StudyError) as exc:
         _log(f"{_PROG}: error: {exc}")
         return EXIT_USAGE
     except ModelEvaluationError as exc:
         _log(f"{_PROG}: model error: {' '.join(str(exc).split())}")
         return EXIT_MODEL
-    except MultiexpectError as exc:  # e.g. the store holds different settings
-        _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
-        return EXIT_USAGE
-    except ValueError as exc:  # a user mistake found at run time (e.g. the model's outputs)
+    # MultiexpectError: e.g. the store holds different settings; ValueError: a user mistake
+    # found at run time (e.g. the model's outputs)
+    except (MultiexpectError, ValueError) as exc:
         _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
         return EXIT_USAGE
     except KeyboardInterrupt:

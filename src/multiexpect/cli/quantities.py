@@ -28,8 +28,12 @@ def _unused_model(x):  # pragma: no cover - never called: ``evaluate`` replaces 
     raise RuntimeError("the model is run through 'evaluate'")
 
 
-def _fmt(t: float) -> str:
-    return f"{t:g}"
+def _moment_name(y: str, k: int) -> str:
+    return f"E[{y}]" if k == 1 else f"E[{y if y.isidentifier() else f'({y})'}^{k}]"
+
+
+def _exceedance_name(y: str, t: float) -> str:
+    return f"P({y} > {t:g})"
 
 
 def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
@@ -37,9 +41,8 @@ def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
     (``y``: the output's name)."""
     spec = analysis.spec
     if analysis.kind == "expectations":
-        power = y if y.isidentifier() else f"({y})"
-        names = [f"E[{y}]" if k == 1 else f"E[{power}^{k}]" for k in spec["moments"]]
-        return names + [f"P({y} > {_fmt(t)})" for t in spec["exceedance"]]
+        return ([_moment_name(y, k) for k in spec["moments"]]
+                + [_exceedance_name(y, t) for t in spec["exceedance"]])
     if analysis.kind == "laws":
         return ["nominal", *(alt["name"] for alt in spec["alternatives"])]
     raise ValueError(analysis.kind)
@@ -48,9 +51,8 @@ def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
 def statistic_label(spec: dict, y: str = "Y") -> str:
     """``E[Y^k]`` or ``P(Y > t)``: the statistic of a ``laws`` analysis."""
     if spec.get("exceedance") is not None:
-        return f"P({y} > {_fmt(spec['exceedance'])})"
-    k = spec.get("moment", 1)
-    return f"E[{y}]" if k == 1 else f"E[{y if y.isidentifier() else f'({y})'}^{k}]"
+        return _exceedance_name(y, spec["exceedance"])
+    return _moment_name(y, spec.get("moment", 1))
 
 
 class OutputColumns:
@@ -102,8 +104,7 @@ def alternative_laws(study: Study, analysis: Analysis) -> list:
     return laws
 
 
-def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Callable,
-                  dry: bool = False):
+def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Callable):
     """Run one analysis with ``method`` through ``evaluate`` (the raw model outputs)."""
     import multiexpect as me
 
@@ -111,36 +112,33 @@ def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Calla
     primary = method == analysis.method
     options = dict(analysis.options) if primary else {}
     weights = spec.get("weights") if primary else None
-    output, y = study.model["output"], study.model["output_name"]
-    seed = study.seed
-    if analysis.kind == "expectations":
-        wrapped = OutputColumns(evaluate, output, spec["moments"], spec["exceedance"])
-        return me.expectations(_unused_model, study.law, budget=analysis.budget,
-                               method=method, rng=seed, names=quantity_names(analysis, y),
-                               weights=weights or "relative", evaluate=wrapped, **options)
-    if analysis.kind == "laws":
-        laws = alternative_laws(study, analysis)
-        if spec.get("exceedance") is not None:
-            wrapped = OutputColumns(evaluate, output, (), [spec["exceedance"]])
+    output = study.model["output"]
+    common = {"budget": analysis.budget, "method": method, "rng": study.seed}
+    if analysis.kind in ("expectations", "laws"):
+        if analysis.kind == "expectations":
+            laws, moments, thresholds = study.law, spec["moments"], spec["exceedance"]
         else:
-            wrapped = OutputColumns(evaluate, output, [spec["moment"]], ())
-        return me.expectations(_unused_model, laws, budget=analysis.budget, method=method,
-                               rng=seed, names=quantity_names(analysis, y),
-                               weights=weights or "relative", evaluate=wrapped, **options)
+            laws = alternative_laws(study, analysis)
+            exceedance = spec.get("exceedance")
+            moments = () if exceedance is not None else [spec["moment"]]
+            thresholds = [exceedance] if exceedance is not None else ()
+        return me.expectations(_unused_model, laws,
+                               names=quantity_names(analysis, study.model["output_name"]),
+                               weights=weights or "relative",
+                               evaluate=OutputColumns(evaluate, output, moments, thresholds),
+                               **common, **options)
     wrapped = OneColumn(evaluate, output)
+    if weights is not None:
+        common["weights"] = weights
     if analysis.kind == "sobol":
-        extra = {"weights": weights} if weights is not None else {}
-        return me.sobol_indices(_unused_model, study.law, budget=analysis.budget,
-                                orders=spec["orders"], method=method, rng=seed,
-                                evaluate=wrapped, **extra, **options)
+        return me.sobol_indices(_unused_model, study.law, orders=spec["orders"],
+                                evaluate=wrapped, **common, **options)
     if analysis.kind == "perturbed":
         perturbations = me.mean_shift_perturbations(study.law, spec["delta"], spec["inputs"])
         quantity = "mean" if spec["exceedance"] is None else ("exceedance", spec["exceedance"])
-        extra = {"weights": weights} if weights is not None else {}
         return me.perturbed_law_indices(_unused_model, study.law, perturbations,
-                                        budget=analysis.budget, quantity=quantity,
-                                        form=spec["form"], method=method, rng=seed,
-                                        evaluate=wrapped, **extra, **options)
+                                        quantity=quantity, form=spec["form"],
+                                        evaluate=wrapped, **common, **options)
     raise ValueError(f"unknown analysis {analysis.kind!r}")  # pragma: no cover
 
 
@@ -162,24 +160,22 @@ def analysis_rows(result, level: float) -> list[dict]:
     """One row per estimate: ``name``, ``estimate``, ``stderr``, ``low``, ``high``."""
     from ..sensitivity.results import PerturbedLawResult, SobolResult
 
-    rows = []
     if isinstance(result, SobolResult):
         intervals = result.confidence_interval(level)
+        rows = []
         for order in result.orders:
-            est, se = result._order(order)
-            low, high = intervals[order]
             tag = "S1" if order == "first" else "ST"
-            rows += [{"name": f"{tag} {n}", "estimate": float(e), "stderr": float(s),
-                      "low": float(lo), "high": float(hi)}
-                     for n, e, s, lo, hi in zip(result.names, est, se, low, high)]
+            rows += _rows([f"{tag} {n}" for n in result.names], *result._order(order),
+                          *intervals[order])
         return rows
     if isinstance(result, PerturbedLawResult):
-        low, high = result.confidence_interval(level)
-        return [{"name": f"S {n}", "estimate": float(e), "stderr": float(s),
-                 "low": float(lo), "high": float(hi)}
-                for n, e, s, lo, hi in zip(result.names, result.indices, result.stderr,
-                                           low, high)]
-    low, high = result.confidence_interval(level)
+        return _rows([f"S {n}" for n in result.names], result.indices, result.stderr,
+                     *result.confidence_interval(level))
+    return _rows(result.names, result.estimate, result.stderr,
+                 *result.confidence_interval(level))
+
+
+def _rows(names, estimates, stderrs, lows, highs) -> list[dict]:
     return [{"name": n, "estimate": float(e), "stderr": float(s), "low": float(lo),
              "high": float(hi)}
-            for n, e, s, lo, hi in zip(result.names, result.estimate, result.stderr, low, high)]
+            for n, e, s, lo, hi in zip(names, estimates, stderrs, lows, highs)]

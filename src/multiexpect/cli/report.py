@@ -137,16 +137,14 @@ def _estimates_figure(main: dict, baseline: dict | None, level: float) -> str:
     pct = f"{round(level * 100)}%"
     if n > 12:
         fig, ax = plt.subplots(figsize=(9.5, 3.6))
-        idx = np.arange(n)
-        est = np.array([r["estimate"] for r in rows])
-        ax.errorbar(idx, est, yerr=[est - [r["low"] for r in rows],
-                                    [r["high"] for r in rows] - est],
-                    fmt="o", ms=3, color=_MAIN_COLOUR, label=main["method"])
+        series = [(main, rows, 0.0, "o", _MAIN_COLOUR)]
         if brows:
-            best = np.array([r["estimate"] for r in brows])
-            ax.errorbar(idx + 0.3, best, yerr=[best - [r["low"] for r in brows],
-                                               [r["high"] for r in brows] - best],
-                        fmt="s", ms=3, color=_BASE_COLOUR, label=baseline["method"])
+            series.append((baseline, brows, 0.3, "s", _BASE_COLOUR))
+        for record, rws, shift, marker, colour in series:
+            est = np.array([r["estimate"] for r in rws])
+            ax.errorbar(np.arange(n) + shift, est, yerr=[est - [r["low"] for r in rws],
+                                                         [r["high"] for r in rws] - est],
+                        fmt=marker, ms=3, color=colour, label=record["method"])
         ax.set_xlabel("quantity (in table order)")
         ax.set_ylabel(f"estimate and {pct} interval")
         ax.legend(frameon=False)

@@ -285,8 +285,7 @@ def _parse_inputs(data: dict) -> list[dict]:
             raise StudyError(f"{path}.name", f"duplicate input name {name!r}")
         seen.add(name)
         make_marginal(spec, path)
-        out.append({"name": name, "dist": spec["dist"], "args": list(spec.get("args", [])),
-                    "params": dict(spec.get("params", {}))})
+        out.append({"name": name, **_describe_marginal(spec)})
     return out
 
 
@@ -328,15 +327,14 @@ def check_executor_spec(spec: str, where: str) -> None:
     raise StudyError(where, f"must be 'processes' or 'dask://HOST:PORT', got {spec!r}")
 
 
-def _statistic(table: dict, path: str, default_moment: int | None = 1) -> dict:
-    """``moment = k`` or ``exceedance = t`` (at most one), the scalar statistic of Y."""
+def _statistic(table: dict, path: str) -> dict:
+    """``moment = k`` (default 1) or ``exceedance = t`` (at most one), the scalar statistic
+    of Y."""
     if "moment" in table and "exceedance" in table:
         raise StudyError(path, "give at most one of 'moment' and 'exceedance'")
     if "exceedance" in table:
         return {"exceedance": _float(table, "exceedance", path)}
-    if "moment" in table or default_moment is not None:
-        return {"moment": _int(table, "moment", path, default=default_moment, minimum=1)}
-    return {}
+    return {"moment": _int(table, "moment", path, default=1, minimum=1)}
 
 
 _COMMON = {"budget", "method", "baseline", "options", "weights"}
@@ -518,7 +516,7 @@ def build_law(inputs: list[dict], correlation, where: str, overrides: dict | Non
         raise StudyError(where, str(exc).replace("'correlation' ", "")) from exc
 
 
-def load_study(path: str, *, seed: int | None = None, check_model: bool = True) -> Study:
+def load_study(path: str, *, seed: int | None = None) -> Study:
     """Read, parse and validate a study file; import the model; dry-run every analysis.
 
     Raises
@@ -547,9 +545,8 @@ def load_study(path: str, *, seed: int | None = None, check_model: bool = True) 
     except tomllib.TOMLDecodeError as exc:
         raise StudyError("", f"{path}: invalid TOML: {exc}") from exc
     study = parse_study(data, path=os.path.abspath(path), source=source, seed=seed)
-    if check_model:
-        load_model(study)
-        dry_run(study)
+    load_model(study)
+    dry_run(study)
     return study
 
 
@@ -619,7 +616,7 @@ def dry_run(study: Study) -> None:
             if method is None:
                 continue
             try:
-                call_analysis(study, analysis, method, _DryEvaluate(), dry=True)
+                call_analysis(study, analysis, method, _DryEvaluate())
             except _DryRunReached:
                 continue
             except StudyError:
