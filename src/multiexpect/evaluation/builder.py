@@ -182,8 +182,7 @@ class StudyEvaluator:
             todo = np.array(sorted(failures), dtype=np.int64)
         if failures:
             self._raise(x, batch, failures)
-        if len(pieces) == 1 and pieces[0][0].size == n and np.array_equal(pieces[0][0],
-                                                                          np.arange(n)):
+        if len(pieces) == 1 and np.array_equal(pieces[0][0], np.arange(n)):
             out = pieces[0][1]
         else:
             out = np.empty((n, self.n_outputs or 0))
@@ -256,8 +255,6 @@ class StudyEvaluator:
             pieces.append((idx[result.ok], result.y[result.ok]))
         for k in np.flatnonzero(~result.ok):
             failures[int(idx[k])] = result.errors[k]
-        for i in idx[result.ok].tolist() if len(failures) else ():
-            failures.pop(i, None)
         self.progress.update(int(result.ok.sum()))
 
     def _raise(self, x, batch, failures: dict[int, str]) -> None:

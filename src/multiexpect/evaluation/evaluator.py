@@ -42,17 +42,14 @@ class PointwiseModel:
         return np.stack(rows)
 
 
-def check_outputs(outputs, points: np.ndarray, n_outputs: int | None = None) -> np.ndarray:
-    """Validate a model's outputs for ``points`` and return them as (n, m) floats.
+def as_rows(outputs, n: int) -> np.ndarray:
+    """A model's outputs for ``n`` points as (n, m) floats ((n,) becomes (n, 1)).
 
     Raises
     ------
     ValueError
-        Wrong shape, or a column count different from ``n_outputs``.
-    ModelEvaluationError
-        Non-finite values (NaN or inf), naming how many points and the first input.
+        Not numbers, or not of shape (n,) or (n, m).
     """
-    n = points.shape[0]
     try:
         out = np.asarray(outputs, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -66,6 +63,21 @@ def check_outputs(outputs, points: np.ndarray, n_outputs: int | None = None) -> 
             f"the model must return shape ({n},) or ({n}, m) for {n} points, "
             f"got {np.shape(outputs)}"
         )
+    return out
+
+
+def check_outputs(outputs, points: np.ndarray, n_outputs: int | None = None) -> np.ndarray:
+    """Validate a model's outputs for ``points`` and return them as (n, m) floats.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, or a column count different from ``n_outputs``.
+    ModelEvaluationError
+        Non-finite values (NaN or inf), naming how many points and the first input.
+    """
+    n = points.shape[0]
+    out = as_rows(outputs, n)
     if n_outputs is not None and out.shape[1] != n_outputs:
         raise ValueError(
             f"the model returned {out.shape[1]} columns, but {n_outputs} earlier"

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .evaluator import as_rows
+
 __all__ = ["ChunkResult", "Runner", "check_executor", "dumps_model", "run_chunk"]
 
 # worker side: unpickled models by digest of their pickled bytes (insertion ordered; the
@@ -67,17 +69,10 @@ def _describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _as_rows(raw, n: int) -> tuple[np.ndarray | None, str]:
-    try:
-        out = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError):
-        return None, f"the model must return an array of numbers, got {type(raw).__name__}"
-    if out.ndim == 1:
-        out = out[:, None]
-    if out.ndim != 2 or out.shape[0] != n:
-        return None, (f"the model must return shape ({n},) or ({n}, m) for {n} points, "
-                      f"got {np.shape(raw)}")
-    return out, ""
+def _bad_shape(n: int, text: str) -> ChunkResult:
+    """A chunk whose model output had the wrong shape (no point ok)."""
+    return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n, np.zeros(n),
+                       text)
 
 
 def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
@@ -108,10 +103,10 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
     run_points = getattr(model, "run_points", None)
     if callable(run_points):
         y, ok, errors, seconds = run_points(x)
-        out, shape_error = _as_rows(y, n)
-        if shape_error:
-            return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
-                               np.zeros(n), shape_error)
+        try:
+            out = as_rows(y, n)
+        except ValueError as exc:
+            return _bad_shape(n, str(exc))
         errors = [str(e) for e in errors]
         result = _finish(out, errors, seconds)
         result.ok &= np.asarray(ok, dtype=bool)
@@ -129,9 +124,8 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
             seconds.append(time.perf_counter() - start)
         widths = {r.size for r in rows if r is not None}
         if len(widths) > 1:
-            return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
-                               np.zeros(n), f"the model returned outputs of sizes "
-                                            f"{sorted(widths)} at different points")
+            return _bad_shape(n, f"the model returned outputs of sizes {sorted(widths)} at "
+                                 f"different points")
         m = widths.pop() if widths else 0
         y = np.full((n, m), np.nan)
         for i, r in enumerate(rows):
@@ -148,8 +142,7 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
             widths = {p.y.shape[1] for p in parts if p.ok.any()}
             if shape_errors or len(widths) > 1:
                 text = shape_errors[0] if shape_errors else "inconsistent output sizes"
-                return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
-                                   np.zeros(n), text)
+                return _bad_shape(n, text)
             m = widths.pop() if widths else 0
             y = np.full((n, m), np.nan)
             for i, p in enumerate(parts):
@@ -162,16 +155,17 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
         return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), [_describe(exc)] * n,
                            np.full(n, elapsed / max(n, 1)))
     elapsed = time.perf_counter() - start
-    out, shape_error = _as_rows(raw, n)
-    if shape_error:
-        return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), ["bad shape"] * n,
-                           np.zeros(n), shape_error)
+    try:
+        out = as_rows(raw, n)
+    except ValueError as exc:
+        return _bad_shape(n, str(exc))
     return _finish(out, [""] * n, np.full(n, elapsed / max(n, 1)))
 
 
 # ---------------------------------------------------------------------- worker side
 def _cached_model(key: str, payload: bytes) -> Callable:
-    """The model of digest ``key``, unpickled from ``payload`` the first time only."""
+    """The model of digest ``key``, unpickled from ``payload`` the first time only (also the
+    process pool's initializer, so each worker unpickles the model once at start)."""
     model = _WORKER_MODELS.get(key)
     if model is None:
         model = pickle.loads(payload)
@@ -179,11 +173,6 @@ def _cached_model(key: str, payload: bytes) -> Callable:
             _WORKER_MODELS.pop(next(iter(_WORKER_MODELS)), None)
         _WORKER_MODELS[key] = model
     return model
-
-
-def _install_model(key: str, payload: bytes) -> None:
-    """Pool initializer: unpickle the model once in this worker."""
-    _cached_model(key, payload)
 
 
 def _run_installed(key: str, x, pointwise: bool, isolate: bool) -> ChunkResult:
@@ -229,7 +218,7 @@ class Runner:
     """
 
     def __init__(self, model: Callable, pointwise: bool, executor=None, n_workers=None):
-        check_executor(executor, n_workers)
+        # executor and n_workers were checked by the caller (check_executor)
         self.model = model
         self.pointwise = pointwise
         self._dask = _dask_client(executor)
@@ -243,7 +232,6 @@ class Runner:
         self._key = ""
         self._pool: cf.ProcessPoolExecutor | None = None
         self._scattered = None  # Dask: the future of the model bytes scattered to workers
-        self.n_pool_restarts = 0
         self.n_scatters = 0
 
     def _ensure_payload(self):
@@ -254,7 +242,7 @@ class Runner:
     def _process_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             self._ensure_payload()
-            self._pool = cf.ProcessPoolExecutor(self.n_workers, initializer=_install_model,
+            self._pool = cf.ProcessPoolExecutor(self.n_workers, initializer=_cached_model,
                                                 initargs=(self._key, self._payload))
         return self._pool
 
@@ -275,7 +263,6 @@ class Runner:
         if self.kind == "processes" and self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-            self.n_pool_restarts += 1
         elif self.kind == "dask":
             self._release_scattered()
 

@@ -47,8 +47,8 @@ class Progress:
     def active(self) -> bool:
         return self.bar is not None
 
-    def update(self, n_runs: int, reused: int = 0) -> None:
-        """Count ``n_runs`` more runs (``reused`` of them read from the store)."""
+    def update(self, n_runs: int) -> None:
+        """Count ``n_runs`` more runs (run now or read from the store)."""
         if self.bar is not None and n_runs:
             self.bar.update(n_runs)
 

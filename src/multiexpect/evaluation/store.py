@@ -28,6 +28,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,16 +224,16 @@ class InMemoryStore(Store):
     def put_runs(self, study_id, batch, index, x, y, status, error, seconds):
         x = np.array(x, dtype=np.float64, ndmin=2)
         y = np.array(y, dtype=np.float64, ndmin=2)
+        # all records are built before any is written (all or none)
+        records = {i: (x[k].copy(), y[k].copy(), str(status[k]), str(error[k]),
+                       float(seconds[k]))
+                   for k, i in enumerate(np.asarray(index, dtype=np.int64).tolist())}
         with self._lock:
             runs = self._runs.setdefault((study_id, int(batch)), {})
-            new = dict(runs)
-            for k, i in enumerate(np.asarray(index, dtype=np.int64).tolist()):
-                old = new.get(i)
-                if old is not None and old[2] == "ok":
-                    continue
-                new[i] = (x[k].copy(), y[k].copy(), str(status[k]), str(error[k]),
-                          float(seconds[k]))
-            self._runs[(study_id, int(batch))] = new
+            for i, record in records.items():
+                old = runs.get(i)
+                if old is None or old[2] != "ok":
+                    runs[i] = record
 
     def load_runs(self, study_id, batch):
         runs = self._runs.get((study_id, int(batch)))
@@ -306,28 +307,17 @@ class SQLiteStore(Store):
                 f"version that wrote it, or use a new store file"
             )
 
-    # a write transaction that takes the lock at once (no deadlock on lock upgrade)
-    class _Tx:
-        def __init__(self, store):
-            self.store = store
-
-        def __enter__(self):
-            self.store._lock.acquire()
-            try:
-                self.store._conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self.store._lock.release()
-                raise
-            return self.store._conn
-
-        def __exit__(self, exc_type, *exc):
-            try:
-                self.store._conn.execute("ROLLBACK" if exc_type else "COMMIT")
-            finally:
-                self.store._lock.release()
-
+    @contextmanager
     def _write(self):
-        return SQLiteStore._Tx(self)
+        """A write transaction that takes the lock at once (no deadlock on lock upgrade)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def _read(self, sql, args=()):
         with self._lock:
