@@ -174,6 +174,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     usually larger. Its precision falls as ``f`` moves away from the laws ``g`` was fitted
     for; the effective sample size ``(sum w)^2 / sum w^2`` measures that.
     """
+    from .api import _describe_law
     from .problem import as_laws
 
     sample = result.sample if isinstance(result, ExpectationResult) else result
@@ -204,8 +205,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
                              f"dimension {d}")
         _check_support(sample, laws, rng)
         log_f = np.column_stack([lw.logpdf(sample.x) for lw in laws])
-        law_desc = [lw.describe() if callable(getattr(lw, "describe", None))
-                    else {"type": type(lw).__name__} for lw in laws]
+        law_desc = [_describe_law(lw) for lw in laws]
     n_laws = log_f.shape[1]
     values = _values(phi, sample.outputs)
     law_index, column = _quantity_map(n_laws, values.shape[1])
@@ -222,10 +222,11 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     log_w = log_f - sample.log_g[:, None]                      # (n, L)
     with np.errstate(under="ignore"):
         w = np.exp(log_w)
-    summands = values[:, column] * w[:, law_index]             # (n, J)
+    w_q = w[:, law_index]                                      # (n, J)
+    summands = values[:, column] * w_q
     ddof = 1
     if control:
-        ctrl = w[:, law_index] - 1.0
+        ctrl = w_q - 1.0
         cc = ctrl - ctrl.mean(axis=0)
         var = np.einsum("ij,ij->j", cc, cc)
         cov = np.einsum("ij,ij->j", cc, summands - summands.mean(axis=0))

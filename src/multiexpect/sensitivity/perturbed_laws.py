@@ -36,12 +36,15 @@ import numpy as np
 
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
-from ..aiscv import AISCV, check_weights
+from ..aiscv import AISCV
+from ..estimators.importance import iscv_summands
+from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
 from ..problem import Problem
+from ._common import check_method_args, floored_delta_weights
 from .results import PerturbedLawResult
 
 if TYPE_CHECKING:
@@ -211,16 +214,12 @@ def _indices(q: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray]:
     return s, jac
 
 
-def _delta_weights(form: str, n_laws: int):
+def _delta_weights(form: str):
     """Delta-method weights ``w_j = sum_k (∂S_k/∂Q_j)^2`` as a function of the engine's
     pilot estimate ``Q`` (a mixture-IS estimate: the pilot samples the mixture of the laws)."""
 
     def weights(q: np.ndarray) -> np.ndarray:
-        _, jac = _indices(q, form)
-        w = np.sum(jac**2, axis=0)
-        if not np.all(np.isfinite(w)) or np.max(w) <= 0:
-            w = np.ones(n_laws)
-        return np.maximum(w, 1e-3 * np.max(w))
+        return floored_delta_weights(_indices(q, form)[1])
 
     return weights
 
@@ -307,15 +306,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     budget = int(budget)
     n_laws = len(laws)
     check_rng(rng)
-    if method != "aiscv" and options:
-        raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
-    if method != "aiscv" and not (isinstance(weights, str) and weights == "delta"):
-        raise ValueError("'weights' applies to method 'aiscv' only")
-    if isinstance(weights, str) and weights not in ("delta", "relative", "absolute"):
-        raise ValueError(f"'weights' must be 'delta', 'relative', 'absolute' or {n_laws} "
-                         f"positive numbers, got {weights!r}")
-    if not isinstance(weights, str):
-        weights = check_weights(weights, n_laws)
+    weights = check_method_args(method, options, weights, n_laws)
     if method == "mc" and budget // n_laws < 2:
         raise ValueError(f"'budget' ({budget}) must give at least 2 runs to each of the "
                          f"{n_laws} laws for method 'mc'")
@@ -343,7 +334,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
 
     try:
         if method == "aiscv":
-            spec = _delta_weights(form, len(laws)) if isinstance(weights, str) \
+            spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
             engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
                            names=names)
@@ -408,17 +399,11 @@ def _mixture_mc(laws, wrapper, budget, seed):
     x = mixture.sample(budget, batch_generator(seed, 0))
     values = wrapper(x, 0)
     log_f = problem.law_logpdfs(x)
-    log_mix = mixture.logpdf_from_laws(log_f)
-    ratio = np.exp(np.where(np.isfinite(log_f), log_f - log_mix[:, None], -np.inf))
-    summands = values * ratio
+    summands = iscv_summands(values, log_f, None, mixture.logpdf_from_laws(log_f), None)
     return summands.mean(axis=0), np.atleast_2d(np.cov(summands, rowvar=False)) / budget
 
 
 def _separate_mc(laws, wrapper, budget, seed):
-    """``budget // L`` points from each law; the estimates are independent."""
-    per = budget // len(laws)
-    q, var = np.zeros(len(laws)), np.zeros(len(laws))
-    for index, law in enumerate(laws):
-        values = wrapper(law.sample(per, batch_generator(seed, index)), index)[:, 0]
-        q[index], var[index] = values.mean(), values.var(ddof=1) / per
-    return q, np.diag(var)
+    """``budget // L`` points from each law (separate MC); the estimates are independent."""
+    out = crude_monte_carlo(laws, wrapper, budget=budget, seed=seed)
+    return out["estimate"], np.diag(out["stderr"] ** 2)

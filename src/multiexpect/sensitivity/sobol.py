@@ -58,6 +58,7 @@ from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law
+from ._common import check_method_args, floored_delta_weights
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -194,11 +195,7 @@ class PickFreezeLayout:
         lmat = np.eye(self.n_quantities) if lmat is None else lmat
         _, _, jac = self.indices(lmat @ theta)
         jac = jac @ lmat
-        rows = np.all(np.isfinite(jac), axis=1)
-        w = np.sum(jac[rows] ** 2, axis=0) if np.any(rows) else np.ones(self.n_quantities)
-        if not np.all(np.isfinite(w)) or np.max(w) <= 0:
-            return np.ones(self.n_quantities)
-        return np.maximum(w, floor * np.max(w))
+        return floored_delta_weights(jac[np.all(np.isfinite(jac), axis=1)], floor)
 
 
 class _PickFreezeModel:
@@ -385,30 +382,17 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     check_rng(rng)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    if method == "pick-freeze" and options:
-        raise ValueError(f"method 'pick-freeze' takes no options, got {sorted(options)}")
-    if method == "pick-freeze" and not (isinstance(weights, str) and weights == "delta"):
-        raise ValueError("'weights' applies to method 'aiscv' only")
-    if isinstance(weights, str) and weights not in ("delta", "relative", "absolute"):
-        raise ValueError(
-            f"'weights' must be 'delta', 'relative', 'absolute' or {layout.n_quantities} "
-            f"positive numbers, got {weights!r}"
-        )
-    if not isinstance(weights, str):
-        from ..aiscv import check_weights
-
-        weights = check_weights(weights, layout.n_quantities)
+    weights = check_method_args(method, options, weights, layout.n_quantities)
     points = budget // layout.runs_per_point
-    if method == "aiscv":
-        from ..api import _aiscv_options
+    from ..api import _aiscv_options, _describe_law
 
+    if method == "aiscv":
         opts = _aiscv_options(dict(options), points)
     wrap_model(model, vectorized)  # checks the model before any run
     seed = root_seed(rng)
     settings = {"analysis": "sobol", "method": method, "budget": budget, "seed": seed,
                 "orders": list(orders), "options": dict(options),
-                "law": law.describe() if hasattr(law, "describe")
-                else {"type": type(law).__name__}, "version": __version__,
+                "law": _describe_law(law), "version": __version__,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
