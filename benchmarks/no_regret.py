@@ -216,6 +216,16 @@ def _two_sided_tail():
     return model, law, np.array([p, p]), np.zeros(2), np.full(2, p * (1 - p) / 2000)
 
 
+def _one_event_two_tails():
+    # the first event of two_sided_tail alone: no second event's components to lean on
+    model2, law, p, zero, var = _two_sided_tail()
+
+    def model(x):
+        return model2(x)[:, :1]
+
+    return model, law, p[:1], zero[:1], var[:1]
+
+
 def _cantilever_100():
     laws, csv_ref = tf.cantilever_laws()
     ref = _reference().get("cantilever_100")
@@ -263,7 +273,8 @@ BUILDERS = {
     "d50_normal": _d50_normal, "d50_lognormal": _d50_lognormal,
     "heavy_tails": _heavy_tails, "exceedance_1e-3": _exceedance,
     "ishigami_moments": _ishigami_moments, "oscillating": _oscillating,
-    "two_sided_tail": _two_sided_tail, "cantilever_100": _cantilever_100,
+    "two_sided_tail": _two_sided_tail, "one_event_two_tails": _one_event_two_tails,
+    "cantilever_100": _cantilever_100,
     "sobol_linear": _linear_model, "sobol_cantilever": _sobol_cantilever,
     "sobol_ishigami": _sobol_ishigami, "sobol_g8": _sobol_g, "sobol_borehole": _sobol_borehole,
 }
@@ -278,6 +289,7 @@ CASES = [
     Case("ishigami_moments", "expectations", 10_000, note="sines of uniforms"),
     Case("oscillating", "expectations", 5_000, note="sin(40x), cos^2(25x), x~U(0,1)"),
     Case("two_sided_tail", "expectations", 2_000, note="P(|X1|>2.5), P(|X1+X2|>2.5 sqrt2)"),
+    Case("one_event_two_tails", "expectations", 2_000, note="P(|X1|>2.5) alone"),
     Case("cantilever_100", "expectations", 20_000, weights="absolute", reps=20,
          classical="mixture-mc", note="paper case 2, J=100"),
     Case("sobol_linear", "sobol", 6 * 2_000, note="d=5 linear, first order"),

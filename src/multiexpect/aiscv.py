@@ -4,7 +4,8 @@ Demange-Chryst, Bachoc & Morio, "Efficient estimation of multiple expectations w
 sample by adaptive importance sampling and control variates", Statistics and Computing 33
 (2023), doi:10.1007/s11222-023-10270-2. Steps, in the notation of ``docs/method.md``:
 
-1. pilot: ``n_0`` points from ``g^(0)`` (``f``, or ``f̄`` for several laws);
+1. pilot: ``n_0`` points from ``g^(0)`` (``f``, or ``f̄`` for several laws), extended while
+   an event probability has fewer than ``pilot_hits`` hits on it;
 2. cross-entropy fit of one component per quantity and sign part, on every point so far,
    weighted by ``phi_j^± f_j / h`` with ``h`` the deterministic mixture of past proposals;
 3. ``α`` by minimising the convex criterion ``V(α)`` on the recycled points, for the
@@ -38,11 +39,11 @@ from .estimators.importance import StreamingMoments, iscv_summands, log_ratio_ex
 from .estimators.mixture_weights import optimise_alpha
 from .estimators.pooling import StagePooling
 from .problem import Problem, as_laws, reference_covariance
-from .proposals import Mixture, fit_gaussian, fit_gmm, fit_student
+from .proposals import Mixture, fit_gaussian, fit_gmm, fit_student, fit_student_mixture
 
 __all__ = ["AISCV", "AiscvOptions", "Stage"]
 
-FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student", "auto")
+FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student", "student-mixture", "auto")
 CONTROLS = ("all", "own", "none")
 MAX_DEFAULT_BATCH = 20_000
 POOL_TIE = 2.0  # earlier stages are pooled when the law scores within this factor
@@ -54,14 +55,18 @@ class AiscvOptions:
 
     Attributes
     ----------
-    family : {"gaussian", "gaussian-diag", "gmm", "student", "auto"}
+    family : {"gaussian", "gaussian-diag", "gmm", "student", "student-mixture", "auto"}
         Parametric family of each component (``student``: multivariate t with ``dof``;
+        ``gmm`` and ``student-mixture``: ``n_components`` Gaussians or t's, weighted EM;
         ``auto``, the default: Student t for the quantities that are 0/1 on the pilot, i.e.
         event probabilities, and full Gaussian for the others. Measured (docs/benchmarks.md):
         exceedance 1e-3 63x crude MC instead of 8.8x, heavy tails 10x instead of 5.4x;
         identical results wherever no quantity is an indicator).
     n_components : int
-        Gaussians per component for ``family="gmm"``.
+        Gaussians or t's per component for ``family="gmm"`` / ``"student-mixture"``.
+    event_components : int
+        t's per event-probability component with ``family="auto"``: 1 (a single t) by
+        default; 2 or 3 measured no better (docs/benchmarks.md).
     batch_size : int or None
         Points per adaptive batch; ``min(budget // 10, 20_000)`` by default.
     pilot_size : int or None
@@ -91,6 +96,15 @@ class AiscvOptions:
         tails are too light (measured: Gaussian moments 0.035 with 0, 3e-4 with 0.5).
     keep : {"best", "last", "best-on-own-batch"}
         Which proposal serves the final stage (see :meth:`AISCV._choose_candidate`).
+    pilot_hits : int
+        The pilot is extended with fresh law points, ``pilot_size`` at a time, while a
+        quantity that is 0/1 on it (an event probability) has fewer than ``pilot_hits``
+        points in its event, up to ``pilot_max`` points; 0 turns this off. A component fitted
+        on a few hits follows the region they fell in: an event with two regions (a
+        two-sided tail) would keep one unvisited (measured: 0.26x crude MC without, 2.1x with).
+    pilot_max : int or None
+        Longest pilot; ``adaptation_cap - 2 * batch_size`` by default (at least
+        ``pilot_size``), so that two adaptive batches still follow it.
     pool_adaptive : bool
         Pool the plain importance-sampling estimates of the pilot and the adaptive batches
         with the final stage, weighted by their variances measured on the final sample
@@ -113,6 +127,9 @@ class AiscvOptions:
     dof: float = 5.0
     keep: str = "best"
     pool_adaptive: bool = True
+    event_components: int = 1
+    pilot_hits: int = 10
+    pilot_max: int | None = None
 
     def resolved(self, budget: int) -> AiscvOptions:
         """A copy with every default filled in for ``budget``, validated."""
@@ -136,17 +153,27 @@ class AiscvOptions:
         pilot = self.pilot_size if self.pilot_size is not None else batch
         cap = (self.adaptation_cap if self.adaptation_cap is not None
                else min(budget // 2, 5 * default_batch))
+        # two adaptive batches still fit after the longest pilot (measured: with one, the
+        # exceedance case fell from 63x to 34x crude MC; with two, 64x)
+        pilot_max = (self.pilot_max if self.pilot_max is not None
+                     else min(cap, max(pilot, cap - 2 * batch)))
         for name, value in (("batch_size", batch), ("pilot_size", pilot),
-                            ("adaptation_cap", cap)):
+                            ("adaptation_cap", cap), ("pilot_hits", self.pilot_hits),
+                            ("pilot_max", pilot_max)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"'{name}' must be a non-negative int, got {value!r}")
         if batch < 2:
             raise ValueError(f"'batch_size' must be at least 2, got {batch}")
+        if pilot_max > cap:
+            raise ValueError(
+                f"'pilot_max' ({pilot_max}) must be at most 'adaptation_cap' ({cap})"
+            )
         chunk = self.chunk_size if self.chunk_size is not None else max(batch, 10_000)
         if not isinstance(chunk, (int, np.integer)) or chunk < 1:
             raise ValueError(f"'chunk_size' must be a positive int, got {chunk!r}")
         return replace(self, batch_size=int(batch), pilot_size=int(pilot),
-                       adaptation_cap=int(cap), chunk_size=int(chunk))
+                       adaptation_cap=int(cap), chunk_size=int(chunk),
+                       pilot_max=int(pilot_max))
 
 
 @dataclass
@@ -254,6 +281,7 @@ class AISCV:
         self.problem = Problem.build(self.laws, outputs.shape[1], opts.space, self.names)
         problem = self.problem
         phi = problem.quantity_values(outputs)
+        z, phi, log_laws = self._extend_pilot(initial, z, phi, log_laws)
         log_g0 = initial.logpdf_from_laws(log_laws)
         summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
         moments = StreamingMoments(problem.n_quantities)
@@ -275,7 +303,8 @@ class AISCV:
         self._ref_cov = reference_covariance(problem)
         stage = Stage(0, z.shape[0], self.runs_used, self.runs_used, error0,
                       stage_estimate=moments.mean.tolist(), stage_stderr=moments.stderr.tolist(),
-                      note="pilot")
+                      note="pilot" if self._pilot_chunks == 1 else
+                      f"pilot ({self._pilot_chunks} chunks: an event had < {opts.pilot_hits} hits)")
         self.history.append(stage)
         yield stage
         previous = error0
@@ -289,6 +318,36 @@ class AISCV:
                 break
             previous = stage.predicted_error
         self._last_batch = t
+
+    def _extend_pilot(self, initial, z, phi, log_laws):
+        """Extend the pilot with law points while an event quantity has too few hits.
+
+        While some quantity that is 0/1 on the pilot has fewer than ``pilot_hits`` points
+        with ``phi_j = 1`` (inside law ``j``'s support), ``pilot_size`` more points are drawn
+        from ``g^(0)`` (batch keys -1, -2, ... so that a resumed study replays them), up to
+        ``pilot_max`` points in all. With ``k`` hits spread over two equally likely regions,
+        the chance that the pilot misses one is ``2^(1-k)`` (0.2% at ``k = 10``); a missed
+        region is then sampled only by the defensive component, at ``1/δ`` times crude MC's
+        variance.
+
+        Returns the extended ``z``, ``phi`` and law log-densities.
+        """
+        opts, problem = self.options, self.problem
+        chunk = 0
+        while opts.pilot_hits > 0 and z.shape[0] + opts.pilot_size <= opts.pilot_max:
+            inside = np.isfinite(log_laws[:, problem.law_index])
+            indicator = np.all((phi == 0.0) | (phi == 1.0), axis=0)
+            hits = np.sum((phi == 1.0) & inside, axis=0)
+            if not np.any(indicator & (hits < opts.pilot_hits)):
+                break
+            chunk += 1
+            z_new = initial.sample(opts.pilot_size, batch_generator(self.seed, 0, chunk))
+            outputs, log_new = self._run_model(z_new, -chunk)
+            z = np.concatenate([z, z_new])
+            phi = np.concatenate([phi, problem.quantity_values(outputs)])
+            log_laws = np.concatenate([log_laws, log_new])
+        self._pilot_chunks = chunk + 1
+        return z, phi, log_laws
 
     def _predicted_error(self, variance: np.ndarray) -> float:
         left = self.budget - self.runs_used
@@ -311,7 +370,12 @@ class AISCV:
 
     def _fit_component(self, points, log_weight, gen, quantity: int):
         opts = self.options
-        if opts.family == "student" or (opts.family == "auto" and self._indicator[quantity]):
+        event = opts.family == "auto" and self._indicator[quantity]
+        if opts.family == "student-mixture" or (event and opts.event_components > 1):
+            return fit_student_mixture(
+                points, log_weight, reference_cov=self._ref_cov, dof=opts.dof, rng=gen,
+                n_components=opts.n_components if not event else opts.event_components)
+        if opts.family == "student" or event:
             return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=opts.dof)
         if opts.family == "gmm":
             return fit_gmm(points, log_weight, reference_cov=self._ref_cov,

@@ -334,3 +334,19 @@ def test_sensitivity_analyses_use_executors_and_resume_from_a_store(tmp_path):
     np.testing.assert_array_equal(replay.indices, first.indices)
     with me.SQLiteStore(path) as store:
         assert len(store.studies()) == 1
+
+
+def _two_tails(x):
+    return (np.abs(x[:, :1]) > 2.5).astype(float)
+
+
+def test_extended_pilot_resumes_from_the_store(tmp_path):
+    """The extra pilot chunks of an event with few hits are batches of their own: a re-run
+    reads them from the store like every other batch."""
+    law = me.Law([stats.norm(), stats.norm()])
+    path = tmp_path / "tails.sqlite"
+    first = me.expectations(_two_tails, law, budget=2000, rng=9, store=path)
+    assert first.history[0]["n_points"] == 600
+    again = me.expectations(_MustNotRun(_two_tails.__qualname__), law, budget=2000, rng=9,
+                            store=path)
+    np.testing.assert_array_equal(again.estimate, first.estimate)

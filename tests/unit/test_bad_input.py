@@ -160,6 +160,18 @@ def test_pilot_option_larger_than_budget():
     assert model.calls == []
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"pilot_hits": -1}, r"'pilot_hits' must be a non-negative int, got -1"),
+    ({"pilot_hits": 2.5}, r"'pilot_hits' must be a non-negative int, got 2.5"),
+    ({"pilot_max": 150}, r"'pilot_max' \(150\) must be at most 'adaptation_cap' \(100\)"),
+])
+def test_pilot_extension_options(options, message):
+    model = Counting(good)
+    with pytest.raises(ValueError, match=message):
+        me.expectations(model, LAW, budget=200, rng=0, **options)
+    assert model.calls == []
+
+
 def test_adaptation_cap_leaving_no_final_stage():
     model = Counting(good)
     with pytest.raises(ValueError, match=r"'adaptation_cap' \(199\) must leave at least 2"):

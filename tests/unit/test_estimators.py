@@ -229,7 +229,8 @@ def test_runs_never_exceed_budget(method, budget):
     assert np.all(np.isfinite(res.estimate)) and np.all(res.stderr > 0)
 
 
-@pytest.mark.parametrize("family", ["gaussian", "gaussian-diag", "gmm", "student", "auto"])
+@pytest.mark.parametrize("family", ["gaussian", "gaussian-diag", "gmm", "student",
+                                    "student-mixture", "auto"])
 def test_each_family_gives_moments_within_four_standard_errors(family):
     law = me.Law([stats.norm(0, 1)])
     res = me.expectations(lambda x: x[:, :1] ** np.array([2, 4, 6]), law, budget=3000, rng=8,
@@ -254,6 +255,43 @@ def test_auto_family_fits_student_components_to_event_probabilities_only():
     assert kinds == [Gaussian, StudentT]  # x0^2 (>= 0: one part), then the event
     truth = np.array([1.0, stats.norm.sf(3.0)])
     assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
+
+
+def _two_tails(x, _batch=None):
+    """P(|x0| > 2.5) (two regions) and x1, which is not an event."""
+    return np.column_stack([(np.abs(x[:, 0]) > 2.5).astype(float), x[:, 1]])
+
+
+def test_pilot_is_extended_while_an_event_has_few_hits():
+    law = me.Law([stats.norm(), stats.norm()])
+    # budget 2000: chunks of 200, at most adaptation_cap - 2 batches = 600 points
+    engine = AISCV(law, _two_tails, budget=2000, seed=3)
+    out = engine.run()
+    pilot = engine.history[0]
+    assert engine.options.pilot_max == 600
+    assert pilot.n_points == 600 and pilot.note.startswith("pilot (3 chunks")
+    assert engine.runs_used == 2000 and len(engine.history) >= 3  # two batches still fit
+    truth = np.array([2 * stats.norm.sf(2.5), 0.0])
+    assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
+    # switched off, or no event quantity: the pilot is one batch
+    off = AISCV(law, _two_tails, budget=2000, seed=3, options=AiscvOptions(pilot_hits=0))
+    next(off.steps())
+    assert off.history[0].n_points == 200
+    plain = AISCV(law, lambda x, _b: x[:, :1] ** 2, budget=2000, seed=3)
+    next(plain.steps())
+    assert plain.history[0].n_points == 200 and plain.history[0].note == "pilot"
+
+
+def test_pilot_extension_stops_once_every_event_has_enough_hits():
+    law = me.Law([stats.norm(), stats.norm()])
+    engine = AISCV(law, _two_tails, budget=20_000, seed=4)  # chunks of 2000: ~25 hits
+    next(engine.steps())
+    assert engine.history[0].n_points == 2000
+    few = AISCV(law, _two_tails, budget=20_000, seed=4, options=AiscvOptions(pilot_hits=40))
+    next(few.steps())
+    hits = np.sum(few._phi[:, 0] == 1.0)
+    assert few.history[0].n_points > 2000 and hits >= 40
+    assert hits - np.sum(few._phi[-2000:, 0] == 1.0) < 40  # the last chunk was needed
 
 
 def test_aiscv_spends_the_whole_budget_and_records_history():

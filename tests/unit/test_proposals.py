@@ -9,9 +9,11 @@ from multiexpect.proposals import (
     Gaussian,
     GaussianMixture,
     Mixture,
+    StudentT,
     effective_sample_size,
     fit_gaussian,
     fit_gmm,
+    fit_student_mixture,
     normalised_weights,
 )
 
@@ -149,6 +151,40 @@ def test_gmm_fit_falls_back_to_one_gaussian_with_few_points():
     comp, n_eff = fit_gmm(z, np.zeros(5), reference_cov=np.eye(3), n_components=2,
                           rng=np.random.default_rng(0))
     assert isinstance(comp, Gaussian) and n_eff == pytest.approx(5.0)
+
+
+def test_weighted_student_mixture_fit_recovers_two_t_clusters():
+    """Two t_5 clusters (scale matrices 0.25 I and I), drawn with their own sampler, and
+    the weights of a skewed resampling: the fit recovers locations, scales and shares."""
+    rng = np.random.default_rng(11)
+    left = StudentT(np.array([-4.0, -4.0]), 0.25 * np.eye(2), 5.0)
+    right = StudentT(np.array([4.0, 4.0]), np.eye(2), 5.0)
+    z = np.concatenate([left.sample(3000, rng), right.sample(3000, rng)])
+    # weights 1 on the left, 7/3 on the right: shares 0.3, 0.7 as a weighted sample
+    log_w = np.where(z[:, 0] < 0, 0.0, np.log(7.0 / 3.0))
+    mix, n_eff = fit_student_mixture(z, log_w, reference_cov=np.eye(2), n_components=2,
+                                     rng=np.random.default_rng(12), dof=5.0)
+    assert isinstance(mix, GaussianMixture) and n_eff < len(z)
+    assert all(isinstance(c, StudentT) and c.dof == 5.0 for c in mix.components)
+    assert mix.describe()["family"] == "student-mixture"
+    order = np.argsort([c.mean[0] for c in mix.components])
+    means = np.array([mix.components[i].mean for i in order])
+    np.testing.assert_allclose(means, [[-4, -4], [4, 4]], atol=0.1)
+    np.testing.assert_allclose(mix.weights[order], [0.3, 0.7], atol=0.02)
+    np.testing.assert_allclose(np.diag(mix.components[order[0]].cov), [0.25, 0.25], atol=0.05)
+    np.testing.assert_allclose(np.diag(mix.components[order[1]].cov), [1.0, 1.0], atol=0.15)
+    # the density is the weighted sum of the two t densities
+    pts = rng.normal(size=(50, 2)) * 4
+    expected = logsumexp(np.column_stack([np.log(w) + c.logpdf(pts) for w, c in
+                                          zip(mix.weights, mix.components)]), axis=1)
+    np.testing.assert_allclose(mix.logpdf(pts), expected, rtol=1e-12)
+
+
+def test_student_mixture_falls_back_to_one_t_with_few_points():
+    z = np.random.default_rng(13).normal(size=(5, 3))
+    comp, _ = fit_student_mixture(z, np.zeros(5), reference_cov=np.eye(3), n_components=2,
+                                  rng=np.random.default_rng(0), dof=4.0)
+    assert isinstance(comp, StudentT) and comp.dof == 4.0
 
 
 def test_effective_sample_size_and_normalised_weights():

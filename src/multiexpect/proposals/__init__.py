@@ -2,7 +2,7 @@
 
 from .base import Proposal, effective_sample_size, normalised_weights
 from .gaussian import Gaussian, fit_gaussian
-from .gmm import GaussianMixture, fit_gmm
+from .gmm import GaussianMixture, fit_gmm, fit_student_mixture
 from .mixture import Mixture
 from .student import StudentT, fit_student
 
@@ -16,5 +16,6 @@ __all__ = [
     "fit_gaussian",
     "fit_gmm",
     "fit_student",
+    "fit_student_mixture",
     "normalised_weights",
 ]

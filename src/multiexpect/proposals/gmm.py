@@ -1,6 +1,6 @@
-"""Gaussian-mixture proposals fitted by weighted expectation-maximisation.
+"""Mixtures of Gaussians or of Student t's, fitted by weighted expectation-maximisation.
 
-Beware (measured, ``docs/method.md``): narrow mixture components have lighter tails than
+Beware (measured, ``docs/method.md``): narrow Gaussian components have lighter tails than
 integrands such as ``x^(2j) φ(x)``; keep a defensive component in the final mixture.
 """
 
@@ -10,13 +10,15 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .base import effective_sample_size, normalised_weights
-from .gaussian import Gaussian, _regularise, fit_gaussian
+from .gaussian import Gaussian, LocationScale, _regularise, fit_gaussian
+from .student import StudentT, fit_student
 
-__all__ = ["GaussianMixture", "fit_gmm"]
+__all__ = ["GaussianMixture", "fit_gmm", "fit_student_mixture"]
 
 
 class GaussianMixture:
-    """``sum_m π_m N(μ_m, Σ_m)``, evaluated by log-sum-exp."""
+    """``sum_m π_m g_m`` with Gaussian (``N(μ_m, Σ_m)``) or Student t (``t_ν(μ_m, Σ_m)``)
+    components, evaluated by log-sum-exp."""
 
     def __init__(self, components: list[Gaussian], weights):
         self.components = list(components)
@@ -44,7 +46,8 @@ class GaussianMixture:
 
     def describe(self) -> dict:
         """JSON-able parameters."""
-        return {"family": "gmm", "weights": self.weights.tolist(),
+        family = ("student-mixture" if isinstance(self.components[0], StudentT) else "gmm")
+        return {"family": family, "weights": self.weights.tolist(),
                 "components": [c.describe() for c in self.components]}
 
 
@@ -58,11 +61,43 @@ def fit_gmm(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.nd
     seeding with ``rng``. Falls back to one Gaussian when the effective sample size is below
     ``n_components (d + 1)``.
     """
+    return _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol,
+                        dof=None)
+
+
+def fit_student_mixture(points: np.ndarray, log_weights: np.ndarray, *,
+                        reference_cov: np.ndarray, n_components: int = 2,
+                        rng: np.random.Generator, dof: float = 5.0, max_iter: int = 100,
+                        tol: float = 1e-6) -> tuple[GaussianMixture | StudentT, float]:
+    """Weighted EM for a mixture of Student t's with ``dof`` degrees of freedom.
+
+    Responsibilities ``r_im ∝ π_m t_ν(z_i; μ_m, Σ_m)``; the M-step fits each t to the
+    weights ``ω_i r_im`` by its own EM fixed point (:func:`~.student.fit_student`), an
+    expectation-conditional-maximisation scheme (Peel & McLachlan 2000, with ν fixed). Same
+    seeding and fall-back to one t as :func:`fit_gmm`.
+    """
+    return _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol,
+                        dof=float(dof))
+
+
+def _fit_component(points, log_weights, reference_cov, dof):
+    if dof is None:
+        return fit_gaussian(points, log_weights, reference_cov=reference_cov)
+    return fit_student(points, log_weights, reference_cov=reference_cov, dof=dof)
+
+
+def _with_cov(comp: LocationScale, cov: np.ndarray) -> LocationScale:
+    if isinstance(comp, StudentT):
+        return StudentT(comp.mean, cov, comp.dof)
+    return Gaussian(comp.mean, cov)
+
+
+def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol, dof):
     d = points.shape[1]
     w = normalised_weights(log_weights)
     n_eff = effective_sample_size(log_weights)
     if n_components <= 1 or n_eff < n_components * (d + 1):
-        return fit_gaussian(points, log_weights, reference_cov=reference_cov)
+        return _fit_component(points, log_weights, reference_cov, dof)
     support = np.flatnonzero(w > 0)
     pts, ww = points[support], w[support] / w[support].sum()
     # weighted k-means++ seeding
@@ -75,7 +110,8 @@ def fit_gmm(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.nd
         centres.append(pts[rng.choice(len(pts), p=p / p.sum())])
     global_cov = _regularise((pts - ww @ pts).T @ ((pts - ww @ pts) * ww[:, None]), n_eff,
                              reference_cov)
-    comps = [Gaussian(c, global_cov) for c in centres]
+    comps = [Gaussian(c, global_cov) if dof is None else StudentT(c, global_cov, dof)
+             for c in centres]
     mix = np.full(len(comps), 1.0 / len(comps))
     previous = -np.inf
     for _ in range(max_iter):
@@ -91,12 +127,16 @@ def fit_gmm(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.nd
             if mass <= 1e-12:
                 continue
             with np.errstate(divide="ignore"):
-                comp, _ = fit_gaussian(pts, np.log(wm), reference_cov=reference_cov)
-            # shrink with the component's share of the effective sample size
+                comp, _ = _fit_component(pts, np.log(wm), reference_cov, dof)
+            # shrink with the component's share of the effective sample size (the t's
+            # scale matrix is refitted the same way: its EM weights u_i are dropped here)
             ess_m = n_eff * mass
-            diff = pts - comp.mean
-            cov = (diff * (wm / mass)[:, None]).T @ diff
-            new_comps.append(Gaussian(comp.mean, _regularise(cov, ess_m, reference_cov)))
+            if dof is None:
+                diff = pts - comp.mean
+                cov = _regularise((diff * (wm / mass)[:, None]).T @ diff, ess_m,
+                                  reference_cov)
+                comp = _with_cov(comp, cov)
+            new_comps.append(comp)
             new_mix.append(mass)
         comps, mix = new_comps, np.asarray(new_mix) / np.sum(new_mix)
         if abs(log_lik - previous) < tol * (1.0 + abs(log_lik)):
