@@ -135,8 +135,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
     **options
         For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
-        (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``adaptation_cap``,
-        ``space``, ``defensive``, ``control``, ``split_signs``, ``chunk_size``).
+        (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``pilot_hits``,
+        ``pilot_max``, ``adaptation_cap``, ``space``, ``defensive``, ``control``,
+        ``split_signs``, ``chunk_size``, ...).
 
     Returns
     -------
