@@ -97,6 +97,10 @@ class AiscvOptions:
         tails are too light (measured: Gaussian moments 0.035 with 0, 3e-4 with 0.5).
     keep : {"best", "last", "best-on-own-batch"}
         Which proposal serves the final stage (see :meth:`AISCV._choose_candidate`).
+    student_iter : int
+        EM iterations of each Student t fit; 0 fits the t by its weighted moments (measured
+        on the event cases: exceedance 83x instead of 64x, one event with two tails 1.48x
+        instead of 1.08x, but heavy tails 1.24x over 300 reps: not the default).
     pilot_hits : int
         The pilot is extended with fresh law points, ``pilot_size`` at a time, while a
         quantity that is 0/1 on it (an event probability) has fewer than ``pilot_hits``
