@@ -31,26 +31,22 @@ Usage::
 
 from __future__ import annotations
 
-import os
+import _one_blas_thread  # noqa: F401  (before numpy)
 
-# one BLAS thread per process: the workers use the cores (set before numpy is imported;
-# with threaded BLAS, two workers on two cores made a t-mixture fit 14x slower)
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# isort: split
+import argparse
+import json
+import math
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+from scipy import special, stats
 
-import numpy as np  # noqa: E402
-from scipy import special, stats  # noqa: E402
-
-import multiexpect as me  # noqa: E402
-from multiexpect import testfunctions as tf  # noqa: E402
+import multiexpect as me
+from multiexpect import testfunctions as tf
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "no_regret_reference.json"

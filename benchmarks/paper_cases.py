@@ -27,30 +27,28 @@ Usage::
 
 from __future__ import annotations
 
+import _one_blas_thread  # noqa: F401  (before numpy)
+
+# isort: split
+import argparse
+import cProfile
+import io
+import json
+import multiprocessing
 import os
+import platform
+import pstats
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-# one BLAS thread per process: the workers use the cores (set before numpy is imported)
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+from scipy import stats
+from scipy.special import factorial2
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
-from scipy.special import factorial2  # noqa: E402
-
-import multiexpect as me  # noqa: E402
-from multiexpect.testfunctions import cantilever_beam, cantilever_laws  # noqa: E402
+import multiexpect as me
+from multiexpect.testfunctions import cantilever_beam, cantilever_laws
 
 BUDGET = 20_000
 J_GAUSS = 10

@@ -23,23 +23,19 @@ Importable: :func:`run_case` (one repetition of one method), :func:`benchmark` (
 
 from __future__ import annotations
 
-import os
+import _one_blas_thread  # noqa: F401  (before numpy)
 
-# one BLAS thread per process: the workers use the cores (set before numpy is imported;
-# with threaded BLAS, two workers on two cores made a t-mixture fit 14x slower)
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# isort: split
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+import numpy as np
+from scipy.special import ndtri
 
-import numpy as np  # noqa: E402
-from scipy.special import ndtri  # noqa: E402
-
-import multiexpect as me  # noqa: E402
-from multiexpect import testfunctions as tf  # noqa: E402
+import multiexpect as me
+from multiexpect import testfunctions as tf
 
 POINTS = 20_000
 D = 6

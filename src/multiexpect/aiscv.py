@@ -294,8 +294,7 @@ class AISCV:
         moments = StreamingMoments(problem.n_quantities)
         moments.update(summands)
         self._pilot_summands = summands
-        # quantities that are 0/1 on the pilot: event probabilities (family="auto")
-        self._indicator = np.all((phi == 0.0) | (phi == 1.0), axis=0)
+        self._indicator = _event_quantities(phi)  # for family="auto"
         self.pilot_estimate = moments.mean
         self.weights = resolve_weights(self.weight_spec, moments.mean, moments.stderr)
         error0 = self._predicted_error(moments.variance)
@@ -343,9 +342,8 @@ class AISCV:
         chunk = 0
         while opts.pilot_hits > 0 and z.shape[0] + opts.pilot_size <= opts.pilot_max:
             inside = np.isfinite(log_laws[:, problem.law_index])
-            indicator = np.all((phi == 0.0) | (phi == 1.0), axis=0)
             hits = np.sum((phi == 1.0) & inside, axis=0)
-            if not np.any(indicator & (hits < opts.pilot_hits)):
+            if not np.any(_event_quantities(phi) & (hits < opts.pilot_hits)):
                 break
             chunk += 1
             z_new = initial.sample(opts.pilot_size, batch_generator(self.seed, 0, chunk))
@@ -705,6 +703,11 @@ class AISCV:
         for _ in self.steps():
             pass
         return self.finish(keep_sample=keep_sample)
+
+
+def _event_quantities(phi: np.ndarray) -> np.ndarray:
+    """The quantities that are 0/1 at every point so far: event probabilities."""
+    return np.all((phi == 0.0) | (phi == 1.0), axis=0)
 
 
 def _component_logpdfs(components, z: np.ndarray, log_law: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .base import effective_sample_size, normalised_weights
-from .gaussian import Gaussian, LocationScale, _regularise, fit_gaussian
+from .gaussian import Gaussian, _regularise, fit_gaussian
 from .student import StudentT, fit_student
 
 __all__ = ["GaussianMixture", "fit_gmm", "fit_student_mixture"]
@@ -86,12 +86,6 @@ def _fit_component(points, log_weights, reference_cov, dof):
     return fit_student(points, log_weights, reference_cov=reference_cov, dof=dof)
 
 
-def _with_cov(comp: LocationScale, cov: np.ndarray) -> LocationScale:
-    if isinstance(comp, StudentT):
-        return StudentT(comp.mean, cov, comp.dof)
-    return Gaussian(comp.mean, cov)
-
-
 def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol, dof):
     d = points.shape[1]
     w = normalised_weights(log_weights)
@@ -128,14 +122,12 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
                 continue
             with np.errstate(divide="ignore"):
                 comp, _ = _fit_component(pts, np.log(wm), reference_cov, dof)
-            # shrink with the component's share of the effective sample size (the t's
-            # scale matrix is refitted the same way: its EM weights u_i are dropped here)
-            ess_m = n_eff * mass
             if dof is None:
+                # shrink with the component's share of the effective sample size (a t keeps
+                # the shrinkage of its own fit, by the effective size of the weights ω r_m)
                 diff = pts - comp.mean
-                cov = _regularise((diff * (wm / mass)[:, None]).T @ diff, ess_m,
-                                  reference_cov)
-                comp = _with_cov(comp, cov)
+                cov = (diff * (wm / mass)[:, None]).T @ diff
+                comp = Gaussian(comp.mean, _regularise(cov, n_eff * mass, reference_cov))
             new_comps.append(comp)
             new_mix.append(mass)
         comps, mix = new_comps, np.asarray(new_mix) / np.sum(new_mix)
