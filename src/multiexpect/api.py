@@ -136,7 +136,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     **options
         For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
         (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``pilot_hits``,
-        ``pilot_max``, ``adaptation_cap``, ``space``, ``defensive``, ``control``,
+        ``pilot_max``, ``event_widened``, ``adaptation_cap``, ``space``, ``defensive``, ``control``,
         ``split_signs``, ``chunk_size``, ...).
 
     Returns

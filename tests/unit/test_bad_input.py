@@ -164,6 +164,9 @@ def test_pilot_option_larger_than_budget():
     ({"pilot_hits": -1}, r"'pilot_hits' must be a non-negative int, got -1"),
     ({"pilot_hits": 2.5}, r"'pilot_hits' must be a non-negative int, got 2.5"),
     ({"pilot_max": 150}, r"'pilot_max' \(150\) must be at most 'adaptation_cap' \(100\)"),
+    ({"event_widened": 1.0}, r"'event_widened' must be a number in \[0, 1\), got 1.0"),
+    ({"event_widened": "half"}, r"'event_widened' must be a number in \[0, 1\), got 'half'"),
+    ({"defensive": -0.1}, r"'defensive' must be a number in \[0, 1\), got -0.1"),
 ])
 def test_pilot_extension_options(options, message):
     model = Counting(good)

@@ -14,6 +14,7 @@ from multiexpect.proposals import (
     fit_gaussian,
     fit_gmm,
     fit_student_mixture,
+    fit_widened_law,
     normalised_weights,
 )
 
@@ -129,6 +130,46 @@ def test_gaussian_fit_with_few_effective_points_stays_regular():
     np.testing.assert_allclose(g.mean, z[[3, 9]].mean(axis=0))
     assert np.min(np.linalg.eigvalsh(g.cov)) > 0.1
     assert np.all(np.isfinite(g.logpdf(z)))
+
+
+def test_widened_law_is_centred_covers_both_tails_and_bounds_the_ratio():
+    """Hits of P(|z1| > 2.5) in standard space, one tail only: the widened law stays at the
+    law's centre with the hits' second moment along z1 (about 7.6, so the unseen tail gets
+    as much mass as the seen one), is never narrower than the law, and bounds
+    ``f / g`` by ``det(S)^{1/2}``."""
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(200_000, 2))
+    hit = z[:, 0] > 2.5  # the pilot saw one side only
+    log_w = np.where(hit, 0.0, -np.inf)
+    g, n_eff = fit_widened_law(z, log_w, centre=np.zeros(2), reference_cov=np.eye(2))
+    second = np.mean(z[hit, 0] ** 2)
+    assert n_eff == pytest.approx(hit.sum())
+    np.testing.assert_array_equal(g.mean, np.zeros(2))
+    assert g.cov[0, 0] == pytest.approx(second, rel=0.01)
+    assert g.cov[1, 1] == pytest.approx(1.0, abs=4 * np.sqrt(2 / hit.sum()))
+    assert abs(g.cov[0, 1]) < 4 * np.sqrt(second / hit.sum())  # sampling noise of E[z1 z2]
+    assert second > 7.0
+    assert np.min(np.linalg.eigvalsh(g.cov - np.eye(2))) > -1e-9
+    grid = np.column_stack([np.linspace(-8, 8, 161), np.linspace(8, -8, 161)])
+    log_ratio = stats.multivariate_normal(np.zeros(2)).logpdf(grid) - g.logpdf(grid)
+    assert np.max(log_ratio) <= 0.5 * np.linalg.slogdet(g.cov)[1] + 1e-12
+    mass = [np.mean(s * g.sample(100_000, rng)[:, 0] > 2.5) for s in (1, -1)]
+    assert mass[1] == pytest.approx(mass[0], abs=0.01)
+    assert mass[1] > 20 * stats.norm.sf(2.5)  # the law puts 0.006 on each tail
+
+
+def test_widened_law_in_input_space_follows_the_reference_frame():
+    """With a non-identity reference (input space) ``S - Σ_ref`` is positive semi-definite
+    and ``S`` is the shrunk second moment wherever that is wider than the reference."""
+    rng = np.random.default_rng(9)
+    z = rng.multivariate_normal(MEAN, COV, size=5_000)
+    log_w = np.zeros(z.shape[0])
+    g, _ = fit_widened_law(z, log_w, centre=MEAN, reference_cov=COV)
+    np.testing.assert_array_equal(g.mean, MEAN)
+    assert np.min(np.linalg.eigvalsh(g.cov - COV)) > -1e-9
+    far, _ = fit_widened_law(z * 3.0, log_w, centre=np.zeros(3), reference_cov=COV)
+    moment = (z * 3.0).T @ (z * 3.0) / z.shape[0]
+    np.testing.assert_allclose(far.cov, moment, rtol=0.01)
 
 
 def test_weighted_gmm_fit_recovers_two_modes():

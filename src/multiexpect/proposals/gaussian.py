@@ -21,7 +21,7 @@ from scipy.linalg import solve_triangular
 
 from .base import effective_sample_size, normalised_weights
 
-__all__ = ["Gaussian", "fit_gaussian"]
+__all__ = ["Gaussian", "fit_gaussian", "fit_widened_law"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -110,3 +110,36 @@ def fit_gaussian(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: 
         cov = np.diag(np.diag(cov))
         reference_cov = np.diag(np.diag(reference_cov))
     return Gaussian(mean, _regularise(cov, n_eff, reference_cov)), n_eff
+
+
+def fit_widened_law(points: np.ndarray, log_weights: np.ndarray, *, centre: np.ndarray,
+                    reference_cov: np.ndarray) -> tuple[Gaussian, float]:
+    """The law widened to the spread of the weighted points: ``N(c, S)`` centred on the law.
+
+    ``M = sum_i ω_i (z_i - c)(z_i - c)^T`` (normalised weights) is the second moment of the
+    points about the law's centre ``c``, shrunk toward ``Σ_ref`` as in :func:`fit_gaussian`;
+    in the reference's whitened frame its eigenvalues are floored at 1:
+
+        S = R^{1/2} V max(Λ, 1) V^T R^{1/2},   R^{-1/2} M R^{-1/2} = V Λ V^T .
+
+    So ``S ⪰ Σ_ref``, and in standard space (``f = N(0, I)``, ``c = 0``, ``R = I``) the
+    likelihood ratio is bounded: ``f / N(0, S) <= det(S)^{1/2}``. Being symmetric about the
+    centre, it samples every region at the radius of the points in the directions they
+    span, the regions the points never reached included (both tails of a two-sided event
+    seen on one side only).
+
+    Returns
+    -------
+    (Gaussian, float)
+        The component and the effective sample size of the weights.
+    """
+    w = normalised_weights(log_weights)
+    n_eff = effective_sample_size(log_weights)
+    diff = points - centre
+    moment = _regularise((diff * w[:, None]).T @ diff, n_eff, reference_cov)
+    root = np.linalg.cholesky(reference_cov)
+    root_inv = solve_triangular(root, np.eye(root.shape[0]), lower=True)
+    values, vectors = np.linalg.eigh(root_inv @ moment @ root_inv.T)
+    whitened = (vectors * np.maximum(values, 1.0)) @ vectors.T
+    cov = root @ whitened @ root.T
+    return Gaussian(centre, 0.5 * (cov + cov.T)), n_eff
