@@ -127,9 +127,10 @@ class AiscvOptions:
         (:func:`~multiexpect.proposals.fit_widened_law`). Symmetric about the centre, it
         samples a region the hits have not reached at the radius they showed (the other
         side of a two-sided tail), where the fitted t leans to the side it saw. 0 turns it
-        off. Measured over 1000 reps (docs/benchmarks.md): one event with two tails 1.23x
-        crude MC with coverage 0.907 without, 4.9x with coverage 0.950 at 0.25; a one-sided
-        event pays 10-30% (exceedance 66x without, 60x at 0.25).
+        off. Measured over 1000 reps (docs/benchmarks.md): one event with two tails 1.22x
+        crude MC with coverage 0.907 without, 4.9x with coverage 0.950 at 0.25; cases with
+        one-sided events pay about 10% (exceedance 66x without, 60x at 0.25; heavy tails
+        10.4x and 9.3x).
     pool_adaptive : bool
         Pool the plain importance-sampling estimates of the pilot and the adaptive batches
         with the final stage, weighted by their variances measured on the final sample
