@@ -30,7 +30,7 @@ sample by adaptive importance sampling and control variates", Statistics and Com
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from scipy.special import logsumexp
@@ -205,6 +205,51 @@ class AiscvOptions:
         return replace(self, batch_size=int(batch), pilot_size=int(pilot),
                        adaptation_cap=int(cap), chunk_size=int(chunk),
                        pilot_max=int(pilot_max))
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(AiscvOptions))
+
+
+def options_for_budget(options: dict, budget: int) -> AiscvOptions:
+    """Validated :class:`AiscvOptions` from a user's keyword options, for ``budget`` runs.
+
+    Every check runs before any model run: unknown option names, a budget too small for
+    a pilot and a final stage, an adaptation cap that leaves no final stage.
+
+    Raises
+    ------
+    ValueError
+        Naming the option (or ``'budget'``) and what was expected.
+    """
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method 'aiscv'; known: {sorted(OPTION_NAMES)}"
+        )
+    if options.get("batch_size") is None and budget // 10 < 2:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for a pilot of {budget // 10} points: the "
+            f"default pilot and batch are budget // 10, so aiscv needs budget >= 20"
+        )
+    opts = AiscvOptions(**options).resolved(budget)
+    minimum = opts.pilot_size + 2
+    if opts.pilot_size < 2 or budget < minimum:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for a pilot of {opts.pilot_size} points and a "
+            f"final stage: aiscv needs a pilot of at least 2 points and budget >= pilot + 2 "
+            f"(the default pilot is budget // 10, so budget >= 20)"
+        )
+    if opts.adaptation_cap < opts.pilot_size:
+        raise ValueError(
+            f"'adaptation_cap' ({opts.adaptation_cap}) must be at least 'pilot_size' "
+            f"({opts.pilot_size})"
+        )
+    if opts.adaptation_cap > budget - 2:
+        raise ValueError(
+            f"'adaptation_cap' ({opts.adaptation_cap}) must leave at least 2 of the "
+            f"{budget} runs to the final stage"
+        )
+    return opts
 
 
 @dataclass

@@ -9,10 +9,11 @@ import numpy as np
 
 from . import __version__
 from ._rng import check_rng, root_seed
-from .aiscv import AISCV, AiscvOptions, check_weights
+from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.builder import evaluate_for_call
 from .interop import as_model, check_model_dims
+from .laws import describe_law
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
@@ -20,7 +21,6 @@ from .results import ExpectationResult
 __all__ = ["METHODS", "expectations"]
 
 METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
-_AISCV_OPTIONS = {f.name for f in fields(AiscvOptions)}
 
 
 def _check_budget(budget) -> int:
@@ -42,36 +42,6 @@ def _check_weights_early(weights) -> None:
     check_weights(w, w.size)
 
 
-def _aiscv_options(options: dict, budget: int) -> AiscvOptions:
-    unknown = sorted(set(options) - _AISCV_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for method 'aiscv'; known: {sorted(_AISCV_OPTIONS)}"
-        )
-    if options.get("batch_size") is None and budget // 10 < 2:
-        raise ValueError(
-            f"'budget' ({budget}) is too small for a pilot of {budget // 10} points: the "
-            f"default pilot and batch are budget // 10, so aiscv needs budget >= 20"
-        )
-    opts = AiscvOptions(**options).resolved(budget)
-    minimum = opts.pilot_size + 2
-    if opts.pilot_size < 2 or budget < minimum:
-        raise ValueError(
-            f"'budget' ({budget}) is too small for a pilot of {opts.pilot_size} points and a "
-            f"final stage: aiscv needs a pilot of at least 2 points and budget >= pilot + 2 "
-            f"(the default pilot is budget // 10, so budget >= 20)"
-        )
-    if opts.adaptation_cap < opts.pilot_size:
-        raise ValueError(
-            f"'adaptation_cap' ({opts.adaptation_cap}) must be at least 'pilot_size' "
-            f"({opts.pilot_size})"
-        )
-    if opts.adaptation_cap > budget - 2:
-        raise ValueError(
-            f"'adaptation_cap' ({opts.adaptation_cap}) must leave at least 2 of the "
-            f"{budget} runs to the final stage"
-        )
-    return opts
 
 
 def expectations(model: Callable, law, *, budget: int, weights="relative",
@@ -176,7 +146,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     seed = root_seed(rng)
     settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
                 "weights": weights if isinstance(weights, str) else list(map(float, weights)),
-                "laws": [_describe_law(lw) for lw in laws], "version": __version__}
+                "laws": [describe_law(lw) for lw in laws], "version": __version__}
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
         executor=executor, n_workers=n_workers, store=store, study_id=study_id,
@@ -193,7 +163,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
                 keep_sample=False):
     """Run ``method`` with the ``evaluate`` callable (settings are completed in place)."""
     if method == "aiscv":
-        opts = _aiscv_options(options, budget)
+        opts = options_for_budget(options, budget)
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
         engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
                        options=opts, names=names)
@@ -265,19 +235,16 @@ def _final_weights(spec, estimate, stderr) -> np.ndarray:
     return resolve_weights(spec, np.asarray(estimate), np.asarray(stderr))
 
 
-def _describe_law(law) -> dict:
-    describe = getattr(law, "describe", None)
-    return describe() if callable(describe) else {"type": type(law).__name__}
-
-
 def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings):
     """One cross-entropy IS per quantity on ``budget // J`` runs (the paper's "separately").
 
     The number of quantities is learnt from one probe run drawn from the first law; that run
-    is counted in ``n_evaluations``.
+    is counted in ``n_evaluations``. It is the paper's plain cross-entropy baseline: no
+    control variates, sign parts, defensive component or widened law for events, unless the
+    options ask for them.
     """
-    base = {"control": "none", "split_signs": False, "defensive": 0.0}
-    unknown = sorted(set(options) - _AISCV_OPTIONS)
+    base = {"control": "none", "split_signs": False, "defensive": 0.0, "event_widened": 0.0}
+    unknown = sorted(set(options) - OPTION_NAMES)
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for method 'separate-is'")
     base.update(options)
@@ -289,7 +256,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
         check_weights(weights, n_q)
     per = (budget - 1) // n_q
     try:
-        _aiscv_options(dict(base), per)
+        options_for_budget(dict(base), per)
     except ValueError as exc:
         raise ValueError(
             f"'budget' ({budget}) is too small for method 'separate-is' with {n_q} "
@@ -298,7 +265,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
     runs = 1
     for j in range(n_q):
-        opts = _aiscv_options(dict(base), per)
+        opts = options_for_budget(dict(base), per)
         law_j = laws[problem.law_index[j]]
         column = _Column(evaluate, int(problem.column[j]), offset=(j + 1) * 10**6)
         engine = AISCV([law_j], column, budget=per, seed=seed + j + 1, weights="absolute",

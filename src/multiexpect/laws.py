@@ -22,7 +22,7 @@ from scipy.special import ndtr, ndtri
 
 from ._rng import check_rng
 
-__all__ = ["Law", "as_points", "standard_normal_logpdf"]
+__all__ = ["Law", "as_points", "describe_law", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -329,3 +329,10 @@ def _describe(dist) -> str:
     args = ", ".join(f"{a:.4g}" for a in dist.args)
     kwds = ", ".join(f"{k}={v:.4g}" for k, v in dist.kwds.items())
     return f"{dist.dist.name}({', '.join(p for p in (args, kwds) if p)})"
+
+
+def describe_law(law) -> dict:
+    """JSON-able description of a law (its ``describe()``, else its type name): what a
+    study's settings record to tell one law from another in a store."""
+    describe = getattr(law, "describe", None)
+    return describe() if callable(describe) else {"type": type(law).__name__}

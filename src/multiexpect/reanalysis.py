@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._rng import check_rng
-from .laws import standard_normal_logpdf
+from .laws import describe_law, standard_normal_logpdf
 from .results import ExpectationResult, FinalSample, _z
 
 __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
@@ -174,7 +174,6 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     usually larger. Its precision falls as ``f`` moves away from the laws ``g`` was fitted
     for; the effective sample size ``(sum w)^2 / sum w^2`` measures that.
     """
-    from .api import _describe_law
     from .problem import as_laws
 
     sample = result.sample if isinstance(result, ExpectationResult) else result
@@ -205,7 +204,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
                              f"dimension {d}")
         _check_support(sample, laws, rng)
         log_f = np.column_stack([lw.logpdf(sample.x) for lw in laws])
-        law_desc = [_describe_law(lw) for lw in laws]
+        law_desc = [describe_law(lw) for lw in laws]
     n_laws = log_f.shape[1]
     values = _values(phi, sample.outputs)
     law_index, column = _quantity_map(n_laws, values.shape[1])

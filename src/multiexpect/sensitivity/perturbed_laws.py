@@ -36,13 +36,13 @@ import numpy as np
 
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
-from ..aiscv import AISCV
+from ..aiscv import AISCV, options_for_budget
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
-from ..laws import Law
+from ..laws import Law, describe_law
 from ..problem import Problem
 from ._common import check_method_args, floored_delta_weights
 from .results import PerturbedLawResult
@@ -311,10 +311,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         raise ValueError(f"'budget' ({budget}) must give at least 2 runs to each of the "
                          f"{n_laws} laws for method 'mc'")
     if method == "aiscv":
-        from ..api import _aiscv_options
-
-        opts = _aiscv_options(dict(options), budget)
-    from ..api import _describe_law
+        opts = options_for_budget(dict(options), budget)
 
     wrap_model(model, vectorized)  # checks the model before any run
     seed = root_seed(rng)
@@ -325,7 +322,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
     # what identifies the study in a store (not part of the result's settings)
     keyed = {**settings, "analysis": "perturbed-laws",
-             "laws": [_describe_law(lw) for lw in laws]}
+             "laws": [describe_law(lw) for lw in laws]}
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=keyed, budget=budget,
         executor=executor, n_workers=n_workers, store=store, study_id=study_id,

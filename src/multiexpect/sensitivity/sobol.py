@@ -53,11 +53,11 @@ from scipy import stats
 
 from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
-from ..aiscv import AISCV
+from ..aiscv import AISCV, options_for_budget
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
-from ..laws import Law
+from ..laws import Law, describe_law
 from ._common import check_method_args, floored_delta_weights
 from .results import SobolResult
 
@@ -384,15 +384,13 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
     weights = check_method_args(method, options, weights, layout.n_quantities)
     points = budget // layout.runs_per_point
-    from ..api import _aiscv_options, _describe_law
-
     if method == "aiscv":
-        opts = _aiscv_options(dict(options), points)
+        opts = options_for_budget(dict(options), points)
     wrap_model(model, vectorized)  # checks the model before any run
     seed = root_seed(rng)
     settings = {"analysis": "sobol", "method": method, "budget": budget, "seed": seed,
                 "orders": list(orders), "options": dict(options),
-                "law": _describe_law(law), "version": __version__,
+                "law": describe_law(law), "version": __version__,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
