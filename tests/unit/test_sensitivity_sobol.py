@@ -205,3 +205,9 @@ def test_one_order_leaves_the_other_nan_and_out_of_salib(law3):
     assert set(res.confidence_interval()) == {"first"}
     back = me.SobolResult.from_dict(json.loads(res.to_json()))
     assert np.all(np.isnan(back.total_order))
+    est, se = res.indices("first")
+    np.testing.assert_array_equal(est, res.first_order)
+    np.testing.assert_array_equal(se, res.first_order_stderr)
+    assert np.all(np.isnan(res.indices("total")[0]))
+    with pytest.raises(ValueError, match=r"'order' must be 'first' or 'total', got 'second'"):
+        res.indices("second")

@@ -165,7 +165,7 @@ def analysis_rows(result, level: float) -> list[dict]:
         rows = []
         for order in result.orders:
             tag = "S1" if order == "first" else "ST"
-            rows += _rows([f"{tag} {n}" for n in result.names], *result._order(order),
+            rows += _rows([f"{tag} {n}" for n in result.names], *result.indices(order),
                           *intervals[order])
         return rows
     if isinstance(result, PerturbedLawResult):

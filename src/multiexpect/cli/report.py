@@ -191,7 +191,7 @@ def _sobol_figure(result, baseline, level: float) -> str:
     intervals = [res.confidence_interval(level) for res in series]
     for k, (res, order) in enumerate(bars):
         which = 0 if res is result else 1
-        est, _ = res._order(order)
+        est, _ = res.indices(order)
         low, high = intervals[which][order]
         label = "first order $S_i$" if order == "first" else "total order $S_{Ti}$"
         if baseline is not None:

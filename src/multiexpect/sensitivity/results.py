@@ -97,11 +97,22 @@ class SobolResult(JsonResult):
         z = _z(level)
         out = {}
         for order in self.orders:
-            est, se = self._order(order)
+            est, se = self.indices(order)
             out[order] = (est - z * se, est + z * se)
         return out
 
-    def _order(self, order: str) -> tuple[np.ndarray, np.ndarray]:
+    def indices(self, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """The indices of one order and their standard errors.
+
+        Parameters
+        ----------
+        order : {"first", "total"}
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            ``(S, se)`` of shape ``(d,)`` each (NaN for an order that was not computed).
+        """
         if order == "first":
             return self.first_order, self.first_order_stderr
         if order == "total":
@@ -148,7 +159,7 @@ class SobolResult(JsonResult):
         intervals = self.confidence_interval(level)
         columns = {}
         for order in self.orders:
-            est, se = self._order(order)
+            est, se = self.indices(order)
             low, high = intervals[order]
             columns |= {f"{order}_order": est, f"{order}_order_stderr": se,
                         f"{order}_order_ci_low": low, f"{order}_order_ci_high": high}
@@ -166,7 +177,7 @@ class SobolResult(JsonResult):
         for i, name in enumerate(self.names):
             row = [name]
             for order in self.orders:
-                est, se = self._order(order)
+                est, se = self.indices(order)
                 low, high = intervals[order]
                 row += [f"{est[i]:.4f}", f"{se[i]:.2g}", f"[{low[i]:.4f}, {high[i]:.4f}]"]
             rows.append(row)
