@@ -428,6 +428,15 @@ def test_store_folder_must_exist(tmp_path, capsys):
     assert_user_error(code, err, r"--store: folder .*no does not exist$")
 
 
+def test_report_folder_must_exist_before_any_run(tmp_path, capsys):
+    study = write(tmp_path)
+    store = tmp_path / "s.sqlite"
+    code, _, err = run_cli(["run", study, "--store", str(store),
+                            "--report", str(tmp_path / "none" / "r.html")], capsys)
+    assert_user_error(code, err, r"--report: folder .*none does not exist$")
+    assert not store.exists()  # refused before the study opened its store or ran the model
+
+
 # ---------------------------------------------------------------------- report
 def test_report_from_store_and_from_results(tmp_path, capsys):
     study = write(tmp_path)

@@ -130,6 +130,11 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     folder = os.path.dirname(os.path.abspath(store))
     if not os.path.isdir(folder):
         raise UsageError(f"--store: folder {folder} does not exist")
+    html = getattr(args, "report", None)
+    # checked before the study runs: a report that cannot be written would come too late
+    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
+        raise UsageError(f"--report: folder {os.path.dirname(os.path.abspath(html))} "
+                         "does not exist")
     executor_spec = args.executor or study.run["executor"]
     workers = args.workers or study.run["workers"]
     if workers is not None and executor_spec != "processes":
@@ -146,7 +151,6 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     write_results(doc, results)
     _log(f"results: {results}")
     print(_summary(doc))
-    html = getattr(args, "report", None)
     if html:
         from .report import write_report
 
