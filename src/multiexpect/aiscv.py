@@ -382,7 +382,9 @@ class AISCV:
         self._proposals = [initial]
         self._counts = [z.shape[0]]
         self._ref_cov = reference_covariance(problem)
-        # the law's centre in the working space, for the widened-law event components
+        # the law's centre in the working space, for the widened-law event components (in
+        # input space the mean of the pilot's first chunk: the extension's size depends on
+        # its hits)
         self._centre = (np.zeros(problem.dim) if problem.space == "standard"
                         else np.mean(z[: opts.pilot_size], axis=0))
         stage = Stage(0, z.shape[0], self.runs_used, self.runs_used, error0,

@@ -42,8 +42,6 @@ def _check_weights_early(weights) -> None:
     check_weights(w, w.size)
 
 
-
-
 def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
                  names=None, evaluate: Callable | None = None, executor=None,
