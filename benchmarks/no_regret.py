@@ -149,6 +149,18 @@ def _d50_lognormal():
     return model, law, truth, np.zeros(3), None
 
 
+def _d50_events():
+    # rare events in d = 50: a fit on a few hits puts noise of energy ~ d / n_hits in its mean
+    law = me.Law([stats.norm(0, 1)] * 50)
+
+    def model(x):
+        return np.column_stack([(x.sum(axis=1) / np.sqrt(50) > 3.0).astype(float),
+                                (np.abs(x[:, 0]) > 2.5).astype(float)])
+
+    p = np.array([stats.norm.sf(3.0), 2 * stats.norm.sf(2.5)])
+    return model, law, p, np.zeros(2), p * (1 - p) / 10_000
+
+
 def _heavy_tails():
     nu, b = 5.0, 4.5
     law = me.Law([stats.t(nu), stats.pareto(b), stats.t(nu)], names=("t1", "pareto", "t3"))
@@ -279,7 +291,7 @@ def _sobol_borehole():
 
 BUILDERS = {
     "gauss_moments": _gauss_moments, "mixed_marginals": _mixed_marginals,
-    "d50_normal": _d50_normal, "d50_lognormal": _d50_lognormal,
+    "d50_normal": _d50_normal, "d50_lognormal": _d50_lognormal, "d50_events": _d50_events,
     "heavy_tails": _heavy_tails, "exceedance_1e-3": _exceedance,
     "ishigami_moments": _ishigami_moments, "oscillating": _oscillating,
     "two_sided_tail": _two_sided_tail, "one_event_two_tails": _one_event_two_tails,
@@ -293,6 +305,7 @@ CASES = [
     Case("mixed_marginals", "expectations", 10_000, note="unif/lognorm/gumbel/t5, J=7"),
     Case("d50_normal", "expectations", 10_000),
     Case("d50_lognormal", "expectations", 10_000),
+    Case("d50_events", "expectations", 10_000, note="P(sum x/sqrt50 > 3), P(|x1| > 2.5)"),
     Case("heavy_tails", "expectations", 10_000, note="t5 and Pareto(4.5)"),
     Case("exceedance_1e-3", "expectations", 10_000, note="Gamma(4) tail, p=1e-3, 1e-2"),
     Case("ishigami_moments", "expectations", 10_000, note="sines of uniforms"),

@@ -131,6 +131,15 @@ class AiscvOptions:
         crude MC with coverage 0.907 without, 4.9x with coverage 0.950 at 0.25; cases with
         one-sided events pay about 10% (exceedance 66x without, 60x at 0.25; heavy tails
         10.4x and 9.3x).
+    shrink_mean : bool
+        Pull each fitted component's mean toward the law's centre ``c``:
+        ``μ = c + n_eff (m - c) / (n_eff + d)`` (:func:`~multiexpect.proposals.shrink_mean`).
+        A mean fitted on ``n_eff`` effective points carries noise of energy about
+        ``d / n_eff`` (in standard space), and a proposal whose mean is off by ``ν`` costs a
+        factor up to ``exp(|ν|^2)`` in variance; after the pull the noise energy is at most
+        ``n_eff d / (n_eff + d)^2 <= 1/4``. Measured (300 reps): rare events in d = 50
+        0.5x crude MC without, 0.92x with; elsewhere within noise (exceedance 64x -> 55x,
+        mixed marginals 12x -> 13x, two-sided tail 2.9x -> 3.1x).
     pool_adaptive : bool
         Pool the plain importance-sampling estimates of the pilot and the adaptive batches
         with the final stage, weighted by their variances measured on the final sample
@@ -158,6 +167,7 @@ class AiscvOptions:
     pilot_hits: int = 10
     pilot_max: int | None = None
     event_widened: float = 0.25
+    shrink_mean: bool = True
 
     def resolved(self, budget: int) -> AiscvOptions:
         """A copy with every default filled in for ``budget``, validated."""
@@ -462,12 +472,16 @@ class AISCV:
                 n_components=opts.n_components if not event else opts.event_components)
         if opts.family == "student" or event:
             return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=opts.dof,
-                               max_iter=opts.student_iter)
+                               max_iter=opts.student_iter, reference_mean=self._mean_pull())
         if opts.family == "gmm":
             return fit_gmm(points, log_weight, reference_cov=self._ref_cov,
                            n_components=opts.n_components, rng=gen)
         return fit_gaussian(points, log_weight, reference_cov=self._ref_cov,
-                            diagonal=opts.family == "gaussian-diag")
+                            diagonal=opts.family == "gaussian-diag",
+                            reference_mean=self._mean_pull())
+
+    def _mean_pull(self):
+        return self._centre if self.options.shrink_mean else None
 
     def _widens(self, quantity: int) -> bool:
         """Whether an event quantity gets a widened-law component beside its fitted one."""

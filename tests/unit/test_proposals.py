@@ -13,9 +13,11 @@ from multiexpect.proposals import (
     effective_sample_size,
     fit_gaussian,
     fit_gmm,
+    fit_student,
     fit_student_mixture,
     fit_widened_law,
     normalised_weights,
+    shrink_mean,
 )
 
 MEAN = np.array([1.0, -0.5, 2.0])
@@ -170,6 +172,26 @@ def test_widened_law_in_input_space_follows_the_reference_frame():
     far, _ = fit_widened_law(z * 3.0, log_w, centre=np.zeros(3), reference_cov=COV)
     moment = (z * 3.0).T @ (z * 3.0) / z.shape[0]
     np.testing.assert_allclose(far.cov, moment, rtol=0.01)
+
+
+def test_mean_pulled_toward_the_centre_bounds_the_noise_of_few_points():
+    """Four equal-weight points of N(0, I_50): their mean has noise energy ~ 50/4; pulled,
+    ``n d / (n + d)^2 <= 1/4`` on average; many points are barely pulled."""
+    rng = np.random.default_rng(10)
+    d = 50
+    z = rng.normal(size=(4, d))
+    g, n_eff = fit_gaussian(z, np.zeros(4), reference_cov=np.eye(d), reference_mean=np.zeros(d))
+    t, _ = fit_student(z, np.zeros(4), reference_cov=np.eye(d), reference_mean=np.zeros(d))
+    expected = 4.0 / (4.0 + d) * z.mean(axis=0)
+    np.testing.assert_allclose(g.mean, expected)
+    np.testing.assert_allclose(shrink_mean(z.mean(axis=0), n_eff, np.zeros(d)), expected)
+    assert np.sum(z.mean(axis=0) ** 2) > 6.0 and np.sum(g.mean**2) < 0.25
+    assert np.sum(t.mean**2) < 0.25
+    np.testing.assert_array_equal(shrink_mean(expected, 4.0, None), expected)  # no pull
+    many = rng.normal(loc=1.0, size=(20_000, 2))
+    far, _ = fit_gaussian(many, np.zeros(20_000), reference_cov=np.eye(2),
+                          reference_mean=np.zeros(2))
+    np.testing.assert_allclose(far.mean, many.mean(axis=0) * 20_000 / 20_002)
 
 
 def test_weighted_gmm_fit_recovers_two_modes():

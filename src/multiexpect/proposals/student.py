@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .base import effective_sample_size, normalised_weights
-from .gaussian import LocationScale, _regularise
+from .gaussian import LocationScale, _regularise, shrink_mean
 
 __all__ = ["StudentT", "fit_student"]
 
@@ -49,8 +49,8 @@ class StudentT(LocationScale):
 
 
 def fit_student(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.ndarray,
-                dof: float = 5.0, max_iter: int = 30, tol: float = 1e-6
-                ) -> tuple[StudentT, float]:
+                dof: float = 5.0, max_iter: int = 30, tol: float = 1e-6,
+                reference_mean=None) -> tuple[StudentT, float]:
     """Weighted EM fit of a Student t with fixed degrees of freedom ``dof``.
 
     The scale matrix is shrunk toward ``reference_cov`` like the Gaussian fit's (see
@@ -75,4 +75,4 @@ def fit_student(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
         mean, cov = new_mean, new_cov
         if shift < tol * (1.0 + np.max(np.abs(cov))):
             break
-    return StudentT(mean, cov, dof), n_eff
+    return StudentT(shrink_mean(mean, n_eff, reference_mean), cov, dof), n_eff
