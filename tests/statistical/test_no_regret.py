@@ -171,9 +171,9 @@ def test_events_with_two_regions_are_no_worse_than_crude_mc(two_region_runs):
     variance). Measured here: 0.34x and 0.37x crude MC's variance.
 
     Coverage is checked against the floor's lower end (0.93) less three binomial standard
-    errors: over 1000 repetitions of ``two_sided_tail`` it is 0.931 and 0.955
-    (docs/benchmarks.md); without the widened law 0.918 and 0.941, with a one-batch pilot
-    and no widened law 0.84.
+    errors: over 1000 repetitions of ``two_sided_tail`` it is 0.943 over both events
+    (docs/benchmarks.md, engine e757922); 0.918 and 0.941 per event without the widened
+    law (engine f2eae79), 0.84 with a one-batch pilot and no widened law.
     """
     est, covered = two_region_runs
     ratio = est.var(axis=0, ddof=1) / _CRUDE_TWO
