@@ -502,27 +502,29 @@ class AISCV:
         log_fq = self._log_laws[idx][:, problem.law_index]
         log_h = log_h_all[idx]
         specs = self._component_specs(phi, log_fq)
-        comps, ess, labels, shares = [], [], [], []
+        # one entry per component: its (quantity, sign) part and its share of the part's
+        # starting weight (an event's widened law takes ``event_widened`` of it)
+        comps, ess, labels, shares, comp_specs = [], [], [], [], []
         with np.errstate(divide="ignore"):
             for j, sign in specs:
                 part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
                 # a point with no part has weight 0 even where no density is finite
                 log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
                 comp, n_eff = self._fit_component(z, log_w, fit_gen, j)
-                comps.append(comp)
-                shares.append(1.0)
-                ess.append(n_eff)
-                labels.append(f"{problem.names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}")
+                label = f"{problem.names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
+                fitted = [(comp, label, 1.0)]
                 if self._widens(j):
-                    shares[-1] = 1.0 - opts.event_widened
-                    shares.append(opts.event_widened)
-                    comp, _ = fit_widened_law(z, log_w, centre=self._centre,
-                                              reference_cov=self._ref_cov)
+                    widened, _ = fit_widened_law(z, log_w, centre=self._centre,
+                                                 reference_cov=self._ref_cov)
+                    fitted = [(comp, label, 1.0 - opts.event_widened),
+                              (widened, f"{problem.names[j]}~", opts.event_widened)]
+                for comp, label, share in fitted:
                     comps.append(comp)
                     ess.append(n_eff)
-                    labels.append(f"{problem.names[j]}~")
-        specs = [spec for j, sign in specs
-                 for spec in ([(j, sign)] * (2 if self._widens(j) else 1))]
+                    labels.append(label)
+                    shares.append(share)
+                    comp_specs.append((j, sign))
+        specs = comp_specs
         # the law (mixture of laws) is always the last component: defensive and a control
         log_comp = _component_logpdfs(comps, z, self._log_props[0][idx])
         labels.append("law")

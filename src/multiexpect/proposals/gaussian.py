@@ -112,6 +112,9 @@ def fit_gaussian(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: 
         Covariance the fit is shrunk toward when the effective sample size is small.
     diagonal : bool
         Keep only the diagonal of the covariance.
+    reference_mean : (d,) array or None
+        The law's centre: the mean is pulled toward it (:func:`shrink_mean`), and the
+        covariance is taken about the pulled mean.
 
     Returns
     -------

@@ -55,6 +55,9 @@ def fit_student(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
 
     The scale matrix is shrunk toward ``reference_cov`` like the Gaussian fit's (see
     ``gaussian.py``), so a component with few effective points stays well conditioned.
+    With ``reference_mean`` (the law's centre) the fitted location is pulled toward it
+    (:func:`~multiexpect.proposals.shrink_mean`) after the EM; the scale matrix stays the
+    one fitted about the unpulled location.
     """
     w = normalised_weights(log_weights)
     n_eff = effective_sample_size(log_weights)
