@@ -793,15 +793,13 @@ class AISCV:
         """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points."""
         bounds = np.cumsum([0, *self._counts])
         log_fq = self._log_laws[:, self.problem.law_index]
-        means, variances = [], []
+        means = []
         for t in stages:
             rows = slice(bounds[t], bounds[t + 1])
-            responses = iscv_summands(self._phi[rows], log_fq[rows], None,
-                                      self._log_props[t][rows], None)
-            means.append(responses.mean(axis=0))
-            variances.append(responses.var(axis=0, ddof=1))
+            means.append(iscv_summands(self._phi[rows], log_fq[rows], None,
+                                       self._log_props[t][rows], None).mean(axis=0))
         return StagePooling(np.array(means), np.asarray([self._counts[t] for t in stages]),
-                            self.weights, np.array(variances))
+                            self.weights)
 
     def _pool_final(self, pooling, stages, summands, responses, z, log_g, log_law_mix
                     ) -> None:

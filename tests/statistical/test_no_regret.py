@@ -194,7 +194,7 @@ def test_the_widened_law_lowers_the_variance_of_an_event_with_two_tails():
     fitted t leans to the tail its hits favour and the other tail is sampled mostly by the
     defensive component; the variance is higher beyond the 99.9% quantile of the ratio of
     two sample variances (F(R-1, R-1)). Measured over 1000 reps in the benchmark: 3.4x
-    (4.36x crude MC against 1.29x). With two events (``_two_regions``) each event's
+    (4.4x crude MC against 1.29x). With two events (``_two_regions``) each event's
     components partly cover the other's tails and the contrast (1.6x) is below what 100
     reps resolve."""
     runs = {}
