@@ -98,8 +98,14 @@ class AiscvOptions:
         Points per final-stage chunk (memory bound); ``max(batch_size, 10_000)`` by default.
     max_fit_points : int
         At most this many recycled points (a random subset) enter each fit.
-    dof : float
-        Degrees of freedom of the ``student`` family.
+    dof : float or None
+        Degrees of freedom of the Student t components (``student``, ``student-mixture``
+        and the events of ``auto``); ``max(5, d)`` in ``d`` working dimensions by default.
+        A t with the law's scale is thinner than the law on the shell where the law has its
+        mass: ``sup f / t_ν`` is 1.36 for ``(d, ν) = (4, 5)``, 3.4 for ``(50, 5)``, 1.42 for
+        ``(50, 50)``, so ``ν >= d`` keeps that cost about the same in any dimension. Measured
+        (1000 reps): rare events in d = 50 0.95x crude MC with ``ν = 5``, 1.2x with
+        ``ν = 50``; the other event cases (``d <= 4``) are unchanged.
     alpha_floor : float
         Each mixture weight stays above this fraction of its starting value: an optimiser
         that trusts the recycled points too much would put all weight on components whose
@@ -159,7 +165,7 @@ class AiscvOptions:
     chunk_size: int | None = None
     max_fit_points: int = 200_000
     alpha_floor: float = 0.5
-    dof: float = 5.0
+    dof: float | None = None
     keep: str = "best"
     pool_adaptive: bool = True
     event_components: int = 1
@@ -179,6 +185,9 @@ class AiscvOptions:
             raise ValueError(
                 f"'keep' must be 'best', 'last' or 'best-on-own-batch', got {self.keep!r}"
             )
+        if self.dof is not None and not (
+                isinstance(self.dof, (int, float, np.integer, np.floating)) and self.dof > 0):
+            raise ValueError(f"'dof' must be a positive number or None, got {self.dof!r}")
         if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
             raise ValueError(f"'n_components' must be an int >= 1, got {self.n_components!r}")
         for name, value in (("defensive", self.defensive),
@@ -468,10 +477,10 @@ class AISCV:
         event = opts.family == "auto" and self._indicator[quantity]
         if opts.family == "student-mixture" or (event and opts.event_components > 1):
             return fit_student_mixture(
-                points, log_weight, reference_cov=self._ref_cov, dof=opts.dof, rng=gen,
+                points, log_weight, reference_cov=self._ref_cov, dof=self._dof(), rng=gen,
                 n_components=opts.n_components if not event else opts.event_components)
         if opts.family == "student" or event:
-            return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=opts.dof,
+            return fit_student(points, log_weight, reference_cov=self._ref_cov, dof=self._dof(),
                                max_iter=opts.student_iter, reference_mean=self._mean_pull())
         if opts.family == "gmm":
             return fit_gmm(points, log_weight, reference_cov=self._ref_cov,
@@ -479,6 +488,12 @@ class AISCV:
         return fit_gaussian(points, log_weight, reference_cov=self._ref_cov,
                             diagonal=opts.family == "gaussian-diag",
                             reference_mean=self._mean_pull())
+
+    def _dof(self) -> float:
+        """The t's degrees of freedom: ``dof``, or ``max(5, d)`` (see :class:`AiscvOptions`)."""
+        if self.options.dof is not None:
+            return float(self.options.dof)
+        return max(5.0, float(self._ref_cov.shape[0]))
 
     def _mean_pull(self):
         return self._centre if self.options.shrink_mean else None

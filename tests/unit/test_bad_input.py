@@ -167,6 +167,8 @@ def test_pilot_option_larger_than_budget():
     ({"event_widened": 1.0}, r"'event_widened' must be a number in \[0, 1\), got 1.0"),
     ({"event_widened": "half"}, r"'event_widened' must be a number in \[0, 1\), got 'half'"),
     ({"defensive": -0.1}, r"'defensive' must be a number in \[0, 1\), got -0.1"),
+    ({"dof": 0}, r"'dof' must be a positive number or None, got 0"),
+    ({"dof": "five"}, r"'dof' must be a positive number or None, got 'five'"),
 ])
 def test_pilot_extension_options(options, message):
     model = Counting(good)

@@ -262,6 +262,25 @@ def test_auto_family_fits_student_components_to_event_probabilities_only():
     assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
 
 
+@pytest.mark.parametrize("dim, dof, expected", [(2, None, 5.0), (8, None, 8.0), (8, 3.0, 3.0)])
+def test_event_t_has_at_least_as_many_degrees_of_freedom_as_dimensions(dim, dof, expected):
+    """``dof=None`` (the default) gives the events' t ``max(5, d)`` degrees of freedom, so
+    it is not thinner than the law on the shell where the law has its mass (``sup f/t``
+    grows with ``d / ν``); an explicit ``dof`` is kept."""
+    from multiexpect.proposals.student import StudentT
+
+    law = me.Law([stats.norm()] * dim)
+
+    def model(x, _batch):
+        return (x.sum(axis=1, keepdims=True) > 2.5 * np.sqrt(dim)).astype(float)
+
+    engine = AISCV(law, model, budget=3000, seed=4, options=AiscvOptions(dof=dof))
+    for _ in engine.steps():
+        pass
+    fitted = engine._candidates[-1].proposal.components[0]
+    assert isinstance(fitted, StudentT) and fitted.dof == expected
+
+
 def test_widened_law_in_input_space_is_centred_on_the_laws_mixture():
     """Several laws in input space: the widened law sits at the pilot's mean (the centre of
     the laws' mixture), is no narrower than the mixture, and the estimates hold."""
