@@ -104,7 +104,7 @@ class AiscvOptions:
         A t with the law's scale is thinner than the law on the shell where the law has its
         mass: ``sup f / t_ν`` is 1.36 for ``(d, ν) = (4, 5)``, 3.4 for ``(50, 5)``, 1.42 for
         ``(50, 50)``, so ``ν >= d`` keeps that cost about the same in any dimension. Measured
-        (1000 reps): rare events in d = 50 0.95x crude MC with ``ν = 5``, 1.2x with
+        (1000 reps): rare events in d = 50 0.89x crude MC with ``ν = 5``, 1.27x with
         ``ν = 50``; the other event cases (``d <= 4``) are unchanged.
     alpha_floor : float
         Each mixture weight stays above this fraction of its starting value: an optimiser

@@ -18,7 +18,7 @@ summands' variance, control variates applied). The stage variances are **not** r
 stages' own points: a batch that missed a rare region looks precise (the trap of method.md
 section 6, 46× worse with in-batch weights), and a variance measured on the points that
 made ``Î_s`` grows with it (an event's ``Var ≈ Î_s``), so a stage with more hits than
-expected gets less weight and the pooled estimate is biased low (measured: -3.6%, 22 s.e.,
+expected gets less weight and the pooled estimate is biased low (measured: -3.5%, 22 s.e.,
 pooling three samples of an event with p = 0.003; -5% on rare events in d = 50, when the
 larger of the two variances was used). They are estimated on the final sample, independent
 of every earlier stage, by reweighting:
