@@ -55,7 +55,7 @@ __all__ = ["AISCV", "AiscvOptions", "Stage"]
 FAMILIES = ("gaussian", "gaussian-diag", "gmm", "student", "student-mixture", "auto")
 CONTROLS = ("all", "own", "none")
 MAX_DEFAULT_BATCH = 20_000
-POOL_TIE = 2.0  # a stage is pooled for a quantity where its variance is within this factor
+POOL_TIE = 2.0  # earlier stages are pooled when the law scores within this factor
 MIN_CONTROL_ALPHA = 1e-3  # lighter components are no control variate (bounded by 1/α)
 
 
@@ -775,29 +775,32 @@ class AISCV:
             "predicted_error": best.predicted_error,
         }
         if pooling is not None:
-            pooled = pooling.combine(tie=POOL_TIE)
+            pooled = pooling.combine()
             lambdas = pooled["lambdas"]
             sizes = np.asarray([self._counts[t] for t in pooled_stages])
             out.update(estimate=pooled["estimate"], covariance=pooled["covariance"],
                        stderr=np.sqrt(np.clip(np.diag(pooled["covariance"]), 0.0, None)),
-                       n_pooled=int(sizes[np.any(lambdas[:-1] > 0, axis=1)].sum()),
+                       n_pooled=int(sizes[lambdas[:-1] > 0].sum()),
                        pooled_stages=list(pooled_stages), pooled_lambdas=lambdas.tolist())
         return out
 
     def _pooled_stages(self, best: _Candidate) -> list[int]:
-        """Earlier stages whose plain importance-sampling means may join the final estimate.
+        """Earlier stages whose plain importance-sampling means join the final estimate.
 
-        Every stage (the law's pilot only when it was not judged on), each joining a
-        quantity's estimate only where its variance for that quantity is within
-        ``POOL_TIE`` of the final stage's (:meth:`StagePooling.combine`). Where adaptation
-        wins big for a quantity, the final stage's control variates make the stages' plain
-        estimates far less precise, and their variances, estimated on the final sample,
-        are too noisy for heavy-tailed quantities to weigh them safely (Gaussian moments,
-        seed 2093: z-scores up to 5 when every stage was pooled); a quantity the kept
-        proposal does not serve better than the stages did gets their runs.
+        Only at a near tie with the law (the kept proposal's selection score within
+        ``POOL_TIE`` of the law's): there the stages' plain estimates are about as precise
+        as the final one and the runs spent adapting would be lost. When adaptation wins
+        big, the final stage's control variates make the stages' plain estimates far less
+        precise, and their variances, estimated on the final sample, are too noisy for
+        heavy-tailed quantities to weigh them safely (Gaussian moments, seed 2093: z-scores
+        up to 5 with pooling, 0.6 without).
         """
         if not self.options.pool_adaptive:
             return []
+        if best.stage != 0:
+            scores = getattr(self, "selection_scores", None)
+            if scores is None or not scores[0] <= POOL_TIE * scores[best.stage]:
+                return []
         first = 1 if best.stage == 0 else 0  # the law's pilot is either pooled or was judged
         return list(range(first, len(self._counts)))
 
