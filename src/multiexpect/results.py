@@ -222,7 +222,10 @@ class ExpectationResult(JsonResult):
         ``Î_j``.
     stderr : (J,) ndarray
         Standard errors (of the final stage's fresh sample, with the earlier stages pooled
-        in when adaptation tied with the law: ``diagnostics["n_pooled"]``).
+        in for the quantities they serve about as well: ``diagnostics["n_pooled"]``, the
+        runs of the stages pooled for at least one quantity, and
+        ``diagnostics["pooled_lambdas"]``, the weights, one row per stage, the final stage
+        last, one column per quantity).
     names : tuple of str
         Quantity names.
     method : str

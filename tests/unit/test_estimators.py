@@ -427,16 +427,39 @@ def test_stage_pooling_weighs_stages_by_precision():
     log_ratio = np.column_stack([np.zeros(4000), np.zeros(4000)])
     pooling.update(final, final, log_ratio)
     out = pooling.combine()
-    np.testing.assert_allclose(out["lambdas"], [1 / 7, 2 / 7, 4 / 7], rtol=1e-3)
+    np.testing.assert_allclose(out["lambdas"][:, 0], [1 / 7, 2 / 7, 4 / 7], rtol=1e-3)
     np.testing.assert_allclose(out["estimate"],
-                               out["lambdas"] @ [1.9, 2.2, final.mean()], rtol=1e-12)
+                               out["lambdas"][:, 0] @ [1.9, 2.2, final.mean()], rtol=1e-12)
     np.testing.assert_allclose(out["covariance"][0, 0],
                                np.var(final, ddof=1) / 7000, rtol=5e-3)
     # a stage with g_F / g_s = 4 on every point: E[r^2 g_F/g_s] = 4 E[r^2]
     pooling = StagePooling(np.array([[2.0]]), np.array([4000]), np.ones(1))
     pooling.update(final - 2.0 + 0.0, final - 2.0, np.full((4000, 1), np.log(4.0)))
-    lam = pooling.combine()["lambdas"]
+    lam = pooling.combine()["lambdas"][:, 0]
     np.testing.assert_allclose(lam[0] / lam[1], 0.25, rtol=2e-2)
+    # ... unless a tie is asked for: a stage 4x less precise than the final stage is left out
+    assert pooling.combine(tie=2.0)["lambdas"][0, 0] == 0.0
+
+
+def test_stage_pooling_weighs_each_quantity_on_its_own():
+    """A stage drawn from the final proposal (log ratio 0) is as precise as the final
+    sample for a quantity the control variates do not help (summand = response), and 25x
+    less precise for one they do (summand variance 0.04, response variance 1): it joins
+    the first quantity's estimate with λ ∝ n_s and is left out of the second's."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    responses = rng.normal(1.0, 1.0, size=(n, 2))
+    summands = np.column_stack([responses[:, 0], 1.0 + 0.2 * rng.normal(size=n)])
+    pooling = StagePooling(np.array([[0.9, 1.3]]), np.array([2000]), np.ones(2))
+    pooling.update(summands, responses, np.zeros((n, 1)))
+    out = pooling.combine(tie=2.0)
+    np.testing.assert_allclose(out["lambdas"][:, 0], [1 / 3, 2 / 3], rtol=0.05)
+    np.testing.assert_array_equal(out["lambdas"][:, 1], [0.0, 1.0])
+    np.testing.assert_allclose(out["estimate"][1], summands[:, 1].mean(), rtol=1e-12)
+    np.testing.assert_allclose(out["estimate"][0],
+                               out["lambdas"][:, 0] @ [0.9, summands[:, 0].mean()])
+    # the pooled covariance: each quantity's own weights, the stages independent
+    np.testing.assert_allclose(out["covariance"][1, 1], summands[:, 1].var(ddof=1) / n)
 
 
 def test_stage_pooling_of_a_rare_event_is_unbiased():
@@ -477,7 +500,7 @@ def test_engine_covariance_is_that_of_the_estimate():
     pooled = tie.run()
     assert pooled["n_pooled"] + pooled["n_final"] == 3000
     np.testing.assert_allclose(np.diag(pooled["covariance"]), pooled["stderr"] ** 2)
-    assert np.isclose(sum(pooled["pooled_lambdas"]), 1.0)
+    np.testing.assert_allclose(np.sum(pooled["pooled_lambdas"], axis=0), 1.0)
 
 
 def test_laws_reaching_beyond_the_first_laws_support_use_input_space():
