@@ -24,8 +24,10 @@ sample by adaptive importance sampling and control variates", Statistics and Com
    its estimate is unbiased and its standard error honest;
 7. the plain importance-sampling means of the pilot and the batches pooled with it, each
    quantity weighing each stage by that stage's variance for it, measured on the final
-   sample, where it is within ``POOL_TIE`` of the final stage's (``estimators.pooling``),
-   so that the runs spent adapting are not lost on a quantity adaptation does not help.
+   sample (``estimators.pooling``): every quantity at a near tie with the law; otherwise
+   the quantities whose fits rest on at least ``d`` effective points, a stage joining
+   where its variance is within ``POOL_TIE`` of the final stage's. The runs spent adapting
+   are not lost when adaptation does not pay, nor on a quantity it does not help.
 """
 
 from __future__ import annotations
@@ -150,9 +152,9 @@ class AiscvOptions:
     pool_adaptive : bool
         Pool the plain importance-sampling estimates of the pilot and the adaptive batches
         with the final stage, each quantity weighing them by their variances for it measured
-        on the final sample (:mod:`multiexpect.estimators.pooling`), so that a quantity
-        adaptation does not help (or a tie with crude MC) does not lose the runs spent
-        adapting.
+        on the final sample (:mod:`multiexpect.estimators.pooling`; which quantities and
+        stages: :meth:`AISCV._pooling_rule`), so that a tie with crude MC, or a quantity
+        adaptation does not help, does not lose the runs spent adapting.
     """
 
     family: str = "auto"
@@ -794,14 +796,13 @@ class AISCV:
     def _pooled_stages(self, best: _Candidate) -> list[int]:
         """Earlier stages whose plain importance-sampling means may join the final estimate.
 
-        Every stage (the law's pilot only when it was not judged on), each joining a
-        quantity's estimate only where its variance for that quantity is within
-        ``POOL_TIE`` of the final stage's (:meth:`StagePooling.combine`). Where adaptation
-        wins big for a quantity, the final stage's control variates make the stages' plain
-        estimates far less precise, and their variances, estimated on the final sample,
-        are too noisy for heavy-tailed quantities to weigh them safely (Gaussian moments,
-        seed 2093: z-scores up to 5 when every stage was pooled); a quantity the kept
-        proposal does not serve better than the stages did gets their runs.
+        Every stage (the law's pilot only when it was not judged on); which quantities
+        they join, and where, is :meth:`_pooling_rule`'s. Away from a tie with the law, a
+        stage joins a quantity only where its variance is within ``POOL_TIE`` of the final
+        stage's: where adaptation wins big, the final stage's control variates make the
+        stages' plain estimates far less precise, and their variances, estimated on the
+        final sample, are too noisy for heavy-tailed quantities to weigh them safely
+        (Gaussian moments, seed 2093: z-scores up to 5 when every stage was pooled).
         """
         if not self.options.pool_adaptive:
             return []

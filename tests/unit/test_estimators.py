@@ -462,6 +462,27 @@ def test_stage_pooling_weighs_each_quantity_on_its_own():
     np.testing.assert_allclose(out["covariance"][1, 1], summands[:, 1].var(ddof=1) / n)
 
 
+def test_pooling_rule_every_quantity_at_a_tie_else_fits_on_d_points():
+    """At a near tie with the law (its score within POOL_TIE of the kept proposal's, or the
+    law kept) every quantity pools every stage; otherwise only the quantities whose fits
+    rest on at least d effective points, each stage within POOL_TIE of the final stage."""
+    from multiexpect.aiscv import POOL_TIE, _Candidate
+
+    law = me.Law([stats.norm()] * 3)
+    engine = AISCV(law, lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]),
+                   budget=2000, seed=1)
+    for _ in engine.steps():
+        pass
+    kept = _Candidate(1, None, None, 1.0, fit_ess=np.array([2.5, 40.0]))
+    engine.selection_scores = [10.0, 1.0]  # the law 10x worse: no tie
+    rule = engine._pooling_rule(kept)
+    assert rule["tie"] == POOL_TIE
+    np.testing.assert_array_equal(rule["quantities"], [False, True])  # d = 3
+    engine.selection_scores = [1.5, 1.0]
+    assert engine._pooling_rule(kept) == {"tie": np.inf, "quantities": None}
+    assert engine._pooling_rule(_Candidate(0, None, None, 1.0))["quantities"] is None
+
+
 def test_stage_pooling_of_a_rare_event_is_unbiased():
     """Three samples of an event with p = 0.003 (two stages and the final sample, all from
     the law), pooled, 4000 times: the mean estimate is within 4 s.e. of p. Weights read

@@ -18,8 +18,9 @@ final summands' variance, control variates applied), each quantity on its own, s
 quantity the kept proposal serves no better than the stages did is not left with the final
 fraction of the budget while the others gain (measured: Ishigami E[Y] 0.55x crude MC when
 the stages were pooled only at a tie with the law, with one weight vector for every
-quantity). A stage joins quantity ``j`` only where
-``V_sj <= tie V_Fj`` (``tie = 2`` in the engine). The stage variances are **not** read from the
+quantity). With ``tie``, a stage joins quantity ``j`` only where ``V_sj <= tie V_Fj``, and
+``quantities`` selects the quantities that pool at all (the engine's rule:
+``AISCV._pooling_rule``). The stage variances are **not** read from the
 stages' own points: a batch that missed a rare region looks precise (the trap of method.md
 section 6, 46× worse with in-batch weights), and a variance measured on the points that
 made ``Î_s`` grows with it (an event's ``Var ≈ Î_s``), so a stage with more hits than
