@@ -836,8 +836,7 @@ class AISCV:
             rows = slice(bounds[t], bounds[t + 1])
             means.append(iscv_summands(self._phi[rows], log_fq[rows], None,
                                        self._log_props[t][rows], None).mean(axis=0))
-        return StagePooling(np.array(means), np.asarray([self._counts[t] for t in stages]),
-                            self.weights)
+        return StagePooling(np.array(means), np.asarray([self._counts[t] for t in stages]))
 
     def _pool_final(self, pooling, stages, summands, responses, z, log_g, log_law_mix
                     ) -> None:

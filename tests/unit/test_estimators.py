@@ -423,7 +423,7 @@ def test_stage_pooling_weighs_stages_by_precision():
     reweighted variance is 4x larger gets a quarter of the precision weight."""
     rng = np.random.default_rng(9)
     final = rng.normal(2.0, 1.0, size=(4000, 1))
-    pooling = StagePooling(np.array([[1.9], [2.2]]), np.array([1000, 2000]), np.ones(1))
+    pooling = StagePooling(np.array([[1.9], [2.2]]), np.array([1000, 2000]))
     log_ratio = np.column_stack([np.zeros(4000), np.zeros(4000)])
     pooling.update(final, final, log_ratio)
     out = pooling.combine()
@@ -433,7 +433,7 @@ def test_stage_pooling_weighs_stages_by_precision():
     np.testing.assert_allclose(out["covariance"][0, 0],
                                np.var(final, ddof=1) / 7000, rtol=5e-3)
     # a stage with g_F / g_s = 4 on every point: E[r^2 g_F/g_s] = 4 E[r^2]
-    pooling = StagePooling(np.array([[2.0]]), np.array([4000]), np.ones(1))
+    pooling = StagePooling(np.array([[2.0]]), np.array([4000]))
     pooling.update(final - 2.0 + 0.0, final - 2.0, np.full((4000, 1), np.log(4.0)))
     lam = pooling.combine()["lambdas"][:, 0]
     np.testing.assert_allclose(lam[0] / lam[1], 0.25, rtol=2e-2)
@@ -450,7 +450,7 @@ def test_stage_pooling_weighs_each_quantity_on_its_own():
     n = 4000
     responses = rng.normal(1.0, 1.0, size=(n, 2))
     summands = np.column_stack([responses[:, 0], 1.0 + 0.2 * rng.normal(size=n)])
-    pooling = StagePooling(np.array([[0.9, 1.3]]), np.array([2000]), np.ones(2))
+    pooling = StagePooling(np.array([[0.9, 1.3]]), np.array([2000]))
     pooling.update(summands, responses, np.zeros((n, 1)))
     out = pooling.combine(tie=2.0)
     np.testing.assert_allclose(out["lambdas"][:, 0], [1 / 3, 2 / 3], rtol=0.05)
@@ -494,7 +494,7 @@ def test_stage_pooling_of_a_rare_event_is_unbiased():
     for r in range(reps):
         means = np.array([[np.mean(rng.random(n) < p)] for n in sizes])
         final = (rng.random(n_final) < p).astype(float)[:, None]
-        pooling = StagePooling(means, sizes, np.ones(1))
+        pooling = StagePooling(means, sizes)
         pooling.update(final, final, np.zeros((n_final, 2)))
         estimates[r] = pooling.combine()["estimate"][0]
     stderr = estimates.std(ddof=1) / np.sqrt(reps)

@@ -60,14 +60,11 @@ class StagePooling:
         Plain importance-sampling means ``Î_s`` of the pooled stages.
     stage_sizes : (S,) array
         Points ``n_s`` of each stage.
-    weights : (J,) array
-        Criterion weights ``w_j``.
     """
 
-    def __init__(self, stage_means: np.ndarray, stage_sizes: np.ndarray, weights: np.ndarray):
+    def __init__(self, stage_means: np.ndarray, stage_sizes: np.ndarray):
         self.stage_means = np.asarray(stage_means, dtype=float).reshape(len(stage_sizes), -1)
         self.stage_sizes = np.asarray(stage_sizes, dtype=float)
-        self.weights = np.asarray(weights, dtype=float)
         n_stages, width = self.stage_means.shape
         self.final = StreamingMoments(width, covariance=True)
         self._second = np.zeros((n_stages, width, width))  # sum of r r^T g_F / g_s
