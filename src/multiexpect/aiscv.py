@@ -725,7 +725,8 @@ class AISCV:
                 f"'budget' ({self.budget}) leaves {n_final} runs for the final stage; "
                 "lower 'adaptation_cap' or raise 'budget'"
             )
-        pooled_stages = self._pooled_stages(best)
+        rule = self._pooling_rule(best)
+        pooled_stages = self._pooled_stages(best, rule["quantities"])
         pooling = self._stage_pooling(pooled_stages) if pooled_stages else None
         moments = pooling.final if pooling is not None else StreamingMoments(
             problem.n_quantities, covariance=True)
@@ -784,7 +785,7 @@ class AISCV:
             "predicted_error": best.predicted_error,
         }
         if pooling is not None:
-            pooled = pooling.combine(**self._pooling_rule(best))
+            pooled = pooling.combine(**rule)
             lambdas = pooled["lambdas"]
             sizes = np.asarray([self._counts[t] for t in pooled_stages])
             out.update(estimate=pooled["estimate"], covariance=pooled["covariance"],
@@ -793,18 +794,12 @@ class AISCV:
                        pooled_stages=list(pooled_stages), pooled_lambdas=lambdas.tolist())
         return out
 
-    def _pooled_stages(self, best: _Candidate) -> list[int]:
-        """Earlier stages whose plain importance-sampling means may join the final estimate.
-
-        Every stage (the law's pilot only when it was not judged on); which quantities
-        they join, and where, is :meth:`_pooling_rule`'s. Away from a tie with the law, a
-        stage joins a quantity only where its variance is within ``POOL_TIE`` of the final
-        stage's: where adaptation wins big, the final stage's control variates make the
-        stages' plain estimates far less precise, and their variances, estimated on the
-        final sample, are too noisy for heavy-tailed quantities to weigh them safely
-        (Gaussian moments, seed 2093: z-scores up to 5 when every stage was pooled).
-        """
-        if not self.options.pool_adaptive:
+    def _pooled_stages(self, best: _Candidate, quantities) -> list[int]:
+        """Earlier stages whose plain importance-sampling means may join the final estimate:
+        every stage (the law's pilot only when it was not judged on), none when no quantity
+        pools (``quantities`` from :meth:`_pooling_rule`), which spares the final stage the
+        stages' densities."""
+        if not self.options.pool_adaptive or (quantities is not None and not np.any(quantities)):
             return []
         first = 1 if best.stage == 0 else 0  # the law's pilot is either pooled or was judged
         return list(range(first, len(self._counts)))
@@ -815,10 +810,14 @@ class AISCV:
         At a near tie with the law (the kept proposal is the law, or its selection score is
         within ``POOL_TIE`` of the law's): every quantity, every stage. Otherwise only the
         quantities whose fits rest on at least ``d`` effective points, and a stage only
-        where its variance is within ``POOL_TIE`` of the final stage's. A fit on a few hits
-        follows them, so the kept proposal's variance, hence each stage's weight, and the
-        choice of that proposal depend on the stages' own estimates: pooling every quantity
-        biased rare events in d = 50 (~4 pilot hits) by -4.9% (6.9 s.e. over 1000 reps).
+        where its variance is within ``POOL_TIE`` of the final stage's: where adaptation
+        wins big, the final stage's control variates make the stages' plain estimates far
+        less precise, and their variances, estimated on the final sample, are too noisy for
+        heavy-tailed quantities to weigh them safely (Gaussian moments, seed 2093: z-scores
+        up to 5 when every stage was pooled). A fit on a few hits follows them, so the kept
+        proposal's variance, hence each stage's weight, and the choice of that proposal
+        depend on the stages' own estimates: pooling every quantity biased rare events in
+        d = 50 (~4 pilot hits) by -4.9% (6.9 s.e. over 1000 reps).
         """
         scores = getattr(self, "selection_scores", None)
         if best.stage == 0 or (scores is not None

@@ -254,7 +254,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
         check_weights(weights, n_q)
     per = (budget - 1) // n_q
     try:
-        options_for_budget(dict(base), per)
+        opts = options_for_budget(dict(base), per)  # the same for every quantity
     except ValueError as exc:
         raise ValueError(
             f"'budget' ({budget}) is too small for method 'separate-is' with {n_q} "
@@ -263,7 +263,6 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
     runs = 1
     for j in range(n_q):
-        opts = options_for_budget(dict(base), per)
         law_j = laws[problem.law_index[j]]
         column = _Column(evaluate, int(problem.column[j]), offset=(j + 1) * 10**6)
         engine = AISCV([law_j], column, budget=per, seed=seed + j + 1, weights="absolute",

@@ -483,6 +483,22 @@ def test_pooling_rule_every_quantity_at_a_tie_else_fits_on_d_points():
     assert engine._pooling_rule(_Candidate(0, None, None, 1.0))["quantities"] is None
 
 
+def test_no_stage_is_pooled_when_no_quantity_pools():
+    """The rule leaves every quantity out (fits on fewer than d points, no tie): no stage is
+    pooled, so the final stage does not evaluate the stages' densities for nothing."""
+    from multiexpect.aiscv import _Candidate
+
+    engine = AISCV(me.Law([stats.norm()] * 3),
+                   lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]), budget=2000, seed=1)
+    for _ in engine.steps():
+        pass
+    kept = _Candidate(1, None, None, 1.0)
+    assert engine._pooled_stages(kept, np.array([False, False])) == []
+    assert engine._pooled_stages(kept, np.array([False, True])) == list(
+        range(len(engine._counts)))
+    assert engine._pooled_stages(kept, None) == list(range(len(engine._counts)))
+
+
 def test_stage_pooling_of_a_rare_event_is_unbiased():
     """Three samples of an event with p = 0.003 (two stages and the final sample, all from
     the law), pooled, 4000 times: the mean estimate is within 4 s.e. of p. Weights read

@@ -123,17 +123,18 @@ class StagePooling:
         usable = np.vstack([(self._finite[:, None] & np.isfinite(self.stage_means)
                              & np.isfinite(variances[:-1])),
                             np.ones((1, variances.shape[1]), dtype=bool)])
-        final_var = variances[-1]
-        positive = final_var > 0
-        # a stage whose variance estimate is not positive cannot be weighed: left out; if
-        # the final sample is constant (a quantity 0 everywhere seen), pool by size
         if quantities is not None:
             usable[:-1] &= np.asarray(quantities, dtype=bool)[None, :]
+        final_var = variances[-1]
+        positive = final_var > 0
+        # a stage whose variance estimate is not positive cannot be weighed: left out; where
+        # the final sample is constant (a quantity 0 everywhere seen), stages with variance
+        # 0 too are pooled by size (their "variance" below is 1)
         limit = tie * np.where(positive, final_var, 1.0)
         usable[:-1] &= np.where(positive, (variances[:-1] > 0) & (variances[:-1] <= limit),
                                 variances[:-1] <= 0)
-        safe = np.where(usable & (variances > 0), variances, 1.0)
-        precision = np.where(usable, sizes[:, None] / np.where(positive, safe, 1.0), 0.0)
+        precision = np.where(usable, sizes[:, None]
+                             / np.where(usable & (variances > 0), variances, 1.0), 0.0)
         lambdas = precision / precision.sum(axis=0)
         means = np.where(usable, np.vstack([self.stage_means, mean_f[None]]), 0.0)
         covs = np.concatenate([stage_cov, cov_f[None]])
