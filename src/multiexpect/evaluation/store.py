@@ -286,7 +286,7 @@ class SQLiteStore(Store):
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                      check_same_thread=False)
         self._lock = threading.Lock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._set_wal(timeout)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self._write():
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -306,6 +306,26 @@ class SQLiteStore(Store):
                 f"multiexpect reads version {SCHEMA_VERSION}: open it with the multiexpect "
                 f"version that wrote it, or use a new store file"
             )
+
+    def _set_wal(self, timeout: float) -> None:
+        """Switch the file to write-ahead logging, waiting for other processes' locks.
+
+        SQLite may answer "database is locked" to the switch without calling the busy
+        handler (the connection's ``timeout``), e.g. while another process is creating the
+        same new file: two studies started together on one store failed that way on CI.
+        The switch is persistent, so retrying until ``timeout`` is safe.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.01
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(2 * pause, 0.5)
 
     @contextmanager
     def _write(self):
