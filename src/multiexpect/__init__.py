@@ -4,8 +4,6 @@ Adaptive importance sampling with control variates (aISCV) after Demange-Chryst,
 Morio (Statistics and Computing, 2023), with confidence intervals you can trust.
 """
 
-__version__ = "0.1.0"
-
 from .aiscv import AISCV, AiscvOptions
 from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
@@ -20,6 +18,7 @@ from .sensitivity import (
     perturbed_law_indices,
     sobol_indices,
 )
+from .version import __version__
 
 __all__ = [
     "AISCV",

@@ -7,16 +7,16 @@ from dataclasses import fields
 
 import numpy as np
 
-from . import __version__
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.builder import evaluate_for_call
-from .interop import as_model, check_model_dims
+from .interop import as_laws, as_model, check_model_dims
 from .laws import describe_law
-from .problem import Problem, as_laws
+from .problem import Problem
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
+from .version import __version__
 
 __all__ = ["METHODS", "expectations"]
 

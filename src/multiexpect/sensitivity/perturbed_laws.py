@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV, options_for_budget
 from ..estimators.importance import iscv_summands
@@ -44,6 +43,7 @@ from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law, describe_law
 from ..problem import Problem
+from ..version import __version__
 from ._common import check_method_args, floored_delta_weights
 from .results import PerturbedLawResult
 

@@ -51,13 +51,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from .. import __version__
 from .._rng import batch_generator, check_rng, root_seed
 from ..aiscv import AISCV, options_for_budget
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law, describe_law
+from ..version import __version__
 from ._common import check_method_args, floored_delta_weights
 from .results import SobolResult
 
