@@ -7,7 +7,7 @@ Morio (Statistics and Computing, 2023), with confidence intervals you can trust.
 from .aiscv import AISCV, AiscvOptions
 from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
-from .evaluation import CommandModel, InMemoryStore, SQLiteStore
+from .evaluation import CommandModel, Evaluation, InMemoryStore, SQLiteStore
 from .laws import Law
 from .reanalysis import reanalyse
 from .results import ExpectationResult, FinalSample
@@ -24,6 +24,7 @@ __all__ = [
     "AISCV",
     "AiscvOptions",
     "CommandModel",
+    "Evaluation",
     "ExpectationResult",
     "FinalSample",
     "InMemoryStore",
