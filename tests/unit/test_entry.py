@@ -164,3 +164,12 @@ def test_separate_is_unknown_option_refused_before_the_probe_run():
 def test_one_budget_check(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_one_law_analyses_refuse_a_sequence_of_laws():
+    with pytest.raises(ValueError, match=r"^'law' must be one \(nominal\) Law, got a sequence "
+                                         r"of laws$"):
+        me.perturbed_law_indices(one_column, [LAW, LAW], perturbations(), budget=1000)
+    with pytest.raises(ValueError, match=r"^'law' must be one Law for Sobol' indices, got a "
+                                         r"sequence of laws$"):
+        me.sobol_indices(one_column, (LAW,), budget=2000)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ..laws import Law
 
-__all__ = ["as_law", "as_laws", "as_model", "check_model_dims", "is_openturns"]
+__all__ = ["as_law", "as_laws", "as_model", "as_one_law", "check_model_dims", "is_openturns"]
 
 
 def is_openturns(obj, kind: str) -> bool:
@@ -60,6 +60,14 @@ def as_laws(law) -> list:
     if len(dims) != 1:
         raise ValueError(f"every law in 'law' must have the same dimension, got {sorted(dims)}")
     return laws
+
+
+def as_one_law(law, what: str = "Law") -> Law:
+    """``law`` through :func:`as_law`, refusing a sequence of laws (an analysis of one law:
+    ``what`` says which, e.g. ``"Law for Sobol' indices"``)."""
+    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
+        raise ValueError(f"'law' must be one {what}, got a sequence of laws")
+    return as_law(law, "law")
 
 
 def as_model(model):

@@ -39,7 +39,7 @@ from ..aiscv import AISCV
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.config import Evaluation
-from ..interop import as_law
+from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
@@ -293,9 +293,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     kind, threshold = _check_quantity(quantity)
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
-    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
-        raise ValueError("'law' must be one (nominal) Law, got a sequence of laws")
-    nominal = as_law(law, "law")
+    nominal = as_one_law(law, "(nominal) Law")
     laws, labels = _perturbed_laws(nominal, perturbations)
     n_laws = len(laws)
     quantity_name = "mean" if kind == "mean" else f"exceedance({threshold:g})"

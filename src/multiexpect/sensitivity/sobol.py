@@ -46,7 +46,7 @@ first order alone), the classical baseline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
@@ -54,7 +54,7 @@ from scipy import stats
 from .._rng import batch_generator
 from ..aiscv import AISCV
 from ..evaluation.config import Evaluation
-from ..interop import as_law
+from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..vocabulary import SENSITIVITY_WEIGHTS
@@ -266,9 +266,7 @@ def _check_orders(orders) -> tuple[str, ...]:
 
 
 def _check_law(law) -> Law:
-    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
-        raise ValueError("'law' must be one Law for Sobol' indices, got a sequence of laws")
-    law = as_law(law, "law")
+    law = as_one_law(law, "Law for Sobol' indices")
     correlation = getattr(law, "correlation", None)
     if correlation is not None or not getattr(law, "is_independent", True):
         copula = "a Gaussian copula" if correlation is not None else "a non-independent copula"
