@@ -68,10 +68,22 @@ def study_id_for(model, settings: dict) -> str:
 class StudyEvaluator:
     """``evaluate(x, batch) -> outputs`` for a study; built by :func:`build_evaluate`.
 
+    Parameters
+    ----------
+    model : callable
+        The user's model, or a :class:`~multiexpect.CommandModel`.
+    vectorized : bool
+        Whether ``model`` takes a whole (n, d) array.
+    evaluation : Evaluation, optional
+        Where and how the model runs (default: in-process, nothing stored).
+    settings : dict, optional
+        What defines the study, complete: hashed into the default study id and recorded in
+        the store at the first call.
+    budget : int, optional
+        Total runs, for the progress bar.
+
     Attributes
     ----------
-    n_runs : int
-        Points returned to the algorithm (the study's spent budget, stored runs included).
     n_new : int
         Model runs made by this object (retries included).
     n_reused : int
@@ -106,7 +118,7 @@ class StudyEvaluator:
         self.study_id = study_id
         self._opened = False
         self.progress = Progress(evaluation.progress, budget)
-        self.n_runs = self.n_new = self.n_reused = 0
+        self.n_new = self.n_reused = 0
         self.n_outputs: int | None = None
 
     # ------------------------------------------------------------------ the study
@@ -175,7 +187,6 @@ class StudyEvaluator:
             out = np.empty((n, self.n_outputs or 0))
             for idx, ys in pieces:
                 out[idx] = ys
-        self.n_runs += n
         return out
 
     def _check_width(self, m: int) -> None:
@@ -321,7 +332,9 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
     Returns
     -------
     StudyEvaluator
-        Callable ``(x, batch) -> (n, m) outputs`` with ``n_runs`` and ``close()``.
+        Callable ``(x, batch) -> (n, m) outputs`` with ``n_new``, ``n_reused`` and
+        ``close()`` (the runs a call spent are counted by
+        :class:`~multiexpect.evaluation.evaluator.RunCounter`).
     """
     evaluation = Evaluation(executor=executor, n_workers=n_workers, store=store,
                             study_id=study_id, retries=retries, progress=progress,
