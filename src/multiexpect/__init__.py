@@ -4,12 +4,10 @@ Adaptive importance sampling with control variates (aISCV) after Demange-Chryst,
 Morio (Statistics and Computing, 2023), with confidence intervals you can trust.
 """
 
-__version__ = "0.1.0"
-
 from .aiscv import AISCV, AiscvOptions
 from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
-from .evaluation import CommandModel, InMemoryStore, SQLiteStore
+from .evaluation import CommandModel, Evaluation, InMemoryStore, SQLiteStore
 from .laws import Law
 from .reanalysis import reanalyse
 from .results import ExpectationResult, FinalSample
@@ -20,11 +18,13 @@ from .sensitivity import (
     perturbed_law_indices,
     sobol_indices,
 )
+from .version import __version__
 
 __all__ = [
     "AISCV",
     "AiscvOptions",
     "CommandModel",
+    "Evaluation",
     "ExpectationResult",
     "FinalSample",
     "InMemoryStore",

@@ -43,7 +43,8 @@ from .estimators.control_variates import regress_controls
 from .estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from .estimators.mixture_weights import optimise_alpha
 from .estimators.pooling import StagePooling
-from .problem import Problem, as_laws, reference_covariance
+from .interop import as_laws
+from .problem import Problem, reference_covariance
 from .proposals import (
     Mixture,
     fit_gaussian,

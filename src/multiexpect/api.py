@@ -3,51 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 
 import numpy as np
 
-from . import __version__
-from ._rng import check_rng, root_seed
-from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
+from .aiscv import AISCV, check_weights, options_for_budget, resolve_weights
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
-from .evaluation.builder import evaluate_for_call
-from .interop import as_model, check_model_dims
+from .evaluation.config import Evaluation
+from .interop import as_laws
 from .laws import describe_law
-from .problem import Problem, as_laws
+from .prepare import prepare
+from .problem import Problem
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
+from .vocabulary import ENGINE_WEIGHTS
+from .vocabulary import EXPECTATION_METHODS as METHODS
 
 __all__ = ["METHODS", "expectations"]
-
-METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
-
-
-def _check_budget(budget) -> int:
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
-    if budget < 2:
-        raise ValueError(f"'budget' must be at least 2 model runs, got {budget}")
-    return int(budget)
-
-
-def _check_weights_early(weights) -> None:
-    if isinstance(weights, str):
-        if weights not in ("relative", "absolute"):
-            raise ValueError(
-                f"'weights' must be 'relative', 'absolute' or positive numbers, got {weights!r}"
-            )
-        return
-    w = np.asarray(weights, dtype=float).reshape(-1)
-    check_weights(w, w.size)
 
 
 def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
-                 names=None, evaluate: Callable | None = None, executor=None,
-                 n_workers: int | None = None, store=None, study_id: str | None = None,
-                 retries: int = 0, progress: bool = False, eval_chunk_size: int | None = None,
-                 keep_sample: bool = False, **options) -> ExpectationResult:
+                 names=None, evaluate: Callable | None = None,
+                 evaluation: Evaluation | None = None, keep_sample: bool = False,
+                 **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
     Parameters
@@ -76,33 +54,17 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the default in-process evaluation
         (executors and stores provide one).
-    executor : None, "processes" or concurrent.futures.Executor
-        Where the model runs: in-process (default), a local process pool of ``n_workers``
-        (default: the cores), or any executor, e.g. ``distributed.Client(...).get_executor()``
-        or ``mpi4py.futures.MPIPoolExecutor()`` (see ``docs/evaluation.md``).
-    n_workers : int, optional
-        Size of the ``"processes"`` pool.
-    store : None, str, os.PathLike or Store
-        Where every run is kept: nowhere (default), an SQLite file, or a store object
-        (:class:`~multiexpect.evaluation.store.InMemoryStore`, ...). Re-running the same call
-        with the same store resumes the study: stored runs are read, not run again, and the
-        result equals the uninterrupted one.
-    study_id : str, optional
-        The study's key in the store; by default the model's name and a hash of the laws,
-        method, options, seed and budget. Needed with a store when the model is a lambda.
-    retries : int
-        Times a failed point (exception, NaN/inf, dead worker) is run again before the study
-        stops with :class:`~multiexpect.ModelEvaluationError`.
-    progress : bool
-        Show a progress bar on stderr (needs tqdm, and stdout and stderr to be terminals;
-        otherwise a no-op).
-    eval_chunk_size : int, optional
-        Points per task sent to a worker (and per store transaction).
+    evaluation : Evaluation, optional
+        Where and how the model runs: executor, store (resume), retries, progress bar
+        (:class:`~multiexpect.Evaluation`). Its fields ``executor``, ``n_workers``, ``store``,
+        ``study_id``, ``retries``, ``progress`` and ``eval_chunk_size`` may be passed as
+        keywords instead, a shorthand for ``evaluation=Evaluation(...)``.
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
     **options
-        For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
+        The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
+        ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
         (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``pilot_hits``,
         ``pilot_max``, ``event_widened``, ``adaptation_cap``, ``space``, ``defensive``, ``control``,
         ``split_signs``, ``chunk_size``, ...).
@@ -127,42 +89,29 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     >>> bool(abs(res.estimate[0] - 1.0) < 5 * res.stderr[0])
     True
     """
-    from .evaluation.evaluator import wrap_model
-
-    budget = _check_budget(budget)
-    if method not in METHODS:
-        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
-    model = as_model(model)
     laws = as_laws(law)
-    check_rng(rng)
-    _check_weights_early(weights)
-    if evaluate is None:
-        wrap_model(model, vectorized)
-    check_model_dims(model, laws[0].dim)
-    seed = root_seed(rng)
-    settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
-                "weights": weights if isinstance(weights, str) else list(map(float, weights)),
-                "laws": [describe_law(lw) for lw in laws], "version": __version__}
-    evaluate, study = evaluate_for_call(
-        model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
-        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
-        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
-    try:
-        return _run_method(method, laws, evaluate, budget, seed, weights, options, names,
-                           settings, keep_sample)
-    finally:
-        if study is not None:
-            study.close()
+    per_law = method == "mc" and len(laws) > 1
+    prepared = prepare(
+        model, dim=laws[0].dim, method=method, methods=METHODS, budget=budget, rng=rng,
+        weights=weights, weight_names=ENGINE_WEIGHTS, options=options, evaluation=evaluation,
+        evaluate=evaluate, vectorized=vectorized,
+        settings={"laws": [describe_law(lw) for lw in laws]},
+        min_budget=2 * len(laws) if per_law else 2,
+        budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
+        if per_law else None)
+    with prepared.evaluation_context() as evaluate:
+        return _run_method(method, laws, evaluate, prepared.budget, prepared.seed,
+                           prepared.weights, prepared.options, names, prepared.settings,
+                           keep_sample)
 
 
-def _run_method(method, laws, evaluate, budget, seed, weights, options, names, settings,
+def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
                 keep_sample=False):
-    """Run ``method`` with the ``evaluate`` callable (settings are completed in place)."""
+    """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
+    options ``opts`` (resolved, for ``"aiscv"``)."""
     if method == "aiscv":
-        opts = options_for_budget(options, budget)
-        settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
         engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
                        options=opts, names=names)
         for stage in engine.steps():
@@ -183,36 +132,21 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
             sample=final_sample_from_engine(engine) if keep_sample else None)
 
     if method == "separate-is":
-        return _separate_is(laws, evaluate, budget, seed, weights, options, names, settings)
+        return _separate_is(laws, evaluate, budget, seed, weights, settings["options"], names,
+                            settings)
 
-    if options:
-        raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
-    counter = _RunCounter(evaluate)
     run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
-    out = run(laws, counter, budget=budget, seed=seed, names=names)
+    out = run(laws, evaluate, budget=budget, seed=seed, names=names)
     problem = out["problem"]
     w = _final_weights(weights, out["estimate"], out["stderr"])
     return ExpectationResult(
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
-        n_evaluations=counter.n_runs, budget=budget, weights=w,
+        n_evaluations=evaluate.n_runs, budget=budget, weights=w,
         diagnostics={"n_points": out["n_points"]}, settings=settings)
 
 
 def _no_observer(stage) -> None:
     """Default stage observer of a plain ``evaluate`` callable."""
-
-
-class _RunCounter:
-    """Counts runs through any ``evaluate`` callable."""
-
-    def __init__(self, evaluate: Callable, offset: int = 0):
-        self.evaluate = evaluate
-        self.offset = offset
-        self.n_runs = 0
-
-    def __call__(self, x, batch):
-        self.n_runs += x.shape[0]
-        return self.evaluate(x, batch + self.offset)
 
 
 class _Column:
@@ -228,8 +162,7 @@ class _Column:
 
 
 def _final_weights(spec, estimate, stderr) -> np.ndarray:
-    from .aiscv import resolve_weights
-
+    """The criterion's weights at the final estimate (the baselines' ``result.weights``)."""
     return resolve_weights(spec, np.asarray(estimate), np.asarray(stderr))
 
 
@@ -237,15 +170,10 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     """One cross-entropy IS per quantity on ``budget // J`` runs (the paper's "separately").
 
     The number of quantities is learnt from one probe run drawn from the first law; that run
-    is counted in ``n_evaluations``. It is the paper's plain cross-entropy baseline: no
-    control variates, sign parts, defensive component or widened law for events, unless the
-    options ask for them.
+    is counted in ``n_evaluations``. ``options`` are the engine's options over
+    :data:`~multiexpect.prepare.SEPARATE_IS_OPTIONS` (the paper's plain cross-entropy
+    baseline, unless the options ask for more).
     """
-    base = {"control": "none", "split_signs": False, "defensive": 0.0, "event_widened": 0.0}
-    unknown = sorted(set(options) - OPTION_NAMES)
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for method 'separate-is'")
-    base.update(options)
     probe_x = laws[0].sample(1, np.random.default_rng([seed, 999_999]))
     probe = evaluate(probe_x, 10**9)
     problem = Problem.build(laws, probe.shape[1], "auto", names)
@@ -254,7 +182,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
         check_weights(weights, n_q)
     per = (budget - 1) // n_q
     try:
-        opts = options_for_budget(dict(base), per)  # the same for every quantity
+        opts = options_for_budget(dict(options), per)  # the same for every quantity
     except ValueError as exc:
         raise ValueError(
             f"'budget' ({budget}) is too small for method 'separate-is' with {n_q} "

@@ -180,14 +180,15 @@ class Law:
     def from_salib(cls, problem) -> Law:
         """The law of a SALib problem dict (``names``, ``bounds``, ``dists``).
 
-        See :func:`multiexpect.interop.salib.law_from_salib` for the meaning of ``bounds``
+        See :mod:`multiexpect.salib_problem` for the meaning of ``bounds``
         per distribution (``unif``, ``logunif``, ``triang``, ``norm``, ``truncnorm``,
         ``lognorm``, ``weibull``, as in SALib); an unknown distribution is a ValueError
         naming it.
         """
-        from .interop.salib import law_from_salib
+        from .salib_problem import salib_marginals
 
-        return law_from_salib(problem)
+        marginals, names = salib_marginals(problem)
+        return cls(marginals, names=names)
 
     # ------------------------------------------------------------------ properties
     @property

@@ -19,25 +19,9 @@ from scipy.special import logsumexp
 
 from .laws import standard_normal_logpdf
 
-__all__ = ["LawMixture", "Problem", "as_laws"]
+__all__ = ["LawMixture", "Problem"]
 
 SPACES = ("auto", "standard", "input")
-
-
-def as_laws(law) -> list:
-    """One law or a sequence of laws -> a list, with a clear error otherwise."""
-    from .interop import as_law
-
-    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
-        laws = [as_law(item, f"law[{i}]") for i, item in enumerate(law)]
-        if not laws:
-            raise ValueError("'law' must be a Law or a non-empty sequence of Laws")
-    else:
-        laws = [as_law(law, "law")]
-    dims = {lw.dim for lw in laws}
-    if len(dims) != 1:
-        raise ValueError(f"every law in 'law' must have the same dimension, got {sorted(dims)}")
-    return laws
 
 
 @dataclass(frozen=True)

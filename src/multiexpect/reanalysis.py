@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 
 from ._rng import check_rng
 from .laws import describe_law, standard_normal_logpdf
-from .results import ExpectationResult, FinalSample, _z
+from .results import ExpectationResult, FinalSample, z_value
 
 __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
 
@@ -174,7 +174,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     usually larger. Its precision falls as ``f`` moves away from the laws ``g`` was fitted
     for; the effective sample size ``(sum w)^2 / sum w^2`` measures that.
     """
-    from .problem import as_laws
+    from .interop import as_laws
 
     sample = result.sample if isinstance(result, ExpectationResult) else result
     if not isinstance(sample, FinalSample):
@@ -250,7 +250,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
             f"standard error to be trusted; run a study for it",
             UserWarning, stacklevel=2)
 
-    z = _z(float(level))
+    z = z_value(float(level))
     source = result if isinstance(result, ExpectationResult) else None
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=tuple(names), method="reanalysis",

@@ -9,23 +9,25 @@ from typing import Any, Self
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["ExpectationResult", "FinalSample", "JsonResult", "format_table"]
+__all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
+           "frozen_array", "jsonable", "z_value"]
 
 
-def _frozen_array(values) -> np.ndarray:
+def frozen_array(values) -> np.ndarray:
+    """``values`` as a read-only float array (the results are frozen, their arrays too)."""
     arr = np.array(values, dtype=float)
     arr.setflags(write=False)
     return arr
 
 
-def _jsonable(obj):
+def jsonable(obj):
     """Recursively turn numpy scalars/arrays and non-finite floats into JSON-safe values."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, (np.floating, float)):
         value = float(obj)
         if np.isnan(value):
@@ -50,7 +52,8 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _z(level: float) -> float:
+def z_value(level: float) -> float:
+    """``z`` of a two-sided normal interval at ``level``: ``Φ^{-1}(1/2 + level/2)``."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
     return float(norm.ppf(0.5 + level / 2.0))
@@ -94,7 +97,7 @@ class JsonResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN and inf as strings)."""
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)}
+        return jsonable({f.name: getattr(self, f.name) for f in fields(self)}
                          | {"type": type(self).__name__})
 
     def to_json(self, path=None, **kwargs) -> str:
@@ -120,7 +123,7 @@ class JsonResult:
         return cls.from_dict(_read_json(text_or_path))
 
 
-def _data_frame(columns: dict[str, np.ndarray], index, index_name: str):
+def data_frame(columns: dict[str, np.ndarray], index, index_name: str):
     """A pandas DataFrame of ``columns`` (in order), one row per entry of ``index``.
 
     Shared by every result's ``to_frame()``; raises the one ImportError with the install
@@ -173,18 +176,18 @@ class FinalSample:
     laws: tuple = ()
 
     def __post_init__(self):
-        x = _frozen_array(self.x)
+        x = frozen_array(self.x)
         if x.ndim == 1:
-            x = _frozen_array(x[:, None])
-        outputs = _frozen_array(self.outputs)
+            x = frozen_array(x[:, None])
+        outputs = frozen_array(self.outputs)
         if outputs.ndim == 1:
-            outputs = _frozen_array(outputs[:, None])
-        log_f = _frozen_array(self.log_f)
+            outputs = frozen_array(outputs[:, None])
+        log_f = frozen_array(self.log_f)
         if log_f.ndim == 1:
-            log_f = _frozen_array(log_f[:, None])
+            log_f = frozen_array(log_f[:, None])
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "outputs", outputs)
-        object.__setattr__(self, "log_g", _frozen_array(self.log_g).reshape(-1))
+        object.__setattr__(self, "log_g", frozen_array(self.log_g).reshape(-1))
         object.__setattr__(self, "log_f", log_f)
         object.__setattr__(self, "laws", tuple(self.laws))
         n = x.shape[0]
@@ -201,7 +204,7 @@ class FinalSample:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (the laws are not serialised; ``log_f`` keeps their densities)."""
-        return _jsonable({"x": self.x, "outputs": self.outputs, "log_g": self.log_g,
+        return jsonable({"x": self.x, "outputs": self.outputs, "log_g": self.log_g,
                           "log_f": self.log_f, "space": self.space})
 
     @classmethod
@@ -254,7 +257,7 @@ class ExpectationResult(JsonResult):
     method: str
     n_evaluations: int
     budget: int
-    weights: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    weights: np.ndarray = field(default_factory=lambda: frozen_array([]))
     history: tuple = ()
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -263,16 +266,16 @@ class ExpectationResult(JsonResult):
     _ARRAY_FIELDS = ("estimate", "stderr", "weights")
 
     def __post_init__(self):
-        object.__setattr__(self, "estimate", _frozen_array(self.estimate))
-        object.__setattr__(self, "stderr", _frozen_array(self.stderr))
-        object.__setattr__(self, "weights", _frozen_array(self.weights))
+        object.__setattr__(self, "estimate", frozen_array(self.estimate))
+        object.__setattr__(self, "stderr", frozen_array(self.stderr))
+        object.__setattr__(self, "weights", frozen_array(self.weights))
         object.__setattr__(self, "names", tuple(str(n) for n in self.names))
         object.__setattr__(self, "history", tuple(self.history))
 
     # ------------------------------------------------------------------
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-theory interval ``Î ± z_{(1+level)/2} se``: (low, high) arrays."""
-        z = _z(level)
+        z = z_value(level)
         return self.estimate - z * self.stderr, self.estimate + z * self.stderr
 
     @property
@@ -294,7 +297,7 @@ class ExpectationResult(JsonResult):
     # ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN and inf as strings)."""
-        out = _jsonable({f.name: getattr(self, f.name) for f in fields(self)
+        out = jsonable({f.name: getattr(self, f.name) for f in fields(self)
                          if f.name != "sample"} | {"type": type(self).__name__})
         if self.sample is not None:
             out["sample"] = self.sample.to_dict()
@@ -329,5 +332,5 @@ class ExpectationResult(JsonResult):
             pandas is not installed.
         """
         low, high = self.confidence_interval(level)
-        return _data_frame({"estimate": self.estimate, "stderr": self.stderr,
+        return data_frame({"estimate": self.estimate, "stderr": self.stderr,
                             "ci_low": low, "ci_high": high}, self.names, "quantity")

@@ -13,6 +13,7 @@ import pytest
 
 from multiexpect import __version__
 from multiexpect.cli.main import main
+from multiexpect.cli.runner import dry_run
 from multiexpect.cli.study import load_study
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -528,6 +529,7 @@ def test_demo_out_must_be_a_folder(tmp_path, capsys):
                                   "perturbed_laws", "command_model"])
 def test_example_studies_are_valid(name):
     study = load_study(str(EXAMPLES / f"{name}.toml"))
+    dry_run(study)  # every analysis's arguments pass the library's checks
     assert study.analyses
 
 

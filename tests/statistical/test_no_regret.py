@@ -18,7 +18,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.aiscv import AISCV, AiscvOptions
-from multiexpect.evaluation.evaluator import ModelEvaluator, wrap_model
+from multiexpect.evaluation import build_evaluate
 
 REPS = 100
 
@@ -88,7 +88,7 @@ def _engine(seed: int, delta: float) -> AISCV:
     # components (light tails: without the law, f / g_α is unbounded where they miss)
     opts = AiscvOptions(defensive=delta, keep="last", pilot_size=40, batch_size=100,
                         adaptation_cap=140, pool_adaptive=False, family="gaussian")
-    return AISCV([_NORMAL], ModelEvaluator(wrap_model(_two_sided, True)), budget=1000,
+    return AISCV([_NORMAL], build_evaluate(_two_sided), budget=1000,
                  seed=seed, weights="absolute", options=opts)
 
 

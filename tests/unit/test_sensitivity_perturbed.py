@@ -95,7 +95,10 @@ def test_result_round_trip_and_summary(law):
     ({"quantity": ("exceedance", np.inf)}, "threshold of 'quantity' must be finite"),
     ({"form": "log"}, "'form' must be one of"),
     ({"method": "is"}, "'method' must be one of"),
-    ({"budget": 0}, "'budget' must be a positive int"),
+    ({"budget": 0}, r"'budget' must be at least 2 model runs, got 0"),
+    ({"budget": 2.5}, r"'budget' must be a positive int \(model runs\), got 2.5"),
+    ({"method": "mc", "budget": 9}, r"'budget' \(9\) must give at least 2 runs to each of 5 "
+                                    r"laws for method 'mc', so budget >= 10"),
     ({"perturbations": []}, "'perturbations' must hold at least one"),
     ({"perturbations": 3}, "'perturbations' must be a mapping"),
     ({"weights": "equal"}, "'weights' must be 'delta'"),

@@ -13,7 +13,7 @@ import os
 import sys
 from importlib import resources
 
-from .. import __version__
+from ..version import __version__
 
 __all__ = ["main"]
 
@@ -117,7 +117,14 @@ def _default_store(study_path: str, study) -> str:
 
 
 def _run(args, study_path: str, store: str | None = None) -> int:
-    from .runner import check_store, make_executor, results_path_for, run_study, write_results
+    from .runner import (
+        check_store,
+        dry_run,
+        make_executor,
+        results_path_for,
+        run_study,
+        write_results,
+    )
     from .study import StudyError, check_executor_spec, load_study
 
     if args.executor is not None:
@@ -126,6 +133,7 @@ def _run(args, study_path: str, store: str | None = None) -> int:
         except StudyError as exc:
             raise UsageError(str(exc)) from exc
     study = load_study(study_path, seed=getattr(args, "seed", None))
+    dry_run(study)
     store = store or args.store or _default_store(study_path, study)
     folder = os.path.dirname(os.path.abspath(store))
     if not os.path.isdir(folder):

@@ -17,13 +17,13 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from .. import __version__
 from ..evaluation.builder import build_evaluate
+from ..version import __version__
 from .quantities import analysis_rows, call_analysis, statistic_label
 from .study import Study, StudyError, load_model
 
-__all__ = ["RESULTS_FORMAT", "check_store", "make_executor", "results_path_for", "run_study",
-           "versions", "write_results"]
+__all__ = ["RESULTS_FORMAT", "check_store", "dry_run", "make_executor", "results_path_for",
+           "run_study", "versions", "write_results"]
 
 RESULTS_FORMAT = "multiexpect-results/1"
 
@@ -41,6 +41,36 @@ def versions() -> dict:
         if module is not None:
             out[name] = getattr(module, "__version__", "?")
     return out
+
+
+class _DryRunReached(Exception):
+    """Raised by :class:`_DryEvaluate` at the first model run: validation passed."""
+
+
+class _DryEvaluate:
+    """An ``evaluate`` that stops at its first call, so a library call checks its
+    arguments and stops before any model run."""
+
+    def __call__(self, x, batch=0):
+        raise _DryRunReached
+
+
+def dry_run(study: Study) -> None:
+    """Call each analysis's library function with :class:`_DryEvaluate`: every argument
+    check the library makes runs now, before any model run."""
+    for analysis in study.analyses:
+        for method in (analysis.method, analysis.baseline):
+            if method is None:
+                continue
+            try:
+                call_analysis(study, analysis, method, _DryEvaluate())
+            except _DryRunReached:
+                continue
+            except StudyError:
+                raise
+            except (ValueError, TypeError) as exc:
+                key = analysis.kind if method == analysis.method else f"{analysis.kind}.baseline"
+                raise StudyError(key, " ".join(str(exc).split())) from exc
 
 
 def results_path_for(store: str) -> str:
@@ -196,9 +226,9 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
 
 def write_results(doc: dict, path: str) -> None:
     """Write the results document as JSON (NaN/inf as strings, like the result classes)."""
-    from ..results import _jsonable
+    from ..results import jsonable
 
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(doc), fh, indent=1)
+        json.dump(jsonable(doc), fh, indent=1)
     os.replace(tmp, path)

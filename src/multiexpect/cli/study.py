@@ -517,7 +517,10 @@ def build_law(inputs: list[dict], correlation, where: str, overrides: dict | Non
 
 
 def load_study(path: str, *, seed: int | None = None) -> Study:
-    """Read, parse and validate a study file; import the model; dry-run every analysis.
+    """Read, parse and validate a study file; import the model.
+
+    :func:`multiexpect.cli.runner.dry_run` then checks every analysis's arguments with the
+    library.
 
     Raises
     ------
@@ -546,7 +549,6 @@ def load_study(path: str, *, seed: int | None = None) -> Study:
         raise StudyError("", f"{path}: invalid TOML: {exc}") from exc
     study = parse_study(data, path=os.path.abspath(path), source=source, seed=seed)
     load_model(study)
-    dry_run(study)
     return study
 
 
@@ -592,36 +594,3 @@ def load_model(study: Study):
     if not callable(obj):
         raise StudyError("model.python", f"{spec['python']!r} is not callable")
     return obj
-
-
-class _DryRunReached(Exception):
-    """Raised by :class:`_DryEvaluate` at the first model run: validation passed."""
-
-
-class _DryEvaluate:
-    """An ``evaluate`` that stops at its first call, so a library call checks its
-    arguments and stops before any model run."""
-
-    def __call__(self, x, batch=0):
-        raise _DryRunReached
-
-
-def dry_run(study: Study) -> None:
-    """Call each analysis's library function with :class:`_DryEvaluate`: every argument
-    check the library makes runs now, before any model run."""
-    from .quantities import call_analysis
-
-    for analysis in study.analyses:
-        for method in (analysis.method, analysis.baseline):
-            if method is None:
-                continue
-            try:
-                call_analysis(study, analysis, method, _DryEvaluate())
-            except _DryRunReached:
-                continue
-            except StudyError:
-                raise
-            except (ValueError, TypeError) as exc:
-                key = analysis.kind if method == analysis.method else f"{analysis.kind}.baseline"
-                raise StudyError(key, " ".join(str(exc).split())) from exc
-

@@ -27,12 +27,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import ModelEvaluationError
-from .executors import ChunkResult, Runner, check_executor
+from .config import Evaluation
+from .evaluator import check_model
+from .executors import ChunkResult, Runner
 from .progress import Progress
-from .store import Store, canonical_settings, check_store, open_store
+from .store import Store, canonical_settings, open_store
 
-__all__ = ["EVALUATION_DEFAULTS", "StudyEvaluator", "build_evaluate", "evaluate_for_call",
-           "study_id_for"]
+__all__ = ["StudyEvaluator", "build_evaluate", "evaluate_for_call", "study_id_for"]
 
 
 def model_name(model) -> str:
@@ -64,21 +65,25 @@ def study_id_for(model, settings: dict) -> str:
     return f"{model_name(model)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def _check_int(value, name: str, minimum: int, allow_none: bool = True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"'{name}' must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 class StudyEvaluator:
     """``evaluate(x, batch) -> outputs`` for a study; built by :func:`build_evaluate`.
 
+    Parameters
+    ----------
+    model : callable
+        The user's model, or a :class:`~multiexpect.CommandModel`.
+    vectorized : bool
+        Whether ``model`` takes a whole (n, d) array.
+    evaluation : Evaluation, optional
+        Where and how the model runs (default: in-process, nothing stored).
+    settings : dict, optional
+        What defines the study, complete: hashed into the default study id and recorded in
+        the store at the first call.
+    budget : int, optional
+        Total runs, for the progress bar.
+
     Attributes
     ----------
-    n_runs : int
-        Points returned to the algorithm (the study's spent budget, stored runs included).
     n_new : int
         Model runs made by this object (retries included).
     n_reused : int
@@ -87,21 +92,13 @@ class StudyEvaluator:
         The study's id once known (after the first call).
     """
 
-    def __init__(self, model, *, vectorized=True, executor=None, n_workers=None, store=None,
-                 study_id=None, settings=None, retries=0, progress=False, budget=None,
-                 chunk_size=None):
-        if not callable(model):
-            raise ValueError(f"'model' must be callable, got {type(model).__name__}")
-        check_executor(executor, n_workers)
+    def __init__(self, model, *, vectorized: bool = True, evaluation: Evaluation | None = None,
+                 settings: dict | None = None, budget: int | None = None):
+        check_model(model)
+        evaluation = Evaluation() if evaluation is None else evaluation
         if not isinstance(vectorized, bool):
             raise ValueError(f"'vectorized' must be True or False, got {vectorized!r}")
-        self.retries = _check_int(retries, "retries", 0, allow_none=False)
-        self.chunk_size = _check_int(chunk_size, "eval_chunk_size", 1)
-        if not isinstance(progress, bool):
-            raise ValueError(f"'progress' must be True or False, got {progress!r}")
-        if study_id is not None and (not isinstance(study_id, str) or not study_id):
-            raise ValueError(f"'study_id' must be a non-empty str, got {study_id!r}")
-        check_store(store)
+        store, study_id = evaluation.store, evaluation.study_id
         if store is not None and study_id is None and "<lambda>" in model_name(model):
             # the default id keys a study by the model's name (a fixed model resumes its
             # study), and every lambda has the same one: two would share stored runs
@@ -109,17 +106,19 @@ class StudyEvaluator:
                 "'study_id' is needed with a store when the model is a lambda (every lambda "
                 "is named '<lambda>', so two of them would read each other's stored runs): "
                 "pass study_id='...' or use a named function")
+        self.retries = evaluation.retries
+        self.chunk_size = evaluation.eval_chunk_size
         self._store_spec = store
         self.store: Store | None = store if isinstance(store, Store) else None
         self._owns_store = store is not None and not isinstance(store, Store)
         self.model = model
         self.pointwise = not vectorized
-        self.runner = Runner(model, self.pointwise, executor, n_workers)
+        self.runner = Runner(model, self.pointwise, evaluation.executor, evaluation.n_workers)
         self.settings = settings if settings is not None else {}
         self.study_id = study_id
         self._opened = False
-        self.progress = Progress(progress, budget)
-        self.n_runs = self.n_new = self.n_reused = 0
+        self.progress = Progress(evaluation.progress, budget)
+        self.n_new = self.n_reused = 0
         self.n_outputs: int | None = None
 
     # ------------------------------------------------------------------ the study
@@ -188,7 +187,6 @@ class StudyEvaluator:
             out = np.empty((n, self.n_outputs or 0))
             for idx, ys in pieces:
                 out[idx] = ys
-        self.n_runs += n
         return out
 
     def _check_width(self, m: int) -> None:
@@ -318,8 +316,8 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
         The study's key in the store; by default :func:`study_id_for` ``(model, settings)``.
     settings : dict, optional
         What defines the study (method, laws, options, seed, budget, weights, version);
-        recorded in the store and compared on resume. Read at the first call, so the caller
-        may complete it after building.
+        recorded in the store and compared on resume; complete when given (it is hashed
+        into the default study id at the first call).
     retries : int
         How many times failed points are run again before the study stops.
     progress : bool
@@ -334,38 +332,31 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
     Returns
     -------
     StudyEvaluator
-        Callable ``(x, batch) -> (n, m) outputs`` with ``n_runs`` and ``close()``.
+        Callable ``(x, batch) -> (n, m) outputs`` with ``n_new``, ``n_reused`` and
+        ``close()`` (the runs a call spent are counted by
+        :class:`~multiexpect.evaluation.evaluator.RunCounter`).
     """
-    return StudyEvaluator(model, vectorized=vectorized, executor=executor,
-                          n_workers=n_workers, store=store, study_id=study_id,
-                          settings=settings, retries=retries, progress=progress,
-                          budget=budget, chunk_size=chunk_size)
-
-
-#: The evaluation keywords of the public calls and their defaults.
-EVALUATION_DEFAULTS = {"executor": None, "n_workers": None, "store": None, "study_id": None,
-                       "retries": 0, "progress": False, "eval_chunk_size": None}
+    evaluation = Evaluation(executor=executor, n_workers=n_workers, store=store,
+                            study_id=study_id, retries=retries, progress=progress,
+                            eval_chunk_size=chunk_size)
+    return StudyEvaluator(model, vectorized=vectorized, evaluation=evaluation,
+                          settings=settings, budget=budget)
 
 
 def evaluate_for_call(model: Callable, evaluate: Callable | None, *, vectorized: bool,
-                      settings: dict, budget: int, **evaluation
+                      settings: dict, budget: int, evaluation: Evaluation
                       ) -> tuple[Callable, StudyEvaluator | None]:
     """The ``evaluate`` callable of one public call (``expectations``, ``sobol_indices``,
     ``perturbed_law_indices``) and the study to close after it (None for the caller's own).
 
-    ``evaluation`` holds the keywords of :data:`EVALUATION_DEFAULTS`; with a caller's
-    ``evaluate`` they must all keep their defaults.
+    With a caller's ``evaluate``, ``evaluation`` must keep its defaults.
     """
-    values = {**EVALUATION_DEFAULTS, **evaluation}
     if evaluate is not None:
-        if any(values[k] != v for k, v in EVALUATION_DEFAULTS.items()):
+        if not evaluation.is_default:
             raise ValueError("'evaluate' replaces the model evaluation: do not combine it with "
                              "executor, n_workers, store, study_id, retries, progress or "
                              "eval_chunk_size")
         return evaluate, None
-    study = build_evaluate(
-        model, vectorized=vectorized, executor=values["executor"],
-        n_workers=values["n_workers"], store=values["store"], study_id=values["study_id"],
-        settings=settings, retries=values["retries"], progress=values["progress"],
-        budget=budget, chunk_size=values["eval_chunk_size"])
+    study = StudyEvaluator(model, vectorized=vectorized, evaluation=evaluation,
+                           settings=settings, budget=budget)
     return study, study

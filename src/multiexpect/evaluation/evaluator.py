@@ -1,7 +1,8 @@
-"""From a user's model to ``evaluate(points, batch) -> outputs``, checked.
+"""The model and its outputs, checked; runs counted through any ``evaluate(x, batch)``.
 
-The algorithm knows only this callable. Everything that makes a study real (executors, the
-store, retries, progress) wraps it from outside.
+The algorithm knows only ``evaluate(x, batch) -> outputs``. Everything that makes a study
+real (executors, the store, retries, progress) wraps it from outside
+(:mod:`multiexpect.evaluation.builder`).
 """
 
 from __future__ import annotations
@@ -10,36 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import ModelEvaluationError
-
-__all__ = ["ModelEvaluator", "check_outputs", "wrap_model"]
+__all__ = ["RunCounter", "as_rows", "check_model"]
 
 
-def wrap_model(model: Callable, vectorized: bool = True) -> Callable:
-    """A vectorised version of ``model``: ``(n, d) -> (n,)`` or ``(n, m)``.
-
-    With ``vectorized=False`` the model takes one point ((d,)) and returns a scalar or an
-    (m,) vector; it is called point by point (the only per-point loop, and the user's).
-    """
+def check_model(model) -> None:
+    """Refuse, before any run, a ``model`` that cannot be called."""
     if not callable(model):
         raise ValueError(f"'model' must be callable, got {type(model).__name__}")
-    if vectorized:
-        return model
-    return PointwiseModel(model)
-
-
-class PointwiseModel:
-    """Adapter calling a point-by-point model on each row (picklable for process pools)."""
-
-    def __init__(self, model: Callable):
-        self.model = model
-        self.__name__ = getattr(model, "__name__", type(model).__name__)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        rows = [np.atleast_1d(np.asarray(self.model(point), dtype=float)) for point in x]
-        if not rows:
-            return np.empty((0, 1))
-        return np.stack(rows)
 
 
 def as_rows(outputs, n: int) -> np.ndarray:
@@ -66,54 +44,24 @@ def as_rows(outputs, n: int) -> np.ndarray:
     return out
 
 
-def check_outputs(outputs, points: np.ndarray, n_outputs: int | None = None) -> np.ndarray:
-    """Validate a model's outputs for ``points`` and return them as (n, m) floats.
+class RunCounter:
+    """``evaluate(x, batch)`` through another one, counting the points asked for.
 
-    Raises
-    ------
-    ValueError
-        Wrong shape, or a column count different from ``n_outputs``.
-    ModelEvaluationError
-        Non-finite values (NaN or inf), naming how many points and the first input.
-    """
-    n = points.shape[0]
-    out = as_rows(outputs, n)
-    if n_outputs is not None and out.shape[1] != n_outputs:
-        raise ValueError(
-            f"the model returned {out.shape[1]} columns, but {n_outputs} earlier"
-        )
-    bad = ~np.all(np.isfinite(out), axis=1)
-    if np.any(bad):
-        first = int(np.flatnonzero(bad)[0])
-        raise ModelEvaluationError(
-            f"the model returned a non-finite value (NaN or inf) at {int(bad.sum())} of {n} "
-            f"points; first failing input: {points[first].tolist()}",
-            n_failed=int(bad.sum()), first_input=points[first].copy(),
-            message=f"non-finite output {out[first].tolist()}",
-        )
-    return out
-
-
-class ModelEvaluator:
-    """``evaluate(points, batch)``: run the model on a batch, check and count the runs.
-
-    Parameters
-    ----------
-    model : callable
-        Vectorised model (see :func:`wrap_model`).
+    The count is a call's ``n_evaluations``: every point sent to the model, stored runs read
+    back on resume included. ``observe`` (the progress bar's note after each adaptive stage)
+    is passed on to the wrapped callable when it has one.
     """
 
-    def __init__(self, model: Callable):
-        self.model = model
+    def __init__(self, evaluate: Callable):
+        self.evaluate = evaluate
         self.n_runs = 0
-        self.n_outputs: int | None = None
 
-    def __call__(self, points: np.ndarray, batch: int = 0) -> np.ndarray:
-        """Outputs ((n, m)) of the model at ``points`` ((n, d)); ``batch`` is the batch key."""
-        if points.shape[0] == 0:
-            return np.empty((0, self.n_outputs or 0))
-        raw = self.model(points)
-        self.n_runs += points.shape[0]
-        out = check_outputs(raw, points, self.n_outputs)
-        self.n_outputs = out.shape[1]
-        return out
+    def __call__(self, x: np.ndarray, batch: int = 0) -> np.ndarray:
+        self.n_runs += x.shape[0]
+        return self.evaluate(x, batch)
+
+    def observe(self, stage) -> None:
+        """Forward a finished stage to the wrapped callable's ``observe``, if any."""
+        observe = getattr(self.evaluate, "observe", None)
+        if observe is not None:
+            observe(stage)

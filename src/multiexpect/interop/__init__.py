@@ -7,9 +7,11 @@ imported only when one is passed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..laws import Law
 
-__all__ = ["as_law", "as_model", "check_model_dims", "is_openturns"]
+__all__ = ["as_law", "as_laws", "as_model", "as_one_law", "check_model_dims", "is_openturns"]
 
 
 def is_openturns(obj, kind: str) -> bool:
@@ -44,6 +46,28 @@ def as_law(obj, name: str = "law") -> Law:
         return obj
     raise ValueError(f"'{name}' must be a multiexpect.Law, got {type(obj).__name__} (an "
                      f"OpenTURNS Distribution or an object with the Law interface also works)")
+
+
+def as_laws(law) -> list:
+    """One law or a sequence of laws -> a list, with a clear error otherwise."""
+    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
+        laws = [as_law(item, f"law[{i}]") for i, item in enumerate(law)]
+        if not laws:
+            raise ValueError("'law' must be a Law or a non-empty sequence of Laws")
+    else:
+        laws = [as_law(law, "law")]
+    dims = {lw.dim for lw in laws}
+    if len(dims) != 1:
+        raise ValueError(f"every law in 'law' must have the same dimension, got {sorted(dims)}")
+    return laws
+
+
+def as_one_law(law, what: str = "Law") -> Law:
+    """``law`` through :func:`as_law`, refusing a sequence of laws (an analysis of one law:
+    ``what`` says which, e.g. ``"Law for Sobol' indices"``)."""
+    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
+        raise ValueError(f"'law' must be one {what}, got a sequence of laws")
+    return as_law(law, "law")
 
 
 def as_model(model):

@@ -21,7 +21,7 @@ from scipy.linalg import solve_triangular
 
 from .base import effective_sample_size, normalised_weights
 
-__all__ = ["Gaussian", "fit_gaussian", "fit_widened_law", "shrink_mean"]
+__all__ = ["Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance", "shrink_mean"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -72,7 +72,14 @@ class Gaussian(LocationScale):
         return {"family": "gaussian", "mean": self.mean.tolist(), "cov": self.cov.tolist()}
 
 
-def _regularise(cov: np.ndarray, n_eff: float, reference: np.ndarray) -> np.ndarray:
+def regularise_covariance(cov: np.ndarray, n_eff: float, reference: np.ndarray) -> np.ndarray:
+    """A covariance fitted on ``n_eff`` effective points, shrunk toward ``reference``:
+
+        Σ = (n_eff C + κ R) / (n_eff + κ),   κ = max(d, d²/2),
+
+    symmetrised, with a floor of ``1e-10 tr(R)/d`` on the diagonal (a few points cannot
+    fill ``d(d+1)/2`` entries; the shrinkage keeps the fit a usable proposal).
+    """
     d = cov.shape[0]
     kappa = max(float(d), d * d / 2.0)
     out = (n_eff * cov + kappa * reference) / (n_eff + kappa)
@@ -129,7 +136,7 @@ def fit_gaussian(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: 
     if diagonal:
         cov = np.diag(np.diag(cov))
         reference_cov = np.diag(np.diag(reference_cov))
-    return Gaussian(mean, _regularise(cov, n_eff, reference_cov)), n_eff
+    return Gaussian(mean, regularise_covariance(cov, n_eff, reference_cov)), n_eff
 
 
 def fit_widened_law(points: np.ndarray, log_weights: np.ndarray, *, centre: np.ndarray,
@@ -156,7 +163,7 @@ def fit_widened_law(points: np.ndarray, log_weights: np.ndarray, *, centre: np.n
     w = normalised_weights(log_weights)
     n_eff = effective_sample_size(log_weights)
     diff = points - centre
-    moment = _regularise((diff * w[:, None]).T @ diff, n_eff, reference_cov)
+    moment = regularise_covariance((diff * w[:, None]).T @ diff, n_eff, reference_cov)
     root = np.linalg.cholesky(reference_cov)
     root_inv = solve_triangular(root, np.eye(root.shape[0]), lower=True)
     values, vectors = np.linalg.eigh(root_inv @ moment @ root_inv.T)

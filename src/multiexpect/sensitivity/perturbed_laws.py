@@ -34,17 +34,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__
-from .._rng import batch_generator, check_rng, root_seed
-from ..aiscv import AISCV, options_for_budget
+from .._rng import batch_generator
+from ..aiscv import AISCV
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
-from ..evaluation.builder import evaluate_for_call
-from ..evaluation.evaluator import wrap_model
-from ..interop import as_law, as_model, check_model_dims
+from ..evaluation.config import Evaluation
+from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
+from ..prepare import prepare
 from ..problem import Problem
-from ._common import check_method_args, floored_delta_weights
+from ..vocabulary import PERTURBED_LAW_METHODS as METHODS
+from ..vocabulary import SENSITIVITY_WEIGHTS
+from ._common import floored_delta_weights
 from .results import PerturbedLawResult
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["mean_shift_perturbations", "perturbed_law_indices"]
 
-METHODS = ("aiscv", "mixture-mc", "mc")
 FORMS = ("ratio", "signed")
 
 
@@ -180,17 +180,15 @@ def _check_quantity(quantity) -> tuple[str, float | None]:
 
 
 class _QuantityModel:
-    """``evaluate(x, batch)`` returning ``ψ(φ(x))`` as one column; counts the runs."""
+    """``evaluate(x, batch)`` returning ``ψ(φ(x))`` as one column."""
 
     def __init__(self, evaluate: Callable, kind: str, threshold: float | None):
         self.evaluate = evaluate
         self.kind = kind
         self.threshold = threshold
-        self.n_runs = 0
 
     def __call__(self, x: np.ndarray, batch: int = 0) -> np.ndarray:
         out = np.asarray(self.evaluate(x, batch), dtype=float)
-        self.n_runs += x.shape[0]
         if out.ndim == 2 and out.shape[1] != 1:
             raise ValueError(
                 f"'model' must return one output per point for perturbed-law indices, got "
@@ -228,10 +226,8 @@ def _delta_weights(form: str):
 def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                           quantity="mean", form: str = "ratio", method: str = "aiscv",
                           rng=None, weights="delta", vectorized: bool = True,
-                          evaluate: Callable | None = None, executor=None,
-                          n_workers: int | None = None, store=None, study_id: str | None = None,
-                          retries: int = 0, progress: bool = False,
-                          eval_chunk_size: int | None = None, **options) -> PerturbedLawResult:
+                          evaluate: Callable | None = None, evaluation: Evaluation | None = None,
+                          **options) -> PerturbedLawResult:
     r"""Perturbed-law indices ``S_k`` of the output mean or an exceedance probability.
 
     Parameters
@@ -265,8 +261,12 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     vectorized : bool
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the in-process evaluation.
+    evaluation : Evaluation, optional
+        Where and how the model runs (executor, store, retries, progress bar):
+        :class:`~multiexpect.Evaluation`, or its fields as keywords.
     **options
-        ``aiscv`` only: fields of :class:`~multiexpect.AiscvOptions`.
+        The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
+        :class:`~multiexpect.AiscvOptions`.
 
     Returns
     -------
@@ -293,43 +293,27 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     kind, threshold = _check_quantity(quantity)
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
-    if method not in METHODS:
-        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
-    model = as_model(model)
-    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
-        raise ValueError("'law' must be one (nominal) Law, got a sequence of laws")
-    nominal = as_law(law, "law")
+    nominal = as_one_law(law, "(nominal) Law")
     laws, labels = _perturbed_laws(nominal, perturbations)
-    check_model_dims(model, nominal.dim, scalar_for="perturbed-law indices")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 2:
-        raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
-    budget = int(budget)
     n_laws = len(laws)
-    check_rng(rng)
-    weights = check_method_args(method, options, weights, n_laws)
-    if method == "mc" and budget // n_laws < 2:
-        raise ValueError(f"'budget' ({budget}) must give at least 2 runs to each of the "
-                         f"{n_laws} laws for method 'mc'")
-    if method == "aiscv":
-        opts = options_for_budget(dict(options), budget)
-
-    wrap_model(model, vectorized)  # checks the model before any run
-    seed = root_seed(rng)
-    names = ["nominal", *labels]
     quantity_name = "mean" if kind == "mean" else f"exceedance({threshold:g})"
-    settings = {"method": method, "budget": budget, "seed": seed, "quantity": quantity_name,
-                "form": form, "options": dict(options), "version": __version__,
-                "weights": weights if isinstance(weights, str) else list(map(float, weights))}
-    # what identifies the study in a store (not part of the result's settings)
-    keyed = {**settings, "analysis": "perturbed-laws",
-             "laws": [describe_law(lw) for lw in laws]}
-    evaluate, study = evaluate_for_call(
-        model, evaluate, vectorized=vectorized, settings=keyed, budget=budget,
-        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
-        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
-    wrapper = _QuantityModel(evaluate, kind, threshold)
+    prepared = prepare(
+        model, dim=nominal.dim, method=method, methods=METHODS, budget=budget, rng=rng,
+        weights=weights, weight_names=SENSITIVITY_WEIGHTS, n_quantities=n_laws,
+        baseline_weights="delta", options=options, evaluation=evaluation, evaluate=evaluate,
+        vectorized=vectorized, scalar_for="perturbed-law indices",
+        settings={"analysis": "perturbed-laws", "quantity": quantity_name, "form": form,
+                  "laws": [describe_law(lw) for lw in laws]},
+        min_budget=2 * n_laws if method == "mc" else 2,
+        budget_need=f"must give at least 2 runs to each of {n_laws} laws for method 'mc'"
+        if method == "mc" else None)
+    budget, seed, weights, opts = (prepared.budget, prepared.seed, prepared.weights,
+                                   prepared.options)
+    settings = prepared.settings
+    names = ["nominal", *labels]
 
-    try:
+    with prepared.evaluation_context() as counter:
+        wrapper = _QuantityModel(counter, kind, threshold)
         if method == "aiscv":
             spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
@@ -354,11 +338,8 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         return PerturbedLawResult(
             indices=s, stderr=np.sqrt(np.clip(np.diag(index_cov), 0.0, None)), names=labels,
             quantities=q, quantities_stderr=np.sqrt(np.clip(np.diag(cov), 0.0, None)),
-            quantity=quantity_name, form=form, method=method, n_evaluations=wrapper.n_runs,
+            quantity=quantity_name, form=form, method=method, n_evaluations=counter.n_runs,
             budget=budget, covariance=index_cov, diagnostics=diag, settings=settings)
-    finally:
-        if study is not None:
-            study.close()
 
 
 def _perturbed_laws(nominal, perturbations) -> tuple[list, list[str]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..results import JsonResult, _data_frame, _frozen_array, _z, format_table
+from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
 
@@ -68,7 +68,7 @@ class SobolResult(JsonResult):
     mean_stderr: float = float("nan")
     variance_stderr: float = float("nan")
     orders: tuple = ("first", "total")
-    covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    covariance: np.ndarray = field(default_factory=lambda: frozen_array([]))
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
@@ -76,7 +76,7 @@ class SobolResult(JsonResult):
 
     def __post_init__(self):
         for key in _SOBOL_ARRAYS:
-            object.__setattr__(self, key, _frozen_array(getattr(self, key)))
+            object.__setattr__(self, key, frozen_array(getattr(self, key)))
         object.__setattr__(self, "names", tuple(str(n) for n in self.names))
         object.__setattr__(self, "orders", tuple(str(o) for o in self.orders))
         for key in ("mean", "variance", "mean_stderr", "variance_stderr"):
@@ -94,7 +94,7 @@ class SobolResult(JsonResult):
             ``{"first": (low, high), "total": (low, high)}`` for the orders computed.
             Intervals are not clipped to ``[0, 1]``.
         """
-        z = _z(level)
+        z = z_value(level)
         out = {}
         for order in self.orders:
             est, se = self.indices(order)
@@ -125,7 +125,7 @@ class SobolResult(JsonResult):
         ``*_conf`` is the half-width of the 95% interval, as in ``SALib.analyze.sobol``.
         Keys of an order that was not computed are left out.
         """
-        z = _z(0.95)
+        z = z_value(0.95)
         out: dict[str, np.ndarray] = {}
         if "first" in self.orders:
             out["S1"] = np.array(self.first_order)
@@ -163,7 +163,7 @@ class SobolResult(JsonResult):
             low, high = intervals[order]
             columns |= {f"{order}_order": est, f"{order}_order_stderr": se,
                         f"{order}_order_ci_low": low, f"{order}_order_ci_high": high}
-        return _data_frame(columns, self.names, "input")
+        return data_frame(columns, self.names, "input")
 
     def summary(self, level: float = 0.95) -> str:
         """A readable table of the indices, standard errors and intervals."""
@@ -234,7 +234,7 @@ class PerturbedLawResult(JsonResult):
     method: str
     n_evaluations: int
     budget: int
-    covariance: np.ndarray = field(default_factory=lambda: _frozen_array([]))
+    covariance: np.ndarray = field(default_factory=lambda: frozen_array([]))
     diagnostics: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
@@ -242,14 +242,14 @@ class PerturbedLawResult(JsonResult):
 
     def __post_init__(self):
         for key in _PLI_ARRAYS:
-            object.__setattr__(self, key, _frozen_array(getattr(self, key)))
+            object.__setattr__(self, key, frozen_array(getattr(self, key)))
         object.__setattr__(self, "names", tuple(str(n) for n in self.names))
         object.__setattr__(self, "n_evaluations", int(self.n_evaluations))
         object.__setattr__(self, "budget", int(self.budget))
 
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays."""
-        z = _z(level)
+        z = z_value(level)
         return self.indices - z * self.stderr, self.indices + z * self.stderr
 
     def to_frame(self, level: float = 0.95):
@@ -274,7 +274,7 @@ class PerturbedLawResult(JsonResult):
             pandas is not installed.
         """
         low, high = self.confidence_interval(level)
-        return _data_frame({"index": self.indices, "stderr": self.stderr, "ci_low": low,
+        return data_frame({"index": self.indices, "stderr": self.stderr, "ci_low": low,
                             "ci_high": high, "quantity": self.quantities[1:],
                             "quantity_stderr": self.quantities_stderr[1:]},
                            self.names, "perturbation")

@@ -46,24 +46,24 @@ first order alone), the classical baseline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
 
-from .. import __version__
-from .._rng import batch_generator, check_rng, root_seed
-from ..aiscv import AISCV, options_for_budget
-from ..evaluation.builder import evaluate_for_call
-from ..evaluation.evaluator import wrap_model
-from ..interop import as_law, as_model, check_model_dims
+from .._rng import batch_generator
+from ..aiscv import AISCV
+from ..evaluation.config import Evaluation
+from ..interop import as_one_law
 from ..laws import Law, describe_law
-from ._common import check_method_args, floored_delta_weights
+from ..prepare import prepare
+from ..vocabulary import SENSITIVITY_WEIGHTS
+from ..vocabulary import SOBOL_METHODS as METHODS
+from ._common import floored_delta_weights
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
 
-METHODS = ("aiscv", "pick-freeze")
 ORDERS = ("first", "total")
 _MIN_POINTS_AISCV = 20
 _CHUNK_POINTS = 10_000
@@ -214,7 +214,6 @@ class _PickFreezeModel:
         self.centre = None if centre is None else float(centre)
         self.adjust = adjust
         self.ratios: np.ndarray | None = None
-        self.n_runs = 0
 
     @property
     def lmat(self) -> np.ndarray:
@@ -229,9 +228,7 @@ class _PickFreezeModel:
         x = self.law.from_standard(u[:, :d])
         x_prime = self.law.from_standard(u[:, d:])
         inputs = self.layout.stack(x, x_prime)
-        out = self.evaluate(inputs, batch)
-        self.n_runs += inputs.shape[0]
-        out = np.asarray(out, dtype=float)
+        out = np.asarray(self.evaluate(inputs, batch), dtype=float)
         if out.ndim == 2 and out.shape[1] != 1:
             raise ValueError(
                 f"'model' must return one output per point for Sobol' indices, got "
@@ -269,9 +266,7 @@ def _check_orders(orders) -> tuple[str, ...]:
 
 
 def _check_law(law) -> Law:
-    if isinstance(law, Sequence) and not isinstance(law, (str, bytes)):
-        raise ValueError("'law' must be one Law for Sobol' indices, got a sequence of laws")
-    law = as_law(law, "law")
+    law = as_one_law(law, "Law for Sobol' indices")
     correlation = getattr(law, "correlation", None)
     if correlation is not None or not getattr(law, "is_independent", True):
         copula = "a Gaussian copula" if correlation is not None else "a non-independent copula"
@@ -284,27 +279,11 @@ def _check_law(law) -> Law:
     return law
 
 
-def _check_budget(budget, runs_per_point: int, minimum_points: int, dim: int,
-                  orders: tuple[str, ...]) -> int:
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise ValueError(f"'budget' must be a positive int (model runs), got {budget!r}")
-    need = minimum_points * runs_per_point
-    if budget < need:
-        raise ValueError(
-            f"'budget' ({budget}) is too small: with d = {dim} inputs and orders {orders} "
-            f"one pick-freeze point costs {runs_per_point} model runs and this method needs "
-            f"at least {minimum_points} points, so budget >= {need}"
-        )
-    return int(budget)
-
-
 # ---------------------------------------------------------------------- the public function
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
-                  executor=None, n_workers: int | None = None, store=None,
-                  study_id: str | None = None, retries: int = 0, progress: bool = False,
-                  eval_chunk_size: int | None = None, **options) -> SobolResult:
+                  evaluation: Evaluation | None = None, **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -342,10 +321,13 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         Whether ``model`` takes a whole batch.
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the in-process evaluation of the stacked
-        inputs (an executor or a store).
+        inputs.
+    evaluation : Evaluation, optional
+        Where and how the model runs (executor, store, retries, progress bar):
+        :class:`~multiexpect.Evaluation`, or its fields as keywords.
     **options
-        ``aiscv`` only: fields of :class:`~multiexpect.AiscvOptions`, in pick-freeze
-        *points* (e.g. ``batch_size``).
+        The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
+        :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
 
     Returns
     -------
@@ -371,37 +353,31 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     ((3,), True)
     """
     orders = _check_orders(orders)
-    if method not in METHODS:
-        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
-    model = as_model(model)
     law = _check_law(law)
-    check_model_dims(model, law.dim, scalar_for="Sobol' indices")
     layout = PickFreezeLayout(law.dim, orders)
-    minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
-    budget = _check_budget(budget, layout.runs_per_point, minimum, law.dim, orders)
-    check_rng(rng)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    weights = check_method_args(method, options, weights, layout.n_quantities)
+    minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
+    prepared = prepare(
+        model, dim=law.dim, method=method, methods=METHODS, budget=budget, rng=rng,
+        weights=weights, weight_names=SENSITIVITY_WEIGHTS, n_quantities=layout.n_quantities,
+        baseline_weights="delta", options=options, evaluation=evaluation, evaluate=evaluate,
+        vectorized=vectorized, scalar_for="Sobol' indices",
+        settings={"analysis": "sobol", "orders": list(orders), "law": describe_law(law)},
+        min_budget=minimum * layout.runs_per_point,
+        budget_need=f"is too small: with d = {law.dim} inputs and orders {orders} one "
+                    f"pick-freeze point costs {layout.runs_per_point} model runs and this "
+                    f"method needs at least {minimum} points",
+        runs_per_point=layout.runs_per_point)
+    budget, seed, settings = prepared.budget, prepared.seed, prepared.settings
     points = budget // layout.runs_per_point
-    if method == "aiscv":
-        opts = options_for_budget(dict(options), points)
-    wrap_model(model, vectorized)  # checks the model before any run
-    seed = root_seed(rng)
-    settings = {"analysis": "sobol", "method": method, "budget": budget, "seed": seed,
-                "orders": list(orders), "options": dict(options),
-                "law": describe_law(law), "version": __version__,
-                "weights": weights if isinstance(weights, str) else list(map(float, weights))}
-    evaluate, study = evaluate_for_call(
-        model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
-        executor=executor, n_workers=n_workers, store=store, study_id=study_id,
-        retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
-    wrapper = _PickFreezeModel(law, layout, evaluate, centre,
-                               adjust=bool(adjust) and method == "aiscv")
 
-    try:
+    with prepared.evaluation_context() as counter:
+        wrapper = _PickFreezeModel(law, layout, counter, centre,
+                                   adjust=bool(adjust) and method == "aiscv")
         if method == "aiscv":
-            theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, weights, opts)
+            theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
+                                          prepared.options)
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
@@ -424,13 +400,10 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             else np.full(law.dim, np.nan),
             total_order=total, total_order_stderr=se[law.dim:] if layout.total
             else np.full(law.dim, np.nan),
-            names=law.names, method=method, n_evaluations=wrapper.n_runs, budget=budget,
+            names=law.names, method=method, n_evaluations=counter.n_runs, budget=budget,
             mean=float(m + wrapper.centre), variance=float(s - m * m),
             mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
-    finally:
-        if study is not None:
-            study.close()
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:

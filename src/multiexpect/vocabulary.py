@@ -1,0 +1,20 @@
+"""The words the public functions accept, each list defined once: methods and weights.
+
+The library's functions, the CLI's study files and the docs read them from here.
+"""
+
+__all__ = ["ENGINE_WEIGHTS", "EXPECTATION_METHODS", "PERTURBED_LAW_METHODS",
+           "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
+
+#: ``expectations(method=...)``: the adaptive method, then its baselines.
+EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
+#: ``sobol_indices(method=...)``.
+SOBOL_METHODS = ("aiscv", "pick-freeze")
+#: ``perturbed_law_indices(method=...)``.
+PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
+
+#: Named weights of the engine's criterion ``sum_j w_j Var(Î_j)``: ``1 / Î_j^2`` from the
+#: pilot, or ones (``expectations(weights=...)``).
+ENGINE_WEIGHTS = ("relative", "absolute")
+#: The sensitivity analyses add ``"delta"``: the delta-method sensitivities of the indices.
+SENSITIVITY_WEIGHTS = ("delta", *ENGINE_WEIGHTS)
