@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 from scipy.special import logsumexp
 
-from ._rng import batch_generator
+from . import batch_keys
 from .estimators.control_variates import regress_controls
 from .estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from .estimators.mixture_weights import optimise_alpha
@@ -328,7 +328,7 @@ class AISCV:
     budget : int
         Model runs in all.
     seed : int
-        Root seed; batch ``k`` draws from ``batch_generator(seed, k)``.
+        Root seed; the batches' keys and generators: :mod:`multiexpect.batch_keys`.
     weights : "relative", "absolute", (J,) array or callable
         Weights of the criterion ``sum_j w_j Var(Î_j)``; a callable gets the pilot estimate.
     options : AiscvOptions
@@ -380,10 +380,10 @@ class AISCV:
     def steps(self) -> Iterator[Stage]:
         """Run the pilot and the adaptive batches, yielding a :class:`Stage` after each."""
         opts = self.options
-        gen = batch_generator(self.seed, 0)
+        gen = batch_keys.generator(self.seed, batch_keys.pilot())
         initial = self._sampling_problem.initial_proposal()
         z = initial.sample(opts.pilot_size, gen)
-        outputs, log_laws = self._run_model(z, 0)
+        outputs, log_laws = self._run_model(z, batch_keys.pilot())
         self.problem = Problem.build(self.laws, outputs.shape[1], opts.space, self.names)
         problem = self.problem
         phi = problem.quantity_values(outputs)
@@ -427,7 +427,6 @@ class AISCV:
             if not stage.predicted_error < previous:
                 break
             previous = stage.predicted_error
-        self._last_batch = t
 
     def _extend_pilot(self, initial, z, phi, log_laws):
         """Extend the pilot with law points while an event quantity has too few hits.
@@ -450,8 +449,9 @@ class AISCV:
             if not np.any(_event_quantities(phi) & (hits < opts.pilot_hits)):
                 break
             chunk += 1
-            z_new = initial.sample(opts.pilot_size, batch_generator(self.seed, 0, chunk))
-            outputs, log_new = self._run_model(z_new, -chunk)
+            z_new = initial.sample(opts.pilot_size,
+                                   batch_keys.pilot_extension_generator(self.seed, chunk))
+            outputs, log_new = self._run_model(z_new, batch_keys.pilot_extension(chunk))
             z = np.concatenate([z, z_new])
             phi = np.concatenate([phi, problem.quantity_values(outputs)])
             log_laws = np.concatenate([log_laws, log_new])
@@ -513,7 +513,7 @@ class AISCV:
         total = sum(self._counts)
         log_mix = np.log(np.asarray(self._counts) / total)
         log_h_all = logsumexp(np.column_stack(self._log_props) + log_mix, axis=1)
-        fit_gen = batch_generator(self.seed, t, 1)
+        fit_gen = batch_keys.fit_generator(self.seed, t)
         if total > opts.max_fit_points:
             idx = np.sort(fit_gen.choice(total, opts.max_fit_points, replace=False))
         else:
@@ -570,10 +570,10 @@ class AISCV:
         alpha, success = optimise_alpha(q, b, start, floor)
         proposal = Mixture([*comps, self._initial], alpha)
         # the batch: fitted on earlier points only, so its variance is an honest prediction
-        gen = batch_generator(self.seed, t)
+        gen = batch_keys.adaptive_generator(self.seed, t)
         n_new = int(opts.batch_size)
         z_new = proposal.sample(n_new, gen)
-        outputs, log_laws_new = self._run_model(z_new, t)
+        outputs, log_laws_new = self._run_model(z_new, batch_keys.adaptive(t))
         phi_new = problem.quantity_values(outputs)
         log_comp_new = _component_logpdfs(comps, z_new,
                                           self._initial.logpdf_from_laws(log_laws_new))
@@ -741,11 +741,11 @@ class AISCV:
                                  self._pilot_summands, self._z[rows],
                                  self._log_props[0][rows], self._log_props[0][rows])
         kept: list[tuple] = []
-        key = self._last_batch + 1
+        key = batch_keys.final_chunk(len(self._counts), 0)
         left = n_final
         while left > 0:
             n = min(left, self.options.chunk_size)
-            z = best.proposal.sample(n, batch_generator(self.seed, key))
+            z = best.proposal.sample(n, batch_keys.generator(self.seed, key))
             outputs, log_laws = self._run_model(z, key)
             phi = problem.quantity_values(outputs)
             log_law_mix = self._initial.logpdf_from_laws(log_laws)

@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from . import __version__
+from . import __version__, batch_keys
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
@@ -246,8 +246,8 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for method 'separate-is'")
     base.update(options)
-    probe_x = laws[0].sample(1, np.random.default_rng([seed, 999_999]))
-    probe = evaluate(probe_x, 10**9)
+    probe_x = laws[0].sample(1, batch_keys.separate_is_probe_generator(seed))
+    probe = evaluate(probe_x, batch_keys.separate_is_probe())
     problem = Problem.build(laws, probe.shape[1], "auto", names)
     n_q = problem.n_quantities
     if not isinstance(weights, str):
@@ -264,9 +264,10 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     runs = 1
     for j in range(n_q):
         law_j = laws[problem.law_index[j]]
-        column = _Column(evaluate, int(problem.column[j]), offset=(j + 1) * 10**6)
-        engine = AISCV([law_j], column, budget=per, seed=seed + j + 1, weights="absolute",
-                       options=opts)
+        column = _Column(evaluate, int(problem.column[j]),
+                         offset=batch_keys.separate_is_offset(j))
+        engine = AISCV([law_j], column, budget=per, seed=batch_keys.separate_is_seed(seed, j),
+                       weights="absolute", options=opts)
         out = engine.run()
         estimate[j], stderr[j] = out["estimate"][0], out["stderr"][0]
         runs += engine.runs_used

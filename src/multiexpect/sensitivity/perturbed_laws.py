@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__
-from .._rng import batch_generator, check_rng, root_seed
+from .. import __version__, batch_keys
+from .._rng import check_rng, root_seed
 from ..aiscv import AISCV, options_for_budget
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
@@ -393,8 +393,9 @@ def _mixture_mc(laws, wrapper, budget, seed):
     """``budget`` points from the equal mixture of the laws; joint covariance of the ``Q̂_l``."""
     problem = Problem.build(laws, len(laws), "input")
     mixture = problem.initial_proposal()
-    x = mixture.sample(budget, batch_generator(seed, 0))
-    values = wrapper(x, 0)
+    key = batch_keys.monte_carlo()
+    x = mixture.sample(budget, batch_keys.generator(seed, key))
+    values = wrapper(x, key)
     log_f = problem.law_logpdfs(x)
     summands = iscv_summands(values, log_f, None, mixture.logpdf_from_laws(log_f), None)
     return summands.mean(axis=0), np.atleast_2d(np.cov(summands, rowvar=False)) / budget

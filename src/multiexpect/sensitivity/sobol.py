@@ -51,8 +51,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from .. import __version__
-from .._rng import batch_generator, check_rng, root_seed
+from .. import __version__, batch_keys
+from .._rng import check_rng, root_seed
 from ..aiscv import AISCV, options_for_budget
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
@@ -469,13 +469,14 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
 def _run_pick_freeze(wrapper, layout, points, seed):
     """Plain Monte Carlo of the same quantities: ``points`` i.i.d. pick-freeze points."""
     parts = []
-    left, key = points, 0
+    left, chunk = points, 0
     while left > 0:
         n = min(left, _CHUNK_POINTS)
-        u = batch_generator(seed, key).standard_normal((n, 2 * layout.dim))
+        key = batch_keys.pick_freeze_chunk(chunk)
+        u = batch_keys.generator(seed, key).standard_normal((n, 2 * layout.dim))
         parts.append(wrapper(u, key))
         left -= n
-        key += 1
+        chunk += 1
     values = np.concatenate(parts)
     cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
     return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}
