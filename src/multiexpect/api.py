@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__, batch_keys
 from ._rng import check_rng, root_seed
-from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
+from .engine import OPTION_NAMES, check_weights, options_for_budget, run_engine
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.builder import evaluate_for_call
 from .interop import as_model, check_model_dims
@@ -163,24 +163,14 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
     if method == "aiscv":
         opts = options_for_budget(options, budget)
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
-        engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
-                       options=opts, names=names)
-        for stage in engine.steps():
-            getattr(evaluate, "observe", _no_observer)(stage)
-        out = engine.finish(keep_sample=keep_sample)
-        problem = engine.problem
+        out = run_engine(laws, evaluate, budget=budget, seed=seed, weights=weights,
+                         options=opts, names=names, keep_sample=keep_sample,
+                         observe=getattr(evaluate, "observe", None))
         return ExpectationResult(
-            estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
-            method=method, n_evaluations=engine.runs_used, budget=budget,
-            weights=engine.weights, history=tuple(s.as_dict() for s in engine.history),
-            diagnostics={"chosen_stage": out["chosen_stage"], "n_final": out["n_final"],
-                         "n_pooled": out["n_pooled"], "pooled_stages": out["pooled_stages"],
-                         "pooled_lambdas": out["pooled_lambdas"],
-                         "predicted_error": out["predicted_error"], "space": problem.space,
-                         "selection_scores": getattr(engine, "selection_scores", None),
-                         "pilot_estimate": engine.pilot_estimate.tolist()},
-            settings=settings,
-            sample=final_sample_from_engine(engine) if keep_sample else None)
+            estimate=out.estimate, stderr=out.stderr, names=out.problem.names,
+            method=method, n_evaluations=out.runs_used, budget=budget, weights=out.weights,
+            history=out.history_records(), diagnostics=out.diagnostics(), settings=settings,
+            sample=final_sample_from_engine(out) if keep_sample else None)
 
     if method == "separate-is":
         return _separate_is(laws, evaluate, budget, seed, weights, options, names, settings)
@@ -196,10 +186,6 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=counter.n_runs, budget=budget, weights=w,
         diagnostics={"n_points": out["n_points"]}, settings=settings)
-
-
-def _no_observer(stage) -> None:
-    """Default stage observer of a plain ``evaluate`` callable."""
 
 
 class _RunCounter:
@@ -228,7 +214,7 @@ class _Column:
 
 
 def _final_weights(spec, estimate, stderr) -> np.ndarray:
-    from .aiscv import resolve_weights
+    from .engine import resolve_weights
 
     return resolve_weights(spec, np.asarray(estimate), np.asarray(stderr))
 
@@ -266,13 +252,13 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
         law_j = laws[problem.law_index[j]]
         column = _Column(evaluate, int(problem.column[j]),
                          offset=batch_keys.separate_is_offset(j))
-        engine = AISCV([law_j], column, budget=per, seed=batch_keys.separate_is_seed(seed, j),
-                       weights="absolute", options=opts)
-        out = engine.run()
-        estimate[j], stderr[j] = out["estimate"][0], out["stderr"][0]
-        runs += engine.runs_used
-        history.append({"quantity": problem.names[j], "chosen_stage": out["chosen_stage"],
-                        "n_final": out["n_final"]})
+        out = run_engine([law_j], column, budget=per,
+                         seed=batch_keys.separate_is_seed(seed, j), weights="absolute",
+                         options=opts)
+        estimate[j], stderr[j] = out.estimate[0], out.stderr[0]
+        runs += out.runs_used
+        history.append({"quantity": problem.names[j], "chosen_stage": out.chosen_stage,
+                        "n_final": out.n_final})
     w = _final_weights(weights, estimate, stderr)
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from .base import effective_sample_size, normalised_weights
-from .gaussian import LocationScale, _regularise, shrink_mean
+from .gaussian import LocationScale, regularise_covariance, shrink_mean
 
 __all__ = ["StudentT", "fit_student"]
 
@@ -66,14 +66,14 @@ def fit_student(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
     d = points.shape[1]
     mean = w @ pts
     diff = pts - mean
-    cov = _regularise((diff * w[:, None]).T @ diff, n_eff, reference_cov)
+    cov = regularise_covariance((diff * w[:, None]).T @ diff, n_eff, reference_cov)
     for _ in range(max_iter):
         model = StudentT(mean, cov, dof)
         u = (dof + d) / (dof + model.mahalanobis(pts))
         wu = w * u
         new_mean = wu @ pts / wu.sum()
         diff = pts - new_mean
-        new_cov = _regularise((diff * wu[:, None]).T @ diff, n_eff, reference_cov)
+        new_cov = regularise_covariance((diff * wu[:, None]).T @ diff, n_eff, reference_cov)
         shift = np.max(np.abs(new_mean - mean)) + np.max(np.abs(new_cov - cov))
         mean, cov = new_mean, new_cov
         if shift < tol * (1.0 + np.max(np.abs(cov))):

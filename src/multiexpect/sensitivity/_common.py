@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..aiscv import check_weights
+from ..engine import check_weights
 
 WEIGHT_NAMES = ("delta", "relative", "absolute")
 

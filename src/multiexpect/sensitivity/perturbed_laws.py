@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import __version__, batch_keys
 from .._rng import check_rng, root_seed
-from ..aiscv import AISCV, options_for_budget
+from ..engine import options_for_budget, run_engine
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.builder import evaluate_for_call
@@ -333,15 +333,14 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         if method == "aiscv":
             spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
-            engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
-                           names=names)
-            out = engine.run()
-            q = np.asarray(out["estimate"], dtype=float)
-            cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
-            diag = {"n_final": int(out["n_final"]), "n_pooled": int(out["n_pooled"]),
-                    "chosen_stage": int(out["chosen_stage"]),
-                    "criterion_weights": np.asarray(engine.weights).tolist(),
-                    "space": engine.problem.space}
+            out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
+                             options=opts, names=names)
+            q = np.asarray(out.estimate, dtype=float)
+            cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
+            diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
+                    "chosen_stage": int(out.chosen_stage),
+                    "criterion_weights": np.asarray(out.weights).tolist(),
+                    "space": out.problem.space}
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}

@@ -53,7 +53,7 @@ from scipy import stats
 
 from .. import __version__, batch_keys
 from .._rng import check_rng, root_seed
-from ..aiscv import AISCV, options_for_budget
+from ..engine import options_for_budget, run_engine
 from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
@@ -453,17 +453,16 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
             return layout.delta_weights(theta, lmat=wrapper.lmat)
     else:
         spec = weights
-    engine = AISCV([space_law], wrapper, budget=points, seed=seed, weights=spec,
-                   options=opts, names=layout.quantity_names)
-    out = engine.run()
+    out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
+                     options=opts, names=layout.quantity_names)
     # the covariance of the estimate: final stage and pooled earlier stages together
-    cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
-    diag = {"n_points": engine.runs_used, "n_final": int(out["n_final"]),
-            "n_pooled": int(out["n_pooled"]), "chosen_stage": int(out["chosen_stage"]),
-            "criterion_weights": np.asarray(engine.weights).tolist(),
-            "engine_stderr": np.asarray(out["stderr"]).tolist(),
-            "history": [s.as_dict() for s in engine.history]}
-    return np.asarray(out["estimate"], dtype=float), cov, diag
+    cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
+    diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
+            "n_pooled": int(out.n_pooled), "chosen_stage": int(out.chosen_stage),
+            "criterion_weights": np.asarray(out.weights).tolist(),
+            "engine_stderr": np.asarray(out.stderr).tolist(),
+            "history": list(out.history_records())}
+    return np.asarray(out.estimate, dtype=float), cov, diag
 
 
 def _run_pick_freeze(wrapper, layout, points, seed):
