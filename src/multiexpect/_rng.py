@@ -1,10 +1,12 @@
-"""Normalising the ``rng`` argument and deriving reproducible per-batch generators."""
+"""Normalising the ``rng`` argument into a Generator and a study's root seed."""
 
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
+
+from .batch_keys import generator as batch_generator  # keys and their streams: batch_keys
 
 __all__ = ["batch_generator", "check_rng", "root_seed"]
 
@@ -37,12 +39,3 @@ def root_seed(rng) -> int:
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
         return int(rng)
     return int(check_rng(rng).integers(0, 2**63 - 1))
-
-
-def batch_generator(seed: int, batch: int, stream: int = 0) -> np.random.Generator:
-    """The generator of batch ``batch`` (and sub-stream ``stream``) of a study.
-
-    Batches draw from independent generators derived from the root seed, so a resumed study
-    replays exactly the same points, whichever batches were already evaluated.
-    """
-    return np.random.default_rng(np.random.SeedSequence([seed, batch, stream]))

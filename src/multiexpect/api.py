@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .aiscv import AISCV, check_weights, options_for_budget, resolve_weights
+from . import batch_keys
+from .engine import check_weights, options_for_budget, resolve_weights, run_engine
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.config import Evaluation
 from .interop import as_laws
@@ -112,24 +113,14 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``)."""
     if method == "aiscv":
-        engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
-                       options=opts, names=names)
-        for stage in engine.steps():
-            getattr(evaluate, "observe", _no_observer)(stage)
-        out = engine.finish(keep_sample=keep_sample)
-        problem = engine.problem
+        out = run_engine(laws, evaluate, budget=budget, seed=seed, weights=weights,
+                         options=opts, names=names, keep_sample=keep_sample,
+                         observe=getattr(evaluate, "observe", None))
         return ExpectationResult(
-            estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
-            method=method, n_evaluations=engine.runs_used, budget=budget,
-            weights=engine.weights, history=tuple(s.as_dict() for s in engine.history),
-            diagnostics={"chosen_stage": out["chosen_stage"], "n_final": out["n_final"],
-                         "n_pooled": out["n_pooled"], "pooled_stages": out["pooled_stages"],
-                         "pooled_lambdas": out["pooled_lambdas"],
-                         "predicted_error": out["predicted_error"], "space": problem.space,
-                         "selection_scores": getattr(engine, "selection_scores", None),
-                         "pilot_estimate": engine.pilot_estimate.tolist()},
-            settings=settings,
-            sample=final_sample_from_engine(engine) if keep_sample else None)
+            estimate=out.estimate, stderr=out.stderr, names=out.problem.names,
+            method=method, n_evaluations=out.runs_used, budget=budget, weights=out.weights,
+            history=out.history_records(), diagnostics=out.diagnostics(), settings=settings,
+            sample=final_sample_from_engine(out) if keep_sample else None)
 
     if method == "separate-is":
         return _separate_is(laws, evaluate, budget, seed, weights, settings["options"], names,
@@ -145,8 +136,6 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
         diagnostics={"n_points": out["n_points"]}, settings=settings)
 
 
-def _no_observer(stage) -> None:
-    """Default stage observer of a plain ``evaluate`` callable."""
 
 
 class _Column:
@@ -174,8 +163,8 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     :data:`~multiexpect.prepare.SEPARATE_IS_OPTIONS` (the paper's plain cross-entropy
     baseline, unless the options ask for more).
     """
-    probe_x = laws[0].sample(1, np.random.default_rng([seed, 999_999]))
-    probe = evaluate(probe_x, 10**9)
+    probe_x = laws[0].sample(1, batch_keys.separate_is_probe_generator(seed))
+    probe = evaluate(probe_x, batch_keys.separate_is_probe())
     problem = Problem.build(laws, probe.shape[1], "auto", names)
     n_q = problem.n_quantities
     if not isinstance(weights, str):
@@ -192,14 +181,15 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     runs = 1
     for j in range(n_q):
         law_j = laws[problem.law_index[j]]
-        column = _Column(evaluate, int(problem.column[j]), offset=(j + 1) * 10**6)
-        engine = AISCV([law_j], column, budget=per, seed=seed + j + 1, weights="absolute",
-                       options=opts)
-        out = engine.run()
-        estimate[j], stderr[j] = out["estimate"][0], out["stderr"][0]
-        runs += engine.runs_used
-        history.append({"quantity": problem.names[j], "chosen_stage": out["chosen_stage"],
-                        "n_final": out["n_final"]})
+        column = _Column(evaluate, int(problem.column[j]),
+                         offset=batch_keys.separate_is_offset(j))
+        out = run_engine([law_j], column, budget=per,
+                         seed=batch_keys.separate_is_seed(seed, j), weights="absolute",
+                         options=opts)
+        estimate[j], stderr[j] = out.estimate[0], out.stderr[0]
+        runs += out.runs_used
+        history.append({"quantity": problem.names[j], "chosen_stage": out.chosen_stage,
+                        "n_final": out.n_final})
     w = _final_weights(weights, estimate, stderr)
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",

@@ -37,7 +37,8 @@ _SUPPORT_DRAWS = 4096
 
 
 def final_sample_from_engine(engine) -> FinalSample:
-    """The :class:`FinalSample` of an engine run with ``finish(keep_sample=True)``.
+    """The :class:`FinalSample` of an :class:`~multiexpect.engine.EngineResult` (its
+    ``problem`` and ``final_sample``) of a run with ``keep_sample=True``.
 
     Converts the proposal density from the working space to input space: with ``z = T(x)``
     the standard-space map of the first law ``f_0``,

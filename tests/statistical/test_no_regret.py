@@ -99,8 +99,8 @@ def test_defensive_weight_bounds_the_variance(delta):
     for r in range(REPS):
         engine = _engine(8000 + r, delta)
         out = engine.run()
-        assert out["chosen_stage"] >= 1  # keep="last": the adapted proposal is used
-        proposal = engine.chosen.proposal
+        assert out.chosen_stage >= 1  # keep="last": the adapted proposal is used
+        proposal = out.chosen.proposal
         assert proposal.alpha[-1] >= delta - 1e-12
         # the importance ratio f / g_α on points of the proposal and of the law (here the
         # working space is standard normal space, where f is N(0, 1) exactly)
@@ -109,8 +109,8 @@ def test_defensive_weight_bounds_the_variance(delta):
                             np.linspace(-30, 30, 601)[:, None]])
         log_ratio = stats.norm.logpdf(z[:, 0]) - proposal.logpdf(z)
         assert np.max(log_ratio) <= -np.log(delta) + 1e-9
-        est.append(out["estimate"][0])
-        n_final.append(out["n_final"])
+        est.append(out.estimate[0])
+        n_final.append(out.n_final)
     est = np.array(est)
     bound = (_P / delta - _P**2) / min(n_final)
     assert est.var(ddof=1) <= bound * _chi2_upper(REPS)
@@ -123,9 +123,9 @@ def test_without_defensive_component_the_ratio_is_unbounded():
     worst = 0.0
     for r in range(10):
         engine = _engine(8000 + r, 0.0)
-        engine.run()
+        out = engine.run()
         z = np.linspace(-6, 6, 241)[:, None]
-        log_ratio = stats.norm.logpdf(z[:, 0]) - engine.chosen.proposal.logpdf(z)
+        log_ratio = stats.norm.logpdf(z[:, 0]) - out.chosen.proposal.logpdf(z)
         worst = max(worst, float(np.max(log_ratio)))
     assert worst > np.log(1e3)
 

@@ -141,6 +141,29 @@ def test_aiscv_unbiased_with_honest_coverage():
     assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
 
 
+def _stopped_run(args):
+    """One aISCV run of case A stopped after ``stages`` stages (1: the pilot only)."""
+    stages, budget, seed = args
+    engine = me.AISCV(LAW_A, lambda x, _batch: model_a(x), budget=budget, seed=seed)
+    for _ in zip(range(stages), engine.steps()):
+        pass
+    out = engine.finish()
+    return out.estimate, out.stderr, out.runs_used
+
+
+@pytest.mark.parametrize("stages", [1, 2])
+def test_aiscv_stopped_early_and_finished_is_unbiased(stages):
+    """Stopping ``AISCV.steps()`` after the pilot, or after one adaptive batch, and finishing:
+    the final stage is a fresh sample of the kept proposal, so the estimate stays unbiased
+    (200 runs of budget 1000, coverage pooled over the quantities)."""
+    jobs = [(stages, 1000, SEED0 + r) for r in range(200)]
+    est, se, runs = zip(*_pool().map(_stopped_run, jobs, chunksize=12))
+    runs = Runs(np.array(est), np.array(se), TRUTH_A, np.array(runs))
+    assert np.all(runs.n_evaluations == 1000)  # the rest of the budget went to the final
+    assert_unbiased(runs, 1000)
+    assert_coverage(runs, pooled=True)
+
+
 def test_gaussian_diag_family_unbiased():
     """The diagonal family: same case, fewer runs (coverage pooled over the quantities)."""
     runs = repeat(model_a, LAW_A, TRUTH_A, method="aiscv", reps=200, budget=1000,

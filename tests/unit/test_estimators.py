@@ -12,7 +12,8 @@ from scipy import stats
 from scipy.special import factorial2
 
 import multiexpect as me
-from multiexpect.aiscv import AISCV, AiscvOptions, resolve_weights
+from multiexpect.aiscv import AISCV, AiscvOptions
+from multiexpect.engine import resolve_weights
 from multiexpect.estimators.control_variates import regress_controls
 from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
@@ -251,7 +252,7 @@ def test_auto_family_fits_student_components_to_event_probabilities_only():
 
     engine = AISCV(law, model, budget=4000, seed=5)  # family="auto" is the default
     out = engine.run()
-    last = engine._candidates[-1].proposal.components[:-1]
+    last = engine.state.candidates[-1].proposal.components[:-1]
     # x0^2 (>= 0: one part), then the event's t and its widened law N(0, S), S >= I
     assert [type(c) for c in last] == [Gaussian, StudentT, Gaussian]
     assert engine.history[-1].components == ["I1+", "I2+", "I2~", "law"]
@@ -259,7 +260,7 @@ def test_auto_family_fits_student_components_to_event_probabilities_only():
     assert np.min(np.linalg.eigvalsh(last[2].cov - np.eye(2))) > -1e-9
     assert np.max(np.linalg.eigvalsh(last[2].cov)) > 4.0  # widened along (1, 1)
     truth = np.array([1.0, stats.norm.sf(3.0)])
-    assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
+    assert np.all(np.abs(out.estimate - truth) < 4 * out.stderr)
 
 
 @pytest.mark.parametrize("dim, dof, expected", [(2, None, 5.0), (8, None, 8.0), (8, 3.0, 3.0)])
@@ -277,7 +278,7 @@ def test_event_t_has_at_least_as_many_degrees_of_freedom_as_dimensions(dim, dof,
     engine = AISCV(law, model, budget=3000, seed=4, options=AiscvOptions(dof=dof))
     for _ in engine.steps():
         pass
-    fitted = engine._candidates[-1].proposal.components[0]
+    fitted = engine.state.candidates[-1].proposal.components[0]
     assert isinstance(fitted, StudentT) and fitted.dof == expected
 
 
@@ -292,21 +293,72 @@ def test_widened_law_in_input_space_is_centred_on_the_laws_mixture():
 
     engine = AISCV(laws, model, budget=6000, seed=2, options=AiscvOptions(space="input"))
     out = engine.run()
-    assert engine.problem.space == "input"
-    last = engine._candidates[-1].proposal
+    assert out.problem.space == "input"
+    last = engine.state.candidates[-1].proposal
     # one output under two laws: two quantities, each with its t and its widened law
     assert engine.history[-1].components == ["I1+", "I1~", "I2+", "I2~", "law"]
-    np.testing.assert_allclose(engine._centre, [0.0, 0.0], atol=4 * np.sqrt(2.0 / 600))
+    np.testing.assert_allclose(engine.state.centre, [0.0, 0.0], atol=4 * np.sqrt(2.0 / 600))
     for widened in (last.components[1], last.components[3]):
-        np.testing.assert_allclose(widened.mean, engine._centre)
-        assert np.min(np.linalg.eigvalsh(widened.cov - engine._ref_cov)) > -1e-9
+        np.testing.assert_allclose(widened.mean, engine.state.centre)
+        assert np.min(np.linalg.eigvalsh(widened.cov - engine.state.reference_cov)) > -1e-9
     truth = stats.norm.sf(2.5) + stats.norm.cdf(-4.5)  # the same under both laws
-    assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
+    assert np.all(np.abs(out.estimate - truth) < 4 * out.stderr)
 
 
 def _two_tails(x, _batch=None):
     """P(|x0| > 2.5) (two regions) and x1, which is not an event."""
     return np.column_stack([(np.abs(x[:, 0]) > 2.5).astype(float), x[:, 1]])
+
+
+@pytest.mark.parametrize("n_stages", [1, 2, 3])
+def test_stopping_the_steps_early_and_finishing_spends_the_budget(n_stages):
+    """``finish()`` after any number of ``steps()``: the proposal is chosen among the stages
+    run, the rest of the budget is a fresh final sample, and ``steps()`` may continue a
+    stopped run until ``finish()``."""
+    law = me.Law([stats.norm(), stats.norm()])
+
+    def model(x, _batch):
+        return np.column_stack([x[:, 0] ** 2, x[:, 0] + x[:, 1]])
+
+    engine = AISCV(law, model, budget=2000, seed=7, options=AiscvOptions(keep="last"))
+    for _ in zip(range(n_stages), engine.steps()):
+        pass
+    assert len(engine.history) == n_stages
+    out = engine.finish()
+    assert out.chosen_stage == n_stages - 1 and out.runs_used == 2000
+    assert len(out.history) == n_stages
+    assert np.all(np.abs(out.estimate - [1.0, 0.0]) < 4 * out.stderr)
+    with pytest.raises(RuntimeError, match="finish"):
+        next(engine.steps())
+    resumed = AISCV(law, model, budget=2000, seed=7)
+    next(resumed.steps())
+    rest = list(resumed.steps())  # continues after the pilot
+    assert [s.index for s in rest] == list(range(1, len(rest) + 1))
+
+
+def test_engine_steps_are_plain_functions_of_the_state():
+    """``init``/``adapt``/``select``/``final`` on an explicit state give the facade's result
+    bit for bit, and a state is not changed by the steps that follow it."""
+    from multiexpect.engine import EngineSetup, adapt, final, init, select
+
+    law = me.Law([stats.norm(), stats.norm()])
+
+    def model(x, _batch):
+        return np.column_stack([x[:, 0] ** 2, (x[:, 1] > 2.0).astype(float)])
+
+    setup = EngineSetup.build(law, model, budget=3000, seed=11)
+    pilot = init(setup)
+    n_pilot = pilot.sample.n_points
+    state, stage = adapt(pilot)
+    assert stage.index == 1 and state.sample.n_stages == 2 and len(state.candidates) == 2
+    assert pilot.sample.n_stages == 1 and pilot.sample.n_points == n_pilot  # unchanged
+    assert state.sample.counts == (n_pilot, stage.n_points)
+    assert select(state).candidate.stage in (0, 1)
+    out = final(state)
+    engine = AISCV(law, model, budget=3000, seed=11)
+    for _ in zip(range(2), engine.steps()):
+        pass
+    np.testing.assert_array_equal(out.estimate, engine.finish().estimate)
 
 
 def test_pilot_is_extended_while_an_event_has_few_hits():
@@ -319,7 +371,7 @@ def test_pilot_is_extended_while_an_event_has_few_hits():
     assert pilot.n_points == 600 and pilot.note.startswith("pilot (3 chunks")
     assert engine.runs_used == 2000 and len(engine.history) >= 3  # two batches still fit
     truth = np.array([2 * stats.norm.sf(2.5), 0.0])
-    assert np.all(np.abs(out["estimate"] - truth) < 4 * out["stderr"])
+    assert np.all(np.abs(out.estimate - truth) < 4 * out.stderr)
     # switched off, or no event quantity: the pilot is one batch
     off = AISCV(law, _two_tails, budget=2000, seed=3, options=AiscvOptions(pilot_hits=0))
     next(off.steps())
@@ -336,9 +388,9 @@ def test_pilot_extension_stops_once_every_event_has_enough_hits():
     assert engine.history[0].n_points == 2000
     few = AISCV(law, _two_tails, budget=20_000, seed=4, options=AiscvOptions(pilot_hits=40))
     next(few.steps())
-    hits = np.sum(few._phi[:, 0] == 1.0)
+    hits = np.sum(few.state.sample.phi[:, 0] == 1.0)
     assert few.history[0].n_points > 2000 and hits >= 40
-    assert hits - np.sum(few._phi[-2000:, 0] == 1.0) < 40  # the last chunk was needed
+    assert hits - np.sum(few.state.sample.phi[-2000:, 0] == 1.0) < 40  # the last chunk was needed
 
 
 def test_aiscv_spends_the_whole_budget_and_records_history():
@@ -466,37 +518,50 @@ def test_pooling_rule_every_quantity_at_a_tie_else_fits_on_d_points():
     """At a near tie with the law (its score within POOL_TIE of the kept proposal's, or the
     law kept) every quantity pools every stage; otherwise only the quantities whose fits
     rest on at least d effective points, each stage within POOL_TIE of the final stage."""
-    from multiexpect.aiscv import POOL_TIE, _Candidate
+    from multiexpect.engine import (
+        POOL_TIE,
+        Candidate,
+        EngineSetup,
+        PoolingRule,
+        Selection,
+        pooling_rule,
+        stages,
+    )
 
     law = me.Law([stats.norm()] * 3)
-    engine = AISCV(law, lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]),
-                   budget=2000, seed=1)
-    for _ in engine.steps():
-        pass
-    kept = _Candidate(1, None, None, 1.0, fit_ess=np.array([2.5, 40.0]))
-    engine.selection_scores = [10.0, 1.0]  # the law 10x worse: no tie
-    rule = engine._pooling_rule(kept)
-    assert rule["tie"] == POOL_TIE
-    np.testing.assert_array_equal(rule["quantities"], [False, True])  # d = 3
-    engine.selection_scores = [1.5, 1.0]
-    assert engine._pooling_rule(kept) == {"tie": np.inf, "quantities": None}
-    assert engine._pooling_rule(_Candidate(0, None, None, 1.0))["quantities"] is None
+    setup = EngineSetup.build(law, lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]),
+                              budget=2000, seed=1)
+    state = [s for s, _ in stages(setup)][-1]
+    kept = Candidate(1, None, None, 1.0, fit_ess=np.array([2.5, 40.0]))
+    rule = pooling_rule(state, Selection(kept, (10.0, 1.0)))  # the law 10x worse: no tie
+    assert rule.tie == POOL_TIE
+    np.testing.assert_array_equal(rule.quantities, [False, True])  # d = 3
+    assert pooling_rule(state, Selection(kept, (1.5, 1.0))) == PoolingRule(np.inf, None)
+    assert pooling_rule(state, Selection(Candidate(0, None, None, 1.0))).quantities is None
 
 
 def test_no_stage_is_pooled_when_no_quantity_pools():
     """The rule leaves every quantity out (fits on fewer than d points, no tie): no stage is
     pooled, so the final stage does not evaluate the stages' densities for nothing."""
-    from multiexpect.aiscv import _Candidate
+    from multiexpect.engine import (
+        POOL_TIE,
+        Candidate,
+        EngineSetup,
+        PoolingRule,
+        Selection,
+        pooled_stages,
+        stages,
+    )
 
-    engine = AISCV(me.Law([stats.norm()] * 3),
-                   lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]), budget=2000, seed=1)
-    for _ in engine.steps():
-        pass
-    kept = _Candidate(1, None, None, 1.0)
-    assert engine._pooled_stages(kept, np.array([False, False])) == []
-    assert engine._pooled_stages(kept, np.array([False, True])) == list(
-        range(len(engine._counts)))
-    assert engine._pooled_stages(kept, None) == list(range(len(engine._counts)))
+    setup = EngineSetup.build(me.Law([stats.norm()] * 3),
+                              lambda x, _b: np.column_stack([x[:, 0], x[:, 1] ** 2]),
+                              budget=2000, seed=1)
+    state = [s for s, _ in stages(setup)][-1]
+    kept = Selection(Candidate(1, None, None, 1.0))
+    every = list(range(state.sample.n_stages))
+    assert pooled_stages(state, kept, PoolingRule(POOL_TIE, np.array([False, False]))) == []
+    assert pooled_stages(state, kept, PoolingRule(POOL_TIE, np.array([False, True]))) == every
+    assert pooled_stages(state, kept, PoolingRule(np.inf, None)) == every
 
 
 def test_stage_pooling_of_a_rare_event_is_unbiased():
@@ -526,18 +591,18 @@ def test_engine_covariance_is_that_of_the_estimate():
     plain = AISCV(law, model, budget=3000, seed=3,
                   options=AiscvOptions(pool_adaptive=False))
     out = plain.run(keep_sample=True)
-    summands = plain.final_sample["summands"]
-    np.testing.assert_allclose(out["estimate"], summands.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(out["covariance"],
+    summands = out.final_sample["summands"]
+    np.testing.assert_allclose(out.estimate, summands.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(out.covariance,
                                np.cov(summands, rowvar=False) / summands.shape[0], rtol=1e-9)
-    assert out["n_pooled"] == 0
+    assert out.n_pooled == 0
     # a tie with the law (no Gaussian helps with sin(40 x) of a uniform): stages pooled
     tie = AISCV(me.Law([stats.uniform()]), lambda x, _b: 1.0 + np.sin(40.0 * x),
                 budget=3000, seed=3)
     pooled = tie.run()
-    assert pooled["n_pooled"] + pooled["n_final"] == 3000
-    np.testing.assert_allclose(np.diag(pooled["covariance"]), pooled["stderr"] ** 2)
-    np.testing.assert_allclose(np.sum(pooled["pooled_lambdas"], axis=0), 1.0)
+    assert pooled.n_pooled + pooled.n_final == 3000
+    np.testing.assert_allclose(np.diag(pooled.covariance), pooled.stderr ** 2)
+    np.testing.assert_allclose(np.sum(pooled.pooled_lambdas, axis=0), 1.0)
 
 
 def test_laws_reaching_beyond_the_first_laws_support_use_input_space():
@@ -572,13 +637,13 @@ def test_a_component_with_negligible_weight_is_no_control_variate():
     standard errors on E[X2^2] and 45 on the event). Below ``MIN_CONTROL_ALPHA`` it is none.
     The widened-law components (``event_widened``, added later) change the fit of that seed,
     so the situation is rebuilt without them."""
-    from multiexpect.aiscv import MIN_CONTROL_ALPHA
+    from multiexpect.engine import MIN_CONTROL_ALPHA
 
     law = me.Law([stats.t(5.0), stats.pareto(4.5), stats.t(5.0)])
     engine = AISCV(law, _heavy_tails_model, budget=10_000, seed=1151,
                    options=AiscvOptions(event_widened=0.0))
     out = engine.run()
-    chosen = engine.chosen
+    chosen = out.chosen
     light = np.flatnonzero(chosen.proposal.alpha < MIN_CONTROL_ALPHA)
     assert light.size >= 1  # the situation of the seed is still there
     assert np.all(chosen.beta[:, light] == 0.0)
@@ -588,5 +653,5 @@ def test_a_component_with_negligible_weight_is_no_control_variate():
     crude_se = np.sqrt(np.array([np.nan, np.nan, b / (b - 4) - (b / (b - 2)) ** 2, np.nan,
                                  truth[4] * (1 - truth[4]), np.nan]) / 10_000)
     for j in (2, 4):  # E[X2^2] and P(X2 > 5): within 4 of their own and of crude MC's s.e.
-        assert abs(out["estimate"][j] - truth[j]) < 4 * out["stderr"][j]
-        assert abs(out["estimate"][j] - truth[j]) < 4 * crude_se[j]
+        assert abs(out.estimate[j] - truth[j]) < 4 * out.stderr[j]
+        assert abs(out.estimate[j] - truth[j]) < 4 * crude_se[j]

@@ -263,3 +263,49 @@ def test_effective_sample_size_and_normalised_weights():
     assert effective_sample_size(np.full(3, -np.inf)) == 0.0
     with pytest.raises(ValueError, match="every weight is zero"):
         normalised_weights(np.full(3, -np.inf))
+
+
+def _fit_context(**changes):
+    from multiexpect.proposals.families import FitContext
+
+    base = dict(reference_cov=np.eye(2), centre=np.zeros(2), pull=True, dof=5.0,
+                n_components=2, event_components=1, student_iter=30, event_widened=0.25,
+                rng=np.random.default_rng(0))
+    base.update(changes)
+    return FitContext(**base)
+
+
+def test_every_family_fits_with_one_signature_and_shares_sum_to_one():
+    from multiexpect.engine import FAMILY_NAMES
+    from multiexpect.proposals.families import FAMILIES
+
+    assert FAMILY_NAMES == tuple(FAMILIES)
+    rng = np.random.default_rng(3)
+    points = rng.standard_normal((400, 2)) + np.array([2.0, 0.0])
+    log_w = np.log(rng.random(400))
+    for name, family in FAMILIES.items():
+        for event in (False, True):
+            fitted = family.fit(points, log_w, _fit_context().for_quantity(event))
+            assert fitted.n_eff > 0, name
+            assert abs(sum(p.share for p in fitted.parts) - 1.0) < 1e-12, name
+            for part in fitted.parts:
+                assert part.component.logpdf(points).shape == (400,), name
+
+
+def test_auto_delegates_events_to_a_t_with_a_declared_widened_law():
+    from multiexpect.proposals.families import FAMILIES
+
+    rng = np.random.default_rng(4)
+    points = rng.standard_normal((300, 2)) * 0.5 + np.array([3.0, 0.0])
+    log_w = np.zeros(300)
+    auto = FAMILIES["auto"]
+    plain = auto.fit(points, log_w, _fit_context().for_quantity(False))
+    assert [type(p.component) for p in plain.parts] == [Gaussian]
+    event = auto.fit(points, log_w, _fit_context().for_quantity(True))
+    assert [type(p.component) for p in event.parts] == [StudentT, Gaussian]
+    assert [p.share for p in event.parts] == [0.75, 0.25]
+    assert [p.widened for p in event.parts] == [False, True]
+    np.testing.assert_array_equal(event.parts[1].component.mean, np.zeros(2))
+    # no widened law when its share is 0; the t gets the whole part
+    alone = auto.fit(points, log_w, _fit_context(event_widened=0.0).for_quantity(True))
+    assert [(type(p.component), p.share) for p in alone.parts] == [(StudentT, 1.0)]

@@ -21,12 +21,9 @@ from scipy.linalg import lstsq
 __all__ = ["regress_controls"]
 
 #: Relative singular-value cut-off of the regression on standardised controls. The controls
-#: ``g_k / g_α - 1`` of components with similar shapes are nearly collinear on a batch: a
-#: permissive cut-off (1e-10) fitted coefficients of 1e5 I_j with alternating signs that
-#: cancel on the batch but not at the rare far points of the final sample (Gaussian moments,
-#: seed 2093: weighted squared error 40 instead of 3e-4). Measured over 100 seeds:
-#: 1e-10 -> 0.41, 1e-4 -> 3.0e-4 (coverage 0.935), 1e-3 -> 3.1e-4 (coverage 0.956),
-#: 1e-2 -> 3.9e-4; the 100-law cantilever is unchanged.
+#: ``g_k / g_α - 1`` of components with similar shapes are nearly collinear on a batch; a
+#: permissive cut-off fits large coefficients of alternating signs that cancel on the batch
+#: but not at the rare far points of the final sample (the values tried: docs/method.md).
 RCOND = 1e-3
 
 

@@ -11,7 +11,7 @@ which is convex in ``α`` (``1/t`` is convex, ``α·b_i`` linear), with gradient
 At the minimum on the simplex, ``G_k = V`` wherever ``α_k`` is free (KKT). The solver is the
 multiplicative (exponentiated-gradient) fixed point ``α_k ← α_k (G_k / V)^{1/2}``, projected
 onto the lower bounds and renormalised: each step is two matrix-vector products, so ``K`` in
-the hundreds costs milliseconds, where SLSQP took seconds (measured on the 100-law case).
+the hundreds stays cheap (a general constrained solver is far slower, docs/method.md).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._rng import batch_generator
+from .. import batch_keys
 from ..problem import Problem
 from .importance import StreamingMoments, iscv_summands
 
@@ -30,8 +30,9 @@ def crude_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: int,
     problem = None
     estimate = stderr = None
     for l_index, law in enumerate(laws):
-        x = law.sample(per_law, batch_generator(seed, l_index))
-        outputs = evaluate(x, l_index)
+        key = batch_keys.monte_carlo(l_index)
+        x = law.sample(per_law, batch_keys.generator(seed, key))
+        outputs = evaluate(x, key)
         if problem is None:
             problem = Problem.build(laws, outputs.shape[1], "input", names)
             estimate = np.zeros(problem.n_quantities)
@@ -51,8 +52,9 @@ def mixture_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: in
         raise ValueError(f"'budget' must be at least 2, got {budget}")
     sampling = Problem.build(laws, len(laws) if len(laws) > 1 else 1, "input")
     initial = sampling.initial_proposal()
-    x = initial.sample(budget, batch_generator(seed, 0))
-    outputs = evaluate(x, 0)
+    key = batch_keys.monte_carlo()
+    x = initial.sample(budget, batch_keys.generator(seed, key))
+    outputs = evaluate(x, key)
     problem = Problem.build(laws, outputs.shape[1], "input", names)
     log_laws = problem.law_logpdfs(x)
     summands = iscv_summands(problem.quantity_values(outputs), log_laws[:, problem.law_index],

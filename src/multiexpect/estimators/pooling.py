@@ -3,8 +3,7 @@
 The final stage draws ``n_F`` fresh points from the kept proposal ``g_F`` (an adapted
 mixture, or the law itself ``f``, or ``f̄`` for several laws). Without pooling, the runs spent
 adapting are lost: at a tie with crude MC the estimate uses only the final fraction of the
-budget (measured: 0.8 on a case where no proposal beats the law, hence ratio 0.86 to crude
-MC). Each earlier stage ``s`` (the pilot, ``g_0 = f``, and each batch) was drawn from a
+budget. Each earlier stage ``s`` (the pilot, ``g_0 = f``, and each batch) was drawn from a
 proposal ``g_s`` fixed before it, so its plain importance-sampling mean
 ``Î_s = mean(phi f / g_s)`` is unbiased. The pooled estimate of each quantity ``j`` is
 
@@ -16,18 +15,14 @@ proposal ``g_s`` fixed before it, so its plain importance-sampling mean
 the combination of independent unbiased estimates with the smallest variance (``V_Fj``: the
 final summands' variance, control variates applied), each quantity on its own, so that a
 quantity the kept proposal serves no better than the stages did is not left with the final
-fraction of the budget while the others gain (measured: Ishigami E[Y] 0.55x crude MC when
-the stages were pooled only at a tie with the law, with one weight vector for every
-quantity). With ``tie``, a stage joins quantity ``j`` only where ``V_sj <= tie V_Fj``, and
-``quantities`` selects the quantities that pool at all (the engine's rule:
-``AISCV._pooling_rule``). The stage variances are **not** read from the
-stages' own points: a batch that missed a rare region looks precise (the trap of method.md
-section 6, 46× worse with in-batch weights), and a variance measured on the points that
-made ``Î_s`` grows with it (an event's ``Var ≈ Î_s``), so a stage with more hits than
-expected gets less weight and the pooled estimate is biased low (measured: -3.5%, 22 s.e.,
-pooling three samples of an event with p = 0.003; -5% on rare events in d = 50, when the
-larger of the two variances was used). They are estimated on the final sample, independent
-of every earlier stage, by reweighting:
+fraction of the budget while the others gain. With ``tie``, a stage joins quantity ``j``
+only where ``V_sj <= tie V_Fj``, and ``quantities`` selects the quantities that pool at all
+(the engine's rule: :func:`multiexpect.engine.pooling_rule`). The stage variances are
+**not** read from the stages' own points: a batch that missed a rare region looks precise
+(the trap of method.md section 6), and a variance measured on the points that made ``Î_s``
+grows with it (an event's ``Var ≈ Î_s``), so a stage with more hits than expected would get
+less weight and the pooled estimate would be biased low (measured in ``docs/method.md``).
+They are estimated on the final sample, independent of every earlier stage, by reweighting:
 
 .. math::
 

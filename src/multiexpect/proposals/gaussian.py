@@ -11,7 +11,7 @@ allow, and one with many effective points is its plain maximum-likelihood fit. T
 term: a covariance estimated from ``n`` points is off by about ``d^2 / n`` in squared
 Frobenius norm, which costs about ``d^2 / (4n)`` in Kullback-Leibler divergence, so in high
 dimension the estimate must lean on the reference until ``n`` is of order ``d^2``
-(measured: d = 50 at 2000 runs went from 6-14x worse than crude MC to better).
+(measured in ``docs/method.md``).
 """
 
 from __future__ import annotations
@@ -73,13 +73,8 @@ class Gaussian(LocationScale):
 
 
 def regularise_covariance(cov: np.ndarray, n_eff: float, reference: np.ndarray) -> np.ndarray:
-    """A covariance fitted on ``n_eff`` effective points, shrunk toward ``reference``:
-
-        Σ = (n_eff C + κ R) / (n_eff + κ),   κ = max(d, d²/2),
-
-    symmetrised, with a floor of ``1e-10 tr(R)/d`` on the diagonal (a few points cannot
-    fill ``d(d+1)/2`` entries; the shrinkage keeps the fit a usable proposal).
-    """
+    """``(n_eff S + κ Σ_ref) / (n_eff + κ)``, ``κ = max(d, d^2/2)``, symmetrised and floored
+    at ``1e-10 tr(Σ_ref)/d`` (see the module docstring): well conditioned at any ``n_eff``."""
     d = cov.shape[0]
     kappa = max(float(d), d * d / 2.0)
     out = (n_eff * cov + kappa * reference) / (n_eff + kappa)
@@ -97,9 +92,8 @@ def shrink_mean(mean: np.ndarray, n_eff: float, reference_mean) -> np.ndarray:
     The weighted mean ``m`` of ``n_eff`` effective points is off by noise of energy about
     ``tr(Σ) / n_eff`` (``d / n_eff`` in standard space), and a Gaussian proposal whose mean
     is off by ``ν`` multiplies the importance-sampling variance by up to ``exp(|ν|^2)``;
-    pulled, the noise energy is at most ``n_eff d / (n_eff + d)^2 <= 1/4``. With a few hits
-    in d = 50 the unpulled mean made rare-event estimates 2x worse than crude MC.
-    No pull when ``reference_mean`` is None.
+    pulled, the noise energy is at most ``n_eff d / (n_eff + d)^2 <= 1/4``. No pull when
+    ``reference_mean`` is None.
     """
     if reference_mean is None:
         return mean

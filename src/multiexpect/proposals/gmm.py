@@ -102,8 +102,8 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
         if p.sum() <= 0:
             break
         centres.append(pts[rng.choice(len(pts), p=p / p.sum())])
-    global_cov = regularise_covariance((pts - ww @ pts).T @ ((pts - ww @ pts) * ww[:, None]), n_eff,
-                             reference_cov)
+    global_cov = regularise_covariance(
+        (pts - ww @ pts).T @ ((pts - ww @ pts) * ww[:, None]), n_eff, reference_cov)
     comps = [Gaussian(c, global_cov) if dof is None else StudentT(c, global_cov, dof)
              for c in centres]
     mix = np.full(len(comps), 1.0 / len(comps))
@@ -127,7 +127,8 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
                 # the shrinkage of its own fit, by the effective size of the weights ω r_m)
                 diff = pts - comp.mean
                 cov = (diff * (wm / mass)[:, None]).T @ diff
-                comp = Gaussian(comp.mean, regularise_covariance(cov, n_eff * mass, reference_cov))
+                comp = Gaussian(comp.mean,
+                                regularise_covariance(cov, n_eff * mass, reference_cov))
             new_comps.append(comp)
             new_mix.append(mass)
         comps, mix = new_comps, np.asarray(new_mix) / np.sum(new_mix)

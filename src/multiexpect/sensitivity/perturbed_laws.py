@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._rng import batch_generator
-from ..aiscv import AISCV
+from .. import batch_keys
+from ..engine import run_engine
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.config import Evaluation
@@ -317,15 +317,14 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         if method == "aiscv":
             spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
-            engine = AISCV(laws, wrapper, budget=budget, seed=seed, weights=spec, options=opts,
-                           names=names)
-            out = engine.run()
-            q = np.asarray(out["estimate"], dtype=float)
-            cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
-            diag = {"n_final": int(out["n_final"]), "n_pooled": int(out["n_pooled"]),
-                    "chosen_stage": int(out["chosen_stage"]),
-                    "criterion_weights": np.asarray(engine.weights).tolist(),
-                    "space": engine.problem.space}
+            out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
+                             options=opts, names=names)
+            q = np.asarray(out.estimate, dtype=float)
+            cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
+            diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
+                    "chosen_stage": int(out.chosen_stage),
+                    "criterion_weights": np.asarray(out.weights).tolist(),
+                    "space": out.problem.space}
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}
@@ -374,8 +373,9 @@ def _mixture_mc(laws, wrapper, budget, seed):
     """``budget`` points from the equal mixture of the laws; joint covariance of the ``Q̂_l``."""
     problem = Problem.build(laws, len(laws), "input")
     mixture = problem.initial_proposal()
-    x = mixture.sample(budget, batch_generator(seed, 0))
-    values = wrapper(x, 0)
+    key = batch_keys.monte_carlo()
+    x = mixture.sample(budget, batch_keys.generator(seed, key))
+    values = wrapper(x, key)
     log_f = problem.law_logpdfs(x)
     summands = iscv_summands(values, log_f, None, mixture.logpdf_from_laws(log_f), None)
     return summands.mean(axis=0), np.atleast_2d(np.cov(summands, rowvar=False)) / budget

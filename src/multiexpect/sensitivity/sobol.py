@@ -51,8 +51,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
-from .._rng import batch_generator
-from ..aiscv import AISCV
+from .. import batch_keys
+from ..engine import run_engine
 from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
@@ -426,29 +426,29 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
             return layout.delta_weights(theta, lmat=wrapper.lmat)
     else:
         spec = weights
-    engine = AISCV([space_law], wrapper, budget=points, seed=seed, weights=spec,
-                   options=opts, names=layout.quantity_names)
-    out = engine.run()
+    out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
+                     options=opts, names=layout.quantity_names)
     # the covariance of the estimate: final stage and pooled earlier stages together
-    cov = np.atleast_2d(np.asarray(out["covariance"], dtype=float))
-    diag = {"n_points": engine.runs_used, "n_final": int(out["n_final"]),
-            "n_pooled": int(out["n_pooled"]), "chosen_stage": int(out["chosen_stage"]),
-            "criterion_weights": np.asarray(engine.weights).tolist(),
-            "engine_stderr": np.asarray(out["stderr"]).tolist(),
-            "history": [s.as_dict() for s in engine.history]}
-    return np.asarray(out["estimate"], dtype=float), cov, diag
+    cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
+    diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
+            "n_pooled": int(out.n_pooled), "chosen_stage": int(out.chosen_stage),
+            "criterion_weights": np.asarray(out.weights).tolist(),
+            "engine_stderr": np.asarray(out.stderr).tolist(),
+            "history": list(out.history_records())}
+    return np.asarray(out.estimate, dtype=float), cov, diag
 
 
 def _run_pick_freeze(wrapper, layout, points, seed):
     """Plain Monte Carlo of the same quantities: ``points`` i.i.d. pick-freeze points."""
     parts = []
-    left, key = points, 0
+    left, chunk = points, 0
     while left > 0:
         n = min(left, _CHUNK_POINTS)
-        u = batch_generator(seed, key).standard_normal((n, 2 * layout.dim))
+        key = batch_keys.pick_freeze_chunk(chunk)
+        u = batch_keys.generator(seed, key).standard_normal((n, 2 * layout.dim))
         parts.append(wrapper(u, key))
         left -= n
-        key += 1
+        chunk += 1
     values = np.concatenate(parts)
     cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
     return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}

@@ -1,0 +1,126 @@
+"""Batch keys and their random streams: every key a study uses is made here.
+
+A study calls ``evaluate(x, key)`` once per batch; the store memoises the runs by
+``(study, key)``, and the points of a batch come from a generator derived from
+``(seed, key, stream)`` alone. A resumed study therefore replays the same points and reads
+the batches already paid for, provided that keys never collide within a study and that
+their values never change (stored studies depend on them):
+
+=====================================  ==================  ==============================
+batch                                  key                 generator
+=====================================  ==================  ==============================
+aISCV pilot                            ``0``               ``(seed, 0, 0)``
+aISCV pilot extension chunk ``c >= 1``  ``-c``              ``(seed, 0, c)``
+aISCV adaptive batch ``t >= 1``         ``t``               ``(seed, t, 0)``
+aISCV fit subsets and EM seeding, ``t``  (no run)            ``(seed, t, 1)``
+aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 0)``
+separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
+separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
+crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
+mixture MC                              ``0``               ``(seed, 0, 0)``
+Sobol' pick-freeze chunk ``k``          ``k``               ``(seed, k, 0)``
+=====================================  ==================  ==============================
+
+(``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "adaptive",
+    "adaptive_generator",
+    "final_chunk",
+    "fit_generator",
+    "generator",
+    "monte_carlo",
+    "pick_freeze_chunk",
+    "pilot",
+    "pilot_extension",
+    "pilot_extension_generator",
+    "separate_is_offset",
+    "separate_is_probe",
+    "separate_is_probe_generator",
+    "separate_is_seed",
+]
+
+PILOT = 0
+#: The stream of a batch key that draws fit subsets and EM seeds (no model run).
+FIT_STREAM = 1
+#: Separate IS: quantity ``j``'s engine keys are shifted by ``(j + 1) * QUANTITY_OFFSET``.
+QUANTITY_OFFSET = 10**6
+#: Separate IS: the key of the one run that learns the number of quantities.
+PROBE = 10**9
+#: Separate IS: the probe point's generator is ``default_rng([seed, PROBE_STREAM])``.
+PROBE_STREAM = 999_999
+
+
+def generator(seed: int, key: int, stream: int = 0) -> np.random.Generator:
+    """The generator of batch ``key`` (sub-stream ``stream``) of the study with root ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([seed, key, stream]))
+
+
+def pilot() -> int:
+    """The aISCV pilot's key (its points: ``generator(seed, pilot())``)."""
+    return PILOT
+
+
+def pilot_extension(chunk: int) -> int:
+    """The key of pilot extension chunk ``chunk >= 1``: ``-chunk``."""
+    return -chunk
+
+
+def pilot_extension_generator(seed: int, chunk: int) -> np.random.Generator:
+    """The points of pilot extension chunk ``chunk``: the pilot key's stream ``chunk``."""
+    return generator(seed, PILOT, chunk)
+
+
+def adaptive(t: int) -> int:
+    """The key of adaptive batch ``t >= 1``: ``t``."""
+    return t
+
+
+def adaptive_generator(seed: int, t: int) -> np.random.Generator:
+    """The points of adaptive batch ``t``."""
+    return generator(seed, adaptive(t))
+
+
+def fit_generator(seed: int, t: int) -> np.random.Generator:
+    """The random subset and EM seeding of the fits before adaptive batch ``t``."""
+    return generator(seed, adaptive(t), FIT_STREAM)
+
+
+def final_chunk(n_stages: int, chunk: int) -> int:
+    """The key of final chunk ``chunk >= 0`` after ``n_stages`` stages (pilot + batches)."""
+    return n_stages + chunk
+
+
+def separate_is_offset(quantity: int) -> int:
+    """Shift of every key of quantity ``quantity``'s own engine run in separate IS."""
+    return (quantity + 1) * QUANTITY_OFFSET
+
+
+def separate_is_seed(seed: int, quantity: int) -> int:
+    """Root seed of quantity ``quantity``'s own engine run in separate IS."""
+    return seed + quantity + 1
+
+
+def separate_is_probe() -> int:
+    """The key of separate IS's probe run."""
+    return PROBE
+
+
+def separate_is_probe_generator(seed: int) -> np.random.Generator:
+    """The generator of separate IS's probe point."""
+    return np.random.default_rng([seed, PROBE_STREAM])
+
+
+def monte_carlo(law_index: int = 0) -> int:
+    """The key of crude (separate) MC's sample of law ``law_index``; mixture MC uses 0."""
+    return law_index
+
+
+def pick_freeze_chunk(chunk: int) -> int:
+    """The key of the Sobol' pick-freeze baseline's chunk ``chunk``."""
+    return chunk

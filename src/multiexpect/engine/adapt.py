@@ -1,0 +1,228 @@
+"""One adaptive step: fit, weigh, draw a batch, regress (steps 2-4 of ``docs/method.md``).
+
+1. cross-entropy fit of the components of each quantity's sign parts ``phi_j^±`` on every
+   point so far, weighted by ``ω = phi_j^± f_j / h`` (``h``: the recycled sample's mixture),
+   by the option's family (:data:`~multiexpect.proposals.families.FAMILIES`);
+2. ``α`` minimising the convex criterion ``V(α) = mean_i sum_j w_j (a_ij - b_i β_j^T)^2 /
+   (b_i α)`` on the recycled points, for the zero-variance coefficients ``β_jk = Î_j^±`` on
+   the own components, each weight above ``alpha_floor`` times its start
+   ``∝ sqrt(w_j) |Î_j^±|``, the law's above ``defensive``;
+3. a batch from ``g_α`` (fitted on earlier points only, so its variance is an honest
+   prediction), ``β`` by least squares of the responses on the controls ``g_k / g_α - 1``,
+   and the predicted final error ``E_t = sum_j w_j σ̂_j^2 / (N - N_used)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.control_variates import regress_controls
+from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
+from ..estimators.mixture_weights import optimise_alpha
+from ..proposals import Mixture
+from ..proposals.families import FAMILIES, FitContext
+from .pilot import run_model
+from .sample import component_logpdfs
+from .state import Candidate, EngineState, Stage
+
+__all__ = ["MIN_CONTROL_ALPHA", "adapt", "adaptation_done", "component_specs", "control_mask"]
+
+#: Lighter components are no control variate: their control is bounded only by ``1/α_k``.
+MIN_CONTROL_ALPHA = 1e-3
+
+
+def adaptation_done(state: EngineState) -> bool:
+    """Stop at the first stage whose ``E_t`` does not decrease, or when the next batch would
+    pass the adaptation cap."""
+    history = state.history
+    if len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error:
+        return True
+    opts = state.setup.options
+    return state.runs_used + opts.batch_size > opts.adaptation_cap
+
+
+@dataclass(frozen=True)
+class _Fits:
+    """The fitted components, in mixture order (the law comes last, not listed)."""
+
+    components: list
+    ess: list
+    labels: list
+    shares: list
+    specs: list  # (quantity, sign) of each component
+
+
+def adapt(state: EngineState) -> tuple[EngineState, Stage]:
+    """Fit a new mixture on the recycled sample, draw its batch and record it as a candidate."""
+    setup, problem = state.setup, state.problem
+    t = state.sample.n_stages
+    fit_gen = batch_keys.fit_generator(setup.seed, t)
+    idx, log_h = _fit_points(state, fit_gen)
+    sample = state.sample
+    z, phi = sample.z[idx], sample.phi[idx]
+    log_fq = sample.log_laws[idx][:, problem.law_index]
+    fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
+    alpha, success = _mixture_weights(state, fits, z, phi, log_fq, log_h,
+                                      sample.law_component(idx))
+    proposal = Mixture([*fits.components, setup.initial], alpha)
+    z_new = proposal.sample(int(setup.options.batch_size),
+                            batch_keys.adaptive_generator(setup.seed, t))
+    outputs, log_laws_new, runs = run_model(setup, z_new, batch_keys.adaptive(t))
+    phi_new = problem.quantity_values(outputs)
+    log_comp_new = component_logpdfs(fits.components, z_new,
+                                     setup.initial.logpdf_from_laws(log_laws_new))
+    log_g_new = proposal.logpdf_from_components(log_comp_new)
+    beta, variance, moments = _regress(state, fits, alpha, phi_new, log_laws_new,
+                                       log_comp_new, log_g_new)
+    runs_used = state.runs_used + runs
+    error = state.predicted_error(variance, runs_used)
+    fit_ess = np.zeros(problem.n_quantities)
+    for (j, _), n_eff in zip(fits.specs, fits.ess):
+        fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
+    candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
+                          fit_ess=fit_ess)
+    stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
+                  component_ess=fits.ess, components=[*fits.labels, "law"],
+                  optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
+                  stage_stderr=moments.stderr.tolist())
+    new = state.evolve(
+        sample=sample.append(proposal, fits.components, z_new, phi_new, log_laws_new,
+                             log_g_new),
+        candidates=(*state.candidates, candidate), history=(*state.history, stage),
+        runs_used=runs_used)
+    return new, stage
+
+
+def _fit_points(state: EngineState, fit_gen: np.random.Generator):
+    """The rows the fits use (at most ``max_fit_points``, a random subset) and ``log h``
+    there."""
+    sample, opts = state.sample, state.setup.options
+    total = sample.n_points
+    log_h_all = sample.log_h()
+    if total > opts.max_fit_points:
+        idx = np.sort(fit_gen.choice(total, opts.max_fit_points, replace=False))
+    else:
+        idx = slice(None)
+    return idx, log_h_all[idx]
+
+
+def _fit_context(state: EngineState, fit_gen: np.random.Generator) -> FitContext:
+    """The families' settings for this step (``dof``: the option, else ``max(5, d)``)."""
+    opts = state.setup.options
+    dof = (float(opts.dof) if opts.dof is not None
+           else max(5.0, float(state.reference_cov.shape[0])))
+    return FitContext(reference_cov=state.reference_cov, centre=state.centre,
+                      pull=opts.shrink_mean, dof=dof, n_components=opts.n_components,
+                      event_components=opts.event_components, student_iter=opts.student_iter,
+                      event_widened=opts.event_widened, rng=fit_gen)
+
+
+def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
+                    ) -> list[tuple[int, int]]:
+    """(quantity, sign) of each part to fit: the sign parts of ``phi_j f_j`` seen so far
+    (sign 0: ``|phi_j|`` when signs are not split; a point outside law ``j``'s support
+    counts for no part of quantity ``j``)."""
+    specs = []
+    phi = np.where(np.isfinite(log_fq), phi, 0.0)
+    for j in range(phi.shape[1]):
+        pos, neg = bool(np.any(phi[:, j] > 0)), bool(np.any(phi[:, j] < 0))
+        if split_signs:
+            specs += [(j, 1)] * pos + [(j, -1)] * neg
+        elif pos or neg:
+            specs.append((j, 0))
+    return specs
+
+
+def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitContext) -> _Fits:
+    """Each part's components by the option's family, with labels ``<name>+``, ``<name>-``
+    (``<name>`` unsplit) and ``<name>~`` for an event's widened law."""
+    opts, names = state.setup.options, state.problem.names
+    family = FAMILIES[opts.family]
+    fits = _Fits([], [], [], [], [])
+    with np.errstate(divide="ignore"):
+        for j, sign in component_specs(phi, log_fq, opts.split_signs):
+            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
+            # a point with no part has weight 0 even where no density is finite
+            log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+            fitted = family.fit(z, log_w, context.for_quantity(state.events[j]))
+            label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
+            for piece in fitted.parts:
+                fits.components.append(piece.component)
+                fits.ess.append(fitted.n_eff)
+                fits.labels.append(f"{names[j]}~" if piece.widened else label)
+                fits.shares.append(piece.share)
+                fits.specs.append((j, sign))
+    return fits
+
+
+def _mixture_weights(state: EngineState, fits: _Fits, z, phi, log_fq, log_h, log_law):
+    """``α`` for the zero-variance coefficients on the own components (they need no
+    extrapolation beyond the points seen, unlike a regression), and the optimiser's
+    success."""
+    opts, weights, specs = state.setup.options, state.weights, fits.specs
+    log_comp = component_logpdfs(fits.components, z, log_law)
+    n_comp = log_comp.shape[1]
+    a = phi * log_ratio_exp(log_fq, log_h[:, None])
+    b = log_ratio_exp(log_comp, log_h[:, None])
+    # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
+    part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
+                                   np.maximum(s * a[:, j], 0.0)) for j, s in specs])
+    start = np.append(np.sqrt(weights[[j for j, _ in specs]]) * part_means * fits.shares, 0.0)
+    lower = np.zeros(n_comp)
+    lower[-1] = opts.defensive
+    start = start_alpha(start, lower)
+    own_beta = np.zeros((state.problem.n_quantities, n_comp))
+    for k, (j, sign) in enumerate(specs):
+        own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
+                          / specs.count((j, sign)))
+    q = ((a - b @ own_beta.T) ** 2) @ weights
+    floor = np.maximum(lower, opts.alpha_floor * start)
+    return optimise_alpha(q, b, start, floor)
+
+
+def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """The starting weights: ``lower`` plus the free mass ``1 - sum lower`` shared as
+    ``raw`` (its non-finite or non-positive entries read as 0; uniform if nothing is left)."""
+    raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
+    free = 1.0 - lower.sum()
+    if raw.sum() <= 0:
+        raw = np.where(lower > 0, 0.0, 1.0)
+        if raw.sum() == 0:
+            raw = np.ones_like(raw)
+    return lower + free * raw / raw.sum()
+
+
+def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, log_g):
+    """``β`` by least squares of the batch's responses on its controls (None with
+    ``control="none"``), the residual variances and the batch's summands' moments."""
+    problem, control = state.problem, state.setup.options.control
+    responses = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g, None)
+    controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
+    mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha)
+    beta, variance = regress_controls(responses, controls, mask)
+    if control == "none":
+        beta = None
+    summands = responses if beta is None else responses - controls @ beta.T
+    moments = StreamingMoments(problem.n_quantities)
+    moments.update(summands)
+    return beta, variance, moments
+
+
+def control_mask(control: str, specs, n_quantities: int, n_comp: int,
+                 alpha: np.ndarray) -> np.ndarray:
+    """Which controls ``g_k / g_α - 1`` each quantity uses: all, its own components and the
+    law, or none; never a component with ``α_k < MIN_CONTROL_ALPHA``, whose control, bounded
+    only by ``1/α_k``, can take at a far point a value the batch that fitted ``β`` never
+    showed."""
+    if control == "all":
+        mask = np.ones((n_quantities, n_comp), dtype=bool)
+    else:
+        mask = np.zeros((n_quantities, n_comp), dtype=bool)
+        if control == "own":
+            for k, (j, _) in enumerate(specs):
+                mask[j, k] = True
+            mask[:, -1] = True
+    return mask & (np.asarray(alpha) >= MIN_CONTROL_ALPHA)[None, :]

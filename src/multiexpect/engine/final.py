@@ -1,0 +1,180 @@
+"""The final stage (steps 6-7 of ``docs/method.md``): the rest of the budget, frozen proposal.
+
+The kept proposal ``g_F`` and its ``β`` are fixed before the final points are drawn, so the
+final sample is fresh: its ISCV mean is unbiased and its standard error honest, after any
+number of adaptive steps. The plain IS means of earlier stages may join it, each quantity
+weighing each stage by that stage's variance for it, measured on the final sample
+(:class:`~multiexpect.estimators.pooling.StagePooling`), under :func:`pooling_rule`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.importance import StreamingMoments, iscv_summands
+from ..estimators.pooling import StagePooling
+from .pilot import run_model
+from .result import EngineResult
+from .sample import component_logpdfs
+from .select import select
+from .state import EngineState, Selection
+
+__all__ = ["POOL_TIE", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
+
+#: A stage is pooled for a quantity where its variance is within this factor of the final's.
+POOL_TIE = 2.0
+_SAMPLE_KEYS = ("z", "x", "outputs", "log_g", "summands")
+
+
+@dataclass(frozen=True)
+class PoolingRule:
+    """Which quantities pool the earlier stages (None: all), and the factor ``tie`` a
+    stage's variance must be within (:meth:`StagePooling.combine`)."""
+
+    tie: float
+    quantities: np.ndarray | None
+
+
+def pooling_rule(state: EngineState, selection: Selection) -> PoolingRule:
+    """At a near tie with the law (the law kept, or its score within ``POOL_TIE`` of the
+    kept proposal's): every quantity, every stage. Otherwise the quantities whose fits rest
+    on at least ``d`` effective points, a stage only within ``POOL_TIE`` of the final
+    stage: where adaptation wins big the stages' plain estimates are far less precise and
+    their variances, estimated on the final sample, too noisy to weigh them safely; and a fit
+    on a few hits follows them, so pooling such a quantity correlates the stages' estimates
+    with their weights (a bias, measured in ``docs/method.md``)."""
+    best, scores = selection.candidate, selection.scores
+    if best.stage == 0 or (scores is not None and scores[0] <= POOL_TIE * scores[best.stage]):
+        return PoolingRule(np.inf, None)
+    return PoolingRule(POOL_TIE, np.asarray(best.fit_ess) >= state.reference_cov.shape[0])
+
+
+def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -> list[int]:
+    """Earlier stages whose plain IS means may join the final estimate: every stage (the
+    law's pilot only when it was not judged on), none when no quantity pools (which spares
+    the final stage the stages' densities)."""
+    quantities = rule.quantities
+    if not state.setup.options.pool_adaptive or (
+            quantities is not None and not np.any(quantities)):
+        return []
+    first = 1 if selection.candidate.stage == 0 else 0  # the law's pilot: pooled or judged
+    return list(range(first, state.sample.n_stages))
+
+
+def final(state: EngineState, keep_sample: bool = False) -> EngineResult:
+    """Spend the rest of the budget on the kept proposal and return the estimate.
+
+    Raises
+    ------
+    ValueError
+        When fewer than 2 runs are left for the final stage.
+    """
+    selection = select(state)
+    best = selection.candidate
+    n_final = state.setup.budget - state.runs_used
+    if n_final < 2:
+        raise ValueError(
+            f"'budget' ({state.setup.budget}) leaves {n_final} runs for the final stage; "
+            "lower 'adaptation_cap' or raise 'budget'"
+        )
+    rule = pooling_rule(state, selection)
+    stages = pooled_stages(state, selection, rule)
+    pooling = _stage_pooling(state, stages) if stages else None
+    moments = (pooling.final if pooling is not None
+               else StreamingMoments(state.problem.n_quantities, covariance=True))
+    if best.stage == 0 and selection.pool_pilot:
+        # the law was chosen without looking at the pilot, which is a sample of it with
+        # nothing fitted: it joins the final sample
+        summands = state.pilot_summands
+        if pooling is None:
+            moments.update(summands)
+        else:
+            rows = state.sample.stage_rows(0)
+            log_g0 = state.sample.log_props[0][rows]
+            _pool_final(state, pooling, stages, summands, summands, state.sample.z[rows],
+                        log_g0, log_g0)
+    kept, runs = _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample)
+    return _result(state, selection, rule, pooling, stages, moments, runs,
+                   {k: np.concatenate([part[i] for part in kept])
+                    for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
+
+
+def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
+    """Draw, run and accumulate the final sample chunk by chunk (keys
+    :func:`~multiexpect.batch_keys.final_chunk`); the kept parts and the runs spent."""
+    setup, problem = state.setup, state.problem
+    kept, runs, left, chunk = [], 0, n_final, 0
+    while left > 0:
+        n = min(left, setup.options.chunk_size)
+        key = batch_keys.final_chunk(state.sample.n_stages, chunk)
+        z = best.proposal.sample(n, batch_keys.generator(setup.seed, key))
+        outputs, log_laws, spent = run_model(setup, z, key)
+        runs += spent
+        phi = problem.quantity_values(outputs)
+        log_law_mix = setup.initial.logpdf_from_laws(log_laws)
+        if best.stage == 0:
+            log_comp, log_g = None, log_law_mix
+        else:
+            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
+            log_g = best.proposal.logpdf_from_components(log_comp)
+        log_fq = log_laws[:, problem.law_index]
+        summands = iscv_summands(phi, log_fq, log_comp, log_g, best.beta)
+        if pooling is None:
+            moments.update(summands)
+        else:  # the stages' variances are reweighted from the plain IS responses
+            responses = (summands if best.beta is None
+                         else iscv_summands(phi, log_fq, None, log_g, None))
+            _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix)
+        if keep_sample:
+            kept.append((z, problem.to_inputs(z), outputs, log_g, summands))
+        left -= n
+        chunk += 1
+    return kept, runs
+
+
+def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
+    """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points."""
+    sample = state.sample
+    log_fq = sample.log_laws[:, state.problem.law_index]
+    means = []
+    for t in stages:
+        rows = sample.stage_rows(t)
+        means.append(iscv_summands(sample.phi[rows], log_fq[rows], None,
+                                   sample.log_props[t][rows], None).mean(axis=0))
+    return StagePooling(np.array(means), np.asarray([sample.counts[t] for t in stages]))
+
+
+def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix) -> None:
+    """Add final-stage rows to the pooling: its moments and ``log g_F / g_s`` per stage (the
+    law component's density is ``log_law_mix``)."""
+    proposals = state.sample.proposals
+    log_stage = [log_law_mix if t == 0 else proposals[t].logpdf_from_components(
+        component_logpdfs(proposals[t].components[:-1], z, log_law_mix)) for t in stages]
+    pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
+
+
+def _result(state, selection, rule, pooling, stages, moments, runs, final_sample
+            ) -> EngineResult:
+    """The :class:`EngineResult`: the final moments, or the pooled estimate."""
+    best = selection.candidate
+    out = {"estimate": moments.mean, "stderr": moments.stderr,
+           "covariance": moments.covariance / max(moments.n, 1), "n_pooled": 0,
+           "pooled_stages": [], "pooled_lambdas": []}
+    if pooling is not None:
+        pooled = pooling.combine(tie=rule.tie, quantities=rule.quantities)
+        lambdas = pooled["lambdas"]
+        sizes = np.asarray([state.sample.counts[t] for t in stages])
+        out.update(estimate=pooled["estimate"], covariance=pooled["covariance"],
+                   stderr=np.sqrt(np.clip(np.diag(pooled["covariance"]), 0.0, None)),
+                   n_pooled=int(sizes[np.any(lambdas[:-1] > 0, axis=1)].sum()),
+                   pooled_stages=list(stages), pooled_lambdas=lambdas.tolist())
+    return EngineResult(
+        **out, n_final=moments.n, chosen_stage=best.stage,
+        predicted_error=best.predicted_error, problem=state.problem, weights=state.weights,
+        history=state.history, runs_used=state.runs_used + runs,
+        pilot_estimate=state.pilot_estimate,
+        selection_scores=None if selection.scores is None else list(selection.scores),
+        chosen=best, final_sample=final_sample)

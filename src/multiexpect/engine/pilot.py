@@ -1,0 +1,107 @@
+"""The first step: the pilot from the law (extended while an event has few hits).
+
+``n_0`` points from ``g_0`` (the law ``f``, or ``f̄ = (1/L) sum_l f_l`` for several laws)
+give the quantities (from the model's output width), a plain importance-sampling estimate
+``Î_j = mean(phi_j f_j / g_0)``, the criterion's weights and the first candidate: the law
+itself, so that adaptation that does not pay falls back to crude (or mixture) MC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.importance import StreamingMoments, iscv_summands
+from ..problem import Problem, reference_covariance
+from .sample import RecycledSample
+from .state import Candidate, EngineSetup, EngineState, Stage
+from .weights import resolve_weights
+
+__all__ = ["event_quantities", "init", "run_model"]
+
+
+def run_model(setup: EngineSetup, z: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Model outputs and law log-densities at working points ``z``, and the runs spent:
+    points where no law has mass are not run (their outputs are 0)."""
+    problem = setup.sampling
+    x = problem.to_inputs(z)
+    log_laws = problem.law_logpdfs(z, x)
+    support = np.any(np.isfinite(log_laws), axis=1)
+    if np.all(support):
+        outputs = setup.evaluate(x, key)
+    else:
+        inner = setup.evaluate(x[support], key)
+        outputs = np.zeros((z.shape[0], inner.shape[1] if inner.ndim == 2 else 1))
+        outputs[support] = inner.reshape(int(support.sum()), -1)
+    return outputs, log_laws, int(support.sum())
+
+
+def event_quantities(phi: np.ndarray) -> np.ndarray:
+    """The quantities that are 0/1 at every point so far: event probabilities."""
+    return np.all((phi == 0.0) | (phi == 1.0), axis=0)
+
+
+def init(setup: EngineSetup) -> EngineState:
+    """Run the pilot (batch :func:`~multiexpect.batch_keys.pilot`) and its extension; the
+    state's history holds the pilot's :class:`Stage`."""
+    opts = setup.options
+    key = batch_keys.pilot()
+    z = setup.initial.sample(opts.pilot_size, batch_keys.generator(setup.seed, key))
+    outputs, log_laws, runs = run_model(setup, z, key)
+    problem = Problem.build(list(setup.laws), outputs.shape[1], opts.space, setup.names)
+    phi = problem.quantity_values(outputs)
+    z, phi, log_laws, more, chunks = _extend(setup, problem, z, phi, log_laws)
+    runs += more
+    log_g0 = setup.initial.logpdf_from_laws(log_laws)
+    summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
+    moments = StreamingMoments(problem.n_quantities)
+    moments.update(summands)
+    weights = resolve_weights(setup.weight_spec, moments.mean, moments.stderr)
+    # the law's centre in the working space, for the widened-law event components (in input
+    # space the mean of the pilot's first chunk: the extension's size depends on its hits)
+    centre = (np.zeros(problem.dim) if problem.space == "standard"
+              else np.mean(z[: opts.pilot_size], axis=0))
+    state = EngineState(
+        setup=setup, problem=problem, weights=weights,
+        sample=RecycledSample.first(setup.initial, z, phi, log_laws, log_g0),
+        candidates=(), history=(), runs_used=runs, pilot_estimate=moments.mean,
+        pilot_summands=summands, events=event_quantities(phi),
+        reference_cov=reference_covariance(problem), centre=centre)
+    error0 = state.predicted_error(moments.variance)
+    law = Candidate(0, setup.initial, None, error0,
+                    own_score=float(weights @ moments.variance))
+    note = ("pilot" if chunks == 1 else
+            f"pilot ({chunks} chunks: an event had < {opts.pilot_hits} hits)")
+    stage = Stage(0, z.shape[0], runs, runs, error0, stage_estimate=moments.mean.tolist(),
+                  stage_stderr=moments.stderr.tolist(), note=note)
+    return state.evolve(candidates=(law,), history=(stage,))
+
+
+def _extend(setup: EngineSetup, problem: Problem, z, phi, log_laws):
+    """Extend the pilot with law points while an event quantity has too few hits.
+
+    While some quantity that is 0/1 on the pilot has fewer than ``pilot_hits`` points with
+    ``phi_j = 1`` (inside law ``j``'s support), ``pilot_size`` more points are drawn from
+    ``g_0`` (keys :func:`~multiexpect.batch_keys.pilot_extension`), up to ``pilot_max``
+    points in all. With ``k`` hits spread over two equally likely regions, the pilot misses
+    one with probability ``2^(1-k)``; a missed region is then sampled only by the defensive
+    component, at ``1/δ`` times crude MC's variance.
+
+    Returns the extended ``z``, ``phi``, law log-densities, the runs spent and the chunks.
+    """
+    opts = setup.options
+    chunk, runs = 0, 0
+    while opts.pilot_hits > 0 and z.shape[0] + opts.pilot_size <= opts.pilot_max:
+        inside = np.isfinite(log_laws[:, problem.law_index])
+        hits = np.sum((phi == 1.0) & inside, axis=0)
+        if not np.any(event_quantities(phi) & (hits < opts.pilot_hits)):
+            break
+        chunk += 1
+        z_new = setup.initial.sample(
+            opts.pilot_size, batch_keys.pilot_extension_generator(setup.seed, chunk))
+        outputs, log_new, spent = run_model(setup, z_new, batch_keys.pilot_extension(chunk))
+        runs += spent
+        z = np.concatenate([z, z_new])
+        phi = np.concatenate([phi, problem.quantity_values(outputs)])
+        log_laws = np.concatenate([log_laws, log_new])
+    return z, phi, log_laws, runs, chunk + 1

@@ -1,0 +1,83 @@
+"""What one engine run returns: the estimate and everything a caller reports about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..problem import Problem
+from .state import Candidate, Stage
+
+__all__ = ["EngineResult"]
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """The final estimate of one engine run and its record.
+
+    Attributes
+    ----------
+    estimate, stderr : (J,) arrays
+        ``Î_j`` (final stage, pooled with earlier stages where the rule allows) and its
+        standard error.
+    covariance : (J, J) array
+        Covariance of the estimate (not of the summands).
+    n_final : int
+        Points of the final sample (the pilot's included when the law was kept).
+    n_pooled : int
+        Points of the earlier stages that joined the estimate of some quantity.
+    pooled_stages : list of int
+        Stages whose plain IS means were offered to the pooling.
+    pooled_lambdas : list of lists
+        Their weights per quantity, the final stage's last (empty when nothing was pooled).
+    chosen_stage : int
+        The stage whose proposal served the final stage (0: the law).
+    predicted_error : float
+        That proposal's predicted final error ``E_t``.
+    problem : Problem
+    weights : (J,) array
+        The criterion's weights ``w_j``.
+    history : tuple of Stage
+    runs_used : int
+        Model runs in all.
+    pilot_estimate : (J,) array
+    selection_scores : list of float or None
+        Every candidate's score (``keep="best"`` with adaptive stages).
+    chosen : Candidate
+        The kept proposal and its control coefficients.
+    final_sample : dict or None
+        With ``keep_sample``: the final sample's ``z``, ``x``, ``outputs``, ``log_g`` and
+        ``summands``.
+    """
+
+    estimate: np.ndarray
+    stderr: np.ndarray
+    covariance: np.ndarray
+    n_final: int
+    n_pooled: int
+    pooled_stages: list
+    pooled_lambdas: list
+    chosen_stage: int
+    predicted_error: float
+    problem: Problem
+    weights: np.ndarray
+    history: tuple[Stage, ...]
+    runs_used: int
+    pilot_estimate: np.ndarray
+    selection_scores: list | None
+    chosen: Candidate
+    final_sample: dict | None = None
+
+    def diagnostics(self) -> dict:
+        """The JSON-able diagnostics of an :class:`~multiexpect.ExpectationResult`."""
+        return {"chosen_stage": self.chosen_stage, "n_final": self.n_final,
+                "n_pooled": self.n_pooled, "pooled_stages": self.pooled_stages,
+                "pooled_lambdas": self.pooled_lambdas,
+                "predicted_error": self.predicted_error, "space": self.problem.space,
+                "selection_scores": self.selection_scores,
+                "pilot_estimate": self.pilot_estimate.tolist()}
+
+    def history_records(self) -> tuple[dict, ...]:
+        """Every stage as a JSON-able record."""
+        return tuple(s.as_dict() for s in self.history)

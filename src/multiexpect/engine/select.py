@@ -1,0 +1,77 @@
+"""Which proposal serves the final stage (step 5 of ``docs/method.md``).
+
+``keep="best"``: each candidate ``t`` (the law included) is scored by the weighted variance
+``sum_j w_j Var(s_j)`` of its summands, measured on every point drawn *after* it was fitted
+(stages ``>= t``) by self-normalised importance reweighting from ``h_{>=t}``, the mixture of
+those stages; so earlier candidates are judged on more points than their own batch, whose
+variance heavy tails easily flatter. A candidate whose reweighting has too few effective
+points keeps its own batch's score. ``"last"``: the paper's choice. ``"best-on-own-batch"``:
+the smallest ``E_t`` measured on each candidate's own batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..estimators.importance import iscv_summands
+from .sample import component_logpdfs
+from .state import Candidate, EngineState, Selection
+
+__all__ = ["min_ess", "select"]
+
+
+def select(state: EngineState) -> Selection:
+    """The kept candidate, its selection scores (``keep="best"``) and whether the pilot
+    joins the final sample (the law kept, having been judged without its pilot)."""
+    keep = state.setup.options.keep
+    candidates = state.candidates
+    if keep == "last" or len(candidates) == 1:
+        return Selection(candidates[-1])
+    if keep == "best-on-own-batch":
+        return Selection(min(candidates, key=lambda c: (c.predicted_error, c.stage)))
+    batch_of = state.sample.batch_of()
+    log_fq = state.sample.log_laws[:, state.problem.law_index]
+    scores, pool_pilot = [], False
+    for cand in candidates:
+        # the law is judged on the adaptive batches, so that choosing it does not depend
+        # on the pilot, which is then pooled with the final sample
+        score, ess = reweighted_score(state, cand, batch_of, log_fq, max(cand.stage, 1))
+        if cand.stage == 0:
+            pool_pilot = ess >= min_ess(batch_of, 1)
+            if not pool_pilot:  # reweighting is degenerate: judge it on its pilot
+                score = cand.own_score
+        elif ess < min_ess(batch_of, cand.stage):
+            score = cand.own_score
+        scores.append(score)
+    best = int(np.argmin(scores))
+    return Selection(candidates[best], tuple(scores), bool(pool_pilot and best == 0))
+
+
+def min_ess(batch_of: np.ndarray, first: int) -> float:
+    """Smallest effective sample size at which a reweighted score is trusted."""
+    return max(30.0, 0.1 * float(np.sum(batch_of >= first)))
+
+
+def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
+                     log_fq: np.ndarray, first: int) -> tuple[float, float]:
+    """Weighted variance of ``cand``'s summands on stages ``>= first``, by self-normalised
+    importance reweighting, and the effective sample size of that reweighting."""
+    sample = state.sample
+    if first >= sample.n_stages:
+        return cand.own_score, 0.0
+    rows = batch_of >= first
+    log_h = sample.log_h(first, rows)
+    log_g = sample.log_props[cand.stage][rows]
+    if cand.stage == 0:
+        log_comp = None
+    else:
+        log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[rows],
+                                     sample.law_component(rows))
+    summands = iscv_summands(sample.phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
+    log_ratio = log_g - log_h
+    ratio = np.exp(log_ratio - np.max(log_ratio))
+    ess = float(ratio.sum() ** 2 / np.sum(ratio**2))
+    ratio /= ratio.sum()
+    mean = ratio @ summands
+    variance = np.maximum(ratio @ summands**2 - mean**2, 0.0)
+    return float(state.weights @ variance), ess

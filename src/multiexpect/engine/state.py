@@ -1,0 +1,156 @@
+"""The engine's state: its fixed setup, what one run has learnt so far, and its records.
+
+The steps (:mod:`.pilot`, :mod:`.adapt`, :mod:`.select`, :mod:`.final`) are plain
+functions ``state -> state``; nothing is stored anywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..interop import as_laws
+from ..problem import LawMixture, Problem
+from .options import AiscvOptions
+from .sample import RecycledSample
+
+__all__ = ["Candidate", "EngineSetup", "EngineState", "Selection", "Stage"]
+
+
+@dataclass
+class Stage:
+    """One sampled stage (the pilot or an adaptive batch), for ``ExpectationResult.history``.
+
+    ``components`` names the mixture's components in order, with their weights in
+    ``alpha``: ``<quantity>+`` / ``<quantity>-`` the fit to a quantity's positive or
+    negative part (no sign: ``split_signs=False``), ``<quantity>~`` an event's widened law
+    (``event_widened``), ``law`` the defensive component.
+    """
+
+    index: int
+    n_points: int
+    n_runs: int
+    runs_used: int
+    predicted_error: float
+    alpha: list[float] = field(default_factory=list)
+    component_ess: list[float] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
+    optimiser_success: bool = True
+    stage_estimate: list[float] = field(default_factory=list)
+    stage_stderr: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON-able record."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposal that could serve the final stage: its stage ``t``, mixture ``g_t``, control
+    coefficients ``β`` (None: plain IS), predicted final error ``E_t``, the weighted variance
+    measured on its own batch, and per quantity the fewest effective points of its fits."""
+
+    stage: int
+    proposal: object
+    beta: np.ndarray | None
+    predicted_error: float
+    own_score: float = np.inf
+    fit_ess: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The candidate kept for the final stage, with the scores it was chosen on
+    (``keep="best"``; None otherwise) and whether the pilot joins the final sample."""
+
+    candidate: Candidate
+    scores: tuple[float, ...] | None = None
+    pool_pilot: bool = False
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """What a run is given: laws, model, budget, seed, criterion weights, options, names.
+
+    ``sampling`` is the problem with one quantity per law (the working space does not depend
+    on the number of outputs), ``initial`` its law (or laws' mixture) ``g_0``.
+    """
+
+    laws: tuple
+    evaluate: Callable
+    budget: int
+    seed: int
+    options: AiscvOptions
+    weight_spec: object
+    names: tuple | None
+    sampling: Problem
+    initial: LawMixture
+
+    @classmethod
+    def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
+              options: AiscvOptions | None = None, names=None) -> EngineSetup:
+        """Laws converted, options resolved for ``budget``, working space chosen."""
+        laws = as_laws(laws)
+        budget = int(budget)
+        opts = (options or AiscvOptions()).resolved(budget)
+        n_laws = len(laws)
+        sampling = Problem.build(laws, n_laws if n_laws > 1 else 1, opts.space)
+        return cls(tuple(laws), evaluate, budget, int(seed), opts, weights,
+                   None if names is None else tuple(names), sampling,
+                   sampling.initial_proposal())
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Everything one run has learnt after its pilot and each adaptive batch.
+
+    Attributes
+    ----------
+    setup : EngineSetup
+    problem : Problem
+        Quantities known from the model's output width.
+    weights : (J,) array
+        The criterion's weights ``w_j``.
+    sample : RecycledSample
+    candidates : tuple of Candidate
+        The law (stage 0) and each adaptive stage's proposal.
+    history : tuple of Stage
+    runs_used : int
+        Model runs so far (points where no law has mass are not run).
+    pilot_estimate, pilot_summands
+        The pilot's plain IS estimate and its per-point summands.
+    events : (J,) bool array
+        Quantities that are 0/1 on the pilot (event probabilities).
+    reference_cov : (d, d) array
+        The fits' shrinkage target (:func:`~multiexpect.problem.reference_covariance`).
+    centre : (d,) array
+        The law's centre in the working space.
+    """
+
+    setup: EngineSetup
+    problem: Problem
+    weights: np.ndarray
+    sample: RecycledSample
+    candidates: tuple
+    history: tuple
+    runs_used: int
+    pilot_estimate: np.ndarray
+    pilot_summands: np.ndarray
+    events: np.ndarray
+    reference_cov: np.ndarray
+    centre: np.ndarray
+
+    def predicted_error(self, variance: np.ndarray, runs_used: int | None = None) -> float:
+        """``E = sum_j w_j σ_j^2 / (N - N_used)``: the final stage's weighted variance."""
+        used = self.runs_used if runs_used is None else runs_used
+        left = self.setup.budget - used
+        if left <= 0:
+            return np.inf
+        return float(np.sum(self.weights * variance) / left)
+
+    def evolve(self, **changes) -> EngineState:
+        """A copy with ``changes``."""
+        return replace(self, **changes)
