@@ -101,8 +101,15 @@ def _check_support(sample: FinalSample, laws: list, rng) -> None:
     new law's mass outside that support is invisible to reweighting (the estimate would be
     biased by an unknown amount). Checked on draws of the new law (no model run).
     """
-    if sample.space != "standard" or not sample.laws:
+    if sample.space != "standard":
         return
+    if not sample.laws:
+        raise ValueError(
+            "'law': the study's laws are unknown (a result read from a file written without "
+            "them, or a law that could not be rebuilt), so whether the new law stays within "
+            "the final sample's support cannot be checked; reanalyse the result in memory, or "
+            "pass a FinalSample with its 'laws'"
+        )
     ref = sample.laws[0]
     gen = check_rng(rng)
     for i, law in enumerate(laws):

@@ -25,6 +25,8 @@ from typing import Any
 
 from scipy import stats
 
+from ..laws import check_marginal
+
 __all__ = ["ANALYSES", "Analysis", "Study", "StudyError", "load_study", "parse_study"]
 
 ANALYSES = ("expectations", "laws", "sobol", "perturbed")
@@ -161,6 +163,10 @@ def make_marginal(spec: dict, path: str):
     if not math.isfinite(median):
         raise StudyError(f"{path}.params", f"invalid parameter values for scipy.stats.{name}: "
                          f"args {args}, params {kwds}")
+    problem = check_marginal(frozen)
+    if problem is not None:
+        raise StudyError(f"{path}.params", f"scipy.stats.{name} with args {args}, params "
+                         f"{kwds}: {problem}")
     return frozen
 
 
