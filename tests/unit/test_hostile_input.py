@@ -58,3 +58,31 @@ def test_reanalysis_refuses_a_new_law_when_the_study_laws_are_unknown():
         me.reanalyse(back, law=me.Law([stats.lognorm(0.3)], names=["b"]))
     # the study's own laws need no support check
     assert np.isfinite(me.reanalyse(back).estimate).all()
+
+
+# ---------------------------------------------------------------------- extreme magnitudes
+@pytest.mark.parametrize("scale", [1e160, 1e-200, 1e-300])
+def test_streaming_moments_keep_extreme_magnitudes(scale):
+    from multiexpect.estimators.importance import StreamingMoments
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(3.0, 1.0, size=(1000, 2))
+    plain = StreamingMoments(2, covariance=True)
+    extreme = StreamingMoments(2, covariance=True)
+    for chunk in np.array_split(values, 7):
+        plain.update(chunk)
+        extreme.update(chunk * [scale, 1.0])
+    assert np.all(np.isfinite(extreme.stderr)) and np.all(extreme.stderr > 0)
+    np.testing.assert_allclose(extreme.mean / [scale, 1.0], plain.mean, rtol=1e-12)
+    np.testing.assert_allclose(extreme.stderr / [scale, 1.0], plain.stderr, rtol=1e-12)
+    # the unscaled column is bit for bit what it was
+    assert extreme.mean[1] == plain.mean[1] and extreme.stderr[1] == plain.stderr[1]
+
+
+def test_mixture_mc_interval_of_tiny_and_huge_outputs():
+    law = me.Law([stats.norm(), stats.norm()])
+    for scale in (1e160, 1e-200):
+        res = me.expectations(lambda x, s=scale: s * (x[:, :1] + 3.0), [law, law],
+                              budget=400, rng=1, method="mixture-mc")
+        assert np.all(np.isfinite(res.stderr)) and np.all(res.stderr > 0)
+        assert np.all(np.abs(res.estimate / scale - 3.0) < 5 * res.stderr / scale)

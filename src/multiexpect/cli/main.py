@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, metavar="S", help="override [study] seed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--report", metavar="HTML", help="also write the HTML report here")
+    run.add_argument("--accept-model-change", action="store_true",
+                     help="keep the stored runs although the model's code changed since "
+                          "(only for a change that alters no output)")
 
     report = sub.add_parser(
         "report", help="write the HTML report of a finished study",
@@ -126,6 +129,7 @@ def _run(args, study_path: str, store: str | None = None) -> int:
         except StudyError as exc:
             raise UsageError(str(exc)) from exc
     study = load_study(study_path, seed=getattr(args, "seed", None))
+    study.accept_model_change = bool(getattr(args, "accept_model_change", False))
     store = store or args.store or _default_store(study_path, study)
     folder = os.path.dirname(os.path.abspath(store))
     if not os.path.isdir(folder):

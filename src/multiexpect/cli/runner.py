@@ -68,12 +68,7 @@ def make_executor(spec: str | None):
 
 
 def _store_settings(study: Study, analysis, method: str) -> dict:
-    settings = study.settings()
-    return {"seed": study.seed, "model": settings["model"], "inputs": settings["inputs"],
-            "correlation": settings["correlation"], "method": method,
-            "analysis": {k: v for k, v in next(a for a in settings["analyses"]
-                                                if a["kind"] == analysis.kind).items()
-                         if k != "baseline"}}
+    return study.run_identity(analysis, method, _study_id(study, analysis, method))
 
 
 def _plan(study: Study) -> list:
@@ -111,7 +106,17 @@ def check_store(study: Study, store: str) -> None:
             stored = opened.study_settings(study_id)
             new = canonical_settings(_store_settings(study, analysis, method))
             if stored is not None and stored != new:
-                diff = "; ".join(settings_diff(stored, new))
+                diffs = settings_diff(stored, new)
+                if all(d.startswith("model.code_sha256:") for d in diffs):
+                    if study.accept_model_change:
+                        study.accepted_code[study_id] = stored["model"]["code_sha256"]
+                        continue
+                    raise StudyError("--store", f"{store} holds runs of {study_id!r} made by "
+                                     f"another version of the model's code: restore the "
+                                     f"model to resume; use a new store to start again; or, "
+                                     f"if the change alters no output, re-run with "
+                                     f"--accept-model-change to keep the stored runs")
+                diff = "; ".join(diffs)
                 raise StudyError("--store", f"{store} holds {study_id!r} with other settings "
                                  f"({diff}): restore the study file to resume, or use a "
                                  f"new store for a new study")

@@ -211,6 +211,12 @@ class Study:
     run: dict
     analyses: list[Analysis] = field(default_factory=list)
     law: Any = None
+    #: SHA-256 of the model's code (:func:`model_code_hash`), set by :func:`load_study`
+    model_code: str = ""
+    #: keep stored runs made by another version of the model's code (``--accept-model-change``)
+    accept_model_change: bool = False
+    #: the stored code hashes so kept, by study id (filled by the store check)
+    accepted_code: dict = field(default_factory=dict)
 
     def settings(self) -> dict:
         """JSON-able settings (what the report shows and what defines the study)."""
@@ -221,6 +227,32 @@ class Study:
                 "analyses": [{"kind": a.kind, "budget": a.budget, "method": a.method,
                               "baseline": a.baseline, "options": a.options, **a.spec}
                              for a in self.analyses]}
+
+
+    def run_identity(self, analysis: Analysis, method: str, study_id: str = "") -> dict:
+        """What a store keys the runs of ``(analysis, method)`` by: what changes the runs.
+
+        The seed, the inputs and copula, the model (its target or command, how it is called,
+        its work folder, and the hash of its code), the method, the budget, the options and
+        the statistics, which steer the adaptation. Left out, so that correcting them keeps
+        the stored runs usable: names (``output_name``, alternative laws' names), the output
+        column and the weights (the store keeps every raw output column, and every batch's
+        points are checked by hash, so a study now drawing other points is refused batch by
+        batch, never mixed), ``timeout``, ``keep``, the baseline, the level, the description
+        and the ``[run]`` table.
+        """
+        model = {k: v for k, v in self.model.items()
+                 if k not in ("output", "output_name", "timeout", "keep")}
+        model["code_sha256"] = self.accepted_code.get(study_id, self.model_code)
+        spec = {k: v for k, v in analysis.spec.items() if k != "weights"}
+        if "alternatives" in spec:
+            spec["alternatives"] = [{k: v for k, v in alt.items() if k != "name"}
+                                    for alt in spec["alternatives"]]
+        inputs = [{"name": s["name"], **_describe_marginal(s)} for s in self.inputs]
+        return {"seed": self.seed, "model": model, "inputs": inputs,
+                "correlation": self.correlation, "method": method,
+                "analysis": {"kind": analysis.kind, "budget": analysis.budget,
+                             "method": analysis.method, "options": analysis.options, **spec}}
 
 
 def _parse_study_table(data: dict) -> tuple[str, str, int | None, float]:
@@ -551,7 +583,7 @@ def load_study(path: str, *, seed: int | None = None) -> Study:
     except tomllib.TOMLDecodeError as exc:
         raise StudyError("", f"{path}: invalid TOML: {exc}") from exc
     study = parse_study(data, path=os.path.abspath(path), source=source, seed=seed)
-    load_model(study)
+    study.model_code = model_code_hash(study, load_model(study))
     dry_run(study)
     return study
 
@@ -577,16 +609,14 @@ def load_model(study: Study):
         except ValueError as exc:
             raise StudyError("model.command", str(exc)) from exc
     module_name, _, attr = spec["python"].partition(":")
-    base = os.path.dirname(study.path)
-    if base and base not in sys.path:
-        # the study's folder is importable, so a model module can sit next to the study file
-        sys.path.insert(0, base)
     try:
-        module = importlib.import_module(module_name)
+        module = _import_model_module(module_name, os.path.dirname(study.path))
     except ImportError as exc:
         raise StudyError("model.python", f"cannot import module {module_name!r}: {exc}") \
             from exc
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt at import included
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise StudyError("model.python", f"importing {module_name!r} raised "
                          f"{type(exc).__name__}: {exc}") from exc
     obj = module
@@ -598,6 +628,76 @@ def load_model(study: Study):
     if not callable(obj):
         raise StudyError("model.python", f"{spec['python']!r} is not callable")
     return obj
+
+
+def _import_model_module(module_name: str, base: str):
+    """Import the model's module: from the study's folder ``base`` when its top-level
+    package or module lies there, else from the installed packages.
+
+    The study's folder is never put first on ``sys.path`` (a ``matplotlib.py`` beside a
+    study would then replace the library): a module found there is loaded by its file path,
+    and the folder is appended to ``sys.path`` so that the module's own imports of its
+    neighbours, and process workers unpickling the model, find them after everything
+    installed.
+    """
+    from importlib.machinery import PathFinder
+    from importlib.util import module_from_spec
+
+    top = module_name.split(".")[0]
+    found = PathFinder.find_spec(top, [base]) if base else None
+    if found is None or found.loader is None:
+        return importlib.import_module(module_name)
+    if base not in sys.path:
+        sys.path.append(base)
+    loaded = sys.modules.get(top)
+    if loaded is None or getattr(loaded, "__spec__", None) is None \
+            or loaded.__spec__.origin != found.origin:
+        loaded = module_from_spec(found)
+        sys.modules[top] = loaded
+        try:
+            found.loader.exec_module(loaded)
+        except BaseException:
+            sys.modules.pop(top, None)
+            raise
+    return importlib.import_module(module_name)
+
+
+def model_code_hash(study: Study, model) -> str:
+    """SHA-256 of the model's code, so that a store refuses runs of an edited model.
+
+    A Python model: the bytes of its module's file (the function and its helpers beside
+    it), else its source text, else its pickled bytes. A command: every argument naming an
+    existing file (the program, its script, its data), this Python interpreter excepted.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    if "command" in study.model:
+        for arg in getattr(model, "argv", []):
+            if arg != sys.executable and os.path.isfile(arg):
+                digest.update(arg.encode() + b"\0")
+                with open(arg, "rb") as fh:
+                    digest.update(fh.read())
+        return digest.hexdigest()
+    import inspect
+
+    module = inspect.getmodule(model) or sys.modules.get(
+        study.model["python"].partition(":")[0])
+    path = getattr(module, "__file__", None)
+    if path and os.path.isfile(path):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+        return digest.hexdigest()
+    try:
+        digest.update(inspect.getsource(model).encode())
+    except (OSError, TypeError):
+        from ..evaluation.executors import dumps_model
+
+        try:
+            digest.update(dumps_model(model))
+        except Exception:  # unpicklable and sourceless: nothing to hash but the target
+            digest.update(study.model["python"].encode())
+    return digest.hexdigest()
 
 
 class _DryRunReached(Exception):
