@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from importlib import resources
 
 from .. import __version__
@@ -109,6 +110,11 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning raised while a study runs: one line on standard error."""
+    _log(f"{_PROG}: warning: {' '.join(str(message).split())}")
+
+
 def _default_store(study_path: str, study) -> str:
     if study.run.get("store"):
         store = study.run["store"]
@@ -120,6 +126,7 @@ def _default_store(study_path: str, study) -> str:
 
 
 def _run(args, study_path: str, store: str | None = None) -> int:
+    from .paths import check_output_path
     from .runner import check_store, make_executor, results_path_for, run_study, write_results
     from .study import StudyError, check_executor_spec, load_study
 
@@ -131,14 +138,12 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     study = load_study(study_path, seed=getattr(args, "seed", None))
     study.accept_model_change = bool(getattr(args, "accept_model_change", False))
     store = store or args.store or _default_store(study_path, study)
-    folder = os.path.dirname(os.path.abspath(store))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--store: folder {folder} does not exist")
     html = getattr(args, "report", None)
-    # checked before the study runs: a report that cannot be written would come too late
-    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
-        raise UsageError(f"--report: folder {os.path.dirname(os.path.abspath(html))} "
-                         "does not exist")
+    # checked before the study runs: an output that cannot be written would come too late
+    check_output_path(store, "--store")
+    check_output_path(results_path_for(store), "--store (its results file)")
+    if html:
+        check_output_path(html, "--report")
     executor_spec = args.executor or study.run["executor"]
     workers = args.workers or study.run["workers"]
     if workers is not None and executor_spec != "processes":
@@ -147,8 +152,10 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     executor, close = make_executor(executor_spec)
     try:
         _log(f"study {study.name!r}: {len(study.analyses)} analyses, store {store}")
-        doc = run_study(study, store=store, executor=executor, workers=workers,
-                        progress=not args.no_progress and study.run["progress"], log=_log)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            doc = run_study(study, store=store, executor=executor, workers=workers,
+                            progress=not args.no_progress and study.run["progress"], log=_log)
     finally:
         close()
     results = results_path_for(store)

@@ -15,13 +15,19 @@ output column ``Y`` is kept in the store, and the statistics are computed here f
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from .study import Analysis, Study, build_law
 
-__all__ = ["analysis_rows", "call_analysis", "quantity_names", "result_from_dict"]
+__all__ = ["HeavyTailWarning", "analysis_rows", "call_analysis", "hill_tail_index",
+           "quantity_names", "result_from_dict"]
+
+
+class HeavyTailWarning(UserWarning):
+    """The outputs of a study look too heavy-tailed for one of its moments."""
 
 
 def _unused_model(x):  # pragma: no cover - never called: ``evaluate`` replaces it
@@ -33,7 +39,13 @@ def _moment_name(y: str, k: int) -> str:
 
 
 def _exceedance_name(y: str, t: float) -> str:
-    return f"P({y} > {t:g})"
+    """``P(Y > t)`` with ``t`` in the fewest significant digits (6 at least) that give it
+    back exactly, so that distinct thresholds have distinct names."""
+    for digits in range(6, 18):
+        text = f"{t:.{digits}g}"
+        if float(text) == t:
+            break
+    return f"P({y} > {text})"
 
 
 def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
@@ -55,10 +67,35 @@ def statistic_label(spec: dict, y: str = "Y") -> str:
     return _moment_name(y, spec.get("moment", 1))
 
 
+#: The largest |Y^k| whose square float64 holds: past it, E[Y^k] can have no standard error
+_MAX_SQUARABLE = float(np.sqrt(np.finfo(float).max))
+#: Share of the largest runs whose |Y| give the Hill estimate of the output's tail index
+_TAIL_SHARE = 0.05
+#: E[Y^k] is flagged when the Hill tail index of |Y| is below this factor times k
+_TAIL_FACTOR = 1.25
+
+
+def hill_tail_index(y: np.ndarray, share: float = _TAIL_SHARE) -> float:
+    """Hill's estimate of the tail index ``a`` of ``|Y|`` (``P(|Y| > t) ~ t^-a``) from the
+    largest ``share`` of the values (10 at least); ``inf`` when they are too few or equal.
+
+    ``E[|Y|^k]`` is finite only when ``k < a``, and a normal interval for it needs
+    ``2k < a``: the estimate is a diagnostic (biased for lognormal-like tails), not a test.
+    """
+    a = np.sort(np.abs(y[np.isfinite(y)]))[::-1]
+    k = max(int(share * a.size), 10)
+    if a.size <= k or a[k] <= 0:
+        return float("inf")
+    logs = np.log(a[:k] / a[k])
+    mean = float(np.mean(logs))
+    return float("inf") if mean <= 0 else 1.0 / mean
+
+
 class OutputColumns:
     """``evaluate`` of the statistics: raw output column ``output`` -> statistic columns.
 
-    Forwards ``observe`` (the progress bar's predicted error) to the wrapped callable.
+    Forwards ``observe`` (the progress bar's predicted error) to the wrapped callable. Keeps
+    the outputs seen, for :meth:`heavy_tail_warnings`; refuses a moment that overflows.
     """
 
     def __init__(self, evaluate: Callable, output: int, moments=(), thresholds=()):
@@ -66,6 +103,17 @@ class OutputColumns:
         self.output = int(output)
         self.moments = np.asarray(list(moments), dtype=float)
         self.thresholds = np.asarray(list(thresholds), dtype=float)
+        self.seen: list[np.ndarray] = []
+
+    def heavy_tail_warnings(self, y_name: str = "Y") -> list[str]:
+        """One message per moment ``E[Y^k]`` whose outputs look too heavy-tailed for it."""
+        if not self.moments.size or not self.seen:
+            return []
+        tail = hill_tail_index(np.concatenate(self.seen))
+        return [f"{_moment_name(y_name, int(k))}: the outputs' tail looks heavy (Hill tail "
+                f"index {tail:.2g} from the largest {_TAIL_SHARE:.0%} of |{y_name}|, below "
+                f"{_TAIL_FACTOR:g} x {int(k)}): this moment may not exist, and its interval "
+                f"then means nothing" for k in self.moments if tail < _TAIL_FACTOR * k]
 
     def column(self, x, batch):
         out = np.asarray(self.evaluate(x, batch), dtype=float)
@@ -78,8 +126,19 @@ class OutputColumns:
 
     def __call__(self, x, batch=0):
         y = self.column(x, batch)
-        cols = [y[:, None] ** self.moments[None, :],
-                (y[:, None] > self.thresholds[None, :]).astype(float)]
+        self.seen.append(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            powers = y[:, None] ** self.moments[None, :]
+        with np.errstate(invalid="ignore"):
+            overflow = ~(np.abs(powers) <= _MAX_SQUARABLE) & np.isfinite(y)[:, None]
+        if overflow.any():
+            j = int(np.flatnonzero(overflow.any(axis=0))[0])
+            i = int(np.flatnonzero(overflow[:, j])[0])
+            raise ValueError(f"moments: Y^{int(self.moments[j])} = {powers[i, j]:.3g} at the "
+                             f"model output Y = {y[i]:.4g}: beyond {_MAX_SQUARABLE:.3g} its "
+                             f"variance overflows float64 and it can have no interval; ask "
+                             f"for a lower moment or rescale the output")
+        cols = [powers, (y[:, None] > self.thresholds[None, :]).astype(float)]
         return np.concatenate(cols, axis=1)
 
     def observe(self, stage) -> None:
@@ -90,7 +149,18 @@ class OneColumn(OutputColumns):
     """``evaluate`` returning the raw output column ``Y`` alone (Sobol', perturbed laws)."""
 
     def __call__(self, x, batch=0):
-        return self.column(x, batch)[:, None]
+        y = self.column(x, batch)
+        self.seen.append(y)
+        return y[:, None]
+
+    def check_not_constant(self) -> None:
+        """Raise when every output seen is the same number: its variance is zero, so
+        variance-based indices are undefined."""
+        y = np.concatenate(self.seen) if self.seen else np.empty(0)
+        if y.size >= 2 and np.all(y == y[0]):
+            raise ValueError(f"sobol: the model's output is {y[0]:.6g} at every one of the "
+                             f"{y.size} runs: its variance is zero and Sobol' indices are "
+                             f"undefined (is model.output the right column?)")
 
 
 def alternative_laws(study: Study, analysis: Analysis) -> list:
@@ -122,17 +192,27 @@ def call_analysis(study: Study, analysis: Analysis, method: str, evaluate: Calla
             exceedance = spec.get("exceedance")
             moments = () if exceedance is not None else [spec["moment"]]
             thresholds = [exceedance] if exceedance is not None else ()
-        return me.expectations(_unused_model, laws,
-                               names=quantity_names(analysis, study.model["output_name"]),
-                               weights=weights or "relative",
-                               evaluate=OutputColumns(evaluate, output, moments, thresholds),
-                               **common, **options)
+        columns = OutputColumns(evaluate, output, moments, thresholds)
+        result = me.expectations(_unused_model, laws,
+                                 names=quantity_names(analysis, study.model["output_name"]),
+                                 weights=weights or "relative", evaluate=columns,
+                                 **common, **options)
+        for message in columns.heavy_tail_warnings(study.model["output_name"]):
+            warnings.warn(f"{analysis.kind} by {method}: {message}", HeavyTailWarning,
+                          stacklevel=2)
+        return result
     wrapped = OneColumn(evaluate, output)
     if weights is not None:
         common["weights"] = weights
     if analysis.kind == "sobol":
-        return me.sobol_indices(_unused_model, study.law, orders=spec["orders"],
-                                evaluate=wrapped, **common, **options)
+        try:
+            result = me.sobol_indices(_unused_model, study.law, orders=spec["orders"],
+                                      evaluate=wrapped, **common, **options)
+        except (ValueError, ArithmeticError) as exc:
+            wrapped.check_not_constant()
+            raise exc
+        wrapped.check_not_constant()
+        return result
     if analysis.kind == "perturbed":
         perturbations = me.mean_shift_perturbations(study.law, spec["delta"], spec["inputs"])
         quantity = "mean" if spec["exceedance"] is None else ("exceedance", spec["exceedance"])

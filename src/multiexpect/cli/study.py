@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from ..laws import check_marginal
@@ -384,10 +385,45 @@ def _common(table: dict, kind: str) -> tuple[int, str, str | None, dict]:
     method = _str(table, "method", kind, default="aiscv", choices=methods)
     baseline = _str(table, "baseline", kind, choices=[m for m in methods if m != method])
     options = _table(table, "options", kind) or {}
+    _check_option_types(options, f"{kind}.options")
     return budget, method, baseline, dict(options)
 
 
-def _weights(table: dict, kind: str, names: tuple[str, ...]):
+def _check_option_types(options: dict, path: str) -> None:
+    """Each option of :class:`~multiexpect.AiscvOptions` has the type its field declares
+    (an unknown option is left to the library, whose message names it)."""
+    import dataclasses
+    import typing
+
+    from ..aiscv import AiscvOptions
+
+    hints = typing.get_type_hints(AiscvOptions)
+    fields = {f.name for f in dataclasses.fields(AiscvOptions)}
+    for key, value in options.items():
+        if key not in fields:
+            continue
+        allowed = set(typing.get_args(hints[key]) or (hints[key],)) - {type(None)}
+        ok = (bool in allowed and isinstance(value, bool)) or (
+            not isinstance(value, bool)
+            and ((int in allowed and isinstance(value, int))
+                 or (float in allowed and isinstance(value, (int, float)))
+                 or (str in allowed and isinstance(value, str))))
+        if not ok:
+            expected = " or ".join(sorted({bool: "true or false", int: "an integer",
+                                           float: "a number", str: "a string"}.get(t, str(t))
+                                          for t in allowed))
+            raise StudyError(f"{path}.{key}", f"must be {expected}, got {_type_name(value)}")
+
+
+def _no_repeats(values: list, where: str) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise StudyError(where, f"has repeats: {', '.join(repr(v) for v in repeated)}")
+
+
+def _weights(table: dict, kind: str, names: tuple[str, ...], count: int | None = None):
+    """The ``weights`` key: a name, or one positive number per quantity (``count`` of
+    them, when the study file alone tells how many)."""
     if "weights" not in table:
         return None
     value = table["weights"]
@@ -400,6 +436,9 @@ def _weights(table: dict, kind: str, names: tuple[str, ...]):
               for i, v in enumerate(_list(table, "weights", kind))]
     if any(v <= 0 for v in values):
         raise StudyError(f"{kind}.weights", "must be positive")
+    if count is not None and len(values) != count:
+        raise StudyError(f"{kind}.weights", f"must have {count} entries (one per quantity), "
+                         f"got {len(values)}")
     return values
 
 
@@ -415,8 +454,11 @@ def _parse_expectations(table: dict) -> Analysis:
                   for i, t in enumerate(_list(table, "exceedance", kind, default=[]))]
     if not moments and not thresholds:
         raise StudyError(kind, "give 'moments' and/or 'exceedance' (nothing to estimate)")
+    _no_repeats(moments, f"{kind}.moments")
+    _no_repeats(thresholds, f"{kind}.exceedance")
     spec = {"moments": list(moments), "exceedance": thresholds,
-            "weights": _weights(table, kind, ("relative", "absolute"))}
+            "weights": _weights(table, kind, ("relative", "absolute"),
+                                len(moments) + len(thresholds))}
     return Analysis(kind, budget, method, baseline, options, spec)
 
 
@@ -458,7 +500,7 @@ def _parse_laws(table: dict, inputs: list[dict]) -> Analysis:
             raise StudyError(path, "changes nothing: give 'inputs' and/or 'correlation'")
         alternatives.append({"name": name, "inputs": marginals, "correlation": correlation})
     spec = {**statistic, "alternatives": alternatives,
-            "weights": _weights(table, kind, ("relative", "absolute"))}
+            "weights": _weights(table, kind, ("relative", "absolute"), 1 + len(alternatives))}
     return Analysis(kind, budget, method, baseline, options, spec)
 
 
@@ -496,6 +538,17 @@ def _parse_perturbed(table: dict, inputs: list[dict]) -> Analysis:
             if n not in names:
                 raise StudyError(f"{kind}.inputs[{i}]", f"unknown input {n!r}; inputs: "
                                  f"{', '.join(names)}")
+    for i, spec in enumerate(inputs):
+        if which is not None and spec["name"] not in which:
+            continue
+        marginal = make_marginal(spec, f"inputs[{i}]")
+        with np.errstate(all="ignore"):
+            mean, std = float(marginal.mean()), float(marginal.std())
+        if not (math.isfinite(mean) and math.isfinite(std)):
+            raise StudyError(f"{kind}.inputs", f"input {spec['name']!r} (scipy.stats."
+                             f"{spec['dist']}) has no finite mean and standard deviation, "
+                             f"which mean-shift perturbations need; list the other inputs in "
+                             f"'{kind}.inputs'")
     spec = {"exceedance": threshold, "delta": deltas, "inputs": which,
             "form": _str(table, "form", kind, default="ratio", choices=("ratio", "signed")),
             "weights": _weights(table, kind, ("delta", "relative", "absolute"))}
