@@ -263,3 +263,59 @@ def test_degenerate_law_in_a_study_file(tmp_path, capsys):
     study.write_text(study.read_text().replace("scale = 0.5", "scale = 1e308"))
     code, _, err = run(["run", str(study), "--no-progress"], capsys)
     one_line_error(code, err, r"inputs\[1\]\.params: scipy\.stats\.norm .*quantiles overflow")
+
+
+# ---------------------------------------------------------------------- 13: tampered results
+ATTACK = '<meta http-equiv="refresh" content="0; url=https://example.com/">'
+
+
+@pytest.fixture(scope="module")
+def finished_results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finished")
+    study = write(folder, python="multiexpect.testfunctions:ishigami",
+                  analysis=EXPECT.replace("budget = 300", "budget = 80") + 'method = "mc"\n')
+    Path(study).write_text(Path(study).read_text().replace(
+        '[[inputs]]\nname = "b"', '[[inputs]]\nname = "c"\ndist = "norm"\n\n'
+        '[[inputs]]\nname = "b"'))
+    assert main(["run", study, "--store", str(folder / "s.sqlite"), "--no-progress"]) == 0
+    return json.loads((folder / "s.results.json").read_text())
+
+
+@pytest.mark.parametrize("tamper, pattern", [
+    (lambda d: d["reproducibility"]["model_runs"].update(spent=ATTACK),
+     r"reproducibility\.model_runs\.spent: must be an integer$"),
+    (lambda d: d["analyses"][0]["main"].update(seconds=ATTACK),
+     r"analyses\[0\]\.main\.seconds: must be a number$"),
+    (lambda d: d["analyses"][0]["main"]["runs"].update(new=[ATTACK]),
+     r"analyses\[0\]\.main\.runs\.new: must be an integer$"),
+    (lambda d: d.update(analyses=3), r"analyses: must be an array$"),
+    (lambda d: d["analyses"][0]["main"].pop("rows"), r"analyses\[0\]\.main\.rows: missing$"),
+    (lambda d: d["analyses"][0]["main"]["result"].update(estimate={"x": 1}),
+     r"analyses\[0\]\.main\.result: cannot be read back"),
+    (lambda d: d.update(level="0.95"), r"level: must be a number between 0 and 1$"),
+])
+def test_tampered_results_are_refused_with_one_line(tmp_path, capsys, finished_results,
+                                                    tamper, pattern):
+    doc = json.loads(json.dumps(finished_results))
+    tamper(doc)
+    path = tmp_path / "t.results.json"
+    path.write_text(json.dumps(doc))
+    code, _, err = run(["report", str(path), "-o", str(tmp_path / "r.html")], capsys)
+    one_line_error(code, err, r"t\.results\.json: not a valid results file: " + pattern)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_strings_from_a_results_file_are_escaped(tmp_path, capsys, finished_results):
+    pytest.importorskip("matplotlib")
+    doc = json.loads(json.dumps(finished_results))
+    doc["reproducibility"]["versions"]["numpy"] = ATTACK
+    doc["reproducibility"]["started"] = ATTACK
+    doc["reproducibility"]["executor"] = ATTACK
+    doc["analyses"][0]["main"]["rows"][0]["name"] = ATTACK
+    doc["analyses"][0]["main"]["rows"][0]["estimate"] = "nan"
+    path = tmp_path / "t.results.json"
+    path.write_text(json.dumps(doc))
+    code, _, err = run(["report", str(path), "-o", str(tmp_path / "r.html")], capsys)
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert "<meta http-equiv=\"refresh\"" not in html and "http-equiv=&quot;refresh" in html

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .quantities import result_from_dict
+from .schema import validate_results
 from .study import StudyError
 
 __all__ = ["load_results", "render_report", "write_report"]
@@ -66,11 +67,19 @@ def _label(text) -> str:
 
 
 def _num(value, digits: int = 6) -> str:
+    """A number in ``digits`` significant digits; anything else escaped as text."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if isinstance(value, str):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return esc(value)
     return f"{value:.{digits}g}"
+
+
+def _seconds(value) -> str:
+    """Seconds to one decimal (a non-number escaped as text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return esc(value)
+    return f"{value:.1f}"
 
 
 # ---------------------------------------------------------------------- loading
@@ -94,6 +103,10 @@ def load_results(source: str) -> tuple[dict, str]:
     if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
         raise StudyError("", f"{path}: not a multiexpect results file (expected format "
                          f"{RESULTS_FORMAT!r})")
+    try:
+        validate_results(doc)
+    except StudyError as exc:
+        raise StudyError("", f"{path}: {exc}") from exc
     return doc, path
 
 
@@ -124,7 +137,11 @@ def _img(uri: str, alt: str) -> str:
 
 
 def _rows(record) -> list[dict]:
-    return record["rows"] if record else []
+    """The record's rows, their numbers as floats (``"nan"``/``"inf"`` as JSON writes them)."""
+    if not record:
+        return []
+    return [{**row, **{k: float(row[k]) for k in ("estimate", "stderr", "low", "high")}}
+            for row in record["rows"]]
 
 
 def _estimates_figure(main: dict, baseline: dict | None, level: float) -> str:
@@ -340,11 +357,12 @@ def _estimates_table(main: dict, baseline: dict | None, level: float) -> str:
         header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval",
                    "variance ratio"]
     rows = []
-    for k, r in enumerate(main["rows"]):
+    main_rows, base_rows = _rows(main), _rows(baseline)
+    for k, r in enumerate(main_rows):
         row = [esc(r["name"]), _num(r["estimate"]), _num(r["stderr"], 3),
                f"[{_num(r['low'])}, {_num(r['high'])}]"]
         if baseline:
-            b = baseline["rows"][k]
+            b = base_rows[k]
             ratio = "–"
             if r["stderr"] > 0 and math.isfinite(b["stderr"]):
                 # equal budgets: the runs crude MC needs for the same precision, per run here
@@ -368,9 +386,10 @@ def _analysis_html(analysis: dict, level: float) -> str:
     out = [f"<h2>{esc(analysis['title'])}</h2>"]
     runs = main["runs"]
     out.append(f'<p class="lede">Method <b>{esc(main["method"])}</b>: '
-               f'{runs["spent"]} model runs ({runs["new"]} run now, {runs["reused"]} read '
-               f'from the store), {main["seconds"]:.1f} s.'
-               + (f' Baseline <b>{esc(baseline["method"])}</b>: {baseline["runs"]["spent"]} '
+               f'{esc(runs["spent"])} model runs ({esc(runs["new"])} run now, '
+               f'{esc(runs["reused"])} read from the store), {_seconds(main["seconds"])} s.'
+               + (f' Baseline <b>{esc(baseline["method"])}</b>: '
+                  f'{esc(baseline["runs"]["spent"])} '
                   f'runs.' if baseline else "") + "</p>")
     kind = analysis["kind"]
     if kind == "sobol":
@@ -419,9 +438,9 @@ def _repro_html(doc: dict) -> str:
     r = doc["reproducibility"]
     runs = r["model_runs"]
     rows = [["seed", esc(r["seed"])],
-            ["model runs spent", f"{runs['spent']} ({runs['new']} run in the last session, "
-                                 f"{runs['reused']} read from the store)"],
-            ["wall time of the last session", f"{r['seconds']:.1f} s"],
+            ["model runs spent", f"{esc(runs['spent'])} ({esc(runs['new'])} run in the last "
+                                 f"session, {esc(runs['reused'])} read from the store)"],
+            ["wall time of the last session", f"{_seconds(r['seconds'])} s"],
             ["started", esc(r["started"])],
             ["executor", esc(r.get("executor") or "in-process")
              + (f", {esc(r['workers'])} workers" if r.get("workers") else "")],
@@ -436,7 +455,25 @@ def _repro_html(doc: dict) -> str:
 
 
 def render_report(doc: dict) -> str:
-    """The report of a results document, as one HTML string."""
+    """The report of a results document, as one HTML string.
+
+    Raises
+    ------
+    StudyError
+        The document does not follow the results schema (one line naming the key), or a
+        value in it cannot be drawn.
+    """
+    validate_results(doc)
+    try:
+        return _render(doc)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, StudyError):
+            raise
+        raise StudyError("", f"not a valid results file: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}") from exc
+
+
+def _render(doc: dict) -> str:
     study = doc["study"]
     level = float(doc.get("level", 0.95))
     runs = doc["reproducibility"]["model_runs"]
@@ -455,7 +492,7 @@ def render_report(doc: dict) -> str:
     parts.append(
         '<div class="kpi">'
         f"<div><b>{n_est}</b>estimates</div>"
-        f"<div><b>{runs['spent']}</b>model runs</div>"
+        f"<div><b>{esc(runs['spent'])}</b>model runs</div>"
         f"<div><b>{len(doc['analyses'])}</b>analyses</div>"
         f"<div><b>{round(level * 100)}%</b>intervals</div></div>")
     version = doc["reproducibility"]["versions"].get("multiexpect")
