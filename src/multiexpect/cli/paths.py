@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from .study import StudyError
+from .fields import StudyError
 
 __all__ = ["check_output_path"]
 

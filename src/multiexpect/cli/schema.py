@@ -8,7 +8,8 @@ library writes non-finite floats); every other value has the one type the writer
 
 from __future__ import annotations
 
-from .study import StudyError
+from .fields import StudyError
+from .quantities import result_from_dict
 
 __all__ = ["RESULT_TYPES", "validate_results"]
 
@@ -68,8 +69,6 @@ def _record(rec, path: str) -> None:
     for key in ("spent", "new", "reused"):
         _int(runs[key], f"{path}.runs.{key}")
     _number(rec["seconds"], f"{path}.seconds")
-    from .quantities import result_from_dict
-
     try:
         result_from_dict(rec["result"])
     except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
