@@ -170,7 +170,9 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     ------
     ValueError
         No kept sample, a law of the wrong dimension or with mass outside the proposal's
-        support, or a ``phi`` returning the wrong shape or non-finite values.
+        support, a new law when the study's laws are unknown (a standard-space
+        :class:`FinalSample` without ``laws``: the support could not be checked), or a
+        ``phi`` returning the wrong shape or non-finite values.
 
     Notes
     -----
