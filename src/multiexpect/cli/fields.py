@@ -29,11 +29,13 @@ class StudyError(ValueError):
 
 # ---------------------------------------------------------------------- typed getters
 def type_name(value) -> str:
+    """How a value's type is named in messages (``an integer``, ``a table``)."""
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def check_keys(table: dict, path: str, allowed: set[str], required: tuple = ()) -> None:
+    """Refuse a key of ``table`` outside ``allowed`` and a missing ``required`` one."""
     for key in table:
         if key not in allowed:
             where = f"{path}.{key}" if path else key
@@ -58,6 +60,7 @@ def lookup(table: dict, key: str, path: str, required: bool) -> tuple[str, objec
 
 
 def get_table(parent: dict, key: str, path: str, required: bool = False) -> dict | None:
+    """The sub-table ``key`` (``None`` when optional and absent)."""
     where, value = lookup(parent, key, path, required)
     if value is _ABSENT:
         return None
@@ -67,6 +70,7 @@ def get_table(parent: dict, key: str, path: str, required: bool = False) -> dict
 
 
 def get_str(table: dict, key: str, path: str, default=None, required=False, choices=None):
+    """A string (one of ``choices`` when given)."""
     where, value = lookup(table, key, path, required)
     if value is _ABSENT:
         return default
@@ -78,6 +82,7 @@ def get_str(table: dict, key: str, path: str, default=None, required=False, choi
 
 
 def get_int(table: dict, key: str, path: str, default=None, required=False, minimum=None):
+    """An integer (not a boolean), at least ``minimum`` when given."""
     where, value = lookup(table, key, path, required)
     if value is _ABSENT:
         return default
@@ -89,6 +94,7 @@ def get_int(table: dict, key: str, path: str, default=None, required=False, mini
 
 
 def number(value, where: str) -> float:
+    """``value`` as a finite float, or a :class:`StudyError` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise StudyError(where, f"must be a number, got {type_name(value)}")
     if not math.isfinite(value):
@@ -97,11 +103,13 @@ def number(value, where: str) -> float:
 
 
 def get_float(table: dict, key: str, path: str, default=None, required=False):
+    """A finite number."""
     where, value = lookup(table, key, path, required)
     return default if value is _ABSENT else number(value, where)
 
 
 def get_bool(table: dict, key: str, path: str, default: bool) -> bool:
+    """``true`` or ``false``."""
     where, value = lookup(table, key, path, False)
     if value is _ABSENT:
         return default
@@ -111,6 +119,7 @@ def get_bool(table: dict, key: str, path: str, default: bool) -> bool:
 
 
 def get_list(table: dict, key: str, path: str, default=None, required=False, nonempty=True):
+    """An array (non-empty unless ``nonempty=False``)."""
     where, value = lookup(table, key, path, required)
     if value is _ABSENT:
         return default
@@ -150,11 +159,13 @@ def make_marginal(spec: dict, path: str):
 
 
 def describe_marginal(spec: dict) -> dict:
+    """The ``{dist, args, params}`` of an input spec, as recorded in the settings."""
     return {"dist": spec["dist"], "args": list(spec.get("args", [])),
             "params": dict(spec.get("params", {}))}
 
 
 def parse_correlation(table: dict | None, path: str, d: int) -> list | None:
+    """The ``d x d`` correlation of a ``[copula]``-like table (``None`` when absent)."""
     if table is None:
         return None
     check_keys(table, path, {"correlation"}, ("correlation",))
