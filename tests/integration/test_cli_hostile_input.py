@@ -319,3 +319,14 @@ def test_strings_from_a_results_file_are_escaped(tmp_path, capsys, finished_resu
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert "<meta http-equiv=\"refresh\"" not in html and "http-equiv=&quot;refresh" in html
+
+
+# ---------------------------------------------------------------------- 17: --seed, as documented
+def test_another_seed_on_an_existing_store_is_refused_as_documented(tmp_path, capsys):
+    study, store = write(tmp_path, analysis=EXPECT + 'method = "mc"\n'), str(tmp_path / "s.sqlite")
+    assert run(["run", study, "--store", store, "--no-progress"], capsys)[0] == 0
+    code, _, err = run(["run", study, "--store", store, "--no-progress", "--seed", "6"], capsys)
+    one_line_error(code, err, r"--store: .*holds 'h/expectations/mc' with other settings "
+                              r"\(seed: stored 3, now 6\)")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    assert "a different seed is a different study, run it with\n  a new store" in docs
