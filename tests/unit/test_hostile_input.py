@@ -77,6 +77,8 @@ def test_streaming_moments_keep_extreme_magnitudes(scale):
     np.testing.assert_allclose(extreme.stderr / [scale, 1.0], plain.stderr, rtol=1e-12)
     # the unscaled column is bit for bit what it was
     assert extreme.mean[1] == plain.mean[1] and extreme.stderr[1] == plain.stderr[1]
+    assert extreme.scale[1] == 1.0 and 0.25 <= np.max(np.abs(values[:, 0])) * scale \
+        / extreme.scale[0] < 2.0
 
 
 def test_mixture_mc_interval_of_tiny_and_huge_outputs():

@@ -116,6 +116,13 @@ class StreamingMoments:
         self.n = total
 
     @property
+    def scale(self) -> np.ndarray:
+        """The power of two ``2^e_j`` each column is accumulated divided by (1 for columns
+        within ``2^±400``): a caller combining covariances of extreme columns can work in
+        these units, where squares neither overflow nor underflow."""
+        return np.ldexp(1.0, self._exponent)
+
+    @property
     def mean(self) -> np.ndarray:
         """Mean of the rows."""
         return self._unscale(self._mean)
