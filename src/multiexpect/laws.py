@@ -22,10 +22,12 @@ from scipy.special import ndtr, ndtri
 
 from ._rng import check_rng
 
-__all__ = ["Law", "as_points", "describe_law", "standard_normal_logpdf"]
+__all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
+           "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
+_CHECK_TAIL = 1e-12  # a marginal's quantiles at this tail probability must be finite
 
 
 def standard_normal_logpdf(u: np.ndarray) -> np.ndarray:
@@ -46,6 +48,49 @@ def as_points(x, dim: int, name: str = "x") -> np.ndarray:
 
 def _is_frozen_continuous(dist) -> bool:
     return isinstance(getattr(dist, "dist", None), stats.rv_continuous) and hasattr(dist, "ppf")
+
+
+def check_marginal(dist) -> str | None:
+    """Why the frozen distribution ``dist`` cannot be an input law, or ``None`` when it can.
+
+    Refused: parameters outside scipy's domain (a scale <= 0, a bad shape: scipy then
+    answers NaN everywhere), a law whose quantiles at tail probability ``1e-12`` overflow
+    (e.g. ``scale=1e308``: the model would receive ``inf``) and a law whose quantiles there
+    are equal (a point mass such as a zero-width uniform). Each would send NaN or inf inputs
+    to the model, which would then be blamed. The answer is cached by distribution and
+    parameters (laws are often rebuilt from the same marginals, e.g. perturbed laws).
+    """
+    try:
+        key = (dist.dist.name, tuple(dist.args), tuple(sorted(dist.kwds.items())))
+        hash(key)
+    except TypeError:  # array-valued parameters: not cached
+        return _marginal_problem(dist)
+    if key not in _CHECKED:
+        if len(_CHECKED) >= _MAX_CHECKED:
+            _CHECKED.pop(next(iter(_CHECKED)))
+        _CHECKED[key] = _marginal_problem(dist)
+    return _CHECKED[key]
+
+
+_CHECKED: dict = {}
+_MAX_CHECKED = 4096
+
+
+def _marginal_problem(dist) -> str | None:
+    with np.errstate(all="ignore"):
+        try:
+            low, high = (float(v) for v in dist.support())
+            q = np.asarray(dist.ppf([_CHECK_TAIL, 1.0 - _CHECK_TAIL]), dtype=float)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            return f"scipy cannot evaluate it ({type(exc).__name__}: {exc})"
+    if np.isnan(low) or np.isnan(high) or np.any(np.isnan(q)):
+        return "its parameters are outside scipy's domain (e.g. a scale <= 0)"
+    if not np.all(np.isfinite(q)):
+        return ("its quantiles overflow (not finite at tail probability "
+                f"{_CHECK_TAIL:g}): rescale the input")
+    if not q[0] < q[1]:
+        return "it is degenerate (a point mass: zero width)"
+    return None
 
 
 def _is_standard_normal(dist) -> bool:
@@ -138,6 +183,10 @@ class Law:
                     f"'marginals[{i}]' must be a frozen scipy.stats continuous distribution "
                     f"(e.g. scipy.stats.norm(0, 1)), got {type(dist).__name__}"
                 )
+            problem = check_marginal(dist)
+            if problem is not None:
+                label = f" ({names[i]})" if names is not None and i < len(names) else ""
+                raise ValueError(f"'marginals[{i}]'{label} {_describe(dist)}: {problem}")
         self._marginals = tuple(marginals)
         d = len(marginals)
         if names is None:
@@ -337,3 +386,31 @@ def describe_law(law) -> dict:
     study's settings record to tell one law from another in a store."""
     describe = getattr(law, "describe", None)
     return describe() if callable(describe) else {"type": type(law).__name__}
+
+
+def law_from_description(description) -> Law:
+    """The :class:`Law` written by :meth:`Law.describe` (the inverse, for a JSON round trip).
+
+    Raises
+    ------
+    ValueError
+        ``description`` is not a :meth:`Law.describe` dict (e.g. a law of another type,
+        recorded by :func:`describe_law` as its type name only), or names an unknown
+        distribution or parameters scipy refuses.
+    """
+    if not isinstance(description, dict) or not isinstance(description.get("marginals"),
+                                                            list):
+        raise ValueError(f"cannot rebuild a law from {description!r}: not a Law.describe()")
+    marginals = []
+    for i, spec in enumerate(description["marginals"]):
+        name = spec.get("dist") if isinstance(spec, dict) else None
+        dist = getattr(stats, name, None) if isinstance(name, str) else None
+        if not isinstance(dist, stats.rv_continuous):
+            raise ValueError(f"cannot rebuild marginal {i} of a law: unknown scipy.stats "
+                             f"distribution {name!r}")
+        try:
+            marginals.append(dist(*[float(a) for a in spec.get("args", [])],
+                                  **{str(k): float(v) for k, v in spec.get("kwds", {}).items()}))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot rebuild marginal {i} ({name}) of a law: {exc}") from exc
+    return Law(marginals, description.get("correlation"), names=description.get("names"))

@@ -102,8 +102,15 @@ def _check_support(sample: FinalSample, laws: list, rng) -> None:
     new law's mass outside that support is invisible to reweighting (the estimate would be
     biased by an unknown amount). Checked on draws of the new law (no model run).
     """
-    if sample.space != "standard" or not sample.laws:
+    if sample.space != "standard":
         return
+    if not sample.laws:
+        raise ValueError(
+            "'law': the study's laws are unknown (a result read from a file written without "
+            "them, or a law that could not be rebuilt), so whether the new law stays within "
+            "the final sample's support cannot be checked; reanalyse the result in memory, or "
+            "pass a FinalSample with its 'laws'"
+        )
     ref = sample.laws[0]
     gen = check_rng(rng)
     for i, law in enumerate(laws):
@@ -164,7 +171,9 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     ------
     ValueError
         No kept sample, a law of the wrong dimension or with mass outside the proposal's
-        support, or a ``phi`` returning the wrong shape or non-finite values.
+        support, a new law when the study's laws are unknown (a standard-space
+        :class:`FinalSample` without ``laws``: the support could not be checked), or a
+        ``phi`` returning the wrong shape or non-finite values.
 
     Notes
     -----

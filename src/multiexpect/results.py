@@ -9,6 +9,8 @@ from typing import Any, Self
 import numpy as np
 from scipy.stats import norm
 
+from .laws import describe_law, law_from_description
+
 __all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
            "frozen_array", "jsonable", "z_value"]
 
@@ -164,8 +166,10 @@ class FinalSample:
         The study's working space (``"standard"``: the proposal is positive exactly on the
         support of the first law; ``"input"``: on all of ``R^d``).
     laws : tuple
-        The study's laws (kept in memory only, not serialised; used to check that a new law
-        stays within the proposal's support).
+        The study's laws, used to check that a new law stays within the proposal's support;
+        serialised by their ``describe()`` and rebuilt by :meth:`from_dict` (a law that cannot
+        be rebuilt leaves ``laws`` empty, and :func:`~multiexpect.reanalyse` then refuses new
+        laws rather than skip the check).
     """
 
     x: np.ndarray
@@ -203,16 +207,21 @@ class FinalSample:
         return int(self.x.shape[0])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (the laws are not serialised; ``log_f`` keeps their densities)."""
+        """JSON-safe dictionary (the laws as their ``describe()``)."""
         return jsonable({"x": self.x, "outputs": self.outputs, "log_g": self.log_g,
-                          "log_f": self.log_f, "space": self.space})
+                         "log_f": self.log_f, "space": self.space,
+                         "laws": [describe_law(law) for law in self.laws]})
 
     @classmethod
     def from_dict(cls, data: dict) -> FinalSample:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (``laws`` empty when a law cannot be rebuilt)."""
+        try:
+            laws = tuple(law_from_description(d) for d in data.get("laws") or ())
+        except ValueError:
+            laws = ()
         return cls(x=_floats(data["x"]), outputs=_floats(data["outputs"]),
                    log_g=_floats(data["log_g"]), log_f=_floats(data["log_f"]),
-                   space=str(data.get("space", "standard")))
+                   space=str(data.get("space", "standard")), laws=laws)
 
 
 @dataclass(frozen=True)

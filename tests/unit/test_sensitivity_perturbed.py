@@ -86,8 +86,16 @@ def test_result_round_trip_and_summary(law):
     assert back.names == res.names
     assert json.loads(res.to_json())["type"] == "PerturbedLawResult"
     assert "a+1sd" in res.summary()
+    # the interval is the index +- 1.96 s.e., and the indices are right: Y = a + b, so the
+    # perturbed mean is Q0 +- delta sd_k and S_k = +-sd_k / Q0 (ratio form)
     low, high = res.confidence_interval()
-    assert np.all(low < res.indices) and np.all(res.indices < high)
+    assert np.all(res.stderr > 0)
+    np.testing.assert_allclose((high - low) / 2, stats.norm.ppf(0.975) * res.stderr)
+    np.testing.assert_allclose((high + low) / 2, res.indices)
+    q0 = law.mean().sum()
+    truth = np.array([(1 if "+" in n else -1) * law.std()[law.names.index(n[0])] / q0
+                      for n in res.names])
+    assert np.all(np.abs(res.indices - truth) < 4 * res.stderr), (res.indices, truth)
 
 
 @pytest.mark.parametrize("kwargs, match", [

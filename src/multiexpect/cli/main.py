@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from importlib import resources
 
 from ..version import __version__
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, metavar="S", help="override [study] seed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--report", metavar="HTML", help="also write the HTML report here")
+    run.add_argument("--accept-model-change", action="store_true",
+                     help="keep the stored runs although the model's code changed since "
+                          "(only for a change that alters no output)")
 
     report = sub.add_parser(
         "report", help="write the HTML report of a finished study",
@@ -106,6 +110,11 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning raised while a study runs: one line on standard error."""
+    _log(f"{_PROG}: warning: {' '.join(str(message).split())}")
+
+
 def _default_store(study_path: str, study) -> str:
     if study.run.get("store"):
         store = study.run["store"]
@@ -117,9 +126,9 @@ def _default_store(study_path: str, study) -> str:
 
 
 def _run(args, study_path: str, store: str | None = None) -> int:
+    from .paths import check_output_path
     from .runner import (
         check_store,
-        dry_run,
         make_executor,
         results_path_for,
         run_study,
@@ -133,16 +142,14 @@ def _run(args, study_path: str, store: str | None = None) -> int:
         except StudyError as exc:
             raise UsageError(str(exc)) from exc
     study = load_study(study_path, seed=getattr(args, "seed", None))
-    dry_run(study)
+    study.accept_model_change = bool(getattr(args, "accept_model_change", False))
     store = store or args.store or _default_store(study_path, study)
-    folder = os.path.dirname(os.path.abspath(store))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--store: folder {folder} does not exist")
     html = getattr(args, "report", None)
-    # checked before the study runs: a report that cannot be written would come too late
-    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
-        raise UsageError(f"--report: folder {os.path.dirname(os.path.abspath(html))} "
-                         "does not exist")
+    # checked before the study runs: an output that cannot be written would come too late
+    check_output_path(store, "--store")
+    check_output_path(results_path_for(store), "--store (its results file)")
+    if html:
+        check_output_path(html, "--report")
     executor_spec = args.executor or study.run["executor"]
     workers = args.workers or study.run["workers"]
     if workers is not None and executor_spec != "processes":
@@ -151,8 +158,10 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     executor, close = make_executor(executor_spec)
     try:
         _log(f"study {study.name!r}: {len(study.analyses)} analyses, store {store}")
-        doc = run_study(study, store=store, executor=executor, workers=workers,
-                        progress=not args.no_progress and study.run["progress"], log=_log)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            doc = run_study(study, store=store, executor=executor, workers=workers,
+                            progress=not args.no_progress and study.run["progress"], log=_log)
     finally:
         close()
     results = results_path_for(store)

@@ -16,9 +16,6 @@ adaptation history (predicted final error per stage, mixture weights); reproduci
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
 import os
@@ -26,8 +23,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from .fields import StudyError
+from .figures import MAIN_COLOUR, esc, img, label, num, numeric_rows, png, pyplot, seconds
+from .kinds import KINDS
 from .quantities import result_from_dict
-from .study import StudyError
+from .schema import validate_results
 
 __all__ = ["load_results", "render_report", "write_report"]
 
@@ -52,25 +52,6 @@ details summary{cursor:pointer;color:#29507a}
 _CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         "script-src 'none'; base-uri 'none'; form-action 'none'")
 
-_MAIN_COLOUR, _BASE_COLOUR = "#1f5fa8", "#d9822b"
-
-
-def esc(value) -> str:
-    """HTML-escape any value's text (quotes included)."""
-    return html.escape(str(value), quote=True)
-
-
-def _label(text) -> str:
-    """A figure label: ``$`` escaped so matplotlib never parses user text as mathtext."""
-    return str(text).replace("$", r"\$")
-
-
-def _num(value, digits: int = 6) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, str):
-        return esc(value)
-    return f"{value:.{digits}g}"
 
 
 # ---------------------------------------------------------------------- loading
@@ -94,140 +75,11 @@ def load_results(source: str) -> tuple[dict, str]:
     if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
         raise StudyError("", f"{path}: not a multiexpect results file (expected format "
                          f"{RESULTS_FORMAT!r})")
-    return doc, path
-
-
-# ---------------------------------------------------------------------- figures
-def _pyplot():
     try:
-        import matplotlib
-    except ImportError as exc:
-        raise StudyError("", "the HTML report needs matplotlib: pip install "
-                         "'multiexpect[report]'") from exc
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> str:
-    plt = _pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f"data:image/png;base64,{data}"
-
-
-def _img(uri: str, alt: str) -> str:
-    return f'<img src="{uri}" alt="{esc(alt)}">'
-
-
-def _rows(record) -> list[dict]:
-    return record["rows"] if record else []
-
-
-def _estimates_figure(main: dict, baseline: dict | None, level: float) -> str:
-    """Each estimate with its interval (and the baseline's), one panel per quantity."""
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
-    rows, brows = _rows(main), _rows(baseline)
-    n = len(rows)
-    pct = f"{round(level * 100)}%"
-    if n > 12:
-        fig, ax = plt.subplots(figsize=(9.5, 3.6))
-        series = [(main, rows, 0.0, "o", _MAIN_COLOUR)]
-        if brows:
-            series.append((baseline, brows, 0.3, "s", _BASE_COLOUR))
-        for record, rws, shift, marker, colour in series:
-            est = np.array([r["estimate"] for r in rws])
-            ax.errorbar(np.arange(n) + shift, est, yerr=[est - [r["low"] for r in rws],
-                                                         [r["high"] for r in rws] - est],
-                        fmt=marker, ms=3, color=colour, label=record["method"])
-        ax.set_xlabel("quantity (in table order)")
-        ax.set_ylabel(f"estimate and {pct} interval")
-        ax.legend(frameon=False)
-        ax.grid(alpha=0.3)
-        return _png(fig)
-    ncols = min(n, 4)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 1.9 * nrows + 0.3),
-                             squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        if k >= n:
-            ax.axis("off")
-            continue
-        series = [(main["method"], rows[k], _MAIN_COLOUR)]
-        if brows:
-            series.append((baseline["method"], brows[k], _BASE_COLOUR))
-        for pos, (_, row, colour) in enumerate(series):
-            ax.errorbar([row["estimate"]], [pos], xerr=[[row["estimate"] - row["low"]],
-                                                        [row["high"] - row["estimate"]]],
-                        fmt="o", color=colour, capsize=4, ms=5)
-        ax.set_yticks(range(len(series)))
-        ax.set_yticklabels([_label(s[0]) for s in series], fontsize=8)
-        ax.set_ylim(-0.6, len(series) - 0.4)
-        ax.set_title(_label(rows[k]["name"]), fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(3))
-        ax.xaxis.get_major_formatter().set_useOffset(False)
-        ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"estimates with {pct} intervals", fontsize=10)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _sobol_figure(result, baseline, level: float) -> str:
-    """Grouped bars: first and total order per input, with intervals (and the baseline)."""
-    plt = _pyplot()
-    series = [result] + ([baseline] if baseline else [])
-    bars = [(res, order) for res in series for order in res.orders]
-    d = len(result.names)
-    width = 0.8 / len(bars)
-    colours = {"first": ("#1f5fa8", "#8fb3dc"), "total": ("#c2452d", "#e8a293")}
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * d + 2), 3.6))
-    x = np.arange(d)
-    intervals = [res.confidence_interval(level) for res in series]
-    for k, (res, order) in enumerate(bars):
-        which = 0 if res is result else 1
-        est, _ = res.indices(order)
-        low, high = intervals[which][order]
-        label = "first order $S_i$" if order == "first" else "total order $S_{Ti}$"
-        if baseline is not None:
-            label += f" ({_label(res.method)})"
-        ax.bar(x + (k - (len(bars) - 1) / 2) * width, est, width,
-               color=colours[order][which], yerr=[est - low, high - est], capsize=3,
-               label=label, error_kw={"elinewidth": 1})
-    ax.set_xticks(x)
-    ax.set_xticklabels([_label(n) for n in result.names])
-    ax.axhline(0, color="#555", lw=0.8)
-    ax.set_ylabel(f"index and {round(level * 100)}% interval")
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
-
-
-def _pli_figure(result, baseline, level: float) -> str:
-    plt = _pyplot()
-    k = len(result.names)
-    fig, ax = plt.subplots(figsize=(7.5, max(2.4, 0.32 * k + 1)))
-    y = np.arange(k)
-    series = [(result, _MAIN_COLOUR)] + ([(baseline, _BASE_COLOUR)] if baseline else [])
-    h = 0.8 / len(series)
-    for j, (res, colour) in enumerate(series):
-        low, high = res.confidence_interval(level)
-        ax.barh(y + (j - (len(series) - 1) / 2) * h, res.indices, h, color=colour,
-                xerr=[res.indices - low, high - res.indices], capsize=2,
-                label=_label(res.method))
-    ax.set_yticks(y)
-    ax.set_yticklabels([_label(n) for n in result.names], fontsize=8)
-    ax.invert_yaxis()
-    ax.axvline(0, color="#555", lw=0.8)
-    ax.set_xlabel(f"perturbed-law index ({result.form}) and {round(level * 100)}% interval")
-    ax.legend(frameon=False, fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+        validate_results(doc)
+    except StudyError as exc:
+        raise StudyError("", f"{path}: {exc}") from exc
+    return doc, path
 
 
 def _history(result) -> list[dict]:
@@ -239,14 +91,14 @@ def _history(result) -> list[dict]:
 
 def _history_figure(history: list[dict], chosen) -> str:
     """Predicted final error per stage (log scale) and the mixture weights per stage."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     stages = [int(h.get("index", i)) for i, h in enumerate(history)]
     errors = [float(h["predicted_error"]) if not isinstance(h["predicted_error"], str)
               else float("nan") for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.3))
-    ax1.plot(stages, errors, "o-", color=_MAIN_COLOUR)
+    ax1.plot(stages, errors, "o-", color=MAIN_COLOUR)
     if all(e > 0 for e in errors if math.isfinite(e)):
         ax1.set_yscale("log")
     if chosen is not None and chosen in stages:
@@ -272,7 +124,7 @@ def _history_figure(history: list[dict], chosen) -> str:
         bottom = np.zeros(len(history))
         for j, name in enumerate(labels):
             ax2.bar(stages, weights[:, j], bottom=bottom, color=cmap(j % 20),
-                    label=_label(name), width=0.7)
+                    label=label(name), width=0.7)
             bottom += weights[:, j]
         if len(labels) <= 12:
             ax2.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
@@ -282,7 +134,7 @@ def _history_figure(history: list[dict], chosen) -> str:
     ax2.set_ylabel("mixture weight α")
     ax2.set_title("adaptation: mixture weights", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 # ---------------------------------------------------------------------- HTML pieces
@@ -307,15 +159,15 @@ def _settings_html(doc: dict) -> str:
     out.append(f"<p>Model: {desc}, output column {esc(model.get('output', 0))}.</p>")
     rows = []
     for spec in s["inputs"]:
-        params = ", ".join([_num(a) for a in spec.get("args", [])]
-                           + [f"{esc(k)}={_num(v)}" for k, v in spec.get("params", {}).items()])
+        params = ", ".join([num(a) for a in spec.get("args", [])]
+                           + [f"{esc(k)}={num(v)}" for k, v in spec.get("params", {}).items()])
         rows.append([esc(spec["name"]), f"<code>scipy.stats.{esc(spec['dist'])}</code>",
                      esc(params)])
     out.append("<h3>Inputs</h3>" + _table(["input", "distribution", "parameters"], rows,
                                            left=3))
     if s.get("correlation"):
         names = [esc(i["name"]) for i in s["inputs"]]
-        rows = [[names[i]] + [_num(v, 3) for v in row] for i, row in enumerate(s["correlation"])]
+        rows = [[names[i]] + [num(v, 3) for v in row] for i, row in enumerate(s["correlation"])]
         out.append("<h3>Gaussian-copula correlation</h3>" + _table(["", *names], rows))
     rows = []
     for a in s["analyses"]:
@@ -340,18 +192,19 @@ def _estimates_table(main: dict, baseline: dict | None, level: float) -> str:
         header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval",
                    "variance ratio"]
     rows = []
-    for k, r in enumerate(main["rows"]):
-        row = [esc(r["name"]), _num(r["estimate"]), _num(r["stderr"], 3),
-               f"[{_num(r['low'])}, {_num(r['high'])}]"]
+    main_rows, base_rows = numeric_rows(main), numeric_rows(baseline)
+    for k, r in enumerate(main_rows):
+        row = [esc(r["name"]), num(r["estimate"]), num(r["stderr"], 3),
+               f"[{num(r['low'])}, {num(r['high'])}]"]
         if baseline:
-            b = baseline["rows"][k]
+            b = base_rows[k]
             ratio = "–"
             if r["stderr"] > 0 and math.isfinite(b["stderr"]):
                 # equal budgets: the runs crude MC needs for the same precision, per run here
                 scale = baseline["runs"]["spent"] / max(main["runs"]["spent"], 1)
                 ratio = f"{scale * (b['stderr'] / r['stderr']) ** 2:.3g}"
-            row += [_num(b["estimate"]), _num(b["stderr"], 3),
-                    f"[{_num(b['low'])}, {_num(b['high'])}]", ratio]
+            row += [num(b["estimate"]), num(b["stderr"], 3),
+                    f"[{num(b['low'])}, {num(b['high'])}]", ratio]
         rows.append(row)
     note = ""
     if baseline:
@@ -368,34 +221,23 @@ def _analysis_html(analysis: dict, level: float) -> str:
     out = [f"<h2>{esc(analysis['title'])}</h2>"]
     runs = main["runs"]
     out.append(f'<p class="lede">Method <b>{esc(main["method"])}</b>: '
-               f'{runs["spent"]} model runs ({runs["new"]} run now, {runs["reused"]} read '
-               f'from the store), {main["seconds"]:.1f} s.'
-               + (f' Baseline <b>{esc(baseline["method"])}</b>: {baseline["runs"]["spent"]} '
+               f'{esc(runs["spent"])} model runs ({esc(runs["new"])} run now, '
+               f'{esc(runs["reused"])} read from the store), {seconds(main["seconds"])} s.'
+               + (f' Baseline <b>{esc(baseline["method"])}</b>: '
+                  f'{esc(baseline["runs"]["spent"])} '
                   f'runs.' if baseline else "") + "</p>")
-    kind = analysis["kind"]
-    if kind == "sobol":
-        out.append(f'<p class="note">Output mean {_num(result.mean)} (s.e. '
-                   f'{_num(result.mean_stderr, 2)}), variance {_num(result.variance)} (s.e. '
-                   f'{_num(result.variance_stderr, 2)}).</p>')
-    if kind == "perturbed":
-        out.append(f'<p class="note">Quantity {esc(result.quantity)}: nominal value '
-                   f'{_num(result.quantities[0])} (s.e. {_num(result.quantities_stderr[0], 2)})'
-                   f'; index form {esc(result.form)}.</p>')
+    kind = KINDS.get(analysis["kind"])
+    if kind is None:
+        raise StudyError("", f"not a valid results file: unknown analysis kind "
+                         f"{analysis['kind']!r}")
+    out += kind.notes(result)
     out.append(_estimates_table(main, baseline, level))
-    if kind == "sobol":
-        out.append("<h3>First- and total-order indices</h3>")
-        out.append(_img(_sobol_figure(result, base, level), "Sobol' indices bar chart"))
-    elif kind == "perturbed":
-        out.append("<h3>Perturbed-law indices</h3>")
-        out.append(_img(_pli_figure(result, base, level), "perturbed-law indices"))
-    else:
-        out.append("<h3>Estimates with intervals</h3>")
-        out.append(_img(_estimates_figure(main, baseline, level), "estimates with intervals"))
+    out.append(kind.figure(result, base, main, baseline, level))
     history = _history(result)
     if history:
         chosen = result.diagnostics.get("chosen_stage")
         out.append("<h3>Adaptation history</h3>")
-        out.append(_img(_history_figure(history, chosen), "adaptation history"))
+        out.append(img(_history_figure(history, chosen), "adaptation history"))
         rows = []
         for h in history:
             comps = h.get("components") or []
@@ -403,7 +245,7 @@ def _analysis_html(analysis: dict, level: float) -> str:
             top = sorted(zip(alpha, comps), reverse=True)[:4]
             mix = ", ".join(f"{esc(c)} {float(a):.2f}" for a, c in top) or "the law itself"
             rows.append([esc(h.get("index")), esc(h.get("n_points")), esc(h.get("runs_used")),
-                         _num(h["predicted_error"], 3), mix + ("" if len(comps) <= 4 else ", …"),
+                         num(h["predicted_error"], 3), mix + ("" if len(comps) <= 4 else ", …"),
                          esc(h.get("note") or "")])
         out.append(_table(["stage", "points", "runs so far", "predicted final error",
                            "largest mixture weights", "note"], rows))
@@ -419,9 +261,9 @@ def _repro_html(doc: dict) -> str:
     r = doc["reproducibility"]
     runs = r["model_runs"]
     rows = [["seed", esc(r["seed"])],
-            ["model runs spent", f"{runs['spent']} ({runs['new']} run in the last session, "
-                                 f"{runs['reused']} read from the store)"],
-            ["wall time of the last session", f"{r['seconds']:.1f} s"],
+            ["model runs spent", f"{esc(runs['spent'])} ({esc(runs['new'])} run in the last "
+                                 f"session, {esc(runs['reused'])} read from the store)"],
+            ["wall time of the last session", f"{seconds(r['seconds'])} s"],
             ["started", esc(r["started"])],
             ["executor", esc(r.get("executor") or "in-process")
              + (f", {esc(r['workers'])} workers" if r.get("workers") else "")],
@@ -436,7 +278,25 @@ def _repro_html(doc: dict) -> str:
 
 
 def render_report(doc: dict) -> str:
-    """The report of a results document, as one HTML string."""
+    """The report of a results document, as one HTML string.
+
+    Raises
+    ------
+    StudyError
+        The document does not follow the results schema (one line naming the key), or a
+        value in it cannot be drawn.
+    """
+    validate_results(doc)
+    try:
+        return _render(doc)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, StudyError):
+            raise
+        raise StudyError("", f"not a valid results file: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}") from exc
+
+
+def _render(doc: dict) -> str:
     study = doc["study"]
     level = float(doc.get("level", 0.95))
     runs = doc["reproducibility"]["model_runs"]
@@ -455,7 +315,7 @@ def render_report(doc: dict) -> str:
     parts.append(
         '<div class="kpi">'
         f"<div><b>{n_est}</b>estimates</div>"
-        f"<div><b>{runs['spent']}</b>model runs</div>"
+        f"<div><b>{esc(runs['spent'])}</b>model runs</div>"
         f"<div><b>{len(doc['analyses'])}</b>analyses</div>"
         f"<div><b>{round(level * 100)}%</b>intervals</div></div>")
     version = doc["reproducibility"]["versions"].get("multiexpect")

@@ -22,7 +22,7 @@ from ..version import __version__
 from .quantities import analysis_rows, call_analysis, statistic_label
 from .study import Study, StudyError, load_model
 
-__all__ = ["RESULTS_FORMAT", "check_store", "dry_run", "make_executor", "results_path_for",
+__all__ = ["RESULTS_FORMAT", "check_store", "make_executor", "results_path_for",
            "run_study", "versions", "write_results"]
 
 RESULTS_FORMAT = "multiexpect-results/1"
@@ -41,36 +41,6 @@ def versions() -> dict:
         if module is not None:
             out[name] = getattr(module, "__version__", "?")
     return out
-
-
-class _DryRunReached(Exception):
-    """Raised by :class:`_DryEvaluate` at the first model run: validation passed."""
-
-
-class _DryEvaluate:
-    """An ``evaluate`` that stops at its first call, so a library call checks its
-    arguments and stops before any model run."""
-
-    def __call__(self, x, batch=0):
-        raise _DryRunReached
-
-
-def dry_run(study: Study) -> None:
-    """Call each analysis's library function with :class:`_DryEvaluate`: every argument
-    check the library makes runs now, before any model run."""
-    for analysis in study.analyses:
-        for method in (analysis.method, analysis.baseline):
-            if method is None:
-                continue
-            try:
-                call_analysis(study, analysis, method, _DryEvaluate())
-            except _DryRunReached:
-                continue
-            except StudyError:
-                raise
-            except (ValueError, TypeError) as exc:
-                key = analysis.kind if method == analysis.method else f"{analysis.kind}.baseline"
-                raise StudyError(key, " ".join(str(exc).split())) from exc
 
 
 def results_path_for(store: str) -> str:
@@ -98,12 +68,7 @@ def make_executor(spec: str | None):
 
 
 def _store_settings(study: Study, analysis, method: str) -> dict:
-    settings = study.settings()
-    return {"seed": study.seed, "model": settings["model"], "inputs": settings["inputs"],
-            "correlation": settings["correlation"], "method": method,
-            "analysis": {k: v for k, v in next(a for a in settings["analyses"]
-                                                if a["kind"] == analysis.kind).items()
-                         if k != "baseline"}}
+    return study.run_identity(analysis, method, _study_id(study, analysis, method))
 
 
 def _plan(study: Study) -> list:
@@ -141,7 +106,17 @@ def check_store(study: Study, store: str) -> None:
             stored = opened.study_settings(study_id)
             new = canonical_settings(_store_settings(study, analysis, method))
             if stored is not None and stored != new:
-                diff = "; ".join(settings_diff(stored, new))
+                diffs = settings_diff(stored, new)
+                if all(d.startswith("model.code_sha256:") for d in diffs):
+                    if study.accept_model_change:
+                        study.accepted_code[study_id] = stored["model"]["code_sha256"]
+                        continue
+                    raise StudyError("--store", f"{store} holds runs of {study_id!r} made by "
+                                     f"another version of the model's code: restore the "
+                                     f"model to resume; use a new store to start again; or, "
+                                     f"if the change alters no output, re-run with "
+                                     f"--accept-model-change to keep the stored runs")
+                diff = "; ".join(diffs)
                 raise StudyError("--store", f"{store} holds {study_id!r} with other settings "
                                  f"({diff}): restore the study file to resume, or use a "
                                  f"new store for a new study")

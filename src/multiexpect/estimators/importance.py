@@ -50,33 +50,82 @@ def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray
     return out
 
 
+#: Beyond this magnitude (or below its inverse) a column's squares would leave float64's
+#: range (overflow to inf past 1e154, underflow to 0 below 1e-154), so StreamingMoments
+#: works on it scaled by a power of two.
+_SAFE_MAGNITUDE = 2.0**400
+
+
 class StreamingMoments:
     """Running mean and variance of rows, chunk by chunk (Chan et al. pairwise update).
 
-    Keeps the final stage's memory bounded whatever the budget.
+    Keeps the final stage's memory bounded whatever the budget. A column whose first
+    non-zero values lie beyond ``2^±400`` is accumulated as ``v 2^-e`` (``e`` its binary
+    exponent), and the moments are scaled back on reading: multiplying by a power of two is
+    exact, so every other column gives the same bits as unscaled arithmetic, while outputs
+    of magnitude ``1e160`` or ``1e-200`` keep a finite, non-zero standard error (their
+    squares would overflow or underflow).
     """
 
     def __init__(self, width: int, covariance: bool = False):
         self.n = 0
-        self.mean = np.zeros(width)
+        self._mean = np.zeros(width)
         self._m2 = np.zeros(width)
         self._cross = np.zeros((width, width)) if covariance else None
+        self._exponent = np.zeros(width, dtype=int)   # column j is stored times 2^-e_j
+        self._decided = np.zeros(width, dtype=bool)   # e_j fixed (a non-zero value seen)
+
+    def _choose_exponents(self, values: np.ndarray) -> None:
+        """Fix ``e_j`` of the columns that see their first non-zero finite value."""
+        if self._decided.all():
+            return
+        with np.errstate(invalid="ignore"):
+            peak = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0)
+        newly = ~self._decided & (peak > 0)
+        outside = (peak > _SAFE_MAGNITUDE) | (peak < 1.0 / _SAFE_MAGNITUDE)
+        _, exponent = np.frexp(peak)
+        self._exponent = np.where(newly & outside, exponent, self._exponent)
+        self._decided |= newly
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        if not self._exponent.any():
+            return values
+        return values * np.ldexp(1.0, -self._exponent)
+
+    def _unscale(self, values: np.ndarray, power: int = 1) -> np.ndarray:
+        if not self._exponent.any():
+            return values
+        return values * np.ldexp(1.0, power * self._exponent)
 
     def update(self, values: np.ndarray) -> None:
         """Add the rows of ``values`` ((n, width))."""
         m = values.shape[0]
         if m == 0:
             return
+        self._choose_exponents(values)
+        values = self._scaled(values)
         chunk_mean = values.mean(axis=0)
         centred = values - chunk_mean
         chunk_m2 = (centred**2).sum(axis=0)
         total = self.n + m
-        delta = chunk_mean - self.mean
+        delta = chunk_mean - self._mean
         if self._cross is not None:
             self._cross += centred.T @ centred + np.outer(delta, delta) * (self.n * m / total)
-        self.mean = self.mean + delta * (m / total)
+        self._mean = self._mean + delta * (m / total)
         self._m2 = self._m2 + chunk_m2 + delta**2 * (self.n * m / total)
         self.n = total
+
+    @property
+    def scale(self) -> np.ndarray:
+        """The power of two ``2^e_j`` each column is accumulated divided by (1 for columns
+        within ``2^±400``): a caller combining covariances of extreme columns can work in
+        these units, where squares neither overflow nor underflow."""
+        return np.ldexp(1.0, self._exponent)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean of the rows."""
+        return self._unscale(self._mean)
 
     @property
     def covariance(self) -> np.ndarray:
@@ -85,16 +134,26 @@ class StreamingMoments:
             raise RuntimeError("StreamingMoments(covariance=True) is needed for covariance")
         if self.n < 2:
             return np.full_like(self._cross, np.inf)
-        return self._cross / (self.n - 1)
+        cov = self._cross / (self.n - 1)
+        if not self._exponent.any():
+            return cov
+        scale = np.ldexp(1.0, self._exponent)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov = cov * scale[:, None] * scale[None, :]
+        # beyond float64 the covariance is unknown: NaN, as unscaled arithmetic gives
+        return np.where(np.isfinite(cov), cov, np.nan)
 
     @property
     def variance(self) -> np.ndarray:
-        """Unbiased per-row variance (``ddof=1``)."""
+        """Unbiased per-row variance (``ddof=1``; ``inf`` where it exceeds float64)."""
         if self.n < 2:
-            return np.full_like(self.mean, np.inf)
-        return self._m2 / (self.n - 1)
+            return np.full_like(self._mean, np.inf)
+        with np.errstate(over="ignore"):
+            return self._unscale(self._m2 / (self.n - 1), power=2)
 
     @property
     def stderr(self) -> np.ndarray:
         """Standard error of the mean."""
-        return np.sqrt(self.variance / max(self.n, 1))
+        if self.n < 2:
+            return np.full_like(self._mean, np.inf)
+        return self._unscale(np.sqrt(self._m2 / (self.n - 1) / max(self.n, 1)))

@@ -1,0 +1,148 @@
+"""From the model's raw outputs to the columns the library estimates, and from estimates to
+rows: shared by the analysis kinds.
+
+The store keeps the model's raw outputs; :class:`OutputColumns` turns the output column
+``Y`` into the statistics of an analysis (``Y^k``, ``1{Y > t}``) and watches what it sees:
+a moment whose values cannot have a variance in float64 is refused, a tail too heavy for a
+moment is reported (:func:`hill_tail_index`), a constant output is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["HeavyTailWarning", "OneColumn", "OutputColumns", "exceedance_name",
+           "hill_tail_index", "make_rows", "moment_name", "statistic_label", "unused_model"]
+
+
+class HeavyTailWarning(UserWarning):
+    """The outputs of a study look too heavy-tailed for one of its moments."""
+
+
+def unused_model(x):  # pragma: no cover - never called: ``evaluate`` replaces it
+    raise RuntimeError("the model is run through 'evaluate'")
+
+
+def moment_name(y: str, k: int) -> str:
+    return f"E[{y}]" if k == 1 else f"E[{y if y.isidentifier() else f'({y})'}^{k}]"
+
+
+def exceedance_name(y: str, t: float) -> str:
+    """``P(Y > t)`` with ``t`` in the fewest significant digits (6 at least) that give it
+    back exactly, so that distinct thresholds have distinct names."""
+    for digits in range(6, 18):
+        text = f"{t:.{digits}g}"
+        if float(text) == t:
+            break
+    return f"P({y} > {text})"
+
+
+def statistic_label(spec: dict, y: str = "Y") -> str:
+    """``E[Y^k]`` or ``P(Y > t)``: the statistic of a ``laws`` analysis."""
+    if spec.get("exceedance") is not None:
+        return exceedance_name(y, spec["exceedance"])
+    return moment_name(y, spec.get("moment", 1))
+
+
+#: The largest |Y^k| whose square float64 holds: past it, E[Y^k] can have no standard error
+_MAX_SQUARABLE = float(np.sqrt(np.finfo(float).max))
+#: Share of the largest runs whose |Y| give the Hill estimate of the output's tail index
+_TAIL_SHARE = 0.05
+#: E[Y^k] is flagged when the Hill tail index of |Y| is below this factor times k
+_TAIL_FACTOR = 1.25
+
+
+def hill_tail_index(y: np.ndarray, share: float = _TAIL_SHARE) -> float:
+    """Hill's estimate of the tail index ``a`` of ``|Y|`` (``P(|Y| > t) ~ t^-a``) from the
+    largest ``share`` of the values (10 at least); ``inf`` when they are too few or equal.
+
+    ``E[|Y|^k]`` is finite only when ``k < a``, and a normal interval for it needs
+    ``2k < a``: the estimate is a diagnostic (biased for lognormal-like tails), not a test.
+    """
+    a = np.sort(np.abs(y[np.isfinite(y)]))[::-1]
+    k = max(int(share * a.size), 10)
+    if a.size <= k or a[k] <= 0:
+        return float("inf")
+    logs = np.log(a[:k] / a[k])
+    mean = float(np.mean(logs))
+    return float("inf") if mean <= 0 else 1.0 / mean
+
+
+class OutputColumns:
+    """``evaluate`` of the statistics: raw output column ``output`` -> statistic columns.
+
+    Forwards ``observe`` (the progress bar's predicted error) to the wrapped callable. Keeps
+    the outputs seen, for :meth:`heavy_tail_warnings`; refuses a moment that overflows.
+    """
+
+    def __init__(self, evaluate: Callable, output: int, moments=(), thresholds=()):
+        self.evaluate = evaluate
+        self.output = int(output)
+        self.moments = np.asarray(list(moments), dtype=float)
+        self.thresholds = np.asarray(list(thresholds), dtype=float)
+        self.seen: list[np.ndarray] = []
+
+    def heavy_tail_warnings(self, y_name: str = "Y") -> list[str]:
+        """One message per moment ``E[Y^k]`` whose outputs look too heavy-tailed for it."""
+        if not self.moments.size or not self.seen:
+            return []
+        tail = hill_tail_index(np.concatenate(self.seen))
+        return [f"{moment_name(y_name, int(k))}: the outputs' tail looks heavy (Hill tail "
+                f"index {tail:.2g} from the largest {_TAIL_SHARE:.0%} of |{y_name}|, below "
+                f"{_TAIL_FACTOR:g} x {int(k)}): this moment may not exist, and its interval "
+                f"then means nothing" for k in self.moments if tail < _TAIL_FACTOR * k]
+
+    def column(self, x, batch):
+        out = np.asarray(self.evaluate(x, batch), dtype=float)
+        if out.ndim == 1:
+            out = out[:, None]
+        if self.output >= out.shape[1]:
+            raise ValueError(f"model.output is {self.output} but the model returned "
+                             f"{out.shape[1]} column(s)")
+        return out[:, self.output]
+
+    def __call__(self, x, batch=0):
+        y = self.column(x, batch)
+        self.seen.append(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            powers = y[:, None] ** self.moments[None, :]
+        with np.errstate(invalid="ignore"):
+            overflow = ~(np.abs(powers) <= _MAX_SQUARABLE) & np.isfinite(y)[:, None]
+        if overflow.any():
+            j = int(np.flatnonzero(overflow.any(axis=0))[0])
+            i = int(np.flatnonzero(overflow[:, j])[0])
+            raise ValueError(f"moments: Y^{int(self.moments[j])} = {powers[i, j]:.3g} at the "
+                             f"model output Y = {y[i]:.4g}: beyond {_MAX_SQUARABLE:.3g} its "
+                             f"variance overflows float64 and it can have no interval; ask "
+                             f"for a lower moment or rescale the output")
+        cols = [powers, (y[:, None] > self.thresholds[None, :]).astype(float)]
+        return np.concatenate(cols, axis=1)
+
+    def observe(self, stage) -> None:
+        getattr(self.evaluate, "observe", lambda s: None)(stage)
+
+
+class OneColumn(OutputColumns):
+    """``evaluate`` returning the raw output column ``Y`` alone (Sobol', perturbed laws)."""
+
+    def __call__(self, x, batch=0):
+        y = self.column(x, batch)
+        self.seen.append(y)
+        return y[:, None]
+
+    def check_not_constant(self) -> None:
+        """Raise when every output seen is the same number: its variance is zero, so
+        variance-based indices are undefined."""
+        y = np.concatenate(self.seen) if self.seen else np.empty(0)
+        if y.size >= 2 and np.all(y == y[0]):
+            raise ValueError(f"sobol: the model's output is {y[0]:.6g} at every one of the "
+                             f"{y.size} runs: its variance is zero and Sobol' indices are "
+                             f"undefined (is model.output the right column?)")
+
+
+def make_rows(names, estimates, stderrs, lows, highs) -> list[dict]:
+    return [{"name": n, "estimate": float(e), "stderr": float(s), "low": float(lo),
+             "high": float(hi)}
+            for n, e, s, lo, hi in zip(names, estimates, stderrs, lows, highs)]
