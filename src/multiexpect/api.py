@@ -13,6 +13,7 @@ from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.builder import evaluate_for_call
 from .interop import as_model, check_model_dims
+from .intervals import HitTally, event_diagnostics
 from .laws import describe_law
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
@@ -163,12 +164,16 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
     if method == "aiscv":
         opts = options_for_budget(options, budget)
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
-        engine = AISCV(laws, evaluate, budget=budget, seed=seed, weights=weights,
+        tally = HitTally(evaluate)
+        engine = AISCV(laws, tally, budget=budget, seed=seed, weights=weights,
                        options=opts, names=names)
         for stage in engine.steps():
             getattr(evaluate, "observe", _no_observer)(stage)
         out = engine.finish(keep_sample=keep_sample)
         problem = engine.problem
+        events = event_diagnostics(tally, problem.column, n_final=out["n_final"],
+                                   defensive=opts.defensive, n_laws=len(laws),
+                                   pilot=_is_pilot_batch)
         return ExpectationResult(
             estimate=out["estimate"], stderr=out["stderr"], names=problem.names,
             method=method, n_evaluations=engine.runs_used, budget=budget,
@@ -178,7 +183,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
                          "pooled_lambdas": out["pooled_lambdas"],
                          "predicted_error": out["predicted_error"], "space": problem.space,
                          "selection_scores": getattr(engine, "selection_scores", None),
-                         "pilot_estimate": engine.pilot_estimate.tolist()},
+                         "pilot_estimate": engine.pilot_estimate.tolist()} | events,
             settings=settings,
             sample=final_sample_from_engine(engine) if keep_sample else None)
 
@@ -187,15 +192,24 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
 
     if options:
         raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
-    counter = _RunCounter(evaluate)
+    tally = HitTally(evaluate)
+    counter = _RunCounter(tally)
     run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
     out = run(laws, counter, budget=budget, seed=seed, names=names)
     problem = out["problem"]
     w = _final_weights(weights, out["estimate"], out["stderr"])
+    # every draw is from a law (crude MC) or the laws' mixture: 1/L law-equivalent each
+    events = event_diagnostics(tally, problem.column, n_final=counter.n_runs, defensive=1.0,
+                               n_laws=len(laws), pilot=_is_pilot_batch)
     return ExpectationResult(
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=counter.n_runs, budget=budget, weights=w,
-        diagnostics={"n_points": out["n_points"]}, settings=settings)
+        diagnostics={"n_points": out["n_points"]} | events, settings=settings)
+
+
+def _is_pilot_batch(batch: int) -> bool:
+    """Batch keys of the pilot (drawn from the law): 0 and its extensions -1, -2, ..."""
+    return batch <= 0
 
 
 def _no_observer(stage) -> None:
