@@ -11,6 +11,7 @@ from .engine import check_weights, options_for_budget, resolve_weights, run_engi
 from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
 from .evaluation.config import Evaluation
 from .interop import as_laws
+from .intervals import HitTally, event_diagnostics
 from .laws import describe_law
 from .prepare import prepare
 from .problem import Problem
@@ -113,27 +114,40 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``)."""
     if method == "aiscv":
-        out = run_engine(laws, evaluate, budget=budget, seed=seed, weights=weights,
+        tally = HitTally(evaluate)
+        out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None))
+        events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
+                                   defensive=opts.defensive, n_laws=len(laws),
+                                   pilot=_is_pilot_batch)
         return ExpectationResult(
             estimate=out.estimate, stderr=out.stderr, names=out.problem.names,
             method=method, n_evaluations=out.runs_used, budget=budget, weights=out.weights,
-            history=out.history_records(), diagnostics=out.diagnostics(), settings=settings,
-            sample=final_sample_from_engine(out) if keep_sample else None)
+            history=out.history_records(), diagnostics=out.diagnostics() | events,
+            settings=settings, sample=final_sample_from_engine(out) if keep_sample else None)
 
     if method == "separate-is":
         return _separate_is(laws, evaluate, budget, seed, weights, settings["options"], names,
                             settings)
 
+    tally = HitTally(evaluate)
     run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
-    out = run(laws, evaluate, budget=budget, seed=seed, names=names)
+    out = run(laws, tally, budget=budget, seed=seed, names=names)
     problem = out["problem"]
     w = _final_weights(weights, out["estimate"], out["stderr"])
+    # every draw is from a law (crude MC) or the laws' mixture: 1/L law-equivalent each
+    events = event_diagnostics(tally, problem.column, n_final=evaluate.n_runs, defensive=1.0,
+                               n_laws=len(laws), pilot=_is_pilot_batch)
     return ExpectationResult(
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=evaluate.n_runs, budget=budget, weights=w,
-        diagnostics={"n_points": out["n_points"]}, settings=settings)
+        diagnostics={"n_points": out["n_points"]} | events, settings=settings)
+
+
+def _is_pilot_batch(batch: int) -> bool:
+    """Batch keys of the pilot (drawn from the law): 0 and its extensions -1, -2, ..."""
+    return batch <= 0
 
 
 

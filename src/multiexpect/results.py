@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 import numpy as np
-from scipy.stats import norm
 
+from .intervals import effective_hits, event_interval, event_notes, normal_interval, z_value
 from .laws import describe_law, law_from_description
 
 __all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
@@ -54,11 +54,6 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def z_value(level: float) -> float:
-    """``z`` of a two-sided normal interval at ``level``: ``Φ^{-1}(1/2 + level/2)``."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
-    return float(norm.ppf(0.5 + level / 2.0))
 
 
 def _write_json(result, path, kwargs: dict) -> str:
@@ -283,9 +278,44 @@ class ExpectationResult(JsonResult):
 
     # ------------------------------------------------------------------
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Normal-theory interval ``Î ± z_{(1+level)/2} se``: (low, high) arrays."""
-        z = z_value(level)
-        return self.estimate - z * self.stderr, self.estimate + z * self.stderr
+        """Interval of each estimate at ``level``: (low, high) arrays.
+
+        Normal theory, ``Î ± z_{(1+level)/2} se``, except for event probabilities
+        (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's interval from the
+        effective sample size, inside [0, 1] and skewed when the effective hits are few, and
+        ``[0, U]`` with an upper bound ``U`` when there is no hit (never [0, 0]; see
+        :mod:`multiexpect.intervals`).
+        """
+        low, high = normal_interval(self.estimate, self.stderr, level)
+        event = self._event_mask()
+        if np.any(event):
+            low[event], high[event] = event_interval(
+                self.estimate[event], self.stderr[event], level,
+                hits=np.asarray(self.diagnostics["hits"], dtype=float)[event],
+                law_draws=np.asarray(self.diagnostics["law_draws"], dtype=float)[event])
+        return low, high
+
+    def _event_mask(self) -> np.ndarray:
+        """Which quantities are event probabilities (none for a result without the tally)."""
+        event = self.diagnostics.get("event")
+        if event is None or len(event) != len(self.estimate):
+            return np.zeros(len(self.estimate), dtype=bool)
+        return np.asarray(event, dtype=bool)
+
+    @property
+    def effective_hits(self) -> np.ndarray:
+        """Effective hits ``k_eff`` of each event probability (NaN for other quantities).
+
+        ``k_eff = p̂² (1 - p̂) / se²``, capped by the raw hits: the hits crude Monte Carlo
+        would need for the same relative error; below ``intervals.FEW_HITS`` the estimate
+        and its standard error are not to be trusted.
+        """
+        event = self._event_mask()
+        out = np.full(len(self.estimate), np.nan)
+        if np.any(event):
+            out[event] = effective_hits(self.estimate[event], self.stderr[event],
+                                        np.asarray(self.diagnostics["hits"])[event])
+        return out
 
     @property
     def weighted_variance(self) -> float:
@@ -301,7 +331,8 @@ class ExpectationResult(JsonResult):
                 f"{self.n_evaluations} of {self.budget} model runs")
         table = format_table(["quantity", "estimate", "std. error",
                               f"{round(level * 100)}% interval"], rows)
-        return f"{head}\n{table}"
+        notes = event_notes(self.names, self.estimate, self.effective_hits, high, level)
+        return "\n".join([head, table, *notes])
 
     # ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""Confidence intervals of event probabilities that stay in [0, 1] and never have zero width.
+
+A quantity that is 0/1 at every run is an *event probability* ``p``. Its normal-theory
+interval ``p̂ ± z se`` fails in two ways when the event is rare: with no hit it is [0, 0],
+and with a few hits it ignores the skew of ``p̂`` (the upper side is too short). Here:
+
+* **Hits.** The estimate's effective sample size ``n_eff = p̂ (1 - p̂) / se²`` (the sample
+  size of crude Monte Carlo with the same precision; Korn & Graubard 1998 use it for
+  survey proportions) gives ``k_eff = n_eff p̂`` effective hits. The interval is Wilson's
+  score interval for ``k_eff`` hits in ``n_eff`` runs, the set of ``p`` with
+  ``(p̂ - p)² <= z² p (1 - p) / n_eff``: inside [0, 1], longer above ``p̂`` than below, and
+  the normal interval again when ``k_eff`` is large. ``k_eff`` is capped by the raw number
+  of hits (a standard error measured on a few hits is itself uncertain).
+* **No hit** (``p̂ = 0`` with ``se = 0``). ``[0, U]`` with the upper bound ``U`` of the draws
+  that missed: draw ``i`` comes from a proposal that puts weight ``a_i`` at least on the
+  law (1 for the pilot, the defensive weight after it), so it hits with probability
+  ``>= a_i p`` and ``P(no hit) <= exp(-p A)``, ``A = sum_i a_i`` ("law-equivalent draws").
+  ``U = log(2 / (1 - level)) / A`` (3.7 / A at 95%, the two-sided analogue of the rule of
+  three) is exceeded by ``p`` with probability at most ``(1 - level) / 2``.
+* **Flag.** ``k_eff < FEW_HITS`` marks an estimate resting on too few effective hits to
+  trust (its standard error too).
+
+The facts needed beyond the estimate and standard error (which quantities are events,
+their raw hits, their law-equivalent draws) are tallied on the model outputs as they pass
+through ``evaluate`` (:class:`HitTally`) and stored in the result's diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.stats import norm
+
+__all__ = ["FEW_HITS", "HitTally", "effective_hits", "event_diagnostics", "event_interval",
+           "event_notes",
+           "normal_interval", "z_value", "zero_hit_bound"]
+
+#: effective hits below which an event probability is flagged as not to be trusted
+FEW_HITS = 10.0
+
+
+def z_value(level: float) -> float:
+    """``z_{(1 + level)/2}``, with a clear error for a level outside (0, 1)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
+def normal_interval(estimate, stderr, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``Î ± z se``."""
+    z = z_value(level)
+    estimate = np.asarray(estimate, dtype=float)
+    stderr = np.asarray(stderr, dtype=float)
+    return estimate - z * stderr, estimate + z * stderr
+
+
+def effective_hits(estimate, stderr, hits=None) -> np.ndarray:
+    """``k_eff = p̂² (1 - p̂) / se²`` (0 without a positive estimate), capped by ``hits``.
+
+    For crude Monte Carlo it is the number of hits; for importance sampling it is the number
+    of hits crude Monte Carlo would need for the same relative error.
+    """
+    p = np.clip(np.asarray(estimate, dtype=float), 0.0, 1.0)
+    se = np.asarray(stderr, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(se > 0, p * p * (1.0 - p) / np.where(se > 0, se * se, 1.0),
+                     np.where((p > 0) & (p < 1), np.inf, 0.0))
+    if hits is not None:
+        k = np.minimum(k, np.asarray(hits, dtype=float))
+    return k
+
+
+def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson's score interval of a proportion ``p`` from ``n`` (effective) runs."""
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
+    return np.maximum(centre - half, 0.0), np.minimum(centre + half, 1.0)
+
+
+def zero_hit_bound(law_draws, level: float) -> np.ndarray:
+    """``U = log(2 / (1 - level)) / A`` (at most 1): ``P(no hit) <= exp(-p A)``."""
+    a = np.asarray(law_draws, dtype=float)
+    with np.errstate(divide="ignore"):
+        bound = np.log(2.0 / (1.0 - level)) / a
+    return np.minimum(np.where(a > 0, bound, 1.0), 1.0)
+
+
+def event_interval(estimate, stderr, level: float, *, hits=None,
+                   law_draws=None) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of event probabilities in [0, 1], never of zero width (see the module).
+
+    ``hits`` caps the effective hits; ``law_draws`` are the law-equivalent draws behind the
+    bound of a quantity without a hit (none known: the bound is 1).
+    """
+    z = z_value(level)
+    p_hat = np.asarray(estimate, dtype=float)
+    se = np.asarray(stderr, dtype=float)
+    n_q = p_hat.shape[0]
+    law_draws = np.zeros(n_q) if law_draws is None else np.asarray(law_draws, dtype=float)
+    k = effective_hits(p_hat, se, hits)
+    low, high = np.zeros(n_q), np.ones(n_q)
+    p = np.clip(p_hat, 0.0, 1.0)
+    hit = (k > 0) & (p > 0) & (p < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(hit, k / np.where(p > 0, p, 1.0), 1.0)
+    n_eff = np.where(np.isfinite(n_eff), n_eff, np.where(law_draws > 0, law_draws, 1.0))
+    w_low, w_high = _wilson(p, n_eff, z)
+    low[hit], high[hit] = w_low[hit], w_high[hit]
+    bound = zero_hit_bound(law_draws, level)
+    none = ~hit & (p_hat <= 0)
+    # no hit, or a nonpositive estimate (control variates can push one below 0)
+    high[none] = np.maximum(np.minimum(p_hat[none] + z * se[none], 1.0), bound[none])
+    every = ~hit & (p_hat >= 1)  # every run a hit: the mirror image
+    low[every] = 1.0 - np.maximum(np.minimum(1.0 - p_hat[every] + z * se[every], 1.0),
+                                  bound[every])
+    return low, high
+
+
+class HitTally:
+    """``evaluate`` passed through, counting the runs and the hits of every output column.
+
+    A column is an event while every value seen is 0 or 1. ``records`` keeps, per call and
+    in call order, the batch key, the number of runs and the hits per column, so that the
+    law-equivalent draws of a column without hits can be counted afterwards.
+    """
+
+    def __init__(self, evaluate: Callable):
+        self.evaluate = evaluate
+        self.records: list[tuple[int, int, np.ndarray]] = []
+        self.binary: np.ndarray | None = None
+
+    def __call__(self, x, batch):
+        outputs = self.evaluate(x, batch)
+        values = np.asarray(outputs, dtype=float).reshape(np.shape(x)[0], -1)
+        binary = np.all((values == 0.0) | (values == 1.0), axis=0)
+        self.binary = binary if self.binary is None else self.binary & binary
+        self.records.append((int(batch), values.shape[0], np.count_nonzero(values, axis=0)))
+        return outputs
+
+    def hits(self) -> np.ndarray:
+        """Hits per column over every call."""
+        if not self.records:
+            return np.zeros(0, dtype=int)
+        return np.sum([r[2] for r in self.records], axis=0)
+
+    def law_draws(self, *, n_final: int, defensive: float, n_laws: int,
+                  pilot: Callable[[int], bool]) -> np.ndarray:
+        """Law-equivalent draws per column behind a no-hit bound.
+
+        A column with no hit at all: every draw counts, a pilot draw (batch key with
+        ``pilot(key)``) for ``1 / L``, any other for ``defensive / L``. A column with hits
+        but none in the final ``n_final`` draws (the last calls): those draws, at
+        ``defensive / L`` each. Otherwise 0 (such a column has an estimate).
+        """
+        if not self.records:
+            return np.zeros(0)
+        runs = np.array([r[1] for r in self.records], dtype=float)
+        share = np.array([1.0 if pilot(r[0]) else defensive for r in self.records]) / n_laws
+        hits = np.array([r[2] for r in self.records])
+        total = hits.sum(axis=0)
+        out = np.where(total == 0, float(runs @ share), 0.0)
+        final = np.cumsum(runs[::-1])[::-1] <= n_final  # the trailing calls of the final stage
+        final_hits = hits[final].sum(axis=0)
+        out = np.where((total > 0) & (final_hits == 0),
+                       defensive / n_laws * float(runs[final].sum()), out)
+        return out
+
+
+def event_diagnostics(tally: HitTally, columns, *, n_final: int, defensive: float,
+                      n_laws: int, pilot: Callable[[int], bool]) -> dict:
+    """Per quantity (model column ``columns[j]``): ``event`` (0/1 at every run), raw ``hits``
+    and ``law_draws`` (:meth:`HitTally.law_draws`), for the result's diagnostics."""
+    columns = np.asarray(columns, dtype=int)
+    if tally.binary is None:
+        return {"event": [False] * len(columns), "hits": [0] * len(columns),
+                "law_draws": [0.0] * len(columns)}
+    draws = tally.law_draws(n_final=n_final, defensive=defensive, n_laws=n_laws, pilot=pilot)
+    return {"event": [bool(v) for v in tally.binary[columns]],
+            "hits": [int(v) for v in tally.hits()[columns]],
+            "law_draws": [float(v) for v in draws[columns]]}
+
+
+def event_notes(names, estimate, k_eff, high, level: float) -> list[str]:
+    """Lines under a summary table: events without a hit, events with few effective hits."""
+    notes = []
+    for name, p, k, hi in zip(names, estimate, k_eff, high):
+        if np.isnan(k):
+            continue
+        if p <= 0 and k == 0:
+            notes.append(f"note: {name}: no hit; the interval is an upper confidence bound, "
+                         f"p < {hi:.3g} ({round(level * 100)}%)")
+        elif k < FEW_HITS:
+            notes.append(f"warning: {name}: only {k:.1f} effective hits (< {FEW_HITS:g}): "
+                         f"the estimate and its standard error are not to be trusted")
+    return notes
