@@ -2,15 +2,20 @@
 
 A thin layer over the library (see ``docs/cli.md``). Exit codes: 0 success, 1 the model
 failed during a study (the runs that succeeded are in the store: fix the model and re-run to
-resume), 2 a usage error or a mistake in the study file, the store or the arguments (one
-line on standard error, no traceback).
+resume), 2 a usage error or a mistake in the study file, the store or the arguments, or the
+store or a file could not be read or written (read-only, disk full, corrupt: one line on
+standard error, no traceback); 130 interrupted (SIGINT, Ctrl-C) and 143 terminated
+(SIGTERM): every finished run is stored, the workers are stopped, one line says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sqlite3
 import sys
+import threading
 from importlib import resources
 
 from .. import __version__
@@ -23,6 +28,15 @@ _PROG = "multiexpect"
 
 class UsageError(Exception):
     """A command-line mistake: printed as one line, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a study stops like on Ctrl-C (the finished runs
+    are stored, the workers stopped)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -199,6 +213,16 @@ def _demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``multiexpect`` command; returns the exit code."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     from ..errors import ModelEvaluationError, MultiexpectError
     from .study import StudyError
 
@@ -226,9 +250,34 @@ def main(argv: list[str] | None = None) -> int:
     except (MultiexpectError, ValueError) as exc:
         _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
         return EXIT_USAGE
+    except sqlite3.Error as exc:
+        _log(f"{_PROG}: error: the store: {_store_problem(exc)}")
+        return EXIT_USAGE
+    except OSError as exc:  # a file that cannot be read or written (full disk, read-only)
+        _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except Terminated:
+        _log(f"{_PROG}: terminated (SIGTERM): every finished run is in the store; re-run the "
+             f"same command to resume")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        _log(f"{_PROG}: interrupted; the runs made so far are in the store: re-run to resume")
-        return 130
+        _log(f"{_PROG}: interrupted: every finished run is in the store; re-run the same "
+             f"command to resume")
+        return 128 + signal.SIGINT
+
+
+def _store_problem(exc: sqlite3.Error) -> str:
+    """One line on an SQLite error, saying what the user can do."""
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if "full" in low:
+        return (f"{text}: the runs stored so far are kept; free some space and re-run the "
+                f"same command to resume")
+    if "readonly" in low or "read-only" in low:
+        return f"{text}: the store is read-only; copy it to a writable folder to resume"
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return f"{text}: the store file is damaged; use another store (--store)"
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover
