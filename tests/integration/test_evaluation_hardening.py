@@ -208,3 +208,209 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig):
          "--no-progress"], env=ENV, capture_output=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
     assert f"{60 - before} new runs, {before} read from the store" in done.stderr.decode()
+
+
+# ---------------------------------------------------------------------- stores (items 14, 15)
+ISHIGAMI = textwrap.dedent("""
+    [study]
+    name = "ishi"
+    seed = 5
+    [model]
+    python = "multiexpect.testfunctions:ishigami"
+    [[inputs]]
+    name = "x1"
+    dist = "uniform"
+    params = { loc = -3.141592653589793, scale = 6.283185307179586 }
+    [[inputs]]
+    name = "x2"
+    dist = "uniform"
+    params = { loc = -3.141592653589793, scale = 6.283185307179586 }
+    [[inputs]]
+    name = "x3"
+    dist = "uniform"
+    params = { loc = -3.141592653589793, scale = 6.283185307179586 }
+    [expectations]
+    budget = 3000
+    moments = [1, 2]
+    exceedance = [5.0]
+""")
+
+
+def cli(argv, capsys):
+    from multiexpect.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_exit_2(code, err, pattern):
+    import re
+
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err, err
+    assert re.search(pattern, lines[-1]), lines[-1]
+    return lines[-1]
+
+
+def _foreign(path: Path) -> bytes:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (name TEXT, balance REAL)")
+    conn.execute("INSERT INTO customers VALUES ('ada', 12.5)")
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path, capsys):
+    from multiexpect.errors import StoreError
+
+    path = tmp_path / "theirs.sqlite"
+    original = _foreign(path)
+    calls = []
+
+    def model(x):
+        calls.append(1)
+        return x[:, 0]
+
+    with pytest.raises(StoreError, match=r"theirs\.sqlite is an SQLite database of another "
+                                         r"application \(tables: customers\)"):
+        me.SQLiteStore(path)
+    with pytest.raises(StoreError, match="another application"):
+        me.expectations(model, LAW, budget=100, rng=0, store=path, study_id="s")
+    assert calls == []
+    (tmp_path / "ishi.toml").write_text(ISHIGAMI)
+    code, _, err = cli(["run", tmp_path / "ishi.toml", "--store", path, "--no-progress"],
+                       capsys)
+    one_line_exit_2(code, err, r"--store: .*another application")
+    # nothing written: same bytes, no -wal file, journal mode unchanged
+    assert path.read_bytes() == original
+    assert not Path(str(path) + "-wal").exists()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["customers"]
+    conn.close()
+
+
+def _results(path: Path) -> list:
+    import json
+
+    doc = json.loads(path.read_text())
+    return [a["main"]["result"]["estimate"] for a in doc["analyses"]]
+
+
+def test_disk_full_is_one_line_exit_2_and_resume_is_bit_identical(tmp_path, capsys,
+                                                                   monkeypatch):
+    study = tmp_path / "ishi.toml"
+    study.write_text(ISHIGAMI)
+    code, _, err = cli(["run", study, "--store", tmp_path / "ref.sqlite", "--no-progress"],
+                       capsys)
+    assert code == 0, err
+    connect = sqlite3.connect
+
+    def small_disk(*args, **kwargs):  # the store's file may not grow beyond 12 pages
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA max_page_count=12")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", small_disk)
+    store = tmp_path / "full.sqlite"
+    code, _, err = cli(["run", study, "--store", store, "--no-progress"], capsys)
+    one_line_exit_2(code, err, r"multiexpect: error: the store .*full\.sqlite: database or "
+                               r"disk is full \(the runs stored so far are kept: free some "
+                               r"space and re-run")
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with sqlite3.connect(store) as conn:
+        kept = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert 0 < kept < 3000
+    code, _, err = cli(["run", study, "--store", store, "--no-progress"], capsys)
+    assert code == 0, err
+    assert f"{kept} read from the store" in err
+    assert _results(tmp_path / "full.results.json") == _results(tmp_path / "ref.results.json")
+
+
+def test_a_damaged_store_is_one_line_exit_2(tmp_path, capsys):
+    study = tmp_path / "ishi.toml"
+    study.write_text(ISHIGAMI)
+    store = tmp_path / "s.sqlite"
+    assert cli(["run", study, "--store", store, "--no-progress"], capsys)[0] == 0
+    data = bytearray(store.read_bytes())
+    half = len(data) // 8192 * 4096  # the second half of the pages (runs) overwritten
+    data[half:] = os.urandom(len(data) - half)
+    store.write_bytes(bytes(data))
+    code, _, err = cli(["run", study, "--store", store, "--no-progress"], capsys)
+    one_line_exit_2(code, err, r"s\.sqlite.*(malformed|not a database)")
+    data[4096:] = os.urandom(len(data) - 4096)  # every page but the first overwritten
+    store.write_bytes(bytes(data))
+    code, _, err = cli(["run", study, "--store", store, "--no-progress"], capsys)
+    one_line_exit_2(code, err, r"s\.sqlite.*(malformed|not a database)")
+    garbage = tmp_path / "g.sqlite"
+    garbage.write_bytes(os.urandom(8192))
+    code, _, err = cli(["run", study, "--store", garbage, "--no-progress"], capsys)
+    one_line_exit_2(code, err, r"--store: .*g\.sqlite is not a multiexpect store")
+
+
+def _read_only_runner(folder: Path):
+    """A prefix running a command with ``folder`` read-only, or None when impossible: root
+    bind-mounts it read-only in a private mount namespace (chmod does not stop root);
+    another user gets it chmod-ed."""
+    if os.geteuid() != 0:
+        return []
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    script = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+              f'exec "$@"')
+    return ["unshare", "-m", "sh", "-c", script, "sh"]
+
+
+READ_BACK = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from scipy import stats
+    import multiexpect as me
+    calls = []
+    def model(x):
+        calls.append(len(x))
+        return np.column_stack([x[:, 0] ** 2, x[:, 1]])
+    law = me.Law([stats.norm(), stats.norm()])
+    res = me.expectations(model, law, budget=300, rng=9, store=sys.argv[1], study_id="done")
+    print(res.estimate[0].hex(), res.estimate[1].hex(), len(calls))
+""")
+
+
+@pytest.mark.skipif(not LINUX, reason="needs a read-only mount or chmod")
+def test_a_finished_store_on_a_read_only_file_system_is_read(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = folder / "done.sqlite"
+    script = tmp_path / "read_back.py"
+    script.write_text(READ_BACK)
+    first = subprocess.run([sys.executable, str(script), str(store)], env=ENV,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "ishi.toml").write_text(ISHIGAMI)
+    prefix = _read_only_runner(folder)
+    if prefix is None:
+        pytest.skip("cannot make a read-only folder here")
+    if prefix == []:
+        folder.chmod(0o555)
+        store.chmod(0o444)
+    try:
+        again = subprocess.run([*prefix, sys.executable, str(script), str(store)], env=ENV,
+                               capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        estimate = first.stdout.split()[:2]
+        assert again.stdout.split() == [*estimate, "0"]  # read back, nothing run
+        # a study the store does not hold: a clear one-line error, not a traceback
+        other = subprocess.run(
+            [*prefix, sys.executable, "-m", "multiexpect.cli.main", "run",
+             str(tmp_path / "ishi.toml"), "--store", str(store), "--no-progress"],
+            env=ENV, capture_output=True, text=True, timeout=120)
+        assert other.returncode == 2, other.stderr
+        assert "Traceback" not in other.stderr
+        assert "done.sqlite is read-only" in other.stderr.strip().splitlines()[-1]
+        assert "not a multiexpect store" not in other.stderr
+    finally:
+        folder.chmod(0o755)

@@ -250,8 +250,8 @@ def _main(argv: list[str] | None) -> int:
     except (MultiexpectError, ValueError) as exc:
         _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
         return EXIT_USAGE
-    except sqlite3.Error as exc:
-        _log(f"{_PROG}: error: the store: {_store_problem(exc)}")
+    except sqlite3.Error as exc:  # the store wraps its own; this is any other SQLite failure
+        _log(f"{_PROG}: error: SQLite: {' '.join(str(exc).split())}")
         return EXIT_USAGE
     except OSError as exc:  # a file that cannot be read or written (full disk, read-only)
         _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
@@ -264,20 +264,6 @@ def _main(argv: list[str] | None) -> int:
         _log(f"{_PROG}: interrupted: every finished run is in the store; re-run the same "
              f"command to resume")
         return 128 + signal.SIGINT
-
-
-def _store_problem(exc: sqlite3.Error) -> str:
-    """One line on an SQLite error, saying what the user can do."""
-    text = " ".join(str(exc).split())
-    low = text.lower()
-    if "full" in low:
-        return (f"{text}: the runs stored so far are kept; free some space and re-run the "
-                f"same command to resume")
-    if "readonly" in low or "read-only" in low:
-        return f"{text}: the store is read-only; copy it to a writable folder to resume"
-    if "malformed" in low or "not a database" in low or "corrupt" in low:
-        return f"{text}: the store file is damaged; use another store (--store)"
-    return text
 
 
 if __name__ == "__main__":  # pragma: no cover
