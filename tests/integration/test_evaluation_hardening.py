@@ -98,10 +98,10 @@ def test_chunk_sizer_grows_under_the_target_and_shrinks_above():
     for _ in range(5):  # 3 s per point: one point at a time
         slow.record(slow.size(100, 100), 3.0)
     assert slow.size(100, 100) == 1
-    # a budget caps the size: at most 2% in-process, 2.5% in flight on 2 workers
+    # a budget caps the size: at most 2% in-process, 1.25% per chunk on 2 workers
     assert ChunkSizer(None, inline=True, stored=True, budget=1000).cap == 20
     pool = ChunkSizer(None, inline=False, stored=True, n_workers=2, budget=4000)
-    assert pool.size(4000, 4000) == 50
+    assert pool.size(4000, 4000) == 25
     pool.record(10, 10 * 0.5)  # 0.5 s per point: 4 points make 2 s
     assert pool.size(4000, 4000) == 4
     # no store in-process: a batch is one call; a fixed size is always used

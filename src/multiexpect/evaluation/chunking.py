@@ -13,8 +13,9 @@ whatever the model's speed:
 * on an executor, a batch is cut into ``4 * workers`` chunks, each at most
   :data:`TARGET_SECONDS` of work at the per-point time measured so far;
 * with a budget ``B`` known, a chunk never exceeds ``B / 50`` points in-process, and
-  ``B / (40 * workers)`` on an executor (at most ``workers`` chunks run at once), so the
-  runs in flight, hence lost by a crash, stay under 2.5% of the budget.
+  ``B / (80 * workers)`` on an executor (``workers`` chunks run at once, and a few finished
+  ones may wait for the study process to store them), so the runs in flight, hence lost by
+  a crash, stay a few percent of the budget at most.
 
 In-process without a store nothing can be kept, so a batch is one call. The sizes decide
 only how a batch is split into model calls, never which points are drawn: the outputs of a
@@ -30,7 +31,7 @@ __all__ = ["TARGET_SECONDS", "ChunkSizer"]
 #: wall time aimed at for one chunk, in seconds
 TARGET_SECONDS = 2.0
 _INLINE_SHARE = 50  # an in-process chunk holds at most budget / 50 points
-_POOL_SHARE = 40  # a worker's chunk holds at most budget / (40 * workers) points
+_POOL_SHARE = 80  # a worker's chunk holds at most budget / (80 * workers) points
 
 
 class ChunkSizer:
