@@ -164,16 +164,21 @@ def _stored(store: Path) -> int:
 
 
 @pytest.mark.skipif(not LINUX, reason="counts processes in /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig):
+@pytest.mark.parametrize("sig, executor", [(signal.SIGTERM, "processes"),
+                                           (signal.SIGINT, "processes"),
+                                           (signal.SIGKILL, "processes"),
+                                           (signal.SIGTERM, None)])
+def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executor):
     (tmp_path / "slow.py").write_text(SLOW)
     (tmp_path / "slow.toml").write_text(STUDY)
     store = tmp_path / "slow.sqlite"
     tag = uuid.uuid4().hex
     proc = subprocess.Popen(
         [sys.executable, "-m", "multiexpect.cli.main", "run", str(tmp_path / "slow.toml"),
-         "--store", str(store), "--executor", "processes", "--workers", "2", "--no-progress"],
-        env={**ENV, "MULTIEXPECT_TEST_TAG": tag}, stdout=subprocess.PIPE,
+         "--store", str(store), "--no-progress",
+         *(["--executor", "processes", "--workers", "2"] if executor else [])],
+        env={**ENV, "MULTIEXPECT_TEST_TAG": tag, "PYTHONFAULTHANDLER": "1"},
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
@@ -183,7 +188,12 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig):
             time.sleep(0.05)
         sent = time.monotonic()
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=20)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # show where it hangs (faulthandler on SIGABRT)
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"no exit 30 s after {sig!r}: {err.decode()[-4000:]}") from None
         waited = time.monotonic() - sent
     finally:
         if proc.poll() is None:
@@ -199,7 +209,7 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig):
     assert waited < 10  # stopped, not run to the end
     before = _stored(store)
     assert 6 <= before < 60
-    if sig != signal.SIGTERM:
+    if sig != signal.SIGTERM or executor is None:
         return
     # the finished runs are stored: a re-run completes from them
     done = subprocess.run(

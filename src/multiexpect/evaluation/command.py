@@ -61,8 +61,12 @@ def kill_running_commands() -> None:
 
 
 def _kill_group(pgid: int) -> None:
+    """SIGKILL to process group ``pgid`` (a run's session leader's pid); gone is fine."""
+    killpg = getattr(os, "killpg", None)
+    if killpg is None:  # pragma: no cover - Windows: no process groups; the run is killed
+        return
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -349,6 +353,8 @@ class CommandModel:
         finally:
             # the group outlives its leader when the program left children behind
             _kill_group(proc.pid)
+            if proc.poll() is None:  # without process groups (Windows)
+                proc.kill()
             proc.wait()
             with _RUNNING_LOCK:
                 _RUNNING.discard(proc.pid)

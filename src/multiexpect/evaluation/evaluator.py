@@ -36,7 +36,7 @@ class PointwiseModel:
         self.__name__ = getattr(model, "__name__", type(model).__name__)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        rows = [np.atleast_1d(np.asarray(self.model(point), dtype=float)) for point in x]
+        rows = [np.atleast_1d(as_floats(self.model(point))) for point in x]
         if not rows:
             return np.empty((0, 1))
         return np.stack(rows)
