@@ -35,8 +35,40 @@ class Terminated(KeyboardInterrupt):
     are stored, the workers stopped)."""
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+class _Termination:
+    """SIGTERM handling: raise :class:`Terminated` in the main thread, and raise it again
+    every :attr:`REPEAT` seconds until :func:`main` has caught it.
+
+    Python drops an exception raised by a signal handler that happens to run inside an
+    "exception ignored" context (an at-fork hook while a process pool starts, a ``__del__``):
+    the study would then run on to its end. The repeat makes the request stick.
+    """
+
+    REPEAT = 2.0
+
+    def __init__(self):
+        self.caught = threading.Event()
+        self.lock = threading.Lock()
+        self.requested = False
+
+    def handler(self, signum, frame):
+        if self.caught.is_set():  # a repeat that arrived after main caught the first one
+            return
+        if not self.requested:
+            self.requested = True
+            threading.Thread(target=self._repeat, daemon=True,
+                             name="multiexpect-sigterm").start()
+        raise Terminated()
+
+    def done(self):
+        with self.lock:
+            self.caught.set()
+
+    def _repeat(self):
+        while not self.caught.wait(self.REPEAT):
+            with self.lock:  # never after done(): the default action would kill us
+                if not self.caught.is_set():
+                    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,10 +246,22 @@ def _demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``multiexpect`` command; returns the exit code."""
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    termination = _Termination()
+    previous = signal.signal(signal.SIGTERM, termination.handler) if in_main_thread else None
+    unraisable = sys.unraisablehook
+
+    def quiet(info):  # a dropped Terminated is raised again: no traceback for it
+        if not isinstance(info.exc_value, Terminated):
+            unraisable(info)
+
+    sys.unraisablehook = quiet
     try:
         return _main(argv)
+    except Terminated:  # raised again while main was reporting the first one
+        return 128 + signal.SIGTERM
     finally:
+        termination.done()
+        sys.unraisablehook = unraisable
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
 

@@ -6,7 +6,9 @@ list (no shell: nothing in the inputs, their names or the paths is ever interpre
 session of its own, waits at most ``timeout`` seconds, and reads the outputs from a file the
 program wrote (see :func:`read_outputs`). When the program ends, times out or the study is
 interrupted, its whole process group is killed, so a wrapper script's solver does not outlive
-it; on Linux the program is also killed if the process running it dies. Only a bounded tail
+it; a process-pool worker kills its programs when it is stopped or its parent dies (see
+:mod:`~multiexpect.evaluation.executors`). No Python code runs between fork and exec (no
+``preexec_fn``: safe in threads, e.g. on Dask workers). Only a bounded tail
 of its standard error is kept (for the error message); its standard output is discarded. The
 working directory is removed after a success and kept after a failure, for inspection.
 
@@ -16,7 +18,6 @@ failure is reported on its own (see :meth:`CommandModel.run_points`).
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -24,7 +25,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -69,27 +69,6 @@ def _kill_group(pgid: int) -> None:
         killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _parent_death_hook():
-    """On Linux, a ``preexec_fn`` that asks the kernel to SIGKILL the child when the thread
-    that started it dies (``prctl(PR_SET_PDEATHSIG)``); None elsewhere. The libc function is
-    looked up here, before any fork, so that the child only makes one system call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
-        return None
-    pr_set_pdeathsig = 1
-
-    def hook():
-        prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-    return hook
-
-
-_PDEATHSIG_HOOK = _parent_death_hook()
 
 
 def read_outputs(text: str, expected: int | None = None, source: str = "the output file"
@@ -338,8 +317,7 @@ class CommandModel:
         or this call is interrupted (e.g. KeyboardInterrupt)."""
         proc = subprocess.Popen(argv, cwd=wd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True, preexec_fn=_PDEATHSIG_HOOK,
-                                shell=False)
+                                start_new_session=True, shell=False)
         with _RUNNING_LOCK:
             _RUNNING.add(proc.pid)
         tail = bytearray()
