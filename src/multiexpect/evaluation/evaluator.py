@@ -78,7 +78,7 @@ def as_floats(outputs) -> np.ndarray:
         if str(exc).startswith("the model returned complex"):
             raise
         raise ValueError(
-            f"the model must return an array of real numbers, got {type(outputs).__name__}"
+            f"the model must return an array of numbers, got {type(outputs).__name__}"
         ) from exc
 
 
