@@ -10,8 +10,9 @@ once (with :mod:`cloudpickle` when installed, so lambdas and closures travel too
   segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one. A worker
   leaves SIGINT to the study process, exits on SIGTERM after killing the programs it runs
   (:func:`~multiexpect.evaluation.command.kill_running_commands`), and exits when the study
-  process is gone (``prctl(PR_SET_PDEATHSIG)`` on Linux, a watchdog thread elsewhere), so a
-  ``kill -9`` of the study leaves no worker behind;
+  process is gone (``prctl(PR_SET_PDEATHSIG)`` when forked on Linux, else a thread waiting
+  on the parent's multiprocessing sentinel), so a ``kill -9`` of the study leaves no worker
+  behind;
 * a Dask executor (``distributed.Client(...).get_executor()``): the pickled model is
   scattered once to every worker (``Client.scatter(..., broadcast=True)``) and tasks carry
   the resulting future, so the model crosses the network once per worker, not per chunk;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import multiprocessing
 import os
 import pickle
 import signal
@@ -134,10 +136,9 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool,
                 value = model(point)
                 errors.append("")
             except Exception as exc:
-                value = None
                 errors.append(_describe(exc))
             seconds.append(time.perf_counter() - start)
-            if value is None and errors[-1]:
+            if errors[-1]:
                 rows.append(None)
                 continue
             try:  # a complex or empty output is a programming error, not a point failure
@@ -206,10 +207,11 @@ def _init_worker(key: str, payload: bytes, parent: int) -> None:
     SIGINT to it, stop on SIGTERM, then install the model."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
-    if not _die_with_parent():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+    forked = os.getppid() == parent  # else started by a fork server or spawned
+    if not (forked and _die_with_parent()):
+        threading.Thread(target=_watch_parent, daemon=True,
                          name="multiexpect-parent-watchdog").start()
-    if os.getppid() != parent:  # the parent died before we could ask to follow it
+    if forked and os.getppid() != parent:  # the parent died before we asked to follow it
         _stop_worker()
     _cached_model(key, payload)
 
@@ -234,9 +236,15 @@ def _die_with_parent() -> bool:
         return False
 
 
-def _watch_parent(parent: int, period: float = 1.0) -> None:  # pragma: no cover - non-Linux
-    while os.getppid() == parent:
-        time.sleep(period)
+def _watch_parent() -> None:
+    """Wait for the study process to end (its multiprocessing sentinel), then stop."""
+    process = multiprocessing.parent_process()
+    if process is not None:
+        process.join()
+    else:  # pragma: no cover - not started by multiprocessing: follow the parent pid
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(1.0)
     _stop_worker()
 
 
