@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Many expectations from one simulation budget: run a study file, write "
                     "its results and an HTML report.",
         epilog="Study file format: docs/cli.md. Exit codes: 0 ok, 1 the model failed "
-               "(runs kept in the store), 2 usage or study-file error.")
+               "(runs kept in the store), 2 usage, study-file or store error, 130/143 "
+               "interrupted by SIGINT/SIGTERM (finished runs kept in the store).")
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
