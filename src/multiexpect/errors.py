@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ModelEvaluationError",
     "MultiexpectError",
+    "StoreError",
     "StoreMismatchError",
 ]
 
@@ -42,3 +43,9 @@ class ModelEvaluationError(MultiexpectError, ValueError):
 
 class StoreMismatchError(MultiexpectError):
     """A store already holds a study with the same id but different settings."""
+
+
+class StoreError(MultiexpectError):
+    """The store cannot be used as asked: not an SQLite file, another application's file,
+    read-only where a run must be written, full, or damaged. The message is one line naming
+    the file and what to do; the runs already stored are kept."""

@@ -2,15 +2,20 @@
 
 A thin layer over the library (see ``docs/cli.md``). Exit codes: 0 success, 1 the model
 failed during a study (the runs that succeeded are in the store: fix the model and re-run to
-resume), 2 a usage error or a mistake in the study file, the store or the arguments (one
-line on standard error, no traceback).
+resume), 2 a usage error or a mistake in the study file, the store or the arguments, or the
+store or a file could not be read or written (read-only, disk full, corrupt: one line on
+standard error, no traceback); 130 interrupted (SIGINT, Ctrl-C) and 143 terminated
+(SIGTERM): every finished run is stored, the workers are stopped, one line says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sqlite3
 import sys
+import threading
 import warnings
 from importlib import resources
 
@@ -24,6 +29,47 @@ _PROG = "multiexpect"
 
 class UsageError(Exception):
     """A command-line mistake: printed as one line, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: a study stops like on Ctrl-C (the finished runs
+    are stored, the workers stopped)."""
+
+
+class _Termination:
+    """SIGTERM handling: raise :class:`Terminated` in the main thread, and raise it again
+    every :attr:`REPEAT` seconds until :func:`main` has caught it.
+
+    Python drops an exception raised by a signal handler that happens to run inside an
+    "exception ignored" context (an at-fork hook while a process pool starts, a ``__del__``):
+    the study would then run on to its end. The repeat makes the request stick.
+    """
+
+    REPEAT = 2.0
+
+    def __init__(self):
+        self.caught = threading.Event()
+        self.lock = threading.Lock()
+        self.requested = False
+
+    def handler(self, signum, frame):
+        if self.caught.is_set():  # a repeat that arrived after main caught the first one
+            return
+        if not self.requested:
+            self.requested = True
+            threading.Thread(target=self._repeat, daemon=True,
+                             name="multiexpect-sigterm").start()
+        raise Terminated()
+
+    def done(self):
+        with self.lock:
+            self.caught.set()
+
+    def _repeat(self):
+        while not self.caught.wait(self.REPEAT):
+            with self.lock:  # never after done(): the default action would kill us
+                if not self.caught.is_set():
+                    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Many expectations from one simulation budget: run a study file, write "
                     "its results and an HTML report.",
         epilog="Study file format: docs/cli.md. Exit codes: 0 ok, 1 the model failed "
-               "(runs kept in the store), 2 usage or study-file error.")
+               "(runs kept in the store), 2 usage, study-file or store error, 130/143 "
+               "interrupted by SIGINT/SIGTERM (finished runs kept in the store).")
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -216,6 +263,28 @@ def _demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``multiexpect`` command; returns the exit code."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    termination = _Termination()
+    previous = signal.signal(signal.SIGTERM, termination.handler) if in_main_thread else None
+    unraisable = sys.unraisablehook
+
+    def quiet(info):  # a dropped Terminated is raised again: no traceback for it
+        if not isinstance(info.exc_value, Terminated):
+            unraisable(info)
+
+    sys.unraisablehook = quiet
+    try:
+        return _main(argv)
+    except Terminated:  # raised again while main was reporting the first one
+        return 128 + signal.SIGTERM
+    finally:
+        termination.done()
+        sys.unraisablehook = unraisable
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     from ..errors import ModelEvaluationError, MultiexpectError
     from .study import StudyError
 
@@ -243,9 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     except (MultiexpectError, ValueError) as exc:
         _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
         return EXIT_USAGE
+    except sqlite3.Error as exc:  # the store wraps its own; this is any other SQLite failure
+        _log(f"{_PROG}: error: SQLite: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except OSError as exc:  # a file that cannot be read or written (full disk, read-only)
+        _log(f"{_PROG}: error: {' '.join(str(exc).split())}")
+        return EXIT_USAGE
+    except Terminated:
+        _log(f"{_PROG}: terminated (SIGTERM): every finished run is in the store; re-run the "
+             f"same command to resume")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        _log(f"{_PROG}: interrupted; the runs made so far are in the store: re-run to resume")
-        return 130
+        _log(f"{_PROG}: interrupted: every finished run is in the store; re-run the same "
+             f"command to resume")
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,17 +90,24 @@ def check_store(study: Study, store: str) -> None:
     """
     import sqlite3
 
-    from ..errors import MultiexpectError
+    from ..errors import MultiexpectError, StoreMismatchError
     from ..evaluation.store import SQLiteStore, canonical_settings, settings_diff
 
     if not os.path.exists(store):
         return
     try:
         opened = SQLiteStore(store)
+    except StoreMismatchError as exc:
+        raise StudyError("--store", " ".join(str(exc).split())) from exc
     except (sqlite3.DatabaseError, MultiexpectError, ValueError) as exc:
         raise StudyError("--store", f"{store} is not a multiexpect store: "
                          f"{' '.join(str(exc).split())}") from exc
     try:
+        if opened.read_only:
+            raise StudyError("--store", f"{store} is read-only (read-only file system or "
+                             f"file): 'run' writes to the store and the results next to it; "
+                             f"copy it to a writable folder ('multiexpect report' reads a "
+                             f"finished study's results file)")
         for analysis, method in _plan(study):
             study_id = _study_id(study, analysis, method)
             stored = opened.study_settings(study_id)

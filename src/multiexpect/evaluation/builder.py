@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import ModelEvaluationError
+from .chunking import ChunkSizer
 from .config import Evaluation
 from .evaluator import check_model
 from .executors import ChunkResult, Runner
@@ -118,6 +119,9 @@ class StudyEvaluator:
         self.study_id = study_id
         self._opened = False
         self.progress = Progress(evaluation.progress, budget)
+        self.sizer = ChunkSizer(self.chunk_size, inline=self.runner.kind == "inline",
+                                stored=store is not None, n_workers=self.runner.n_workers,
+                                budget=budget)
         self.n_new = self.n_reused = 0
         self.n_outputs: int | None = None
 
@@ -132,15 +136,6 @@ class StudyEvaluator:
         if self.store is not None:
             self.store.open_study(self.study_id, self.settings)
         self._opened = True
-
-    def _chunk_size(self, n: int) -> int:
-        if self.chunk_size is not None:
-            return self.chunk_size
-        if self.runner.kind != "inline":
-            return max(1, -(-n // (4 * self.runner.n_workers)))
-        if self._store_spec is None:
-            return max(n, 1)
-        return 100 if self.pointwise else 10_000
 
     def observe(self, stage) -> None:
         """Called by the driver after each adaptive stage (shows the predicted error)."""
@@ -198,19 +193,44 @@ class StudyEvaluator:
             )
 
     def _run_points(self, x, batch, todo, pieces) -> dict[int, str]:
-        """Run the points ``todo`` of the batch; store each chunk; return failures."""
-        size = self._chunk_size(todo.size)
-        chunks = {cid: todo[start:start + size]
-                  for cid, start in enumerate(range(0, todo.size, size))}
+        """Run the points ``todo`` of the batch; store each chunk; return failures.
+
+        Interrupted (KeyboardInterrupt, or SIGTERM in the command-line tool), it stores the
+        chunks that finished, stops the executor's workers and lets the interrupt go on."""
+        chunks: dict[int, np.ndarray] = {}
+
+        def plan():
+            start = 0
+            while start < todo.size:
+                size = self.sizer.size(todo.size - start, todo.size)
+                chunks[len(chunks)] = idx = todo[start:start + size]
+                start += size
+                yield len(chunks) - 1, x[idx]
+
         isolate = self.store is not None or self.retries > 0
         failures: dict[int, str] = {}
         lost: list[int] = []
-        for cid, result in self.runner.run(((c, x[idx]) for c, idx in chunks.items()),
-                                           isolate):
-            if isinstance(result, BaseException):
-                lost.append(cid)
-                continue
-            self._accept(x, batch, chunks[cid], result, pieces, failures)
+        accepting = None
+        try:
+            for cid, result in self.runner.run(plan(), isolate, self.n_outputs):
+                if isinstance(result, BaseException):
+                    lost.append(cid)
+                    continue
+                accepting = (cid, result)
+                self.sizer.record(chunks[cid].size, float(np.sum(result.seconds)))
+                self._accept(x, batch, chunks[cid], result, pieces, failures)
+                accepting = None
+        except (KeyboardInterrupt, SystemExit):
+            finished = self.runner.harvest()
+            self.runner.abort()
+            if accepting is not None:  # stored again if the interrupt cut its transaction
+                finished.insert(0, accepting)
+            for cid, result in finished:
+                try:
+                    self._accept(x, batch, chunks[cid], result, pieces, failures)
+                except Exception:  # keep what can be kept, then stop anyway
+                    continue
+            raise
         if lost:
             # a worker died: replace the pool, then run the lost chunks one at a time, and the
             # points of a chunk that kills its worker again one by one, so that the culprit is
@@ -221,7 +241,7 @@ class StudyEvaluator:
         return failures
 
     def _run_alone(self, x, batch, idx, pieces, failures, isolate, split) -> None:
-        for _, result in self.runner.run([(0, x[idx])], isolate):
+        for _, result in self.runner.run([(0, x[idx])], isolate, self.n_outputs):
             if not isinstance(result, BaseException):
                 self._accept(x, batch, idx, result, pieces, failures)
                 return
@@ -325,9 +345,10 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
     budget : int, optional
         Total runs, for the progress bar.
     chunk_size : int, optional
-        Points per task (the public keyword is ``eval_chunk_size``); by default a batch is cut
-        into ``4 * n_workers`` chunks for an executor, and into chunks of 10 000 (100 for a
-        point-by-point model) in-process with a store.
+        Points per task and per store transaction (the public keyword is
+        ``eval_chunk_size``); by default sized by wall time and budget
+        (:mod:`~multiexpect.evaluation.chunking`): about two seconds of work, and a small
+        share of the budget, so that a crash loses little.
 
     Returns
     -------

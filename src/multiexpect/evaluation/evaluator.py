@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["RunCounter", "as_rows", "check_model"]
+__all__ = ["RunCounter", "as_floats", "as_rows", "check_model"]
 
 
 def check_model(model) -> None:
@@ -26,14 +26,10 @@ def as_rows(outputs, n: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        Not numbers, or not of shape (n,) or (n, m).
+        Not real numbers (complex numbers are refused: dropping the imaginary part would
+        be a silently wrong number), not of shape (n,) or (n, m), or no output (m = 0).
     """
-    try:
-        out = np.asarray(outputs, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"the model must return an array of numbers, got {type(outputs).__name__}"
-        ) from exc
+    out = as_floats(outputs)
     if out.ndim == 1:
         out = out[:, None]
     if out.ndim != 2 or out.shape[0] != n:
@@ -41,7 +37,27 @@ def as_rows(outputs, n: int) -> np.ndarray:
             f"the model must return shape ({n},) or ({n}, m) for {n} points, "
             f"got {np.shape(outputs)}"
         )
+    if out.shape[1] == 0 and n > 0:
+        raise ValueError(f"the model returned no output (shape {out.shape}): it must return "
+                         f"at least one number per point")
     return out
+
+
+def as_floats(outputs) -> np.ndarray:
+    """``outputs`` as a float array; complex or non-numeric values raise ValueError."""
+    try:
+        raw = np.asarray(outputs)
+        if raw.dtype.kind == "c":
+            raise ValueError(
+                f"the model returned complex numbers ({raw.dtype}): return real outputs "
+                f"(e.g. the real and imaginary parts as two outputs)")
+        return np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith("the model returned complex"):
+            raise
+        raise ValueError(
+            f"the model must return an array of numbers, got {type(outputs).__name__}"
+        ) from exc
 
 
 class RunCounter:

@@ -7,7 +7,12 @@ once (with :mod:`cloudpickle` when installed, so lambdas and closures travel too
 
 * ``"processes"``: a :class:`~concurrent.futures.ProcessPoolExecutor` whose initializer
   installs the model in each worker, so chunks carry only points. If a worker dies (a
-  segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one;
+  segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one. A worker
+  leaves SIGINT to the study process, exits on SIGTERM after killing the programs it runs
+  (:func:`~multiexpect.evaluation.command.kill_running_commands`), and exits when the study
+  process is gone (``prctl(PR_SET_PDEATHSIG)`` when forked on Linux, else a thread waiting
+  on the parent's multiprocessing sentinel), so a ``kill -9`` of the study leaves no worker
+  behind;
 * a Dask executor (``distributed.Client(...).get_executor()``): the pickled model is
   scattered once to every worker (``Client.scatter(..., broadcast=True)``) and tasks carry
   the resulting future, so the model crosses the network once per worker, not per chunk;
@@ -22,8 +27,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import multiprocessing
 import os
 import pickle
+import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluator import as_rows
+from .command import kill_running_commands
+from .evaluator import as_floats, as_rows
 
 __all__ = ["ChunkResult", "Runner", "check_executor", "dumps_model", "run_chunk"]
 
@@ -84,28 +94,35 @@ def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
     return ChunkResult(y, ok, errors, np.asarray(seconds, dtype=float))
 
 
-def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) -> ChunkResult:
+def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool,
+              n_outputs: int | None = None) -> ChunkResult:
     """Run ``model`` on the points ``x`` ((n, d)) and report each point.
 
     Parameters
     ----------
     model : callable
         The user's model: one point -> scalar or (m,) when ``pointwise``, else (n, d) ->
-        (n,) or (n, m). A model with a ``run_points(x)`` method (e.g.
-        :class:`~multiexpect.CommandModel`) reports its own per-point failures through it.
+        (n,) or (n, m). A model with a ``run_points(x, n_outputs=None)`` method (e.g.
+        :class:`~multiexpect.CommandModel`) reports its own per-point failures through it
+        (a point giving other than ``n_outputs`` outputs, once known, fails).
     pointwise : bool
         Call the model once per point, each failure confined to its point.
     isolate : bool
         When a vectorised model raises on the chunk, call it again on each point alone to
         tell the failing points from the others (used when successes are stored).
+    n_outputs : int, optional
+        The number of outputs the study's earlier runs gave.
     """
     n = x.shape[0]
     run_points = getattr(model, "run_points", None)
     if callable(run_points):
-        y, ok, errors, seconds = run_points(x)
+        y, ok, errors, seconds = run_points(x, n_outputs=n_outputs)
         try:
             out = as_rows(y, n)
         except ValueError as exc:
+            if not np.any(ok):  # every point failed: (n, 0) is no shape error
+                return ChunkResult(np.empty((n, 0)), np.zeros(n, bool),
+                                   [str(e) for e in errors], np.asarray(seconds, float))
             return _bad_shape(n, str(exc))
         errors = [str(e) for e in errors]
         result = _finish(out, errors, seconds)
@@ -116,12 +133,22 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool) ->
         for point in x:
             start = time.perf_counter()
             try:
-                rows.append(np.atleast_1d(np.asarray(model(point), dtype=float)).ravel())
+                value = model(point)
                 errors.append("")
             except Exception as exc:
-                rows.append(None)
                 errors.append(_describe(exc))
             seconds.append(time.perf_counter() - start)
+            if errors[-1]:
+                rows.append(None)
+                continue
+            try:  # a complex or empty output is a programming error, not a point failure
+                row = np.atleast_1d(as_floats(value)).ravel()
+            except ValueError as exc:
+                return _bad_shape(n, str(exc))
+            if row.size == 0:
+                return _bad_shape(n, "the model returned no output (an empty array) at a "
+                                     "point: it must return at least one number")
+            rows.append(row)
         widths = {r.size for r in rows if r is not None}
         if len(widths) > 1:
             return _bad_shape(n, f"the model returned outputs of sizes {sorted(widths)} at "
@@ -175,14 +202,62 @@ def _cached_model(key: str, payload: bytes) -> Callable:
     return model
 
 
-def _run_installed(key: str, x, pointwise: bool, isolate: bool) -> ChunkResult:
-    return run_chunk(_WORKER_MODELS[key], x, pointwise, isolate)
+def _init_worker(key: str, payload: bytes, parent: int) -> None:
+    """Initializer of a ``"processes"`` pool worker: exit with the study process, leave
+    SIGINT to it, stop on SIGTERM, then install the model."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    forked = os.getppid() == parent  # else started by a fork server or spawned
+    if not (forked and _die_with_parent()):
+        threading.Thread(target=_watch_parent, daemon=True,
+                         name="multiexpect-parent-watchdog").start()
+    if forked and os.getppid() != parent:  # the parent died before we asked to follow it
+        _stop_worker()
+    _cached_model(key, payload)
 
 
-def _run_shipped(key: str, payload: bytes, x, pointwise: bool, isolate: bool) -> ChunkResult:
+def _stop_worker(*_) -> None:
+    """Kill the programs this worker runs, then exit at once (SIGTERM handler)."""
+    kill_running_commands()
+    os._exit(128 + signal.SIGTERM)
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to send SIGTERM to this process when its parent dies; False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        return ctypes.CDLL(None, use_errno=True).prctl(
+            pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return False
+
+
+def _watch_parent() -> None:
+    """Wait for the study process to end (its multiprocessing sentinel), then stop."""
+    process = multiprocessing.parent_process()
+    if process is not None:
+        process.join()
+    else:  # pragma: no cover - not started by multiprocessing: follow the parent pid
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(1.0)
+    _stop_worker()
+
+
+def _run_installed(key: str, x, pointwise: bool, isolate: bool, n_outputs=None
+                   ) -> ChunkResult:
+    return run_chunk(_WORKER_MODELS[key], x, pointwise, isolate, n_outputs)
+
+
+def _run_shipped(key: str, payload: bytes, x, pointwise: bool, isolate: bool,
+                 n_outputs=None) -> ChunkResult:
     """Run a chunk with the model shipped as ``payload`` (the pickled bytes themselves, or,
     on Dask, the bytes scattered once and resolved on the worker from their future)."""
-    return run_chunk(_cached_model(key, payload), x, pointwise, isolate)
+    return run_chunk(_cached_model(key, payload), x, pointwise, isolate, n_outputs)
 
 
 # ---------------------------------------------------------------------- parent side
@@ -233,6 +308,7 @@ class Runner:
         self._pool: cf.ProcessPoolExecutor | None = None
         self._scattered = None  # Dask: the future of the model bytes scattered to workers
         self.n_scatters = 0
+        self._pending: dict[cf.Future, int] = {}  # submitted chunks not yet yielded
 
     def _ensure_payload(self):
         if self._payload is None:
@@ -242,8 +318,9 @@ class Runner:
     def _process_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             self._ensure_payload()
-            self._pool = cf.ProcessPoolExecutor(self.n_workers, initializer=_cached_model,
-                                                initargs=(self._key, self._payload))
+            self._pool = cf.ProcessPoolExecutor(self.n_workers, initializer=_init_worker,
+                                                initargs=(self._key, self._payload,
+                                                          os.getpid()))
         return self._pool
 
     def _shipment(self):
@@ -274,30 +351,61 @@ class Runner:
                 pass
             self._scattered = None
 
-    def run(self, chunks: Iterable[tuple[int, np.ndarray]], isolate: bool
+    def run(self, chunks: Iterable[tuple[int, np.ndarray]], isolate: bool,
+            n_outputs: int | None = None
             ) -> Iterator[tuple[int, ChunkResult | BaseException]]:
         """Yield ``(chunk id, result)`` as chunks complete; ``result`` is the exception when
-        the executor lost the task (a dead worker)."""
+        the executor lost the task (a dead worker). In-process, ``chunks`` is consumed one
+        chunk at a time, after the previous result was used (so it may size the next)."""
         if self.kind == "inline":
             for cid, x in chunks:
-                yield cid, run_chunk(self.model, x, self.pointwise, isolate)
+                yield cid, run_chunk(self.model, x, self.pointwise, isolate, n_outputs)
             return
-        futures = {}
+        pending = self._pending
+        pending.clear()
         if self.kind == "processes":
             pool = self._process_pool()
             for cid, x in chunks:
-                futures[pool.submit(_run_installed, self._key, x, self.pointwise,
-                                    isolate)] = cid
+                pending[pool.submit(_run_installed, self._key, x, self.pointwise,
+                                    isolate, n_outputs)] = cid
         else:
             shipment = self._shipment()
             for cid, x in chunks:
-                futures[self._external.submit(_run_shipped, self._key, shipment, x,
-                                              self.pointwise, isolate)] = cid
-        for fut in cf.as_completed(futures):
+                pending[self._external.submit(_run_shipped, self._key, shipment, x,
+                                              self.pointwise, isolate, n_outputs)] = cid
+        for fut in cf.as_completed(list(pending)):
+            cid = pending.pop(fut)
             try:
-                yield futures[fut], fut.result()
+                yield cid, fut.result()
             except Exception as exc:
-                yield futures[fut], exc
+                yield cid, exc
+
+    def harvest(self) -> list[tuple[int, ChunkResult]]:
+        """The chunks already finished but not yet yielded by :meth:`run` (after an
+        interrupt: they are stored before the study stops)."""
+        done = []
+        for fut, cid in list(self._pending.items()):
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                done.append((cid, fut.result()))
+        return done
+
+    def abort(self) -> None:
+        """Stop at once: cancel the chunks not started, and stop the ``"processes"`` pool's
+        workers (SIGTERM: each kills the programs it runs and exits) without waiting."""
+        for fut in self._pending:
+            fut.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            # ProcessPoolExecutor has no public way to stop busy workers before Python 3.14
+            terminate = getattr(pool, "terminate_workers", None)
+            if callable(terminate):
+                terminate()
+            else:
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    if proc.is_alive():
+                        proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -13,7 +13,11 @@ Two implementations share one contract (``tests/unit/test_store_contract.py``):
 * :class:`SQLiteStore`: one SQLite file through the standard :mod:`sqlite3` module, in WAL
   mode, one transaction per :meth:`Store.put_runs` call (the evaluator calls it once per
   completed chunk, so a chunk is on disk before the algorithm uses it). Several processes may
-  write to one file; a schema version is checked on open.
+  write to one file; a schema version is checked on open. A file that is not empty and not a
+  multiexpect store is refused before anything is written to it; a store that cannot be
+  written (read-only file system or file) is opened read-only, so a finished study can be
+  read back; an SQLite failure (disk full, damaged file) is a :class:`~multiexpect.errors.
+  StoreError` of one line, after which the runs already committed are intact.
 
 Floats are stored as raw IEEE-754 float64 bytes, so they round-trip exactly (NaN and inf
 included).
@@ -27,13 +31,14 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import StoreMismatchError
+from ..errors import StoreError, StoreMismatchError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,6 +47,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "check_store",
+    "describe_sqlite_error",
     "open_store",
     "points_hash",
     "settings_diff",
@@ -265,40 +271,120 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+def describe_sqlite_error(exc: BaseException, path: str) -> str:
+    """One line on an SQLite failure with ``path``, saying what the user can do."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if "full" in low:
+        hint = ("the runs stored so far are kept: free some space and re-run the same call "
+                "to resume")
+    elif "readonly" in low or "read-only" in low:
+        hint = "the store is read-only: copy it to a writable folder to resume"
+    elif "malformed" in low or "not a database" in low or "corrupt" in low:
+        hint = "the file is damaged or not an SQLite file: use another store"
+    elif "locked" in low:
+        hint = "another process holds the store's write lock"
+    else:
+        hint = "check the file and its folder"
+    return f"the store {path}: {text} ({hint})"
+
+
+def _writable(path: str) -> bool:
+    """Whether the file and its folder (where SQLite keeps its -wal and -shm files) can be
+    written (False on a read-only file system, even for root)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def _connect_read_only(path: str, timeout: float) -> sqlite3.Connection:
+    """A read-only connection: ``mode=ro``, else ``immutable=1`` (a WAL file whose -shm file
+    cannot be created, e.g. on a read-only file system, opens only that way)."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+    error: sqlite3.Error | None = None
+    for query in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{query}", uri=True, timeout=timeout,
+                               isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            error = exc
+            if "unable to open" not in str(exc):
+                break
+    raise error
+
+
 class SQLiteStore(Store):
     """A store in one SQLite file (standard :mod:`sqlite3`, WAL mode).
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file; created with the schema when missing.
+        The file; created with the schema when missing or empty.
     timeout : float
         Seconds to wait for another process's write lock.
 
+    Attributes
+    ----------
+    read_only : bool
+        The file cannot be written (read-only file system or file): studies can be read,
+        a write raises :class:`~multiexpect.errors.StoreError`.
+
     Raises
     ------
+    StoreError
+        The file is not an SQLite file, or is another application's database (it is left
+        untouched: no table added, journal mode unchanged), or is read-only and empty.
     StoreMismatchError
         The file was written with another schema version.
     """
 
     def __init__(self, path, timeout: float = 120.0):
         self.path = os.fspath(path)
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                     check_same_thread=False)
+        self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._set_wal(timeout)
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._write():
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                self._conn.execute(statement)
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)",
-                                   (str(SCHEMA_VERSION),))
-                found = SCHEMA_VERSION
-            else:
-                found = int(row[0])
+        exists = os.path.isfile(self.path) and os.path.getsize(self.path) > 0
+        self.read_only = exists and not _writable(self.path)
+        found = None
+        try:
+            if exists:  # look before writing anything
+                probe = _connect_read_only(self.path, timeout)
+                try:
+                    found = self._retry_locked(lambda: self._schema_version(probe), timeout)
+                except BaseException:
+                    probe.close()
+                    raise
+                if self.read_only:
+                    self._conn = probe
+                else:
+                    probe.close()
+            if self.read_only and found is None:
+                raise StoreError(f"the store {self.path} is read-only and holds no study: "
+                                 f"give a writable file")
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                             check_same_thread=False)
+                self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL"),
+                                   timeout)
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                with self._write():
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._conn.execute(statement)
+                    row = self._conn.execute(
+                        "SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    if row is None:
+                        self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                                           (str(SCHEMA_VERSION),))
+                        found = SCHEMA_VERSION
+                    else:
+                        found = int(row[0])
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(describe_sqlite_error(exc, self.path)) from None
+        except BaseException:
+            self.close()
+            raise
         if found != SCHEMA_VERSION:
             self.close()
             raise StoreMismatchError(
@@ -307,20 +393,38 @@ class SQLiteStore(Store):
                 f"version that wrote it, or use a new store file"
             )
 
-    def _set_wal(self, timeout: float) -> None:
-        """Switch the file to write-ahead logging, waiting for other processes' locks.
+    def _schema_version(self, conn: sqlite3.Connection) -> int | None:
+        """The schema version of an existing file; None when it has no table (a new store).
 
-        SQLite may answer "database is locked" to the switch without calling the busy
-        handler (the connection's ``timeout``), e.g. while another process is creating the
-        same new file: two studies started together on one store failed that way on CI.
-        The switch is persistent, so retrying until ``timeout`` is safe.
+        Raises StoreError for another application's database (any table, no ``meta`` row)."""
+        tables = sorted(r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'").fetchall())
+        if not tables:
+            return None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is not None and str(row[0]).isdigit():
+                return int(row[0])
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(
+            f"the store {self.path} is an SQLite database of another application (tables: "
+            f"{shown}): it is left untouched; give a new file or a multiexpect store")
+
+    @staticmethod
+    def _retry_locked(action, timeout: float):
+        """``action()``, retried while SQLite answers "database is locked".
+
+        SQLite may answer so without calling the busy handler (the connection's
+        ``timeout``), e.g. to the switch to write-ahead logging while another process is
+        creating the same new file: two studies started together on one store failed that
+        way on CI. The switch is persistent and the reads have no effect, so retrying until
+        ``timeout`` is safe.
         """
         deadline = time.monotonic() + timeout
         pause = 0.01
         while True:
             try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                return
+                return action()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() + pause > deadline:
                     raise
@@ -329,28 +433,49 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _write(self):
-        """A write transaction that takes the lock at once (no deadlock on lock upgrade)."""
+        """A write transaction that takes the lock at once (no deadlock on lock upgrade).
+
+        SQLite failures (disk full, damaged file) become one-line StoreErrors; the
+        transaction is rolled back, so the runs committed before are intact."""
+        if self.read_only:
+            raise StoreError(f"the store {self.path} is read-only (read-only file system or "
+                             f"file): this study needs to write to it; copy it to a writable "
+                             f"folder to run or resume")
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(describe_sqlite_error(exc, self.path)) from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(describe_sqlite_error(exc, self.path)) from None
                 raise
-            self._conn.execute("COMMIT")
 
     def _read(self, sql, args=()):
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(describe_sqlite_error(exc, self.path)) from None
 
     def open_study(self, study_id, settings):
         new = canonical_settings(settings)
-        text = json.dumps(new, sort_keys=True)
-        with self._write() as conn:
-            conn.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)",
-                         (study_id, text, str(new.get("version", "")), time.time()))
-            stored = json.loads(conn.execute("SELECT settings FROM studies WHERE study=?",
-                                             (study_id,)).fetchone()[0])
+        stored = self.study_settings(study_id)
+        if stored is None:  # a study already there is only read (a read-only store too)
+            text = json.dumps(new, sort_keys=True)
+            with self._write() as conn:
+                conn.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)",
+                             (study_id, text, str(new.get("version", "")), time.time()))
+                stored = json.loads(conn.execute(
+                    "SELECT settings FROM studies WHERE study=?", (study_id,)).fetchone()[0])
         _check_settings(study_id, stored, new)
 
     def study_settings(self, study_id):
