@@ -94,14 +94,16 @@ class RecycledSample:
         """A new stage drawn from ``proposal``, the mixture of ``components`` and the law.
 
         Every earlier proposal is evaluated at the new points and the new one at the
-        earlier points (its law component from the stored ``log g_0``: no law density is
-        evaluated again at an old point).
+        earlier points; their law component ``g_0`` is read from the law log-densities
+        already known (``log_laws`` at the new points, ``log g_0`` stored at the old ones),
+        so no law density is evaluated twice at a point.
         """
         old_log_new = proposal.logpdf_from_components(
             component_logpdfs(components, self.z, self.log_props[0]))
-        initial = self.proposals[0]
-        new_cols = [initial.logpdf_from_laws(log_laws)] + [
-            p.logpdf(z) for p in self.proposals[1:]]
+        log_g0 = self.proposals[0].logpdf_from_laws(log_laws)
+        new_cols = [log_g0] + [
+            p.logpdf_from_components(component_logpdfs(p.components[:-1], z, log_g0))
+            for p in self.proposals[1:]]
         log_props = tuple(np.concatenate([old, new])
                           for old, new in zip(self.log_props, new_cols))
         return RecycledSample(
