@@ -89,17 +89,19 @@ class RecycledSample:
         """``log g_0`` (the law or the laws' mixture, every mixture's last component)."""
         return self.log_props[0][rows]
 
-    def append(self, proposal, components: Sequence, z, phi, log_laws,
-               log_g) -> RecycledSample:
+    def append(self, proposal, components: Sequence, z, phi, log_laws, log_g,
+               old_components: np.ndarray | None = None) -> RecycledSample:
         """A new stage drawn from ``proposal``, the mixture of ``components`` and the law.
 
         Every earlier proposal is evaluated at the new points and the new one at the
         earlier points; their law component ``g_0`` is read from the law log-densities
         already known (``log_laws`` at the new points, ``log g_0`` stored at the old ones),
-        so no law density is evaluated twice at a point.
+        so no law density is evaluated twice at a point. ``old_components``: the new
+        components' log-densities at every earlier point, when already computed.
         """
-        old_log_new = proposal.logpdf_from_components(
-            component_logpdfs(components, self.z, self.log_props[0]))
+        if old_components is None:
+            old_components = component_logpdfs(components, self.z, self.log_props[0])
+        old_log_new = proposal.logpdf_from_components(old_components)
         log_g0 = self.proposals[0].logpdf_from_laws(log_laws)
         new_cols = [log_g0] + [
             p.logpdf_from_components(component_logpdfs(p.components[:-1], z, log_g0))
