@@ -309,3 +309,17 @@ def test_auto_delegates_events_to_a_t_with_a_declared_widened_law():
     # no widened law when its share is 0; the t gets the whole part
     alone = auto.fit(points, log_w, _fit_context(event_widened=0.0).for_quantity(True))
     assert [(type(p.component), p.share) for p in alone.parts] == [(StudentT, 1.0)]
+
+
+def test_logsumexp_rows_is_scipys_bit_for_bit():
+    from multiexpect.logspace import logsumexp_rows
+
+    rng = np.random.default_rng(9)
+    for n, k in [(500, 1), (500, 2), (2000, 11), (300, 201)]:
+        a = rng.normal(size=(n, k)) * rng.choice([1.0, 30.0, 700.0], size=(n, 1))
+        a[rng.random((n, k)) < 0.1] = -np.inf
+        a[0] = -np.inf  # no mass
+        a[1, :] = 5.0  # ties at the maximum
+        a[2, 0] = np.inf
+        for rows in (a, a[::3]):
+            np.testing.assert_array_equal(logsumexp_rows(rows), logsumexp(rows, axis=1))

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
+
+from ..logspace import logsumexp_rows
 
 __all__ = ["RecycledSample", "component_logpdfs"]
 
@@ -83,7 +84,7 @@ class RecycledSample:
         columns = np.column_stack(self.log_props[first:])
         if rows is not None:
             columns = columns[rows]
-        return logsumexp(columns + np.log(counts / counts.sum()), axis=1)
+        return logsumexp_rows(columns + np.log(counts / counts.sum()))
 
     def law_component(self, rows=slice(None)) -> np.ndarray:
         """``log g_0`` (the law or the laws' mixture, every mixture's last component)."""
