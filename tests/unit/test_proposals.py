@@ -309,3 +309,31 @@ def test_auto_delegates_events_to_a_t_with_a_declared_widened_law():
     # no widened law when its share is 0; the t gets the whole part
     alone = auto.fit(points, log_w, _fit_context(event_widened=0.0).for_quantity(True))
     assert [(type(p.component), p.share) for p in alone.parts] == [(StudentT, 1.0)]
+
+
+def test_logsumexp_rows_is_scipys_bit_for_bit():
+    from multiexpect.logspace import logsumexp_rows
+
+    rng = np.random.default_rng(9)
+    for n, k in [(500, 1), (500, 2), (2000, 11), (300, 201)]:
+        a = rng.normal(size=(n, k)) * rng.choice([1.0, 30.0, 700.0], size=(n, 1))
+        a[rng.random((n, k)) < 0.1] = -np.inf
+        a[0] = -np.inf  # no mass
+        a[1, :] = 5.0  # ties at the maximum
+        a[2, 0] = np.inf
+        for rows in (a, a[::3]):
+            np.testing.assert_array_equal(logsumexp_rows(rows), logsumexp(rows, axis=1))
+
+
+def test_batched_component_logpdfs_equal_the_per_component_ones():
+    from multiexpect.proposals.batched import component_logpdfs
+
+    rng = np.random.default_rng(10)
+    comps = [Gaussian(MEAN, COV), StudentT(MEAN + 1.0, 0.5 * COV, 4.0),
+             GaussianMixture([Gaussian(MEAN, COV), Gaussian(-MEAN, 2 * COV)], [0.3, 0.7]),
+             Gaussian(np.zeros(3), np.eye(3)), StudentT(np.full(3, 5.0), COV, 9.0)]
+    z = rng.normal(size=(700, 3)) * 4.0
+    expected = np.column_stack([c.logpdf(z) for c in comps])
+    for block in (1 << 21, 3 * 700 * 2, 1):  # every block size, down to one component
+        np.testing.assert_allclose(component_logpdfs(comps, z, block_elements=block),
+                                   expected, rtol=1e-12, atol=1e-12)

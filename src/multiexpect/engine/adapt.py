@@ -65,8 +65,8 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     z, phi = sample.z[idx], sample.phi[idx]
     log_fq = sample.log_laws[idx][:, problem.law_index]
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
-    alpha, success = _mixture_weights(state, fits, z, phi, log_fq, log_h,
-                                      sample.law_component(idx))
+    log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
+    alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)
     z_new = proposal.sample(int(setup.options.batch_size),
                             batch_keys.adaptive_generator(setup.seed, t))
@@ -88,9 +88,11 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
                   stage_stderr=moments.stderr.tolist())
+    # the fits used every point: their components' densities there are known already
+    known = log_comp if isinstance(idx, slice) else None
     new = state.evolve(
         sample=sample.append(proposal, fits.components, z_new, phi_new, log_laws_new,
-                             log_g_new),
+                             log_g_new, old_components=known),
         candidates=(*state.candidates, candidate), history=(*state.history, stage),
         runs_used=runs_used)
     return new, stage
@@ -158,12 +160,11 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
     return fits
 
 
-def _mixture_weights(state: EngineState, fits: _Fits, z, phi, log_fq, log_h, log_law):
+def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_comp):
     """``α`` for the zero-variance coefficients on the own components (they need no
     extrapolation beyond the points seen, unlike a regression), and the optimiser's
-    success."""
+    success; ``log_comp``: the components' log-densities at the fit points."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
-    log_comp = component_logpdfs(fits.components, z, log_law)
     n_comp = log_comp.shape[1]
     a = phi * log_ratio_exp(log_fq, log_h[:, None])
     b = log_ratio_exp(log_comp, log_h[:, None])

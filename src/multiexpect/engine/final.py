@@ -118,7 +118,8 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         if best.stage == 0:
             log_comp, log_g = None, log_law_mix
         else:
-            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
+            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix,
+                                         batched=True)
             log_g = best.proposal.logpdf_from_components(log_comp)
         log_fq = log_laws[:, problem.law_index]
         summands = iscv_summands(phi, log_fq, log_comp, log_g, best.beta)
@@ -127,7 +128,8 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         else:  # the stages' variances are reweighted from the plain IS responses
             responses = (summands if best.beta is None
                          else iscv_summands(phi, log_fq, None, log_g, None))
-            _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix)
+            _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
+                        best.stage)
         if keep_sample:
             kept.append((z, problem.to_inputs(z), outputs, log_g, summands))
         left -= n
@@ -147,12 +149,16 @@ def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
     return StagePooling(np.array(means), np.asarray([sample.counts[t] for t in stages]))
 
 
-def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix) -> None:
+def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
+                kept: int = 0) -> None:
     """Add final-stage rows to the pooling: its moments and ``log g_F / g_s`` per stage (the
-    law component's density is ``log_law_mix``)."""
+    law component's density is ``log_law_mix``; the kept stage's is ``log_g`` itself)."""
     proposals = state.sample.proposals
-    log_stage = [log_law_mix if t == 0 else proposals[t].logpdf_from_components(
-        component_logpdfs(proposals[t].components[:-1], z, log_law_mix)) for t in stages]
+    log_stage = [log_law_mix if t == 0 else log_g if t == kept else
+                 proposals[t].logpdf_from_components(
+                     component_logpdfs(proposals[t].components[:-1], z, log_law_mix,
+                                       batched=True))
+                 for t in stages]
     pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
 
 

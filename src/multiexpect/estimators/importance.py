@@ -19,9 +19,9 @@ __all__ = ["StreamingMoments", "iscv_summands", "log_ratio_exp"]
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere)."""
     with np.errstate(invalid="ignore"):
-        diff = log_num - log_den
-    diff = np.where(np.isneginf(log_num), -np.inf, diff)
-    return np.exp(diff)
+        diff = np.subtract(log_num, log_den)
+    np.copyto(diff, -np.inf, where=np.isneginf(log_num))
+    return np.exp(diff, out=diff)
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
@@ -43,10 +43,12 @@ def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray
     """
     weights = log_ratio_exp(log_f, log_g[:, None])
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
-    out = np.where(weights > 0, phi * weights, 0.0)
+    out = np.multiply(phi, weights)
+    np.copyto(out, 0.0, where=~(weights > 0))
     if beta is not None and log_components is not None and beta.size:
-        controls = log_ratio_exp(log_components, log_g[:, None]) - 1.0
-        out = out - controls @ beta.T
+        controls = log_ratio_exp(log_components, log_g[:, None])
+        controls -= 1.0
+        out -= controls @ beta.T
     return out
 
 

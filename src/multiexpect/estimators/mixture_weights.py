@@ -32,13 +32,14 @@ def _project(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
     alpha = alpha / alpha.sum()
     for _ in range(50):
         below = alpha < lower
-        if not np.any(below):
+        if not below.any():
             break
-        fixed = np.where(below, lower, 0.0)
-        free = ~below & (alpha > 0)
-        room = 1.0 - fixed.sum() - np.sum(np.where(~below & ~free, alpha, 0.0))
-        if room <= 0 or not np.any(free):
-            return np.maximum(lower, 0) / np.maximum(lower, 0).sum()
+        above = ~below
+        free = above & (alpha > 0)
+        room = 1.0 - np.where(below, lower, 0.0).sum() - np.where(above ^ free, alpha, 0.0).sum()
+        if room <= 0 or not free.any():
+            bound = np.maximum(lower, 0)
+            return bound / bound.sum()
         alpha = np.where(free, alpha * room / alpha[free].sum(), np.where(below, lower, alpha))
     return alpha / alpha.sum()
 

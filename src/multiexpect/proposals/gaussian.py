@@ -46,6 +46,11 @@ class LocationScale:
         self._chol_inv = solve_triangular(self._chol, np.eye(self.dim), lower=True)
         self._half_logdet = float(np.sum(np.log(np.diag(self._chol))))
 
+    @property
+    def whitening(self) -> np.ndarray:
+        """``L^{-1}``, so that ``δ(z) = |L^{-1} (z - mean)|^2``."""
+        return self._chol_inv
+
     def mahalanobis(self, z: np.ndarray) -> np.ndarray:
         """``δ = (z - mean)^T cov^{-1} (z - mean)`` for each row of ``z``."""
         white = (np.asarray(z, dtype=float) - self.mean) @ self._chol_inv.T
@@ -61,7 +66,11 @@ class Gaussian(LocationScale):
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """``log N(z; mean, cov)`` at the rows of ``z``."""
-        return self._log_norm - 0.5 * self.mahalanobis(z)
+        return self.logpdf_from_mahalanobis(self.mahalanobis(z))
+
+    def logpdf_from_mahalanobis(self, delta: np.ndarray) -> np.ndarray:
+        """``log N`` from the squared Mahalanobis distances ``δ``: ``c - δ / 2``."""
+        return self._log_norm - 0.5 * delta
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` points ``mean + L e`` with ``e ~ N(0, I)``."""

@@ -7,8 +7,8 @@ integrands such as ``x^(2j) φ(x)``; keep a defensive component in the final mix
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
+from ..logspace import logsumexp_rows
 from .base import effective_sample_size, normalised_weights
 from .gaussian import Gaussian, fit_gaussian, regularise_covariance
 from .student import StudentT, fit_student
@@ -35,7 +35,7 @@ class GaussianMixture:
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """Mixture log-density."""
-        return logsumexp(self.component_logpdfs(z), axis=1)
+        return logsumexp_rows(self.component_logpdfs(z))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw component counts from the multinomial, then each component's points."""
@@ -111,7 +111,7 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
     for _ in range(max_iter):
         model = GaussianMixture(comps, mix)
         log_resp = model.component_logpdfs(pts)
-        log_total = logsumexp(log_resp, axis=1)
+        log_total = logsumexp_rows(log_resp)
         log_lik = float(ww @ log_total)
         resp = np.exp(log_resp - log_total[:, None])
         new_comps, new_mix = [], []

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import logsumexp
+
+from ..logspace import logsumexp_rows
 
 __all__ = ["Mixture"]
 
@@ -36,7 +37,7 @@ class Mixture:
 
     def logpdf_from_components(self, comp_logpdfs: np.ndarray) -> np.ndarray:
         """``log g_α`` from the (n, K) component log-densities."""
-        return logsumexp(comp_logpdfs + self._log_alpha, axis=1)
+        return logsumexp_rows(comp_logpdfs + self._log_alpha)
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """``log g_α(z)``."""

@@ -33,8 +33,12 @@ class StudentT(LocationScale):
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """Log-density at the rows of ``z``."""
-        return self._log_norm - 0.5 * (self.dof + self.dim) * np.log1p(self.mahalanobis(z)
-                                                                       / self.dof)
+        return self.logpdf_from_mahalanobis(self.mahalanobis(z))
+
+    def logpdf_from_mahalanobis(self, delta: np.ndarray) -> np.ndarray:
+        """Log-density from the squared Mahalanobis distances ``δ``:
+        ``c - (ν + d)/2 log(1 + δ/ν)``."""
+        return self._log_norm - 0.5 * (self.dof + self.dim) * np.log1p(delta / self.dof)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``μ + L e / sqrt(g / ν)``, ``e ~ N(0, I)``, ``g ~ χ²_ν``."""
