@@ -10,13 +10,19 @@ import numpy as np
 from . import __version__
 from ._rng import check_rng, root_seed
 from .aiscv import AISCV, OPTION_NAMES, check_weights, options_for_budget
-from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
+from .estimators.monte_carlo import (
+    crude_monte_carlo,
+    crude_rqmc,
+    mixture_monte_carlo,
+    mixture_rqmc,
+)
 from .evaluation.builder import evaluate_for_call
 from .interop import as_model, check_model_dims
 from .laws import describe_law
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
+from .sampling.rqmc import check_replicates, check_sampling
 
 __all__ = ["METHODS", "expectations"]
 
@@ -47,7 +53,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                  names=None, evaluate: Callable | None = None, executor=None,
                  n_workers: int | None = None, store=None, study_id: str | None = None,
                  retries: int = 0, progress: bool = False, eval_chunk_size: int | None = None,
-                 keep_sample: bool = False, **options) -> ExpectationResult:
+                 keep_sample: bool = False, sampling: str = "mc",
+                 **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
     Parameters
@@ -101,6 +108,13 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
+    sampling : {"mc", "rqmc"}
+        ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
+        ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
+        ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
+        the estimate the mean of the replicate estimates, the standard error their spread,
+        and :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
+        freedom (``diagnostics["dof"]``). Not yet available for ``aiscv`` and ``separate-is``.
     **options
         For ``aiscv`` and ``separate-is``: the fields of :class:`~multiexpect.aiscv.AiscvOptions`
         (``family``, ``n_components``, ``batch_size``, ``pilot_size``, ``pilot_hits``,
@@ -134,6 +148,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
+    replicates = _check_rqmc(method, check_sampling(sampling), options)
     model = as_model(model)
     laws = as_laws(law)
     check_rng(rng)
@@ -145,21 +160,36 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     settings = {"method": method, "budget": budget, "seed": seed, "options": dict(options),
                 "weights": weights if isinstance(weights, str) else list(map(float, weights)),
                 "laws": [describe_law(lw) for lw in laws], "version": __version__}
+    if replicates is not None:
+        settings.update(sampling=sampling, replicates=replicates)
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
         executor=executor, n_workers=n_workers, store=store, study_id=study_id,
         retries=retries, progress=progress, eval_chunk_size=eval_chunk_size)
     try:
         return _run_method(method, laws, evaluate, budget, seed, weights, options, names,
-                           settings, keep_sample)
+                           settings, keep_sample, replicates)
     finally:
         if study is not None:
             study.close()
 
 
+def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
+    """The number of RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
+    if sampling == "mc":
+        return None
+    if method not in ("mc", "mixture-mc"):
+        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
+                         f"(only 'mc' and 'mixture-mc'): its engine is being rewritten")
+    return check_replicates(options.pop("replicates", None))
+
+
 def _run_method(method, laws, evaluate, budget, seed, weights, options, names, settings,
-                keep_sample=False):
-    """Run ``method`` with the ``evaluate`` callable (settings are completed in place)."""
+                keep_sample=False, replicates=None):
+    """Run ``method`` with the ``evaluate`` callable (settings are completed in place).
+
+    ``replicates`` (an int) runs the RQMC version of the baseline ``mc`` or ``mixture-mc``.
+    """
     if method == "aiscv":
         opts = options_for_budget(options, budget)
         settings["options"] = {f.name: getattr(opts, f.name) for f in fields(opts)}
@@ -188,6 +218,9 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
     if options:
         raise ValueError(f"method {method!r} takes no options, got {sorted(options)}")
     counter = _RunCounter(evaluate)
+    if replicates is not None:
+        return _rqmc_result(method, laws, counter, budget, seed, weights, names, settings,
+                            replicates)
     run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
     out = run(laws, counter, budget=budget, seed=seed, names=names)
     problem = out["problem"]
@@ -196,6 +229,20 @@ def _run_method(method, laws, evaluate, budget, seed, weights, options, names, s
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=counter.n_runs, budget=budget, weights=w,
         diagnostics={"n_points": out["n_points"]}, settings=settings)
+
+
+def _rqmc_result(method, laws, counter, budget, seed, weights, names, settings, replicates):
+    """Separate (``mc``) or mixture (``mixture-mc``) RQMC with ``replicates`` scramblings."""
+    run = crude_rqmc if method == "mc" else mixture_rqmc
+    out = run(laws, counter, budget=budget, seed=seed, replicates=replicates, names=names)
+    problem = out.pop("problem")
+    w = _final_weights(weights, out["estimate"], out["stderr"])
+    diagnostics = {k: v for k, v in out.items() if k not in ("estimate", "stderr")}
+    diagnostics.update(sampling="rqmc", interval="student-t")
+    return ExpectationResult(
+        estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
+        n_evaluations=counter.n_runs, budget=budget, weights=w, diagnostics=diagnostics,
+        settings=settings)
 
 
 def _no_observer(stage) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 __all__ = ["ExpectationResult", "FinalSample", "JsonResult", "format_table"]
 
@@ -50,9 +51,13 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _z(level: float) -> float:
+def _z(level: float, dof=None) -> float:
+    """The ``(1 + level) / 2`` quantile of the normal law, or of Student's t on ``dof``
+    degrees of freedom (a standard error estimated from ``dof + 1`` RQMC replicates)."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    if dof is not None:
+        return float(student_t.ppf(0.5 + level / 2.0, dof))
     return float(norm.ppf(0.5 + level / 2.0))
 
 
@@ -271,8 +276,9 @@ class ExpectationResult(JsonResult):
 
     # ------------------------------------------------------------------
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Normal-theory interval ``Î ± z_{(1+level)/2} se``: (low, high) arrays."""
-        z = _z(level)
+        """Normal-theory interval ``Î ± z_{(1+level)/2} se``: (low, high) arrays; Student's t
+        on ``diagnostics["dof"]`` degrees of freedom when the result has them (RQMC)."""
+        z = _z(level, self.diagnostics.get("dof"))
         return self.estimate - z * self.stderr, self.estimate + z * self.stderr
 
     @property

@@ -41,7 +41,12 @@ beam (4 repetitions, mean predicted s.e.^2 summed): 1.21e-4 without, 1.09e-4 wit
 
 ``method="pick-freeze"`` is plain Monte Carlo of the same quantities at the same number of
 runs: Saltelli 2010 first order and Jansen total order (or the centred Sobol' estimator for
-first order alone), the classical baseline.
+first order alone), the classical baseline. With ``sampling="rqmc"`` its points ``Z`` are
+``R`` scrambled Sobol' nets of dimension ``2d`` (:mod:`multiexpect.sampling.rqmc`), one
+batch each: ``θ̂`` is the mean of the replicates' quantity means, ``Σ̂`` their covariance over
+``R``, and the intervals Student's t on ``R - 1`` degrees of freedom (``diagnostics["dof"]``):
+``g^T θ̂`` is the mean of ``R`` independent replicate values for any fixed ``g``, so the
+delta-method standard error is the replicates' own.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law, describe_law
+from ..sampling.rqmc import (
+    check_replicates,
+    check_sampling,
+    replicate_plan,
+    sobol_normal,
+)
 from ._common import check_method_args, floored_delta_weights
 from .results import SobolResult
 
@@ -304,7 +315,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
                   executor=None, n_workers: int | None = None, store=None,
                   study_id: str | None = None, retries: int = 0, progress: bool = False,
-                  eval_chunk_size: int | None = None, **options) -> SobolResult:
+                  eval_chunk_size: int | None = None, sampling: str = "mc",
+                  **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -343,6 +355,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     evaluate : callable, optional
         ``evaluate(x, batch) -> outputs`` replacing the in-process evaluation of the stacked
         inputs (an executor or a store).
+    sampling : {"mc", "rqmc"}
+        ``"rqmc"`` (``pick-freeze`` only for now; ``aiscv``'s engine is being rewritten):
+        the points are ``R`` independent scrambled Sobol' nets of dimension ``2d`` (option
+        ``replicates``: at least ``R``, 8 by default), intervals Student's t on ``R - 1``
+        degrees of freedom.
     **options
         ``aiscv`` only: fields of :class:`~multiexpect.AiscvOptions`, in pick-freeze
         *points* (e.g. ``batch_size``).
@@ -382,8 +399,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     check_rng(rng)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+    replicates = _check_rqmc(method, check_sampling(sampling), options)
     weights = check_method_args(method, options, weights, layout.n_quantities)
     points = budget // layout.runs_per_point
+    if replicates is not None:
+        replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
     if method == "aiscv":
         opts = options_for_budget(dict(options), points)
     wrap_model(model, vectorized)  # checks the model before any run
@@ -392,6 +412,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                 "orders": list(orders), "options": dict(options),
                 "law": describe_law(law), "version": __version__,
                 "weights": weights if isinstance(weights, str) else list(map(float, weights))}
+    if replicates is not None:
+        settings.update(sampling=sampling, replicates=replicates)
     evaluate, study = evaluate_for_call(
         model, evaluate, vectorized=vectorized, settings=settings, budget=budget,
         executor=executor, n_workers=n_workers, store=store, study_id=study_id,
@@ -405,6 +427,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
+        elif replicates is not None:
+            theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates)
         else:
             theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
@@ -431,6 +455,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     finally:
         if study is not None:
             study.close()
+
+
+def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
+    """RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
+    if sampling == "mc":
+        return None
+    if method != "pick-freeze":
+        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
+                         f"(only 'pick-freeze'): its engine is being rewritten")
+    return check_replicates(options.pop("replicates", None))
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -479,3 +513,18 @@ def _run_pick_freeze(wrapper, layout, points, seed):
     values = np.concatenate(parts)
     cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
     return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}
+
+
+def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
+    """Pick-freeze on ``R`` scrambled Sobol' nets of ``n`` points in ``2d`` dimensions.
+
+    Replicate ``r`` is batch ``r``; returns the mean of the replicate means, their covariance
+    over ``R`` and the degrees of freedom ``R - 1`` in the diagnostics.
+    """
+    reps, n = replicate_plan(points, replicates)
+    means = np.stack([wrapper(sobol_normal(n, 2 * layout.dim, batch_generator(seed, r)), r)
+                      .mean(axis=0) for r in range(reps)])
+    cov = np.atleast_2d(np.cov(means, rowvar=False)) / reps
+    return means.mean(axis=0), cov, {"n_points": reps * n, "sampling": "rqmc",
+                                     "interval": "student-t", "replicates": reps,
+                                     "points_per_replicate": n, "dof": reps - 1}
