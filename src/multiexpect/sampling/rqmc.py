@@ -1,14 +1,19 @@
 r"""Randomised quasi-Monte Carlo (RQMC): scrambled Sobol' nets and honest error by replicates.
 
 **Points.** A replicate is one scrambled Sobol' point set (``scipy.stats.qmc.Sobol``,
-``scramble=True``: a linear matrix scramble and a digital shift, 64 bits) of ``n`` points in
-``[0, 1)^d``, its scrambling drawn from a generator derived from the study's seed and the
-replicate's batch key, so a replicate is replayed exactly. Every point of a scrambled net is
-marginally uniform on ``[0, 1)^d``, so any estimator that is unbiased for i.i.d. uniform
-points stays unbiased on a net; the net only lowers the variance. ``n`` need not be a power
-of 2 (the first ``n`` points of the sequence, scipy's warning silenced), but the baselines
-use whole nets: ``n`` the largest power of 2 that leaves at least the requested number of
-replicates, the rest of the budget spent on more replicates (:func:`replicate_plan`).
+``scramble=True``: a linear matrix scramble and a digital shift of 30 bits, scipy's default)
+of ``n`` points in ``[0, 1)^d``, each coordinate then moved uniformly within its cell of
+width ``2^-30`` (so the points are continuous, never 0, and still a net), the scrambling and
+the moves drawn from a generator derived from the study's seed and the replicate's batch
+key, so a replicate is replayed exactly. The errors of scrambled nets are heavy-tailed over
+scramblings (on a smooth 6-dimensional integrand at ``2^14`` points: median 1e-9, RMS 6e-6,
+4% of scramblings above 1e-6): one net's error says little, replicates measure it. Every
+point of a scrambled net is marginally uniform on ``[0, 1)^d``, so any estimator that is
+unbiased for i.i.d. uniform points stays unbiased on a net; the net only lowers the
+variance. ``n`` need not be a power of 2 (the first ``n`` points of the sequence, scipy's
+warning silenced), but the baselines use whole nets: ``n`` the largest power of 2 that
+leaves at least the requested number of replicates, the rest of the budget spent on more
+replicates (:func:`replicate_plan`).
 
 **Maps.** Uniforms become standard normal scores ``z = Φ^{-1}(u)``, with ``u`` clipped to
 ``[2^-53, 1 - 2^-53]`` (``|z| <= 8.2``; the clipped mass, ``2^-52``, is far below any
@@ -69,7 +74,7 @@ SAMPLINGS = ("mc", "rqmc")
 #: independent scramblings by default (chosen by measurement, docs/benchmarks.md)
 DEFAULT_REPLICATES = 8
 _U_MIN = 2.0**-53
-_BITS = 64
+_BITS = 30
 
 
 def check_sampling(sampling) -> str:
@@ -111,7 +116,8 @@ def sobol_uniform(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """The first ``n`` points ((n, dim)) of a Sobol' sequence scrambled with ``rng``.
 
     A power of 2 is a whole net (``random_base2``); any other ``n`` is the sequence's first
-    ``n`` points. Values are clipped to ``[2^-53, 1 - 2^-53]``.
+    ``n`` points. Each coordinate is moved uniformly within its ``2^-30`` cell, then clipped
+    to ``[2^-53, 1 - 2^-53]``.
     """
     engine = qmc.Sobol(int(dim), scramble=True, rng=rng, bits=_BITS)
     n = int(n)
@@ -121,6 +127,7 @@ def sobol_uniform(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             u = engine.random(n)
+    u = u + rng.random(u.shape) * 2.0**-_BITS  # uniform within each 2^-30 cell
     return np.clip(u, _U_MIN, 1.0 - _U_MIN)
 
 

@@ -1,0 +1,1 @@
+"""Test problems with known or reference answers: sensitivity (``sensitivity``), reliability."""
