@@ -11,9 +11,13 @@ draw ``R`` replicates, each a scrambled Sobol' net of ``n`` points (a power of 2
 through ``law.from_standard``; a replicate is one batch, and the estimate is the mean of the
 replicate estimates with their spread as standard error (``R - 1`` degrees of freedom):
 
-* separate RQMC: ``R`` nets per law, from ``budget // L`` runs per law;
-* mixture RQMC: per replicate, law ``l`` gets ``n_l`` points on its own net (deterministic
-  allocation of ``n`` with equal weights) and the density is ``ḡ = sum_l (n_l / n) f_l``.
+* separate RQMC: ``R`` nets of ``n`` points per law, from ``budget // L`` runs per law; the
+  laws share the ``R`` scramblings (common random numbers: each law's estimate is unbiased
+  with its own replicates' standard error; differences between laws are more precise);
+* mixture RQMC: per replicate, one net of ``n`` points cut into consecutive blocks, law ``l``
+  taking a block of ``n_l`` points (deterministic allocation of ``n`` with equal weights),
+  and the density ``ḡ = sum_l (n_l / n) f_l``. Every point of a scrambled sequence is
+  uniform, so each block's points follow their law and the estimator is exactly unbiased.
 """
 
 from __future__ import annotations
@@ -85,16 +89,17 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
                names=None) -> dict:
     """Separate RQMC: per law, ``R`` scrambled nets of ``n`` points from ``budget // L`` runs.
 
-    The net of replicate ``r`` of law ``l`` is batch ``l R + r``.
+    The nets (scrambled by the generators of keys ``0..R-1``) are shared by the laws; the
+    net of replicate ``r`` mapped through law ``l`` is batch ``l R + r``.
     """
     n_laws = len(laws)
     reps, n = replicate_plan(budget // n_laws, replicates)
+    nets = [sobol_normal(n, laws[0].dim, batch_generator(seed, r)) for r in range(reps)]
     problem = means = None
     for l_index, law in enumerate(laws):
         for r in range(reps):
             key = l_index * reps + r
-            x = law.from_standard(sobol_normal(n, law.dim, batch_generator(seed, key)))
-            outputs = evaluate(x, key)
+            outputs = evaluate(law.from_standard(nets[r]), key)
             if problem is None:
                 problem = Problem.build(laws, outputs.shape[1], "input", names)
                 means = np.zeros((reps, problem.n_quantities))
@@ -105,21 +110,21 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
 
 def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,
                  names=None) -> dict:
-    """Mixture RQMC: per replicate (batch ``r``), law ``l`` on its own net of ``n_l`` points.
+    """Mixture RQMC: per replicate (batch ``r``), one net cut into blocks of ``n_l`` points.
 
-    ``n_l`` is the deterministic allocation of ``n`` with equal weights and the estimate
-    ``(1/n) sum phi_j f_j / ḡ`` with ``ḡ = sum_l (n_l / n) f_l``: exactly unbiased.
+    Law ``l`` maps its block; ``n_l`` is the deterministic allocation of ``n`` with equal
+    weights and the estimate ``(1/n) sum phi_j f_j / ḡ`` with ``ḡ = sum_l (n_l / n) f_l``:
+    exactly unbiased.
     """
     reps, n = replicate_plan(budget, replicates)
     counts = allocate(n, np.ones(len(laws)))
     used = np.flatnonzero(counts)
+    starts = np.concatenate([[0], np.cumsum(counts)])
     log_share = np.log(counts[used] / n)
     problem = means = None
     for r in range(reps):
-        x = np.concatenate([
-            laws[l].from_standard(sobol_normal(int(counts[l]), laws[l].dim,
-                                               batch_generator(seed, r, int(l) + 1)))
-            for l in used])
+        z = sobol_normal(n, laws[0].dim, batch_generator(seed, r))
+        x = np.concatenate([laws[l].from_standard(z[starts[l]:starts[l + 1]]) for l in used])
         outputs = evaluate(x, r)
         if problem is None:
             problem = Problem.build(laws, outputs.shape[1], "input", names)
