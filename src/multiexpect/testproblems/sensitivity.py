@@ -171,14 +171,14 @@ class _LowerTruncatedGumbel(stats.rv_continuous):
     def _logpdf(self, x, c):
         return -x - np.exp(-x) - np.log(self._mass(c))
 
-    def _cdf(self, x, c):
-        return (np.exp(-np.exp(-x)) - np.exp(-np.exp(-c))) / self._mass(c)
+    def _cdf(self, x, c):  # (G(x) - G(c)) / mass without cancellation near c
+        return np.exp(-np.exp(-c)) * np.expm1(np.exp(-c) - np.exp(-x)) / self._mass(c)
 
     def _sf(self, x, c):
         return -np.expm1(-np.exp(-x)) / self._mass(c)
 
-    def _ppf(self, q, c):
-        return -np.log(-np.log(np.exp(-np.exp(-c)) + q * self._mass(c)))
+    def _ppf(self, q, c):  # G(x) = G(c) + q mass, solved in log space
+        return -np.log(np.exp(-c) - np.log1p(q * self._mass(c) / np.exp(-np.exp(-c))))
 
     def _isf(self, q, c):
         return -np.log(-np.log1p(-q * self._mass(c)))
