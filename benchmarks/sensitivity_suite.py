@@ -131,20 +131,22 @@ RUNNERS = {
     "salib": _salib,
     "martinez": _martinez,
     "pf-mc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze"),
-    "pf-rqmc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze", sampling="rqmc"),
+    "pf-rqmc": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
+                                                    sampling="rqmc", replicates=r),
     "aiscv": lambda p, n, s: _multiexpect(p, n, s),
 }
 
 
 def one_run(task) -> dict:
     """One method on one problem with one seed: indices, half-widths, runs, time, failure."""
-    name, method, n, seed = task
+    name, method, n, seed, replicates = task
     prob = problem(name)
+    extra = () if replicates is None or method != "pf-rqmc" else (replicates,)
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first, total, half1, halft, runs = RUNNERS[method](prob, n, seed)
+            first, total, half1, halft, runs = RUNNERS[method](prob, n, seed, *extra)
     except Exception as exc:  # a crash is a result: counted and reported
         return {"problem": name, "method": method, "seed": seed, "failed": True,
                 "error": f"{type(exc).__name__}: {str(exc)[:300]}",
@@ -205,6 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--problems", nargs="*", default=list(PROBLEMS), choices=PROBLEMS)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--replicates", type=int, help="pf-rqmc: at least this many "
+                        "scramblings (default: the library's)")
     parser.add_argument("--json", type=Path, help="write every run and the summary here")
     parser.add_argument("--make-reference", action="store_true",
                         help="compute the RQMC references of the non-exact problems")
@@ -212,7 +216,7 @@ def main(argv=None) -> int:
     if args.make_reference:
         make_reference(args.problems)
         return 0
-    tasks = [(name, method, args.n, 1000 * k + r)
+    tasks = [(name, method, args.n, 1000 * k + r, args.replicates)
              for k, name in enumerate(args.problems) for r in range(args.reps)
              for method in args.methods]
     t0 = time.time()
