@@ -209,7 +209,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--replicates", type=int, help="pf-rqmc: at least this many "
                         "scramblings (default: the library's)")
-    parser.add_argument("--json", type=Path, help="write every run and the summary here")
+    parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--records", action="store_true",
+                        help="with --json: also every run's indices and half-widths")
     parser.add_argument("--make-reference", action="store_true",
                         help="compute the RQMC references of the non-exact problems")
     args = parser.parse_args(argv)
@@ -237,9 +239,11 @@ def main(argv=None) -> int:
             if s["failures"]:
                 print(f"{name} / {m}: {s['failures']} failed: {s['errors']}")
     if args.json:
-        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n,
-                                         "reps": args.reps, "summary": summary,
-                                         "records": records}, indent=1) + "\n")
+        out = {"command": " ".join(sys.argv), "n": args.n, "reps": args.reps,
+               "summary": summary}
+        if args.records:
+            out["records"] = records
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
     return 0
 
 
