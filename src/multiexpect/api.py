@@ -8,7 +8,12 @@ import numpy as np
 
 from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
-from .estimators.monte_carlo import crude_monte_carlo, mixture_monte_carlo
+from .estimators.monte_carlo import (
+    crude_monte_carlo,
+    crude_rqmc,
+    mixture_monte_carlo,
+    mixture_rqmc,
+)
 from .evaluation.config import Evaluation
 from .interop import as_laws
 from .intervals import HitTally, event_diagnostics
@@ -17,6 +22,7 @@ from .prepare import prepare
 from .problem import Problem
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
+from .sampling.rqmc import check_replicates, check_sampling
 from .vocabulary import ENGINE_WEIGHTS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -27,6 +33,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
                  names=None, evaluate: Callable | None = None,
                  evaluation: Evaluation | None = None, keep_sample: bool = False,
+                 sampling: str = "mc",
                  **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
@@ -64,6 +71,13 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
+    sampling : {"mc", "rqmc"}
+        ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
+        ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
+        ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
+        the estimate the mean of the replicate estimates, the standard error their spread,
+        and :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
+        freedom (``diagnostics["dof"]``). Not yet available for ``aiscv`` and ``separate-is``.
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
@@ -93,26 +107,40 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     """
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
+    replicates = _check_rqmc(method, check_sampling(sampling), options)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
+    extra = {"laws": [describe_law(lw) for lw in laws]}
+    if replicates is not None:  # an RQMC study is another study than its MC twin
+        extra.update(sampling=sampling, replicates=replicates)
     prepared = prepare(
         model, dim=laws[0].dim, method=method, methods=METHODS, budget=budget, rng=rng,
         weights=weights, weight_names=ENGINE_WEIGHTS, options=options, evaluation=evaluation,
-        evaluate=evaluate, vectorized=vectorized,
-        settings={"laws": [describe_law(lw) for lw in laws]},
+        evaluate=evaluate, vectorized=vectorized, settings=extra,
         min_budget=2 * len(laws) if per_law else 2,
         budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
         if per_law else None)
     with prepared.evaluation_context() as evaluate:
         return _run_method(method, laws, evaluate, prepared.budget, prepared.seed,
                            prepared.weights, prepared.options, names, prepared.settings,
-                           keep_sample)
+                           keep_sample, replicates)
+
+
+def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
+    """The number of RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
+    if sampling == "mc":
+        return None
+    if method not in ("mc", "mixture-mc"):
+        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
+                         f"(only 'mc' and 'mixture-mc')")
+    return check_replicates(options.pop("replicates", None))
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
-                keep_sample=False):
+                keep_sample=False, replicates=None):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
-    options ``opts`` (resolved, for ``"aiscv"``)."""
+    options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
+    version of the baseline ``mc`` or ``mixture-mc``."""
     if method == "aiscv":
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
@@ -132,6 +160,9 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
                             settings)
 
     tally = HitTally(evaluate)
+    if replicates is not None:
+        return _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names,
+                            settings, replicates)
     run = crude_monte_carlo if method == "mc" else mixture_monte_carlo
     out = run(laws, tally, budget=budget, seed=seed, names=names)
     problem = out["problem"]
@@ -148,6 +179,24 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
 def _is_pilot_batch(batch: int) -> bool:
     """Batch keys of the pilot (drawn from the law): 0 and its extensions -1, -2, ..."""
     return batch <= 0
+
+
+def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, settings,
+                 replicates):
+    """Separate (``mc``) or mixture (``mixture-mc``) RQMC with ``replicates`` scramblings."""
+    run = crude_rqmc if method == "mc" else mixture_rqmc
+    out = run(laws, tally, budget=budget, seed=seed, replicates=replicates, names=names)
+    problem = out.pop("problem")
+    w = _final_weights(weights, out["estimate"], out["stderr"])
+    diagnostics = {k: v for k, v in out.items() if k not in ("estimate", "stderr")}
+    diagnostics.update(sampling="rqmc", interval="student-t")
+    # every point is a law (or mixture) draw: the event tally's bounds hold as for crude MC
+    diagnostics |= event_diagnostics(tally, problem.column, n_final=evaluate.n_runs,
+                                     defensive=1.0, n_laws=len(laws), pilot=_is_pilot_batch)
+    return ExpectationResult(
+        estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
+        n_evaluations=evaluate.n_runs, budget=budget, weights=w, diagnostics=diagnostics,
+        settings=settings)
 
 
 

@@ -124,3 +124,14 @@ def monte_carlo(law_index: int = 0) -> int:
 def pick_freeze_chunk(chunk: int) -> int:
     """The key of the Sobol' pick-freeze baseline's chunk ``chunk``."""
     return chunk
+
+
+def rqmc_replicate(replicate: int, law_index: int = 0, replicates: int = 1) -> int:
+    """The key of RQMC replicate ``replicate`` (mapped through law ``law_index`` when separate
+    RQMC runs ``replicates`` nets per law): ``law_index * replicates + replicate``."""
+    return law_index * replicates + replicate
+
+
+def rqmc_generator(seed: int, replicate: int) -> np.random.Generator:
+    """The generator scrambling replicate ``replicate``'s net (shared by every law)."""
+    return generator(seed, replicate)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 __all__ = ["FEW_HITS", "HitTally", "effective_hits", "event_diagnostics", "event_interval",
            "event_notes",
@@ -40,16 +41,21 @@ __all__ = ["FEW_HITS", "HitTally", "effective_hits", "event_diagnostics", "event
 FEW_HITS = 10.0
 
 
-def z_value(level: float) -> float:
-    """``z_{(1 + level)/2}``, with a clear error for a level outside (0, 1)."""
+def z_value(level: float, dof: float | None = None) -> float:
+    """``z_{(1 + level)/2}`` of the normal law, or of Student's t on ``dof`` degrees of
+    freedom (a standard error estimated from ``dof + 1`` RQMC replicates), with a clear error
+    for a level outside (0, 1)."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    if dof is not None:
+        return float(student_t.ppf(0.5 + level / 2.0, dof))
     return float(norm.ppf(0.5 + level / 2.0))
 
 
-def normal_interval(estimate, stderr, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """``Î ± z se``."""
-    z = z_value(level)
+def normal_interval(estimate, stderr, level: float, dof: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``Î ± z se`` (``z`` of Student's t on ``dof`` degrees of freedom when given)."""
+    z = z_value(level, dof)
     estimate = np.asarray(estimate, dtype=float)
     stderr = np.asarray(stderr, dtype=float)
     return estimate - z * stderr, estimate + z * stderr

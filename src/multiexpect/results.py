@@ -280,13 +280,15 @@ class ExpectationResult(JsonResult):
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Interval of each estimate at ``level``: (low, high) arrays.
 
-        Normal theory, ``Î ± z_{(1+level)/2} se``, except for event probabilities
-        (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's interval from the
-        effective sample size, inside [0, 1] and skewed when the effective hits are few, and
-        ``[0, U]`` with an upper bound ``U`` when there is no hit (never [0, 0]; see
-        :mod:`multiexpect.intervals`).
+        Normal theory, ``Î ± z_{(1+level)/2} se`` (Student's t on ``diagnostics["dof"]``
+        degrees of freedom when the result has them: RQMC replicates), except for event
+        probabilities (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's
+        interval from the effective sample size, inside [0, 1] and skewed when the effective
+        hits are few, and ``[0, U]`` with an upper bound ``U`` when there is no hit (never
+        [0, 0]; see :mod:`multiexpect.intervals`).
         """
-        low, high = normal_interval(self.estimate, self.stderr, level)
+        low, high = normal_interval(self.estimate, self.stderr, level,
+                                    dof=self.diagnostics.get("dof"))
         event = self._event_mask()
         if np.any(event):
             low[event], high[event] = event_interval(

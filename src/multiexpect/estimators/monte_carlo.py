@@ -5,6 +5,19 @@
 * mixture MC: ``N`` points from ``f̄ = (1/L) sum_l f_l``, ``Î_j = mean phi_j f_j / f̄``.
 
 All run in input space; each estimate's standard error is its own sample's.
+
+Their randomised quasi-Monte Carlo versions (``sampling="rqmc"``, :mod:`multiexpect.sampling`)
+draw ``R`` replicates, each a scrambled Sobol' net of ``n`` points (a power of 2) mapped
+through ``law.from_standard``; a replicate is one batch, and the estimate is the mean of the
+replicate estimates with their spread as standard error (``R - 1`` degrees of freedom):
+
+* separate RQMC: ``R`` nets of ``n`` points per law, from ``budget // L`` runs per law; the
+  laws share the ``R`` scramblings (common random numbers: each law's estimate is unbiased
+  with its own replicates' standard error; differences between laws are more precise);
+* mixture RQMC: per replicate, one net of ``n`` points cut into consecutive blocks, law ``l``
+  taking a block of ``n_l`` points (deterministic allocation of ``n`` with equal weights),
+  and the density ``ḡ = sum_l (n_l / n) f_l``. Every point of a scrambled sequence is
+  uniform, so each block's points follow their law and the estimator is exactly unbiased.
 """
 
 from __future__ import annotations
@@ -12,12 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .. import batch_keys
 from ..problem import Problem
+from ..sampling.rqmc import allocate, replicate_estimate, replicate_plan, sobol_normal
 from .importance import StreamingMoments, iscv_summands
 
-__all__ = ["crude_monte_carlo", "mixture_monte_carlo"]
+__all__ = ["crude_monte_carlo", "crude_rqmc", "mixture_monte_carlo", "mixture_rqmc"]
 
 
 def crude_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: int,
@@ -63,3 +78,65 @@ def mixture_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: in
     moments.update(summands)
     return {"estimate": moments.mean, "stderr": moments.stderr, "problem": problem,
             "n_points": budget}
+
+
+def _rqmc_output(est, problem, reps: int, n: int, n_points: int) -> dict:
+    """The baselines' dict for a replicate estimate (diagnostics say which interval)."""
+    return {"estimate": est.estimate, "stderr": est.stderr, "problem": problem,
+            "n_points": n_points, "replicates": reps, "points_per_replicate": n,
+            "dof": est.dof}
+
+
+def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,
+               names=None) -> dict:
+    """Separate RQMC: per law, ``R`` scrambled nets of ``n`` points from ``budget // L`` runs.
+
+    The nets (scrambled by the generators of keys ``0..R-1``) are shared by the laws; the
+    net of replicate ``r`` mapped through law ``l`` is batch ``l R + r``.
+    """
+    n_laws = len(laws)
+    reps, n = replicate_plan(budget // n_laws, replicates)
+    nets = [sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
+            for r in range(reps)]
+    problem = means = None
+    for l_index, law in enumerate(laws):
+        for r in range(reps):
+            key = batch_keys.rqmc_replicate(r, l_index, reps)
+            outputs = evaluate(law.from_standard(nets[r]), key)
+            if problem is None:
+                problem = Problem.build(laws, outputs.shape[1], "input", names)
+                means = np.zeros((reps, problem.n_quantities))
+            rows = problem.law_index == l_index
+            means[r, rows] = problem.quantity_values(outputs)[:, rows].mean(axis=0)
+    return _rqmc_output(replicate_estimate(means), problem, reps, n, reps * n * n_laws)
+
+
+def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,
+                 names=None) -> dict:
+    """Mixture RQMC: per replicate (batch ``r``), one net cut into blocks of ``n_l`` points.
+
+    Law ``l`` maps its block; ``n_l`` is the deterministic allocation of ``n`` with equal
+    weights and the estimate ``(1/n) sum phi_j f_j / ḡ`` with ``ḡ = sum_l (n_l / n) f_l``:
+    exactly unbiased.
+    """
+    reps, n = replicate_plan(budget, replicates)
+    counts = allocate(n, np.ones(len(laws)))
+    used = np.flatnonzero(counts)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    log_share = np.log(counts[used] / n)
+    problem = means = None
+    for r in range(reps):
+        z = sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
+        x = np.concatenate([laws[l].from_standard(z[starts[l]:starts[l + 1]]) for l in used])
+        outputs = evaluate(x, batch_keys.rqmc_replicate(r))
+        if problem is None:
+            problem = Problem.build(laws, outputs.shape[1], "input", names)
+            means = np.zeros((reps, problem.n_quantities))
+        log_laws = problem.law_logpdfs(x)
+        log_g = logsumexp(log_laws[:, used] + log_share, axis=1)
+        summands = iscv_summands(problem.quantity_values(outputs),
+                                 log_laws[:, problem.law_index], None, log_g, None)
+        means[r] = summands.mean(axis=0)
+    out = _rqmc_output(replicate_estimate(means), problem, reps, n, reps * n)
+    out["allocation"] = counts.tolist()
+    return out

@@ -86,7 +86,8 @@ class SobolResult(JsonResult):
 
     # ------------------------------------------------------------------
     def confidence_interval(self, level: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Normal-theory intervals ``S ± z_{(1+level)/2} se`` of each computed order.
+        """Normal-theory intervals ``S ± z_{(1+level)/2} se`` of each computed order
+        (Student's t on ``diagnostics["dof"]`` degrees of freedom when given: RQMC).
 
         Returns
         -------
@@ -94,7 +95,7 @@ class SobolResult(JsonResult):
             ``{"first": (low, high), "total": (low, high)}`` for the orders computed.
             Intervals are not clipped to ``[0, 1]``.
         """
-        z = z_value(level)
+        z = z_value(level, self.diagnostics.get("dof"))
         out = {}
         for order in self.orders:
             est, se = self.indices(order)
@@ -125,7 +126,7 @@ class SobolResult(JsonResult):
         ``*_conf`` is the half-width of the 95% interval, as in ``SALib.analyze.sobol``.
         Keys of an order that was not computed are left out.
         """
-        z = z_value(0.95)
+        z = z_value(0.95, self.diagnostics.get("dof"))
         out: dict[str, np.ndarray] = {}
         if "first" in self.orders:
             out["S1"] = np.array(self.first_order)

@@ -41,7 +41,12 @@ beam (4 repetitions, mean predicted s.e.^2 summed): 1.21e-4 without, 1.09e-4 wit
 
 ``method="pick-freeze"`` is plain Monte Carlo of the same quantities at the same number of
 runs: Saltelli 2010 first order and Jansen total order (or the centred Sobol' estimator for
-first order alone), the classical baseline.
+first order alone), the classical baseline. With ``sampling="rqmc"`` its points ``Z`` are
+``R`` scrambled Sobol' nets of dimension ``2d`` (:mod:`multiexpect.sampling.rqmc`), one
+batch each: ``θ̂`` is the mean of the replicates' quantity means, ``Σ̂`` their covariance over
+``R``, and the intervals Student's t on ``R - 1`` degrees of freedom (``diagnostics["dof"]``):
+``g^T θ̂`` is the mean of ``R`` independent replicate values for any fixed ``g``, so the
+delta-method standard error is the replicates' own.
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
+from ..sampling.rqmc import (
+    check_replicates,
+    check_sampling,
+    replicate_plan,
+    sobol_normal,
+)
 from ..vocabulary import SENSITIVITY_WEIGHTS
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
@@ -283,7 +294,8 @@ def _check_law(law) -> Law:
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
-                  evaluation: Evaluation | None = None, **options) -> SobolResult:
+                  evaluation: Evaluation | None = None, sampling: str = "mc",
+                  **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -325,6 +337,10 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
+    sampling : {"mc", "rqmc"}
+        ``"rqmc"`` (``pick-freeze`` only for now): the points are ``R`` independent
+        scrambled Sobol' nets of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by
+        default), intervals Student's t on ``R - 1`` degrees of freedom.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -357,13 +373,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     layout = PickFreezeLayout(law.dim, orders)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+    replicates = _check_rqmc(method, check_sampling(sampling), options)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
+    extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
+    if replicates is not None:  # an RQMC study is another study than its MC twin
+        extra.update(sampling=sampling, replicates=replicates)
     prepared = prepare(
         model, dim=law.dim, method=method, methods=METHODS, budget=budget, rng=rng,
         weights=weights, weight_names=SENSITIVITY_WEIGHTS, n_quantities=layout.n_quantities,
         baseline_weights="delta", options=options, evaluation=evaluation, evaluate=evaluate,
-        vectorized=vectorized, scalar_for="Sobol' indices",
-        settings={"analysis": "sobol", "orders": list(orders), "law": describe_law(law)},
+        vectorized=vectorized, scalar_for="Sobol' indices", settings=extra,
         min_budget=minimum * layout.runs_per_point,
         budget_need=f"is too small: with d = {law.dim} inputs and orders {orders} one "
                     f"pick-freeze point costs {layout.runs_per_point} model runs and this "
@@ -371,6 +390,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         runs_per_point=layout.runs_per_point)
     budget, seed, settings = prepared.budget, prepared.seed, prepared.settings
     points = budget // layout.runs_per_point
+    if replicates is not None:
+        replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
 
     with prepared.evaluation_context() as counter:
         wrapper = _PickFreezeModel(law, layout, counter, centre,
@@ -381,6 +402,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
+        elif replicates is not None:
+            theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates)
         else:
             theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
@@ -404,6 +427,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             mean=float(m + wrapper.centre), variance=float(s - m * m),
             mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
+    """RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
+    if sampling == "mc":
+        return None
+    if method != "pick-freeze":
+        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
+                         f"(only 'pick-freeze')")
+    return check_replicates(options.pop("replicates", None))
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -452,3 +485,20 @@ def _run_pick_freeze(wrapper, layout, points, seed):
     values = np.concatenate(parts)
     cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
     return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}
+
+
+def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
+    """Pick-freeze on ``R`` scrambled Sobol' nets of ``n`` points in ``2d`` dimensions.
+
+    Replicate ``r`` is batch ``r``; returns the mean of the replicate means, their covariance
+    over ``R`` and the degrees of freedom ``R - 1`` in the diagnostics.
+    """
+    reps, n = replicate_plan(points, replicates)
+    nets = (sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, r))
+            for r in range(reps))
+    means = np.stack([wrapper(u, batch_keys.rqmc_replicate(r)).mean(axis=0)
+                      for r, u in enumerate(nets)])
+    cov = np.atleast_2d(np.cov(means, rowvar=False)) / reps
+    return means.mean(axis=0), cov, {"n_points": reps * n, "sampling": "rqmc",
+                                     "interval": "student-t", "replicates": reps,
+                                     "points_per_replicate": n, "dof": reps - 1}

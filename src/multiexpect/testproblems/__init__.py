@@ -1,4 +1,5 @@
-"""Public test problems with known answers, for users, tests and benchmarks."""
+"""Public test problems with known or reference answers, for users, tests and benchmarks:
+reliability (:mod:`.reliability`) and sensitivity (:mod:`.sensitivity`)."""
 
 from .reliability import ReliabilityProblem, reliability_problem, reliability_problems
 

@@ -1,0 +1,251 @@
+"""The public Sobol' sensitivity problems: SALib, OpenTURNS Martinez and multiexpect, one command.
+
+Every method gets ``N (d + 2)`` model runs (``N = --n``, ``2^14`` by default) on each problem of
+:mod:`multiexpect.testproblems.sensitivity`, ``--reps`` times (seeds ``1000 k + r``):
+
+* ``salib``: ``SALib.sample.sobol.sample(problem, N, calc_second_order=False, seed=s)``
+  (scrambled Sobol' points in ``[0, 1]^d``, mapped to the law by its inverse CDFs) and
+  ``SALib.analyze.sobol.analyze`` (Saltelli 2010 / Jansen; ``S1_conf``, ``ST_conf``: its
+  bootstrap half-widths);
+* ``martinez``: OpenTURNS ``SobolIndicesExperiment`` (i.i.d.) + ``MartinezSensitivityAlgorithm``
+  with its asymptotic intervals;
+* ``pf-mc``, ``pf-rqmc``: ``multiexpect.sobol_indices(method="pick-freeze")`` with
+  ``sampling="mc"`` and ``"rqmc"`` (replicates of scrambled nets, t intervals);
+* ``aiscv``: ``multiexpect.sobol_indices()`` with its defaults.
+
+Per problem and method: the summed MSE of the first- and total-order indices (mean over the
+repetitions of ``sum_i (S_i - ref_i)^2 + (ST_i - refT_i)^2``), the coverage of the 95%
+intervals of all ``2 d`` indices, the failures (exceptions, non-finite indices), the median
+time of a run. References: exact where known, else ``benchmarks/sensitivity_reference.json``
+(``--make-reference``: pick-freeze on 64 scrambled Sobol' nets of ``2^14`` points, ``2^20``
+in all, with its standard error).
+
+Usage::
+
+    nice -n 10 python benchmarks/sensitivity_suite.py --reps 20 --json out.json
+    python benchmarks/sensitivity_suite.py --make-reference
+"""
+
+from __future__ import annotations
+
+import _one_blas_thread  # noqa: F401  (before numpy)
+
+# isort: split
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import multiexpect as me
+from multiexpect.sampling import law_from_uniform
+from multiexpect.testproblems.sensitivity import PROBLEMS, problem
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / "sensitivity_reference.json"
+METHODS = ("salib", "martinez", "pf-mc", "pf-rqmc", "aiscv")
+REFERENCE_POINTS = 2**20
+REFERENCE_REPLICATES = 64
+
+
+# ---------------------------------------------------------------------- references
+def make_reference(names) -> dict:
+    """RQMC pick-freeze at ``2^20`` points (64 scramblings) for the problems without exact
+    indices; returns ``{name: {"first", "total", "first_se", "total_se"}}``."""
+    out = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {}
+    for name in names:
+        prob = problem(name)
+        if prob.exact:
+            continue
+        t0 = time.time()
+        res = me.sobol_indices(prob.model, prob.law, budget=REFERENCE_POINTS * (prob.dim + 2),
+                               rng=20_260_000, method="pick-freeze", sampling="rqmc",
+                               replicates=REFERENCE_REPLICATES)
+        out[name] = {"first": res.first_order.tolist(), "total": res.total_order.tolist(),
+                     "first_se": res.first_order_stderr.tolist(),
+                     "total_se": res.total_order_stderr.tolist(),
+                     "points": REFERENCE_POINTS, "replicates": REFERENCE_REPLICATES,
+                     "method": "pick-freeze, sampling='rqmc' (Saltelli 2010 / Jansen)"}
+        print(f"reference {name}: {time.time() - t0:.1f} s, max se "
+              f"{max(np.max(res.first_order_stderr), np.max(res.total_order_stderr)):.2e}",
+              flush=True)
+    out["command"] = "python benchmarks/sensitivity_suite.py --make-reference"
+    REFERENCE.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def references(name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """First, total indices and the largest reference standard error (0 when exact)."""
+    prob = problem(name)
+    if prob.exact:
+        return prob.first, prob.total, 0.0
+    data = json.loads(REFERENCE.read_text())[name]
+    return (np.array(data["first"]), np.array(data["total"]),
+            float(max(max(data["first_se"]), max(data["total_se"]))))
+
+
+# ---------------------------------------------------------------------- the methods
+def _salib(prob, n, seed):
+    from SALib.analyze import sobol as salib_analyze
+    from SALib.sample import sobol as salib_sample
+
+    spec = {"num_vars": prob.dim, "names": [f"x{i}" for i in range(prob.dim)],
+            "bounds": [[0.0, 1.0]] * prob.dim}
+    u = salib_sample.sample(spec, n, calc_second_order=False, seed=seed)
+    y = prob.model(law_from_uniform(prob.law, u))
+    res = salib_analyze.analyze(spec, y, calc_second_order=False, print_to_console=False,
+                                seed=seed)
+    return (np.asarray(res["S1"]), np.asarray(res["ST"]), np.asarray(res["S1_conf"]),
+            np.asarray(res["ST_conf"]), int(u.shape[0]))
+
+
+def _martinez(prob, n, seed):
+    import openturns as ot
+
+    ot.RandomGenerator.SetSeed(int(seed) % 2**31)
+    cube = ot.JointDistribution([ot.Uniform(0.0, 1.0)] * prob.dim)
+    design = ot.SobolIndicesExperiment(cube, n, False).generate()
+    y = prob.model(law_from_uniform(prob.law, np.asarray(design)))
+    algo = ot.MartinezSensitivityAlgorithm(design, ot.Sample(y[:, None]), n)
+    algo.setUseAsymptoticDistribution(True)
+    first, total = np.array(algo.getFirstOrderIndices()), np.array(algo.getTotalOrderIndices())
+    ci1, cit = algo.getFirstOrderIndicesInterval(), algo.getTotalOrderIndicesInterval()
+    half1 = 0.5 * (np.array(ci1.getUpperBound()) - np.array(ci1.getLowerBound()))
+    halft = 0.5 * (np.array(cit.getUpperBound()) - np.array(cit.getLowerBound()))
+    return first, total, half1, halft, int(design.getSize())
+
+
+def _multiexpect(prob, n, seed, **kwargs):
+    res = me.sobol_indices(prob.model, prob.law, budget=n * (prob.dim + 2), rng=seed, **kwargs)
+    ci = res.confidence_interval(0.95)
+    return (res.first_order, res.total_order, 0.5 * (ci["first"][1] - ci["first"][0]),
+            0.5 * (ci["total"][1] - ci["total"][0]), int(res.n_evaluations))
+
+
+RUNNERS = {
+    "salib": _salib,
+    "martinez": _martinez,
+    "pf-mc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze"),
+    "pf-rqmc": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
+                                                    sampling="rqmc", replicates=r),
+    "aiscv": lambda p, n, s: _multiexpect(p, n, s),
+}
+
+
+def one_run(task) -> dict:
+    """One method on one problem with one seed: indices, half-widths, runs, time, failure."""
+    name, method, n, seed, replicates = task
+    prob = problem(name)
+    extra = () if replicates is None or method != "pf-rqmc" else (replicates,)
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first, total, half1, halft, runs = RUNNERS[method](prob, n, seed, *extra)
+    except Exception as exc:  # a crash is a result: counted and reported
+        return {"problem": name, "method": method, "seed": seed, "failed": True,
+                "error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                "seconds": time.perf_counter() - t0}
+    est = np.concatenate([first, total])
+    half = np.concatenate([half1, halft])
+    return {"problem": name, "method": method, "seed": seed,
+            "failed": not bool(np.all(np.isfinite(est)) and np.all(np.isfinite(half))),
+            "estimate": est.tolist(), "half_width": half.tolist(), "runs": runs,
+            "seconds": time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------------- scoring
+def score(records: list[dict], name: str) -> dict:
+    """Summed MSE, coverage, failures and median time of one method on one problem."""
+    first, total, ref_se = references(name)
+    ref = np.concatenate([first, total])
+    ok = [r for r in records if not r["failed"]]
+    out = {"runs": len(records), "failures": len(records) - len(ok),
+           "errors": sorted({r["error"] for r in records if "error" in r})[:3],
+           "median_seconds": float(np.median([r["seconds"] for r in records])),
+           "model_runs": int(np.median([r["runs"] for r in ok])) if ok else None,
+           "reference_max_se": ref_se}
+    if ok:
+        est = np.array([r["estimate"] for r in ok])
+        half = np.array([r["half_width"] for r in ok])
+        sq = np.sum((est - ref) ** 2, axis=1)
+        out.update(mse=float(np.mean(sq)), median_sq=float(np.median(sq)),
+                   max_sq=float(np.max(sq)),
+                   coverage=float(np.mean(np.abs(est - ref) <= half)),
+                   mean_half_width=float(np.mean(half)))
+    return out
+
+
+def _table(summary: dict, methods) -> str:
+    lines = ["| problem (d) | " + " | ".join(methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for name, per in summary.items():
+        cells = []
+        for m in methods:
+            s = per.get(m)
+            if s is None:
+                cells.append("")
+                continue
+            text = f"{s['mse']:.2g} ({s['coverage']:.2f})" if "mse" in s else "-"
+            if s["failures"]:
+                text += f" **{s['failures']} failed**"
+            cells.append(text)
+        d = problem(name).dim
+        lines.append(f"| {name} ({d}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2**14, help="N: N (d + 2) runs per method")
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--problems", nargs="*", default=list(PROBLEMS), choices=PROBLEMS)
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--replicates", type=int, help="pf-rqmc: at least this many "
+                        "scramblings (default: the library's)")
+    parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--records", action="store_true",
+                        help="with --json: also every run's indices and half-widths")
+    parser.add_argument("--make-reference", action="store_true",
+                        help="compute the RQMC references of the non-exact problems")
+    args = parser.parse_args(argv)
+    if args.make_reference:
+        make_reference(args.problems)
+        return 0
+    tasks = [(name, method, args.n, 1000 * k + r, args.replicates)
+             for k, name in enumerate(args.problems) for r in range(args.reps)
+             for method in args.methods]
+    t0 = time.time()
+    if args.workers > 1:
+        with mp.get_context("fork").Pool(args.workers) as pool:
+            records = list(pool.imap_unordered(one_run, tasks))
+    else:
+        records = [one_run(t) for t in tasks]
+    summary = {name: {m: score([r for r in records if r["problem"] == name
+                                and r["method"] == m], name) for m in args.methods}
+               for name in args.problems}
+    print(f"N = {args.n}, reps = {args.reps}, {time.time() - t0:.0f} s, "
+          f"python {platform.python_version()}")
+    print("summed MSE of S1 and ST (coverage of the 95% intervals of all 2d indices)")
+    print(_table(summary, args.methods))
+    for name, per in summary.items():
+        for m, s in per.items():
+            if s["failures"]:
+                print(f"{name} / {m}: {s['failures']} failed: {s['errors']}")
+    if args.json:
+        out = {"command": " ".join(sys.argv), "n": args.n, "reps": args.reps,
+               "summary": summary}
+        if args.records:
+            out["records"] = records
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Repetition tests of the RQMC baselines: unbiasedness and coverage of the t intervals.
+
+Each case is run ``REPS`` times with seeds ``SEED0 + r``; with ``m`` the mean of the
+estimates and ``s.e. = std / sqrt(REPS)``, every quantity must satisfy ``|m - I| < 4 s.e.``,
+and the 95% intervals (Student's t on ``R - 1`` degrees of freedom, from the result's own
+``confidence_interval``) must cover the truth in 92%-98% of the runs, pooled over the
+quantities (at least 600 intervals: the coverage of a correct interval then has standard
+deviation 0.9% or less).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect import testfunctions as tf
+
+SEED0 = 40_000
+REPS = 200
+
+
+def _check(estimates, lows, highs, truth):
+    estimates, truth = np.asarray(estimates), np.asarray(truth)
+    sem = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
+    z = (estimates.mean(axis=0) - truth) / sem
+    assert np.all(np.abs(z) < 4), z
+    covered = (np.asarray(lows) <= truth) & (truth <= np.asarray(highs))
+    assert covered.size >= 600
+    assert 0.92 <= covered.mean() <= 0.98, covered.mean(axis=0)
+
+
+def _smooth(x):
+    return np.column_stack([x[:, 0] + x[:, 1] ** 2, np.exp(0.3 * x[:, 0]),
+                            np.sin(x[:, 0]) * x[:, 1]])
+
+
+LAW = me.Law([stats.norm(0, 1), stats.lognorm(0.25, scale=1.0)])
+TRUTH = np.array([np.exp(2 * 0.25**2), np.exp(0.045), 0.0])
+
+
+def test_rqmc_one_law_unbiased_and_covers():
+    runs = [me.expectations(_smooth, LAW, budget=512, rng=SEED0 + r, method="mc",
+                            sampling="rqmc") for r in range(REPS)]
+    _check([r.estimate for r in runs], [r.confidence_interval()[0] for r in runs],
+           [r.confidence_interval()[1] for r in runs], TRUTH)
+
+
+def _quadratic(x):
+    return x[:, 0] ** 2 + x[:, 1]
+
+
+LAWS = [me.Law([stats.norm(m, s), stats.norm(1.0, 0.5)])
+        for m, s in ((0.0, 1.0), (0.5, 0.8), (-0.3, 1.3))]
+LAWS_TRUTH = np.array([0.0 + 1.0 + 1.0, 0.25 + 0.64 + 1.0, 0.09 + 1.69 + 1.0])
+
+
+@pytest.mark.parametrize("method", ["mc", "mixture-mc"])
+def test_rqmc_several_laws_unbiased_and_covers(method):
+    runs = [me.expectations(_quadratic, LAWS, budget=600, rng=SEED0 + r, method=method,
+                            sampling="rqmc", replicates=4) for r in range(REPS)]
+    _check([r.estimate for r in runs], [r.confidence_interval()[0] for r in runs],
+           [r.confidence_interval()[1] for r in runs], LAWS_TRUTH)
+
+
+def test_pick_freeze_rqmc_unbiased_and_covers():
+    first, total = tf.ishigami_indices()
+    law = tf.ishigami_law()
+    est, lows, highs = [], [], []
+    for r in range(REPS):
+        res = me.sobol_indices(tf.ishigami, law, budget=5 * 2**10, rng=SEED0 + r,
+                               method="pick-freeze", sampling="rqmc")
+        ci = res.confidence_interval()
+        est.append(np.concatenate([res.first_order, res.total_order]))
+        lows.append(np.concatenate([ci["first"][0], ci["total"][0]]))
+        highs.append(np.concatenate([ci["first"][1], ci["total"][1]]))
+    _check(est, lows, highs, np.concatenate([first, total]))

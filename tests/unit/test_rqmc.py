@@ -1,0 +1,241 @@
+"""Randomised QMC: nets, maps, allocation, replicate estimates, the public ``sampling`` switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+import multiexpect as me
+from multiexpect import testfunctions as tf
+from multiexpect.sampling import (
+    allocate,
+    gaussian_from_normal,
+    replicate_estimate,
+    replicate_plan,
+    sobol_normal,
+    sobol_uniform,
+    student_from_uniform,
+)
+
+
+class NeverRun:
+    """A model that fails the test if it is ever called."""
+
+    def __call__(self, x):
+        raise AssertionError("the model ran before the bad argument was refused")
+
+
+class Interrupting:
+    """A model that raises after ``limit`` calls (a crash mid-study); counts its runs."""
+
+    def __init__(self, model, limit=None):
+        self.model, self.limit, self.calls, self.runs = model, limit, 0, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.limit is not None and self.calls > self.limit:
+            raise KeyboardInterrupt("interrupted")
+        self.runs += x.shape[0]
+        return self.model(x)
+
+
+def smooth(x):
+    return np.column_stack([x[:, 0] + x[:, 1] ** 2, np.exp(0.3 * x[:, 0])])
+
+
+NORM2 = me.Law([stats.norm(0, 1), stats.norm(1, 2)])
+
+
+# ---------------------------------------------------------------------- points and maps
+def test_net_is_balanced_and_replayed():
+    u = sobol_uniform(256, 3, np.random.default_rng(5))
+    for column in u.T:  # one point in each of the 256 equal intervals, per coordinate
+        assert np.array_equal(np.sort(np.floor(column * 256)), np.arange(256))
+    assert np.array_equal(u, sobol_uniform(256, 3, np.random.default_rng(5)))
+    assert not np.array_equal(u, sobol_uniform(256, 3, np.random.default_rng(6)))
+    assert 0.0 < u.min() and u.max() < 1.0
+
+
+def test_non_power_of_two_is_the_sequence_prefix():
+    rng = np.random.default_rng
+    assert np.array_equal(sobol_uniform(100, 2, rng(1)), sobol_uniform(128, 2, rng(1))[:100])
+
+
+def test_gaussian_and_student_maps_have_the_right_law():
+    mean = np.array([1.0, -2.0])
+    chol = np.linalg.cholesky([[2.0, 0.6], [0.6, 1.0]])
+    x = gaussian_from_normal(sobol_normal(4096, 2, np.random.default_rng(1)), mean, chol)
+    white = np.linalg.solve(chol, (x - mean).T).T
+    for column in white.T:
+        assert stats.kstest(column, "norm").pvalue > 0.01
+    dof = 4.0
+    t = student_from_uniform(sobol_uniform(4096, 3, np.random.default_rng(2)), mean, chol, dof)
+    white = np.linalg.solve(chol, (t - mean).T).T
+    for column in white.T:
+        assert stats.kstest(column, "t", args=(dof,)).pvalue > 0.01
+    # the radial part is shared: |white|^2 / 2 is F(2, dof), not a sum of two t's squares
+    assert stats.kstest(np.sum(white**2, axis=1) / 2, "f", args=(2, dof)).pvalue > 0.01
+
+
+# ---------------------------------------------------------------------- replicate plan
+@pytest.mark.parametrize(("n_total", "asked", "plan"), [
+    (20_000, 8, (9, 2048)), (200, 8, (12, 16)), (16_384, 8, (8, 2048)), (8, 8, (8, 1)),
+    (15, 4, (7, 2))])
+def test_replicate_plan_uses_whole_nets(n_total, asked, plan):
+    reps, n = replicate_plan(n_total, asked)
+    assert (reps, n) == plan
+    assert asked <= reps < 2 * asked and n & (n - 1) == 0 and n_total - reps * n < n
+
+
+def test_replicate_plan_refuses_too_few_points():
+    with pytest.raises(ValueError, match="'budget' \\(7\\) is too small for 8 RQMC"):
+        replicate_plan(7, 8)
+
+
+def test_replicate_estimate_and_t_interval():
+    values = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 13.0]])
+    est = replicate_estimate(values)
+    assert np.allclose(est.estimate, [2.0, 11.0])
+    assert np.allclose(est.stderr, [1.0 / np.sqrt(3), np.sqrt(3.0) / np.sqrt(3)])
+    _, high = est.interval(0.95)
+    assert np.allclose(high - est.estimate, stats.t.ppf(0.975, 2) * est.stderr)
+
+
+# ---------------------------------------------------------------------- allocation
+def test_allocate_sums_and_rounds():
+    assert allocate(8, [0.6, 0.3, 0.1]).tolist() == [5, 2, 1]
+    assert allocate(7, [1, 1, 1]).tolist() == [3, 2, 2]
+    for n in (1, 5, 17, 1000):
+        alpha = np.array([0.55, 0.3, 0.1, 0.05])
+        counts = allocate(n, alpha)
+        assert counts.sum() == n and np.all(np.abs(counts - n * alpha) < 1)
+    with pytest.raises(ValueError, match="'alpha'"):
+        allocate(4, [0.5, -0.1])
+
+
+def _mixture_case():
+    """``I = E[X^2] = 1`` under ``N(0, 1)``, three unequal components, ``n = 8``."""
+    comps = [stats.norm(-1.0, 1.0), stats.norm(2.0, 1.5), stats.norm(0.0, 3.0)]
+    alpha = np.array([0.6, 0.3, 0.1])
+    return comps, alpha, allocate(8, alpha)
+
+
+def _mean_of_estimator(comps, counts, weights) -> float:
+    """``E[(1/n) sum_k sum_i φ f / ḡ(x_ki)]`` by quadrature, ``ḡ = sum_k weights_k g_k``."""
+    n = counts.sum()
+
+    def term(x, k):
+        g_bar = sum(w * c.pdf(x) for w, c in zip(weights, comps))
+        return x**2 * stats.norm.pdf(x) / g_bar * comps[k].pdf(x)
+
+    return sum(counts[k] / n * integrate.quad(term, -40.0, 40.0, args=(k,), points=(0.0,),
+                                              epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+               for k in range(len(comps)))
+
+
+def test_allocation_keeps_the_mixture_estimator_exactly_unbiased():
+    comps, alpha, counts = _mixture_case()
+    assert counts.tolist() == [5, 2, 1]  # realised fractions 0.625, 0.25, 0.125, not α
+    exact = _mean_of_estimator(comps, counts, counts / counts.sum())
+    assert abs(exact - 1.0) < 1e-9
+    # with α in the density instead, the same points are biased
+    assert abs(_mean_of_estimator(comps, counts, alpha) - 1.0) > 1e-2
+
+
+def test_allocation_unbiased_on_nets():
+    """The same estimator on scrambled nets (each component on its own net): the mean over
+    1000 replicates is within 4 s.e. of 1."""
+    comps, _, counts = _mixture_case()
+    n = counts.sum()
+    values = []
+    for r in range(1000):
+        x = np.concatenate([c.ppf(sobol_uniform(int(m), 1, np.random.default_rng([r, k]))[:, 0])
+                            for k, (c, m) in enumerate(zip(comps, counts))])
+        pdfs = np.column_stack([c.pdf(x) for c in comps])
+        values.append(np.mean(x**2 * stats.norm.pdf(x) / (pdfs @ (counts / n))))
+    z = (np.mean(values) - 1.0) / (np.std(values, ddof=1) / np.sqrt(len(values)))
+    assert abs(z) < 4, z
+
+
+# ---------------------------------------------------------------------- the public switch
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"sampling": "qmc"}, "'sampling' must be one of \\('mc', 'rqmc'\\), got 'qmc'"),
+    ({"sampling": None}, "'sampling' must be one of"),
+    ({"sampling": "rqmc", "method": "aiscv"}, "not yet available for method 'aiscv'"),
+    ({"sampling": "rqmc", "method": "separate-is"}, "not yet available"),
+    ({"sampling": "rqmc", "method": "mc", "replicates": 1}, "'replicates' must be an int >= 2"),
+    ({"sampling": "rqmc", "method": "mc", "replicates": 2.5}, "'replicates'"),
+    ({"sampling": "rqmc", "method": "mc", "budget": 7}, "too small for 8 RQMC replicates"),
+    ({"method": "mc", "replicates": 4}, "takes no options"),
+])
+def test_bad_sampling_refused_before_any_run(kwargs, match):
+    kwargs = {"budget": 1000, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        me.expectations(NeverRun(), NORM2, rng=1, **kwargs)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"sampling": "sobol"}, "'sampling' must be one of"),
+    ({"sampling": "rqmc"}, "not yet available for method 'aiscv'"),
+    ({"sampling": "rqmc", "method": "pick-freeze", "replicates": 0}, "'replicates'"),
+    ({"sampling": "rqmc", "method": "pick-freeze", "budget": 35},
+     "'budget // 5' \\(7\\) is too small for 8 RQMC"),
+])
+def test_bad_sampling_refused_by_sobol_indices(kwargs, match):
+    kwargs = {"budget": 5000, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        me.sobol_indices(NeverRun(), tf.ishigami_law(), rng=1, **kwargs)
+
+
+def test_rqmc_result_says_which_interval():
+    res = me.expectations(smooth, NORM2, budget=1000, rng=3, method="mc", sampling="rqmc",
+                          replicates=4)
+    assert res.diagnostics["interval"] == "student-t"
+    reps, n = res.diagnostics["replicates"], res.diagnostics["points_per_replicate"]
+    assert (reps, n) == (7, 128) and res.n_evaluations == 896
+    _, high = res.confidence_interval(0.9)
+    assert np.allclose(high - res.estimate, stats.t.ppf(0.95, reps - 1) * res.stderr)
+    assert res.settings["sampling"] == "rqmc" and res.settings["replicates"] == 4
+
+
+def test_mc_sampling_is_the_default_bit_for_bit():
+    a = me.expectations(smooth, NORM2, budget=500, rng=3, method="mixture-mc")
+    b = me.expectations(smooth, NORM2, budget=500, rng=3, method="mixture-mc", sampling="mc")
+    assert a.estimate.tobytes() == b.estimate.tobytes() and "sampling" not in b.settings
+
+
+# ---------------------------------------------------------------------- resume
+@pytest.mark.parametrize("method", ["mc", "mixture-mc"])
+def test_resumed_rqmc_study_is_bit_identical(method):
+    laws = [NORM2, me.Law([stats.norm(0.5, 1), stats.norm(1, 1.5)])]
+    kwargs = {"budget": 2000, "rng": 11, "method": method, "sampling": "rqmc",
+              "study_id": "rqmc"}
+    whole = me.expectations(smooth, laws, **kwargs)
+    store = me.InMemoryStore()
+    crashing = Interrupting(smooth, limit=3)
+    with pytest.raises(KeyboardInterrupt):
+        me.expectations(crashing, laws, store=store, **kwargs)
+    again = Interrupting(smooth)
+    resumed = me.expectations(again, laws, store=store, **kwargs)
+    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+
+
+def test_resumed_pick_freeze_rqmc_is_bit_identical():
+    kwargs = {"budget": 5 * 512, "rng": 4, "method": "pick-freeze", "sampling": "rqmc",
+              "study_id": "pf"}
+    law = tf.ishigami_law()
+    whole = me.sobol_indices(tf.ishigami, law, **kwargs)
+    store = me.InMemoryStore()
+    crashing = Interrupting(tf.ishigami, limit=5)
+    with pytest.raises(KeyboardInterrupt):
+        me.sobol_indices(crashing, law, store=store, **kwargs)
+    again = Interrupting(tf.ishigami)
+    resumed = me.sobol_indices(again, law, store=store, **kwargs)
+    for order in ("first", "total"):
+        assert resumed.indices(order)[0].tobytes() == whole.indices(order)[0].tobytes()
+        assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
+    # every run made before the crash was stored (the store takes chunks sized by wall time)
+    assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs
