@@ -18,6 +18,7 @@ from .evaluation.config import Evaluation
 from .interop import as_laws
 from .intervals import HitTally, event_diagnostics
 from .laws import describe_law
+from .output_scale import OutputScale
 from .prepare import prepare
 from .problem import Problem
 from .reanalysis import final_sample_from_engine
@@ -121,9 +122,11 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
         if per_law else None)
     with prepared.evaluation_context() as evaluate:
-        return _run_method(method, laws, evaluate, prepared.budget, prepared.seed,
-                           prepared.weights, prepared.options, names, prepared.settings,
-                           keep_sample, replicates)
+        scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
+        result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
+                             prepared.weights, prepared.options, names, prepared.settings,
+                             keep_sample, replicates)
+    return scaled.unscale(result)
 
 
 def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
