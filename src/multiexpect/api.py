@@ -22,7 +22,7 @@ from .laws import describe_law
 from .problem import Problem, as_laws
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import check_replicates, check_sampling
+from .sampling.rqmc import replicates_for
 
 __all__ = ["METHODS", "expectations"]
 
@@ -148,7 +148,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
-    replicates = _check_rqmc(method, check_sampling(sampling), options)
+    replicates = replicates_for(sampling, method, ("mc", "mixture-mc"), options)
     model = as_model(model)
     laws = as_laws(law)
     check_rng(rng)
@@ -172,16 +172,6 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     finally:
         if study is not None:
             study.close()
-
-
-def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
-    """The number of RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
-    if sampling == "mc":
-        return None
-    if method not in ("mc", "mixture-mc"):
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only 'mc' and 'mixture-mc'): its engine is being rewritten")
-    return check_replicates(options.pop("replicates", None))
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, options, names, settings,

@@ -63,12 +63,7 @@ from ..evaluation.builder import evaluate_for_call
 from ..evaluation.evaluator import wrap_model
 from ..interop import as_law, as_model, check_model_dims
 from ..laws import Law, describe_law
-from ..sampling.rqmc import (
-    check_replicates,
-    check_sampling,
-    replicate_plan,
-    sobol_normal,
-)
+from ..sampling.rqmc import replicate_plan, replicates_for, sobol_normal
 from ._common import check_method_args, floored_delta_weights
 from .results import SobolResult
 
@@ -399,7 +394,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     check_rng(rng)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    replicates = _check_rqmc(method, check_sampling(sampling), options)
+    replicates = replicates_for(sampling, method, ("pick-freeze",), options)
     weights = check_method_args(method, options, weights, layout.n_quantities)
     points = budget // layout.runs_per_point
     if replicates is not None:
@@ -455,16 +450,6 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     finally:
         if study is not None:
             study.close()
-
-
-def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
-    """RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
-    if sampling == "mc":
-        return None
-    if method != "pick-freeze":
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only 'pick-freeze'): its engine is being rewritten")
-    return check_replicates(options.pop("replicates", None))
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
