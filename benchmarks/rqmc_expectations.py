@@ -129,10 +129,13 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--cases", nargs="*", default=list(cases()), choices=list(cases()))
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--labels", nargs="*", help="only these methods (e.g. 'rqmc R>=4')")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     all_cases = cases()
-    tasks = [(c, label, 7000 + r) for c in args.cases for label in all_cases[c]["methods"]
+    labels = {c: [lb for lb in all_cases[c]["methods"] if not args.labels or lb in args.labels]
+              for c in args.cases}
+    tasks = [(c, label, 7000 + r) for c in args.cases for label in labels[c]
              for r in range(args.reps)]
     t0 = time.time()
     if args.workers > 1:
@@ -147,7 +150,7 @@ def main(argv=None) -> int:
         weights = np.ones_like(truth) if case["weights"] == "absolute" else 1.0 / truth**2
         summary[c] = {label: score([r for r in records if r["case"] == c
                                     and r["label"] == label], truth, weights)
-                      for label in case["methods"]}
+                      for label in labels[c]}
     print(f"budget {BUDGET}, reps {args.reps}, {time.time() - t0:.0f} s")
     for c, per in summary.items():
         print(f"\n### {c}\n| method | R used | runs | sum w Var | se²/Var | coverage 95% | "

@@ -23,7 +23,7 @@ from .prepare import prepare
 from .problem import Problem
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import check_replicates, check_sampling
+from .sampling.rqmc import replicates_for
 from .vocabulary import ENGINE_WEIGHTS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -108,7 +108,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     """
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
-    replicates = _check_rqmc(method, check_sampling(sampling), options)
+    replicates = replicates_for(sampling, method, ("mc", "mixture-mc"), options)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
@@ -127,16 +127,6 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                              prepared.weights, prepared.options, names, prepared.settings,
                              keep_sample, replicates)
     return scaled.unscale(result)
-
-
-def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
-    """The number of RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
-    if sampling == "mc":
-        return None
-    if method not in ("mc", "mixture-mc"):
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only 'mc' and 'mixture-mc')")
-    return check_replicates(options.pop("replicates", None))
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,

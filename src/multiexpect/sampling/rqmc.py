@@ -64,6 +64,7 @@ __all__ = [
     "normal_from_uniform",
     "replicate_estimate",
     "replicate_plan",
+    "replicates_for",
     "sobol_normal",
     "sobol_uniform",
     "student_from_uniform",
@@ -93,6 +94,21 @@ def check_replicates(replicates) -> int:
         raise ValueError(f"'replicates' must be an int >= 2 (independent scramblings), "
                          f"got {replicates!r}")
     return int(replicates)
+
+
+def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict) -> int | None:
+    """Check ``sampling`` for ``method``; the replicates to draw (popped from ``options``).
+
+    ``None`` for ``sampling="mc"``; for ``"rqmc"`` a ValueError when ``method`` is not in
+    ``supported`` (the adaptive engine does not take RQMC yet), else :func:`check_replicates`
+    of the ``replicates`` option.
+    """
+    if check_sampling(sampling) == "mc":
+        return None
+    if method not in supported:
+        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
+                         f"(only {', '.join(map(repr, supported))})")
+    return check_replicates(options.pop("replicates", None))
 
 
 def replicate_plan(n_total: int, replicates: int, what: str = "budget") -> tuple[int, int]:

@@ -62,12 +62,7 @@ from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
-from ..sampling.rqmc import (
-    check_replicates,
-    check_sampling,
-    replicate_plan,
-    sobol_normal,
-)
+from ..sampling.rqmc import replicate_plan, replicates_for, sobol_normal
 from ..vocabulary import SENSITIVITY_WEIGHTS
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
@@ -373,7 +368,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     layout = PickFreezeLayout(law.dim, orders)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    replicates = _check_rqmc(method, check_sampling(sampling), options)
+    replicates = replicates_for(sampling, method, ("pick-freeze",), options)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
     if replicates is not None:  # an RQMC study is another study than its MC twin
@@ -427,16 +422,6 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             mean=float(m + wrapper.centre), variance=float(s - m * m),
             mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
-
-
-def _check_rqmc(method: str, sampling: str, options: dict) -> int | None:
-    """RQMC replicates (popped from ``options``), or None for ``sampling="mc"``."""
-    if sampling == "mc":
-        return None
-    if method != "pick-freeze":
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only 'pick-freeze')")
-    return check_replicates(options.pop("replicates", None))
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
