@@ -268,11 +268,16 @@ def one_curve_run(task):
         else:  # CE-IS once per threshold, budget // J calls each
             per = budget // len(thresholds)
             est, low, high, calls = [], [], [], 0
+            errors = []
             for t in thresholds:
-                p, sd, c, _ = run_ot("ce-is", problem, seed, per, float(t))
+                try:
+                    p, sd, c, _ = run_ot("ce-is", problem, seed, per, float(t))
+                except Exception as exc:  # a failure at one threshold: NaN there, counted
+                    p, sd, c = np.nan, np.nan, 0
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 est.append(p), low.append(p - Z95 * sd), high.append(p + Z95 * sd)
                 calls += c
-            row.update(estimate=est, low=low, high=high, calls=calls)
+            row.update(estimate=est, low=low, high=high, calls=calls, threshold_errors=errors)
     except Exception as exc:
         row.update(error=f"{type(exc).__name__}: {exc}"[:300])
     row["seconds"] = time.perf_counter() - start
@@ -286,15 +291,21 @@ def summarise_curve(rows: list[dict]) -> dict:
            "seconds": float(np.mean([r["seconds"] for r in rows]))}
     if not ok:
         return out
-    est = np.array([r["estimate"] for r in ok])
-    out["rel_rmse"] = (np.sqrt(np.mean((est - truth) ** 2, axis=0)) / truth).tolist()
+    est = np.array([r["estimate"] for r in ok], dtype=float)
+    done = np.isfinite(est)  # a threshold that raised (CE-IS) is NaN: left out, counted
+    out["threshold_errors"] = np.sum(~done, axis=0).tolist()
+    with np.errstate(invalid="ignore"):
+        sq = np.where(done, (est - truth) ** 2, 0.0).sum(axis=0) / done.sum(axis=0)
+        out["rel_rmse"] = (np.sqrt(sq) / truth).tolist()
     out["zero_estimates"] = np.sum(est == 0.0, axis=0).tolist()
     out["calls_mean"] = float(np.mean([r["calls"] for r in ok]))
     if "low" in ok[0]:
-        low = np.array([r["low"] for r in ok])
-        high = np.array([r["high"] for r in ok])
-        out["cover"] = np.mean((low <= truth) & (truth <= high), axis=0).tolist()
-        out["zero_width"] = int(np.sum(high - low <= 0.0))
+        low = np.array([r["low"] for r in ok], dtype=float)
+        high = np.array([r["high"] for r in ok], dtype=float)
+        with np.errstate(invalid="ignore"):
+            out["cover"] = (np.sum((low <= truth) & (truth <= high), axis=0)
+                            / done.sum(axis=0)).tolist()
+        out["zero_width"] = int(np.sum(high[done] - low[done] <= 0.0))
     return out
 
 
@@ -306,7 +317,8 @@ def print_curves(summary: dict) -> None:
             rmse = " ".join(_fmt(v, ".3g").rjust(7) for v in s.get("rel_rmse", []))
             cover = " ".join(_fmt(v, ".2f").rjust(5) for v in s.get("cover", []))
             print(f"  {method:7s} rel.rmse {rmse}   cover {cover or '-'}   "
-                  f"zero-w {s.get('zero_width', '-')}  errors {s['errors']}  "
+                  f"zero-w {s.get('zero_width', '-')}  errors {s['errors']} "
+                  f"{s.get('threshold_errors', '')}  "
                   f"calls {_fmt(s.get('calls_mean'), '.0f')}  s/run {s['seconds']:.2f}")
 
 
