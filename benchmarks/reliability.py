@@ -344,6 +344,11 @@ def main(argv=None):
     parser.add_argument("--problems", default=None, help="comma-separated problem names")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--first-rep", type=int, default=0,
+                        help="first repetition (seed 20000 + rep): extend an earlier run")
+    parser.add_argument("--from-json", default=None,
+                        help="comma-separated JSON files of earlier runs: summarise their "
+                             "rows together instead of running")
     parser.add_argument("--budget", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--curves", action="store_true",
@@ -367,10 +372,19 @@ def main(argv=None):
                  else [p.name for p in reliability_problems()])
         run = one_run
     skip = {tuple(pair.split(":")) for pair in args.skip.split(",") if pair}
-    calibrate(names, methods, args.budget, args.curves, skip)  # before the workers fork
-    tasks = [(n, m, r, args.budget) for n in names for m in methods for r in range(args.reps)
+    if not args.from_json:
+        calibrate(names, methods, args.budget, args.curves, skip)  # before the workers fork
+    reps = range(args.first_rep, args.first_rep + args.reps)
+    tasks = [(n, m, r, args.budget) for n in names for m in methods for r in reps
              if (n, m) not in skip]
-    if args.processes > 1:
+    if args.from_json:
+        rows = []
+        for path in args.from_json.split(","):
+            with open(path, encoding="utf-8") as fh:
+                rows += json.load(fh)["rows"]
+        tasks = rows
+        names = [n for n in names if any(r["problem"] == n for r in rows)]
+    elif args.processes > 1:
         with mp.get_context("fork").Pool(args.processes) as pool:
             rows = pool.map(run, tasks, chunksize=1)
     else:
