@@ -17,8 +17,9 @@ function's own counter (``getEvaluationCallsNumber``) and reported. Their interv
 
 Per method and problem: ``rel.rmse`` = RMSE / p; ``bias/se`` = mean error over the
 standard error of the mean; ``se ratio`` = mean reported s.e. / empirical s.d.; ``cover`` of
-the 95% interval; ``zero-w`` = intervals of zero width; ``fail`` = exceptions, NaN or zero
-estimates; ``calls`` (mean, max) and seconds per run.
+the 95% interval (``n.cover``: of the normal interval ``p̂ ± 1.96 se`` from the same
+runs); ``zero-w`` = intervals of zero width; ``fail`` = exceptions, NaN or zero estimates;
+``calls`` (mean, max) and seconds per run.
 
 ``--curves``: exceedance curves ``P(g <= t_k)`` at 7 thresholds with probabilities
 1e-1 ... 1e-7 on three problems: aiscv with one budget for every threshold (one 0/1 column
@@ -188,6 +189,7 @@ def summarise(rows: list[dict], truth: float) -> dict:
         bias_se=float((est.mean() - truth) / (sd / np.sqrt(len(est)))) if sd > 0 else np.nan,
         se_ratio=float(se.mean() / sd) if sd > 0 else np.nan,
         cover=float(np.mean((low <= truth) & (truth <= high))),
+        cover_normal=float(np.mean(np.abs(est - truth) <= Z95 * se)),
         zero_width=int(np.sum(high - low <= 0.0)),
         calls_mean=float(calls.mean()), calls_max=int(calls.max()))
     return out
@@ -200,7 +202,7 @@ def _fmt(value, spec):
 
 def print_table(summary: dict) -> None:
     header = ["problem", "d", "p", "method", "rel.rmse", "bias/se", "se ratio", "cover",
-              "zero-w", "fail", "calls", "max", "s/run"]
+              "n.cover", "zero-w", "fail", "calls", "max", "s/run"]
     lines = [header]
     for name, by_method in summary.items():
         problem = reliability_problem(name)
@@ -208,6 +210,7 @@ def print_table(summary: dict) -> None:
             lines.append([name, str(problem.dim), f"{problem.probability:.3g}", method,
                           _fmt(s.get("rel_rmse"), ".3g"), _fmt(s.get("bias_se"), ".2f"),
                           _fmt(s.get("se_ratio"), ".2f"), _fmt(s.get("cover"), ".2f"),
+                          _fmt(s.get("cover_normal"), ".2f"),
                           str(s.get("zero_width", "-")), str(s["failures"]),
                           _fmt(s.get("calls_mean"), ".0f"), str(s.get("calls_max", "-")),
                           _fmt(s["seconds"], ".2f")])
