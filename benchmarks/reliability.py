@@ -17,8 +17,9 @@ function's own counter (``getEvaluationCallsNumber``) and reported. Their interv
 
 Per method and problem: ``rel.rmse`` = RMSE / p; ``bias/se`` = mean error over the
 standard error of the mean; ``se ratio`` = mean reported s.e. / empirical s.d.; ``cover`` of
-the 95% interval; ``zero-w`` = intervals of zero width; ``fail`` = exceptions, NaN or zero
-estimates; ``calls`` (mean, max) and seconds per run.
+the 95% interval (``n.cover``: of the normal interval ``p̂ ± 1.96 se`` from the same
+runs); ``zero-w`` = intervals of zero width; ``fail`` = exceptions, NaN or zero estimates;
+``calls`` (mean, max) and seconds per run.
 
 ``--curves``: exceedance curves ``P(g <= t_k)`` at 7 thresholds with probabilities
 1e-1 ... 1e-7 on three problems: aiscv with one budget for every threshold (one 0/1 column
@@ -188,6 +189,7 @@ def summarise(rows: list[dict], truth: float) -> dict:
         bias_se=float((est.mean() - truth) / (sd / np.sqrt(len(est)))) if sd > 0 else np.nan,
         se_ratio=float(se.mean() / sd) if sd > 0 else np.nan,
         cover=float(np.mean((low <= truth) & (truth <= high))),
+        cover_normal=float(np.mean(np.abs(est - truth) <= Z95 * se)),
         zero_width=int(np.sum(high - low <= 0.0)),
         calls_mean=float(calls.mean()), calls_max=int(calls.max()))
     return out
@@ -200,7 +202,7 @@ def _fmt(value, spec):
 
 def print_table(summary: dict) -> None:
     header = ["problem", "d", "p", "method", "rel.rmse", "bias/se", "se ratio", "cover",
-              "zero-w", "fail", "calls", "max", "s/run"]
+              "n.cover", "zero-w", "fail", "calls", "max", "s/run"]
     lines = [header]
     for name, by_method in summary.items():
         problem = reliability_problem(name)
@@ -208,6 +210,7 @@ def print_table(summary: dict) -> None:
             lines.append([name, str(problem.dim), f"{problem.probability:.3g}", method,
                           _fmt(s.get("rel_rmse"), ".3g"), _fmt(s.get("bias_se"), ".2f"),
                           _fmt(s.get("se_ratio"), ".2f"), _fmt(s.get("cover"), ".2f"),
+                          _fmt(s.get("cover_normal"), ".2f"),
                           str(s.get("zero_width", "-")), str(s["failures"]),
                           _fmt(s.get("calls_mean"), ".0f"), str(s.get("calls_max", "-")),
                           _fmt(s["seconds"], ".2f")])
@@ -268,11 +271,16 @@ def one_curve_run(task):
         else:  # CE-IS once per threshold, budget // J calls each
             per = budget // len(thresholds)
             est, low, high, calls = [], [], [], 0
+            errors = []
             for t in thresholds:
-                p, sd, c, _ = run_ot("ce-is", problem, seed, per, float(t))
+                try:
+                    p, sd, c, _ = run_ot("ce-is", problem, seed, per, float(t))
+                except Exception as exc:  # a failure at one threshold: NaN there, counted
+                    p, sd, c = np.nan, np.nan, 0
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 est.append(p), low.append(p - Z95 * sd), high.append(p + Z95 * sd)
                 calls += c
-            row.update(estimate=est, low=low, high=high, calls=calls)
+            row.update(estimate=est, low=low, high=high, calls=calls, threshold_errors=errors)
     except Exception as exc:
         row.update(error=f"{type(exc).__name__}: {exc}"[:300])
     row["seconds"] = time.perf_counter() - start
@@ -286,15 +294,21 @@ def summarise_curve(rows: list[dict]) -> dict:
            "seconds": float(np.mean([r["seconds"] for r in rows]))}
     if not ok:
         return out
-    est = np.array([r["estimate"] for r in ok])
-    out["rel_rmse"] = (np.sqrt(np.mean((est - truth) ** 2, axis=0)) / truth).tolist()
+    est = np.array([r["estimate"] for r in ok], dtype=float)
+    done = np.isfinite(est)  # a threshold that raised (CE-IS) is NaN: left out, counted
+    out["threshold_errors"] = np.sum(~done, axis=0).tolist()
+    with np.errstate(invalid="ignore"):
+        sq = np.where(done, (est - truth) ** 2, 0.0).sum(axis=0) / done.sum(axis=0)
+        out["rel_rmse"] = (np.sqrt(sq) / truth).tolist()
     out["zero_estimates"] = np.sum(est == 0.0, axis=0).tolist()
     out["calls_mean"] = float(np.mean([r["calls"] for r in ok]))
     if "low" in ok[0]:
-        low = np.array([r["low"] for r in ok])
-        high = np.array([r["high"] for r in ok])
-        out["cover"] = np.mean((low <= truth) & (truth <= high), axis=0).tolist()
-        out["zero_width"] = int(np.sum(high - low <= 0.0))
+        low = np.array([r["low"] for r in ok], dtype=float)
+        high = np.array([r["high"] for r in ok], dtype=float)
+        with np.errstate(invalid="ignore"):
+            out["cover"] = (np.sum((low <= truth) & (truth <= high), axis=0)
+                            / done.sum(axis=0)).tolist()
+        out["zero_width"] = int(np.sum(high[done] - low[done] <= 0.0))
     return out
 
 
@@ -306,7 +320,8 @@ def print_curves(summary: dict) -> None:
             rmse = " ".join(_fmt(v, ".3g").rjust(7) for v in s.get("rel_rmse", []))
             cover = " ".join(_fmt(v, ".2f").rjust(5) for v in s.get("cover", []))
             print(f"  {method:7s} rel.rmse {rmse}   cover {cover or '-'}   "
-                  f"zero-w {s.get('zero_width', '-')}  errors {s['errors']}  "
+                  f"zero-w {s.get('zero_width', '-')}  errors {s['errors']} "
+                  f"{s.get('threshold_errors', '')}  "
                   f"calls {_fmt(s.get('calls_mean'), '.0f')}  s/run {s['seconds']:.2f}")
 
 
@@ -332,6 +347,11 @@ def main(argv=None):
     parser.add_argument("--problems", default=None, help="comma-separated problem names")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--first-rep", type=int, default=0,
+                        help="first repetition (seed 20000 + rep): extend an earlier run")
+    parser.add_argument("--from-json", default=None,
+                        help="comma-separated JSON files of earlier runs: summarise their "
+                             "rows together instead of running")
     parser.add_argument("--budget", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--curves", action="store_true",
@@ -355,10 +375,19 @@ def main(argv=None):
                  else [p.name for p in reliability_problems()])
         run = one_run
     skip = {tuple(pair.split(":")) for pair in args.skip.split(",") if pair}
-    calibrate(names, methods, args.budget, args.curves, skip)  # before the workers fork
-    tasks = [(n, m, r, args.budget) for n in names for m in methods for r in range(args.reps)
+    if not args.from_json:
+        calibrate(names, methods, args.budget, args.curves, skip)  # before the workers fork
+    reps = range(args.first_rep, args.first_rep + args.reps)
+    tasks = [(n, m, r, args.budget) for n in names for m in methods for r in reps
              if (n, m) not in skip]
-    if args.processes > 1:
+    if args.from_json:
+        rows = []
+        for path in args.from_json.split(","):
+            with open(path, encoding="utf-8") as fh:
+                rows += json.load(fh)["rows"]
+        tasks = rows
+        names = [n for n in names if any(r["problem"] == n for r in rows)]
+    elif args.processes > 1:
         with mp.get_context("fork").Pool(args.processes) as pool:
             rows = pool.map(run, tasks, chunksize=1)
     else:

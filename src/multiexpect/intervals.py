@@ -195,7 +195,8 @@ def event_notes(names, estimate, k_eff, high, level: float) -> list[str]:
         if np.isnan(k):
             continue
         if p <= 0 and k == 0:
-            notes.append(f"note: {name}: no hit; the interval is an upper confidence bound, "
+            why = "no hit" if p == 0 else "an estimate below 0"
+            notes.append(f"note: {name}: {why}; the interval is an upper confidence bound, "
                          f"p < {hi:.3g} ({round(level * 100)}%)")
         elif k < FEW_HITS:
             notes.append(f"warning: {name}: only {k:.1f} effective hits (< {FEW_HITS:g}): "
