@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..vocabulary import ENGINE_WEIGHTS
+
 __all__ = ["WEIGHT_NAMES", "check_weights", "resolve_weights"]
 
-#: The named weights: ``1 / I_j^2`` from the pilot, or ones.
-WEIGHT_NAMES = ("relative", "absolute")
+#: The named weights: ``1 / I_j^2`` from the pilot, or ones (:mod:`multiexpect.vocabulary`).
+WEIGHT_NAMES = ENGINE_WEIGHTS
 
 
 def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray) -> np.ndarray:

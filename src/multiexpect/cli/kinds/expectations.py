@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 from ...api import METHODS
+from ...vocabulary import ENGINE_WEIGHTS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -48,7 +49,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     no_repeats(moments, f"{kind}.moments")
     no_repeats(thresholds, f"{kind}.exceedance")
     spec = {"moments": list(moments), "exceedance": thresholds,
-            "weights": parse_weights(table, kind, ("relative", "absolute"),
+            "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      len(moments) + len(thresholds))}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 

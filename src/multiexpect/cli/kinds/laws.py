@@ -4,6 +4,7 @@ alternative law (:func:`multiexpect.expectations` with several laws)."""
 from __future__ import annotations
 
 from ...api import METHODS
+from ...vocabulary import ENGINE_WEIGHTS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -76,7 +77,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
             raise StudyError(path, "changes nothing: give 'inputs' and/or 'correlation'")
         alternatives.append({"name": name, "inputs": marginals, "correlation": correlation})
     spec = {**statistic, "alternatives": alternatives,
-            "weights": parse_weights(table, kind, ("relative", "absolute"),
+            "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      1 + len(alternatives))}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ...sensitivity.perturbed_laws import METHODS
+from ...vocabulary import SENSITIVITY_WEIGHTS
 from ..analysis import COMMON_KEYS, Analysis, AnalysisKind, StudyInputs, parse_common, parse_weights
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import (
@@ -60,7 +61,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
                              f"'{kind}.inputs'")
     spec = {"exceedance": threshold, "delta": deltas, "inputs": which,
             "form": get_str(table, "form", kind, default="ratio", choices=("ratio", "signed")),
-            "weights": parse_weights(table, kind, ("delta", "relative", "absolute"))}
+            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

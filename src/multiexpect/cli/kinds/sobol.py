@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ...sensitivity.sobol import METHODS
+from ...vocabulary import SENSITIVITY_WEIGHTS
 from ..analysis import COMMON_KEYS, Analysis, AnalysisKind, StudyInputs, parse_common, parse_weights
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import StudyError, check_keys, get_list
@@ -26,7 +27,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     if len(set(orders)) != len(orders):
         raise StudyError(f"{kind}.orders", f"has repeats: {orders}")
     spec = {"orders": list(orders),
-            "weights": parse_weights(table, kind, ("delta", "relative", "absolute"))}
+            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
