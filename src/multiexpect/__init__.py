@@ -9,6 +9,7 @@ from .api import expectations
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
 from .evaluation import CommandModel, Evaluation, InMemoryStore, SQLiteStore
 from .laws import Law
+from .quantities import Exceedance, Moment, Output
 from .reanalysis import reanalyse
 from .results import ExpectationResult, FinalSample
 from .sensitivity import (
@@ -25,12 +26,15 @@ __all__ = [
     "AiscvOptions",
     "CommandModel",
     "Evaluation",
+    "Exceedance",
     "ExpectationResult",
     "FinalSample",
     "InMemoryStore",
     "Law",
     "ModelEvaluationError",
+    "Moment",
     "MultiexpectError",
+    "Output",
     "PerturbedLawResult",
     "SQLiteStore",
     "SobolResult",

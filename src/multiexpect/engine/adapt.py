@@ -24,7 +24,8 @@ from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_e
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
-from .pilot import run_model
+from .ladder import climbing, ladder_levels, ladder_note, ladder_phi, post_ladder_history
+from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
 
@@ -36,12 +37,15 @@ MIN_CONTROL_ALPHA = 1e-3
 
 def adaptation_done(state: EngineState) -> bool:
     """Stop at the first stage whose ``E_t`` does not decrease, or when the next batch would
-    pass the adaptation cap."""
-    history = state.history
-    if len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error:
-        return True
+    pass the adaptation cap; while an exceedance climbs its level ladder, go on (the
+    stages fitted on the ladder are not compared)."""
     opts = state.setup.options
-    return state.runs_used + opts.batch_size > opts.adaptation_cap
+    if state.runs_used + opts.batch_size > opts.adaptation_cap:
+        return True
+    if climbing(state):
+        return False
+    history = post_ladder_history(state)
+    return len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,16 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     sample = state.sample
     z, phi = sample.z[idx], sample.phi[idx]
     log_fq = sample.log_laws[idx][:, problem.law_index]
+    levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
+    phi = ladder_phi(state, idx, phi, levels)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)
     z_new = proposal.sample(int(setup.options.batch_size),
                             batch_keys.adaptive_generator(setup.seed, t))
-    outputs, log_laws_new, runs = run_model(setup, z_new, batch_keys.adaptive(t))
+    outputs, scores_new, log_laws_new, runs = run_model_scored(setup, z_new,
+                                                               batch_keys.adaptive(t))
     phi_new = problem.quantity_values(outputs)
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))
@@ -83,16 +90,16 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     for (j, _), n_eff in zip(fits.specs, fits.ess):
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
-                          fit_ess=fit_ess)
+                          fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))))
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
-                  stage_stderr=moments.stderr.tolist())
+                  stage_stderr=moments.stderr.tolist(), note=ladder_note(levels, problem.names))
     # the fits used every point: their components' densities there are known already
     known = log_comp if isinstance(idx, slice) else None
     new = state.evolve(
         sample=sample.append(proposal, fits.components, z_new, phi_new, log_laws_new,
-                             log_g_new, old_components=known),
+                             log_g_new, old_components=known, scores=scores_new),
         candidates=(*state.candidates, candidate), history=(*state.history, stage),
         runs_used=runs_used)
     return new, stage

@@ -1,0 +1,113 @@
+"""The level ladder: rare exceedances reached through intermediate levels (cross-entropy).
+
+An exceedance ``phi_j = 1{s_j > 0}`` declared with its score ``s_j`` (``y - t``, see
+:mod:`multiexpect.quantities`) that has fewer than ``pilot_hits`` hits on the recycled
+sample is fitted, at the next adaptive step, to the intermediate event ``1{s_j > γ_j}``
+instead: ``γ_j`` is the score of the ``n_ρ``-th highest point of the recycled sample,
+``n_ρ = max(pilot_hits, ⌈ρ · batch_size⌉)``, ``ρ = RHO`` (the ``(1 - ρ)`` quantile of a
+batch in the usual cross-entropy method). The component is fitted with the recycled
+weights ``1{s_j > γ_j} f_j / h``, the density ``f_j(· | s_j > γ_j)``; its batch pushes the
+scores up, and the level rises stage after stage until the event itself has ``pilot_hits``
+hits. Every batch is still drawn from a proposal fixed before it, so every stage is an
+unbiased estimate and the final stage is too. The other quantities are fitted as usual.
+
+While some exceedance climbs, the stopping rule waits (budget permitting), and only
+candidates fitted at the real levels compete for the final stage.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .state import EngineState, Stage
+
+__all__ = ["RHO", "climbing", "eligible", "ladder_levels", "ladder_note",
+           "ladder_phi", "post_ladder_history", "scored_columns", "split_scored"]
+
+#: Share of elite points per level (the cross-entropy method's ``ρ``).
+RHO = 0.1
+
+
+def split_scored(scored: bool, outputs: np.ndarray, support: np.ndarray):
+    """``(phi, scores)`` from the side-by-side columns of a scored ``evaluate`` (``scores``
+    None when not scored); points the model did not run (outside ``support``) get score
+    ``-inf``."""
+    if not scored:
+        return outputs, None
+    m = outputs.shape[1] // 2
+    values, scores = outputs[:, :m], outputs[:, m:].copy()
+    scores[~support] = -np.inf
+    return values, scores
+
+
+def scored_columns(scores: np.ndarray | None, problem) -> np.ndarray:
+    """Which quantities are exceedances with a score ((J,) bool)."""
+    if scores is None:
+        return np.zeros(problem.n_quantities, dtype=bool)
+    return np.any(np.isfinite(scores[:, problem.column]), axis=0)
+
+
+def ladder_levels(state: EngineState) -> np.ndarray:
+    """``γ_j < 0`` for each exceedance still below ``pilot_hits`` hits, NaN elsewhere."""
+    problem, sample, opts = state.problem, state.sample, state.setup.options
+    levels = np.full(problem.n_quantities, np.nan)
+    if sample.scores is None:
+        return levels
+    inside = np.isfinite(sample.log_laws[:, problem.law_index])
+    hits = np.sum((sample.phi > 0) & inside, axis=0)
+    need = scored_columns(sample.scores, problem) & (hits < max(opts.pilot_hits, 1))
+    n_elite = max(int(opts.pilot_hits), math.ceil(RHO * int(opts.batch_size)))
+    for j in np.flatnonzero(need):
+        s = sample.scores[:, problem.column[j]]
+        s = np.sort(s[inside[:, j] & np.isfinite(s)])[::-1]
+        if s.size > n_elite and s[n_elite - 1] < 0:
+            levels[j] = s[n_elite - 1]
+    return levels
+
+
+def climbing(state: EngineState) -> bool:
+    """Whether some exceedance is still below its real level."""
+    return bool(np.any(np.isfinite(ladder_levels(state))))
+
+
+def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``phi`` at the fit rows ``idx`` with each climbing exceedance's column replaced by
+    its intermediate event ``1{s_j > γ_j}``."""
+    if not np.any(np.isfinite(levels)):
+        return phi
+    phi = phi.copy()
+    for j in np.flatnonzero(np.isfinite(levels)):
+        s = state.sample.scores[idx, state.problem.column[j]]
+        phi[:, j] = (s > levels[j]).astype(float)
+    return phi
+
+
+def ladder_note(levels: np.ndarray, names) -> str:
+    """``"ladder: P(y1 > 5) at score > -1.2"``, or empty."""
+    parts = [f"{names[j]} at score > {levels[j]:.4g}" for j in np.flatnonzero(np.isfinite(levels))]
+    return "ladder: " + ", ".join(parts) if parts else ""
+
+
+def _last_ladder(candidates) -> int | None:
+    marks = [k for k, c in enumerate(candidates) if c.on_ladder]
+    return marks[-1] if marks else None
+
+
+def post_ladder_history(state: EngineState) -> tuple[Stage, ...]:
+    """The stages the stopping rule compares: all of them, or only those after the last
+    stage fitted on the ladder (earlier ones saw too few hits to predict an error)."""
+    last = _last_ladder(state.candidates)
+    return state.history if last is None else state.history[last + 1:]
+
+
+def eligible(candidates) -> np.ndarray:
+    """Which candidates may serve the final stage ((K,) bool): all, or those after the last
+    one fitted on the ladder (that one alone when none is)."""
+    mask = np.ones(len(candidates), dtype=bool)
+    last = _last_ladder(candidates)
+    if last is not None:
+        mask[:last] = False
+        mask[last] = last == len(candidates) - 1
+    return mask
