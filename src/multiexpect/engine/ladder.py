@@ -1,15 +1,15 @@
 """The level ladder: rare exceedances reached through intermediate levels (cross-entropy).
 
 An exceedance ``phi_j = 1{s_j > 0}`` declared with its score ``s_j`` (``y - t``, see
-:mod:`multiexpect.quantities`) that has fewer than ``pilot_hits`` hits on the recycled
+:mod:`multiexpect.quantities`) that has fewer than ``n_ρ`` (below) hits on the recycled
 sample is fitted, at the next adaptive step, to the intermediate event ``1{s_j > γ_j}``
 instead: ``γ_j`` is the score of the ``n_ρ``-th highest point of the recycled sample,
 ``n_ρ = max(pilot_hits, ⌈ρ · batch_size⌉)``, ``ρ = RHO`` (the ``(1 - ρ)`` quantile of a
 batch in the usual cross-entropy method). The component is fitted with the recycled
 weights ``1{s_j > γ_j} f_j / h``, the density ``f_j(· | s_j > γ_j)``; its batch pushes the
-scores up, and the level rises stage after stage until the event itself has ``pilot_hits``
-hits. Every batch is still drawn from a proposal fixed before it, so every stage is an
-unbiased estimate and the final stage is too. The other quantities are fitted as usual.
+scores up, and the level rises stage after stage until the event itself has ``n_ρ`` hits.
+Every batch is still drawn from a proposal fixed before it, so every stage is an unbiased
+estimate and the final stage is too. The other quantities are fitted as usual.
 
 While some exceedance climbs, the stopping rule waits (budget permitting), and only
 candidates fitted at the real levels compete for the final stage.
@@ -49,16 +49,22 @@ def scored_columns(scores: np.ndarray | None, problem) -> np.ndarray:
     return np.any(np.isfinite(scores[:, problem.column]), axis=0)
 
 
+def elite_count(opts) -> int:
+    """``n_ρ = max(pilot_hits, ⌈ρ · batch_size⌉)``: points above each level."""
+    return max(int(opts.pilot_hits), math.ceil(RHO * int(opts.batch_size)))
+
+
 def ladder_levels(state: EngineState) -> np.ndarray:
-    """``γ_j < 0`` for each exceedance still below ``pilot_hits`` hits, NaN elsewhere."""
+    """``γ_j < 0`` for each exceedance with fewer than ``n_ρ`` hits on the recycled sample,
+    NaN elsewhere."""
     problem, sample, opts = state.problem, state.sample, state.setup.options
     levels = np.full(problem.n_quantities, np.nan)
     if sample.scores is None:
         return levels
     inside = np.isfinite(sample.log_laws[:, problem.law_index])
     hits = np.sum((sample.phi > 0) & inside, axis=0)
-    need = scored_columns(sample.scores, problem) & (hits < max(opts.pilot_hits, 1))
-    n_elite = max(int(opts.pilot_hits), math.ceil(RHO * int(opts.batch_size)))
+    n_elite = elite_count(opts)
+    need = scored_columns(sample.scores, problem) & (hits < n_elite)
     for j in np.flatnonzero(need):
         s = sample.scores[:, problem.column[j]]
         s = np.sort(s[inside[:, j] & np.isfinite(s)])[::-1]
