@@ -24,7 +24,7 @@ from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_e
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
-from .ladder import climbing, ladder_levels, ladder_note, ladder_phi, post_ladder_history
+from .ladder import climb_cap, climbing, ladder_levels, ladder_note, ladder_phi, post_ladder_history
 from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
@@ -40,10 +40,10 @@ def adaptation_done(state: EngineState) -> bool:
     pass the adaptation cap; while an exceedance climbs its level ladder, go on (the
     stages fitted on the ladder are not compared)."""
     opts = state.setup.options
+    if climbing(state):
+        return state.runs_used + opts.batch_size > climb_cap(state.setup)
     if state.runs_used + opts.batch_size > opts.adaptation_cap:
         return True
-    if climbing(state):
-        return False
     history = post_ladder_history(state)
     return len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error
 

@@ -23,11 +23,13 @@ import numpy as np
 
 from .state import EngineState, Stage
 
-__all__ = ["RHO", "climbing", "eligible", "ladder_levels", "ladder_note",
+__all__ = ["RHO", "CLIMB_SHARE", "climb_cap", "climbing", "eligible", "ladder_levels", "ladder_note",
            "ladder_phi", "post_ladder_history", "scored_columns", "split_scored"]
 
 #: Share of elite points per level (the cross-entropy method's ``ρ``).
 RHO = 0.1
+#: Share of the budget the adaptation may spend while an exceedance climbs.
+CLIMB_SHARE = 0.7
 
 
 def split_scored(scored: bool, outputs: np.ndarray, support: np.ndarray):
@@ -71,6 +73,12 @@ def ladder_levels(state: EngineState) -> np.ndarray:
         if s.size > n_elite and s[n_elite - 1] < 0:
             levels[j] = s[n_elite - 1]
     return levels
+
+
+def climb_cap(setup) -> int:
+    """Runs the adaptation may use while an exceedance climbs: ``CLIMB_SHARE`` of the budget
+    (at least the adaptation cap)."""
+    return max(int(setup.options.adaptation_cap), int(CLIMB_SHARE * setup.budget))
 
 
 def climbing(state: EngineState) -> bool:
