@@ -23,8 +23,19 @@ import numpy as np
 
 from .state import EngineState, Stage
 
-__all__ = ["RHO", "CLIMB_SHARE", "climb_cap", "climbing", "eligible", "ladder_levels", "ladder_note",
-           "ladder_phi", "post_ladder_history", "scored_columns", "split_scored"]
+__all__ = [
+    "CLIMB_SHARE",
+    "RHO",
+    "climb_cap",
+    "climbing",
+    "eligible",
+    "ladder_levels",
+    "ladder_note",
+    "ladder_phi",
+    "post_ladder_history",
+    "scored_columns",
+    "split_scored",
+]
 
 #: Share of elite points per level (the cross-entropy method's ``ρ``).
 RHO = 0.1
