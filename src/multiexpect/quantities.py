@@ -183,13 +183,19 @@ class QuantityMap:
 
 class QuantityColumns:
     """``evaluate(x, batch)`` of the declared quantities: ``phi``, then (``scored``) the
-    scores, side by side ((n, 2J)); forwards ``observe`` to the wrapped callable."""
+    scores, side by side ((n, 2J)); forwards ``observe`` and ``n_runs`` of the wrapped
+    run counter."""
 
     def __init__(self, evaluate: Callable, quantity_map: QuantityMap, scored: bool):
         self.evaluate = evaluate
         self.quantity_map = quantity_map
         self.scored = scored
         self.observe = getattr(evaluate, "observe", None)
+
+    @property
+    def n_runs(self) -> int:
+        """The wrapped run counter's runs."""
+        return self.evaluate.n_runs
 
     def __call__(self, x, batch):
         phi, scores = self.quantity_map.columns(self.evaluate(x, batch))

@@ -69,7 +69,7 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     z, phi = sample.z[idx], sample.phi[idx]
     log_fq = sample.log_laws[idx][:, problem.law_index]
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
-    phi = ladder_phi(state, idx, phi, levels)
+    phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)

@@ -97,15 +97,26 @@ def climbing(state: EngineState) -> bool:
     return bool(np.any(np.isfinite(ladder_levels(state))))
 
 
-def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray) -> np.ndarray:
+def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,
+               log_fq: np.ndarray, log_h: np.ndarray) -> np.ndarray:
     """``phi`` at the fit rows ``idx`` with each climbing exceedance's column replaced by
-    its intermediate event ``1{s_j > γ_j}``."""
-    if not np.any(np.isfinite(levels)):
+    its intermediate event ``1{s_j > γ_j} / (p̂_j sqrt(w_j))``: scaled by its recycled
+    estimate ``p̂_j = mean(1{s_j > γ_j} f_j / h)`` so that the criterion weighs it by its
+    relative variance, as the other quantities (a level far below the event's probability
+    weighted as the event would get no share of ``α``). An exceedance without a hit in the
+    pilot keeps this scaling at its real level: the pilot gave it no weight of its own."""
+    rescale = np.isfinite(levels) | (scored_columns(state.sample.scores, state.problem)
+                                     & (state.pilot_estimate == 0))
+    if not np.any(rescale):
         return phi
     phi = phi.copy()
-    for j in np.flatnonzero(np.isfinite(levels)):
+    for j in np.flatnonzero(rescale):
         s = state.sample.scores[idx, state.problem.column[j]]
-        phi[:, j] = (s > levels[j]).astype(float)
+        above = s > levels[j] if np.isfinite(levels[j]) else phi[:, j] > 0
+        ratio = np.exp(np.where(above, log_fq[:, j] - log_h, -np.inf))
+        p_hat = float(np.mean(ratio))
+        scale = 1.0 / (p_hat * np.sqrt(state.weights[j])) if p_hat > 0 else 1.0
+        phi[:, j] = above * scale
     return phi
 
 
