@@ -6,6 +6,7 @@ Morio (Statistics and Computing, 2023), with confidence intervals you can trust.
 
 from .aiscv import AISCV, AiscvOptions
 from .api import expectations
+from .curves import ExceedanceCurve, exceedance_curve
 from .errors import ModelEvaluationError, MultiexpectError, StoreMismatchError
 from .evaluation import CommandModel, Evaluation, InMemoryStore, SQLiteStore
 from .laws import Law
@@ -26,6 +27,7 @@ __all__ = [
     "AiscvOptions",
     "CommandModel",
     "Evaluation",
+    "ExceedanceCurve",
     "Exceedance",
     "ExpectationResult",
     "FinalSample",
@@ -40,6 +42,7 @@ __all__ = [
     "SobolResult",
     "StoreMismatchError",
     "__version__",
+    "exceedance_curve",
     "expectations",
     "mean_shift_perturbations",
     "perturbed_law_indices",
