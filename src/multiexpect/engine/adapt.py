@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,15 @@ from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_e
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
-from .ladder import climb_cap, climbing, ladder_levels, ladder_note, ladder_phi, post_ladder_history
+from .ladder import (
+    climb_cap,
+    climbing,
+    ladder_levels,
+    ladder_note,
+    ladder_phi,
+    ladder_quantities,
+    post_ladder_history,
+)
 from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
@@ -70,7 +78,8 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     log_fq = sample.log_laws[idx][:, problem.law_index]
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
-    fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
+    fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
+                           ladder_quantities(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)
@@ -145,9 +154,11 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     return specs
 
 
-def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitContext) -> _Fits:
+def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitContext,
+                    unpulled: np.ndarray) -> _Fits:
     """Each part's components by the option's family, with labels ``<name>+``, ``<name>-``
-    (``<name>`` unsplit) and ``<name>~`` for an event's widened law."""
+    (``<name>`` unsplit) and ``<name>~`` for an event's widened law; the quantities
+    ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
     family = FAMILIES[opts.family]
     fits = _Fits([], [], [], [], [])
@@ -156,7 +167,8 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
             part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
             # a point with no part has weight 0 even where no density is finite
             log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
-            fitted = family.fit(z, log_w, context.for_quantity(state.events[j]))
+            ctx = context.for_quantity(state.events[j])
+            fitted = family.fit(z, log_w, replace(ctx, pull=False) if unpulled[j] else ctx)
             label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
             for piece in fitted.parts:
                 fits.components.append(piece.component)

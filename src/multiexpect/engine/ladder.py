@@ -31,7 +31,7 @@ __all__ = [
     "eligible",
     "ladder_levels",
     "ladder_note",
-    "ladder_phi",
+    "ladder_phi", "ladder_quantities",
     "post_ladder_history",
     "scored_columns",
     "split_scored",
@@ -97,6 +97,15 @@ def climbing(state: EngineState) -> bool:
     return bool(np.any(np.isfinite(ladder_levels(state))))
 
 
+def ladder_quantities(state: EngineState, levels: np.ndarray) -> np.ndarray:
+    """The exceedances on the ladder, or reached by it (no pilot hit) ((J,) bool): fitted to
+    their scaled column, their means not pulled toward the law's centre (the elite points
+    sit far from it by construction, and a pull by ``n_eff / (n_eff + d)`` stalls the
+    climb in high dimension)."""
+    return np.isfinite(levels) | (scored_columns(state.sample.scores, state.problem)
+                                  & (state.pilot_estimate == 0))
+
+
 def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,
                log_fq: np.ndarray, log_h: np.ndarray) -> np.ndarray:
     """``phi`` at the fit rows ``idx`` with each climbing exceedance's column replaced by
@@ -105,8 +114,7 @@ def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,
     relative variance, as the other quantities (a level far below the event's probability
     weighted as the event would get no share of ``α``). An exceedance without a hit in the
     pilot keeps this scaling at its real level: the pilot gave it no weight of its own."""
-    rescale = np.isfinite(levels) | (scored_columns(state.sample.scores, state.problem)
-                                     & (state.pilot_estimate == 0))
+    rescale = ladder_quantities(state, levels)
     if not np.any(rescale):
         return phi
     phi = phi.copy()
