@@ -168,7 +168,9 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
             # a point with no part has weight 0 even where no density is finite
             log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
             ctx = context.for_quantity(state.events[j])
-            fitted = family.fit(z, log_w, replace(ctx, pull=False) if unpulled[j] else ctx)
+            if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
+                ctx = replace(ctx, pull=False, gaussian_event=True)
+            fitted = family.fit(z, log_w, ctx)
             label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
             for piece in fitted.parts:
                 fits.components.append(piece.component)
