@@ -3,9 +3,11 @@
 An exceedance ``phi_j = 1{s_j > 0}`` declared with its score ``s_j`` (``y - t``, see
 :mod:`multiexpect.quantities`) that has fewer than ``n_ρ`` (below) hits on the recycled
 sample is fitted, at the next adaptive step, to the intermediate event ``1{s_j > γ_j}``
-instead: ``γ_j`` is the score of the ``n_ρ``-th highest point of the recycled sample,
-``n_ρ = max(pilot_hits, ⌈ρ · batch_size⌉)``, ``ρ = RHO`` (the ``(1 - ρ)`` quantile of a
-batch in the usual cross-entropy method). The component is fitted with the recycled
+instead: ``γ_j`` is the score of the ``k_j``-th highest point of the recycled sample,
+``k_j = max(pilot_hits, ⌈n_ρ a_j⌉)``, ``n_ρ = max(pilot_hits, ⌈ρ · batch_size⌉)``,
+``ρ = RHO``, ``a_j`` the share of quantity ``j``'s components in the last batch's mixture
+(the ``(1 - ρ)`` quantile of the points drawn for it, as the usual cross-entropy method
+takes it on a batch drawn for one event). The component is fitted with the recycled
 weights ``1{s_j > γ_j} f_j / h``, the density ``f_j(· | s_j > γ_j)``; its batch pushes the
 scores up, and the level rises stage after stage until the event itself has ``n_ρ`` hits.
 Every batch is still drawn from a proposal fixed before it, so every stage is an unbiased
@@ -81,9 +83,21 @@ def ladder_levels(state: EngineState) -> np.ndarray:
     for j in np.flatnonzero(need):
         s = sample.scores[:, problem.column[j]]
         s = np.sort(s[inside[:, j] & np.isfinite(s)])[::-1]
-        if s.size > n_elite and s[n_elite - 1] < 0:
-            levels[j] = s[n_elite - 1]
+        k = max(int(opts.pilot_hits), math.ceil(n_elite * _last_share(state, j)))
+        if s.size > k and s[k - 1] < 0:
+            levels[j] = s[k - 1]
     return levels
+
+
+def _last_share(state: EngineState, j: int) -> float:
+    """Share ``sum α_k`` of quantity ``j``'s components in the last batch's mixture (1 after
+    the pilot): each level keeps the top ``ρ`` of the points drawn *for* the quantity."""
+    stage = state.history[-1]
+    if not stage.components:
+        return 1.0
+    name = state.problem.names[j]
+    return float(sum(a for a, label in zip(stage.alpha, stage.components)
+                     if label == name or label[:-1] == name))
 
 
 def climb_cap(setup) -> int:
