@@ -21,6 +21,7 @@ from .laws import describe_law
 from .output_scale import OutputScale
 from .prepare import prepare
 from .problem import Problem
+from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
 from .sampling.rqmc import replicates_for
@@ -34,7 +35,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
                  names=None, evaluate: Callable | None = None,
                  evaluation: Evaluation | None = None, keep_sample: bool = False,
-                 sampling: str = "mc",
+                 sampling: str = "mc", quantities=None,
                  **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
@@ -69,6 +70,11 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         (:class:`~multiexpect.Evaluation`). Its fields ``executor``, ``n_workers``, ``store``,
         ``study_id``, ``retries``, ``progress`` and ``eval_chunk_size`` may be passed as
         keywords instead, a shorthand for ``evaluation=Evaluation(...)``.
+    quantities : sequence of me.Output, me.Moment, me.Exceedance, optional
+        Quantities declared on the model's raw outputs (:mod:`multiexpect.quantities`): the
+        model returns its outputs and the library computes ``phi`` (names ``E[y1^2]``,
+        ``P(y1 > 5)``, ... unless ``names`` is given). Method ``"aiscv"`` reaches a rare
+        exceedance through intermediate levels of its output (``docs/method.md``).
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
@@ -112,6 +118,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
+    qmap = None if quantities is None else QuantityMap(quantities)
+    if qmap is not None:
+        extra["quantities"] = qmap.describe()
+        names = qmap.names() if names is None else names
     if replicates is not None:  # an RQMC study is another study than its MC twin
         extra.update(sampling=sampling, replicates=replicates)
     prepared = prepare(
@@ -121,16 +131,19 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         min_budget=2 * len(laws) if per_law else 2,
         budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
         if per_law else None)
+    scored = qmap is not None and method == "aiscv"
     with prepared.evaluation_context() as evaluate:
+        if qmap is not None:
+            evaluate = QuantityColumns(evaluate, qmap, scored=scored)
         scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
         result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
                              prepared.weights, prepared.options, names, prepared.settings,
-                             keep_sample, replicates)
+                             keep_sample, replicates, scored)
     return scaled.unscale(result)
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
-                keep_sample=False, replicates=None):
+                keep_sample=False, replicates=None, scored=False):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
     version of the baseline ``mc`` or ``mixture-mc``."""
@@ -138,7 +151,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
-                         observe=getattr(evaluate, "observe", None))
+                         observe=getattr(evaluate, "observe", None), scored=scored)
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
                                    defensive=opts.defensive, n_laws=len(laws),
                                    pilot=_is_pilot_batch)

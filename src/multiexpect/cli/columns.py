@@ -13,6 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..quantities import exceedance_label as exceedance_name
+from ..quantities import moment_label as moment_name
+
 __all__ = ["HeavyTailWarning", "OneColumn", "OutputColumns", "exceedance_name",
            "hill_tail_index", "make_rows", "moment_name", "statistic_label", "unused_model"]
 
@@ -23,20 +26,6 @@ class HeavyTailWarning(UserWarning):
 
 def unused_model(x):  # pragma: no cover - never called: ``evaluate`` replaces it
     raise RuntimeError("the model is run through 'evaluate'")
-
-
-def moment_name(y: str, k: int) -> str:
-    return f"E[{y}]" if k == 1 else f"E[{y if y.isidentifier() else f'({y})'}^{k}]"
-
-
-def exceedance_name(y: str, t: float) -> str:
-    """``P(Y > t)`` with ``t`` in the fewest significant digits (6 at least) that give it
-    back exactly, so that distinct thresholds have distinct names."""
-    for digits in range(6, 18):
-        text = f"{t:.{digits}g}"
-        if float(text) == t:
-            break
-    return f"P({y} > {text})"
 
 
 def statistic_label(spec: dict, y: str = "Y") -> str:

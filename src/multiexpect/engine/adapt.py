@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,16 @@ from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_e
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
-from .pilot import run_model
+from .ladder import (
+    climb_cap,
+    climbing,
+    ladder_levels,
+    ladder_note,
+    ladder_phi,
+    ladder_quantities,
+    post_ladder_history,
+)
+from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
 
@@ -36,12 +45,15 @@ MIN_CONTROL_ALPHA = 1e-3
 
 def adaptation_done(state: EngineState) -> bool:
     """Stop at the first stage whose ``E_t`` does not decrease, or when the next batch would
-    pass the adaptation cap."""
-    history = state.history
-    if len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error:
-        return True
+    pass the adaptation cap; while an exceedance climbs its level ladder, go on (the
+    stages fitted on the ladder are not compared)."""
     opts = state.setup.options
-    return state.runs_used + opts.batch_size > opts.adaptation_cap
+    if climbing(state):
+        return state.runs_used + opts.batch_size > climb_cap(state.setup)
+    if state.runs_used + opts.batch_size > opts.adaptation_cap:
+        return True
+    history = post_ladder_history(state)
+    return len(history) >= 2 and not history[-1].predicted_error < history[-2].predicted_error
 
 
 @dataclass(frozen=True)
@@ -64,13 +76,17 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     sample = state.sample
     z, phi = sample.z[idx], sample.phi[idx]
     log_fq = sample.log_laws[idx][:, problem.law_index]
-    fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen))
+    levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
+    phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
+    fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
+                           ladder_quantities(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)
     z_new = proposal.sample(int(setup.options.batch_size),
                             batch_keys.adaptive_generator(setup.seed, t))
-    outputs, log_laws_new, runs = run_model(setup, z_new, batch_keys.adaptive(t))
+    outputs, scores_new, log_laws_new, runs = run_model_scored(setup, z_new,
+                                                               batch_keys.adaptive(t))
     phi_new = problem.quantity_values(outputs)
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))
@@ -83,16 +99,16 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     for (j, _), n_eff in zip(fits.specs, fits.ess):
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
-                          fit_ess=fit_ess)
+                          fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))))
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
-                  stage_stderr=moments.stderr.tolist())
+                  stage_stderr=moments.stderr.tolist(), note=ladder_note(levels, problem.names))
     # the fits used every point: their components' densities there are known already
     known = log_comp if isinstance(idx, slice) else None
     new = state.evolve(
         sample=sample.append(proposal, fits.components, z_new, phi_new, log_laws_new,
-                             log_g_new, old_components=known),
+                             log_g_new, old_components=known, scores=scores_new),
         candidates=(*state.candidates, candidate), history=(*state.history, stage),
         runs_used=runs_used)
     return new, stage
@@ -138,9 +154,11 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     return specs
 
 
-def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitContext) -> _Fits:
+def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitContext,
+                    unpulled: np.ndarray) -> _Fits:
     """Each part's components by the option's family, with labels ``<name>+``, ``<name>-``
-    (``<name>`` unsplit) and ``<name>~`` for an event's widened law."""
+    (``<name>`` unsplit) and ``<name>~`` for an event's widened law; the quantities
+    ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
     family = FAMILIES[opts.family]
     fits = _Fits([], [], [], [], [])
@@ -149,7 +167,10 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
             part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
             # a point with no part has weight 0 even where no density is finite
             log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
-            fitted = family.fit(z, log_w, context.for_quantity(state.events[j]))
+            ctx = context.for_quantity(state.events[j])
+            if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
+                ctx = replace(ctx, pull=False, gaussian_event=True)
+            fitted = family.fit(z, log_w, ctx)
             label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
             for piece in fitted.parts:
                 fits.components.append(piece.component)

@@ -13,16 +13,24 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.importance import StreamingMoments, iscv_summands
 from ..problem import Problem, reference_covariance
+from .ladder import scored_columns, split_scored
 from .sample import RecycledSample
 from .state import Candidate, EngineSetup, EngineState, Stage
 from .weights import resolve_weights
 
-__all__ = ["event_quantities", "init", "run_model"]
+__all__ = ["event_quantities", "init", "run_model", "run_model_scored"]
 
 
 def run_model(setup: EngineSetup, z: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Model outputs and law log-densities at working points ``z``, and the runs spent:
     points where no law has mass are not run (their outputs are 0)."""
+    outputs, _, log_laws, runs = run_model_scored(setup, z, key)
+    return outputs, log_laws, runs
+
+
+def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int):
+    """:func:`run_model` with the exceedances' scores apart (None unless ``setup.scored``:
+    the evaluate callable then returns ``phi`` and the scores side by side)."""
     problem = setup.sampling
     x = problem.to_inputs(z)
     log_laws = problem.law_logpdfs(z, x)
@@ -33,7 +41,8 @@ def run_model(setup: EngineSetup, z: np.ndarray, key: int) -> tuple[np.ndarray, 
         inner = setup.evaluate(x[support], key)
         outputs = np.zeros((z.shape[0], inner.shape[1] if inner.ndim == 2 else 1))
         outputs[support] = inner.reshape(int(support.sum()), -1)
-    return outputs, log_laws, int(support.sum())
+    values, scores = split_scored(setup.scored, outputs, support)
+    return values, scores, log_laws, int(support.sum())
 
 
 def event_quantities(phi: np.ndarray) -> np.ndarray:
@@ -47,10 +56,10 @@ def init(setup: EngineSetup) -> EngineState:
     opts = setup.options
     key = batch_keys.pilot()
     z = setup.initial.sample(opts.pilot_size, batch_keys.generator(setup.seed, key))
-    outputs, log_laws, runs = run_model(setup, z, key)
+    outputs, scores, log_laws, runs = run_model_scored(setup, z, key)
     problem = Problem.build(list(setup.laws), outputs.shape[1], opts.space, setup.names)
     phi = problem.quantity_values(outputs)
-    z, phi, log_laws, more, chunks = _extend(setup, problem, z, phi, log_laws)
+    z, phi, scores, log_laws, more, chunks = _extend(setup, problem, z, phi, scores, log_laws)
     runs += more
     log_g0 = setup.initial.logpdf_from_laws(log_laws)
     summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
@@ -63,7 +72,7 @@ def init(setup: EngineSetup) -> EngineState:
               else np.mean(z[: opts.pilot_size], axis=0))
     state = EngineState(
         setup=setup, problem=problem, weights=weights,
-        sample=RecycledSample.first(setup.initial, z, phi, log_laws, log_g0),
+        sample=RecycledSample.first(setup.initial, z, phi, log_laws, log_g0, scores),
         candidates=(), history=(), runs_used=runs, pilot_estimate=moments.mean,
         pilot_summands=summands, events=event_quantities(phi),
         reference_cov=reference_covariance(problem), centre=centre)
@@ -77,7 +86,7 @@ def init(setup: EngineSetup) -> EngineState:
     return state.evolve(candidates=(law,), history=(stage,))
 
 
-def _extend(setup: EngineSetup, problem: Problem, z, phi, log_laws):
+def _extend(setup: EngineSetup, problem: Problem, z, phi, scores, log_laws):
     """Extend the pilot with law points while an event quantity has too few hits.
 
     While some quantity that is 0/1 on the pilot has fewer than ``pilot_hits`` points with
@@ -87,21 +96,28 @@ def _extend(setup: EngineSetup, problem: Problem, z, phi, log_laws):
     one with probability ``2^(1-k)``; a missed region is then sampled only by the defensive
     component, at ``1/δ`` times crude MC's variance.
 
-    Returns the extended ``z``, ``phi``, law log-densities, the runs spent and the chunks.
+    An exceedance with a score is not extended for: the level ladder
+    (:mod:`.ladder`) reaches it.
+
+    Returns the extended ``z``, ``phi``, scores, law log-densities, the runs spent and the
+    chunks.
     """
     opts = setup.options
+    scored = scored_columns(scores, problem)
     chunk, runs = 0, 0
     while opts.pilot_hits > 0 and z.shape[0] + opts.pilot_size <= opts.pilot_max:
         inside = np.isfinite(log_laws[:, problem.law_index])
         hits = np.sum((phi == 1.0) & inside, axis=0)
-        if not np.any(event_quantities(phi) & (hits < opts.pilot_hits)):
+        if not np.any(event_quantities(phi) & (hits < opts.pilot_hits) & ~scored):
             break
         chunk += 1
         z_new = setup.initial.sample(
             opts.pilot_size, batch_keys.pilot_extension_generator(setup.seed, chunk))
-        outputs, log_new, spent = run_model(setup, z_new, batch_keys.pilot_extension(chunk))
+        outputs, new_scores, log_new, spent = run_model_scored(
+            setup, z_new, batch_keys.pilot_extension(chunk))
         runs += spent
         z = np.concatenate([z, z_new])
         phi = np.concatenate([phi, problem.quantity_values(outputs)])
+        scores = None if scores is None else np.concatenate([scores, new_scores])
         log_laws = np.concatenate([log_laws, log_new])
-    return z, phi, log_laws, runs, chunk + 1
+    return z, phi, scores, log_laws, runs, chunk + 1

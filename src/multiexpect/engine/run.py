@@ -28,14 +28,16 @@ def stages(setup: EngineSetup, state: EngineState | None = None
 
 def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
                options: AiscvOptions | None = None, names=None, keep_sample: bool = False,
-               observe: Callable[[Stage], None] | None = None) -> EngineResult:
+               observe: Callable[[Stage], None] | None = None,
+               scored: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
     display, a store's record). ``keep_sample`` keeps the final sample in the result.
+    ``scored``: ``evaluate`` returns ``phi`` and the exceedances' scores side by side.
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
-                              options=options, names=names)
+                              options=options, names=names, scored=scored)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:

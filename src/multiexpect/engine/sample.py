@@ -56,6 +56,8 @@ class RecycledSample:
         Stage ``t``'s proposal ``g_t`` (``g_0``: the law, or the laws' mixture).
     counts : tuple of int
         ``n_t``, points per stage.
+    scores : (n, m) array or None
+        The exceedances' scores per output column (NaN elsewhere), when declared.
     """
 
     z: np.ndarray
@@ -64,11 +66,12 @@ class RecycledSample:
     log_props: tuple
     proposals: tuple
     counts: tuple
+    scores: np.ndarray | None = None
 
     @classmethod
-    def first(cls, proposal, z, phi, log_laws, log_g) -> RecycledSample:
+    def first(cls, proposal, z, phi, log_laws, log_g, scores=None) -> RecycledSample:
         """The pilot: stage 0, drawn from ``proposal`` (density ``log_g`` at ``z``)."""
-        return cls(z, phi, log_laws, (log_g,), (proposal,), (int(z.shape[0]),))
+        return cls(z, phi, log_laws, (log_g,), (proposal,), (int(z.shape[0]),), scores)
 
     @property
     def n_stages(self) -> int:
@@ -103,7 +106,7 @@ class RecycledSample:
         return self.log_props[0][rows]
 
     def append(self, proposal, components: Sequence, z, phi, log_laws, log_g,
-               old_components: np.ndarray | None = None) -> RecycledSample:
+               old_components: np.ndarray | None = None, scores=None) -> RecycledSample:
         """A new stage drawn from ``proposal``, the mixture of ``components`` and the law.
 
         Every earlier proposal is evaluated at the new points and the new one at the
@@ -125,4 +128,5 @@ class RecycledSample:
             z=np.concatenate([self.z, z]), phi=np.concatenate([self.phi, phi]),
             log_laws=np.concatenate([self.log_laws, log_laws]),
             log_props=(*log_props, np.concatenate([old_log_new, log_g])),
-            proposals=(*self.proposals, proposal), counts=(*self.counts, int(z.shape[0])))
+            proposals=(*self.proposals, proposal), counts=(*self.counts, int(z.shape[0])),
+            scores=None if self.scores is None else np.concatenate([self.scores, scores]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..estimators.importance import iscv_summands
+from .ladder import eligible
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Selection
 
@@ -25,10 +26,12 @@ def select(state: EngineState) -> Selection:
     joins the final sample (the law kept, having been judged without its pilot)."""
     keep = state.setup.options.keep
     candidates = state.candidates
+    allowed = eligible(candidates)  # not a stage fitted below an exceedance's real level
     if keep == "last" or len(candidates) == 1:
         return Selection(candidates[-1])
     if keep == "best-on-own-batch":
-        return Selection(min(candidates, key=lambda c: (c.predicted_error, c.stage)))
+        return Selection(min((c for c, ok in zip(candidates, allowed) if ok),
+                             key=lambda c: (c.predicted_error, c.stage)))
     batch_of = state.sample.batch_of()
     log_fq = state.sample.log_laws[:, state.problem.law_index]
     scores, pool_pilot = [], False
@@ -43,6 +46,7 @@ def select(state: EngineState) -> Selection:
         elif ess < min_ess(batch_of, cand.stage):
             score = cand.own_score
         scores.append(score)
+    scores = np.where(allowed, scores, np.inf).tolist()
     best = int(np.argmin(scores))
     return Selection(candidates[best], tuple(scores), bool(pool_pilot and best == 0))
 

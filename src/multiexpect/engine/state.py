@@ -51,7 +51,8 @@ class Stage:
 class Candidate:
     """A proposal that could serve the final stage: its stage ``t``, mixture ``g_t``, control
     coefficients ``β`` (None: plain IS), predicted final error ``E_t``, the weighted variance
-    measured on its own batch, and per quantity the fewest effective points of its fits."""
+    measured on its own batch, per quantity the fewest effective points of its fits, and
+    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`)."""
 
     stage: int
     proposal: object
@@ -59,6 +60,7 @@ class Candidate:
     predicted_error: float
     own_score: float = np.inf
     fit_ess: np.ndarray | None = None
+    on_ladder: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ class EngineSetup:
     """What a run is given: laws, model, budget, seed, criterion weights, options, names.
 
     ``sampling`` is the problem with one quantity per law (the working space does not depend
-    on the number of outputs), ``initial`` its law (or laws' mixture) ``g_0``.
+    on the number of outputs), ``initial`` its law (or laws' mixture) ``g_0``; ``scored``:
+    ``evaluate`` returns ``phi`` and the exceedances' scores side by side
+    (:class:`~multiexpect.quantities.QuantityColumns`).
     """
 
     laws: tuple
@@ -88,10 +92,12 @@ class EngineSetup:
     names: tuple | None
     sampling: Problem
     initial: LawMixture
+    scored: bool = False
 
     @classmethod
     def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
-              options: AiscvOptions | None = None, names=None) -> EngineSetup:
+              options: AiscvOptions | None = None, names=None,
+              scored: bool = False) -> EngineSetup:
         """Laws converted, options resolved for ``budget``, working space chosen."""
         laws = as_laws(laws)
         budget = int(budget)
@@ -100,7 +106,7 @@ class EngineSetup:
         sampling = Problem.build(laws, n_laws if n_laws > 1 else 1, opts.space)
         return cls(tuple(laws), evaluate, budget, int(seed), opts, weights,
                    None if names is None else tuple(names), sampling,
-                   sampling.initial_proposal())
+                   sampling.initial_proposal(), bool(scored))
 
 
 @dataclass(frozen=True)

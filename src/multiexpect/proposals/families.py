@@ -54,6 +54,10 @@ class FitContext:
         Fit subsets' and EM seeding's stream (:func:`~multiexpect.batch_keys.fit_generator`).
     event : bool
         Whether the quantity being fitted is an event probability (0/1 on the pilot).
+    gaussian_event : bool
+        The event's component is a Gaussian, not a t (an exceedance on the level ladder:
+        its elite points have light tails by construction, and a t's spread costs in high
+        dimension).
     """
 
     reference_cov: np.ndarray
@@ -66,6 +70,7 @@ class FitContext:
     event_widened: float
     rng: np.random.Generator
     event: bool = False
+    gaussian_event: bool = False
 
     @property
     def reference_mean(self) -> np.ndarray | None:
@@ -155,7 +160,8 @@ class EventFamily:
     regions the hits did not, :func:`~.gaussian.fit_widened_law`)."""
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
-        base = (StudentMixtureFamily(events=True) if context.event_components > 1
+        base = (GaussianFamily() if context.gaussian_event
+                else StudentMixtureFamily(events=True) if context.event_components > 1
                 else StudentFamily())
         fitted = base.fit(points, log_weights, context)
         if not context.event_widened:
