@@ -117,7 +117,7 @@ def test_sobol_and_perturbed_law_indices_take_rqmc_aiscv():
     pli = me.perturbed_law_indices(lambda x: 3 + x[:, 0] + 0.2 * x[:, 1], law, pert,
                                    budget=4000, rng=0, sampling="rqmc", replicates=4)
     assert pli.diagnostics["dof"] == 3
-    low, high = pli.confidence_interval()
+    _, high = pli.confidence_interval()
     assert np.allclose(high - pli.indices, stats.t.ppf(0.975, 3) * pli.stderr)
     with pytest.raises(ValueError, match="not yet available for method 'mc'"):
         me.perturbed_law_indices(lambda x: x[:, 0], law, pert, budget=400, method="mc",
