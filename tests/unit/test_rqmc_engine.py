@@ -122,3 +122,44 @@ def test_sobol_and_perturbed_law_indices_take_rqmc_aiscv():
     with pytest.raises(ValueError, match="not yet available for method 'mc'"):
         me.perturbed_law_indices(lambda x: x[:, 0], law, pert, budget=400, method="mc",
                                  sampling="rqmc")
+
+
+# ---------------------------------------------------------------------- bisection (issue 16)
+class RaisesOnNegative:
+    """A vectorised model undefined below -2.5 in its first input (it raises on the batch)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if np.any(x[:, 0] < -2.5):
+            raise ValueError("negative radius")
+        return x[:, 0] ** 2
+
+
+def test_a_raising_vectorised_model_is_bisected_to_its_failing_points():
+    from multiexpect.evaluation.executors import run_chunk
+
+    x = np.linspace(-3, 3, 1000)[:, None]
+    model = RaisesOnNegative()
+    out = run_chunk(model, x, pointwise=False, isolate=True)
+    bad = x[:, 0] < -2.5
+    assert np.array_equal(~out.ok, bad)
+    assert np.array_equal(out.y[out.ok, 0], x[~bad, 0] ** 2)
+    assert all("negative radius" in e for e, b in zip(out.errors, bad) if b)
+    # 84 contiguous failing points: about two calls per failing point and two per level
+    assert model.calls <= 2 * bad.sum() + 2 * 10 + 1 < x.shape[0]
+    quick = run_chunk(RaisesOnNegative(), x, pointwise=False, isolate=False)
+    assert np.array_equal(~quick.ok, bad)  # 84 failing points, all in the first eighth
+
+
+def test_error_names_a_failing_input_and_the_others_are_stored():
+    law = me.Law([stats.norm(0, 1)])
+    with pytest.raises(me.errors.ModelEvaluationError, match="first failing input") as info:
+        me.expectations(RaisesOnNegative(), law, budget=4000, rng=1, method="mc")
+    assert info.value.first_input[0] < -2.5
+    store = me.InMemoryStore()
+    with pytest.raises(me.errors.ModelEvaluationError, match="are in the store"):
+        me.expectations(RaisesOnNegative(), law, budget=4000, rng=1, method="mc",
+                        store=store, study_id="bisect")
