@@ -88,17 +88,20 @@ class AISCV:
             self.state = state
             yield stage
 
-    def finish(self, keep_sample: bool = False) -> EngineResult:
+    def finish(self, keep_sample: bool = False, replicates: int | None = None
+               ) -> EngineResult:
         """Spend the rest of the budget on the kept proposal and return the estimate (all
         steps first when :meth:`steps` was never iterated). ``keep_sample`` keeps the final
         sample (working points ``z``, inputs ``x``, outputs, ``log g``, summands) in
-        ``result.final_sample`` for reanalysis without new runs."""
+        ``result.final_sample`` for reanalysis without new runs. ``replicates`` (an int
+        ``R >= 2``): the final stage on ``R`` RQMC replicates
+        (:mod:`multiexpect.engine.rqmc_final`)."""
         if self.result is not None:
             raise RuntimeError("finish() was already called")
         if self.state is None:
             for _ in self.steps():
                 pass
-        self.result = final(self.state, keep_sample=keep_sample)
+        self.result = final(self.state, keep_sample=keep_sample, replicates=replicates)
         return self.result
 
     def run(self, keep_sample: bool = False) -> EngineResult:

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
+from .engine.rqmc_final import check_rqmc_final
 from .estimators.monte_carlo import (
     crude_monte_carlo,
     crude_rqmc,
@@ -84,7 +85,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
         the estimate the mean of the replicate estimates, the standard error their spread,
         and :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
-        freedom (``diagnostics["dof"]``). Not yet available for ``aiscv`` and ``separate-is``.
+        freedom (``diagnostics["dof"]``). For ``aiscv`` the adaptive stages stay i.i.d. and
+        only the final stage is drawn as ``R`` replicates of the frozen proposal, each
+        component on its own net (:mod:`multiexpect.engine.rqmc_final`; nothing pooled).
+        Not yet available for ``separate-is``.
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
@@ -114,7 +118,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     """
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
-    replicates = replicates_for(sampling, method, ("mc", "mixture-mc"), options)
+    if keep_sample and sampling != "mc":
+        raise ValueError(f"'keep_sample' needs sampling 'mc', got sampling {sampling!r}")
+    replicates = replicates_for(sampling, method, ("aiscv", "mc", "mixture-mc"), options)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
@@ -132,6 +138,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
         if per_law else None)
     scored = qmap is not None and method == "aiscv"
+    check_rqmc_final(prepared.budget, prepared.options, replicates)
     with prepared.evaluation_context() as evaluate:
         if qmap is not None:
             evaluate = QuantityColumns(evaluate, qmap, scored=scored)
@@ -140,6 +147,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                              prepared.weights, prepared.options, names, prepared.settings,
                              keep_sample, replicates, scored)
     return scaled.unscale(result)
+
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
@@ -151,7 +159,8 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
-                         observe=getattr(evaluate, "observe", None), scored=scored)
+                         observe=getattr(evaluate, "observe", None), scored=scored,
+                         replicates=replicates)
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
                                    defensive=opts.defensive, n_laws=len(laws),
                                    pilot=_is_pilot_batch)

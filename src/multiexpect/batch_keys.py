@@ -14,6 +14,7 @@ aISCV pilot extension chunk ``c >= 1``  ``-c``              ``(seed, 0, c)``
 aISCV adaptive batch ``t >= 1``         ``t``               ``(seed, t, 0)``
 aISCV fit subsets and EM seeding, ``t``  (no run)            ``(seed, t, 1)``
 aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 0)``
+aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed, T + 1 + r, m)``
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
@@ -21,7 +22,8 @@ mixture MC                              ``0``               ``(seed, 0, 0)``
 Sobol' pick-freeze chunk ``k``          ``k``               ``(seed, k, 0)``
 =====================================  ==================  ==============================
 
-(``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run.)
+(``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
+replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.)
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ __all__ = [
     "adaptive",
     "adaptive_generator",
     "final_chunk",
+    "final_replicate",
+    "final_replicate_generator",
     "fit_generator",
     "generator",
     "monte_carlo",
@@ -94,6 +98,16 @@ def fit_generator(seed: int, t: int) -> np.random.Generator:
 def final_chunk(n_stages: int, chunk: int) -> int:
     """The key of final chunk ``chunk >= 0`` after ``n_stages`` stages (pilot + batches)."""
     return n_stages + chunk
+
+
+def final_replicate(n_stages: int, replicate: int) -> int:
+    """The key of RQMC final replicate ``replicate >= 0`` after ``n_stages`` stages."""
+    return n_stages + replicate
+
+
+def final_replicate_generator(seed: int, key: int, atom: int) -> np.random.Generator:
+    """The scrambling of atom ``atom``'s net in the RQMC final replicate of batch ``key``."""
+    return generator(seed, key, atom)
 
 
 def separate_is_offset(quantity: int) -> int:

@@ -162,7 +162,10 @@ def test_allocation_unbiased_on_nets():
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"sampling": "qmc"}, "'sampling' must be one of \\('mc', 'rqmc'\\), got 'qmc'"),
     ({"sampling": None}, "'sampling' must be one of"),
-    ({"sampling": "rqmc", "method": "aiscv"}, "not yet available for method 'aiscv'"),
+    ({"sampling": "rqmc", "method": "aiscv", "replicates": 300},
+     "'replicates' \\(300\\) is too many for the final stage"),
+    ({"sampling": "rqmc", "method": "aiscv", "keep_sample": True},
+     "'keep_sample' needs sampling 'mc'"),
     ({"sampling": "rqmc", "method": "separate-is"}, "not yet available"),
     ({"sampling": "rqmc", "method": "mc", "replicates": 1}, "'replicates' must be an int >= 2"),
     ({"sampling": "rqmc", "method": "mc", "replicates": 2.5}, "'replicates'"),
@@ -177,7 +180,8 @@ def test_bad_sampling_refused_before_any_run(kwargs, match):
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"sampling": "sobol"}, "'sampling' must be one of"),
-    ({"sampling": "rqmc"}, "not yet available for method 'aiscv'"),
+    ({"sampling": "rqmc", "method": "martinez"}, "'method' must be one of|not yet available"),
+    ({"sampling": "rqmc", "budget": 500, "replicates": 30}, "'replicates' \\(30\\)"),
     ({"sampling": "rqmc", "method": "pick-freeze", "replicates": 0}, "'replicates'"),
     ({"sampling": "rqmc", "method": "pick-freeze", "budget": 35},
      "'budget // 5' \\(7\\) is too small for 8 RQMC"),

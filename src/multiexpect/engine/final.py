@@ -18,6 +18,7 @@ from ..estimators.importance import StreamingMoments, iscv_summands
 from ..estimators.pooling import StagePooling
 from .pilot import run_model
 from .result import EngineResult
+from .rqmc_final import RqmcFinal, final_replicates
 from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
@@ -64,8 +65,12 @@ def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -
     return list(range(first, state.sample.n_stages))
 
 
-def final(state: EngineState, keep_sample: bool = False) -> EngineResult:
+def final(state: EngineState, keep_sample: bool = False,
+          replicates: int | None = None) -> EngineResult:
     """Spend the rest of the budget on the kept proposal and return the estimate.
+
+    ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
+    (:mod:`.rqmc_final`), nothing pooled; ``keep_sample`` is then refused.
 
     Raises
     ------
@@ -80,6 +85,12 @@ def final(state: EngineState, keep_sample: bool = False) -> EngineResult:
             f"'budget' ({state.setup.budget}) leaves {n_final} runs for the final stage; "
             "lower 'adaptation_cap' or raise 'budget'"
         )
+    if replicates is not None:
+        if keep_sample:
+            raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
+                             "replicates is not an i.i.d. sample to reanalyse)")
+        return _rqmc_result(state, selection, final_replicates(state, best, n_final,
+                                                                replicates))
     rule = pooling_rule(state, selection)
     stages = pooled_stages(state, selection, rule)
     pooling = _stage_pooling(state, stages) if stages else None
@@ -184,3 +195,22 @@ def _result(state, selection, rule, pooling, stages, moments, runs, final_sample
         pilot_estimate=state.pilot_estimate,
         selection_scores=None if selection.scores is None else list(selection.scores),
         chosen=best, final_sample=final_sample)
+
+
+def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal) -> EngineResult:
+    """The :class:`EngineResult` of an RQMC final stage: the replicates' mean and spread."""
+    best = selection.candidate
+    est = out.estimate()
+    reps = out.values.shape[0]
+    return EngineResult(
+        estimate=est.estimate, stderr=est.stderr, covariance=out.covariance(),
+        n_pooled=0, pooled_stages=[], pooled_lambdas=[],
+        n_final=reps * out.points_per_replicate, chosen_stage=best.stage,
+        predicted_error=best.predicted_error, problem=state.problem, weights=state.weights,
+        history=state.history, runs_used=state.runs_used + out.runs,
+        pilot_estimate=state.pilot_estimate,
+        selection_scores=None if selection.scores is None else list(selection.scores),
+        chosen=best, final_sample=None,
+        rqmc={"sampling": "rqmc", "interval": "student-t", "dof": est.dof,
+              "replicates": reps, "points_per_replicate": out.points_per_replicate,
+              "allocation": out.allocation})

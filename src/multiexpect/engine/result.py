@@ -49,6 +49,10 @@ class EngineResult:
     final_sample : dict or None
         With ``keep_sample``: the final sample's ``z``, ``x``, ``outputs``, ``log_g`` and
         ``summands``.
+    rqmc : dict or None
+        With an RQMC final stage: ``sampling``, ``interval``, ``dof``, ``replicates``,
+        ``points_per_replicate`` and the ``allocation`` of each replicate's points to the
+        proposal's atoms (joins the diagnostics).
     """
 
     estimate: np.ndarray
@@ -68,6 +72,7 @@ class EngineResult:
     selection_scores: list | None
     chosen: Candidate
     final_sample: dict | None = None
+    rqmc: dict | None = None
 
     def diagnostics(self) -> dict:
         """The JSON-able diagnostics of an :class:`~multiexpect.ExpectationResult`."""
@@ -76,7 +81,7 @@ class EngineResult:
                 "pooled_lambdas": self.pooled_lambdas,
                 "predicted_error": self.predicted_error, "space": self.problem.space,
                 "selection_scores": self.selection_scores,
-                "pilot_estimate": self.pilot_estimate.tolist()}
+                "pilot_estimate": self.pilot_estimate.tolist()} | (self.rqmc or {})
 
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""

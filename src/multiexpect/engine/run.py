@@ -29,12 +29,14 @@ def stages(setup: EngineSetup, state: EngineState | None = None
 def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
                options: AiscvOptions | None = None, names=None, keep_sample: bool = False,
                observe: Callable[[Stage], None] | None = None,
-               scored: bool = False) -> EngineResult:
+               scored: bool = False, replicates: int | None = None) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
     display, a store's record). ``keep_sample`` keeps the final sample in the result.
     ``scored``: ``evaluate`` returns ``phi`` and the exceedances' scores side by side.
+    ``replicates`` (an int): the final stage on that many RQMC replicates
+    (:mod:`multiexpect.engine.rqmc_final`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored)
@@ -42,4 +44,4 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
             observe(stage)
-    return final(last, keep_sample=keep_sample)
+    return final(last, keep_sample=keep_sample, replicates=replicates)

@@ -94,6 +94,63 @@ def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
     return ChunkResult(y, ok, errors, np.asarray(seconds, dtype=float))
 
 
+#: Without ``isolate``, bisection stops at this depth when every part still fails: the model
+#: fails systematically (or at many scattered points), and the chunk is reported failed.
+SYSTEMATIC_DEPTH = 2
+
+
+def _bisect(model: Callable, x: np.ndarray, exc: BaseException, full: bool) -> ChunkResult:
+    """A vectorised model raised on the chunk ``x``: call it on halves, recursively, until
+    every failing point is alone, so that the failing points are told from the others (which
+    keep their outputs and can be stored). With ``k`` failing points of ``n`` this costs at
+    most about ``2 k log2(n)`` calls on ever smaller parts. Unless ``full``, it stops when
+    all ``2^SYSTEMATIC_DEPTH`` parts at that depth fail (a systematic failure: the
+    chunk's points are reported failed with their part's message, in at most 7 calls), but
+    for the first part, bisected on to one failing point: the error names a failing input)."""
+    n = x.shape[0]
+    y = None
+    ok = np.zeros(n, bool)
+    errors = [""] * n
+    seconds = np.zeros(n)
+    parts = [(0, n, _describe(exc), 0)]  # failing parts: start, stop, message, depth
+    first_only = False
+    while parts:
+        if not full and not first_only and parts[0][3] == SYSTEMATIC_DEPTH and \
+                len(parts) == 2**SYSTEMATIC_DEPTH:
+            first_only = True
+        if first_only:  # only the first failing part is bisected further, to a failing point
+            for a, b, message, _ in parts[1:]:
+                errors[a:b] = [message] * (b - a)
+            parts = parts[:1]
+        a, b, message, depth = parts.pop(0)
+        if b - a == 1:
+            errors[a] = message
+            continue
+        for lo, hi in ((a, (a + b) // 2), ((a + b) // 2, b)):
+            start = time.perf_counter()
+            try:
+                raw = model(x[lo:hi])
+            except Exception as inner:
+                seconds[lo:hi] = (time.perf_counter() - start) / (hi - lo)
+                parts.append((lo, hi, _describe(inner), depth + 1))
+                continue
+            seconds[lo:hi] = (time.perf_counter() - start) / (hi - lo)
+            try:
+                out = as_rows(raw, hi - lo)
+            except ValueError as shape:
+                return _bad_shape(n, str(shape))
+            if y is None:
+                y = np.full((n, out.shape[1]), np.nan)
+            elif out.shape[1] != y.shape[1]:
+                return _bad_shape(n, "inconsistent output sizes")
+            y[lo:hi] = out
+            ok[lo:hi] = True
+    if y is None:
+        return ChunkResult(np.empty((n, 0)), ok, errors, seconds)
+    result = _finish(y, [e if not k else "" for e, k in zip(errors, ok)], seconds)
+    return result
+
+
 def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool,
               n_outputs: int | None = None) -> ChunkResult:
     """Run ``model`` on the points ``x`` ((n, d)) and report each point.
@@ -108,8 +165,9 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool,
     pointwise : bool
         Call the model once per point, each failure confined to its point.
     isolate : bool
-        When a vectorised model raises on the chunk, call it again on each point alone to
-        tell the failing points from the others (used when successes are stored).
+        When a vectorised model raises on the chunk it is bisected to its failing points
+        (:func:`_bisect`); with ``isolate`` (successes are stored) always down to every
+        failing point, else only while not every part fails (a systematic failure stops it).
     n_outputs : int, optional
         The number of outputs the study's earlier runs gave.
     """
@@ -163,21 +221,8 @@ def run_chunk(model: Callable, x: np.ndarray, pointwise: bool, isolate: bool,
     try:
         raw = model(x)
     except Exception as exc:
-        if isolate and n > 1:
-            parts = [run_chunk(model, x[i:i + 1], False, False) for i in range(n)]
-            shape_errors = [p.shape_error for p in parts if p.shape_error]
-            widths = {p.y.shape[1] for p in parts if p.ok.any()}
-            if shape_errors or len(widths) > 1:
-                text = shape_errors[0] if shape_errors else "inconsistent output sizes"
-                return _bad_shape(n, text)
-            m = widths.pop() if widths else 0
-            y = np.full((n, m), np.nan)
-            for i, p in enumerate(parts):
-                if p.ok[0]:
-                    y[i] = p.y[0]
-            return ChunkResult(y, np.array([p.ok[0] for p in parts]),
-                               [p.errors[0] for p in parts],
-                               np.array([p.seconds[0] for p in parts]))
+        if n > 1:
+            return _bisect(model, x, exc, full=isolate)
         elapsed = time.perf_counter() - start
         return ChunkResult(np.empty((n, 0)), np.zeros(n, bool), [_describe(exc)] * n,
                            np.full(n, elapsed / max(n, 1)))

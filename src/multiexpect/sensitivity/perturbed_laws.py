@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import batch_keys
 from ..engine import run_engine
+from ..engine.rqmc_final import check_rqmc_final
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
 from ..evaluation.config import Evaluation
@@ -43,6 +44,7 @@ from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
+from ..sampling.rqmc import replicates_for
 from ..vocabulary import PERTURBED_LAW_METHODS as METHODS
 from ..vocabulary import SENSITIVITY_WEIGHTS
 from ._common import floored_delta_weights
@@ -227,7 +229,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                           quantity="mean", form: str = "ratio", method: str = "aiscv",
                           rng=None, weights="delta", vectorized: bool = True,
                           evaluate: Callable | None = None, evaluation: Evaluation | None = None,
-                          **options) -> PerturbedLawResult:
+                          sampling: str = "mc", **options) -> PerturbedLawResult:
     r"""Perturbed-law indices ``S_k`` of the output mean or an exceedance probability.
 
     Parameters
@@ -264,6 +266,11 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
+    sampling : {"mc", "rqmc"}
+        ``"rqmc"`` (``aiscv`` only for now): the final stage is ``R`` replicates of scrambled
+        Sobol' nets of the frozen proposal (option ``replicates``, 8 by default;
+        :mod:`multiexpect.engine.rqmc_final`), intervals Student's t on ``R - 1`` degrees of
+        freedom.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`.
@@ -291,6 +298,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     True
     """
     kind, threshold = _check_quantity(quantity)
+    replicates = replicates_for(sampling, method, ("aiscv",), options)
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
     nominal = as_one_law(law, "(nominal) Law")
@@ -303,7 +311,8 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         baseline_weights="delta", options=options, evaluation=evaluation, evaluate=evaluate,
         vectorized=vectorized, scalar_for="perturbed-law indices",
         settings={"analysis": "perturbed-laws", "quantity": quantity_name, "form": form,
-                  "laws": [describe_law(lw) for lw in laws]},
+                  "laws": [describe_law(lw) for lw in laws]}
+        | ({} if replicates is None else {"sampling": sampling, "replicates": replicates}),
         min_budget=2 * n_laws if method == "mc" else 2,
         budget_need=f"must give at least 2 runs to each of {n_laws} laws for method 'mc'"
         if method == "mc" else None)
@@ -311,6 +320,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                                    prepared.options)
     settings = prepared.settings
     names = ["nominal", *labels]
+    check_rqmc_final(budget, opts, replicates)
 
     with prepared.evaluation_context() as counter:
         wrapper = _QuantityModel(counter, kind, threshold)
@@ -318,13 +328,13 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
             spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
             out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
-                             options=opts, names=names)
+                             options=opts, names=names, replicates=replicates)
             q = np.asarray(out.estimate, dtype=float)
             cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
             diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
                     "chosen_stage": int(out.chosen_stage),
                     "criterion_weights": np.asarray(out.weights).tolist(),
-                    "space": out.problem.space}
+                    "space": out.problem.space} | (out.rqmc or {})
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}

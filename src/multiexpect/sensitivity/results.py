@@ -249,8 +249,9 @@ class PerturbedLawResult(JsonResult):
         object.__setattr__(self, "budget", int(self.budget))
 
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays."""
-        z = z_value(level)
+        """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays (Student's t
+        on ``diagnostics["dof"]`` degrees of freedom when given: RQMC)."""
+        z = z_value(level, self.diagnostics.get("dof"))
         return self.indices - z * self.stderr, self.indices + z * self.stderr
 
     def to_frame(self, level: float = 0.95):

@@ -58,6 +58,7 @@ from scipy import stats
 
 from .. import batch_keys
 from ..engine import run_engine
+from ..engine.rqmc_final import check_rqmc_final
 from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
@@ -333,9 +334,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
     sampling : {"mc", "rqmc"}
-        ``"rqmc"`` (``pick-freeze`` only for now): the points are ``R`` independent
-        scrambled Sobol' nets of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by
-        default), intervals Student's t on ``R - 1`` degrees of freedom.
+        ``"rqmc"``: for ``pick-freeze`` the points are ``R`` independent scrambled Sobol' nets
+        of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default); for
+        ``aiscv`` the adaptive stages stay i.i.d. and the final stage is ``R`` (exactly)
+        replicates of the frozen proposal (:mod:`multiexpect.engine.rqmc_final`); intervals
+        Student's t on ``R - 1`` degrees of freedom.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -368,7 +371,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     layout = PickFreezeLayout(law.dim, orders)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    replicates = replicates_for(sampling, method, ("pick-freeze",), options)
+    replicates = replicates_for(sampling, method, ("aiscv", "pick-freeze"), options)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
     if replicates is not None:  # an RQMC study is another study than its MC twin
@@ -385,7 +388,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         runs_per_point=layout.runs_per_point)
     budget, seed, settings = prepared.budget, prepared.seed, prepared.settings
     points = budget // layout.runs_per_point
-    if replicates is not None:
+    if replicates is not None and method == "aiscv":
+        check_rqmc_final(points, prepared.options, replicates)
+    elif replicates is not None:
         replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
 
     with prepared.evaluation_context() as counter:
@@ -393,7 +398,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                    adjust=bool(adjust) and method == "aiscv")
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
-                                          prepared.options)
+                                          prepared.options, replicates)
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
@@ -433,8 +438,9 @@ def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run_aiscv(wrapper, layout, points, seed, weights, opts):
-    """The pick-freeze quantities by aISCV in ``2d``-dimensional standard space."""
+def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None):
+    """The pick-freeze quantities by aISCV in ``2d``-dimensional standard space (its final
+    stage on ``replicates`` RQMC replicates when given)."""
     space_law = Law([stats.norm(0.0, 1.0)] * (2 * layout.dim),
                     names=[f"u{i + 1}" for i in range(layout.dim)]
                     + [f"u'{i + 1}" for i in range(layout.dim)])
@@ -445,14 +451,14 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts):
     else:
         spec = weights
     out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
-                     options=opts, names=layout.quantity_names)
+                     options=opts, names=layout.quantity_names, replicates=replicates)
     # the covariance of the estimate: final stage and pooled earlier stages together
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
             "n_pooled": int(out.n_pooled), "chosen_stage": int(out.chosen_stage),
             "criterion_weights": np.asarray(out.weights).tolist(),
             "engine_stderr": np.asarray(out.stderr).tolist(),
-            "history": list(out.history_records())}
+            "history": list(out.history_records())} | (out.rqmc or {})
     return np.asarray(out.estimate, dtype=float), cov, diag
 
 

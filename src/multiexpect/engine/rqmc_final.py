@@ -1,0 +1,180 @@
+r"""The final stage on randomised quasi-Monte Carlo (``sampling="rqmc"``): replicates of nets.
+
+The adaptive stages stay i.i.d. (their fits, ``α``, ``β``, the stopping rule and the choice
+of proposal read i.i.d. variances, as with ``sampling="mc"``). The kept proposal ``g_F`` and
+its ``β`` are frozen; the final budget ``n_F`` is then spent on ``R`` replicates of
+``n = floor(n_F / R)`` points each (fewer than ``R`` runs are left unspent), replicate ``r``
+one batch (:func:`~multiexpect.batch_keys.final_replicate`). Within a replicate the mixture
+is flattened into *atoms* (each Gaussian or Student t, the members of a ``gmm`` /
+``student-mixture`` component, and each law of the defensive component) of weights ``a_m``;
+atom ``m`` gets the deterministic share ``n_m`` of ``n``
+(:func:`~multiexpect.sampling.rqmc.allocate`) on its own scrambled Sobol' net (Gaussian
+``μ + L Φ^{-1}(u)``, Student t with one extra coordinate for its radial ``χ²`` part, law
+``l`` through ``from_standard``), and the points are weighed by the *realised* mixture
+
+    ḡ = sum_m (n_m / n) g_m ,    Î_r = (1/n) sum_m sum_{i <= n_m} s(x_mi; ḡ) ,
+
+with ``s`` the ISCV summand (:func:`~multiexpect.estimators.importance.iscv_summands`) whose
+controls are the kept components ``g_k / ḡ - 1``. Every point of a scrambled net is
+marginally uniform, so ``E[Î_r] = sum_m (n_m/n) ∫ s g_m = ∫ φ f`` exactly (the controls have
+mean ``∫ g_k - 1 = 0`` likewise), whatever ``α`` and ``n``. The estimate is the mean of the
+``R`` replicate estimates, its standard error their standard deviation over ``sqrt(R)``,
+its interval Student's t on ``R - 1`` degrees of freedom.
+
+The earlier stages are *not* pooled under RQMC (nor the pilot when the law is kept): their
+plain IS means are i.i.d. estimates whose variance, estimated on the final sample, is on
+another scale than the replicates' spread, and weighing them by it would mix two kinds of
+error; only the final stage counts. The adaptive runs are the price of finding ``g_F``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.importance import iscv_summands
+from ..logspace import logsumexp_rows
+from ..proposals.batched import component_logpdfs as batched_logpdfs
+from ..proposals.student import StudentT
+from ..sampling.rqmc import (
+    allocate,
+    gaussian_from_normal,
+    replicate_estimate,
+    sobol_normal,
+    sobol_uniform,
+    student_from_uniform,
+)
+from .pilot import run_model
+from .sample import component_logpdfs
+from .state import EngineState
+
+__all__ = ["Atom", "RqmcFinal", "atoms_of", "check_rqmc_final", "final_replicates"]
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One piece of the kept proposal sampled on its own net: a fitted Gaussian or Student t
+    (``dist``), or law ``law`` of the defensive component (``dist`` None), of weight ``weight``."""
+
+    weight: float
+    dist: object = None
+    law: int = -1
+
+
+@dataclass(frozen=True)
+class RqmcFinal:
+    """The replicate estimates ``Î_r`` ((R, J)), points per replicate and runs spent."""
+
+    values: np.ndarray
+    points_per_replicate: int
+    runs: int
+    allocation: list
+
+    def estimate(self):
+        """:class:`~multiexpect.sampling.rqmc.ReplicateEstimate` of the replicates."""
+        return replicate_estimate(self.values)
+
+    def covariance(self) -> np.ndarray:
+        """Covariance of the mean of the replicates: their sample covariance over ``R``."""
+        reps = self.values.shape[0]
+        return np.atleast_2d(np.cov(self.values, rowvar=False)) / reps
+
+
+def check_rqmc_final(budget: int, opts, replicates: int | None) -> None:
+    """Before any run: the final stage (at least ``budget - adaptation_cap`` runs) gives
+    every RQMC replicate at least 2 points, else a ValueError naming ``replicates``."""
+    if replicates is None or opts is None:
+        return
+    left = budget - opts.adaptation_cap
+    if left < 2 * replicates:
+        raise ValueError(
+            f"'replicates' ({replicates}) is too many for the final stage of at least {left} "
+            f"runs ('budget' {budget} - 'adaptation_cap' {opts.adaptation_cap}): each RQMC "
+            f"replicate needs at least 2 points")
+
+
+def atoms_of(proposal, n_laws: int, law_kept: bool) -> list[Atom]:
+    """The kept proposal flattened: fitted components (mixtures' members with weight
+    ``α_k π_m``), then the ``L`` laws sharing the defensive weight equally."""
+    if law_kept:
+        return [Atom(1.0 / n_laws, law=l) for l in range(n_laws)]
+    atoms = []
+    for alpha, comp in zip(proposal.alpha[:-1], proposal.components[:-1]):
+        members = getattr(comp, "components", None)
+        if members is None:
+            atoms.append(Atom(float(alpha), comp))
+        else:
+            atoms.extend(Atom(float(alpha * w), m) for w, m in zip(comp.weights, members))
+    law_alpha = float(proposal.alpha[-1])
+    atoms.extend(Atom(law_alpha / n_laws, law=l) for l in range(n_laws))
+    return atoms
+
+
+def _draw_atom(atom: Atom, n: int, problem, rng: np.random.Generator) -> np.ndarray:
+    """``n`` working-space points of ``atom`` on one scrambled Sobol' net."""
+    d = problem.dim
+    if atom.dist is None:
+        normal = sobol_normal(n, d, rng)
+        if problem.space == "standard" and atom.law == 0:
+            return normal
+        return problem.to_working(problem.laws[atom.law].from_standard(normal))
+    chol = np.linalg.cholesky(atom.dist.cov)
+    if isinstance(atom.dist, StudentT):
+        return student_from_uniform(sobol_uniform(n, d + 1, rng), atom.dist.mean, chol,
+                                    atom.dist.dof)
+    return gaussian_from_normal(sobol_normal(n, d, rng), atom.dist.mean, chol)
+
+
+def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
+               replicate: int) -> tuple[np.ndarray, int]:
+    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) and the runs it spent."""
+    setup, problem = state.setup, state.problem
+    key = batch_keys.final_replicate(state.sample.n_stages, replicate)
+    used = [m for m, k in enumerate(counts) if k]
+    z = np.concatenate([
+        _draw_atom(atoms[m], int(counts[m]), setup.sampling,
+                   batch_keys.final_replicate_generator(setup.seed, key, m))
+        for m in used])
+    outputs, log_laws, spent = run_model(setup, z, key)
+    phi = problem.quantity_values(outputs)
+    n = z.shape[0]
+    fitted = [m for m in used if atoms[m].dist is not None]
+    log_atoms = np.empty((n, len(used)))
+    if fitted:
+        log_atoms[:, :len(fitted)] = batched_logpdfs([atoms[m].dist for m in fitted], z)
+    for col, m in enumerate(used[len(fitted):], start=len(fitted)):
+        log_atoms[:, col] = log_laws[:, atoms[m].law]
+    log_g = logsumexp_rows(log_atoms + np.log(counts[used] / n))
+    log_comp = None
+    if best.stage != 0:
+        log_law_mix = setup.initial.logpdf_from_laws(log_laws)
+        log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix,
+                                     batched=True)
+    summands = iscv_summands(phi, log_laws[:, problem.law_index], log_comp, log_g, best.beta)
+    return summands.mean(axis=0), spent
+
+
+def final_replicates(state: EngineState, best, n_final: int, replicates: int) -> RqmcFinal:
+    """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal.
+
+    Raises
+    ------
+    ValueError
+        When ``n_final`` gives fewer than 2 points per replicate.
+    """
+    n = n_final // replicates
+    if n < 2:
+        raise ValueError(
+            f"'budget' leaves {n_final} runs for the final stage: too few for "
+            f"{replicates} RQMC replicates of at least 2 points; lower 'replicates' or "
+            f"'adaptation_cap', or raise 'budget'")
+    atoms = atoms_of(best.proposal, len(state.setup.laws), best.stage == 0)
+    counts = allocate(n, [a.weight for a in atoms])
+    values, runs = [], 0
+    for r in range(replicates):
+        value, spent = _replicate(state, best, atoms, counts, r)
+        values.append(value)
+        runs += spent
+    return RqmcFinal(np.array(values), n, runs, counts.tolist())
