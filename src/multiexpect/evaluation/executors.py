@@ -436,9 +436,15 @@ class Runner:
 
     def abort(self) -> None:
         """Stop at once: cancel the chunks not started, and stop the ``"processes"`` pool's
-        workers (SIGTERM: each kills the programs it runs and exits) without waiting."""
-        for fut in self._pending:
-            fut.cancel()
+        workers (SIGTERM: each kills the programs it runs and exits) without waiting.
+
+        A process pool's futures are not cancelled here: once its workers are stopped, its
+        manager thread fails every pending one itself (``BrokenProcessPool``), and on
+        Python 3.11 it raises ``InvalidStateError`` (a traceback on stderr) when it meets
+        one that was cancelled meanwhile."""
+        if self._pool is None:
+            for fut in self._pending:
+                fut.cancel()
         self._pending.clear()
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -450,7 +456,7 @@ class Runner:
                 for proc in list(getattr(pool, "_processes", {}).values()):
                     if proc.is_alive():
                         proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False)
 
     def close(self) -> None:
         if self._pool is not None:
