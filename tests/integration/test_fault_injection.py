@@ -116,8 +116,8 @@ def _group(pgid: int) -> list[int]:
 CONFIGS = {
     "1ms-in-process": dict(seconds=0.001, executor=None, budget=2000, jitter=0.05),
     "1ms-2-workers": dict(seconds=0.001, executor="processes", budget=2000, jitter=0.05),
-    "200ms-in-process": dict(seconds=0.2, executor=None, budget=60, jitter=0.3),
-    "200ms-2-workers": dict(seconds=0.2, executor="processes", budget=60, jitter=0.3),
+    "200ms-in-process": dict(seconds=0.2, executor=None, budget=100, jitter=0.3),
+    "200ms-2-workers": dict(seconds=0.2, executor="processes", budget=100, jitter=0.3),
 }
 
 
