@@ -44,7 +44,7 @@ from scipy.special import factorial2
 import multiexpect as me
 from multiexpect import testfunctions as tf
 from multiexpect.testfunctions import cantilever_beam, cantilever_laws
-from rqmc_expectations import BUDGET, gauss_moments, score
+from rqmc_expectations import BUDGET, gauss_moments, run_and_report
 
 HERE = Path(__file__).resolve().parent
 REPLICATES = (4, 8, 16)
@@ -153,36 +153,8 @@ def main(argv=None) -> int:
         sobol_main(args.reps, args.workers)
         return 0
     all_cases = cases()
-    tasks = [(c, label, 9000 + r) for c in args.cases for label in all_cases[c]["methods"]
-             for r in range(args.reps)]
-    t0 = time.time()
-    if args.workers > 1:
-        with mp.get_context("fork").Pool(args.workers) as pool:
-            records = list(pool.imap_unordered(one_run, tasks))
-    else:
-        records = [one_run(t) for t in tasks]
-    summary = {}
-    for c in args.cases:
-        case = all_cases[c]
-        truth = case["truth"]
-        weights = np.ones_like(truth) if case["weights"] == "absolute" else 1.0 / truth**2
-        summary[c] = {label: score([r for r in records if r["case"] == c
-                                    and r["label"] == label], truth, weights)
-                      for label in case["methods"]}
-    print(f"budget {BUDGET}, reps {args.reps}, {time.time() - t0:.0f} s")
-    for c, per in summary.items():
-        print(f"\n### {c}\n| method | R used | runs | sum w Var | se²/Var | coverage 95% | "
-              f"max\\|bias\\|/se | failures |\n|---|---|---|---|---|---|---|---|")
-        for label, s in per.items():
-            if "sum_w_var" not in s:
-                print(f"| {label} | | | | | | | {s['failures']} |")
-                continue
-            print(f"| {label} | {s['replicates'] or ''} | {s['runs']} | {s['sum_w_var']:.3g} | "
-                  f"{s['se2_over_var']:.2f} | {s['coverage']:.3f} | "
-                  f"{s['max_bias_in_se']:.2f} | {s['failures']} |")
-    if args.json:
-        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "reps": args.reps,
-                                         "summary": summary}, indent=1) + "\n")
+    labels = {c: list(all_cases[c]["methods"]) for c in args.cases}
+    run_and_report(all_cases, labels, one_run, 9000, args.reps, args.workers, args.json)
     return 0
 
 

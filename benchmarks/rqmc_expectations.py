@@ -124,6 +124,42 @@ def score(records: list[dict], truth: np.ndarray, weights: np.ndarray) -> dict:
     return out
 
 
+def run_and_report(all_cases: dict, labels: dict, one_run, seed0: int, reps: int,
+                   workers: int, json_path) -> dict:
+    """Run ``one_run((case, label, seed))`` for every case, method and repetition (seeds
+    ``seed0 + r``), print one markdown table per case and write the summary to ``json_path``."""
+    tasks = [(c, label, seed0 + r) for c in labels for label in labels[c] for r in range(reps)]
+    t0 = time.time()
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers) as pool:
+            records = list(pool.imap_unordered(one_run, tasks))
+    else:
+        records = [one_run(t) for t in tasks]
+    summary = {}
+    for c in labels:
+        case = all_cases[c]
+        truth = case["truth"]
+        weights = np.ones_like(truth) if case["weights"] == "absolute" else 1.0 / truth**2
+        summary[c] = {label: score([r for r in records if r["case"] == c
+                                    and r["label"] == label], truth, weights)
+                      for label in labels[c]}
+    print(f"budget {BUDGET}, reps {reps}, {time.time() - t0:.0f} s")
+    for c, per in summary.items():
+        print(f"\n### {c}\n| method | R used | runs | sum w Var | se²/Var | coverage 95% | "
+              f"max\\|bias\\|/se | failures |\n|---|---|---|---|---|---|---|---|")
+        for label, s in per.items():
+            if "sum_w_var" not in s:
+                print(f"| {label} | | | | | | | {s['failures']} |")
+                continue
+            print(f"| {label} | {s['replicates'] or ''} | {s['runs']} | {s['sum_w_var']:.3g} | "
+                  f"{s['se2_over_var']:.2f} | {s['coverage']:.3f} | "
+                  f"{s['max_bias_in_se']:.2f} | {s['failures']} |")
+    if json_path:
+        json_path.write_text(json.dumps({"command": " ".join(sys.argv), "reps": reps,
+                                         "summary": summary}, indent=1) + "\n")
+    return summary
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=50)
@@ -135,36 +171,7 @@ def main(argv=None) -> int:
     all_cases = cases()
     labels = {c: [lb for lb in all_cases[c]["methods"] if not args.labels or lb in args.labels]
               for c in args.cases}
-    tasks = [(c, label, 7000 + r) for c in args.cases for label in labels[c]
-             for r in range(args.reps)]
-    t0 = time.time()
-    if args.workers > 1:
-        with mp.get_context("fork").Pool(args.workers) as pool:
-            records = list(pool.imap_unordered(one_run, tasks))
-    else:
-        records = [one_run(t) for t in tasks]
-    summary = {}
-    for c in args.cases:
-        case = all_cases[c]
-        truth = case["truth"]
-        weights = np.ones_like(truth) if case["weights"] == "absolute" else 1.0 / truth**2
-        summary[c] = {label: score([r for r in records if r["case"] == c
-                                    and r["label"] == label], truth, weights)
-                      for label in labels[c]}
-    print(f"budget {BUDGET}, reps {args.reps}, {time.time() - t0:.0f} s")
-    for c, per in summary.items():
-        print(f"\n### {c}\n| method | R used | runs | sum w Var | se²/Var | coverage 95% | "
-              f"max\\|bias\\|/se | failures |\n|---|---|---|---|---|---|---|---|")
-        for label, s in per.items():
-            if "sum_w_var" not in s:
-                print(f"| {label} | | | | | | | {s['failures']} |")
-                continue
-            print(f"| {label} | {s['replicates'] or ''} | {s['runs']} | {s['sum_w_var']:.3g} | "
-                  f"{s['se2_over_var']:.2f} | {s['coverage']:.3f} | "
-                  f"{s['max_bias_in_se']:.2f} | {s['failures']} |")
-    if args.json:
-        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "reps": args.reps,
-                                         "summary": summary}, indent=1) + "\n")
+    run_and_report(all_cases, labels, one_run, 7000, args.reps, args.workers, args.json)
     return 0
 
 

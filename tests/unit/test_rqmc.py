@@ -17,6 +17,7 @@ from multiexpect.sampling import (
     sobol_uniform,
     student_from_uniform,
 )
+from tests.helpers import NORM2, Interrupting, smooth
 
 
 class NeverRun:
@@ -24,27 +25,6 @@ class NeverRun:
 
     def __call__(self, x):
         raise AssertionError("the model ran before the bad argument was refused")
-
-
-class Interrupting:
-    """A model that raises after ``limit`` calls (a crash mid-study); counts its runs."""
-
-    def __init__(self, model, limit=None):
-        self.model, self.limit, self.calls, self.runs = model, limit, 0, 0
-
-    def __call__(self, x):
-        self.calls += 1
-        if self.limit is not None and self.calls > self.limit:
-            raise KeyboardInterrupt("interrupted")
-        self.runs += x.shape[0]
-        return self.model(x)
-
-
-def smooth(x):
-    return np.column_stack([x[:, 0] + x[:, 1] ** 2, np.exp(0.3 * x[:, 0])])
-
-
-NORM2 = me.Law([stats.norm(0, 1), stats.norm(1, 2)])
 
 
 # ---------------------------------------------------------------------- points and maps

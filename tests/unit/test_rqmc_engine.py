@@ -12,27 +12,8 @@ from multiexpect.engine.rqmc_final import atoms_of, final_replicates
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
 from multiexpect.sampling import allocate
+from tests.helpers import NORM2, Interrupting, smooth
 
-
-class Interrupting:
-    """A model that raises after ``limit`` calls (a crash mid-study); counts its runs."""
-
-    def __init__(self, model, limit=None):
-        self.model, self.limit, self.calls, self.runs = model, limit, 0, 0
-
-    def __call__(self, x):
-        self.calls += 1
-        if self.limit is not None and self.calls > self.limit:
-            raise KeyboardInterrupt("interrupted")
-        self.runs += x.shape[0]
-        return self.model(x)
-
-
-def smooth(x):
-    return np.column_stack([x[:, 0] + x[:, 1] ** 2, np.exp(0.3 * x[:, 0])])
-
-
-NORM2 = me.Law([stats.norm(0, 1), stats.norm(1, 2)])
 MOMENTS = np.array([1.0, 3.0])  # E[x^2], E[x^4] under N(0, 1)
 
 
