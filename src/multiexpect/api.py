@@ -149,7 +149,6 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     return scaled.unscale(result)
 
 
-
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
                 keep_sample=False, replicates=None, scored=False):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
@@ -163,7 +162,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
                          replicates=replicates)
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
                                    defensive=opts.defensive, n_laws=len(laws),
-                                   pilot=_is_pilot_batch)
+                                   pilot=batch_keys.is_pilot)
         return ExpectationResult(
             estimate=out.estimate, stderr=out.stderr, names=out.problem.names,
             method=method, n_evaluations=out.runs_used, budget=budget, weights=out.weights,
@@ -184,16 +183,11 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
     w = _final_weights(weights, out["estimate"], out["stderr"])
     # every draw is from a law (crude MC) or the laws' mixture: 1/L law-equivalent each
     events = event_diagnostics(tally, problem.column, n_final=evaluate.n_runs, defensive=1.0,
-                               n_laws=len(laws), pilot=_is_pilot_batch)
+                               n_laws=len(laws), pilot=batch_keys.is_pilot)
     return ExpectationResult(
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=evaluate.n_runs, budget=budget, weights=w,
         diagnostics={"n_points": out["n_points"]} | events, settings=settings)
-
-
-def _is_pilot_batch(batch: int) -> bool:
-    """Batch keys of the pilot (drawn from the law): 0 and its extensions -1, -2, ..."""
-    return batch <= 0
 
 
 def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, settings,
@@ -207,7 +201,7 @@ def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, se
     diagnostics.update(sampling="rqmc", interval="student-t")
     # every point is a law (or mixture) draw: the event tally's bounds hold as for crude MC
     diagnostics |= event_diagnostics(tally, problem.column, n_final=evaluate.n_runs,
-                                     defensive=1.0, n_laws=len(laws), pilot=_is_pilot_batch)
+                                     defensive=1.0, n_laws=len(laws), pilot=batch_keys.is_pilot)
     return ExpectationResult(
         estimate=out["estimate"], stderr=out["stderr"], names=problem.names, method=method,
         n_evaluations=evaluate.n_runs, budget=budget, weights=w, diagnostics=diagnostics,

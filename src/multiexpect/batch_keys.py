@@ -38,11 +38,14 @@ __all__ = [
     "final_replicate_generator",
     "fit_generator",
     "generator",
+    "is_pilot",
     "monte_carlo",
     "pick_freeze_chunk",
     "pilot",
     "pilot_extension",
     "pilot_extension_generator",
+    "rqmc_generator",
+    "rqmc_replicate",
     "separate_is_offset",
     "separate_is_probe",
     "separate_is_probe_generator",
@@ -73,6 +76,11 @@ def pilot() -> int:
 def pilot_extension(chunk: int) -> int:
     """The key of pilot extension chunk ``chunk >= 1``: ``-chunk``."""
     return -chunk
+
+
+def is_pilot(key: int) -> bool:
+    """Whether batch ``key`` is the engine's pilot (drawn from the law): 0 or an extension."""
+    return key <= pilot()
 
 
 def pilot_extension_generator(seed: int, chunk: int) -> np.random.Generator:
