@@ -254,7 +254,7 @@ def _init_worker(key: str, payload: bytes, parent: int) -> None:
     signal.signal(signal.SIGTERM, _stop_worker)
     forked = os.getppid() == parent  # else started by a fork server or spawned
     if not (forked and _die_with_parent()):
-        threading.Thread(target=_watch_parent, daemon=True,
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                          name="multiexpect-parent-watchdog").start()
     if forked and os.getppid() != parent:  # the parent died before we asked to follow it
         _stop_worker()
@@ -281,16 +281,32 @@ def _die_with_parent() -> bool:
         return False
 
 
-def _watch_parent() -> None:
-    """Wait for the study process to end (its multiprocessing sentinel), then stop."""
+def _watch_parent(parent: int) -> None:
+    """Wait for the study process ``parent`` to end, then stop.
+
+    Both its multiprocessing sentinel and its pid are watched: a worker whose parent died
+    before the worker could ask Linux to follow it holds a sentinel that a forked sibling may
+    keep open, so the sentinel alone can wait forever."""
     process = multiprocessing.parent_process()
-    if process is not None:
-        process.join()
-    else:  # pragma: no cover - not started by multiprocessing: follow the parent pid
-        parent = os.getppid()
-        while os.getppid() == parent:
+    while _alive(parent):
+        if process is None:  # pragma: no cover - not started by multiprocessing
             time.sleep(1.0)
+            continue
+        process.join(1.0)
+        if not process.is_alive():
+            break
     _stop_worker()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process of that pid
+        return True
+    return True
 
 
 def _run_installed(key: str, x, pointwise: bool, isolate: bool, n_outputs=None
