@@ -221,6 +221,49 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executo
     assert f"{60 - before} new runs, {before} read from the store" in done.stderr.decode()
 
 
+MASKED = textwrap.dedent("""
+    import os, signal, sys, time
+    import numpy as np
+    from scipy import stats
+    import multiexpect as me
+
+    def model(x):  # a simulator library that blocks SIGTERM in the thread calling it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        open(sys.argv[1] + f".{os.getpid()}", "w").close()
+        time.sleep(300)
+        return x[:, 0]
+
+    me.expectations(model, me.Law([stats.norm()]), budget=200, method="mc", rng=1,
+                    executor="processes", n_workers=2)
+""")
+
+
+@pytest.mark.skipif(not LINUX, reason="counts processes in /proc")
+def test_workers_whose_main_thread_blocks_sigterm_still_follow_a_killed_study(tmp_path):
+    """The parent-death signal needs the worker's main thread to take SIGTERM; a worker
+    whose model blocks it must still end, by its watchdog thread, soon after the study."""
+    (tmp_path / "masked.py").write_text(MASKED)
+    tag = uuid.uuid4().hex
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "masked.py"),
+                             str(tmp_path / "started")],
+                            env={**ENV, "MULTIEXPECT_TEST_TAG": tag},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("started.*"))) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the workers did not start in 60 s"
+            time.sleep(0.05)
+        workers = [int(p.suffix[1:]) for p in tmp_path.glob("started.*")]
+        assert set(workers) <= set(tagged_processes(tag))
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert wait_gone(tag, seconds=5.0) == []
+
+
 # ---------------------------------------------------------------------- stores (items 14, 15)
 ISHIGAMI = textwrap.dedent("""
     [study]

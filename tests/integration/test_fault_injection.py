@@ -113,6 +113,23 @@ def _group(pgid: int) -> list[int]:
     return alive
 
 
+def _describe(pid: int) -> str:
+    """What ``/proc`` says of a process left alive (state, parent, signal masks, threads,
+    where it sleeps), for the failure message."""
+    keep = ("State", "PPid", "Threads", "SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd")
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            lines = [ln.strip() for ln in fh if ln.split(":")[0] in keep]
+        with open(f"/proc/{pid}/wchan") as fh:
+            lines.append(f"wchan: {fh.read()}")
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        lines.append(f"cmdline: {cmdline}")
+    except OSError as exc:
+        lines = [str(exc)]
+    return f"{pid} ({'; '.join(lines)})"
+
+
 CONFIGS = {
     "1ms-in-process": dict(seconds=0.001, executor=None, budget=2000, jitter=0.05),
     "1ms-2-workers": dict(seconds=0.001, executor="processes", budget=2000, jitter=0.05),
@@ -152,7 +169,9 @@ def test_random_kills_lose_little_and_resume_bit_for_bit(tmp_path, name):
             deadline = time.monotonic() + 10
             while _group(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            assert _group(pid) == [], f"{name}: processes left after kill {i}: {left}"
+            rest = _group(pid)
+            assert rest == [], (f"{name}: processes left after kill {i}: {left}; still alive "
+                                f"after 10 s: {[_describe(p) for p in rest]}")
             after = _stored_hashes(store, module)
             ran = log.read_text().split() if log.exists() else []
             assert not before & set(ran), f"{name}: a stored run was run again"

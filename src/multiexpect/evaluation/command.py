@@ -53,9 +53,16 @@ _RUNNING_LOCK = threading.Lock()
 
 def kill_running_commands() -> None:
     """Kill the process group of every program this process is running (used by a pool
-    worker that is told to stop, or whose parent died)."""
-    with _RUNNING_LOCK:
+    worker that is told to stop, or whose parent died).
+
+    It may run in a signal handler that interrupted this very thread while it held the
+    registry's lock, so the lock is awaited one second at most, then the set is read as is."""
+    locked = _RUNNING_LOCK.acquire(timeout=1.0)
+    try:
         groups = list(_RUNNING)
+    finally:
+        if locked:
+            _RUNNING_LOCK.release()
     for pgid in groups:
         _kill_group(pgid)
 

@@ -10,9 +10,8 @@ once (with :mod:`cloudpickle` when installed, so lambdas and closures travel too
   segfault in a simulator, ``os._exit``) the pool is replaced by a fresh one. A worker
   leaves SIGINT to the study process, exits on SIGTERM after killing the programs it runs
   (:func:`~multiexpect.evaluation.command.kill_running_commands`), and exits when the study
-  process is gone (``prctl(PR_SET_PDEATHSIG)`` when forked on Linux, else a thread waiting
-  on the parent's multiprocessing sentinel), so a ``kill -9`` of the study leaves no worker
-  behind;
+  process is gone (``prctl(PR_SET_PDEATHSIG)`` when forked on Linux, and always a thread
+  polling the parent), so a ``kill -9`` of the study leaves no worker behind;
 * a Dask executor (``distributed.Client(...).get_executor()``): the pickled model is
   scattered once to every worker (``Client.scatter(..., broadcast=True)``) and tasks carry
   the resulting future, so the model crosses the network once per worker, not per chunk;
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import multiprocessing
 import os
 import pickle
 import signal
@@ -249,13 +247,19 @@ def _cached_model(key: str, payload: bytes) -> Callable:
 
 def _init_worker(key: str, payload: bytes, parent: int) -> None:
     """Initializer of a ``"processes"`` pool worker: exit with the study process, leave
-    SIGINT to it, stop on SIGTERM, then install the model."""
+    SIGINT to it, stop on SIGTERM, then install the model.
+
+    Two guards make the worker follow the study process ``parent``: Linux's parent-death
+    signal when forked (immediate, but it relies on the SIGTERM handler running in the main
+    thread), and always a watchdog thread that polls the parent (:func:`_watch_parent`), so a
+    worker whose main thread cannot take the signal still ends within a poll period."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
     forked = os.getppid() == parent  # else started by a fork server or spawned
-    if not (forked and _die_with_parent()):
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                         name="multiexpect-parent-watchdog").start()
+    if forked:
+        _die_with_parent()
+    threading.Thread(target=_watch_parent, args=(parent, forked), daemon=True,
+                     name="multiexpect-parent-watchdog").start()
     if forked and os.getppid() != parent:  # the parent died before we asked to follow it
         _stop_worker()
     _cached_model(key, payload)
@@ -281,20 +285,15 @@ def _die_with_parent() -> bool:
         return False
 
 
-def _watch_parent(parent: int) -> None:
-    """Wait for the study process ``parent`` to end, then stop.
+def _watch_parent(parent: int, forked: bool, period: float = 0.2) -> None:
+    """Poll every ``period`` seconds until the study process ``parent`` is gone, then stop.
 
-    Both its multiprocessing sentinel and its pid are watched: a worker whose parent died
-    before the worker could ask Linux to follow it holds a sentinel that a forked sibling may
-    keep open, so the sentinel alone can wait forever."""
-    process = multiprocessing.parent_process()
-    while _alive(parent):
-        if process is None:  # pragma: no cover - not started by multiprocessing
-            time.sleep(1.0)
-            continue
-        process.join(1.0)
-        if not process.is_alive():
-            break
+    A forked worker is re-parented the instant its parent dies (``os.getppid()`` changes,
+    even while the dead parent is an unreaped zombie); another worker checks that the pid
+    still exists. The multiprocessing sentinel is not used: a sibling forked later holds the
+    other end of its pipe open, so it can wait forever."""
+    while (os.getppid() == parent) if forked else _alive(parent):
+        time.sleep(period)
     _stop_worker()
 
 
