@@ -8,10 +8,16 @@ without hit). A quantile ``q_a`` (``P(Y > q_a) = a``) is read off the curve, log
 between grid points, with the interval obtained by inversion: ``{t : low(t) <= a <=
 high(t)}``, from where the intervals' lower bound crosses ``a`` to where their upper bound
 does.
+
+The result keeps what the curve needs (``settings["quantities"]``: the thresholds;
+``settings["curve"]``: the side and the quantile levels), so that
+:meth:`ExceedanceCurve.from_result` rebuilds the curve from it, also once read back from
+JSON (the command's report draws it from its results file).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +28,10 @@ from .api import expectations
 from .quantities import SIDES, Exceedance
 from .results import ExpectationResult
 
-__all__ = ["ExceedanceCurve", "exceedance_curve"]
+__all__ = ["CURVE_SETTINGS", "ExceedanceCurve", "exceedance_curve"]
+
+#: the key of ``result.settings`` where :func:`exceedance_curve` records its side and levels
+CURVE_SETTINGS = "curve"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,19 @@ class ExceedanceCurve:
     high: np.ndarray
     quantiles: dict
     result: ExpectationResult
+
+    @classmethod
+    def from_result(cls, result: ExpectationResult, level: float = 0.95) -> ExceedanceCurve:
+        """The curve of a result of :func:`exceedance_curve` (or its JSON read back), with
+        intervals at ``level``: thresholds from its declared exceedances, quantile levels
+        from ``settings["curve"]``."""
+        declared = result.settings.get("quantities") or []
+        if not declared or any(q.get("kind") != "exceedance" for q in declared):
+            raise ValueError("'result' must come from exceedance_curve (one declared "
+                             "exceedance per threshold)")
+        recorded = result.settings.get(CURVE_SETTINGS) or {}
+        t = np.array([float(q["threshold"]) for q in declared])
+        return _curve(t, tuple(float(a) for a in recorded.get("levels", ())), level, result)
 
     def summary(self) -> str:
         """One line per threshold, then one per quantile."""
@@ -91,6 +113,14 @@ def exceedance_curve(model: Callable, law, thresholds: Sequence[float], *, budge
         raise ValueError(f"'levels' needs side '>' or '>=' (an upper tail), got {side!r}")
     quantities = [Exceedance(output, float(v), side) for v in t]
     res = expectations(model, law, budget=budget, rng=rng, quantities=quantities, **kwargs)
+    res = dataclasses.replace(res, settings=res.settings | {
+        CURVE_SETTINGS: {"output": int(output), "side": side, "levels": list(levels)}})
+    return _curve(t, levels, level, res)
+
+
+def _curve(t: np.ndarray, levels: tuple, level: float,
+           res: ExpectationResult) -> ExceedanceCurve:
+    """The curve over ``t`` from ``res``, intervals at ``level``, quantiles at ``levels``."""
     low, high = res.confidence_interval(level)
     quantiles = {a: (crossing(t, res.estimate, a), crossing(t, low, a), crossing(t, high, a))
                  for a in levels}
