@@ -351,7 +351,8 @@ STUDY_ERRORS = [
     ("budget = 600", "budget = 10",
      r"expectations: 'budget' \(10\) is too small for a pilot of 1 points"),
     ("[expectations]", "[expectation]", r"^multiexpect: error: expectation: unknown key; "
-                                        r"allowed here: copula, expectations, inputs, laws, "
+                                        r"allowed here: copula, exceedance_curve, expectations, "
+                                        r"inputs, laws, "
                                         r"model, perturbed, run, sobol, study$"),
     ("[expectations]", '[run]\nexecutor = "threads"\n[expectations]',
      r"run\.executor: must be 'processes' or 'dask://HOST:PORT', got 'threads'$"),
