@@ -526,7 +526,7 @@ def test_demo_out_must_be_a_folder(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["moments_exceedance", "alternative_laws", "sobol_ishigami",
-                                  "perturbed_laws", "command_model"])
+                                  "perturbed_laws", "command_model", "exceedance_curve"])
 def test_example_studies_are_valid(name):
     study = load_study(str(EXAMPLES / f"{name}.toml"))
     dry_run(study)  # every analysis's arguments pass the library's checks

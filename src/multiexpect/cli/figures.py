@@ -232,7 +232,7 @@ def curve_figure(result, baseline, level: float) -> str:
                            [q_high - q if math.isfinite(q_high) else 0.0]]
                     ax.errorbar([q], [a], xerr=err, fmt="D", color="#2a8a4a", ms=5,
                                 capsize=4)
-                    ax.annotate(f"q({a:g}) = {q:.4g}", (q, a), textcoords="offset points",
+                    ax.annotate(f"q({a:g}) = {q:.5g}", (q, a), textcoords="offset points",
                                 xytext=(6, 5), fontsize=8, color="#2a8a4a")
     ax.set_yscale("log")
     if positive:
