@@ -506,15 +506,17 @@ def test_demo_writes_results_and_report(tmp_path, capsys):
                  "report.html"):
         assert (out / name).exists(), name
     doc = json.loads((out / "cantilever.results.json").read_text())
-    assert [a["kind"] for a in doc["analyses"]] == ["expectations", "sobol"]
-    sobol = doc["analyses"][1]["main"]["result"]
+    assert [a["kind"] for a in doc["analyses"]] == ["expectations", "exceedance_curve",
+                                                    "sobol"]
+    sobol = doc["analyses"][2]["main"]["result"]
     first = np.array(sobol["first_order"], dtype=float)
     se = np.array(sobol["first_order_stderr"], dtype=float)
     from multiexpect.testfunctions import CANTILEVER_FIRST_ORDER
 
     assert np.all(np.abs(first - CANTILEVER_FIRST_ORDER) < 4 * se + 1e-3)
     page = (out / "report.html").read_text()
-    assert "Sobol&#x27; indices" in page and page.count("<img") >= 4
+    assert "Sobol&#x27; indices" in page and page.count("<img") >= 6
+    assert 'alt="exceedance curve"' in page and "q(0.0001)" in stdout
     assert "E[D]" in stdout
 
 

@@ -39,7 +39,7 @@ def quantile_name(a: float) -> str:
 
 def grid(table: dict, kind: str = NAME) -> list[float]:
     """The thresholds: ``thresholds = [...]``, or ``from``, ``to`` and ``points`` (evenly
-    spaced, both ends included); strictly increasing."""
+    spaced, both ends included, to 12 significant digits); strictly increasing."""
     given = [k for k in _GRID_KEYS if k in table]
     if "thresholds" in table:
         if given:
@@ -58,7 +58,9 @@ def grid(table: dict, kind: str = NAME) -> list[float]:
     points = get_int(table, "points", kind, minimum=2)
     if stop <= start:
         raise StudyError(f"{kind}.to", f"must be above 'from' ({start:g}), got {stop:g}")
-    values = [float(v) for v in np.linspace(start, stop, points)]
+    # 12 significant digits: a decimal grid keeps decimal thresholds (0.08, not
+    # 0.07999999999999999), hence short names
+    values = [float(f"{v:.12g}") for v in np.linspace(start, stop, points)]
     if any(b <= a for a, b in pairwise(values)):  # pragma: no cover - float limits
         raise StudyError(kind, "the grid's thresholds are not distinct in float64")
     return values
