@@ -187,6 +187,15 @@ def _settings_html(doc: dict) -> str:
     return "\n".join(out)
 
 
+def _short_note(note, limit: int = 40) -> str:
+    """A stage's note cut to ``limit`` characters (the ladder's levels of a curve's many
+    thresholds would widen the table past the page), the whole note as its tooltip."""
+    text = str(note)
+    if len(text) <= limit:
+        return esc(text)
+    return f'<span title="{esc(text)}">{esc(text[:limit])}…</span>'
+
+
 def _trust_cells(result, n_rows: int) -> list[str] | None:
     """The effective hits of each event probability of ``result``, flagged when the
     estimate is not to be trusted (:attr:`~multiexpect.ExpectationResult.trust`); None
@@ -213,10 +222,10 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
     trust = _trust_cells(result, len(main_rows))
     base_trust = _trust_cells(base, len(main_rows)) if baseline else None
     header = ["quantity", f"estimate ({esc(main['method'])})", "std. error",
-              f"{pct} interval"] + (["effective hits"] if trust else [])
+              f"{pct} interval"] + (["eff. hits"] if trust else [])
     if baseline:
         header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval"]
-        header += (["effective hits"] if base_trust else []) + ["variance ratio"]
+        header += (["eff. hits"] if base_trust else []) + ["variance ratio"]
     rows = []
     for k, r in enumerate(main_rows):
         row = [esc(r["name"]), num(r["estimate"]), num(r["stderr"], 3),
@@ -234,12 +243,13 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
         rows.append(row)
     note = ""
     if trust or base_trust:
-        note += (f'<p class="note">Effective hits of an event probability: p̂²(1 − p̂) / '
-                 f's.e.², at most its raw hits (the hits crude Monte Carlo would need for '
-                 f'the same relative error). Below {FEW_HITS:g} (⚠ few): neither the estimate '
-                 f'nor its standard error is to be trusted (few hits make a skewed, '
-                 f'unstable estimate whose standard error is itself uncertain). With no '
-                 f'hit the estimate is 0 and the interval an upper confidence bound.</p>')
+        note += (f'<p class="note">Eff. hits: the effective hits of an event probability, '
+                 f'p̂²(1 − p̂) / s.e.², at most its raw hits (the hits crude Monte Carlo '
+                 f'would need for the same relative error). Below {FEW_HITS:g} (⚠ few): '
+                 f'neither the estimate nor its standard error is to be trusted (few hits '
+                 f'make a skewed, unstable estimate whose standard error is itself '
+                 f'uncertain). With no hit the estimate is 0 and the interval an upper '
+                 f'confidence bound.</p>')
     if baseline:
         note += ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
                  'runs / main runs) — how many times more runs the baseline would need for '
@@ -280,7 +290,7 @@ def _analysis_html(analysis: dict, level: float) -> str:
             mix = ", ".join(f"{esc(c)} {float(a):.2f}" for a, c in top) or "the law itself"
             rows.append([esc(h.get("index")), esc(h.get("n_points")), esc(h.get("runs_used")),
                          num(h["predicted_error"], 3), mix + ("" if len(comps) <= 4 else ", …"),
-                         esc(h.get("note") or "")])
+                         _short_note(h.get("note") or "")])
         out.append(_table(["stage", "points", "runs so far", "predicted final error",
                            "largest mixture weights", "note"], rows))
         if chosen is not None:
@@ -355,7 +365,8 @@ def _render(doc: dict) -> str:
     version = doc["reproducibility"]["versions"].get("multiexpect")
     parts.append(f'<p class="note">multiexpect {esc(version)}'
                  f", report generated {generated}. Intervals are normal-theory: estimate ± "
-                 f"z × standard error.</p>")
+                 f"z × standard error; for event probabilities Wilson's interval from the "
+                 f"effective hits, an upper bound without a hit.</p>")
     parts.append(_settings_html(doc))
     for analysis in doc["analyses"]:
         parts.append(_analysis_html(analysis, level))
