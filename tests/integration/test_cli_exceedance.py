@@ -163,6 +163,8 @@ def test_changing_only_the_quantile_levels_resumes_from_the_store(tmp_path, caps
      r"exceedance_curve\.quantiles\[0\]: must lie in \(0, 1\)"),
     ("thresholds = [1.0, 2.0]\nweights = [1.0]",
      r"exceedance_curve\.weights: must have 2 entries"),
+    ("thresholds = [1.0, 2.0]\nbaseline = \"separate-is\"",
+     r"exceedance_curve\.baseline: must be one of"),
 ])
 def test_bad_curve_tables_are_one_line_errors_before_any_run(tmp_path, capsys, table,
                                                               pattern):

@@ -30,6 +30,9 @@ __all__ = ["KIND", "grid", "quantile_name"]
 
 NAME = "exceedance_curve"
 _GRID_KEYS = ("from", "to", "points")
+#: not ``separate-is``: it would split the budget into one study per threshold, and its
+#: results carry no hit count, so a threshold without a hit would get a zero-width interval
+CURVE_METHODS = tuple(m for m in METHODS if m != "separate-is")
 
 
 def quantile_name(a: float) -> str:
@@ -71,7 +74,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     kind = NAME
     check_keys(table, kind, COMMON_KEYS | {"thresholds", "quantiles", *_GRID_KEYS},
                ("budget",))
-    budget, method, baseline, options = parse_common(table, kind, METHODS)
+    budget, method, baseline, options = parse_common(table, kind, CURVE_METHODS)
     thresholds = grid(table, kind)
     levels = [number(a, f"{kind}.quantiles[{i}]")
               for i, a in enumerate(get_list(table, "quantiles", kind, default=[]))]
@@ -135,6 +138,6 @@ def figure(result, baseline, main: dict, base: dict | None, level: float) -> str
             + img(curve_figure(result, baseline, level), "exceedance curve"))
 
 
-KIND = AnalysisKind(name=NAME, title="Exceedance curve", methods=METHODS,
+KIND = AnalysisKind(name=NAME, title="Exceedance curve", methods=CURVE_METHODS,
                     result_type="ExpectationResult", parse=parse, call=call, rows=rows,
                     notes=notes, figure=figure)
