@@ -30,8 +30,8 @@ __all__ = ["KIND", "grid", "quantile_name"]
 
 NAME = "exceedance_curve"
 _GRID_KEYS = ("from", "to", "points")
-#: not ``separate-is``: it would split the budget into one study per threshold, and its
-#: results carry no hit count, so a threshold without a hit would get a zero-width interval
+#: not ``separate-is``: it would split the budget into one study per threshold, each
+#: threshold getting a ``1/J`` share of the runs the curve shares
 CURVE_METHODS = tuple(m for m in METHODS if m != "separate-is")
 
 
