@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import expectations
+from .intervals import FLAG_FEW_HITS, FLAG_NO_HIT
 from .quantities import SIDES, Exceedance
 from .results import ExpectationResult
 
@@ -65,10 +66,15 @@ class ExceedanceCurve:
         return _curve(t, tuple(float(a) for a in recorded.get("levels", ())), level, result)
 
     def summary(self) -> str:
-        """One line per threshold, then one per quantile."""
+        """One line per threshold (``!`` after a probability on fewer than
+        ``intervals.FEW_HITS`` effective hits, ``no hit`` after an upper bound:
+        ``result.trust``), then one per quantile."""
+        marks = {FLAG_FEW_HITS: " !", FLAG_NO_HIT: " no hit"}
         lines = [f"{'t':>12} {'P':>11} {'s.e.':>10} {'low':>10} {'high':>10}"]
-        for row in zip(self.thresholds, self.probability, self.stderr, self.low, self.high):
-            lines.append(" ".join(f"{v:>{w}.4g}" for v, w in zip(row, (12, 11, 10, 10, 10))))
+        for row, flag in zip(zip(self.thresholds, self.probability, self.stderr, self.low,
+                                 self.high), self.result.trust):
+            lines.append(" ".join(f"{v:>{w}.4g}" for v, w in zip(row, (12, 11, 10, 10, 10)))
+                         + marks.get(flag, ""))
         for a, (q, lo, hi) in self.quantiles.items():
             lines.append(f"quantile at level {a:g}: {q:.5g} [{lo:.5g}, {hi:.5g}]")
         return "\n".join(lines)

@@ -52,3 +52,14 @@ def test_a_rare_event_reached_by_the_ladder_is_not_flagged():
     assert res.trust == ("", "")
     assert res.effective_hits[1] > 10 * FEW_HITS
     assert "!" not in res.summary() and "warning" not in res.summary()
+
+
+def test_curve_summary_marks_few_hits_and_no_hit():
+    """Crude MC, 4000 runs: P(sum > 6) = 1.3e-3 (~5 hits) and P(sum > 7) = 2.3e-4 are
+    flagged, P(sum > 8..10) are upper bounds, P(sum > 2..5) (23 hits and more) are not."""
+    curve = me.exceedance_curve(lambda x: x.sum(axis=1), SUM4, np.arange(2.0, 11.0),
+                                budget=4000, rng=3, method="mc")
+    tails = [line.split()[-1] for line in curve.summary().splitlines()[1:10]]
+    assert tails[4:6] == ["!", "!"] and tails[6:] == ["hit"] * 3
+    assert all(t[0].isdigit() for t in tails[:4])
+    assert curve.result.trust[:4] == ("",) * 4
