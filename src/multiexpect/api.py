@@ -250,11 +250,14 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
             f"quantities: each gets {per} runs, and {exc}"
         ) from exc
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
+    events: dict[str, list] = {"event": [], "hits": [], "law_draws": []}
     runs = 1
     for j in range(n_q):
         law_j = laws[problem.law_index[j]]
-        column = _Column(evaluate, int(problem.column[j]),
-                         offset=batch_keys.separate_is_offset(j))
+        # each quantity's own runs tallied: an event's hits and law-equivalent draws (its
+        # pilot's; no defensive component after it) give its interval (intervals.py)
+        column = HitTally(_Column(evaluate, int(problem.column[j]),
+                                  offset=batch_keys.separate_is_offset(j)))
         out = run_engine([law_j], column, budget=per,
                          seed=batch_keys.separate_is_seed(seed, j), weights="absolute",
                          options=opts)
@@ -262,8 +265,13 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
         runs += out.runs_used
         history.append({"quantity": problem.names[j], "chosen_stage": out.chosen_stage,
                         "n_final": out.n_final})
+        tallied = event_diagnostics(column, [0], n_final=out.n_final,
+                                    defensive=opts.defensive, n_laws=1,
+                                    pilot=batch_keys.is_pilot)
+        for key, values in tallied.items():
+            events[key] += values
     w = _final_weights(weights, estimate, stderr)
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",
         n_evaluations=runs, budget=budget, weights=w, history=tuple(history),
-        diagnostics={"runs_per_quantity": per}, settings=settings)
+        diagnostics={"runs_per_quantity": per} | events, settings=settings)

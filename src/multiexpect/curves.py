@@ -8,10 +8,16 @@ without hit). A quantile ``q_a`` (``P(Y > q_a) = a``) is read off the curve, log
 between grid points, with the interval obtained by inversion: ``{t : low(t) <= a <=
 high(t)}``, from where the intervals' lower bound crosses ``a`` to where their upper bound
 does.
+
+The result keeps what the curve needs (``settings["quantities"]``: the thresholds;
+``settings["curve"]``: the side and the quantile levels), so that
+:meth:`ExceedanceCurve.from_result` rebuilds the curve from it, also once read back from
+JSON (the command's report draws it from its results file).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,10 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import expectations
+from .intervals import FLAG_FEW_HITS, FLAG_NO_HIT
 from .quantities import SIDES, Exceedance
 from .results import ExpectationResult
 
-__all__ = ["ExceedanceCurve", "exceedance_curve"]
+__all__ = ["CURVE_SETTINGS", "ExceedanceCurve", "exceedance_curve"]
+
+#: the key of ``result.settings`` where :func:`exceedance_curve` records its side and levels
+CURVE_SETTINGS = "curve"
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,29 @@ class ExceedanceCurve:
     quantiles: dict
     result: ExpectationResult
 
+    @classmethod
+    def from_result(cls, result: ExpectationResult, level: float = 0.95) -> ExceedanceCurve:
+        """The curve of a result of :func:`exceedance_curve` (or its JSON read back), with
+        intervals at ``level``: thresholds from its declared exceedances, quantile levels
+        from ``settings["curve"]``."""
+        declared = result.settings.get("quantities") or []
+        if not declared or any(q.get("kind") != "exceedance" for q in declared):
+            raise ValueError("'result' must come from exceedance_curve (one declared "
+                             "exceedance per threshold)")
+        recorded = result.settings.get(CURVE_SETTINGS) or {}
+        t = np.array([float(q["threshold"]) for q in declared])
+        return _curve(t, tuple(float(a) for a in recorded.get("levels", ())), level, result)
+
     def summary(self) -> str:
-        """One line per threshold, then one per quantile."""
+        """One line per threshold (``!`` after a probability on fewer than
+        ``intervals.FEW_HITS`` effective hits, ``no hit`` after an upper bound:
+        ``result.trust``), then one per quantile."""
+        marks = {FLAG_FEW_HITS: " !", FLAG_NO_HIT: " no hit"}
         lines = [f"{'t':>12} {'P':>11} {'s.e.':>10} {'low':>10} {'high':>10}"]
-        for row in zip(self.thresholds, self.probability, self.stderr, self.low, self.high):
-            lines.append(" ".join(f"{v:>{w}.4g}" for v, w in zip(row, (12, 11, 10, 10, 10))))
+        for row, flag in zip(zip(self.thresholds, self.probability, self.stderr, self.low,
+                                 self.high), self.result.trust):
+            lines.append(" ".join(f"{v:>{w}.4g}" for v, w in zip(row, (12, 11, 10, 10, 10)))
+                         + marks.get(flag, ""))
         for a, (q, lo, hi) in self.quantiles.items():
             lines.append(f"quantile at level {a:g}: {q:.5g} [{lo:.5g}, {hi:.5g}]")
         return "\n".join(lines)
@@ -91,6 +119,14 @@ def exceedance_curve(model: Callable, law, thresholds: Sequence[float], *, budge
         raise ValueError(f"'levels' needs side '>' or '>=' (an upper tail), got {side!r}")
     quantities = [Exceedance(output, float(v), side) for v in t]
     res = expectations(model, law, budget=budget, rng=rng, quantities=quantities, **kwargs)
+    res = dataclasses.replace(res, settings=res.settings | {
+        CURVE_SETTINGS: {"output": int(output), "side": side, "levels": list(levels)}})
+    return _curve(t, levels, level, res)
+
+
+def _curve(t: np.ndarray, levels: tuple, level: float,
+           res: ExpectationResult) -> ExceedanceCurve:
+    """The curve over ``t`` from ``res``, intervals at ``level``, quantiles at ``levels``."""
     low, high = res.confidence_interval(level)
     quantiles = {a: (crossing(t, res.estimate, a), crossing(t, low, a), crossing(t, high, a))
                  for a in levels}

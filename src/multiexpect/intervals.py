@@ -17,8 +17,10 @@ and with a few hits it ignores the skew of ``p̂`` (the upper side is too short)
   ``>= a_i p`` and ``P(no hit) <= exp(-p A)``, ``A = sum_i a_i`` ("law-equivalent draws").
   ``U = log(2 / (1 - level)) / A`` (3.7 / A at 95%, the two-sided analogue of the rule of
   three) is exceeded by ``p`` with probability at most ``(1 - level) / 2``.
-* **Flag.** ``k_eff < FEW_HITS`` marks an estimate resting on too few effective hits to
-  trust (its standard error too).
+* **Flag** (:func:`trust_flags`). ``k_eff < FEW_HITS`` marks an estimate resting on too few
+  effective hits to trust (its standard error too); no hit marks an estimate that is only
+  an upper bound. The rule and its reasons are in ``docs/method.md`` ("Trusting an
+  estimate").
 
 The facts needed beyond the estimate and standard error (which quantities are events,
 their raw hits, their law-equivalent draws) are tallied on the model outputs as they pass
@@ -33,12 +35,14 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-__all__ = ["FEW_HITS", "HitTally", "effective_hits", "event_diagnostics", "event_interval",
-           "event_notes",
-           "normal_interval", "z_value", "zero_hit_bound"]
+__all__ = ["FEW_HITS", "FLAG_FEW_HITS", "FLAG_NO_HIT", "HitTally", "effective_hits",
+           "event_diagnostics", "event_interval", "event_notes", "normal_interval",
+           "trust_flags", "z_value", "zero_hit_bound"]
 
 #: effective hits below which an event probability is flagged as not to be trusted
 FEW_HITS = 10.0
+#: the flags of :func:`trust_flags`
+FLAG_NO_HIT, FLAG_FEW_HITS = "no hit", "few hits"
 
 
 def z_value(level: float, dof: float | None = None) -> float:
@@ -188,17 +192,32 @@ def event_diagnostics(tally: HitTally, columns, *, n_final: int, defensive: floa
             "law_draws": [float(v) for v in draws[columns]]}
 
 
+def trust_flags(estimate, k_eff) -> list[str]:
+    """Per estimate: :data:`FLAG_NO_HIT` (an event without a hit, or with an estimate at or
+    below 0: only its upper bound means something), :data:`FLAG_FEW_HITS` (an event with
+    ``0 < k_eff < FEW_HITS`` effective hits: neither the estimate nor its standard error is
+    to be trusted), else ``""`` (a quantity that is no event: ``k_eff`` NaN)."""
+    flags = []
+    for p, k in zip(np.asarray(estimate, dtype=float), np.asarray(k_eff, dtype=float)):
+        if np.isnan(k):
+            flags.append("")
+        elif p <= 0 and k == 0:
+            flags.append(FLAG_NO_HIT)
+        else:
+            flags.append(FLAG_FEW_HITS if k < FEW_HITS else "")
+    return flags
+
+
 def event_notes(names, estimate, k_eff, high, level: float) -> list[str]:
     """Lines under a summary table: events without a hit, events with few effective hits."""
     notes = []
-    for name, p, k, hi in zip(names, estimate, k_eff, high):
-        if np.isnan(k):
-            continue
-        if p <= 0 and k == 0:
+    for name, p, k, hi, flag in zip(names, estimate, k_eff, high,
+                                    trust_flags(estimate, k_eff)):
+        if flag == FLAG_NO_HIT:
             why = "no hit" if p == 0 else "an estimate below 0"
             notes.append(f"note: {name}: {why}; the interval is an upper confidence bound, "
                          f"p < {hi:.3g} ({round(level * 100)}%)")
-        elif k < FEW_HITS:
+        elif flag == FLAG_FEW_HITS:
             notes.append(f"warning: {name}: only {k:.1f} effective hits (< {FEW_HITS:g}): "
                          f"the estimate and its standard error are not to be trusted")
     return notes

@@ -8,7 +8,14 @@ from typing import Any, Self
 
 import numpy as np
 
-from .intervals import effective_hits, event_interval, event_notes, normal_interval, z_value
+from .intervals import (
+    effective_hits,
+    event_interval,
+    event_notes,
+    normal_interval,
+    trust_flags,
+    z_value,
+)
 from .laws import describe_law, law_from_description
 
 __all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
@@ -320,20 +327,45 @@ class ExpectationResult(JsonResult):
         return out
 
     @property
+    def effective_sample_size(self) -> np.ndarray:
+        """Effective sample size ``n_eff = k_eff / p̂`` of each event probability (NaN for
+        other quantities, 0 without a hit): the crude Monte Carlo runs with the same
+        precision, ``p̂ (1 - p̂) / se²``, within the cap of :attr:`effective_hits`."""
+        k = self.effective_hits
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isnan(k), np.nan,
+                            np.where(self.estimate > 0, k / self.estimate, 0.0))
+
+    @property
+    def trust(self) -> tuple[str, ...]:
+        """Per estimate, ``"few hits"`` (an event with fewer than ``intervals.FEW_HITS``
+        effective hits: neither the estimate nor its standard error is to be trusted),
+        ``"no hit"`` (only the interval's upper bound means something) or ``""``
+        (:func:`~multiexpect.intervals.trust_flags`; the rule in ``docs/method.md``)."""
+        return tuple(trust_flags(self.estimate, self.effective_hits))
+
+    @property
     def weighted_variance(self) -> float:
         """``sum_j w_j se_j^2``: the criterion the adaptive method minimises."""
         return float(np.sum(self.weights * self.stderr**2))
 
     def summary(self, level: float = 0.95) -> str:
-        """A readable table of estimates, standard errors and intervals."""
+        """A readable table of estimates, standard errors and intervals; with event
+        probabilities, their effective hits, an estimate not to be trusted marked ``!``
+        (:attr:`trust`) and explained under the table."""
         low, high = self.confidence_interval(level)
         rows = [[n, f"{e:.6g}", f"{s:.3g}", f"[{lo:.6g}, {hi:.6g}]"]
                 for n, e, s, lo, hi in zip(self.names, self.estimate, self.stderr, low, high)]
+        header = ["quantity", "estimate", "std. error", f"{round(level * 100)}% interval"]
+        k_eff = self.effective_hits
+        if not np.all(np.isnan(k_eff)):
+            header.append("eff. hits")
+            for row, k, flag in zip(rows, k_eff, self.trust):
+                row.append("–" if np.isnan(k) else f"{k:.3g}" + (" !" if flag else ""))
         head = (f"multiexpect: {len(self.names)} expectations by {self.method}, "
                 f"{self.n_evaluations} of {self.budget} model runs")
-        table = format_table(["quantity", "estimate", "std. error",
-                              f"{round(level * 100)}% interval"], rows)
-        notes = event_notes(self.names, self.estimate, self.effective_hits, high, level)
+        table = format_table(header, rows)
+        notes = event_notes(self.names, self.estimate, k_eff, high, level)
         return "\n".join([head, table, *notes])
 
     # ------------------------------------------------------------------

@@ -351,7 +351,8 @@ STUDY_ERRORS = [
     ("budget = 600", "budget = 10",
      r"expectations: 'budget' \(10\) is too small for a pilot of 1 points"),
     ("[expectations]", "[expectation]", r"^multiexpect: error: expectation: unknown key; "
-                                        r"allowed here: copula, expectations, inputs, laws, "
+                                        r"allowed here: copula, exceedance_curve, expectations, "
+                                        r"inputs, laws, "
                                         r"model, perturbed, run, sobol, study$"),
     ("[expectations]", '[run]\nexecutor = "threads"\n[expectations]',
      r"run\.executor: must be 'processes' or 'dask://HOST:PORT', got 'threads'$"),
@@ -505,15 +506,17 @@ def test_demo_writes_results_and_report(tmp_path, capsys):
                  "report.html"):
         assert (out / name).exists(), name
     doc = json.loads((out / "cantilever.results.json").read_text())
-    assert [a["kind"] for a in doc["analyses"]] == ["expectations", "sobol"]
-    sobol = doc["analyses"][1]["main"]["result"]
+    assert [a["kind"] for a in doc["analyses"]] == ["expectations", "exceedance_curve",
+                                                    "sobol"]
+    sobol = doc["analyses"][2]["main"]["result"]
     first = np.array(sobol["first_order"], dtype=float)
     se = np.array(sobol["first_order_stderr"], dtype=float)
     from multiexpect.testfunctions import CANTILEVER_FIRST_ORDER
 
     assert np.all(np.abs(first - CANTILEVER_FIRST_ORDER) < 4 * se + 1e-3)
     page = (out / "report.html").read_text()
-    assert "Sobol&#x27; indices" in page and page.count("<img") >= 4
+    assert "Sobol&#x27; indices" in page and page.count("<img") >= 6
+    assert 'alt="exceedance curve"' in page and "q(0.0001)" in stdout
     assert "E[D]" in stdout
 
 
@@ -525,7 +528,7 @@ def test_demo_out_must_be_a_folder(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["moments_exceedance", "alternative_laws", "sobol_ishigami",
-                                  "perturbed_laws", "command_model"])
+                                  "perturbed_laws", "command_model", "exceedance_curve"])
 def test_example_studies_are_valid(name):
     study = load_study(str(EXAMPLES / f"{name}.toml"))
     dry_run(study)  # every analysis's arguments pass the library's checks

@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: small budgets that still leave the adaptive method its pilot and two stages
 #: (the rare event of perturbed_laws needs its full budget to be seen at all)
 SMALL = {"moments_exceedance": 1000, "alternative_laws": 600, "sobol_ishigami": 700,
-         "perturbed_laws": 4000, "command_model": 60}
+         "perturbed_laws": 4000, "command_model": 60, "exceedance_curve": 1000}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

@@ -60,6 +60,14 @@ moments = [1, 2]
 exceedance = [10.0]
 baseline = "mc"
 
+[exceedance_curve]
+budget = 1000
+from = 5.0
+to = 15.0
+points = 6
+quantiles = [1e-2]
+baseline = "mc"
+
 [sobol]
 budget = 2500
 baseline = "pick-freeze"
@@ -105,8 +113,10 @@ def test_report_is_self_contained(report):
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", page)
     assert "url(" not in page and "@import" not in page and "<link" not in page
     assert "<script" not in page  # the report has no script at all
-    # estimates, adaptation history, Sobol' bars, adaptation history of the Sobol' engine
-    assert page.count("<img") == 4
+    # estimates, adaptation history; exceedance curve, its adaptation history; Sobol' bars,
+    # adaptation history of the Sobol' engine
+    assert page.count("<img") == 6
+    assert 'alt="exceedance curve"' in page
     assert page.count('src="data:image/png;base64,') == page.count("<img")
 
 

@@ -57,3 +57,19 @@ def test_curve_and_quantiles_match_the_known_answer():
             # the grid's points are exact quantiles: the inverted interval holds the truth
             # up to the log-linear reading between them (< 0.05 here)
             assert low - 0.05 <= q <= high + 0.05
+
+
+def test_curve_is_rebuilt_from_its_result_read_back_from_json():
+    grid = [1.0, 2.0, 3.0]
+    curve = me.exceedance_curve(lambda x: x.sum(axis=1), LAW, grid, budget=2000, rng=1,
+                                levels=(1e-2,), level=0.9)
+    back = me.ExpectationResult.from_json(curve.result.to_json())
+    again = me.ExceedanceCurve.from_result(back, level=0.9)
+    np.testing.assert_array_equal(again.thresholds, grid)
+    for name in ("probability", "stderr", "low", "high"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(curve, name))
+    assert list(again.quantiles) == [1e-2]
+    np.testing.assert_array_equal(again.quantiles[1e-2], curve.quantiles[1e-2])
+    with pytest.raises(ValueError, match="'result' must come from exceedance_curve"):
+        me.ExceedanceCurve.from_result(me.expectations(lambda x: x[:, 0], LAW, budget=100,
+                                                       rng=0, method="mc"))

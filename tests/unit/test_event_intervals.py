@@ -52,6 +52,20 @@ def _events_and_moment(x):
     return np.column_stack([y, y > 1.0, y > 3.5, y > 8.0])
 
 
+def test_separate_is_without_hit_reports_its_pilot_bound_not_zero_width():
+    """Separate IS tallies each quantity's own runs: no defensive component, so only its
+    pilot's law draws bound an event it never hit."""
+    res = me.expectations(_events_and_moment, PLANE, budget=4000, rng=3,
+                          method="separate-is")
+    assert res.diagnostics["event"] == [False, True, True, True]
+    assert res.diagnostics["hits"][3] == 0 and res.estimate[3] == 0.0
+    low, high = res.confidence_interval(0.95)
+    assert np.all(high > low)
+    draws = res.diagnostics["law_draws"][3]
+    assert 0 < draws < 1000 and high[3] == pytest.approx(np.log(40.0) / draws)
+    assert res.trust == ("", "", "", "no hit")
+
+
 @pytest.mark.parametrize("method", ["aiscv", "mc", "mixture-mc"])
 def test_event_columns_are_recognised_and_only_they_change(method):
     res = me.expectations(_events_and_moment, PLANE, budget=2000, rng=3, method=method)

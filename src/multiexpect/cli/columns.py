@@ -1,10 +1,13 @@
-"""From the model's raw outputs to the columns the library estimates, and from estimates to
-rows: shared by the analysis kinds.
+"""From the model's raw outputs to the quantities the library estimates, and from estimates
+to rows: shared by the analysis kinds.
 
-The store keeps the model's raw outputs; :class:`OutputColumns` turns the output column
-``Y`` into the statistics of an analysis (``Y^k``, ``1{Y > t}``) and watches what it sees:
-a moment whose values cannot have a variance in float64 is refused, a tail too heavy for a
-moment is reported (:func:`hill_tail_index`), a constant output is named.
+The store keeps the model's raw outputs. The statistics of an analysis are the library's
+declared quantities (:func:`declared_quantities`: ``me.Moment``, ``me.Exceedance`` on the
+output column ``Y``), so an exceedance keeps its continuous output and the adaptive method
+can reach a rare one through its level ladder. :class:`OutputColumns` passes the raw
+outputs through and watches the column ``Y``: a moment whose values cannot have a variance
+in float64 is refused, a tail too heavy for a moment is reported
+(:func:`hill_tail_index`), a constant output is named.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..quantities import Exceedance, Moment
 from ..quantities import exceedance_label as exceedance_name
 from ..quantities import moment_label as moment_name
 
-__all__ = ["HeavyTailWarning", "OneColumn", "OutputColumns", "exceedance_name",
-           "hill_tail_index", "make_rows", "moment_name", "statistic_label", "unused_model"]
+__all__ = ["HeavyTailWarning", "OneColumn", "OutputColumns", "declared_quantities",
+           "exceedance_name", "hill_tail_index", "make_rows", "moment_name",
+           "statistic_label", "unused_model"]
 
 
 class HeavyTailWarning(UserWarning):
@@ -26,6 +31,13 @@ class HeavyTailWarning(UserWarning):
 
 def unused_model(x):  # pragma: no cover - never called: ``evaluate`` replaces it
     raise RuntimeError("the model is run through 'evaluate'")
+
+
+def declared_quantities(output: int, moments=(), thresholds=()) -> list:
+    """``E[Y^k]`` for each moment ``k``, then ``P(Y > t)`` for each threshold ``t``, as the
+    library's declared quantities on output column ``output``."""
+    return ([Moment(int(output), int(k)) for k in moments]
+            + [Exceedance(int(output), float(t)) for t in thresholds])
 
 
 def statistic_label(spec: dict, y: str = "Y") -> str:
@@ -60,17 +72,17 @@ def hill_tail_index(y: np.ndarray, share: float = _TAIL_SHARE) -> float:
 
 
 class OutputColumns:
-    """``evaluate`` of the statistics: raw output column ``output`` -> statistic columns.
+    """``evaluate`` of the raw outputs ``(n, m)``, passed through, watching column ``output``.
 
     Forwards ``observe`` (the progress bar's predicted error) to the wrapped callable. Keeps
-    the outputs seen, for :meth:`heavy_tail_warnings`; refuses a moment that overflows.
+    the column's values, for :meth:`heavy_tail_warnings`; refuses a moment of ``moments``
+    that overflows (the library computes the quantities from the raw outputs).
     """
 
-    def __init__(self, evaluate: Callable, output: int, moments=(), thresholds=()):
+    def __init__(self, evaluate: Callable, output: int, moments=()):
         self.evaluate = evaluate
         self.output = int(output)
         self.moments = np.asarray(list(moments), dtype=float)
-        self.thresholds = np.asarray(list(thresholds), dtype=float)
         self.seen: list[np.ndarray] = []
 
     def heavy_tail_warnings(self, y_name: str = "Y") -> list[str]:
@@ -83,17 +95,22 @@ class OutputColumns:
                 f"{_TAIL_FACTOR:g} x {int(k)}): this moment may not exist, and its interval "
                 f"then means nothing" for k in self.moments if tail < _TAIL_FACTOR * k]
 
-    def column(self, x, batch):
+    def outputs(self, x, batch) -> np.ndarray:
+        """The raw outputs as an ``(n, m)`` array, with column ``output`` checked."""
         out = np.asarray(self.evaluate(x, batch), dtype=float)
         if out.ndim == 1:
             out = out[:, None]
         if self.output >= out.shape[1]:
             raise ValueError(f"model.output is {self.output} but the model returned "
                              f"{out.shape[1]} column(s)")
-        return out[:, self.output]
+        return out
+
+    def column(self, x, batch):
+        return self.outputs(x, batch)[:, self.output]
 
     def __call__(self, x, batch=0):
-        y = self.column(x, batch)
+        out = self.outputs(x, batch)
+        y = out[:, self.output]
         self.seen.append(y)
         with np.errstate(over="ignore", invalid="ignore"):
             powers = y[:, None] ** self.moments[None, :]
@@ -106,8 +123,7 @@ class OutputColumns:
                              f"model output Y = {y[i]:.4g}: beyond {_MAX_SQUARABLE:.3g} its "
                              f"variance overflows float64 and it can have no interval; ask "
                              f"for a lower moment or rescale the output")
-        cols = [powers, (y[:, None] > self.thresholds[None, :]).astype(float)]
-        return np.concatenate(cols, axis=1)
+        return out
 
     def observe(self, stage) -> None:
         getattr(self.evaluate, "observe", lambda s: None)(stage)

@@ -16,8 +16,9 @@ import numpy as np
 
 from .fields import StudyError
 
-__all__ = ["BASE_COLOUR", "MAIN_COLOUR", "esc", "estimates_figure", "img", "label", "num",
-           "numeric_rows", "pli_figure", "png", "pyplot", "seconds", "sobol_figure"]
+__all__ = ["BASE_COLOUR", "MAIN_COLOUR", "curve_figure", "esc", "estimates_figure", "img",
+           "label", "num", "numeric_rows", "pli_figure", "png", "pyplot", "seconds",
+           "sobol_figure"]
 
 MAIN_COLOUR, BASE_COLOUR = "#1f5fa8", "#d9822b"
 
@@ -181,4 +182,65 @@ def pli_figure(result, baseline, level: float) -> str:
     ax.set_xlabel(f"perturbed-law index ({result.form}) and {round(level * 100)}% interval")
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+    return png(fig)
+
+
+def curve_figure(result, baseline, level: float) -> str:
+    """``P(Y > t)`` on a log scale: each threshold's estimate with its pointwise interval
+    (a band), an estimate without a hit drawn as its upper bound (a down triangle), one with
+    few effective hits hollow (not to be trusted), the quantiles ``q(a)`` with their
+    intervals on the horizontal line ``P = a``; the baseline's curve beside it."""
+    from ..curves import ExceedanceCurve
+    from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT
+
+    plt = pyplot()
+    pct = f"{round(level * 100)}%"
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    series = [(result, MAIN_COLOUR, "o", "-")]
+    if baseline is not None:
+        series.append((baseline, BASE_COLOUR, "s", "--"))
+    positive = []
+    for k, (res, colour, marker, style) in enumerate(series):
+        curve = ExceedanceCurve.from_result(res, level)
+        t, p = curve.thresholds, curve.probability
+        flags = np.array(res.trust)
+        hit = flags != FLAG_NO_HIT
+        low = np.where(curve.low > 0, curve.low, np.nan)
+        positive += [v for v in (*p[hit], *curve.high, *low[hit]) if v > 0]
+        ax.fill_between(t[hit], low[hit], curve.high[hit], color=colour,
+                        alpha=0.18 if k == 0 else 0.10, lw=0,
+                        label=f"{label(res.method)}: {pct} pointwise interval")
+        ax.plot(t[hit], p[hit], style, color=colour, lw=1.2)
+        trusted = hit & (flags != FLAG_FEW_HITS)
+        ax.plot(t[trusted], p[trusted], marker, color=colour, ms=5, ls="none",
+                label=f"{label(res.method)}: P(Y > t)")
+        few = flags == FLAG_FEW_HITS
+        if few.any():
+            ax.plot(t[few], p[few], marker, mfc="white", mec=colour, ms=6, ls="none",
+                    label=f"{label(res.method)}: fewer than {FEW_HITS:g} effective hits "
+                          f"(not to be trusted)")
+        if (~hit).any():
+            ax.plot(t[~hit], curve.high[~hit], "v", color=colour, ms=7, ls="none",
+                    label=f"{label(res.method)}: no hit, {pct} upper bound")
+            ax.vlines(t[~hit], curve.high[~hit] / 30.0, curve.high[~hit], color=colour,
+                      lw=0.8, ls=":")
+        if k == 0:
+            for a, (q, q_low, q_high) in curve.quantiles.items():
+                ax.axhline(a, color="#777", lw=0.7, ls=":")
+                if math.isfinite(q):
+                    err = [[q - q_low if math.isfinite(q_low) else 0.0],
+                           [q_high - q if math.isfinite(q_high) else 0.0]]
+                    ax.errorbar([q], [a], xerr=err, fmt="D", color="#2a8a4a", ms=5,
+                                capsize=4)
+                    ax.annotate(f"q({a:g}) = {q:.5g}", (q, a), textcoords="offset points",
+                                xytext=(6, 5), fontsize=8, color="#2a8a4a")
+    ax.set_yscale("log")
+    if positive:
+        ax.set_ylim(min(positive) / 40.0, min(1.0, max(positive) * 3.0))
+    y = result.names[0].rsplit(" ", 2)[0][2:] if result.names else "Y"  # "P(Y > t0)"
+    ax.set_xlabel("threshold t")
+    ax.set_ylabel(label(f"P({y} > t)"))
+    ax.set_title(f"exceedance curve with {pct} pointwise intervals", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, fontsize=7, loc="lower left")
     return png(fig)

@@ -224,15 +224,25 @@ def _run(args, study_path: str, store: str | None = None) -> int:
 
 
 def _summary(doc: dict) -> str:
+    from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT
+    from .quantities import result_from_dict
+
+    marks = {FLAG_FEW_HITS: f"  ! fewer than {FEW_HITS:g} effective hits: not to be trusted",
+             FLAG_NO_HIT: "  (no hit: an upper bound)"}
     lines = []
     for analysis in doc["analyses"]:
         for rec in (analysis["main"], analysis["baseline"]):
             if rec is None:
                 continue
             lines.append(f"{analysis['title']} ({rec['method']}, {rec['runs']['spent']} runs)")
-            for row in rec["rows"]:
-                lines.append(f"  {row['name']:<28} {row['estimate']:>12.6g} "
-                             f"± {row['stderr']:.2g}  [{row['low']:.6g}, {row['high']:.6g}]")
+            trust = getattr(result_from_dict(rec["result"]), "trust", ())
+            for k, row in enumerate(rec["rows"]):
+                se = float(row["stderr"])  # NaN (a quantile read off a curve): none
+                flag = trust[k] if k < len(trust) else ""
+                lines.append(f"  {row['name']:<28} {float(row['estimate']):>12.6g} "
+                             + (f"± {se:.2g}  " if se == se else " " * 4)
+                             + f"[{float(row['low']):.6g}, {float(row['high']):.6g}]"
+                             + marks.get(flag, ""))
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ def result_from_dict(data: dict):
     return cls.from_dict(data)
 
 
-def analysis_rows(result, level: float) -> list[dict]:
-    """One row per estimate: ``name``, ``estimate``, ``stderr``, ``low``, ``high``."""
-    return kind_of_result(result).rows(result, level)
+def analysis_rows(result, level: float, kind: str | None = None) -> list[dict]:
+    """One row per estimate: ``name``, ``estimate``, ``stderr``, ``low``, ``high`` (by the
+    analysis ``kind`` when given, else by the first kind returning such a result)."""
+    return (KINDS[kind] if kind is not None else kind_of_result(result)).rows(result, level)

@@ -8,8 +8,10 @@ law names, the study file) is HTML-escaped, and ``$`` is escaped in figure label
 matplotlib does not read it as mathematics.
 
 Sections: settings; per analysis a table of estimates with intervals (and the baseline side
-by side with the variance ratio when the study ran one), a plot of the estimates with their
-intervals, Sobol' first/total-order bars with intervals, perturbed-law index bars, the
+by side with the variance ratio when the study ran one; the effective hits of event
+probabilities, those not to be trusted flagged), a plot of the estimates with their
+intervals, an exceedance curve on a log scale, Sobol' first/total-order bars with
+intervals, perturbed-law index bars, the
 adaptation history (predicted final error per stage, mixture weights); reproducibility
 (seed, versions, model runs spent, store); the study file.
 """
@@ -23,6 +25,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT
 from .fields import StudyError
 from .figures import MAIN_COLOUR, esc, img, label, num, numeric_rows, png, pyplot, seconds
 from .kinds import KINDS
@@ -46,7 +49,7 @@ th{background:#f0f3f6;font-weight:600}td.l,th.l{text-align:left}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}img{max-width:100%;height:auto;display:block;
 margin:.5em 0}.note{color:#5b6775;font-size:.9em}pre{background:#f4f6f8;padding:10px;
 overflow-x:auto;font-size:.85em;border-radius:6px}code{font-size:.95em}
-details summary{cursor:pointer;color:#29507a}
+details summary{cursor:pointer;color:#29507a}.warn{color:#b3261e}
 """
 
 _CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
@@ -184,33 +187,74 @@ def _settings_html(doc: dict) -> str:
     return "\n".join(out)
 
 
-def _estimates_table(main: dict, baseline: dict | None, level: float) -> str:
+def _short_note(note, limit: int = 40) -> str:
+    """A stage's note cut to ``limit`` characters (the ladder's levels of a curve's many
+    thresholds would widen the table past the page), the whole note as its tooltip."""
+    text = str(note)
+    if len(text) <= limit:
+        return esc(text)
+    return f'<span title="{esc(text)}">{esc(text[:limit])}…</span>'
+
+
+def _trust_cells(result, n_rows: int) -> list[str] | None:
+    """The effective hits of each event probability of ``result``, flagged when the
+    estimate is not to be trusted (:attr:`~multiexpect.ExpectationResult.trust`); None
+    when the result has no event probability (``n_rows``: the table's rows, a curve's
+    quantiles after its thresholds)."""
+    k_eff = getattr(result, "effective_hits", None)
+    if k_eff is None or np.all(np.isnan(k_eff)):
+        return None
+    cells = []
+    for k, flag in zip(k_eff, result.trust):
+        text = "–" if np.isnan(k) else f"{k:.3g}"
+        if flag == FLAG_FEW_HITS:
+            text = f'<b class="warn">{text} ⚠ few</b>'
+        elif flag == FLAG_NO_HIT:
+            text += " (no hit)"
+        cells.append(text)
+    return (cells + ["–"] * n_rows)[:n_rows]
+
+
+def _estimates_table(main: dict, baseline: dict | None, level: float, result=None,
+                     base=None) -> str:
     pct = f"{round(level * 100)}%"
-    header = ["quantity", f"estimate ({esc(main['method'])})", "std. error",
-              f"{pct} interval"]
-    if baseline:
-        header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval",
-                   "variance ratio"]
-    rows = []
     main_rows, base_rows = numeric_rows(main), numeric_rows(baseline)
+    trust = _trust_cells(result, len(main_rows))
+    base_trust = _trust_cells(base, len(main_rows)) if baseline else None
+    header = ["quantity", f"estimate ({esc(main['method'])})", "std. error",
+              f"{pct} interval"] + (["eff. hits"] if trust else [])
+    if baseline:
+        header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval"]
+        header += (["eff. hits"] if base_trust else []) + ["variance ratio"]
+    rows = []
     for k, r in enumerate(main_rows):
         row = [esc(r["name"]), num(r["estimate"]), num(r["stderr"], 3),
-               f"[{num(r['low'])}, {num(r['high'])}]"]
+               f"[{num(r['low'])}, {num(r['high'])}]"] + ([trust[k]] if trust else [])
         if baseline:
             b = base_rows[k]
             ratio = "–"
-            if r["stderr"] > 0 and math.isfinite(b["stderr"]):
+            if r["stderr"] > 0 and math.isfinite(b["stderr"]) and b["stderr"] > 0:
                 # equal budgets: the runs crude MC needs for the same precision, per run here
                 scale = baseline["runs"]["spent"] / max(main["runs"]["spent"], 1)
                 ratio = f"{scale * (b['stderr'] / r['stderr']) ** 2:.3g}"
             row += [num(b["estimate"]), num(b["stderr"], 3),
-                    f"[{num(b['low'])}, {num(b['high'])}]", ratio]
+                    f"[{num(b['low'])}, {num(b['high'])}]"]
+            row += ([base_trust[k]] if base_trust else []) + [ratio]
         rows.append(row)
     note = ""
+    if trust or base_trust:
+        note += (f'<p class="note">Eff. hits: the effective hits of an event probability, '
+                 f'p̂²(1 − p̂) / s.e.², at most its raw hits (the hits crude Monte Carlo '
+                 f'would need for the same relative error). Below {FEW_HITS:g} (⚠ few): '
+                 f'neither the estimate nor its standard error is to be trusted (few hits '
+                 f'make a skewed, unstable estimate whose standard error is itself '
+                 f'uncertain). With no hit the estimate is 0 and the interval an upper '
+                 f'confidence bound.</p>')
     if baseline:
-        note = ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
-                'runs / main runs) — how many times more runs the baseline would need for '
-                'the same precision.</p>')
+        note += ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
+                 'runs / main runs) — how many times more runs the baseline would need for '
+                 'the same precision (– when the baseline has no standard error: no hit).'
+                 '</p>')
     return _table(header, rows) + note
 
 
@@ -231,7 +275,7 @@ def _analysis_html(analysis: dict, level: float) -> str:
         raise StudyError("", f"not a valid results file: unknown analysis kind "
                          f"{analysis['kind']!r}")
     out += kind.notes(result)
-    out.append(_estimates_table(main, baseline, level))
+    out.append(_estimates_table(main, baseline, level, result, base))
     out.append(kind.figure(result, base, main, baseline, level))
     history = _history(result)
     if history:
@@ -246,7 +290,7 @@ def _analysis_html(analysis: dict, level: float) -> str:
             mix = ", ".join(f"{esc(c)} {float(a):.2f}" for a, c in top) or "the law itself"
             rows.append([esc(h.get("index")), esc(h.get("n_points")), esc(h.get("runs_used")),
                          num(h["predicted_error"], 3), mix + ("" if len(comps) <= 4 else ", …"),
-                         esc(h.get("note") or "")])
+                         _short_note(h.get("note") or "")])
         out.append(_table(["stage", "points", "runs so far", "predicted final error",
                            "largest mixture weights", "note"], rows))
         if chosen is not None:
@@ -321,7 +365,8 @@ def _render(doc: dict) -> str:
     version = doc["reproducibility"]["versions"].get("multiexpect")
     parts.append(f'<p class="note">multiexpect {esc(version)}'
                  f", report generated {generated}. Intervals are normal-theory: estimate ± "
-                 f"z × standard error.</p>")
+                 f"z × standard error; for event probabilities Wilson's interval from the "
+                 f"effective hits, an upper bound without a hit.</p>")
     parts.append(_settings_html(doc))
     for analysis in doc["analyses"]:
         parts.append(_analysis_html(analysis, level))

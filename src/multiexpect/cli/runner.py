@@ -178,8 +178,8 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
             totals[key] += runs[key]
         log(f"{label}: done in {seconds:.1f} s, {runs['new']} new runs, "
             f"{runs['reused']} read from the store")
-        record = {"method": method, "type": type(result).__name__,
-                  "result": result.to_dict(), "rows": analysis_rows(result, study.level),
+        record = {"method": method, "type": type(result).__name__, "result": result.to_dict(),
+                  "rows": analysis_rows(result, study.level, analysis.kind),
                   "runs": runs, "seconds": round(seconds, 3)}
         if method == analysis.method:
             title = analysis.title

@@ -90,7 +90,8 @@ class Study:
         its work folder, and the hash of its code), the method, the budget, the options and
         the statistics, which steer the adaptation. Left out, so that correcting them keeps
         the stored runs usable: names (``output_name``, alternative laws' names), the output
-        column and the weights (the store keeps every raw output column, and every batch's
+        column, the weights and a curve's quantile levels (read off the estimates after the
+        runs; the store keeps every raw output column, and every batch's
         points are checked by hash, so a study now drawing other points is refused batch by
         batch, never mixed), ``timeout``, ``keep``, the baseline, the level, the description
         and the ``[run]`` table.
@@ -98,7 +99,7 @@ class Study:
         model = {k: v for k, v in self.model.items()
                  if k not in ("output", "output_name", "timeout", "keep")}
         model["code_sha256"] = self.accepted_code.get(study_id, self.model_code)
-        spec = {k: v for k, v in analysis.spec.items() if k != "weights"}
+        spec = {k: v for k, v in analysis.spec.items() if k not in ("weights", "quantiles")}
         if "alternatives" in spec:
             spec["alternatives"] = [{k: v for k, v in alt.items() if k != "name"}
                                     for alt in spec["alternatives"]]

@@ -9,13 +9,13 @@ summary and the report find it in :data:`KINDS` (in this order).
 from __future__ import annotations
 
 from ..analysis import AnalysisKind
-from . import expectations, laws, perturbed, sobol
+from . import curve, expectations, laws, perturbed, sobol
 
 __all__ = ["KINDS", "kind_of_result"]
 
 #: every analysis kind, by table name, in the order a study runs them
 KINDS: dict[str, AnalysisKind] = {k.name: k for k in (
-    expectations.KIND, laws.KIND, sobol.KIND, perturbed.KIND)}
+    expectations.KIND, curve.KIND, laws.KIND, sobol.KIND, perturbed.KIND)}
 
 
 def kind_of_result(result) -> AnalysisKind:

@@ -1,5 +1,7 @@
 """``[expectations]``: ``E[Y^k]`` for each order ``k`` and ``P(Y > t) = E[1{Y > t}]`` for
-each threshold ``t`` under the input law (:func:`multiexpect.expectations`)."""
+each threshold ``t`` under the input law (:func:`multiexpect.expectations` with the
+declared quantities ``me.Moment`` and ``me.Exceedance``: a rare exceedance climbs the
+level ladder)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from ..analysis import (
 from ..columns import (
     HeavyTailWarning,
     OutputColumns,
+    declared_quantities,
     exceedance_name,
     make_rows,
     moment_name,
@@ -62,15 +65,18 @@ def quantity_names(analysis: Analysis, y: str = "Y") -> list[str]:
 
 def call_expectations(study: StudyInputs, analysis: Analysis, method: str, evaluate, laws,
                       moments, thresholds, names: list[str]):
-    """:func:`multiexpect.expectations` of the statistics of ``Y`` under ``laws``; a moment
-    whose outputs look too heavy-tailed is reported as a :class:`HeavyTailWarning`."""
+    """:func:`multiexpect.expectations` of the statistics of ``Y`` under ``laws``, declared
+    as ``me.Moment`` and ``me.Exceedance`` on the raw output column; a moment whose outputs
+    look too heavy-tailed is reported as a :class:`HeavyTailWarning`."""
     import multiexpect as me
 
     primary = method == analysis.method
     options = dict(analysis.options) if primary else {}
     weights = analysis.spec.get("weights") if primary else None
-    columns = OutputColumns(evaluate, study.model["output"], moments, thresholds)
+    output = study.model["output"]
+    columns = OutputColumns(evaluate, output, moments)
     result = me.expectations(unused_model, laws, names=names,
+                             quantities=declared_quantities(output, moments, thresholds),
                              weights=weights or "relative", evaluate=columns,
                              budget=analysis.budget, method=method, rng=study.seed,
                              **options)

@@ -1,0 +1,65 @@
+"""The small-ESS flag: an event probability resting on fewer than FEW_HITS effective hits is
+marked as not to be trusted (result.trust, summary(), the command's report); a
+well-sampled one is not (fixed seeds)."""
+
+import numpy as np
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT, trust_flags
+
+LAW = me.Law([stats.norm()])
+SUM4 = me.Law([stats.norm()] * 4)
+
+
+def _three_events(x):
+    y = x[:, 0]
+    return np.column_stack([y, y > 1.0, y > 3.1, y > 6.0])
+
+
+def test_trust_flags_rule():
+    k = np.array([np.nan, 0.0, 0.0, 3.0, FEW_HITS - 0.1, FEW_HITS, 500.0])
+    p = np.array([0.3, 0.0, -1e-6, 1e-4, 1e-3, 1e-3, 0.2])
+    assert trust_flags(p, k) == ["", FLAG_NO_HIT, FLAG_NO_HIT, FLAG_FEW_HITS, FLAG_FEW_HITS,
+                                 "", ""]
+
+
+def test_few_hits_are_flagged_and_many_are_not():
+    """Crude MC, 3000 runs: P(Y > 1) = 0.16 has ~480 hits, P(Y > 3.1) = 9.7e-4 has ~3,
+    P(Y > 6) = 1e-9 none."""
+    res = me.expectations(_three_events, LAW, budget=3000, rng=5, method="mc")
+    hits = res.diagnostics["hits"]
+    assert hits[1] > 300 and 0 < hits[2] < FEW_HITS and hits[3] == 0
+    assert res.trust == ("", "", FLAG_FEW_HITS, FLAG_NO_HIT)
+    n_eff = res.effective_sample_size
+    assert np.isnan(n_eff[0]) and n_eff[3] == 0.0
+    np.testing.assert_allclose(n_eff[1:3], 3000 - 1, rtol=1e-9)  # crude MC: n (ddof = 1)
+    lines = res.summary().splitlines()
+    rows = {line.split()[0]: line for line in lines[3:7]}
+    assert rows["I3"].endswith(" !") and rows["I4"].endswith(" !")
+    assert not rows["I2"].endswith("!") and rows["I1"].endswith("–")
+    assert any(line.startswith("warning: I3: only") and "not to be trusted" in line
+               for line in lines)
+    assert not any(line.startswith("warning: I2") for line in lines)
+    back = me.ExpectationResult.from_json(res.to_json())
+    assert back.trust == res.trust
+
+
+def test_a_rare_event_reached_by_the_ladder_is_not_flagged():
+    """P(X1 + ... + X4 > 8.5) = 1.07e-5 from 10^4 runs: hundreds of effective hits."""
+    res = me.expectations(lambda x: x.sum(axis=1), SUM4, budget=10_000, rng=2,
+                          quantities=[me.Moment(0, 1), me.Exceedance(0, 8.5)])
+    assert res.trust == ("", "")
+    assert res.effective_hits[1] > 10 * FEW_HITS
+    assert "!" not in res.summary() and "warning" not in res.summary()
+
+
+def test_curve_summary_marks_few_hits_and_no_hit():
+    """Crude MC, 4000 runs: P(sum > 6) = 1.3e-3 (~5 hits) and P(sum > 7) = 2.3e-4 are
+    flagged, P(sum > 8..10) are upper bounds, P(sum > 2..5) (23 hits and more) are not."""
+    curve = me.exceedance_curve(lambda x: x.sum(axis=1), SUM4, np.arange(2.0, 11.0),
+                                budget=4000, rng=3, method="mc")
+    tails = [line.split()[-1] for line in curve.summary().splitlines()[1:10]]
+    assert tails[4:6] == ["!", "!"] and tails[6:] == ["hit"] * 3
+    assert all(t[0].isdigit() for t in tails[:4])
+    assert curve.result.trust[:4] == ("",) * 4
