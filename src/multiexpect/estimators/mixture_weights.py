@@ -28,20 +28,22 @@ def second_moment(alpha: np.ndarray, q: np.ndarray, b: np.ndarray) -> float:
 
 
 def _project(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """Closest point (in the multiplicative sense) with ``α >= lower`` and ``sum α = 1``."""
-    alpha = alpha / alpha.sum()
-    for _ in range(50):
-        below = alpha < lower
-        if not below.any():
-            break
-        above = ~below
-        free = above & (alpha > 0)
-        room = 1.0 - np.where(below, lower, 0.0).sum() - np.where(above ^ free, alpha, 0.0).sum()
-        if room <= 0 or not free.any():
-            bound = np.maximum(lower, 0)
-            return bound / bound.sum()
-        alpha = np.where(free, alpha * room / alpha[free].sum(), np.where(below, lower, alpha))
-    return alpha / alpha.sum()
+    """Closest point (in the multiplicative sense) with ``α >= lower`` and ``sum α = 1``:
+    ``α_k = max(lower_k, c y_k)`` with ``c`` such that the sum is one."""
+    y = alpha / alpha.sum()
+    with np.errstate(divide="ignore"):
+        key = np.where(lower > 0, y / lower, np.inf)
+    order = np.argsort(key)  # the coordinates clamped first: smallest y / lower
+    fixed = np.concatenate([[0.0], np.cumsum(lower[order])])[:-1]
+    rest = np.cumsum(y[order][::-1])[::-1]
+    c = (1.0 - fixed) / rest  # c if the first m (in order) are clamped
+    clamped_ok = c * y[order] >= lower[order]
+    m = int(np.argmax(clamped_ok)) if clamped_ok.any() else y.size
+    if m >= y.size or fixed[m] >= 1.0:
+        bound = np.maximum(lower, 0)
+        return bound / bound.sum()
+    out = np.maximum(lower, c[m] * y)
+    return out / out.sum()
 
 
 def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
