@@ -422,9 +422,13 @@ def _law_logpdf(law: Law, x: np.ndarray, logs: dict) -> np.ndarray:
                 scores[:, i] = score
     if scores is not None:
         finite = np.isfinite(out)
-        z = scores[finite]
+        every = bool(finite.all())
+        z = scores if every else scores[finite]
         quad = np.einsum("ij,ij->i", z @ law._corr_inv_minus_eye, z)
-        out[finite] += -0.5 * quad - law._half_logdet
+        if every:
+            out += -0.5 * quad - law._half_logdet
+        else:
+            out[finite] += -0.5 * quad - law._half_logdet
     out[np.isnan(out)] = -np.inf
     return out
 
