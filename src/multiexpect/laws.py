@@ -234,6 +234,7 @@ class Law:
         self._standard = tuple(_is_standard_normal(m) for m in self._marginals)
         self._fast = tuple(_GaussianTransform(m) if _GaussianTransform.applies(m) else None
                            for m in self._marginals)
+        self._support_box: np.ndarray | None = None  # read once, on first use
 
     @classmethod
     def from_salib(cls, problem) -> Law:
@@ -264,6 +265,15 @@ class Law:
     def marginals(self) -> tuple:
         """The frozen scipy.stats marginals."""
         return self._marginals
+
+    @property
+    def support_box(self) -> np.ndarray:
+        """(d, 2) bounds of the marginals' supports (read from scipy once per law)."""
+        if self._support_box is None:
+            box = np.array([m.support() for m in self._marginals], dtype=float)
+            box.setflags(write=False)
+            self._support_box = box
+        return self._support_box
 
     @property
     def correlation(self) -> np.ndarray | None:

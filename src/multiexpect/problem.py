@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .laws import logpdfs_of_laws, standard_normal_logpdf
+from .laws import Law, logpdfs_of_laws, standard_normal_logpdf
 from .logspace import logsumexp_rows
 
 __all__ = ["LawMixture", "Problem"]
@@ -173,6 +173,8 @@ def reference_covariance(problem: Problem) -> np.ndarray:
 
 def _support_box(law) -> np.ndarray | None:
     """(d, 2) bounds of a law's support, or None when its marginals are not known."""
+    if isinstance(law, Law):
+        return law.support_box
     marginals = getattr(law, "marginals", None)
     if marginals is None:
         return None
