@@ -23,7 +23,7 @@ from scipy.special import ndtr, ndtri
 from ._rng import check_rng
 
 __all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
-           "standard_normal_logpdf"]
+           "logpdfs_of_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -130,24 +130,34 @@ class _GaussianTransform:
             return True
         return name == "lognorm" and (dist.args or "s" in dist.kwds)
 
-    def score(self, x):
+    def shifted(self, x):
+        """``(log(x - loc), x > loc)``, what a lognormal's score and density share."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x - self.loc), x > self.loc
+
+    def score(self, x, shifted=None):
+        """``z = (T(x) - m) / s`` (``-inf`` below a lognormal's support); ``shifted``:
+        :meth:`shifted` of ``x`` if already known."""
         if not self.log:
             return (x - self.m) / self.s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.log(x - self.loc)
-        return np.where(x > self.loc, (t - self.m) / self.s, -np.inf)
+        t, inside = self.shifted(x) if shifted is None else shifted
+        return np.where(inside, (t - self.m) / self.s, -np.inf)
 
     def inverse(self, z):
         t = self.m + self.s * z
         return self.loc + np.exp(t) if self.log else t
 
-    def logpdf(self, x):
-        z = self.score(x)
+    def logpdf_and_score(self, x, shifted=None):
+        """The marginal's log-density and normal score at ``x``."""
+        if self.log and shifted is None:
+            shifted = self.shifted(x)
+        z = self.score(x, shifted)
         out = -0.5 * z * z - 0.5 * np.log(2 * np.pi) - np.log(self.s)
         if self.log:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.where(x > self.loc, out - np.log(x - self.loc), -np.inf)
-        return out
+            t, inside = shifted
+            with np.errstate(invalid="ignore"):
+                out = np.where(inside, out - t, -np.inf)
+        return out, z
 
 
 class Law:
@@ -224,6 +234,7 @@ class Law:
         self._standard = tuple(_is_standard_normal(m) for m in self._marginals)
         self._fast = tuple(_GaussianTransform(m) if _GaussianTransform.applies(m) else None
                            for m in self._marginals)
+        self._support_box: np.ndarray | None = None  # read once, on first use
 
     @classmethod
     def from_salib(cls, problem) -> Law:
@@ -254,6 +265,15 @@ class Law:
     def marginals(self) -> tuple:
         """The frozen scipy.stats marginals."""
         return self._marginals
+
+    @property
+    def support_box(self) -> np.ndarray:
+        """(d, 2) bounds of the marginals' supports (read from scipy once per law)."""
+        if self._support_box is None:
+            box = np.array([m.support() for m in self._marginals], dtype=float)
+            box.setflags(write=False)
+            self._support_box = box
+        return self._support_box
 
     @property
     def correlation(self) -> np.ndarray | None:
@@ -315,12 +335,7 @@ class Law:
             if self._fast[i] is not None:
                 z[:, i] = self._fast[i].score(xi)
                 continue
-            cdf = dist.cdf(xi)
-            upper = cdf > 0.5
-            zi = np.empty_like(xi)
-            zi[~upper] = ndtri(cdf[~upper])
-            zi[upper] = -ndtri(dist.sf(xi[upper]))
-            z[:, i] = zi
+            z[:, i] = _generic_score(dist, xi)
         return z
 
     # ------------------------------------------------------------------ public maps
@@ -349,18 +364,7 @@ class Law:
 
     def logpdf(self, x) -> np.ndarray:
         """Log-density at the rows of ``x`` ((n, d) -> (n,)); ``-inf`` outside the support."""
-        x = as_points(x, self.dim, "x")
-        out = np.zeros(x.shape[0])
-        for i, dist in enumerate(self._marginals):
-            fast = self._fast[i]
-            out += fast.logpdf(x[:, i]) if fast is not None else dist.logpdf(x[:, i])
-        if self._chol is not None:
-            finite = np.isfinite(out)
-            z = self._inputs_to_scores(x[finite])
-            quad = np.einsum("ij,ij->i", z @ self._corr_inv_minus_eye, z)
-            out[finite] += -0.5 * quad - self._half_logdet
-        out[np.isnan(out)] = -np.inf
-        return out
+        return logpdfs_of_laws([self], x)[:, 0]
 
     def standard_logpdf(self, u) -> np.ndarray:
         """Log-density of this law's image in standard space: exactly ``N(0, I)``."""
@@ -373,6 +377,81 @@ class Law:
     def std(self) -> np.ndarray:
         """Marginal standard deviations."""
         return np.array([m.std() for m in self._marginals])
+
+
+def _generic_score(dist, xi: np.ndarray) -> np.ndarray:
+    """Normal scores ``Φ^{-1}(F(x))`` of one marginal, the upper half by the survival
+    function (no rounding of ``F`` to 1 in the upper tail)."""
+    cdf = dist.cdf(xi)
+    upper = cdf > 0.5
+    zi = np.empty_like(xi)
+    zi[~upper] = ndtri(cdf[~upper])
+    zi[upper] = -ndtri(dist.sf(xi[upper]))
+    return zi
+
+
+def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
+    """``log f_l(x_i)`` of every law at the rows of ``x``, as an (n, L) array.
+
+    For :class:`Law` objects, what several laws share is computed once: ``log(x_i - loc)``
+    of a lognormal marginal (the same for every lognormal with that ``loc``) and each law's
+    normal scores, which its marginal densities and its Gaussian copula's quadratic form
+    both use (the same operations, point by point, as :meth:`Law.logpdf` alone, so the same
+    bits). Other law objects answer their own ``logpdf``.
+    """
+    first = next((law for law in laws if isinstance(law, Law)), None)
+    points = np.asarray(x, dtype=float) if first is None else as_points(x, first.dim, "x")
+    out = np.empty((points.shape[0], len(laws)))
+    logs: dict = {}
+    for k, law in enumerate(laws):
+        if isinstance(law, Law):
+            if law.dim != points.shape[1]:
+                raise ValueError(f"'x' must have shape (n, {law.dim}), got {np.shape(x)}")
+            out[:, k] = _law_logpdf(law, points, logs)
+        else:
+            out[:, k] = law.logpdf(x)
+    return out
+
+
+def _law_logpdf(law: Law, x: np.ndarray, logs: dict) -> np.ndarray:
+    """``sum_i log f_i(x_i)`` added marginal by marginal, then the copula's ``-1/2 z^T
+    (R^{-1} - I) z - 1/2 log det R``; ``logs`` caches ``log(x_i - loc)`` by ``(i, loc)``."""
+    out = np.zeros(x.shape[0])
+    scores = np.empty_like(x) if law._chol is not None else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i, dist in enumerate(law.marginals):
+            fast = law._fast[i]
+            if fast is None:
+                out += dist.logpdf(x[:, i])
+                if scores is not None:
+                    scores[:, i] = x[:, i] if law._standard[i] else _generic_score(dist, x[:, i])
+                continue
+            log_density, score = _closed_form(fast, x[:, i], i, logs)
+            out += log_density
+            if scores is not None:
+                scores[:, i] = score
+    if scores is not None:
+        finite = np.isfinite(out)
+        every = bool(finite.all())
+        z = scores if every else scores[finite]
+        quad = np.einsum("ij,ij->i", z @ law._corr_inv_minus_eye, z)
+        if every:
+            out += -0.5 * quad - law._half_logdet
+        else:
+            out[finite] += -0.5 * quad - law._half_logdet
+    out[np.isnan(out)] = -np.inf
+    return out
+
+
+def _closed_form(fast: _GaussianTransform, xi: np.ndarray, i: int, logs: dict):
+    """A normal or lognormal marginal's log-density and normal score at ``xi``, a
+    lognormal's ``log(x_i - loc)`` taken from (or put in) ``logs``."""
+    if not fast.log:
+        return fast.logpdf_and_score(xi)
+    key = (i, fast.loc)
+    if key not in logs:
+        logs[key] = fast.shifted(xi)
+    return fast.logpdf_and_score(xi, logs[key])
 
 
 def _describe(dist) -> str:

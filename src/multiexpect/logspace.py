@@ -18,9 +18,22 @@ import numpy as np
 __all__ = ["logsumexp_rows"]
 
 
+#: Rows per block hold about this many entries: a block's temporaries stay in cache.
+_BLOCK_ENTRIES = 1 << 17
+
+
 def logsumexp_rows(a: np.ndarray) -> np.ndarray:
-    """``log sum_k exp(a[i, k])`` for each row of a real (n, K) array ((n,))."""
+    """``log sum_k exp(a[i, k])`` for each row of a real (n, K) array ((n,)), in blocks of
+    rows (each row's result is the same whatever the block)."""
     a = np.asarray(a, dtype=float)
+    rows = max(256, _BLOCK_ENTRIES // max(a.shape[1], 1))
+    if a.shape[0] <= rows:
+        return _logsumexp_block(a)
+    return np.concatenate([_logsumexp_block(a[i:i + rows]) for i in range(0, a.shape[0], rows)])
+
+
+def _logsumexp_block(a: np.ndarray) -> np.ndarray:
+    """:func:`logsumexp_rows` of one block."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         top = a.max(axis=1, keepdims=True)
         at_top = a == top

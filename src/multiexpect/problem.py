@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
-from .laws import standard_normal_logpdf
+from .laws import Law, logpdfs_of_laws, standard_normal_logpdf
+from .logspace import logsumexp_rows
 
 __all__ = ["LawMixture", "Problem"]
 
@@ -109,14 +109,16 @@ class Problem:
     def law_logpdfs(self, z: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """``log f_l(z)`` for every law in the working space, as an (n, L) array."""
         if self.space == "input":
-            return np.column_stack([law.logpdf(z) for law in self.laws])
+            return logpdfs_of_laws(self.laws, z)
         base = standard_normal_logpdf(z)
         if len(self.laws) == 1:
             return base[:, None]
         x = self.to_inputs(z) if x is None else x
-        ref = self.laws[0].logpdf(x)
-        cols = [base] + [law.logpdf(x) - ref + base for law in self.laws[1:]]
-        return np.column_stack(cols)
+        out = logpdfs_of_laws(self.laws, x)
+        out -= out[:, [0]]
+        out += base[:, None]
+        out[:, 0] = base
+        return out
 
     def quantity_values(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs ((n, m)) -> quantity values ``phi`` ((n, J))."""
@@ -139,7 +141,7 @@ class LawMixture:
         n_laws = law_logpdfs.shape[1]
         if n_laws == 1:
             return law_logpdfs[:, 0]
-        return logsumexp(law_logpdfs, axis=1) - np.log(n_laws)
+        return logsumexp_rows(law_logpdfs) - np.log(n_laws)
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """``log f̄(z)``."""
@@ -171,27 +173,32 @@ def reference_covariance(problem: Problem) -> np.ndarray:
 
 def _support_box(law) -> np.ndarray | None:
     """(d, 2) bounds of a law's support, or None when its marginals are not known."""
+    if isinstance(law, Law):
+        return law.support_box
     marginals = getattr(law, "marginals", None)
     if marginals is None:
         return None
     return np.array([m.support() for m in marginals], dtype=float)
 
 
+def _outside(first: np.ndarray | None, box: np.ndarray | None) -> bool:
+    """Whether the support ``box`` is known to reach outside ``first``."""
+    return first is not None and box is not None and bool(
+        np.any(box[:, 0] < first[:, 0]) or np.any(box[:, 1] > first[:, 1]))
+
+
 def _law_outside_first(laws) -> int | None:
     """Index of the first law known to have mass outside the first law's support."""
-    first = _support_box(laws[0])
-    for index, law in enumerate(laws[1:], start=1):
-        box = _support_box(law)
-        if first is not None and box is not None and (
-                np.any(box[:, 0] < first[:, 0]) or np.any(box[:, 1] > first[:, 1])):
-            return index
-    return None
+    boxes = [_support_box(law) for law in laws]
+    return next((index for index in range(1, len(laws)) if _outside(boxes[0], boxes[index])),
+                None)
 
 
 def _supports_within_first(laws) -> bool:
     """Whether every law's support is known to lie in the first law's (one law: trivially)."""
     if len(laws) == 1:
         return True
-    if any(_support_box(law) is None for law in laws):
+    boxes = [_support_box(law) for law in laws]
+    if any(box is None for box in boxes):
         return False
-    return _law_outside_first(laws) is None
+    return not any(_outside(boxes[0], box) for box in boxes[1:])

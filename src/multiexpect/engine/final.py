@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import batch_keys
-from ..estimators.importance import StreamingMoments, iscv_summands
+from ..estimators.importance import (
+    StreamingMoments,
+    is_responses,
+    iscv_summands,
+    subtract_controls,
+)
 from ..estimators.pooling import StagePooling
 from .pilot import run_model
 from .result import EngineResult
@@ -133,12 +138,14 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
                                          batched=True)
             log_g = best.proposal.logpdf_from_components(log_comp)
         log_fq = log_laws[:, problem.law_index]
-        summands = iscv_summands(phi, log_fq, log_comp, log_g, best.beta)
+        responses = is_responses(phi, log_fq, log_g)
+        if best.beta is None or log_comp is None or not best.beta.size:
+            summands = responses
+        else:  # the same layout as the responses: the moments sum in the same order
+            summands = subtract_controls(responses.copy(order="K"), log_comp, log_g, best.beta)
         if pooling is None:
             moments.update(summands)
         else:  # the stages' variances are reweighted from the plain IS responses
-            responses = (summands if best.beta is None
-                         else iscv_summands(phi, log_fq, None, log_g, None))
             _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
                         best.stage)
         if keep_sample:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["StreamingMoments", "iscv_summands", "log_ratio_exp"]
+__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "log_ratio_exp",
+           "subtract_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
@@ -41,14 +42,28 @@ def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray
     beta : (J, K) array or None
         Control coefficients; ``None`` for plain importance sampling.
     """
+    out = is_responses(phi, log_f, log_g)
+    if beta is not None and log_components is not None and beta.size:
+        subtract_controls(out, log_components, log_g, beta)
+    return out
+
+
+def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray) -> np.ndarray:
+    """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
+    with ``β = 0``."""
     weights = log_ratio_exp(log_f, log_g[:, None])
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
     out = np.multiply(phi, weights)
     np.copyto(out, 0.0, where=~(weights > 0))
-    if beta is not None and log_components is not None and beta.size:
-        controls = log_ratio_exp(log_components, log_g[:, None])
-        controls -= 1.0
-        out -= controls @ beta.T
+    return out
+
+
+def subtract_controls(out: np.ndarray, log_components: np.ndarray, log_g: np.ndarray,
+                      beta: np.ndarray) -> np.ndarray:
+    """``out -= (g_k / g_α - 1) β^T`` in place (responses to summands), and ``out``."""
+    controls = log_ratio_exp(log_components, log_g[:, None])
+    controls -= 1.0
+    out -= controls @ beta.T
     return out
 
 

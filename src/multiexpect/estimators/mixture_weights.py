@@ -27,21 +27,25 @@ def second_moment(alpha: np.ndarray, q: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(q / np.maximum(s, 1e-300)))
 
 
-def _project(alpha: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """Closest point (in the multiplicative sense) with ``α >= lower`` and ``sum α = 1``."""
-    alpha = alpha / alpha.sum()
-    for _ in range(50):
-        below = alpha < lower
-        if not below.any():
-            break
-        above = ~below
-        free = above & (alpha > 0)
-        room = 1.0 - np.where(below, lower, 0.0).sum() - np.where(above ^ free, alpha, 0.0).sum()
-        if room <= 0 or not free.any():
-            bound = np.maximum(lower, 0)
-            return bound / bound.sum()
-        alpha = np.where(free, alpha * room / alpha[free].sum(), np.where(below, lower, alpha))
-    return alpha / alpha.sum()
+def _project(alpha: np.ndarray, lower: np.ndarray, positive=None) -> np.ndarray:
+    """Closest point (in the multiplicative sense) with ``α >= lower`` and ``sum α = 1``:
+    ``α_k = max(lower_k, c y_k)`` with ``c`` such that the sum is one."""
+    y = alpha / alpha.sum()
+    if positive is None:
+        positive = lower > 0
+    key = np.divide(y, lower, out=np.full(y.shape, np.inf), where=positive)
+    order = np.argsort(key)  # the coordinates clamped first: smallest y / lower
+    low, ys = lower[order], y[order]
+    fixed = np.concatenate([[0.0], np.cumsum(low)])[:-1]
+    rest = np.cumsum(ys[::-1])[::-1]
+    c = (1.0 - fixed) / rest  # c if the first m (in order) are clamped
+    clamped_ok = c * ys >= low
+    m = int(np.argmax(clamped_ok)) if clamped_ok.any() else y.size
+    if m >= y.size or fixed[m] >= 1.0:
+        bound = np.maximum(lower, 0)
+        return bound / bound.sum()
+    out = np.maximum(lower, c[m] * y)
+    return out / out.sum()
 
 
 def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
@@ -69,6 +73,7 @@ def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
     alpha = start
     converged = False
     previous = np.inf
+    threshold, positive = lower * (1 + 1e-9), lower > 0
     for _ in range(max_iter):
         s = np.maximum(b @ alpha, 1e-300)
         value = np.mean(q / s)
@@ -77,14 +82,16 @@ def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
             break
         previous = value
         grad = (b.T @ (q / s**2)) / n
-        free = alpha > lower * (1 + 1e-9)
-        gap = np.max(np.abs(grad[free] / value - 1.0)) if np.any(free) else 0.0
+        free = alpha > threshold
+        excess = grad / value - 1.0
+        gap = np.abs(excess[free]).max() if free.any() else 0.0
         # bounded coordinates only need a gradient no larger than V
-        gap = max(gap, float(np.max(grad[~free] / value - 1.0, initial=0.0)))
+        gap = max(gap, float(excess[~free].max(initial=0.0)))
         if gap < tol:
             converged = True
             break
-        alpha = _project(alpha * np.sqrt(np.maximum(grad, 0.0) / value) + 1e-300, lower)
+        alpha = _project(alpha * np.sqrt(np.maximum(grad, 0.0) / value) + 1e-300, lower,
+                         positive)
     if not np.all(np.isfinite(alpha)) or second_moment(alpha, q, b) > start_value:
         return start, False
     return alpha, converged or gap < 1e-2

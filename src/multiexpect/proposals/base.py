@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Proposal", "effective_sample_size", "normalised_weights"]
+__all__ = ["Proposal", "effective_sample_size", "normalised_weights", "weights_and_ess"]
 
 
 @runtime_checkable
@@ -43,5 +43,11 @@ def effective_sample_size(log_weights: np.ndarray) -> float:
     lw = np.asarray(log_weights, dtype=float)
     if lw.size == 0 or not np.isfinite(np.max(lw)):
         return 0.0
-    w = normalised_weights(lw)
-    return float(1.0 / np.sum(w * w))
+    return weights_and_ess(lw)[1]
+
+
+def weights_and_ess(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`normalised_weights` and, from the same weights, the effective sample size
+    ``1 / sum w^2`` (what a fit needs, without exponentiating twice)."""
+    w = normalised_weights(log_weights)
+    return w, float(1.0 / np.sum(w * w))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .base import effective_sample_size, normalised_weights
+from .base import weights_and_ess
 
 __all__ = ["Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance", "shrink_mean"]
 
@@ -131,8 +131,7 @@ def fit_gaussian(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: 
     (Gaussian, float)
         The fitted component and the effective sample size of the weights.
     """
-    w = normalised_weights(log_weights)
-    n_eff = effective_sample_size(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     mean = shrink_mean(w @ points, n_eff, reference_mean)
     diff = points - mean
     cov = (diff * w[:, None]).T @ diff
@@ -163,8 +162,7 @@ def fit_widened_law(points: np.ndarray, log_weights: np.ndarray, *, centre: np.n
     (Gaussian, float)
         The component and the effective sample size of the weights.
     """
-    w = normalised_weights(log_weights)
-    n_eff = effective_sample_size(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     diff = points - centre
     moment = regularise_covariance((diff * w[:, None]).T @ diff, n_eff, reference_cov)
     root = np.linalg.cholesky(reference_cov)

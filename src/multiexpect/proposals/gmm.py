@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..logspace import logsumexp_rows
-from .base import effective_sample_size, normalised_weights
+from .base import weights_and_ess
 from .gaussian import Gaussian, fit_gaussian, regularise_covariance
 from .student import StudentT, fit_student
 
@@ -88,8 +88,7 @@ def _fit_component(points, log_weights, reference_cov, dof):
 
 def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol, dof):
     d = points.shape[1]
-    w = normalised_weights(log_weights)
-    n_eff = effective_sample_size(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     if n_components <= 1 or n_eff < n_components * (d + 1):
         return _fit_component(points, log_weights, reference_cov, dof)
     support = np.flatnonzero(w > 0)

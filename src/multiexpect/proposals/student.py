@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from .base import effective_sample_size, normalised_weights
+from .base import weights_and_ess
 from .gaussian import LocationScale, regularise_covariance, shrink_mean
 
 __all__ = ["StudentT", "fit_student"]
@@ -63,8 +63,7 @@ def fit_student(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
     (:func:`~multiexpect.proposals.shrink_mean`) after the EM; the scale matrix stays the
     one fitted about the unpulled location.
     """
-    w = normalised_weights(log_weights)
-    n_eff = effective_sample_size(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     keep = w > 0
     pts, w = points[keep], w[keep]
     d = points.shape[1]
