@@ -55,3 +55,35 @@ def test_moments_and_a_rare_event_share_one_budget():
         assert np.all(np.abs(res.estimate - truth) <= 4 * res.stderr)
         assert res.estimate[2] > 0
         assert any(h["note"].startswith("ladder") for h in res.history)
+
+
+def test_a_climb_is_followed_by_two_fits_at_the_real_level():
+    """After the ladder reaches the event, the adaptation fits the event itself twice (the
+    first fit rests on the last ladder batch's few hits) before the final stage."""
+    for seed in range(3):
+        res = me.expectations(_sum, LAW, budget=5000, rng=seed,
+                              quantities=[me.Exceedance(0, LEVEL)])
+        notes = [h["note"] for h in res.history]
+        last = max(k for k, note in enumerate(notes) if note.startswith("ladder"))
+        assert len(notes) - 1 - last >= 2, notes
+
+
+def test_ladder_in_dimension_50_has_an_honest_standard_error():
+    """``P(sum of 50 N(0,1) > 5.612 sqrt 50) = 1e-8``: a mean fitted on the last ladder
+    batch's few hits is off by noise of energy ``d / n_eff``, which made the estimates'
+    spread twice the target below and the reported standard errors too small."""
+    d, p, reps = 50, 1e-8, 16
+    level = stats.norm.isf(p) * np.sqrt(d)
+    law = me.Law([stats.norm()] * d)
+    est, se = [], []
+    for seed in range(reps):
+        res = me.expectations(_sum, law, budget=10_000, rng=seed,
+                              quantities=[me.Exceedance(0, level)])
+        est.append(res.estimate[0])
+        se.append(res.stderr[0])
+    est, se = np.array(est), np.array(se)
+    rms_se = np.sqrt(np.mean(se**2))
+    sd = est.std(ddof=1)
+    assert abs(est.mean() - p) <= 4 * rms_se / np.sqrt(reps)
+    assert sd / p < 0.12
+    assert 0.6 <= sd / rms_se <= 1.5

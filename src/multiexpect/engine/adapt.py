@@ -26,7 +26,7 @@ from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
 from .ladder import (
     climb_cap,
-    climbing,
+    extended,
     ladder_levels,
     ladder_note,
     ladder_phi,
@@ -45,10 +45,11 @@ MIN_CONTROL_ALPHA = 1e-3
 
 def adaptation_done(state: EngineState) -> bool:
     """Stop at the first stage whose ``E_t`` does not decrease, or when the next batch would
-    pass the adaptation cap; while an exceedance climbs its level ladder, go on (the
-    stages fitted on the ladder are not compared)."""
+    pass the adaptation cap; while an exceedance climbs its level ladder and until its
+    real level has been fitted twice, go on (the stages fitted on the ladder are not
+    compared; :func:`~.ladder.extended`)."""
     opts = state.setup.options
-    if climbing(state):
+    if extended(state):
         return state.runs_used + opts.batch_size > climb_cap(state.setup)
     if state.runs_used + opts.batch_size > opts.adaptation_cap:
         return True
