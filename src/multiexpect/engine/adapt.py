@@ -27,10 +27,10 @@ from ..proposals.families import FAMILIES, FitContext
 from .ladder import (
     climb_cap,
     extended,
+    fitted_on_ladder,
     ladder_levels,
     ladder_note,
     ladder_phi,
-    ladder_quantities,
     post_ladder_history,
 )
 from .pilot import run_model_scored
@@ -80,7 +80,7 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
-                           ladder_quantities(state, levels))
+                           fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)

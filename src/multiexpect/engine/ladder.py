@@ -35,9 +35,11 @@ __all__ = [
     "RHO",
     "SETTLE",
     "climb_cap",
+    "climbed",
     "climbing",
     "eligible",
     "extended",
+    "fitted_on_ladder",
     "ladder_levels",
     "ladder_note",
     "ladder_phi",
@@ -138,6 +140,25 @@ def ladder_quantities(state: EngineState, levels: np.ndarray) -> np.ndarray:
     climb in high dimension)."""
     return np.isfinite(levels) | (scored_columns(state.sample.scores, state.problem)
                                   & (state.pilot_estimate == 0))
+
+
+def climbed(state: EngineState) -> np.ndarray:
+    """The exceedances that needed the ladder ((J,) bool): fewer than ``n_ρ`` hits in the
+    pilot. They keep the ladder's fit at their real level too (:func:`fitted_on_ladder`)."""
+    scored = scored_columns(state.sample.scores, state.problem)
+    if not np.any(scored):
+        return scored
+    rows = state.sample.stage_rows(0)
+    hits = np.sum(state.sample.phi[rows] > 0, axis=0)
+    return scored & (hits < elite_count(state.setup.options))
+
+
+def fitted_on_ladder(state: EngineState, levels: np.ndarray) -> np.ndarray:
+    """The quantities fitted as on the ladder ((J,) bool): Gaussians, one per region of the
+    weighted points, their means not pulled (:func:`ladder_quantities`), for every
+    exceedance that climbed, at its real level too: a t fitted to the hits of separate
+    regions spreads between them."""
+    return ladder_quantities(state, levels) | climbed(state)
 
 
 def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,
