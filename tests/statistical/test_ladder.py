@@ -122,3 +122,25 @@ def test_an_exceedance_with_a_few_pilot_hits_keeps_the_ladder_fit_at_its_level()
                               rng=seed, quantities=[me.Exceedance(0, beta)])
         assert res.estimate[0] > 0
         assert abs(res.estimate[0] - p) <= 4 * res.stderr[0]
+
+
+def test_a_failure_domain_bounded_by_a_radius_in_dimension_100():
+    """RP63, ``x_0 + 4.5 <= 0.1 sum_{i>=1} x_i^2`` in d = 100 (p = 3.8e-4): the elite points
+    have a smaller radius than the law's in 99 dimensions; the ladder's fits shrink toward
+    the law scaled by their mean variance (``scaled_reference``), so the climb reaches the
+    event (a fit at the law's scale left it short, estimates 0.5 p on average here)."""
+    from multiexpect.testproblems import reliability_problem
+
+    problem = reliability_problem("rp63")
+    p, reps = problem.probability, 8
+    est, se = [], []
+    for seed in range(reps):
+        res = me.expectations(lambda x: 0.1 * np.sum(x[:, 1:] ** 2, axis=1) - x[:, 0],
+                              problem.law(), budget=10_000, rng=seed,
+                              quantities=[me.Exceedance(0, 4.5, side="<=")])
+        est.append(res.estimate[0])
+        se.append(res.stderr[0])
+    est, se = np.array(est), np.array(se)
+    rms_se = np.sqrt(np.mean(se**2))
+    assert abs(est.mean() - p) <= 4 * max(rms_se, est.std(ddof=1)) / np.sqrt(reps)
+    assert est.std(ddof=1) / p < 0.12

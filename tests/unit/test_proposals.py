@@ -20,6 +20,7 @@ from multiexpect.proposals import (
     fit_student_mixture,
     fit_widened_law,
     normalised_weights,
+    scaled_reference,
     shrink_mean,
 )
 
@@ -217,6 +218,29 @@ def test_gmm_fit_falls_back_to_one_gaussian_with_few_points():
     comp, n_eff = fit_gmm(z, np.zeros(5), reference_cov=np.eye(3), n_components=2,
                           rng=np.random.default_rng(0))
     assert isinstance(comp, Gaussian) and n_eff == pytest.approx(5.0)
+
+
+def test_scaled_reference_follows_the_points_spread_across_their_offset():
+    """40 points of N(m, diag(0.04, 0.81, ..., 0.81)) in d = 50 (far fewer than d^2), m = 4
+    e_1 off the centre: the target is 0.81 across the points' mean offset (within its
+    sampling error sqrt(2 / (n (d - 1)))) and the reference's 1 along it."""
+    rng = np.random.default_rng(12)
+    d, n = 50, 40
+    sd = np.full(d, 0.9)
+    sd[0] = 0.2
+    points = sd * rng.standard_normal((n, d))
+    points[:, 0] += 4.0
+    target = scaled_reference(points, np.zeros(n), np.eye(d), np.zeros(d))
+    u_hat = points.mean(axis=0) / np.linalg.norm(points.mean(axis=0))  # about e_1
+    scale = (np.trace(target) - u_hat @ target @ u_hat) / (d - 1)
+    assert abs(scale - 0.81 * (n - 1) / n) <= 4 * 0.81 * np.sqrt(2.0 / (n * (d - 1)))
+    assert u_hat @ target @ u_hat == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(target, target.T)
+    # in the reference's frame: with 4 I, the reference's 4 along the offset, the same
+    # measured spread across it
+    wide = scaled_reference(points, np.zeros(n), 4 * np.eye(d), np.zeros(d))
+    assert u_hat @ wide @ u_hat == pytest.approx(4.0, rel=1e-12)
+    assert (np.trace(wide) - u_hat @ wide @ u_hat) / (d - 1) == pytest.approx(scale, rel=1e-10)
 
 
 def test_regions_fit_one_gaussian_per_separate_region():

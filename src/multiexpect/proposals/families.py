@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from .base import Proposal
-from .gaussian import fit_gaussian, fit_widened_law
+from .gaussian import fit_gaussian, fit_widened_law, scaled_reference
 from .gmm import fit_gmm, fit_regions, fit_student_mixture
 from .student import fit_student
 
@@ -165,8 +165,9 @@ class EventFamily:
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
         if context.gaussian_event:
-            comps, shares, n_eff = fit_regions(points, log_weights,
-                                               reference_cov=context.reference_cov,
+            reference = scaled_reference(points, log_weights, context.reference_cov,
+                                         context.centre)
+            comps, shares, n_eff = fit_regions(points, log_weights, reference_cov=reference,
                                                max_components=LADDER_REGIONS, rng=context.rng)
             fitted = Fitted(tuple(Part(c, float(s)) for c, s in zip(comps, shares)), n_eff)
         else:
