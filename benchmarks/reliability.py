@@ -3,7 +3,11 @@
 Issue 17. The problems are ``multiexpect.testproblems.reliability_problems()`` (exact
 references). Each repetition runs, with the same seed, at the same budget of calls:
 
-* ``aiscv``: ``me.expectations(problem.failure, law, budget=B, method="aiscv")``;
+* ``ladder`` (ours, the default): ``me.expectations(problem.limit_state, law, budget=B,
+  quantities=[me.Exceedance(0, 0.0, side="<=")])``, the declared exceedance: the model
+  returns ``g`` and the engine climbs its cross-entropy level ladder;
+* ``aiscv``: ``me.expectations(problem.failure, law, budget=B, method="aiscv")`` (the 0/1
+  column, no ladder);
 * ``mc``: crude Monte Carlo (``method="mc"``);
 * ``ce-is``: OpenTURNS' ``StandardSpaceCrossEntropyImportanceSampling`` (quantile 0.1);
 * ``nais``: OpenTURNS' ``NAIS`` (quantile 0.1);
@@ -21,6 +25,11 @@ the 95% interval (``n.cover``: of the normal interval ``p̂ ± 1.96 se`` from th
 runs); ``zero-w`` = intervals of zero width; ``fail`` = exceptions, NaN or zero estimates;
 ``calls`` (mean, max) and seconds per run.
 
+Then the floors of issue 17 for ``--ours`` (default ``ladder``) against the best of the
+specialists run (``ce-is``, ``nais``, ``subset``) on each problem: no zero-width interval;
+relative RMSE within 1.5x of the best specialist's on every problem and below it on at
+least half; coverage of the 95% interval in [0.90, 0.97]; PASS/FAIL per problem and floor.
+
 ``--curves``: exceedance curves ``P(g <= t_k)`` at 7 thresholds with probabilities
 1e-1 ... 1e-7 on three problems: aiscv with one budget for every threshold (one 0/1 column
 each), subset sampling run once to the rarest threshold and read at every threshold from
@@ -31,6 +40,7 @@ once per threshold with ``B // 7`` calls.
 Usage::
 
     python benchmarks/reliability.py --reps 50 --processes 2 --json rel.json
+    python benchmarks/reliability.py --methods ladder,aiscv,mc,ce-is,nais,subset --reps 5
     python benchmarks/reliability.py --curves --reps 50 --processes 2
     python benchmarks/reliability.py --problems four_branch,rp107 --methods aiscv,nais --reps 5
 """
@@ -53,8 +63,11 @@ from scipy import optimize
 import multiexpect as me
 from multiexpect.testproblems import reliability_problem, reliability_problems
 
-METHODS = ("aiscv", "mc", "ce-is", "nais", "subset")
+METHODS = ("ladder", "aiscv", "mc", "ce-is", "nais", "subset")
+#: The methods run by default: ours (the declared exceedance) and the three specialists.
+DEFAULT_METHODS = ("ladder", "ce-is", "nais", "subset")
 OT_METHODS = ("ce-is", "nais", "subset")
+CURVE_METHODS = ("aiscv", "mc", "ce-is", "subset")
 CURVE_PROBLEMS = ("four_branch", "paraboloid_d6", "rp107")
 CURVE_PROBABILITIES = tuple(10.0 ** -k for k in range(1, 8))
 SEED0 = 20_000
@@ -62,6 +75,10 @@ SEED0 = 20_000
 #: returned estimates near 0): left out by default
 SKIP = ("rp63:nais", "linear_d100:nais")
 Z95 = 1.959963984540054
+#: Issue 17's floors: relative RMSE within RATIO_CAP of the best specialist everywhere,
+#: coverage of the 95% interval in COVER_RANGE.
+RATIO_CAP = 1.5
+COVER_RANGE = (0.90, 0.97)
 
 
 # ---------------------------------------------------------------------------- OpenTURNS
@@ -142,7 +159,22 @@ def one_run(task):
     row = {"problem": name, "method": method, "rep": rep, "seed": seed}
     start = time.perf_counter()
     try:
-        if method in ("aiscv", "mc"):
+        if method == "ladder":
+            calls = [0]
+
+            def limit_state(x):
+                calls[0] += x.shape[0]
+                return problem.limit_state(x)
+
+            res = me.expectations(limit_state, problem.law(), budget=budget, rng=seed,
+                                  quantities=[me.Exceedance(0, 0.0, side="<=")])
+            low, high = res.confidence_interval(0.95)
+            row.update(estimate=float(res.estimate[0]), stderr=float(res.stderr[0]),
+                       low=float(low[0]), high=float(high[0]), calls=calls[0],
+                       k_eff=float(res.effective_hits[0]),
+                       chosen_stage=int(res.diagnostics["chosen_stage"]),
+                       n_final=int(res.diagnostics["n_final"]))
+        elif method in ("aiscv", "mc"):
             calls = [0]
 
             def model(x):
@@ -217,6 +249,66 @@ def print_table(summary: dict) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
+
+
+def floors(summary: dict, ours: str) -> dict:
+    """Issue 17's floors for ``ours`` on each problem against the best specialist run:
+    ``{problem: {"best", "ratio", "zero_width", "within", "better", "cover"}}`` (a PASS is
+    True); a specialist without a finite relative RMSE (left out, every run failed) does
+    not count."""
+    out = {}
+    for name, by_method in summary.items():
+        mine = by_method.get(ours)
+        peers = {m: s["rel_rmse"] for m, s in by_method.items()
+                 if m in OT_METHODS and s.get("rel_rmse") is not None
+                 and np.isfinite(s["rel_rmse"])}
+        if mine is None or not peers:
+            continue
+        best = min(peers, key=peers.get)
+        rmse = mine.get("rel_rmse", np.nan)
+        ratio = rmse / peers[best] if rmse is not None else np.nan
+        cover = mine.get("cover", np.nan)
+        out[name] = {"best": best, "ratio": float(ratio),
+                     "zero_width": mine.get("zero_width", 0) == 0 and mine["errors"] == 0,
+                     "within": bool(ratio <= RATIO_CAP), "better": bool(ratio < 1.0),
+                     "cover": bool(COVER_RANGE[0] <= cover <= COVER_RANGE[1])}
+    return out
+
+
+def print_floors(summary: dict, ours: str) -> dict:
+    """The comparison table of ``ours`` against each specialist, PASS/FAIL per floor."""
+    table = floors(summary, ours)
+    if not table:
+        return table
+    peers = [m for m in OT_METHODS if any(m in s for s in summary.values())]
+    header = (["problem", f"{ours} rmse (cover)"] + [f"{m} rmse (cover)" for m in peers]
+              + ["best", "ratio", "no zero-w", f"<= {RATIO_CAP}x", f"cover in {COVER_RANGE}"])
+    lines = [header]
+
+    def cell(s):
+        if s is None:
+            return "(left out)"
+        return f"{_fmt(s.get('rel_rmse'), '.3g')} ({_fmt(s.get('cover'), '.2f')})"
+
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    for name, f in table.items():
+        lines.append([name, cell(summary[name][ours])]
+                     + [cell(summary[name].get(m)) for m in peers]
+                     + [f["best"], f"{f['ratio']:.2f}", verdict(f["zero_width"]),
+                        verdict(f["within"]), verdict(f["cover"])])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"\nIssue 17 floors for {ours} against the best specialist:")
+    for line in lines:
+        print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
+    n = len(table)
+    better = sum(f["better"] for f in table.values())
+    print(f"no zero-width interval: {sum(f['zero_width'] for f in table.values())}/{n} "
+          f"problems; within {RATIO_CAP}x: {sum(f['within'] for f in table.values())}/{n}; "
+          f"better than the best: {better}/{n} ({verdict(2 * better >= n)}: at least half); "
+          f"coverage in {list(COVER_RANGE)}: {sum(f['cover'] for f in table.values())}/{n}")
+    return table
 
 
 # ---------------------------------------------------------------------------- curves
@@ -345,7 +437,11 @@ def calibrate(names, methods, budget: int, curves: bool, skip=()) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default=None, help="comma-separated problem names")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=None,
+                        help=f"comma-separated, from {','.join(METHODS)} (default "
+                             f"{','.join(DEFAULT_METHODS)}; with --curves aiscv,mc,ce-is,subset)")
+    parser.add_argument("--ours", default="ladder",
+                        help="the method whose floors are checked against the specialists")
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--first-rep", type=int, default=0,
                         help="first repetition (seed 20000 + rep): extend an earlier run")
@@ -361,14 +457,15 @@ def main(argv=None):
                         help="problem:method pairs not run (default: NAIS in d = 100, "
                              "40-320 s per run; '' runs every pair)")
     args = parser.parse_args(argv)
-    methods = args.methods.split(",")
+    methods = (args.methods.split(",") if args.methods
+               else list(CURVE_METHODS if args.curves else DEFAULT_METHODS))
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {METHODS}")
     start = time.perf_counter()
     if args.curves:
         names = args.problems.split(",") if args.problems else list(CURVE_PROBLEMS)
-        methods = [m for m in methods if m != "nais"]
+        methods = [m for m in methods if m not in ("nais", "ladder")]
         run = one_curve_run
     else:
         names = (args.problems.split(",") if args.problems
@@ -402,11 +499,13 @@ def main(argv=None):
             summary[n][m] = (summarise_curve(subset) if args.curves
                              else summarise(subset, reliability_problem(n).probability))
     (print_curves if args.curves else print_table)(summary)
+    floor_table = {} if args.curves else print_floors(summary, args.ours)
     print(f"\n{len(tasks)} runs in {time.perf_counter() - start:.0f} s "
           f"(budget {args.budget}, reps {args.reps}, processes {args.processes})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"args": vars(args), "summary": summary, "rows": rows}, fh, indent=1)
+            json.dump({"args": vars(args), "summary": summary, "floors": floor_table,
+                       "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

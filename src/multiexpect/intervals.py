@@ -9,8 +9,11 @@ and with a few hits it ignores the skew of ``p̂`` (the upper side is too short)
   survey proportions) gives ``k_eff = n_eff p̂`` effective hits. The interval is Wilson's
   score interval for ``k_eff`` hits in ``n_eff`` runs, the set of ``p`` with
   ``(p̂ - p)² <= z² p (1 - p) / n_eff``: inside [0, 1], longer above ``p̂`` than below, and
-  the normal interval again when ``k_eff`` is large. ``k_eff`` is capped by the raw number
-  of hits (a standard error measured on a few hits is itself uncertain).
+  the normal interval again when ``k_eff`` is large. With fewer than ``CAP_HITS`` raw hits
+  ``k_eff`` is capped by them (a standard error measured on a few hits is itself
+  uncertain); with more, the standard error is measured on enough of them, and an
+  importance sampler that beats crude Monte Carlo keeps its ``k_eff`` above its hits (capped,
+  its interval would be longer than its standard error says, and over-cover).
 * **No hit** (``p̂ = 0`` with ``se = 0``). ``[0, U]`` with the upper bound ``U`` of the draws
   that missed: draw ``i`` comes from a proposal that puts weight ``a_i`` at least on the
   law (1 for the pilot, the defensive weight after it), so it hits with probability
@@ -35,12 +38,14 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-__all__ = ["FEW_HITS", "FLAG_FEW_HITS", "FLAG_NO_HIT", "HitTally", "effective_hits",
-           "event_diagnostics", "event_interval", "event_notes", "normal_interval",
-           "trust_flags", "z_value", "zero_hit_bound"]
+__all__ = ["CAP_HITS", "FEW_HITS", "FLAG_FEW_HITS", "FLAG_NO_HIT", "HitTally",
+           "effective_hits", "event_diagnostics", "event_interval", "event_notes",
+           "normal_interval", "trust_flags", "z_value", "zero_hit_bound"]
 
 #: effective hits below which an event probability is flagged as not to be trusted
 FEW_HITS = 10.0
+#: raw hits below which the effective hits are capped by them
+CAP_HITS = 100
 #: the flags of :func:`trust_flags`
 FLAG_NO_HIT, FLAG_FEW_HITS = "no hit", "few hits"
 
@@ -66,7 +71,8 @@ def normal_interval(estimate, stderr, level: float, dof: float | None = None
 
 
 def effective_hits(estimate, stderr, hits=None) -> np.ndarray:
-    """``k_eff = p̂² (1 - p̂) / se²`` (0 without a positive estimate), capped by ``hits``.
+    """``k_eff = p̂² (1 - p̂) / se²`` (0 without a positive estimate), capped by ``hits``
+    where they are fewer than ``CAP_HITS``.
 
     For crude Monte Carlo it is the number of hits; for importance sampling it is the number
     of hits crude Monte Carlo would need for the same relative error.
@@ -77,7 +83,8 @@ def effective_hits(estimate, stderr, hits=None) -> np.ndarray:
         k = np.where(se > 0, p * p * (1.0 - p) / np.where(se > 0, se * se, 1.0),
                      np.where((p > 0) & (p < 1), np.inf, 0.0))
     if hits is not None:
-        k = np.minimum(k, np.asarray(hits, dtype=float))
+        hits = np.asarray(hits, dtype=float)
+        k = np.where(hits < CAP_HITS, np.minimum(k, hits), k)
     return k
 
 
@@ -101,8 +108,9 @@ def event_interval(estimate, stderr, level: float, *, hits=None,
                    law_draws=None) -> tuple[np.ndarray, np.ndarray]:
     """Interval of event probabilities in [0, 1], never of zero width (see the module).
 
-    ``hits`` caps the effective hits; ``law_draws`` are the law-equivalent draws behind the
-    bound of a quantity without a hit (none known: the bound is 1).
+    ``hits`` caps the effective hits (fewer than ``CAP_HITS``); ``law_draws`` are the
+    law-equivalent draws behind the bound of a quantity without a hit (none known: the
+    bound is 1).
     """
     z = z_value(level)
     p_hat = np.asarray(estimate, dtype=float)

@@ -8,6 +8,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.intervals import (
+    CAP_HITS,
     FEW_HITS,
     HitTally,
     effective_hits,
@@ -116,6 +117,14 @@ def test_wilson_is_skewed_at_few_hits_and_normal_at_many():
 def test_effective_hits_cap_and_flag():
     k = effective_hits(np.array([1e-4, 1e-4]), np.array([1e-5, 1e-5]), hits=np.array([500, 7]))
     np.testing.assert_allclose(k, [100 * (1 - 1e-4), 7])
+    # many raw hits: an importance sampler's k_eff above them is kept, and its interval is
+    # the normal one; below CAP_HITS the cap holds
+    p, se = np.array([1e-3, 1e-3]), np.array([1e-5, 1e-5])
+    k = effective_hits(p, se, hits=np.array([CAP_HITS, CAP_HITS - 1]))
+    np.testing.assert_allclose(k, [1e4 * (1 - 1e-3), CAP_HITS - 1])
+    low, high = event_interval(p[:1], se[:1], 0.95, hits=np.array([4000]))
+    normal_low, normal_high = normal_interval(p[:1], se[:1], 0.95)
+    np.testing.assert_allclose([low[0], high[0]], [normal_low[0], normal_high[0]], rtol=1e-3)
     assert FEW_HITS > 7
     assert zero_hit_bound(np.array([0.0]), 0.95)[0] == 1.0  # no draw from the law: no bound
 

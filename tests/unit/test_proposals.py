@@ -1,5 +1,7 @@
 """Proposal families: densities against scipy, weighted fits, effective sample size."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -13,10 +15,12 @@ from multiexpect.proposals import (
     effective_sample_size,
     fit_gaussian,
     fit_gmm,
+    fit_regions,
     fit_student,
     fit_student_mixture,
     fit_widened_law,
     normalised_weights,
+    scaled_reference,
     shrink_mean,
 )
 
@@ -216,6 +220,54 @@ def test_gmm_fit_falls_back_to_one_gaussian_with_few_points():
     assert isinstance(comp, Gaussian) and n_eff == pytest.approx(5.0)
 
 
+def test_scaled_reference_follows_the_points_spread_across_their_offset():
+    """40 points of N(m, diag(0.04, 0.81, ..., 0.81)) in d = 50 (far fewer than d^2), m = 4
+    e_1 off the centre: the target is 0.81 across the points' mean offset (within its
+    sampling error sqrt(2 / (n (d - 1)))) and the reference's 1 along it."""
+    rng = np.random.default_rng(12)
+    d, n = 50, 40
+    sd = np.full(d, 0.9)
+    sd[0] = 0.2
+    points = sd * rng.standard_normal((n, d))
+    points[:, 0] += 4.0
+    target = scaled_reference(points, np.zeros(n), np.eye(d), np.zeros(d))
+    u_hat = points.mean(axis=0) / np.linalg.norm(points.mean(axis=0))  # about e_1
+    scale = (np.trace(target) - u_hat @ target @ u_hat) / (d - 1)
+    assert abs(scale - 0.81 * (n - 1) / n) <= 4 * 0.81 * np.sqrt(2.0 / (n * (d - 1)))
+    assert u_hat @ target @ u_hat == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(target, target.T)
+    # in the reference's frame: with 4 I, the reference's 4 along the offset, the same
+    # measured spread across it
+    wide = scaled_reference(points, np.zeros(n), 4 * np.eye(d), np.zeros(d))
+    assert u_hat @ wide @ u_hat == pytest.approx(4.0, rel=1e-12)
+    assert (np.trace(wide) - u_hat @ wide @ u_hat) / (d - 1) == pytest.approx(scale, rel=1e-10)
+
+
+def test_regions_fit_one_gaussian_per_separate_region():
+    """Elite points of the four half-spaces ``|x_1| > 4``, ``|x_2| > 4`` (the weights of a
+    ladder fit) get four Gaussians, each at its region; those of one half-space get one."""
+    rng = np.random.default_rng(11)
+    d, n = 4, 150
+    signs = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]])
+    points = []
+    for s in signs:
+        z = rng.standard_normal((n, d))
+        axis = int(np.flatnonzero(s)[0])
+        z[:, axis] = s[axis] * (4.0 + rng.exponential(0.25, n))
+        points.append(z)
+    points = np.concatenate(points)
+    comps, shares, n_eff = fit_regions(points, np.zeros(len(points)), reference_cov=np.eye(d),
+                                       max_components=4, rng=np.random.default_rng(0))
+    assert n_eff == pytest.approx(len(points)) and len(comps) == 4
+    assert shares.sum() == pytest.approx(1.0) and np.all(np.abs(shares - 0.25) < 0.05)
+    found = sorted(tuple(np.round(c.mean[:2] / 4.0).astype(int)) for c in comps)
+    assert found == sorted(tuple(s) for s in signs)
+    one, share, _ = fit_regions(points[:n], np.zeros(n), reference_cov=np.eye(d),
+                                max_components=4, rng=np.random.default_rng(0))
+    assert len(one) == 1 and share.tolist() == [1.0]
+    np.testing.assert_allclose(one[0].mean[0], 4.25, atol=0.1)
+
+
 def test_weighted_student_mixture_fit_recovers_two_t_clusters():
     """Two t_5 clusters (scale matrices 0.25 I and I), drawn with their own sampler, and
     the weights of a skewed resampling: the fit recovers locations, scales and shares."""
@@ -306,6 +358,11 @@ def test_auto_delegates_events_to_a_t_with_a_declared_widened_law():
     assert [p.share for p in event.parts] == [0.75, 0.25]
     assert [p.widened for p in event.parts] == [False, True]
     np.testing.assert_array_equal(event.parts[1].component.mean, np.zeros(2))
+    # on the ladder: Gaussians (one per region), the widened law beside them
+    ladder = auto.fit(points, log_w, replace(_fit_context(), gaussian_event=True)
+                      .for_quantity(True))
+    assert [type(p.component) for p in ladder.parts] == [Gaussian, Gaussian]
+    assert [p.share for p in ladder.parts] == [0.75, 0.25]
     # no widened law when its share is 0; the t gets the whole part
     alone = auto.fit(points, log_w, _fit_context(event_widened=0.0).for_quantity(True))
     assert [(type(p.component), p.share) for p in alone.parts] == [(StudentT, 1.0)]

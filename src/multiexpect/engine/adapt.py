@@ -26,11 +26,11 @@ from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
 from .ladder import (
     climb_cap,
-    climbing,
+    extended,
+    fitted_on_ladder,
     ladder_levels,
     ladder_note,
     ladder_phi,
-    ladder_quantities,
     post_ladder_history,
 )
 from .pilot import run_model_scored
@@ -45,10 +45,11 @@ MIN_CONTROL_ALPHA = 1e-3
 
 def adaptation_done(state: EngineState) -> bool:
     """Stop at the first stage whose ``E_t`` does not decrease, or when the next batch would
-    pass the adaptation cap; while an exceedance climbs its level ladder, go on (the
-    stages fitted on the ladder are not compared)."""
+    pass the adaptation cap; while an exceedance climbs its level ladder and until its
+    real level has been fitted twice, go on (the stages fitted on the ladder are not
+    compared; :func:`~.ladder.extended`)."""
     opts = state.setup.options
-    if climbing(state):
+    if extended(state):
         return state.runs_used + opts.batch_size > climb_cap(state.setup)
     if state.runs_used + opts.batch_size > opts.adaptation_cap:
         return True
@@ -79,7 +80,7 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
-                           ladder_quantities(state, levels))
+                           fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
     alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
     proposal = Mixture([*fits.components, setup.initial], alpha)

@@ -14,7 +14,12 @@ Every batch is still drawn from a proposal fixed before it, so every stage is an
 estimate and the final stage is too. The other quantities are fitted as usual.
 
 While some exceedance climbs, the stopping rule waits (budget permitting), and only
-candidates fitted at the real levels compete for the final stage.
+candidates fitted at the real levels compete for the final stage. The first of them rests on
+the few hits of the last ladder batch (drawn for a level below the event): in dimension
+``d`` a mean fitted on ``n_eff`` effective points is off by noise of energy ``d / n_eff``,
+which multiplies the importance-sampling variance by up to ``exp(d / n_eff)``, so the
+adaptation goes on (within the climb's share of the budget) until ``SETTLE`` stages have
+been fitted at the real levels: the second is fitted on a batch drawn for the event itself.
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ from .state import EngineState, Stage
 __all__ = [
     "CLIMB_SHARE",
     "RHO",
+    "SETTLE",
     "climb_cap",
+    "climbed",
     "climbing",
     "eligible",
+    "extended",
+    "fitted_on_ladder",
     "ladder_levels",
     "ladder_note",
-    "ladder_phi", "ladder_quantities",
+    "ladder_phi",
+    "ladder_quantities",
     "post_ladder_history",
     "scored_columns",
     "split_scored",
@@ -43,6 +53,8 @@ __all__ = [
 RHO = 0.1
 #: Share of the budget the adaptation may spend while an exceedance climbs.
 CLIMB_SHARE = 0.7
+#: Stages fitted at the real levels before the stopping rule may end a climb's adaptation.
+SETTLE = 2
 
 
 def split_scored(scored: bool, outputs: np.ndarray, support: np.ndarray):
@@ -111,6 +123,16 @@ def climbing(state: EngineState) -> bool:
     return bool(np.any(np.isfinite(ladder_levels(state))))
 
 
+def extended(state: EngineState) -> bool:
+    """Whether the adaptation may run to :func:`climb_cap` rather than the adaptation cap:
+    while some exceedance climbs, and after a climb until ``SETTLE`` stages have been fitted
+    at the real levels (the first rests on the last ladder batch's few hits)."""
+    if climbing(state):
+        return True
+    return (_last_ladder(state.candidates) is not None
+            and len(post_ladder_history(state)) < SETTLE)
+
+
 def ladder_quantities(state: EngineState, levels: np.ndarray) -> np.ndarray:
     """The exceedances on the ladder, or reached by it (no pilot hit) ((J,) bool): fitted to
     their scaled column, their means not pulled toward the law's centre (the elite points
@@ -118,6 +140,25 @@ def ladder_quantities(state: EngineState, levels: np.ndarray) -> np.ndarray:
     climb in high dimension)."""
     return np.isfinite(levels) | (scored_columns(state.sample.scores, state.problem)
                                   & (state.pilot_estimate == 0))
+
+
+def climbed(state: EngineState) -> np.ndarray:
+    """The exceedances that needed the ladder ((J,) bool): fewer than ``n_ρ`` hits in the
+    pilot. They keep the ladder's fit at their real level too (:func:`fitted_on_ladder`)."""
+    scored = scored_columns(state.sample.scores, state.problem)
+    if not np.any(scored):
+        return scored
+    rows = state.sample.stage_rows(0)
+    hits = np.sum(state.sample.phi[rows] > 0, axis=0)
+    return scored & (hits < elite_count(state.setup.options))
+
+
+def fitted_on_ladder(state: EngineState, levels: np.ndarray) -> np.ndarray:
+    """The quantities fitted as on the ladder ((J,) bool): Gaussians, one per region of the
+    weighted points, their means not pulled (:func:`ladder_quantities`), for every
+    exceedance that climbed, at its real level too: a t fitted to the hits of separate
+    regions spreads between them."""
+    return ladder_quantities(state, levels) | climbed(state)
 
 
 def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,

@@ -21,11 +21,14 @@ from typing import Protocol
 import numpy as np
 
 from .base import Proposal
-from .gaussian import fit_gaussian, fit_widened_law
-from .gmm import fit_gmm, fit_student_mixture
+from .gaussian import fit_gaussian, fit_widened_law, scaled_reference
+from .gmm import fit_gmm, fit_regions, fit_student_mixture
 from .student import fit_student
 
-__all__ = ["FAMILIES", "Family", "FitContext", "Fitted", "Part"]
+__all__ = ["FAMILIES", "LADDER_REGIONS", "Family", "FitContext", "Fitted", "Part"]
+
+#: Most Gaussians (separate regions) an event's fit on the level ladder may have.
+LADDER_REGIONS = 4
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,10 @@ class FitContext:
     event : bool
         Whether the quantity being fitted is an event probability (0/1 on the pilot).
     gaussian_event : bool
-        The event's component is a Gaussian, not a t (an exceedance on the level ladder:
+        The event's components are Gaussians, not a t (an exceedance on the level ladder:
         its elite points have light tails by construction, and a t's spread costs in high
-        dimension).
+        dimension), one per region of its elite points (:func:`~.gmm.fit_regions`, at most
+        ``LADDER_REGIONS``).
     """
 
     reference_cov: np.ndarray
@@ -160,16 +164,24 @@ class EventFamily:
     regions the hits did not, :func:`~.gaussian.fit_widened_law`)."""
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
-        base = (GaussianFamily() if context.gaussian_event
-                else StudentMixtureFamily(events=True) if context.event_components > 1
-                else StudentFamily())
-        fitted = base.fit(points, log_weights, context)
+        if context.gaussian_event:
+            reference = scaled_reference(points, log_weights, context.reference_cov,
+                                         context.centre)
+            comps, shares, n_eff = fit_regions(points, log_weights, reference_cov=reference,
+                                               max_components=LADDER_REGIONS, rng=context.rng)
+            fitted = Fitted(tuple(Part(c, float(s)) for c, s in zip(comps, shares)), n_eff)
+        else:
+            base = (StudentMixtureFamily(events=True) if context.event_components > 1
+                    else StudentFamily())
+            fitted = base.fit(points, log_weights, context)
         if not context.event_widened:
             return fitted
         widened, _ = fit_widened_law(points, log_weights, centre=context.centre,
                                      reference_cov=context.reference_cov)
-        return Fitted((Part(fitted.parts[0].component, 1.0 - context.event_widened),
-                       Part(widened, context.event_widened, widened=True)), fitted.n_eff)
+        keep = 1.0 - context.event_widened
+        parts = [Part(p.component, keep * p.share) for p in fitted.parts]
+        return Fitted((*parts, Part(widened, context.event_widened, widened=True)),
+                      fitted.n_eff)
 
 
 class AutoFamily:

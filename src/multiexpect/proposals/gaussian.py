@@ -19,9 +19,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .base import weights_and_ess
+from .base import effective_sample_size, normalised_weights, weights_and_ess
 
-__all__ = ["Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance", "shrink_mean"]
+__all__ = ["SCALE_Z", "Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance",
+           "scaled_reference", "shrink_mean"]
+
+#: Standard errors by which the points' spread must depart from the law's to scale the
+#: reference (:func:`scaled_reference`).
+SCALE_Z = 4.0
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -91,6 +96,47 @@ def regularise_covariance(cov: np.ndarray, n_eff: float, reference: np.ndarray) 
     # a floor relative to the reference scale keeps the Cholesky factor well conditioned
     out += 1e-10 * np.trace(reference) / d * np.eye(d)
     return out
+
+
+def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.ndarray,
+                     centre: np.ndarray) -> np.ndarray:
+    """The reference ``Σ_ref`` scaled by ``s`` across the points' offset from the centre:
+    in the reference's whitened frame (``Σ_ref = L L^T``), with ``u`` the direction of the
+    weighted mean's offset from the centre ``c`` and ``W`` the points' weighted covariance,
+
+        s = (tr W - u^T W u) / (d - 1),     target = L (s (I - u u^T) + u u^T) L^T ,
+
+    a one-parameter target for the shrinkage of :func:`regularise_covariance`, estimated
+    from all ``n_eff (d - 1)`` coordinates across ``u``: elite points that spread less than
+    the law in every direction across their offset (a failure domain bounded by a radius in
+    many dimensions) pull the fit's scale with them even where ``n_eff`` is far below
+    ``d^2``; along the offset (the failure direction, where the elite points are
+    truncated) the target stays the law's. ``reference`` itself when ``d = 1``, and while
+    ``|s - 1| <= SCALE_Z sqrt(2 / (n_eff (d - 1)))`` (``s`` within ``SCALE_Z`` of its
+    standard errors of the law's scale: in low dimension a few points' ``s`` is mostly
+    noise, and a scale below 1 across the failure direction lightens the tails there)."""
+    d = points.shape[1]
+    if d < 2:
+        return reference
+    w = normalised_weights(log_weights)
+    mean = w @ points
+    root = np.linalg.cholesky(reference)
+    white = solve_triangular(root, (points - mean).T, lower=True)  # (d, n)
+    offset = solve_triangular(root, mean - centre, lower=True)
+    norm = float(np.linalg.norm(offset))
+    total = float(np.sum(w * np.sum(white**2, axis=0)))
+    u = offset / norm if norm > 0 else np.zeros(d)
+    along = float(np.sum(w * (u @ white) ** 2))
+    across = d - 1 if norm > 0 else d
+    scale = (total - along) / across
+    n_eff = effective_sample_size(log_weights)
+    # the law's scale unless the spread departs from it beyond 4 standard errors of s
+    if not np.isfinite(scale) or scale <= 0 \
+            or abs(scale - 1.0) <= SCALE_Z * np.sqrt(2.0 / (n_eff * across)):
+        return reference
+    target = scale * np.eye(d) + (1.0 - scale) * np.outer(u, u)
+    out = root @ target @ root.T
+    return 0.5 * (out + out.T)
 
 
 def shrink_mean(mean: np.ndarray, n_eff: float, reference_mean) -> np.ndarray:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..logspace import logsumexp_rows
-from .base import weights_and_ess
+from .base import effective_sample_size, normalised_weights, weights_and_ess
 from .gaussian import Gaussian, fit_gaussian, regularise_covariance
 from .student import StudentT, fit_student
 
-__all__ = ["GaussianMixture", "fit_gmm", "fit_student_mixture"]
+__all__ = ["GaussianMixture", "fit_gmm", "fit_regions", "fit_student_mixture"]
 
 
 class GaussianMixture:
@@ -63,6 +63,41 @@ def fit_gmm(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.nd
     """
     return _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol,
                         dof=None)
+
+
+def fit_regions(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.ndarray,
+                max_components: int, rng: np.random.Generator, max_iter: int = 20
+                ) -> tuple[list[Gaussian], np.ndarray, float]:
+    """Gaussians, one per region of the weighted points: the mixture of ``K = 1, 2, ...``
+    Gaussians (:func:`fit_gmm`, up to ``max_components``, until the criterion stops
+    decreasing) with the smallest Bayesian information criterion
+
+        BIC_K = -2 n_eff sum_i ω_i log g_K(z_i) + (K (d + d (d + 1) / 2) + K - 1) log n_eff
+
+    (normalised weights ``ω``, effective sample size ``n_eff``): a failure domain made of
+    separate regions gets a component in each, which one Gaussian spread over all of them
+    would sample mostly between them; one region gets one Gaussian. At most ``max_iter``
+    EM iterations per ``K`` (separate regions are found in a few). Returns the components,
+    their weights and ``n_eff``.
+    """
+    d = points.shape[1]
+    w = normalised_weights(log_weights)
+    n_eff = effective_sample_size(log_weights)
+    best, best_bic = None, np.inf
+    for k in range(1, max(1, int(max_components)) + 1):
+        if k > 1 and n_eff < k * (d + 1):
+            break
+        fitted, _ = fit_gmm(points, log_weights, reference_cov=reference_cov, n_components=k,
+                            rng=rng, max_iter=max_iter, tol=1e-5)
+        comps, mix = ((fitted.components, fitted.weights)
+                      if isinstance(fitted, GaussianMixture) else ([fitted], np.ones(1)))
+        log_g = GaussianMixture(comps, mix).logpdf(points[w > 0])
+        n_params = len(comps) * (d + d * (d + 1) / 2) + len(comps) - 1
+        bic = -2.0 * n_eff * float(w[w > 0] @ log_g) + n_params * np.log(max(n_eff, 2.0))
+        if bic >= best_bic:  # one more component no longer pays: stop there
+            break
+        best, best_bic = (list(comps), np.asarray(mix, dtype=float)), bic
+    return best[0], best[1], n_eff
 
 
 def fit_student_mixture(points: np.ndarray, log_weights: np.ndarray, *,
