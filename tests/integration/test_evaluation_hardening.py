@@ -132,7 +132,7 @@ def test_in_process_chunks_with_a_store_follow_the_wall_time(tmp_path):
 SLOW = textwrap.dedent("""
     import json, sys, time
     v = json.load(open(sys.argv[1]))
-    time.sleep(0.15)
+    time.sleep(0.3)
     open(sys.argv[2], "w").write(repr(v["a"] + v["b"]))
 """)
 
@@ -187,6 +187,9 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executo
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # 60 runs of 0.3 s take 9 s on two workers: a test process starved that long (a
+        # loaded machine) would signal a finished study, which Popen silently skips
+        assert proc.poll() is None, "the study ended before the signal was sent"
         sent = time.monotonic()
         proc.send_signal(sig)
         try:
