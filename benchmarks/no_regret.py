@@ -754,7 +754,9 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=None,
                         help="repetitions per case (default: each case's own: 300; 1000 for "
                              "the two-tail cases and d50_events, 100 for cantilever_100)")
-    parser.add_argument("--options", default="", help="aiscv options, e.g. family=student")
+    parser.add_argument("--options", default="",
+                        help="aiscv options, e.g. family=student or sampling=rqmc (the "
+                             "classical estimators of every case always run i.i.d. and RQMC)")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--make-reference", action="store_true")
