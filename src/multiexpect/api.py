@@ -26,7 +26,7 @@ from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
 from .sampling.rqmc import replicates_for
-from .vocabulary import ENGINE_WEIGHTS
+from .vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
 __all__ = ["METHODS", "expectations"]
@@ -120,7 +120,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
     if keep_sample and sampling != "mc":
         raise ValueError(f"'keep_sample' needs sampling 'mc', got sampling {sampling!r}")
-    replicates = replicates_for(sampling, method, ("aiscv", "mc", "mixture-mc"), options)
+    replicates = replicates_for(sampling, method, RQMC_EXPECTATION_METHODS, options)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}

@@ -4,6 +4,7 @@ The library's functions, the CLI's study files and the docs read them from here.
 """
 
 __all__ = ["ENGINE_WEIGHTS", "EXPECTATION_METHODS", "PERTURBED_LAW_METHODS",
+           "RQMC_EXPECTATION_METHODS", "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
 
 #: ``expectations(method=...)``: the adaptive method, then its baselines.
@@ -12,6 +13,11 @@ EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
 SOBOL_METHODS = ("aiscv", "pick-freeze")
 #: ``perturbed_law_indices(method=...)``.
 PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
+
+#: The methods of each function that take ``sampling="rqmc"`` (scrambled Sobol' nets).
+RQMC_EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc")
+RQMC_SOBOL_METHODS = ("aiscv", "pick-freeze")
+RQMC_PERTURBED_LAW_METHODS = ("aiscv",)
 
 #: Named weights of the engine's criterion ``sum_j w_j Var(Î_j)``: ``1 / Î_j^2`` from the
 #: pilot, or ones (``expectations(weights=...)``).

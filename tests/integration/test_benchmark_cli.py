@@ -16,7 +16,7 @@ REFERENCE = BENCHMARK.with_name("no_regret_reference.json")
 @pytest.mark.parametrize("argv, message", [
     (["--make-reference", "--reference-keys", "cantilever_first,bogus"],
      "unknown reference key(s) ['bogus']; known: ['borehole_first', 'cantilever_100', "
-     "'cantilever_first', 'ishigami_p10']"),
+     "'cantilever_first', 'flood_log', 'ishigami_p10']"),
     (["--cases", "gauss_moments,bogus"], "unknown case(s) ['bogus']; known: ['gauss_moments',"),
 ])
 def test_unknown_names_are_refused_before_any_work(argv, message):

@@ -1,5 +1,5 @@
 """An analysis of a study file, the contract of an analysis kind, and the keys every kind
-shares (``budget``, ``method``, ``baseline``, ``options``, ``weights``).
+shares (``budget``, ``method``, ``baseline``, ``options``, ``weights``, ``sampling``).
 
 An analysis kind (:class:`AnalysisKind`) is one module of :mod:`multiexpect.cli.kinds`: how
 its table is read, which library function it calls, its rows of estimates and its part of
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..sampling.rqmc import SAMPLINGS
 from .fields import (
     StudyError,
     get_float,
@@ -24,7 +25,7 @@ from .fields import (
 )
 
 __all__ = ["COMMON_KEYS", "Analysis", "AnalysisKind", "StudyInputs", "check_option_types",
-           "no_repeats", "parse_common", "parse_statistic", "parse_weights"]
+           "no_repeats", "parse_common", "parse_sampling", "parse_statistic", "parse_weights"]
 
 
 class StudyInputs(Protocol):
@@ -101,7 +102,7 @@ def parse_statistic(table: dict, path: str) -> dict:
     return {"moment": get_int(table, "moment", path, default=1, minimum=1)}
 
 
-COMMON_KEYS = {"budget", "method", "baseline", "options", "weights"}
+COMMON_KEYS = {"budget", "method", "baseline", "options", "weights", "sampling"}
 
 
 def parse_common(table: dict, kind: str, methods: tuple[str, ...]
@@ -111,8 +112,25 @@ def parse_common(table: dict, kind: str, methods: tuple[str, ...]
     method = get_str(table, "method", kind, default="aiscv", choices=methods)
     baseline = get_str(table, "baseline", kind, choices=[m for m in methods if m != method])
     options = get_table(table, "options", kind) or {}
+    if "sampling" in options:
+        raise StudyError(f"{kind}.options.sampling", f"give it as '{kind}.sampling' (it "
+                         f"applies to the method and the baseline alike)")
     check_option_types(options, f"{kind}.options")
     return budget, method, baseline, dict(options)
+
+
+def parse_sampling(table: dict, kind: str, method: str, baseline: str | None,
+                   rqmc_methods: tuple[str, ...]) -> str:
+    """``sampling``: ``"mc"`` (i.i.d. points, the default) or ``"rqmc"`` (scrambled Sobol'
+    nets, replicates, Student-t intervals), for the method and its baseline alike, each of
+    which must then be one of ``rqmc_methods``."""
+    sampling = get_str(table, "sampling", kind, default="mc", choices=SAMPLINGS)
+    if sampling == "rqmc":
+        for key, name in (("method", method), ("baseline", baseline)):
+            if name is not None and name not in rqmc_methods:
+                raise StudyError(f"{kind}.sampling", f"'rqmc' is not available for {key} "
+                                 f"{name!r} (only {', '.join(map(repr, rqmc_methods))})")
+    return sampling
 
 
 def check_option_types(options: dict, path: str) -> None:

@@ -175,15 +175,16 @@ def _settings_html(doc: dict) -> str:
     rows = []
     for a in s["analyses"]:
         extra = {k: v for k, v in a.items()
-                 if k not in ("kind", "budget", "method", "baseline", "options")
+                 if k not in ("kind", "budget", "method", "baseline", "options", "sampling")
                  and v not in (None, [], {})}
         rows.append([esc(a["kind"]), esc(a["method"]), esc(a["baseline"] or "–"),
+                     esc(a.get("sampling", "mc")),
                      esc(json.dumps(extra, ensure_ascii=False)),
                      esc(json.dumps(a["options"]) if a["options"] else "defaults"),
                      esc(a["budget"])])
     out.append("<h3>Analyses</h3>" + _table(
-        ["analysis", "method", "baseline", "quantities", "options", "budget (runs)"], rows,
-        left=5))
+        ["analysis", "method", "baseline", "sampling", "quantities", "options",
+         "budget (runs)"], rows, left=6))
     return "\n".join(out)
 
 

@@ -87,19 +87,22 @@ class Study:
         """What a store keys the runs of ``(analysis, method)`` by: what changes the runs.
 
         The seed, the inputs and copula, the model (its target or command, how it is called,
-        its work folder, and the hash of its code), the method, the budget, the options and
-        the statistics, which steer the adaptation. Left out, so that correcting them keeps
-        the stored runs usable: names (``output_name``, alternative laws' names), the output
-        column, the weights and a curve's quantile levels (read off the estimates after the
-        runs; the store keeps every raw output column, and every batch's
-        points are checked by hash, so a study now drawing other points is refused batch by
-        batch, never mixed), ``timeout``, ``keep``, the baseline, the level, the description
-        and the ``[run]`` table.
+        its work folder, and the hash of its code), the method, the budget, the options,
+        the sampling (when RQMC) and the statistics, which steer the adaptation. Left out,
+        so that correcting them keeps the stored runs usable: names (``output_name``,
+        alternative laws' names), the output column, the weights and a curve's quantile
+        levels (read off the estimates after the runs; the store keeps every raw output
+        column, and every batch's points are checked by hash, so a study now drawing other
+        points is refused batch by batch, never mixed), ``timeout``, ``keep``, the baseline,
+        the level, the description and the ``[run]`` table.
         """
         model = {k: v for k, v in self.model.items()
                  if k not in ("output", "output_name", "timeout", "keep")}
         model["code_sha256"] = self.accepted_code.get(study_id, self.model_code)
-        spec = {k: v for k, v in analysis.spec.items() if k not in ("weights", "quantiles")}
+        # i.i.d. sampling (the default) is left out: studies written before the key keep
+        # their identity and their stored runs
+        spec = {k: v for k, v in analysis.spec.items()
+                if k not in ("weights", "quantiles") and not (k == "sampling" and v == "mc")}
         if "alternatives" in spec:
             spec["alternatives"] = [{k: v for k, v in alt.items() if k != "name"}
                                     for alt in spec["alternatives"]]

@@ -46,7 +46,7 @@ from ..prepare import prepare
 from ..problem import Problem
 from ..sampling.rqmc import replicates_for
 from ..vocabulary import PERTURBED_LAW_METHODS as METHODS
-from ..vocabulary import SENSITIVITY_WEIGHTS
+from ..vocabulary import RQMC_PERTURBED_LAW_METHODS, SENSITIVITY_WEIGHTS
 from ._common import floored_delta_weights
 from .results import PerturbedLawResult
 
@@ -298,7 +298,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     True
     """
     kind, threshold = _check_quantity(quantity)
-    replicates = replicates_for(sampling, method, ("aiscv",), options)
+    replicates = replicates_for(sampling, method, RQMC_PERTURBED_LAW_METHODS, options)
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
     nominal = as_one_law(law, "(nominal) Law")

@@ -64,7 +64,7 @@ from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..sampling.rqmc import replicate_plan, replicates_for, sobol_normal
-from ..vocabulary import SENSITIVITY_WEIGHTS
+from ..vocabulary import RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
 from .results import SobolResult
@@ -371,7 +371,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     layout = PickFreezeLayout(law.dim, orders)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    replicates = replicates_for(sampling, method, ("aiscv", "pick-freeze"), options)
+    replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
     if replicates is not None:  # an RQMC study is another study than its MC twin

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...api import METHODS
 from ...curves import ExceedanceCurve
-from ...vocabulary import ENGINE_WEIGHTS
+from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -19,6 +19,7 @@ from ..analysis import (
     StudyInputs,
     no_repeats,
     parse_common,
+    parse_sampling,
     parse_weights,
 )
 from ..columns import OutputColumns, exceedance_name, make_rows, unused_model
@@ -84,7 +85,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
                              f"of exceedance), got {a:g}")
     no_repeats(levels, f"{kind}.quantiles")
     spec = {"thresholds": thresholds, "quantiles": levels,
-            "weights": parse_weights(table, kind, ENGINE_WEIGHTS, len(thresholds))}
+            "weights": parse_weights(table, kind, ENGINE_WEIGHTS, len(thresholds)),
+            "sampling": parse_sampling(table, kind, method, baseline,
+                                       RQMC_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -102,7 +105,8 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
         unused_model, study.law, spec["thresholds"], budget=analysis.budget, output=output,
         levels=spec["quantiles"], rng=study.seed, method=method,
         names=[exceedance_name(y, t) for t in spec["thresholds"]],
-        weights=weights or "relative", evaluate=OutputColumns(evaluate, output), **options)
+        weights=weights or "relative", evaluate=OutputColumns(evaluate, output),
+        sampling=spec.get("sampling", "mc"), **options)
     return curve.result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 
 from ...api import METHODS
-from ...vocabulary import ENGINE_WEIGHTS
+from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -16,6 +16,7 @@ from ..analysis import (
     StudyInputs,
     no_repeats,
     parse_common,
+    parse_sampling,
     parse_weights,
 )
 from ..columns import (
@@ -53,7 +54,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     no_repeats(thresholds, f"{kind}.exceedance")
     spec = {"moments": list(moments), "exceedance": thresholds,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
-                                     len(moments) + len(thresholds))}
+                                     len(moments) + len(thresholds)),
+            "sampling": parse_sampling(table, kind, method, baseline,
+                                       RQMC_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -79,7 +82,7 @@ def call_expectations(study: StudyInputs, analysis: Analysis, method: str, evalu
                              quantities=declared_quantities(output, moments, thresholds),
                              weights=weights or "relative", evaluate=columns,
                              budget=analysis.budget, method=method, rng=study.seed,
-                             **options)
+                             sampling=analysis.spec.get("sampling", "mc"), **options)
     for message in columns.heavy_tail_warnings(study.model["output_name"]):
         warnings.warn(f"{analysis.kind} by {method}: {message}", HeavyTailWarning,
                       stacklevel=2)

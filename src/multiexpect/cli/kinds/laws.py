@@ -4,13 +4,14 @@ alternative law (:func:`multiexpect.expectations` with several laws)."""
 from __future__ import annotations
 
 from ...api import METHODS
-from ...vocabulary import ENGINE_WEIGHTS
+from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
     AnalysisKind,
     StudyInputs,
     parse_common,
+    parse_sampling,
     parse_statistic,
     parse_weights,
 )
@@ -78,7 +79,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
         alternatives.append({"name": name, "inputs": marginals, "correlation": correlation})
     spec = {**statistic, "alternatives": alternatives,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
-                                     1 + len(alternatives))}
+                                     1 + len(alternatives)),
+            "sampling": parse_sampling(table, kind, method, baseline,
+                                       RQMC_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

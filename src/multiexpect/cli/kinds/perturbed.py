@@ -8,8 +8,16 @@ import math
 import numpy as np
 
 from ...sensitivity.perturbed_laws import METHODS
-from ...vocabulary import SENSITIVITY_WEIGHTS
-from ..analysis import COMMON_KEYS, Analysis, AnalysisKind, StudyInputs, parse_common, parse_weights
+from ...vocabulary import RQMC_PERTURBED_LAW_METHODS, SENSITIVITY_WEIGHTS
+from ..analysis import (
+    COMMON_KEYS,
+    Analysis,
+    AnalysisKind,
+    StudyInputs,
+    parse_common,
+    parse_sampling,
+    parse_weights,
+)
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import (
     StudyError,
@@ -61,7 +69,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
                              f"'{kind}.inputs'")
     spec = {"exceedance": threshold, "delta": deltas, "inputs": which,
             "form": get_str(table, "form", kind, default="ratio", choices=("ratio", "signed")),
-            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS)}
+            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
+            "sampling": parse_sampling(table, kind, method, baseline,
+                                       RQMC_PERTURBED_LAW_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -74,7 +84,8 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
     primary = method == analysis.method
     options = dict(analysis.options) if primary else {}
     weights = spec.get("weights") if primary else None
-    common = {"budget": analysis.budget, "method": method, "rng": study.seed}
+    common = {"budget": analysis.budget, "method": method, "rng": study.seed,
+              "sampling": spec.get("sampling", "mc")}
     if weights is not None:
         common["weights"] = weights
     perturbations = me.mean_shift_perturbations(study.law, spec["delta"], spec["inputs"])

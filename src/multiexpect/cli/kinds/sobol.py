@@ -4,8 +4,16 @@
 from __future__ import annotations
 
 from ...sensitivity.sobol import METHODS
-from ...vocabulary import SENSITIVITY_WEIGHTS
-from ..analysis import COMMON_KEYS, Analysis, AnalysisKind, StudyInputs, parse_common, parse_weights
+from ...vocabulary import RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
+from ..analysis import (
+    COMMON_KEYS,
+    Analysis,
+    AnalysisKind,
+    StudyInputs,
+    parse_common,
+    parse_sampling,
+    parse_weights,
+)
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import StudyError, check_keys, get_list
 from ..figures import img, num, sobol_figure
@@ -27,7 +35,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     if len(set(orders)) != len(orders):
         raise StudyError(f"{kind}.orders", f"has repeats: {orders}")
     spec = {"orders": list(orders),
-            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS)}
+            "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
+            "sampling": parse_sampling(table, kind, method, baseline, RQMC_SOBOL_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -39,7 +48,8 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
     options = dict(analysis.options) if primary else {}
     weights = analysis.spec.get("weights") if primary else None
     wrapped = OneColumn(evaluate, study.model["output"])
-    common = {"budget": analysis.budget, "method": method, "rng": study.seed}
+    common = {"budget": analysis.budget, "method": method, "rng": study.seed,
+              "sampling": analysis.spec.get("sampling", "mc")}
     if weights is not None:
         common["weights"] = weights
     try:

@@ -1,0 +1,211 @@
+"""The study file's ``sampling`` key: an RQMC study through the command gives the library's
+numbers for the same seed, is recorded in the results and the report, and a bad value is
+refused with one line naming the key before any model run."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect import testfunctions as tf
+from multiexpect.cli.main import main
+
+from .test_cli import assert_user_error, run_cli, write
+
+SEED = 4  # BASE's [study] seed
+THRESHOLD = 0.08
+
+
+def cantilever_law() -> me.Law:
+    """The law BASE declares, built the way a library user would."""
+    return me.Law([stats.lognorm(s=0.08, scale=555.0), stats.lognorm(s=0.08, scale=452.0),
+                   stats.lognorm(s=0.06, scale=199.6), stats.norm(loc=0.062, scale=0.0062),
+                   stats.norm(loc=0.0987, scale=0.00987), stats.norm(loc=4.29, scale=0.429)])
+
+
+def deflection(x):
+    return np.ravel(tf.cantilever_beam(x))
+
+
+#: what the study declares: E[Y] and P(Y > THRESHOLD) on the raw output (the exceedance
+#: climbs the level ladder when it is rare)
+QUANTITIES = [me.Moment(0, 1), me.Exceedance(0, THRESHOLD)]
+
+
+def run_study(tmp_path, capsys, extra: str, report: bool = False) -> dict:
+    study = write(tmp_path, extra)
+    argv = ["run", study, "--store", str(tmp_path / "s.sqlite"), "--no-progress"]
+    if report:
+        argv += ["--report", str(tmp_path / "r.html")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    return json.loads((tmp_path / "s.results.json").read_text())
+
+
+def assert_same_numbers(record: dict, result, level: float = 0.95) -> None:
+    """The results file's record holds the library result's numbers, bit for bit."""
+    assert record["result"]["estimate"] == [float(v) for v in result.estimate]
+    assert record["result"]["stderr"] == [float(v) for v in result.stderr]
+    low, high = result.confidence_interval(level)
+    assert [r["low"] for r in record["rows"]] == [float(v) for v in low]
+    assert [r["high"] for r in record["rows"]] == [float(v) for v in high]
+
+
+def test_rqmc_expectations_study_gives_the_library_numbers(tmp_path, capsys):
+    extra = f"""
+[expectations]
+budget = 4000
+moments = [1]
+exceedance = [{THRESHOLD}]
+sampling = "rqmc"
+baseline = "mc"
+"""
+    doc = run_study(tmp_path, capsys, extra, report=True)
+    analysis = doc["analyses"][0]
+    assert doc["settings"]["analyses"][0]["sampling"] == "rqmc"
+    for record, method in ((analysis["main"], "aiscv"), (analysis["baseline"], "mc")):
+        result = me.expectations(deflection, cantilever_law(), budget=4000,
+                                 quantities=QUANTITIES, method=method, rng=SEED,
+                                 sampling="rqmc")
+        assert result.diagnostics["interval"] == "student-t"
+        assert_same_numbers(record, result)
+        assert record["result"]["diagnostics"]["dof"] == result.diagnostics["dof"]
+        assert record["runs"]["spent"] == result.n_evaluations
+    # the i.i.d. twin is another study with other numbers
+    iid = me.expectations(deflection, cantilever_law(), budget=4000, quantities=QUANTITIES,
+                          rng=SEED)
+    assert analysis["main"]["result"]["estimate"] != [float(v) for v in iid.estimate]
+    html = (tmp_path / "r.html").read_text()
+    assert "<th>sampling</th>" in html.replace(' class="l"', "")
+    assert ">rqmc<" in html
+
+
+def test_rqmc_sobol_study_gives_the_library_numbers(tmp_path, capsys):
+    extra = """
+[sobol]
+budget = 8000
+orders = ["first"]
+method = "pick-freeze"
+sampling = "rqmc"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    record = doc["analyses"][0]["main"]
+    result = me.sobol_indices(tf.cantilever_beam, cantilever_law(),
+                              budget=8000, orders=("first",), method="pick-freeze",
+                              rng=SEED, sampling="rqmc")
+    assert result.diagnostics["dof"] == result.diagnostics["replicates"] - 1
+    assert [r["estimate"] for r in record["rows"]] == [float(v) for v in result.first_order]
+    assert [r["stderr"] for r in record["rows"]] == \
+        [float(v) for v in result.first_order_stderr]
+    low, high = result.confidence_interval(0.95)["first"]
+    assert [r["low"] for r in record["rows"]] == [float(v) for v in low]
+    assert [r["high"] for r in record["rows"]] == [float(v) for v in high]
+
+
+def test_default_sampling_is_recorded_and_keeps_the_iid_numbers(tmp_path, capsys):
+    extra = f"""
+[expectations]
+budget = 600
+moments = [1]
+exceedance = [{THRESHOLD}]
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    assert doc["settings"]["analyses"][0]["sampling"] == "mc"
+    result = me.expectations(deflection, cantilever_law(), budget=600,
+                             quantities=QUANTITIES, rng=SEED)
+    assert_same_numbers(doc["analyses"][0]["main"], result)
+
+
+COUNTING_MODEL = """
+import numpy as np
+
+def model(x):
+    with open({marker!r}, "a") as fh:
+        fh.write("called\\n")
+    return np.sum(x, axis=1)
+"""
+
+NORMAL_STUDY = """
+[study]
+name = "counting"
+seed = 1
+
+[model]
+python = "counting_model_rqmc:model"
+
+[[inputs]]
+name = "a"
+dist = "norm"
+
+[[inputs]]
+name = "b"
+dist = "norm"
+{extra}
+"""
+
+
+@pytest.mark.parametrize("extra, pattern", [
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "qmc"\n',
+     r"expectations\.sampling: must be one of mc, rqmc; got 'qmc'$"),
+    ("[expectations]\nbudget = 2000\nmoments = [1]\nsampling = 1\n",
+     r"expectations\.sampling: must be a string, got an? integer$"),
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'
+     'method = "separate-is"\n',
+     r"expectations\.sampling: 'rqmc' is not available for method 'separate-is' \(only "
+     r"'aiscv', 'mc', 'mixture-mc'\)$"),
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'
+     'baseline = "separate-is"\n',
+     r"expectations\.sampling: 'rqmc' is not available for baseline 'separate-is'"),
+    ('[perturbed]\nbudget = 2000\nsampling = "rqmc"\nmethod = "mc"\n',
+     r"perturbed\.sampling: 'rqmc' is not available for method 'mc' \(only 'aiscv'\)$"),
+    ('[sobol]\nbudget = 2000\nsampling = "rqmc"\nbaseline = "pick-freeze"\n'
+     '[sobol.options]\nreplicates = 1\n',
+     r"sobol: 'replicates' must be an int >= 2"),
+    ('[expectations]\nbudget = 2000\nmoments = [1]\n[expectations.options]\n'
+     'sampling = "rqmc"\n',
+     r"expectations\.options\.sampling: give it as 'expectations\.sampling'"),
+])
+def test_bad_sampling_is_refused_before_any_model_run(tmp_path, capsys, extra, pattern):
+    marker = tmp_path / "calls.txt"
+    (tmp_path / "counting_model_rqmc.py").write_text(
+        textwrap.dedent(COUNTING_MODEL.format(marker=str(marker))), encoding="utf-8")
+    study = write(tmp_path, extra, base=NORMAL_STUDY)
+    store = tmp_path / "s.sqlite"
+    code, _, err = run_cli(["run", study, "--store", str(store)], capsys)
+    assert_user_error(code, err, pattern)
+    assert not marker.exists()  # the model never ran
+    assert not store.exists()
+
+
+def test_counting_model_runs_when_the_study_is_valid(tmp_path, capsys):
+    """The marker of the refusal test does record runs (that test could fail)."""
+    marker = tmp_path / "calls.txt"
+    (tmp_path / "counting_model_rqmc.py").write_text(
+        textwrap.dedent(COUNTING_MODEL.format(marker=str(marker))), encoding="utf-8")
+    study = write(tmp_path, '[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'
+                  'method = "mc"\n', base=NORMAL_STUDY)
+    assert main(["run", study, "--store", str(tmp_path / "s.sqlite"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert marker.exists()
+
+
+def test_rqmc_exceedance_curve_study_gives_the_library_numbers(tmp_path, capsys):
+    extra = """
+[exceedance_curve]
+budget = 2000
+thresholds = [0.04, 0.06, 0.08]
+sampling = "rqmc"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    assert doc["settings"]["analyses"][0]["sampling"] == "rqmc"
+    curve = me.exceedance_curve(deflection, cantilever_law(), [0.04, 0.06, 0.08],
+                                budget=2000, rng=SEED, sampling="rqmc")
+    assert curve.result.diagnostics["interval"] == "student-t"
+    record = doc["analyses"][0]["main"]
+    assert record["result"]["estimate"] == [float(v) for v in curve.result.estimate]
+    assert record["result"]["stderr"] == [float(v) for v in curve.result.stderr]
