@@ -164,6 +164,26 @@ def _stored(store: Path) -> int:
         return 0
 
 
+def _default_signals() -> None:
+    """In the study's child, before exec: SIGINT and SIGTERM to their default action.
+
+    A program started with a signal ignored keeps it ignored (as a shell's background job
+    must), and Python then installs no KeyboardInterrupt handler: the study must not inherit
+    the test process's dispositions (twice in a loaded full suite a study ran on to its end
+    after SIGINT, exit 0, no traceback: what an ignored SIGINT does)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _signal_mask(pid: int, field: str) -> int:
+    """A signal set of process ``pid`` from /proc (``SigIgn``, ``SigCgt``, ...)."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+    return 0
+
+
 @pytest.mark.skipif(not LINUX, reason="counts processes in /proc")
 @pytest.mark.parametrize("sig, executor", [(signal.SIGTERM, "processes"),
                                            (signal.SIGINT, "processes"),
@@ -180,7 +200,7 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executo
          *(["--executor", "processes", "--workers", "2"] if executor else [])],
         env={**ENV, "MULTIEXPECT_TEST_TAG": tag, "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, cwd=tmp_path)
+        stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=_default_signals)
     try:
         deadline = time.monotonic() + 60
         while _stored(store) < 6:
@@ -190,6 +210,8 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executo
         # 60 runs of 0.3 s take 9 s on two workers: a test process starved that long (a
         # loaded machine) would signal a finished study, which Popen silently skips
         assert proc.poll() is None, "the study ended before the signal was sent"
+        ignored = _signal_mask(proc.pid, "SigIgn")
+        assert not ignored & (1 << (sig - 1)), f"the study ignores {sig!r} (SigIgn {ignored:x})"
         sent = time.monotonic()
         proc.send_signal(sig)
         try:
@@ -207,7 +229,7 @@ def test_signals_store_finished_runs_and_leave_no_process(tmp_path, sig, executo
         return
     err = err.decode()
     assert "Traceback" not in err, err
-    assert proc.returncode == 128 + sig, err
+    assert proc.returncode == 128 + sig, (err, signal.getsignal(signal.SIGINT))
     last = err.strip().splitlines()[-1]
     assert last.startswith("multiexpect: ") and "re-run the same command to resume" in last
     assert waited < 10  # stopped, not run to the end
