@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .base import effective_sample_size, normalised_weights, weights_and_ess
+from .base import weights_and_ess
 
 __all__ = ["SCALE_Z", "Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance",
            "scaled_reference", "shrink_mean"]
@@ -118,7 +118,7 @@ def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.
     d = points.shape[1]
     if d < 2:
         return reference
-    w = normalised_weights(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     mean = w @ points
     root = np.linalg.cholesky(reference)
     white = solve_triangular(root, (points - mean).T, lower=True)  # (d, n)
@@ -129,7 +129,6 @@ def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.
     along = float(np.sum(w * (u @ white) ** 2))
     across = d - 1 if norm > 0 else d
     scale = (total - along) / across
-    n_eff = effective_sample_size(log_weights)
     # the law's scale unless the spread departs from it beyond 4 standard errors of s
     if not np.isfinite(scale) or scale <= 0 \
             or abs(scale - 1.0) <= SCALE_Z * np.sqrt(2.0 / (n_eff * across)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..logspace import logsumexp_rows
-from .base import effective_sample_size, normalised_weights, weights_and_ess
+from .base import weights_and_ess
 from .gaussian import Gaussian, fit_gaussian, regularise_covariance
 from .student import StudentT, fit_student
 
@@ -81,8 +81,7 @@ def fit_regions(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
     their weights and ``n_eff``.
     """
     d = points.shape[1]
-    w = normalised_weights(log_weights)
-    n_eff = effective_sample_size(log_weights)
+    w, n_eff = weights_and_ess(log_weights)
     best, best_bic = None, np.inf
     for k in range(1, max(1, int(max_components)) + 1):
         if k > 1 and n_eff < k * (d + 1):
