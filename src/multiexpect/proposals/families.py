@@ -165,10 +165,13 @@ class EventFamily:
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
         if context.gaussian_event:
-            reference = scaled_reference(points, log_weights, context.reference_cov,
-                                         context.centre)
-            comps, shares, n_eff = fit_regions(points, log_weights, reference_cov=reference,
-                                               max_components=LADDER_REGIONS, rng=context.rng)
+            def target(pts, log_w):  # each region's covariance target, from its points
+                return scaled_reference(pts, log_w, context.reference_cov, context.centre)
+
+            comps, shares, n_eff = fit_regions(points, log_weights,
+                                               reference_cov=context.reference_cov,
+                                               max_components=LADDER_REGIONS, rng=context.rng,
+                                               target=target)
             fitted = Fitted(tuple(Part(c, float(s)) for c, s in zip(comps, shares)), n_eff)
         else:
             base = (StudentMixtureFamily(events=True) if context.event_components > 1

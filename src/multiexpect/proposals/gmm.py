@@ -13,7 +13,11 @@ from .base import weights_and_ess
 from .gaussian import Gaussian, fit_gaussian, regularise_covariance
 from .student import StudentT, fit_student
 
-__all__ = ["GaussianMixture", "fit_gmm", "fit_regions", "fit_student_mixture"]
+__all__ = ["REGION_SEEDINGS", "GaussianMixture", "fit_gmm", "fit_regions",
+           "fit_student_mixture"]
+
+#: k-means++ seedings tried for each number of regions (:func:`fit_regions`).
+REGION_SEEDINGS = 4
 
 
 class GaussianMixture:
@@ -66,19 +70,25 @@ def fit_gmm(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.nd
 
 
 def fit_regions(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.ndarray,
-                max_components: int, rng: np.random.Generator, max_iter: int = 20
+                max_components: int, rng: np.random.Generator, max_iter: int = 20,
+                target=None, seedings: int = REGION_SEEDINGS
                 ) -> tuple[list[Gaussian], np.ndarray, float]:
-    """Gaussians, one per region of the weighted points: the mixture of ``K = 1, 2, ...``
-    Gaussians (:func:`fit_gmm`, up to ``max_components``, until the criterion stops
-    decreasing) with the smallest Bayesian information criterion
+    """Gaussians, one per region of the weighted points: of the mixtures of ``K = 1, 2, ...,
+    max_components`` Gaussians (:func:`fit_gmm`; ``K > 1`` needs ``n_eff >= K (d + 1)``), the
+    one with the smallest Bayesian information criterion
 
         BIC_K = -2 n_eff sum_i ω_i log g_K(z_i) + (K (d + d (d + 1) / 2) + K - 1) log n_eff
 
     (normalised weights ``ω``, effective sample size ``n_eff``): a failure domain made of
     separate regions gets a component in each, which one Gaussian spread over all of them
-    would sample mostly between them; one region gets one Gaussian. At most ``max_iter``
-    EM iterations per ``K`` (separate regions are found in a few). Returns the components,
-    their weights and ``n_eff``.
+    would sample mostly between them; one region gets one Gaussian. Every ``K`` allowed is
+    tried, each from ``seedings`` k-means++ seedings (the one of highest likelihood kept):
+    a small region (a branch with a few per cent of the points) is seeded by one draw in
+    a few, and a ``K`` whose EM merged it with another scores no better than ``K - 1``.
+    ``target(points, log_weights)`` (optional) gives each component's shrinkage target
+    from its own weighted points (``log ω_i + log r_im``), else ``reference_cov``. At most
+    ``max_iter`` EM iterations per fit. Returns the components, their weights and
+    ``n_eff``.
     """
     d = points.shape[1]
     w, n_eff = weights_and_ess(log_weights)
@@ -86,16 +96,17 @@ def fit_regions(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: n
     for k in range(1, max(1, int(max_components)) + 1):
         if k > 1 and n_eff < k * (d + 1):
             break
-        fitted, _ = fit_gmm(points, log_weights, reference_cov=reference_cov, n_components=k,
-                            rng=rng, max_iter=max_iter, tol=1e-5)
-        comps, mix = ((fitted.components, fitted.weights)
-                      if isinstance(fitted, GaussianMixture) else ([fitted], np.ones(1)))
-        log_g = GaussianMixture(comps, mix).logpdf(points[w > 0])
-        n_params = len(comps) * (d + d * (d + 1) / 2) + len(comps) - 1
-        bic = -2.0 * n_eff * float(w[w > 0] @ log_g) + n_params * np.log(max(n_eff, 2.0))
-        if bic >= best_bic:  # one more component no longer pays: stop there
-            break
-        best, best_bic = (list(comps), np.asarray(mix, dtype=float)), bic
+        for seeding in range(1 if k == 1 else max(1, int(seedings))):
+            fitted, _ = _fit_mixture(points, log_weights, reference_cov, k, rng, max_iter,
+                                     1e-5, dof=None, target=target, greedy=seeding == 0)
+            comps, mix = ((fitted.components, fitted.weights)
+                          if isinstance(fitted, GaussianMixture) else ([fitted], np.ones(1)))
+            log_g = GaussianMixture(comps, mix).logpdf(points[w > 0])
+            n_params = len(comps) * (d + d * (d + 1) / 2) + len(comps) - 1
+            bic = (-2.0 * n_eff * float(w[w > 0] @ log_g)
+                   + n_params * np.log(max(n_eff, 2.0)))
+            if bic < best_bic:
+                best, best_bic = (list(comps), np.asarray(mix, dtype=float)), bic
     return best[0], best[1], n_eff
 
 
@@ -114,27 +125,31 @@ def fit_student_mixture(points: np.ndarray, log_weights: np.ndarray, *,
                         dof=float(dof))
 
 
-def _fit_component(points, log_weights, reference_cov, dof):
+def _fit_component(points, log_weights, reference_cov, dof, target=None):
+    if target is not None:
+        reference_cov = target(points, log_weights)
     if dof is None:
         return fit_gaussian(points, log_weights, reference_cov=reference_cov)
     return fit_student(points, log_weights, reference_cov=reference_cov, dof=dof)
 
 
-def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol, dof):
+def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter, tol, dof,
+                 target=None, greedy=False):
     d = points.shape[1]
     w, n_eff = weights_and_ess(log_weights)
     if n_components <= 1 or n_eff < n_components * (d + 1):
-        return _fit_component(points, log_weights, reference_cov, dof)
+        return _fit_component(points, log_weights, reference_cov, dof, target)
     support = np.flatnonzero(w > 0)
     pts, ww = points[support], w[support] / w[support].sum()
-    # weighted k-means++ seeding
-    centres = [pts[rng.choice(len(pts), p=ww)]]
+    # weighted k-means++ seeding (greedy: the heaviest point, then each time the point of
+    # largest weight times squared distance to the centres so far)
+    centres = [pts[np.argmax(ww)] if greedy else pts[rng.choice(len(pts), p=ww)]]
     for _ in range(1, n_components):
         d2 = np.min([np.sum((pts - c) ** 2, axis=1) for c in centres], axis=0)
         p = ww * d2
         if p.sum() <= 0:
             break
-        centres.append(pts[rng.choice(len(pts), p=p / p.sum())])
+        centres.append(pts[np.argmax(p)] if greedy else pts[rng.choice(len(pts), p=p / p.sum())])
     global_cov = regularise_covariance(
         (pts - ww @ pts).T @ ((pts - ww @ pts) * ww[:, None]), n_eff, reference_cov)
     comps = [Gaussian(c, global_cov) if dof is None else StudentT(c, global_cov, dof)
@@ -154,14 +169,17 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
             if mass <= 1e-12:
                 continue
             with np.errstate(divide="ignore"):
-                comp, _ = _fit_component(pts, np.log(wm), reference_cov, dof)
+                log_wm = np.log(wm)
+            # the component's own shrinkage target, from its own weighted points
+            ref_m = reference_cov if target is None else target(pts, log_wm)
+            comp, _ = _fit_component(pts, log_wm, ref_m, dof)
             if dof is None:
                 # shrink with the component's share of the effective sample size (a t keeps
                 # the shrinkage of its own fit, by the effective size of the weights ω r_m)
                 diff = pts - comp.mean
                 cov = (diff * (wm / mass)[:, None]).T @ diff
                 comp = Gaussian(comp.mean,
-                                regularise_covariance(cov, n_eff * mass, reference_cov))
+                                regularise_covariance(cov, n_eff * mass, ref_m))
             new_comps.append(comp)
             new_mix.append(mass)
         comps, mix = new_comps, np.asarray(new_mix) / np.sum(new_mix)
