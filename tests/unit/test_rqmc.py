@@ -233,12 +233,12 @@ def test_resumed_pick_freeze_rqmc_is_bit_identical():
 
 # ---------------------------------------------------------------------- one net (Sobol')
 def test_one_net_plan_and_block_estimate():
-    assert one_net_plan(20_000, 16) == 16_384 and one_net_plan(32, 16) == 32
+    assert one_net_plan(20_000, 16) == 20_000 and one_net_plan(32, 16) == 32
     with pytest.raises(ValueError, match="'budget // 5' \\(31\\) is too small for one RQMC net"):
         one_net_plan(31, 16, "budget // 5")
-    values = np.random.default_rng(0).normal(size=(64, 3))
+    values = np.random.default_rng(0).normal(size=(69, 3))  # 8 blocks of 8, 5 points more
     mean, cov, dof = block_estimate(values, 8)
-    means = values.reshape(8, 8, 3).mean(axis=1)
+    means = values[:64].reshape(8, 8, 3).mean(axis=1)
     assert np.allclose(mean, values.mean(axis=0)) and dof == 7
     assert np.allclose(cov, np.cov(means, rowvar=False) / 8)
 
@@ -270,8 +270,9 @@ def test_one_net_result_says_which_interval():
                            method="pick-freeze", sampling="rqmc", replicates=1, blocks=8)
     diag = res.diagnostics
     assert diag["interval"] == INTERVAL_NET_BLOCKS and diag["replicates"] == 1
-    assert (diag["points_per_replicate"], diag["blocks"], diag["dof"]) == (2048, 8, 7)
-    assert res.n_evaluations == 5 * 2048 and res.settings["blocks"] == 8
+    assert (diag["points_per_replicate"], diag["blocks"], diag["dof"]) == (3000, 8, 7)
+    assert res.n_evaluations == 5 * 3000 and res.settings["blocks"] == 8
+    assert not diag["whole_net"] and diag["points_per_block"] == 375
     _, high = res.confidence_interval(0.9)["first"]
     assert np.allclose(high - res.first_order, stats.t.ppf(0.95, 7) * res.first_order_stderr)
     assert "intervals 'net-blocks'" in res.summary()

@@ -47,12 +47,13 @@ batch each: ``θ̂`` is the mean of the replicates' quantity means, ``Σ̂`` the
 ``R``, and the intervals Student's t on ``R - 1`` degrees of freedom (``diagnostics["dof"]``):
 ``g^T θ̂`` is the mean of ``R`` independent replicate values for any fixed ``g``, so the
 delta-method standard error is the replicates' own. With ``replicates=1`` the points are ONE
-scrambled net of ``n = 2^m <= budget // runs_per_point`` points, laid out as SALib's: the net's
-first ``d`` coordinates are ``U'`` (the base of the ``d`` mixed runs and of ``Y'``), the last
-``d`` are ``U`` (the early coordinates of a Sobol' net are its best, and ``U'`` enters ``d + 1``
-of the ``d + 2`` runs); ``θ̂`` is the net's mean and ``Σ̂`` the covariance of the means of its
-``B`` consecutive blocks over ``B`` (option ``blocks``), intervals Student's t on ``B - 1``
-degrees of freedom, ``diagnostics["interval"] = "net-blocks"``
+scrambled Sobol' sequence of ``n = budget // runs_per_point`` points (a net when ``n`` is a
+power of 2), laid out as SALib's: its first ``d`` coordinates are ``U'`` (the base of the
+``d`` mixed runs and of ``Y'``), the last ``d`` are ``U`` (the early coordinates of a Sobol'
+net are its best, and ``U'`` enters ``d + 1`` of the ``d + 2`` runs); ``θ̂`` is the mean over
+the points and ``Σ̂`` the covariance of the means of its ``B`` consecutive blocks over ``B``
+(option ``blocks``), intervals Student's t on ``B - 1`` degrees of freedom,
+``diagnostics["interval"] = "net-blocks"``
 (:mod:`multiexpect.sampling.rqmc`: an empirical rule, not an exact one).
 """
 
@@ -353,7 +354,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     sampling : {"mc", "rqmc"}
         ``"rqmc"``: for ``pick-freeze`` the points are ``R`` independent scrambled Sobol' nets
         of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default), or with
-        ``replicates=1`` ONE net of the whole budget (a power of 2 of points) whose interval
+        ``replicates=1`` ONE scrambled sequence of the whole budget whose interval
         is the spread of its ``blocks`` consecutive sub-nets (option ``blocks``, 16 by
         default; ``diagnostics["interval"]`` says which kind); for
         ``aiscv`` the adaptive stages stay i.i.d. and the final stage is ``R`` (exactly)
@@ -535,11 +536,12 @@ def _blocks_option(replicates: int | None, options: dict) -> int | None:
 
 
 def _run_pick_freeze_net(wrapper, layout, points, seed, blocks):
-    """Pick-freeze on ONE scrambled Sobol' net of ``n = 2^m <= points`` points (batch 0).
+    """Pick-freeze on ONE scrambled Sobol' sequence of ``points`` points (batch 0; a net
+    when ``points`` is a power of 2).
 
     The net's first ``d`` coordinates are ``U'``, its last ``d`` are ``U`` (SALib's layout);
-    the estimate is the net's mean, its covariance that of the ``blocks`` block means over
-    ``blocks`` (``"net-blocks"`` interval, ``blocks - 1`` degrees of freedom).
+    the estimate is the mean over all points, its covariance that of the ``blocks`` block
+    means over ``blocks`` (``"net-blocks"`` interval, ``blocks - 1`` degrees of freedom).
     """
     n = one_net_plan(points, blocks)
     net = sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, 0))
@@ -547,4 +549,5 @@ def _run_pick_freeze_net(wrapper, layout, points, seed, blocks):
     theta, cov, dof = block_estimate(values, blocks)
     return theta, cov, {"n_points": n, "sampling": "rqmc", "interval": INTERVAL_NET_BLOCKS,
                         "replicates": ONE_NET, "blocks": blocks, "points_per_replicate": n,
-                        "points_per_block": n // blocks, "dof": dof}
+                        "points_per_block": n // blocks, "whole_net": n & (n - 1) == 0,
+                        "dof": dof}
