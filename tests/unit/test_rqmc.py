@@ -279,3 +279,20 @@ def test_one_net_result_says_which_interval():
     again = me.sobol_indices(tf.ishigami, tf.ishigami_law(), budget=5 * 3000, rng=2,
                              method="pick-freeze", sampling="rqmc", replicates=1, blocks=8)
     assert again.first_order.tobytes() == res.first_order.tobytes()
+
+
+def test_resumed_one_net_is_bit_identical():
+    kwargs = {"budget": 5 * 600, "rng": 4, "method": "pick-freeze", "sampling": "rqmc",
+              "replicates": 1, "blocks": 4, "study_id": "net"}
+    law = tf.ishigami_law()
+    whole = me.sobol_indices(tf.ishigami, law, **kwargs)
+    store = me.InMemoryStore()
+    crashing = Interrupting(tf.ishigami, limit=2)
+    with pytest.raises(KeyboardInterrupt):
+        me.sobol_indices(crashing, law, store=store, **kwargs)
+    again = Interrupting(tf.ishigami)
+    resumed = me.sobol_indices(again, law, store=store, **kwargs)
+    for order in ("first", "total"):
+        assert resumed.indices(order)[0].tobytes() == whole.indices(order)[0].tobytes()
+        assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
+    assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs
