@@ -8,6 +8,10 @@ MC 2.53e-3). Side by side, at the SAME number of model runs:
 * ``aiscv``          : ``multiexpect.sobol_indices(method="aiscv")`` (centred, delta weights);
 * ``pick-freeze``    : ``method="pick-freeze"``: plain MC of the same centred quantities;
 * ``pick-freeze-raw``: the same without centring (``centre=0``), as the paper's baseline;
+* ``pick-freeze-rqmc``, ``pick-freeze-net``, ``pick-freeze-net8`` (``--methods``): the same
+  with ``sampling="rqmc"``: 8+ replicates, or one net with 16 (8) blocks (Student-t
+  intervals: the reported se is scaled by ``t_{0.975, dof} / 1.96``, so that ``1.96 se`` is
+  the interval's half-width);
 * ``salib``          : ``SALib.sample.sobol`` (scrambled Sobol' sequence, Saltelli scheme,
   ``N (d+2)`` runs) + ``SALib.analyze.sobol`` with ``N = runs // (d+2)``.
 
@@ -32,6 +36,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from scipy import stats
 from scipy.special import ndtri
 
 import multiexpect as me
@@ -41,6 +46,10 @@ POINTS = 20_000
 D = 6
 METHODS_FIRST = ("aiscv", "pick-freeze", "pick-freeze-raw", "salib")
 METHODS_TOTAL = ("aiscv", "pick-freeze", "salib")
+#: randomised QMC pick-freeze (``--methods``): 8+ replicates, or one net (16 or 8 blocks)
+RQMC = {"pick-freeze-rqmc": {"sampling": "rqmc"},
+        "pick-freeze-net": {"sampling": "rqmc", "replicates": 1},
+        "pick-freeze-net8": {"sampling": "rqmc", "replicates": 1, "blocks": 8}}
 
 
 def salib_indices(model, law, runs: int, seed: int, orders=("first", "total")) -> dict:
@@ -82,12 +91,16 @@ def run_case(method: str, seed: int, orders=("first",), points: int = POINTS) ->
     if method == "salib":
         out = salib_indices(model, law, budget, seed, orders)
     else:
-        kwargs = {"centre": 0.0} if method == "pick-freeze-raw" else {}
+        kwargs = {"centre": 0.0} if method == "pick-freeze-raw" else RQMC.get(method, {})
         name = "aiscv" if method == "aiscv" else "pick-freeze"
         res = me.sobol_indices(model, law, budget=budget, orders=orders, method=name,
                                rng=seed, **kwargs)
-        out = {"first": res.first_order, "first_se": res.first_order_stderr,
-               "total": res.total_order, "total_se": res.total_order_stderr,
+        if "dof" in res.diagnostics:  # Student-t intervals: the se giving the same width
+            scale = stats.t.ppf(0.975, res.diagnostics["dof"]) / 1.96
+        else:
+            scale = 1.0
+        out = {"first": res.first_order, "first_se": scale * res.first_order_stderr,
+               "total": res.total_order, "total_se": scale * res.total_order_stderr,
                "runs": res.n_evaluations,
                "stage": res.diagnostics.get("chosen_stage", -1)}
     out["seconds"] = time.perf_counter() - t0

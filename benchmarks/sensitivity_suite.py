@@ -11,6 +11,8 @@ Every method gets ``N (d + 2)`` model runs (``N = --n``, ``2^14`` by default) on
   with its asymptotic intervals;
 * ``pf-mc``, ``pf-rqmc``: ``multiexpect.sobol_indices(method="pick-freeze")`` with
   ``sampling="mc"`` and ``"rqmc"`` (replicates of scrambled nets, t intervals);
+* ``pf-net``, ``pf-net8``: the same with ``replicates=1``: one scrambled net of ``N`` points,
+  intervals from the spread of its 16 (8) consecutive blocks (``"net-blocks"``);
 * ``aiscv``: ``multiexpect.sobol_indices()`` with its defaults.
 
 Per problem and method: the summed MSE of the first- and total-order indices (mean over the
@@ -48,7 +50,7 @@ from multiexpect.testproblems.sensitivity import PROBLEMS, problem
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "sensitivity_reference.json"
-METHODS = ("salib", "martinez", "pf-mc", "pf-rqmc", "aiscv")
+METHODS = ("salib", "martinez", "pf-mc", "pf-rqmc", "pf-net", "pf-net8", "aiscv")
 REFERENCE_POINTS = 2**20
 REFERENCE_REPLICATES = 64
 
@@ -133,6 +135,10 @@ RUNNERS = {
     "pf-mc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze"),
     "pf-rqmc": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
                                                     sampling="rqmc", replicates=r),
+    "pf-net": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze", sampling="rqmc",
+                                           replicates=1),
+    "pf-net8": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze", sampling="rqmc",
+                                            replicates=1, blocks=8),
     "aiscv": lambda p, n, s: _multiexpect(p, n, s),
 }
 
@@ -177,11 +183,13 @@ def score(records: list[dict], name: str) -> dict:
         out.update(mse=float(np.mean(sq)), median_sq=float(np.median(sq)),
                    max_sq=float(np.max(sq)),
                    coverage=float(np.mean(np.abs(est - ref) <= half)),
-                   mean_half_width=float(np.mean(half)))
+                   mean_half_width=float(np.mean(half)),
+                   se2_over_mse=float(np.sum(np.mean((half / 1.96) ** 2, axis=0))
+                                      / max(np.mean(sq), 1e-300)))
     return out
 
 
-def _table(summary: dict, methods) -> str:
+def _table(summary: dict, methods, key: str = "mse") -> str:
     lines = ["| problem (d) | " + " | ".join(methods) + " |",
              "|---|" + "---|" * len(methods)]
     for name, per in summary.items():
@@ -191,7 +199,7 @@ def _table(summary: dict, methods) -> str:
             if s is None:
                 cells.append("")
                 continue
-            text = f"{s['mse']:.2g} ({s['coverage']:.2f})" if "mse" in s else "-"
+            text = f"{s[key]:.2g} ({s['coverage']:.2f})" if key in s else "-"
             if s["failures"]:
                 text += f" **{s['failures']} failed**"
             cells.append(text)
@@ -234,6 +242,8 @@ def main(argv=None) -> int:
           f"python {platform.python_version()}")
     print("summed MSE of S1 and ST (coverage of the 95% intervals of all 2d indices)")
     print(_table(summary, args.methods))
+    print("mean reported se^2 (half-width / 1.96)^2, summed, over the summed MSE")
+    print(_table(summary, args.methods, "se2_over_mse"))
     for name, per in summary.items():
         for m, s in per.items():
             if s["failures"]:

@@ -4,7 +4,8 @@ The library's functions, the CLI's study files and the docs read them from here.
 """
 
 __all__ = ["ENGINE_WEIGHTS", "EXPECTATION_METHODS", "PERTURBED_LAW_METHODS",
-           "RQMC_EXPECTATION_METHODS", "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
+           "RQMC_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
+           "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
 
 #: ``expectations(method=...)``: the adaptive method, then its baselines.
@@ -18,6 +19,8 @@ PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
 RQMC_EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc")
 RQMC_SOBOL_METHODS = ("aiscv", "pick-freeze")
 RQMC_PERTURBED_LAW_METHODS = ("aiscv",)
+#: The methods that also take ``replicates=1``: one scrambled net of the whole budget.
+RQMC_ONE_NET_SOBOL_METHODS = ("pick-freeze",)
 
 #: Named weights of the engine's criterion ``sum_j w_j Var(Î_j)``: ``1 / Î_j^2`` from the
 #: pilot, or ones (``expectations(weights=...)``).

@@ -209,3 +209,23 @@ sampling = "rqmc"
     record = doc["analyses"][0]["main"]
     assert record["result"]["estimate"] == [float(v) for v in curve.result.estimate]
     assert record["result"]["stderr"] == [float(v) for v in curve.result.stderr]
+
+
+def test_one_net_sobol_study_gives_the_library_numbers(tmp_path, capsys):
+    extra = """
+[sobol]
+budget = 8000
+method = "pick-freeze"
+sampling = "rqmc"
+[sobol.options]
+replicates = 1
+blocks = 8
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    record = doc["analyses"][0]["main"]
+    result = me.sobol_indices(tf.cantilever_beam, cantilever_law(), budget=8000,
+                              method="pick-freeze", rng=SEED, sampling="rqmc", replicates=1,
+                              blocks=8)
+    assert result.diagnostics["interval"] == "net-blocks" and result.diagnostics["dof"] == 7
+    estimates = [float(v) for v in result.first_order] + [float(v) for v in result.total_order]
+    assert [r["estimate"] for r in record["rows"]] == estimates

@@ -9,8 +9,14 @@ from scipy import integrate, stats
 import multiexpect as me
 from multiexpect import testfunctions as tf
 from multiexpect.sampling import (
+    DEFAULT_BLOCKS,
+    INTERVAL_NET_BLOCKS,
     allocate,
+    block_estimate,
+    check_blocks,
+    check_replicates,
     gaussian_from_normal,
+    one_net_plan,
     replicate_estimate,
     replicate_plan,
     sobol_normal,
@@ -222,4 +228,71 @@ def test_resumed_pick_freeze_rqmc_is_bit_identical():
         assert resumed.indices(order)[0].tobytes() == whole.indices(order)[0].tobytes()
         assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
     # every run made before the crash was stored (the store takes chunks sized by wall time)
+    assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs
+
+
+# ---------------------------------------------------------------------- one net (Sobol')
+def test_one_net_plan_and_block_estimate():
+    assert one_net_plan(20_000, 16) == 20_000 and one_net_plan(32, 16) == 32
+    with pytest.raises(ValueError, match="'budget // 5' \\(31\\) is too small for one RQMC net"):
+        one_net_plan(31, 16, "budget // 5")
+    values = np.random.default_rng(0).normal(size=(69, 3))  # 8 blocks of 8, 5 points more
+    mean, cov, dof = block_estimate(values, 8)
+    means = values[:64].reshape(8, 8, 3).mean(axis=1)
+    assert np.allclose(mean, values.mean(axis=0)) and dof == 7
+    assert np.allclose(cov, np.cov(means, rowvar=False) / 8)
+
+
+def test_replicates_and_blocks_checks():
+    assert check_replicates(1, one_net=True) == 1 and check_blocks(None) == DEFAULT_BLOCKS
+    with pytest.raises(ValueError, match=r"'replicates' must be an int >= 2 .*, got 1"):
+        check_replicates(1)
+    for bad in (2, 6, 8.0, True, 0):
+        with pytest.raises(ValueError, match="'blocks' must be a power of 2 >= 4"):
+            check_blocks(bad)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"replicates": 1, "budget": 5 * 31}, "'budget // 5' \\(31\\) is too small for one RQMC"),
+    ({"replicates": 1, "blocks": 32, "budget": 5 * 63}, "too small for one RQMC net of 32"),
+    ({"replicates": 1, "blocks": 3}, "'blocks' must be a power of 2"),
+    ({"blocks": 8}, "'blocks' needs sampling='rqmc' and replicates=1"),
+    ({"replicates": 1, "method": "aiscv"}, "'replicates' must be an int >= 2"),
+])
+def test_bad_one_net_refused_before_any_run(kwargs, match):
+    kwargs = {"budget": 5000, "method": "pick-freeze", "sampling": "rqmc", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        me.sobol_indices(NeverRun(), tf.ishigami_law(), rng=1, **kwargs)
+
+
+def test_one_net_result_says_which_interval():
+    res = me.sobol_indices(tf.ishigami, tf.ishigami_law(), budget=5 * 3000, rng=2,
+                           method="pick-freeze", sampling="rqmc", replicates=1, blocks=8)
+    diag = res.diagnostics
+    assert diag["interval"] == INTERVAL_NET_BLOCKS and diag["replicates"] == 1
+    assert (diag["points_per_replicate"], diag["blocks"], diag["dof"]) == (3000, 8, 7)
+    assert res.n_evaluations == 5 * 3000 and res.settings["blocks"] == 8
+    assert not diag["whole_net"] and diag["points_per_block"] == 375
+    _, high = res.confidence_interval(0.9)["first"]
+    assert np.allclose(high - res.first_order, stats.t.ppf(0.95, 7) * res.first_order_stderr)
+    assert "intervals 'net-blocks'" in res.summary()
+    again = me.sobol_indices(tf.ishigami, tf.ishigami_law(), budget=5 * 3000, rng=2,
+                             method="pick-freeze", sampling="rqmc", replicates=1, blocks=8)
+    assert again.first_order.tobytes() == res.first_order.tobytes()
+
+
+def test_resumed_one_net_is_bit_identical():
+    kwargs = {"budget": 5 * 600, "rng": 4, "method": "pick-freeze", "sampling": "rqmc",
+              "replicates": 1, "blocks": 4, "study_id": "net"}
+    law = tf.ishigami_law()
+    whole = me.sobol_indices(tf.ishigami, law, **kwargs)
+    store = me.InMemoryStore()
+    crashing = Interrupting(tf.ishigami, limit=2)
+    with pytest.raises(KeyboardInterrupt):
+        me.sobol_indices(crashing, law, store=store, **kwargs)
+    again = Interrupting(tf.ishigami)
+    resumed = me.sobol_indices(again, law, store=store, **kwargs)
+    for order in ("first", "total"):
+        assert resumed.indices(order)[0].tobytes() == whole.indices(order)[0].tobytes()
+        assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
     assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs

@@ -32,6 +32,23 @@ and ``Î ± t_{R-1, (1+level)/2} se`` is the interval (Student's t on ``R - 1`` 
 freedom: ``se`` is estimated from ``R`` numbers only). One replicate is one batch of the
 evaluation layer, so a resumed study replays the same nets.
 
+**One net** (``replicates=1``, Sobol' pick-freeze only). The whole budget is ONE scrambled
+sequence of ``n`` points (a whole net when ``n`` is a power of 2; otherwise its first ``n``
+points, which on the cantilever beam were 1.25x-1.4x more precise than the ``2^m``-point
+net inside them and never measured worse): its estimate is the mean, which on smooth
+integrands is far more precise than the mean of ``R`` nets of ``n / R`` points (an RQMC
+variance falling like ``n^-a`` loses ``R^(a-1)`` to replicates). Its interval is of another
+kind (``"net-blocks"``): the net is cut into ``B`` consecutive blocks of ``floor(n / B)``
+points (``B = 2^k``; for ``n`` a power of 2 each block of a Sobol' sequence is itself a
+net), and with block means ``Î_b``,
+
+    Î = (1/B) sum_b Î_b,    se = sd(Î_1..Î_B) / sqrt(B),   Student's t on ``B - 1``,
+
+the standard error the blocks would have as ``B`` independent replicates. The blocks share
+one scrambling, so they are not independent and no theorem makes this interval exact: it
+is an empirical, mostly conservative rule (too wide where the whole net beats its blocks,
+too narrow where it does not), chosen and judged by measurement (docs/benchmarks.md).
+
 **Mixtures.** A mixture ``sum_k α_k g_k`` is sampled with a deterministic allocation
 ``n_k`` (:func:`allocate`), each component on its own net; the realised fractions
 ``n_k / n`` replace ``α_k`` in the density ``ḡ = sum_k (n_k / n) g_k`` of the
@@ -53,15 +70,23 @@ from scipy.special import ndtri
 from scipy.stats import qmc
 
 __all__ = [
+    "DEFAULT_BLOCKS",
     "DEFAULT_REPLICATES",
+    "INTERVAL_KINDS",
+    "INTERVAL_NET_BLOCKS",
+    "INTERVAL_REPLICATES",
+    "ONE_NET",
     "SAMPLINGS",
     "ReplicateEstimate",
     "allocate",
+    "block_estimate",
+    "check_blocks",
     "check_replicates",
     "check_sampling",
     "gaussian_from_normal",
     "law_from_uniform",
     "normal_from_uniform",
+    "one_net_plan",
     "replicate_estimate",
     "replicate_plan",
     "replicates_for",
@@ -74,6 +99,15 @@ __all__ = [
 SAMPLINGS = ("mc", "rqmc")
 #: independent scramblings by default (chosen by measurement, docs/benchmarks.md)
 DEFAULT_REPLICATES = 8
+#: ``replicates=1``: one net of the whole budget (its interval from the net's blocks)
+ONE_NET = 1
+#: consecutive blocks of the one net whose spread gives its standard error (by measurement)
+DEFAULT_BLOCKS = 16
+#: the interval kinds of an RQMC result (``diagnostics["interval"]``): Student's t over
+#: ``R`` independent scramblings, or over the ``B`` blocks of one scrambled net
+INTERVAL_REPLICATES = "student-t"
+INTERVAL_NET_BLOCKS = "net-blocks"
+INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS)
 _U_MIN = 2.0**-53
 _BITS = 30
 
@@ -85,30 +119,74 @@ def check_sampling(sampling) -> str:
     return sampling
 
 
-def check_replicates(replicates) -> int:
-    """The number of replicates ``R >= 2`` (``None``: the default), or a ValueError."""
+def check_replicates(replicates, one_net: bool = False) -> int:
+    """The number of replicates ``R >= 2`` (``None``: the default), or a ValueError;
+    ``one_net``: the method also takes ``R = 1`` (:data:`ONE_NET`)."""
     if replicates is None:
         return DEFAULT_REPLICATES
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) \
-            or replicates < 2:
-        raise ValueError(f"'replicates' must be an int >= 2 (independent scramblings), "
+            or (replicates < 2 and not (one_net and replicates == ONE_NET)):
+        also = " or 1 (one net)" if one_net else ""
+        raise ValueError(f"'replicates' must be an int >= 2 (independent scramblings){also}, "
                          f"got {replicates!r}")
     return int(replicates)
 
 
-def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict) -> int | None:
+def check_blocks(blocks) -> int:
+    """The blocks ``B`` of one net: a power of 2 ``>= 4`` (``None``: the default)."""
+    if blocks is None:
+        return DEFAULT_BLOCKS
+    if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 4 \
+            or blocks & (blocks - 1):
+        raise ValueError(f"'blocks' must be a power of 2 >= 4 (sub-nets of the one RQMC "
+                         f"net), got {blocks!r}")
+    return int(blocks)
+
+
+def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict,
+                   one_net: tuple[str, ...] = ()) -> int | None:
     """Check ``sampling`` for ``method``; the replicates to draw (popped from ``options``).
 
     ``None`` for ``sampling="mc"``; for ``"rqmc"`` a ValueError when ``method`` is not in
     ``supported`` (the adaptive engine does not take RQMC yet), else :func:`check_replicates`
-    of the ``replicates`` option.
+    of the ``replicates`` option (``1`` allowed for the methods in ``one_net``).
     """
     if check_sampling(sampling) == "mc":
         return None
     if method not in supported:
         raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
                          f"(only {', '.join(map(repr, supported))})")
-    return check_replicates(options.pop("replicates", None))
+    return check_replicates(options.pop("replicates", None), one_net=method in one_net)
+
+
+def one_net_plan(n_total: int, blocks: int, what: str = "budget") -> int:
+    """``n_total``: the one net spends every point the budget allows (the first ``n_total``
+    points of one scrambled sequence, a whole net when ``n_total`` is a power of 2), at
+    least 2 per block; a ValueError naming ``what`` when ``n_total`` is too small."""
+    n_total, blocks = int(n_total), int(blocks)
+    if n_total < 2 * blocks:
+        raise ValueError(f"'{what}' ({n_total}) is too small for one RQMC net of {blocks} "
+                         f"blocks of at least 2 points (lower 'blocks' or raise the budget)")
+    return n_total
+
+
+def block_estimate(values, blocks: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean, covariance of the mean and degrees of freedom of one net's point ``values``
+    ((n, J)) by its ``blocks`` consecutive blocks.
+
+    The mean is over all ``n`` points; the blocks are the first ``B floor(n / B)`` points cut
+    into ``B`` equal runs (sub-nets when ``n`` is a power of 2), the covariance that of their
+    means over ``B`` (``"net-blocks"`` interval, module docstring); ``B - 1`` degrees of
+    freedom.
+    """
+    values = np.asarray(values, dtype=float)
+    n, width = values.shape
+    size = n // blocks if blocks >= 2 else 0
+    if size < 1:
+        raise ValueError(f"'blocks' ({blocks}) must be >= 2 and at most the net's {n} points")
+    means = values[:blocks * size].reshape(blocks, size, width).mean(axis=1)
+    cov = np.atleast_2d(np.cov(means, rowvar=False)) / blocks
+    return values.mean(axis=0), cov, blocks - 1
 
 
 def replicate_plan(n_total: int, replicates: int, what: str = "budget") -> tuple[int, int]:

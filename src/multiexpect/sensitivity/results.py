@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
+from ..sampling.rqmc import INTERVAL_NET_BLOCKS
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
 
@@ -50,7 +51,9 @@ class SobolResult(JsonResult):
         computed).
     diagnostics : dict
         Method-specific facts: pick-freeze points, runs per point, centre, quantity names,
-        estimates and standard errors, the engine's chosen stage and weights.
+        estimates and standard errors, the engine's chosen stage and weights; under RQMC the
+        interval kind (``"interval"``: ``"student-t"`` over replicates, or ``"net-blocks"``
+        for one net) and its degrees of freedom (``"dof"``).
     settings : dict
         Options and seed, for reproducibility.
     """
@@ -186,6 +189,11 @@ class SobolResult(JsonResult):
                 f"{self.budget} model runs\n"
                 f"output mean {self.mean:.6g} (se {self.mean_stderr:.2g}), "
                 f"variance {self.variance:.6g} (se {self.variance_stderr:.2g})")
+        if self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS:
+            head += (f"\none scrambled net of {self.diagnostics['points_per_replicate']} points; "
+                     f"intervals '{INTERVAL_NET_BLOCKS}': Student's t from the spread of its "
+                     f"{self.diagnostics['blocks']} blocks (an empirical, mostly conservative "
+                     f"rule)")
         return f"{head}\n{format_table(header, rows)}"
 
     @classmethod

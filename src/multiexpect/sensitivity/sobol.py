@@ -46,7 +46,15 @@ first order alone), the classical baseline. With ``sampling="rqmc"`` its points 
 batch each: ``θ̂`` is the mean of the replicates' quantity means, ``Σ̂`` their covariance over
 ``R``, and the intervals Student's t on ``R - 1`` degrees of freedom (``diagnostics["dof"]``):
 ``g^T θ̂`` is the mean of ``R`` independent replicate values for any fixed ``g``, so the
-delta-method standard error is the replicates' own.
+delta-method standard error is the replicates' own. With ``replicates=1`` the points are ONE
+scrambled Sobol' sequence of ``n = budget // runs_per_point`` points (a net when ``n`` is a
+power of 2), laid out as SALib's: its first ``d`` coordinates are ``U'`` (the base of the
+``d`` mixed runs and of ``Y'``), the last ``d`` are ``U`` (the early coordinates of a Sobol'
+net are its best, and ``U'`` enters ``d + 1`` of the ``d + 2`` runs); ``θ̂`` is the mean over
+the points and ``Σ̂`` the covariance of the means of its ``B`` consecutive blocks over ``B``
+(option ``blocks``), intervals Student's t on ``B - 1`` degrees of freedom,
+``diagnostics["interval"] = "net-blocks"``
+(:mod:`multiexpect.sampling.rqmc`: an empirical rule, not an exact one).
 """
 
 from __future__ import annotations
@@ -63,8 +71,18 @@ from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
-from ..sampling.rqmc import replicate_plan, replicates_for, sobol_normal
-from ..vocabulary import RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
+from ..sampling.rqmc import (
+    INTERVAL_NET_BLOCKS,
+    INTERVAL_REPLICATES,
+    ONE_NET,
+    block_estimate,
+    check_blocks,
+    one_net_plan,
+    replicate_plan,
+    replicates_for,
+    sobol_normal,
+)
+from ..vocabulary import RQMC_ONE_NET_SOBOL_METHODS, RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
 from .results import SobolResult
@@ -335,7 +353,10 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
     sampling : {"mc", "rqmc"}
         ``"rqmc"``: for ``pick-freeze`` the points are ``R`` independent scrambled Sobol' nets
-        of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default); for
+        of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default), or with
+        ``replicates=1`` ONE scrambled sequence of the whole budget whose interval
+        is the spread of its ``blocks`` consecutive sub-nets (option ``blocks``, 16 by
+        default; ``diagnostics["interval"]`` says which kind); for
         ``aiscv`` the adaptive stages stay i.i.d. and the final stage is ``R`` (exactly)
         replicates of the frozen proposal (:mod:`multiexpect.engine.rqmc_final`); intervals
         Student's t on ``R - 1`` degrees of freedom.
@@ -371,11 +392,15 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     layout = PickFreezeLayout(law.dim, orders)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
-    replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options)
+    replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options,
+                                one_net=RQMC_ONE_NET_SOBOL_METHODS)
+    blocks = _blocks_option(replicates, options)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
     if replicates is not None:  # an RQMC study is another study than its MC twin
         extra.update(sampling=sampling, replicates=replicates)
+    if blocks is not None:
+        extra["blocks"] = blocks
     prepared = prepare(
         model, dim=law.dim, method=method, methods=METHODS, budget=budget, rng=rng,
         weights=weights, weight_names=SENSITIVITY_WEIGHTS, n_quantities=layout.n_quantities,
@@ -390,6 +415,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     points = budget // layout.runs_per_point
     if replicates is not None and method == "aiscv":
         check_rqmc_final(points, prepared.options, replicates)
+    elif blocks is not None:
+        one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
     elif replicates is not None:
         replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
 
@@ -402,6 +429,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
+        elif blocks is not None:
+            theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks)
         elif replicates is not None:
             theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates)
         else:
@@ -491,5 +520,34 @@ def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
                       for r, u in enumerate(nets)])
     cov = np.atleast_2d(np.cov(means, rowvar=False)) / reps
     return means.mean(axis=0), cov, {"n_points": reps * n, "sampling": "rqmc",
-                                     "interval": "student-t", "replicates": reps,
+                                     "interval": INTERVAL_REPLICATES, "replicates": reps,
                                      "points_per_replicate": n, "dof": reps - 1}
+
+
+def _blocks_option(replicates: int | None, options: dict) -> int | None:
+    """The blocks of the one net (popped from ``options``) when ``replicates`` is 1, else
+    None; a ValueError when ``blocks`` is given without ``replicates=1``."""
+    if replicates == ONE_NET:
+        return check_blocks(options.pop("blocks", None))
+    if "blocks" in options:
+        raise ValueError(f"'blocks' needs sampling='rqmc' and replicates=1 (one net), got "
+                         f"replicates={replicates!r}")
+    return None
+
+
+def _run_pick_freeze_net(wrapper, layout, points, seed, blocks):
+    """Pick-freeze on ONE scrambled Sobol' sequence of ``points`` points (batch 0; a net
+    when ``points`` is a power of 2).
+
+    The net's first ``d`` coordinates are ``U'``, its last ``d`` are ``U`` (SALib's layout);
+    the estimate is the mean over all points, its covariance that of the ``blocks`` block
+    means over ``blocks`` (``"net-blocks"`` interval, ``blocks - 1`` degrees of freedom).
+    """
+    n = one_net_plan(points, blocks)
+    net = sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, 0))
+    values = wrapper(np.roll(net, layout.dim, axis=1), batch_keys.rqmc_replicate(0))
+    theta, cov, dof = block_estimate(values, blocks)
+    return theta, cov, {"n_points": n, "sampling": "rqmc", "interval": INTERVAL_NET_BLOCKS,
+                        "replicates": ONE_NET, "blocks": blocks, "points_per_replicate": n,
+                        "points_per_block": n // blocks, "whole_net": n & (n - 1) == 0,
+                        "dof": dof}
