@@ -70,8 +70,9 @@ __all__ = [
     "student_from_uniform",
 ]
 
-#: the values of the ``sampling`` argument
-SAMPLINGS = ("mc", "rqmc")
+#: the values of the ``sampling`` argument: i.i.d. points, scrambled nets, or (the adaptive
+#: engine only) the pilot on nets of the law deciding between RQMC of the law and adaptation
+SAMPLINGS = ("mc", "rqmc", "auto")
 #: independent scramblings by default (chosen by measurement, docs/benchmarks.md)
 DEFAULT_REPLICATES = 8
 _U_MIN = 2.0**-53
@@ -96,18 +97,22 @@ def check_replicates(replicates) -> int:
     return int(replicates)
 
 
-def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict) -> int | None:
+def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict,
+                   auto: tuple[str, ...] = ()) -> int | None:
     """Check ``sampling`` for ``method``; the replicates to draw (popped from ``options``).
 
-    ``None`` for ``sampling="mc"``; for ``"rqmc"`` a ValueError when ``method`` is not in
-    ``supported`` (the adaptive engine does not take RQMC yet), else :func:`check_replicates`
-    of the ``replicates`` option.
+    ``None`` for ``sampling="mc"``; for ``"rqmc"`` (``"auto"``) a ValueError when ``method``
+    is not in ``supported`` (``auto``), else :func:`check_replicates` of the ``replicates``
+    option.
     """
-    if check_sampling(sampling) == "mc":
+    sampling = check_sampling(sampling)
+    if sampling == "mc":
         return None
-    if method not in supported:
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only {', '.join(map(repr, supported))})")
+    methods = supported if sampling == "rqmc" else auto
+    if method not in methods:
+        only = f"only {', '.join(map(repr, methods))}" if methods else "no method here"
+        raise ValueError(f"'sampling' {sampling!r} is not available for method {method!r} "
+                         f"({only})")
     return check_replicates(options.pop("replicates", None))
 
 
