@@ -27,14 +27,19 @@ events, many laws) importance sampling wins. The pilot measures both:
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
-replicate estimates (the pilot's included), its standard error their spread over
-``sqrt(R)``, its interval Student's t on ``R - 1`` degrees of freedom: exactly plain RQMC
-of the law. The pilot's replicates are reused after a decision taken on their spread,
-which may bias the estimate and its standard error; the bias and coverage over repetitions
-are measured in ``docs/benchmarks.md``. The adaptive route goes on as ``sampling="mc"``
-from the pilot state (the nets' points are law points: fits, weights, selection and
-pooling read them as the i.i.d. pilot; a net's variance is no larger than i.i.d. points'
-on the integrands where it matters, so their i.i.d. standard errors are conservative).
+replicate estimates (the pilot's included: plain RQMC of the law), but its standard error
+is the spread ``s_F`` of the ``R - R_0`` fresh replicates only, ``s_F / sqrt(R)``, and its
+interval Student's t on ``R - R_0 - 1`` degrees of freedom. The route is chosen when the
+pilot's spread is small, so that spread, reused, would understate the error (coverage 0.90
+instead of plain RQMC's 0.92-0.95 on a smooth case, ``docs/benchmarks.md``); the fresh
+replicates' spread does not depend on the decision. The pilot's replicate estimates
+themselves stay in the mean: the decision reads their spread, not their mean, and the
+bias this leaves is measured over repetitions (tests and ``docs/benchmarks.md``).
+
+The adaptive route goes on as ``sampling="mc"`` from the pilot state (the nets' points
+are law points: fits, weights, selection and pooling read them as the i.i.d. pilot; a
+net's variance is no larger than i.i.d. points' on the integrands where it matters, so
+their i.i.d. standard errors are conservative).
 """
 
 from __future__ import annotations
@@ -88,10 +93,10 @@ def law_plan(budget: int, replicates: int) -> LawPlan:
     ValueError naming ``budget`` when it leaves fewer than 2 points per net or no net after
     the pilot's."""
     reps, n = replicate_plan(budget, replicates)
-    if n < 2 or reps <= PILOT_REPLICATES:
+    if n < 2 or reps < PILOT_REPLICATES + 2:
         raise ValueError(
             f"'budget' ({budget}) is too small for sampling 'auto' with 'replicates' "
-            f"{replicates}: it needs {PILOT_REPLICATES} pilot nets and at least one more, "
+            f"{replicates}: it needs {PILOT_REPLICATES} pilot nets and at least 2 more, "
             f"each of at least 2 points")
     return LawPlan(reps, n, PILOT_REPLICATES)
 
@@ -204,7 +209,8 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
 
 def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     """The law route: replicates ``R_0 .. R - 1`` of the law's nets, the estimate the mean of
-    all ``R`` replicate estimates and its standard error their spread (Student's t)."""
+    all ``R`` replicate estimates, its standard error the spread of the ``R - R_0`` fresh
+    ones over ``sqrt(R)`` (Student's t on ``R - R_0 - 1`` degrees of freedom)."""
     setup, problem = state.setup, state.problem
     values, runs = list(route.pilot_values), 0
     for r in range(plan.pilot_replicates, plan.replicates):
@@ -218,15 +224,17 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  setup.initial.logpdf_from_laws(log_laws), None)
         values.append(summands.mean(axis=0))
     values = np.array(values)
-    est = replicate_estimate(values)
+    fresh = values[plan.pilot_replicates:]  # drawn after the decision
+    est = replicate_estimate(fresh)
+    reps = plan.replicates
     return EngineResult(
-        estimate=est.estimate, stderr=est.stderr,
-        covariance=np.atleast_2d(np.cov(values, rowvar=False)) / plan.replicates,
+        estimate=values.mean(axis=0), stderr=est.stderr * np.sqrt(len(fresh) / reps),
+        covariance=np.atleast_2d(np.cov(fresh, rowvar=False)) / reps,
         n_final=plan.replicates * plan.points, n_pooled=0, pooled_stages=[],
         pooled_lambdas=[], chosen_stage=0, predicted_error=route.law_error,
         problem=problem, weights=state.weights, history=state.history,
         runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
         rqmc={"sampling": "auto", "interval": "student-t", "dof": est.dof,
-              "replicates": plan.replicates, "points_per_replicate": plan.points},
+              "replicates": reps, "points_per_replicate": plan.points},
         route=route.record())
