@@ -111,8 +111,8 @@ def replicates_for(sampling, method: str, supported: tuple[str, ...], options: d
     methods = supported if sampling == "rqmc" else auto
     if method not in methods:
         only = f"only {', '.join(map(repr, methods))}" if methods else "no method here"
-        raise ValueError(f"'sampling' {sampling!r} is not available for method {method!r} "
-                         f"({only})")
+        avail = "not yet available" if sampling == "rqmc" else "not available"
+        raise ValueError(f"'sampling' {sampling!r} is {avail} for method {method!r} ({only})")
     return check_replicates(options.pop("replicates", None))
 
 
