@@ -29,7 +29,7 @@ def test_law_route_is_plain_rqmc_of_the_law_and_says_why():
     diag = res.diagnostics
     reps, n = replicate_plan(4000, 8)
     assert (diag["route"], diag["interval"]) == (LAW_ROUTE, "student-t")
-    assert diag["dof"] == reps - PILOT_REPLICATES - 1  # the fresh replicates spread
+    assert diag["dof"] == reps - 1
     assert "RQMC of the law predicted" in diag["route_reason"]
     assert diag["law_rqmc_error"] <= diag["adaptive_error"]
     assert (diag["replicates"], diag["points_per_replicate"]) == (reps, n)
