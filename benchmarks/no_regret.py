@@ -36,6 +36,7 @@ Usage::
     python benchmarks/no_regret.py --cases gauss_moments,heavy_tails --reps 50
     python benchmarks/no_regret.py --options family=student --json out.json
     python benchmarks/no_regret.py --options sampling=rqmc   # aISCV with an RQMC final stage
+    python benchmarks/no_regret.py --options sampling=auto   # the pilot chooses (law first)
 """
 
 from __future__ import annotations
@@ -465,6 +466,7 @@ def _run_one_unguarded(name, rep, options):
         out["final_fraction"] = ((diag.get("n_final", np.nan) + diag.get("n_pooled", 0))
                                  * (law.dim + 1) / case.budget)
     out["stage"] = int(res.diagnostics.get("chosen_stage", -1))
+    out["route"] = res.diagnostics.get("route")  # sampling="auto": the pilot's route
     out["time"]["aiscv"] = time.perf_counter() - t0
     for k, label in enumerate(case.comparators()):
         method, extra = CLASSICAL[label]
@@ -567,6 +569,9 @@ def summarise(case: Case, runs: list[dict]) -> dict:
         stages[str(r["stage"])] = stages.get(str(r["stage"]), 0) + 1
     row["final_fraction"] = float(np.mean([r.get("final_fraction", np.nan) for r in runs]))
     row["stages"] = dict(sorted(stages.items(), key=lambda kv: int(kv[0])))
+    routes = [r["route"] for r in runs if r.get("route")]
+    if routes:
+        row["routes"] = {k: routes.count(k) for k in sorted(set(routes))}
     a = row["aiscv"]
     row["pass"] = {"ratio>=1": row["ratio"] >= 1.0,
                    "coverage93-97": 0.93 <= a["coverage"] <= 0.97,

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
+from .engine.law_first import LAW_ROUTE, check_law_first
 from .engine.rqmc_final import check_rqmc_final
 from .estimators.monte_carlo import (
     crude_monte_carlo,
@@ -26,7 +27,7 @@ from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
 from .sampling.rqmc import replicates_for
-from .vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
+from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
 __all__ = ["METHODS", "expectations"]
@@ -79,7 +80,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
-    sampling : {"mc", "rqmc"}
+    sampling : {"mc", "rqmc", "auto"}
         ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
         ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
         ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
@@ -88,7 +89,11 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         freedom (``diagnostics["dof"]``). For ``aiscv`` the adaptive stages stay i.i.d. and
         only the final stage is drawn as ``R`` replicates of the frozen proposal, each
         component on its own net (:mod:`multiexpect.engine.rqmc_final`; nothing pooled).
-        Not yet available for ``separate-is``.
+        Not yet available for ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is
+        drawn on nets of the law and decides whether adaptation can pay; if not, the whole
+        budget is RQMC of the law (at least ``replicates`` nets, Student-t intervals), else
+        the adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
+        ``diagnostics["route_reason"]`` why (:mod:`multiexpect.engine.law_first`).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
@@ -120,7 +125,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
     if keep_sample and sampling != "mc":
         raise ValueError(f"'keep_sample' needs sampling 'mc', got sampling {sampling!r}")
-    replicates = replicates_for(sampling, method, RQMC_EXPECTATION_METHODS, options)
+    replicates = replicates_for(sampling, method, RQMC_EXPECTATION_METHODS, options,
+                                auto=AUTO_EXPECTATION_METHODS)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
@@ -138,31 +144,38 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         budget_need=f"must give at least 2 runs to each of {len(laws)} laws for method 'mc'"
         if per_law else None)
     scored = qmap is not None and method == "aiscv"
-    check_rqmc_final(prepared.budget, prepared.options, replicates)
+    law_first = sampling == "auto"
+    if law_first:
+        check_law_first(prepared.budget, replicates)
+    else:
+        check_rqmc_final(prepared.budget, prepared.options, replicates)
     with prepared.evaluation_context() as evaluate:
         if qmap is not None:
             evaluate = QuantityColumns(evaluate, qmap, scored=scored)
         scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
         result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
                              prepared.weights, prepared.options, names, prepared.settings,
-                             keep_sample, replicates, scored)
+                             keep_sample, replicates, scored, law_first)
     return scaled.unscale(result)
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
-                keep_sample=False, replicates=None, scored=False):
+                keep_sample=False, replicates=None, scored=False, law_first=False):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
-    version of the baseline ``mc`` or ``mixture-mc``."""
+    version of the baseline ``mc`` or ``mixture-mc``, or aISCV's RQMC final stage, or with
+    ``law_first`` (``sampling="auto"``) its plan of nets of the law."""
     if method == "aiscv":
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
-                         replicates=replicates)
+                         replicates=replicates, law_first=law_first)
+        # the law route draws from the law (or the laws' mixture) only
+        law_only = out.route is not None and out.route["route"] == LAW_ROUTE
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
-                                   defensive=opts.defensive, n_laws=len(laws),
-                                   pilot=batch_keys.is_pilot)
+                                   defensive=1.0 if law_only else opts.defensive,
+                                   n_laws=len(laws), pilot=batch_keys.is_pilot)
         return ExpectationResult(
             estimate=out.estimate, stderr=out.stderr, names=out.problem.names,
             method=method, n_evaluations=out.runs_used, budget=budget, weights=out.weights,

@@ -15,6 +15,9 @@ aISCV adaptive batch ``t >= 1``         ``t``               ``(seed, t, 0)``
 aISCV fit subsets and EM seeding, ``t``  (no run)            ``(seed, t, 1)``
 aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 0)``
 aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed, T + 1 + r, m)``
+law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
+law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
+law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 1 + r - R_0, 2)``
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
@@ -23,7 +26,11 @@ Sobol' pick-freeze chunk ``k``          ``k``               ``(seed, k, 0)``
 =====================================  ==================  ==============================
 
 (``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
-replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.)
+replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.
+``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
+nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
+them; when the law route is taken the law's replicates ``R_0 .. R - 1`` follow as the final
+stage after the one stage, the pilot; when it is not, the keys are the table's above.)
 """
 
 from __future__ import annotations
@@ -39,11 +46,14 @@ __all__ = [
     "fit_generator",
     "generator",
     "is_pilot",
+    "law_net_generator",
+    "law_replicate",
     "monte_carlo",
     "pick_freeze_chunk",
     "pilot",
     "pilot_extension",
     "pilot_extension_generator",
+    "pilot_replicate",
     "rqmc_generator",
     "rqmc_replicate",
     "separate_is_offset",
@@ -61,6 +71,10 @@ QUANTITY_OFFSET = 10**6
 PROBE = 10**9
 #: Separate IS: the probe point's generator is ``default_rng([seed, PROBE_STREAM])``.
 PROBE_STREAM = 999_999
+#: Law-first pilot nets ``r >= 1`` are keys ``-(PILOT_NET_OFFSET + r)``.
+PILOT_NET_OFFSET = 10**6
+#: The stream scrambling a law-first net of the law route after the pilot.
+LAW_NET_STREAM = 2
 
 
 def generator(seed: int, key: int, stream: int = 0) -> np.random.Generator:
@@ -86,6 +100,28 @@ def is_pilot(key: int) -> bool:
 def pilot_extension_generator(seed: int, chunk: int) -> np.random.Generator:
     """The points of pilot extension chunk ``chunk``: the pilot key's stream ``chunk``."""
     return generator(seed, PILOT, chunk)
+
+
+def pilot_replicate(replicate: int) -> int:
+    """The key of law-first pilot net ``replicate >= 0``: 0, then ``-(10^6 + replicate)``."""
+    return PILOT if replicate == 0 else -(PILOT_NET_OFFSET + replicate)
+
+
+def law_replicate(replicate: int, pilot_replicates: int) -> int:
+    """The key of the law route's replicate ``replicate``: a pilot net's key below
+    ``pilot_replicates``, then the final stage after the pilot, ``1 + replicate - R_0``."""
+    if replicate < pilot_replicates:
+        return pilot_replicate(replicate)
+    return final_replicate(1, replicate - pilot_replicates)
+
+
+def law_net_generator(seed: int, replicate: int, pilot_replicates: int) -> np.random.Generator:
+    """The scrambling of the law-first net ``replicate``: a pilot net's on the pilot key's
+    stream ``10^6 + replicate`` (above every pilot extension chunk's), then stream 2 of
+    its :func:`law_replicate` key."""
+    if replicate < pilot_replicates:
+        return generator(seed, PILOT, PILOT_NET_OFFSET + replicate)
+    return generator(seed, law_replicate(replicate, pilot_replicates), LAW_NET_STREAM)
 
 
 def adaptive(t: int) -> int:

@@ -85,6 +85,29 @@ baseline = "mc"
     assert ">rqmc<" in html
 
 
+def test_auto_expectations_study_gives_the_library_numbers(tmp_path, capsys):
+    """``sampling = "auto"``: the method runs the library's ``"auto"``, its baseline RQMC."""
+    extra = """
+[expectations]
+budget = 4000
+moments = [1, 2]
+sampling = "auto"
+baseline = "mc"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    analysis = doc["analyses"][0]
+    assert doc["settings"]["analyses"][0]["sampling"] == "auto"
+    quantities = [me.Moment(0, 1), me.Moment(0, 2)]
+    for record, method, sampling in ((analysis["main"], "aiscv", "auto"),
+                                     (analysis["baseline"], "mc", "rqmc")):
+        result = me.expectations(deflection, cantilever_law(), budget=4000,
+                                 quantities=quantities, method=method, rng=SEED,
+                                 sampling=sampling)
+        assert_same_numbers(record, result)
+        assert record["result"]["diagnostics"].get("route") == result.diagnostics.get("route")
+    assert analysis["main"]["result"]["diagnostics"]["route"] in ("law-rqmc", "adaptive")
+
+
 def test_rqmc_sobol_study_gives_the_library_numbers(tmp_path, capsys):
     extra = """
 [sobol]
@@ -151,7 +174,15 @@ dist = "norm"
 
 @pytest.mark.parametrize("extra, pattern", [
     ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "qmc"\n',
-     r"expectations\.sampling: must be one of mc, rqmc; got 'qmc'$"),
+     r"expectations\.sampling: must be one of mc, rqmc, auto; got 'qmc'$"),
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "auto"\nmethod = "mc"\n',
+     r"expectations\.sampling: 'auto' is not available for method 'mc' \(only 'aiscv'\)$"),
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "auto"\n'
+     'baseline = "separate-is"\n',
+     r"expectations\.sampling: 'rqmc' is not available for baseline 'separate-is' .*"
+     r"\(a baseline of 'auto' runs 'rqmc'\)$"),
+    ('[sobol]\nbudget = 2000\nsampling = "auto"\n',
+     r"sobol\.sampling: 'auto' is not available for method 'aiscv' \(no method here\)$"),
     ("[expectations]\nbudget = 2000\nmoments = [1]\nsampling = 1\n",
      r"expectations\.sampling: must be a string, got an? integer$"),
     ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'

@@ -146,7 +146,7 @@ def test_allocation_unbiased_on_nets():
 
 # ---------------------------------------------------------------------- the public switch
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"sampling": "qmc"}, "'sampling' must be one of \\('mc', 'rqmc'\\), got 'qmc'"),
+    ({"sampling": "qmc"}, "'sampling' must be one of \\('mc', 'rqmc', 'auto'\\), got 'qmc'"),
     ({"sampling": None}, "'sampling' must be one of"),
     ({"sampling": "rqmc", "method": "aiscv", "replicates": 300},
      "'replicates' \\(300\\) is too many for the final stage"),

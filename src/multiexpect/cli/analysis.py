@@ -25,7 +25,8 @@ from .fields import (
 )
 
 __all__ = ["COMMON_KEYS", "Analysis", "AnalysisKind", "StudyInputs", "check_option_types",
-           "no_repeats", "parse_common", "parse_sampling", "parse_statistic", "parse_weights"]
+           "no_repeats", "parse_common", "parse_sampling", "parse_statistic", "parse_weights",
+           "sampling_of"]
 
 
 class StudyInputs(Protocol):
@@ -120,17 +121,38 @@ def parse_common(table: dict, kind: str, methods: tuple[str, ...]
 
 
 def parse_sampling(table: dict, kind: str, method: str, baseline: str | None,
-                   rqmc_methods: tuple[str, ...]) -> str:
+                   rqmc_methods: tuple[str, ...], auto_methods: tuple[str, ...] = ()) -> str:
     """``sampling``: ``"mc"`` (i.i.d. points, the default) or ``"rqmc"`` (scrambled Sobol'
     nets, replicates, Student-t intervals), for the method and its baseline alike, each of
-    which must then be one of ``rqmc_methods``."""
+    which must then be one of ``rqmc_methods``; or ``"auto"`` (the pilot on nets of the law
+    chooses RQMC of the law or adaptation) for a method of ``auto_methods``, its baseline
+    then on RQMC (:func:`sampling_of`)."""
     sampling = get_str(table, "sampling", kind, default="mc", choices=SAMPLINGS)
-    if sampling == "rqmc":
-        for key, name in (("method", method), ("baseline", baseline)):
-            if name is not None and name not in rqmc_methods:
-                raise StudyError(f"{kind}.sampling", f"'rqmc' is not available for {key} "
-                                 f"{name!r} (only {', '.join(map(repr, rqmc_methods))})")
+    checks = {"rqmc": ((("method", method), ("baseline", baseline)), rqmc_methods),
+              "auto": ((("method", method),), auto_methods)}
+    if sampling == "auto":
+        _check_sampling(kind, sampling, (("baseline", baseline),), rqmc_methods, "rqmc")
+    if sampling in checks:
+        _check_sampling(kind, sampling, *checks[sampling], sampling)
     return sampling
+
+
+def _check_sampling(kind: str, sampling: str, names, allowed: tuple[str, ...], what: str):
+    """A StudyError naming ``<kind>.sampling`` when a method or baseline of ``names`` does not
+    take sampling ``what`` (``allowed``)."""
+    for key, name in names:
+        if name is not None and name not in allowed:
+            only = f"only {', '.join(map(repr, allowed))}" if allowed else "no method here"
+            via = "" if what == sampling else f" (a baseline of '{sampling}' runs '{what}')"
+            raise StudyError(f"{kind}.sampling", f"'{what}' is not available for {key} "
+                             f"{name!r} ({only}){via}")
+
+
+def sampling_of(spec: dict, primary: bool) -> str:
+    """The ``sampling`` a call runs with: the analysis's, except that the baseline of
+    ``"auto"`` runs RQMC (the law route of ``"auto"`` is RQMC of the law)."""
+    sampling = spec.get("sampling", "mc")
+    return "rqmc" if sampling == "auto" and not primary else sampling
 
 
 def check_option_types(options: dict, path: str) -> None:

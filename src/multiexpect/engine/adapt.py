@@ -37,7 +37,8 @@ from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
 
-__all__ = ["MIN_CONTROL_ALPHA", "adapt", "adaptation_done", "component_specs", "control_mask"]
+__all__ = ["MIN_CONTROL_ALPHA", "Proposal", "adapt", "adaptation_done", "component_specs",
+           "control_mask", "propose"]
 
 #: Lighter components are no control variate: their control is bounded only by ``1/α_k``.
 MIN_CONTROL_ALPHA = 1e-3
@@ -68,8 +69,26 @@ class _Fits:
     specs: list  # (quantity, sign) of each component
 
 
-def adapt(state: EngineState) -> tuple[EngineState, Stage]:
-    """Fit a new mixture on the recycled sample, draw its batch and record it as a candidate."""
+@dataclass(frozen=True)
+class Proposal:
+    """The next batch's mixture fitted on the recycled sample, before any of its runs:
+    the fits, ``α`` and the optimiser's success, the intermediate levels, the rows fitted
+    (``idx``) with the components' log-densities there, and ``criterion``, the in-sample
+    ``V(α)`` (weighted variance per point of the summands with the zero-variance ``β``,
+    estimated on the points the fits used: optimistic)."""
+
+    fits: _Fits
+    alpha: np.ndarray
+    success: bool
+    levels: np.ndarray
+    idx: object
+    log_comp: np.ndarray
+    mixture: Mixture
+    criterion: float
+
+
+def propose(state: EngineState) -> Proposal:
+    """Fit the next stage's mixture on the recycled sample (no model run)."""
     setup, problem = state.setup, state.problem
     t = state.sample.n_stages
     fit_gen = batch_keys.fit_generator(setup.seed, t)
@@ -82,8 +101,20 @@ def adapt(state: EngineState) -> tuple[EngineState, Stage]:
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
                            fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
-    alpha, success = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
-    proposal = Mixture([*fits.components, setup.initial], alpha)
+    alpha, success, criterion = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
+    return Proposal(fits, alpha, success, levels, idx, log_comp,
+                    Mixture([*fits.components, setup.initial], alpha), criterion)
+
+
+def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineState, Stage]:
+    """Fit a new mixture on the recycled sample (or take ``proposed``, :func:`propose` of
+    this very state), draw its batch and record it as a candidate."""
+    setup, problem = state.setup, state.problem
+    t = state.sample.n_stages
+    sample = state.sample
+    step = propose(state) if proposed is None else proposed
+    fits, alpha, success, levels = step.fits, step.alpha, step.success, step.levels
+    idx, log_comp, proposal = step.idx, step.log_comp, step.mixture
     z_new = proposal.sample(int(setup.options.batch_size),
                             batch_keys.adaptive_generator(setup.seed, t))
     outputs, scores_new, log_laws_new, runs = run_model_scored(setup, z_new,
@@ -184,8 +215,9 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_comp):
     """``α`` for the zero-variance coefficients on the own components (they need no
-    extrapolation beyond the points seen, unlike a regression), and the optimiser's
-    success; ``log_comp``: the components' log-densities at the fit points."""
+    extrapolation beyond the points seen, unlike a regression), the optimiser's success
+    and the criterion ``V(α)`` there; ``log_comp``: the components' log-densities at the
+    fit points."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
     a = phi * log_ratio_exp(log_fq, log_h[:, None])
@@ -203,7 +235,8 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_co
                           / specs.count((j, sign)))
     q = ((a - b @ own_beta.T) ** 2) @ weights
     floor = np.maximum(lower, opts.alpha_floor * start)
-    return optimise_alpha(q, b, start, floor)
+    alpha, success = optimise_alpha(q, b, start, floor)
+    return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
 
 
 def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:

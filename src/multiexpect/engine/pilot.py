@@ -8,6 +8,8 @@ itself, so that adaptation that does not pay falls back to crude (or mixture) MC
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import batch_keys
@@ -18,7 +20,7 @@ from .sample import RecycledSample
 from .state import Candidate, EngineSetup, EngineState, Stage
 from .weights import resolve_weights
 
-__all__ = ["event_quantities", "init", "run_model", "run_model_scored"]
+__all__ = ["PilotDraw", "event_quantities", "init", "run_model", "run_model_scored"]
 
 
 def run_model(setup: EngineSetup, z: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -50,13 +52,30 @@ def event_quantities(phi: np.ndarray) -> np.ndarray:
     return np.all((phi == 0.0) | (phi == 1.0), axis=0)
 
 
-def init(setup: EngineSetup) -> EngineState:
-    """Run the pilot (batch :func:`~multiexpect.batch_keys.pilot`) and its extension; the
-    state's history holds the pilot's :class:`Stage`."""
+@dataclass(frozen=True)
+class PilotDraw:
+    """A pilot drawn elsewhere (the law-first nets, :mod:`.law_first`): working points of
+    ``g_0`` each marginally, and what :func:`run_model_scored` returned for them."""
+
+    z: np.ndarray
+    outputs: np.ndarray
+    scores: np.ndarray | None
+    log_laws: np.ndarray
+    runs: int
+
+
+def init(setup: EngineSetup, first: PilotDraw | None = None) -> EngineState:
+    """Run the pilot (batch :func:`~multiexpect.batch_keys.pilot`; or take ``first``, points
+    of ``g_0`` already run) and its extension; the state's history holds the pilot's
+    :class:`Stage`."""
     opts = setup.options
-    key = batch_keys.pilot()
-    z = setup.initial.sample(opts.pilot_size, batch_keys.generator(setup.seed, key))
-    outputs, scores, log_laws, runs = run_model_scored(setup, z, key)
+    if first is None:
+        key = batch_keys.pilot()
+        z = setup.initial.sample(opts.pilot_size, batch_keys.generator(setup.seed, key))
+        outputs, scores, log_laws, runs = run_model_scored(setup, z, key)
+    else:
+        z, outputs, scores, log_laws, runs = (first.z, first.outputs, first.scores,
+                                              first.log_laws, first.runs)
     problem = Problem.build(list(setup.laws), outputs.shape[1], opts.space, setup.names)
     phi = problem.quantity_values(outputs)
     z, phi, scores, log_laws, more, chunks = _extend(setup, problem, z, phi, scores, log_laws)

@@ -52,7 +52,11 @@ class EngineResult:
     rqmc : dict or None
         With an RQMC final stage: ``sampling``, ``interval``, ``dof``, ``replicates``,
         ``points_per_replicate`` and the ``allocation`` of each replicate's points to the
-        proposal's atoms (joins the diagnostics).
+        proposal's atoms (joins the diagnostics); the law route of ``sampling="auto"``
+        likewise, without ``allocation``.
+    route : dict or None
+        With ``sampling="auto"``: which route the pilot chose and why
+        (:meth:`~.law_first.Route.record`; joins the diagnostics).
     """
 
     estimate: np.ndarray
@@ -73,6 +77,7 @@ class EngineResult:
     chosen: Candidate
     final_sample: dict | None = None
     rqmc: dict | None = None
+    route: dict | None = None
 
     def diagnostics(self) -> dict:
         """The JSON-able diagnostics of an :class:`~multiexpect.ExpectationResult`."""
@@ -81,7 +86,8 @@ class EngineResult:
                 "pooled_lambdas": self.pooled_lambdas,
                 "predicted_error": self.predicted_error, "space": self.problem.space,
                 "selection_scores": self.selection_scores,
-                "pilot_estimate": self.pilot_estimate.tolist()} | (self.rqmc or {})
+                "pilot_estimate": self.pilot_estimate.tolist()} | (self.rqmc or {}) \
+            | (self.route or {})
 
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""

@@ -95,8 +95,9 @@ __all__ = [
     "student_from_uniform",
 ]
 
-#: the values of the ``sampling`` argument
-SAMPLINGS = ("mc", "rqmc")
+#: the values of the ``sampling`` argument: i.i.d. points, scrambled nets, or (the adaptive
+#: engine only) the pilot on nets of the law deciding between RQMC of the law and adaptation
+SAMPLINGS = ("mc", "rqmc", "auto")
 #: independent scramblings by default (chosen by measurement, docs/benchmarks.md)
 DEFAULT_REPLICATES = 8
 #: ``replicates=1``: one net of the whole budget (its interval from the net's blocks)
@@ -144,19 +145,23 @@ def check_blocks(blocks) -> int:
 
 
 def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict,
-                   one_net: tuple[str, ...] = ()) -> int | None:
+                   one_net: tuple[str, ...] = (), auto: tuple[str, ...] = ()) -> int | None:
     """Check ``sampling`` for ``method``; the replicates to draw (popped from ``options``).
 
-    ``None`` for ``sampling="mc"``; for ``"rqmc"`` a ValueError when ``method`` is not in
-    ``supported`` (the adaptive engine does not take RQMC yet), else :func:`check_replicates`
-    of the ``replicates`` option (``1`` allowed for the methods in ``one_net``).
+    ``None`` for ``sampling="mc"``; for ``"rqmc"`` (``"auto"``) a ValueError when ``method``
+    is not in ``supported`` (``auto``), else :func:`check_replicates` of the ``replicates``
+    option (``1`` allowed for the methods in ``one_net``).
     """
-    if check_sampling(sampling) == "mc":
+    sampling = check_sampling(sampling)
+    if sampling == "mc":
         return None
-    if method not in supported:
-        raise ValueError(f"'sampling' 'rqmc' is not yet available for method {method!r} "
-                         f"(only {', '.join(map(repr, supported))})")
-    return check_replicates(options.pop("replicates", None), one_net=method in one_net)
+    methods = supported if sampling == "rqmc" else auto
+    if method not in methods:
+        only = f"only {', '.join(map(repr, methods))}" if methods else "no method here"
+        avail = "not yet available" if sampling == "rqmc" else "not available"
+        raise ValueError(f"'sampling' {sampling!r} is {avail} for method {method!r} ({only})")
+    return check_replicates(options.pop("replicates", None),
+                            one_net=sampling == "rqmc" and method in one_net)
 
 
 def one_net_plan(n_total: int, blocks: int, what: str = "budget") -> int:

@@ -11,7 +11,11 @@ import numpy as np
 
 from ...api import METHODS
 from ...curves import ExceedanceCurve
-from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
+from ...vocabulary import (
+    AUTO_EXPECTATION_METHODS,
+    ENGINE_WEIGHTS,
+    RQMC_EXPECTATION_METHODS,
+)
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -21,6 +25,7 @@ from ..analysis import (
     parse_common,
     parse_sampling,
     parse_weights,
+    sampling_of,
 )
 from ..columns import OutputColumns, exceedance_name, make_rows, unused_model
 from ..fields import StudyError, check_keys, get_float, get_int, get_list, number
@@ -87,7 +92,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     spec = {"thresholds": thresholds, "quantiles": levels,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS, len(thresholds)),
             "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS)}
+                                       RQMC_EXPECTATION_METHODS,
+                                       AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -106,7 +112,7 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
         levels=spec["quantiles"], rng=study.seed, method=method,
         names=[exceedance_name(y, t) for t in spec["thresholds"]],
         weights=weights or "relative", evaluate=OutputColumns(evaluate, output),
-        sampling=spec.get("sampling", "mc"), **options)
+        sampling=sampling_of(spec, primary), **options)
     return curve.result
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 import warnings
 
 from ...api import METHODS
-from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
+from ...vocabulary import (
+    AUTO_EXPECTATION_METHODS,
+    ENGINE_WEIGHTS,
+    RQMC_EXPECTATION_METHODS,
+)
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -18,6 +22,7 @@ from ..analysis import (
     parse_common,
     parse_sampling,
     parse_weights,
+    sampling_of,
 )
 from ..columns import (
     HeavyTailWarning,
@@ -56,7 +61,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      len(moments) + len(thresholds)),
             "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS)}
+                                       RQMC_EXPECTATION_METHODS,
+                                       AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -82,7 +88,7 @@ def call_expectations(study: StudyInputs, analysis: Analysis, method: str, evalu
                              quantities=declared_quantities(output, moments, thresholds),
                              weights=weights or "relative", evaluate=columns,
                              budget=analysis.budget, method=method, rng=study.seed,
-                             sampling=analysis.spec.get("sampling", "mc"), **options)
+                             sampling=sampling_of(analysis.spec, primary), **options)
     for message in columns.heavy_tail_warnings(study.model["output_name"]):
         warnings.warn(f"{analysis.kind} by {method}: {message}", HeavyTailWarning,
                       stacklevel=2)

@@ -4,7 +4,11 @@ alternative law (:func:`multiexpect.expectations` with several laws)."""
 from __future__ import annotations
 
 from ...api import METHODS
-from ...vocabulary import ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
+from ...vocabulary import (
+    AUTO_EXPECTATION_METHODS,
+    ENGINE_WEIGHTS,
+    RQMC_EXPECTATION_METHODS,
+)
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -81,7 +85,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      1 + len(alternatives)),
             "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS)}
+                                       RQMC_EXPECTATION_METHODS,
+                                       AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

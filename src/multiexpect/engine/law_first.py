@@ -1,0 +1,240 @@
+r"""``sampling="auto"``: decide on the pilot whether adaptation can pay; if not, RQMC of the law.
+
+On a smooth integrand of a law that is already the right proposal, a scrambled Sobol' net
+of the law beats every i.i.d. estimator, adaptive or not; elsewhere (heavy tails, rare
+events, many laws) importance sampling wins. The pilot measures both:
+
+* **The plan.** ``(R, n)``: ``R`` replicates of a net of ``n = 2^m`` points, as plain RQMC
+  of the law would spend the budget (:func:`~multiexpect.sampling.rqmc.replicate_plan`,
+  ``R >= replicates``). The pilot is the first ``R_0`` of them (:data:`PILOT_REPLICATES`),
+  each one batch (:func:`~multiexpect.batch_keys.pilot_replicate`), drawn from ``g_0``: the
+  law's net mapped by ``from_standard``; for ``L`` laws a net of ``d + 1`` dimensions whose
+  last coordinate picks the law, ``l = floor(L u_{d+1})``, so each point follows
+  ``f̄ = (1/L) sum_l f_l`` exactly and the pilot is a sample of ``g_0`` like the i.i.d. one.
+* **The law route's error.** The replicates' plain estimates ``Î_r = mean phi f / g_0``
+  have a spread ``s_j^2`` (``R_0 - 1`` degrees of freedom); RQMC of the law over the whole
+  budget would have the weighted error ``E_law = sum_j w_j s_j^2 / R``, unbiased, counted
+  :data:`LAW_MARGIN` times against the adaptive prediction, which is biased low.
+* **The adaptive route's error.** The next stage's mixture fitted on the pilot
+  (:func:`~.adapt.propose`) has the in-sample criterion ``V(α)`` (the weighted variance
+  per point of its summands with the zero-variance ``β``), so ``E_ad = V(α) / (N - N_0)``,
+  optimistic (fitted on those points, the adaptation's runs ignored).
+* **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad``, unless an event quantity has fewer
+  than ``pilot_hits`` hits on the pilot (the pilot is then extended as usual, and an event
+  needs importance sampling), or no adaptive batch fits in the budget.
+
+The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
+size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
+replicate estimates (the pilot's included), its standard error their spread over
+``sqrt(R)``, its interval Student's t on ``R - 1`` degrees of freedom: exactly plain RQMC
+of the law. The pilot's replicates are reused after a decision taken on their spread; the
+bias and coverage this leaves are measured over repetitions (tests and
+``docs/benchmarks.md``). A standard error from the fresh replicates alone, independent of
+the decision, was measured and dropped: RQMC errors are heavy-tailed over scramblings, and
+a pilot net with a large error then moves the mean without widening the interval (the
+oscillating case's ``cos^2(25 x)``: coverage 0.87 against 0.99 from all ``R`` on the same
+nets, 400 repetitions).
+
+The adaptive route goes on as ``sampling="mc"`` from the pilot state (the nets' points
+are law points: fits, weights, selection and pooling read them as the i.i.d. pilot; a
+net's variance is no larger than i.i.d. points' on the integrands where it matters, so
+their i.i.d. standard errors are conservative).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.importance import iscv_summands
+from ..sampling.rqmc import (
+    normal_from_uniform,
+    replicate_estimate,
+    replicate_plan,
+    sobol_normal,
+    sobol_uniform,
+)
+from .adapt import Proposal, adaptation_done, propose
+from .pilot import PilotDraw, run_model, run_model_scored
+from .result import EngineResult
+from .state import EngineSetup, EngineState
+
+__all__ = ["ADAPTIVE_ROUTE", "LAW_MARGIN", "LAW_ROUTE", "PILOT_REPLICATES", "TAIL_GUARD",
+           "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot", "law_plan",
+           "law_points", "law_result", "variance_uncertainty"]
+
+#: Nets of the law in the pilot.
+PILOT_REPLICATES = 2
+#: The law route's predicted error is counted this many times against adaptation's: the
+#: in-sample ``V(α)`` is biased low (fitted on the pilot, the adaptation's runs ignored),
+#: the nets' spread is not (only skewed).
+LAW_MARGIN = 0.5
+#: The law route needs every quantity's pilot variance known to this relative standard
+#: error (:func:`variance_uncertainty`): a heavier tail makes the nets' spread meaningless.
+TAIL_GUARD = 0.3
+#: The values of ``diagnostics["route"]``.
+LAW_ROUTE = "law-rqmc"
+ADAPTIVE_ROUTE = "adaptive"
+
+
+@dataclass(frozen=True)
+class LawPlan:
+    """``replicates`` nets of ``points`` points for RQMC of the law, the first
+    ``pilot_replicates`` of them the pilot."""
+
+    replicates: int
+    points: int
+    pilot_replicates: int
+
+
+def law_plan(budget: int, replicates: int) -> LawPlan:
+    """The plan of :func:`~multiexpect.sampling.rqmc.replicate_plan` for ``budget``, or a
+    ValueError naming ``budget`` when it leaves fewer than 2 points per net or no net after
+    the pilot's."""
+    reps, n = replicate_plan(budget, replicates)
+    if n < 2 or reps < PILOT_REPLICATES + 2:
+        raise ValueError(
+            f"'budget' ({budget}) is too small for sampling 'auto' with 'replicates' "
+            f"{replicates}: it needs {PILOT_REPLICATES} pilot nets and at least 2 more, "
+            f"each of at least 2 points")
+    return LawPlan(reps, n, PILOT_REPLICATES)
+
+
+def check_law_first(budget: int, replicates: int | None) -> None:
+    """Before any run: the budget gives a law plan (:func:`law_plan`)."""
+    if replicates is not None:
+        law_plan(budget, replicates)
+
+
+def law_points(setup: EngineSetup, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` working-space points of ``g_0`` on one scrambled Sobol' net (for ``L`` laws the
+    net's last coordinate picks the law: each point follows ``f̄`` exactly)."""
+    problem, laws = setup.sampling, setup.laws
+    d = problem.dim
+    if len(laws) == 1:
+        normal = sobol_normal(n, d, rng)
+        if problem.space == "standard":
+            return normal
+        return problem.to_working(laws[0].from_standard(normal))
+    u = sobol_uniform(n, d + 1, rng)
+    normal = normal_from_uniform(u[:, :d])
+    pick = np.minimum((u[:, d] * len(laws)).astype(int), len(laws) - 1)
+    x = np.empty((n, laws[0].dim))
+    for law in np.unique(pick):
+        rows = pick == law
+        x[rows] = laws[law].from_standard(normal[rows])
+    return problem.to_working(x)
+
+
+def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:
+    """The pilot: ``R_0`` nets of ``n`` points, net ``r`` batch
+    :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net order."""
+    parts = []
+    for r in range(plan.pilot_replicates):
+        key = batch_keys.pilot_replicate(r)
+        z = law_points(setup, plan.points, batch_keys.law_net_generator(
+            setup.seed, r, plan.pilot_replicates))
+        parts.append((z, *run_model_scored(setup, z, key)))
+    scores = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return PilotDraw(np.concatenate([p[0] for p in parts]),
+                     np.concatenate([p[1] for p in parts]), scores,
+                     np.concatenate([p[3] for p in parts]), sum(p[4] for p in parts))
+
+
+@dataclass(frozen=True)
+class Route:
+    """The pilot's decision: the law route or not, why, the errors compared, the pilot
+    nets' estimates ((R_0, J)) and the adaptive route's first fit (when made)."""
+
+    law: bool
+    reason: str
+    law_error: float
+    adaptive_error: float
+    iid_error: float
+    pilot_values: np.ndarray
+    proposal: Proposal | None = None
+
+    def record(self) -> dict:
+        """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason`` and the predicted
+        weighted errors of both routes and of i.i.d. points of the law."""
+        return {"sampling": "auto", "route": LAW_ROUTE if self.law else ADAPTIVE_ROUTE,
+                "route_reason": self.reason, "law_rqmc_error": self.law_error,
+                "adaptive_error": self.adaptive_error, "law_iid_error": self.iid_error,
+                "pilot_replicates": int(self.pilot_values.shape[0])}
+
+
+def variance_uncertainty(summands: np.ndarray) -> float:
+    """The largest relative standard error of the pilot's variance estimates,
+    ``max_j sqrt((κ_j - 1) / n)`` with ``κ_j`` the sample kurtosis of quantity ``j``'s
+    summands: near ``sqrt(2 / n)`` for a light tail, ``sqrt(share of the largest term)``
+    when one point dominates the variance (a heavy tail, which its spread understates)."""
+    centred = summands - summands.mean(axis=0)
+    m2 = np.mean(centred**2, axis=0)
+    m4 = np.mean(centred**4, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kurt = np.where(m2 > 0, m4 / np.maximum(m2, 1e-300) ** 2, 1.0)
+    return float(np.sqrt(np.max(np.maximum(kurt - 1.0, 0.0)) / summands.shape[0]))
+
+
+def choose_route(state: EngineState, plan: LawPlan) -> Route:
+    """The rule of the module docstring on the pilot state ``state``."""
+    n, r0 = plan.points, plan.pilot_replicates
+    summands = state.pilot_summands
+    values = summands[: r0 * n].reshape(r0, n, -1).mean(axis=1)
+    w = state.weights
+    law_error = float(w @ values.var(axis=0, ddof=1)) / plan.replicates
+    iid_error = float(w @ summands.var(axis=0, ddof=1)) / (plan.replicates * n)
+    tail = variance_uncertainty(summands)
+    hits_needed = state.setup.options.pilot_hits
+    phi = state.sample.phi
+    hits = np.sum(phi == 1.0, axis=0)
+    if summands.shape[0] > r0 * n or np.any(state.events & (hits < hits_needed)):
+        return Route(False, f"an event has fewer than {hits_needed} hits on the pilot",
+                     law_error, np.nan, iid_error, values)
+    if tail > TAIL_GUARD:
+        return Route(False, f"a heavy tail: the pilot's variances are known to {tail:.2g} "
+                     f"(relative s.e., > {TAIL_GUARD:g})", law_error, np.nan, iid_error,
+                     values)
+    if adaptation_done(state):
+        return Route(True, "no adaptive batch fits in the budget", law_error, np.nan,
+                     iid_error, values)
+    proposal = propose(state)
+    adaptive_error = proposal.criterion / (state.setup.budget - state.runs_used)
+    law = LAW_MARGIN * law_error <= adaptive_error
+    reason = (f"RQMC of the law predicted {law_error:.3g} (counted x{LAW_MARGIN:g}) "
+              f"{'<=' if law else '>'} adaptation's {adaptive_error:.3g}")
+    return Route(law, reason, law_error, adaptive_error, iid_error, values, proposal)
+
+
+def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
+    """The law route: replicates ``R_0 .. R - 1`` of the law's nets, the estimate the mean of
+    all ``R`` replicate estimates and its standard error their spread over ``sqrt(R)``
+    (Student's t on ``R - 1`` degrees of freedom): plain RQMC of the law."""
+    setup, problem = state.setup, state.problem
+    values, runs = list(route.pilot_values), 0
+    for r in range(plan.pilot_replicates, plan.replicates):
+        key = batch_keys.law_replicate(r, plan.pilot_replicates)
+        z = law_points(setup, plan.points, batch_keys.law_net_generator(
+            setup.seed, r, plan.pilot_replicates))
+        outputs, log_laws, spent = run_model(setup, z, key)
+        runs += spent
+        summands = iscv_summands(problem.quantity_values(outputs),
+                                 log_laws[:, problem.law_index], None,
+                                 setup.initial.logpdf_from_laws(log_laws), None)
+        values.append(summands.mean(axis=0))
+    values = np.array(values)
+    est = replicate_estimate(values)
+    reps = plan.replicates
+    return EngineResult(
+        estimate=est.estimate, stderr=est.stderr,
+        covariance=np.atleast_2d(np.cov(values, rowvar=False)) / reps,
+        n_final=plan.replicates * plan.points, n_pooled=0, pooled_stages=[],
+        pooled_lambdas=[], chosen_stage=0, predicted_error=route.law_error,
+        problem=problem, weights=state.weights, history=state.history,
+        runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
+        selection_scores=None, chosen=state.candidates[0], final_sample=None,
+        rqmc={"sampling": "auto", "interval": "student-t", "dof": est.dof,
+              "replicates": reps, "points_per_replicate": plan.points},
+        route=route.record())

@@ -1,0 +1,159 @@
+"""``sampling="auto"``: the pilot's route is recorded, its batches are keyed once and
+replayed exactly, and bad input is refused before any run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.engine import AiscvOptions, EngineSetup
+from multiexpect.engine.law_first import (
+    LAW_MARGIN,
+    LAW_ROUTE,
+    PILOT_REPLICATES,
+    law_plan,
+    law_points,
+    variance_uncertainty,
+)
+from multiexpect.sampling import replicate_plan
+from tests.helpers import NORM2, Interrupting, smooth
+
+
+def _moments(x):
+    return x[:, [0]] ** np.array([2, 4, 6, 8])
+
+
+def test_law_route_is_plain_rqmc_of_the_law_and_says_why():
+    res = me.expectations(smooth, NORM2, budget=4000, rng=3, sampling="auto")
+    diag = res.diagnostics
+    reps, n = replicate_plan(4000, 8)
+    assert (diag["route"], diag["interval"]) == (LAW_ROUTE, "student-t")
+    assert diag["dof"] == reps - 1
+    assert "RQMC of the law predicted" in diag["route_reason"]
+    assert LAW_MARGIN * diag["law_rqmc_error"] <= diag["adaptive_error"]
+    assert (diag["replicates"], diag["points_per_replicate"]) == (reps, n)
+    assert res.n_evaluations == reps * n <= 4000 and res.settings["sampling"] == "auto"
+    _, high = res.confidence_interval(0.9)
+    assert np.allclose(high - res.estimate, stats.t.ppf(0.95, diag["dof"]) * res.stderr)
+
+
+def test_heavy_tail_takes_the_adaptive_route_and_says_why():
+    law = me.Law([stats.norm(0, 1)])
+    res = me.expectations(_moments, law, budget=4000, rng=3, sampling="auto")
+    diag = res.diagnostics
+    assert diag["route"] == "adaptive" and "heavy tail" in diag["route_reason"]
+    assert "dof" not in diag and res.n_evaluations == 4000
+    assert len(res.history) > 1  # it adapted
+
+
+def test_rare_event_takes_the_adaptive_route():
+    law = me.Law([stats.norm(0, 1)] * 2)
+    res = me.expectations(lambda x: (x[:, 0] > 3.0).astype(float), law, budget=4000,
+                          rng=1, sampling="auto")
+    assert res.diagnostics["route"] == "adaptive"
+    assert "hits" in res.diagnostics["route_reason"]
+
+
+class KeyRecorder:
+    """An ``evaluate(x, key)`` that records its keys."""
+
+    def __init__(self, model):
+        self.model, self.keys = model, []
+
+    def __call__(self, x, key):
+        self.keys.append(key)
+        return self.model(x)
+
+
+def test_law_route_batches_are_the_pilot_nets_then_the_law_replicates():
+    recorder = KeyRecorder(smooth)
+    res = me.expectations(smooth, NORM2, budget=4000, rng=3, sampling="auto",
+                          evaluate=recorder)
+    reps = res.diagnostics["replicates"]
+    pilot = [0] + [-(10**6 + r) for r in range(1, PILOT_REPLICATES)]
+    assert recorder.keys == pilot + list(range(1, reps - PILOT_REPLICATES + 1))
+
+
+def test_several_laws_nets_pick_each_law_equally():
+    laws = [me.Law([stats.norm(m, 1.0), stats.norm(0, 2.0)]) for m in (0.0, 1.0, 2.0)]
+    setup = EngineSetup.build(laws, smooth, budget=1000, seed=0, options=AiscvOptions())
+    z = law_points(setup, 256, np.random.default_rng(0))
+    x = setup.sampling.to_inputs(z)
+    # the three laws' means of x_1 are 0, 1, 2: the mixture's is 1, each law's share 1/3
+    # up to the net's stratification of the picking coordinate (at most one point off)
+    assert abs(np.mean(x[:, 0]) - 1.0) < 0.2
+    assert z.shape == (256, 2) and np.all(np.isfinite(z))
+
+
+def test_variance_uncertainty_tells_a_heavy_tail():
+    rng = np.random.default_rng(0)
+    normal = rng.standard_normal((4096, 1))
+    assert variance_uncertainty(normal) < 0.05
+    assert variance_uncertainty(normal**8) > 0.3
+
+
+@pytest.mark.parametrize("limit", [1, 4])  # in the pilot nets; in the law's replicates
+def test_resumed_auto_study_is_bit_identical(limit):
+    kwargs = {"budget": 4000, "rng": 11, "sampling": "auto", "study_id": "auto"}
+    whole = me.expectations(smooth, NORM2, **kwargs)
+    assert whole.diagnostics["route"] == LAW_ROUTE
+    store = me.InMemoryStore()
+    crashing = Interrupting(smooth, limit=limit)
+    with pytest.raises(KeyboardInterrupt):
+        me.expectations(crashing, NORM2, store=store, **kwargs)
+    again = Interrupting(smooth)
+    resumed = me.expectations(again, NORM2, store=store, **kwargs)
+    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+
+
+def test_resumed_auto_study_on_the_adaptive_route_is_bit_identical():
+    law = me.Law([stats.norm(0, 1)])
+    kwargs = {"budget": 4000, "rng": 11, "sampling": "auto", "study_id": "auto-heavy"}
+    whole = me.expectations(_moments, law, **kwargs)
+    assert whole.diagnostics["route"] == "adaptive"
+    store = me.InMemoryStore()
+    crashing = Interrupting(_moments, limit=3)  # after the pilot, in the adaptive batches
+    with pytest.raises(KeyboardInterrupt):
+        me.expectations(crashing, law, store=store, **kwargs)
+    again = Interrupting(_moments)
+    resumed = me.expectations(again, law, store=store, **kwargs)
+    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs
+
+
+class NeverRun:
+    """A model that fails the test if it is ever run."""
+
+    def __call__(self, x):
+        raise AssertionError("the model ran before the input was refused")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"method": "mc"}, "'sampling' 'auto' is not available for method 'mc'"),
+    ({"method": "separate-is"}, "'sampling' 'auto' is not available"),
+    ({"keep_sample": True}, "'keep_sample' needs sampling 'mc'"),
+    ({"budget": 30, "replicates": 16}, "'budget' \\(30\\) is too small for sampling 'auto'"),
+    ({"replicates": 1}, "'replicates' must be an int >= 2"),
+    ({"sampling": "Auto"}, "'sampling' must be one of"),
+])
+def test_bad_auto_input_is_refused_before_any_run(kwargs, match):
+    call = {"budget": 4000, "rng": 1, "sampling": "auto"} | kwargs
+    with pytest.raises(ValueError, match=match):
+        me.expectations(NeverRun(), NORM2, **call)
+
+
+def test_sobol_indices_refuse_auto_before_any_run():
+    with pytest.raises(ValueError, match="'sampling' 'auto' is not available"):
+        me.sobol_indices(NeverRun(), NORM2, budget=4000, rng=1, sampling="auto")
+
+
+def test_law_plan_needs_a_net_after_the_pilot():
+    plan = law_plan(10_000, 8)
+    assert (plan.replicates, plan.points, plan.pilot_replicates) == (9, 1024, 2)
+    with pytest.raises(ValueError, match="'budget'"):
+        law_plan(2, 2)
