@@ -391,6 +391,9 @@ def test_batched_component_logpdfs_equal_the_per_component_ones():
              Gaussian(np.zeros(3), np.eye(3)), StudentT(np.full(3, 5.0), COV, 9.0)]
     z = rng.normal(size=(700, 3)) * 4.0
     expected = np.column_stack([c.logpdf(z) for c in comps])
-    for block in (1 << 21, 3 * 700 * 2, 1):  # every block size, down to one component
-        np.testing.assert_allclose(component_logpdfs(comps, z, block_elements=block),
-                                   expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(component_logpdfs(comps, z), expected, rtol=1e-12, atol=1e-12)
+    gaussians = [comps[0], comps[3]]  # every column from the product, written into `out`
+    out = np.full((700, 3), 7.0)
+    component_logpdfs(gaussians, z, out=out)
+    np.testing.assert_allclose(out[:, :2], expected[:, [0, 3]], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(out[:, 2], 7.0)
