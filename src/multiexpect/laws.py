@@ -21,6 +21,7 @@ from scipy import stats
 from scipy.special import ndtr, ndtri
 
 from ._rng import check_rng
+from .quadratic_forms import QuadraticForms
 
 __all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
            "logpdfs_of_laws", "standard_normal_logpdf"]
@@ -393,23 +394,71 @@ def _generic_score(dist, xi: np.ndarray) -> np.ndarray:
 def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
     """``log f_l(x_i)`` of every law at the rows of ``x``, as an (n, L) array.
 
-    For :class:`Law` objects, what several laws share is computed once: ``log(x_i - loc)``
-    of a lognormal marginal (the same for every lognormal with that ``loc``) and each law's
-    normal scores, which its marginal densities and its Gaussian copula's quadratic form
-    both use (the same operations, point by point, as :meth:`Law.logpdf` alone, so the same
-    bits). Other law objects answer their own ``logpdf``.
+    Several :class:`Law` objects whose marginals are all normal or lognormal are quadratic
+    forms in the same transformed inputs, evaluated together (:func:`_closed_form_laws`,
+    equal to :meth:`Law.logpdf` up to rounding). For the other :class:`Law` objects what
+    they share is computed once: ``log(x_i - loc)`` of a lognormal marginal (the same for
+    every lognormal with that ``loc``) and each law's normal scores, which its marginal
+    densities and its Gaussian copula's quadratic form both use (the same operations, point
+    by point, as :meth:`Law.logpdf` alone, so the same bits). Other law objects answer their
+    own ``logpdf``.
     """
     first = next((law for law in laws if isinstance(law, Law)), None)
     points = np.asarray(x, dtype=float) if first is None else as_points(x, first.dim, "x")
     out = np.empty((points.shape[0], len(laws)))
     logs: dict = {}
+    closed: dict = {}  # laws of normal and lognormal marginals, by their transforms
     for k, law in enumerate(laws):
         if isinstance(law, Law):
             if law.dim != points.shape[1]:
                 raise ValueError(f"'x' must have shape (n, {law.dim}), got {np.shape(x)}")
-            out[:, k] = _law_logpdf(law, points, logs)
+            if len(laws) > 1 and all(fast is not None for fast in law._fast):
+                closed.setdefault(tuple((f.log, f.loc) for f in law._fast), []).append(k)
+            else:
+                out[:, k] = _law_logpdf(law, points, logs)
         else:
             out[:, k] = law.logpdf(x)
+    for transforms, ks in closed.items():
+        out[:, ks] = _closed_form_laws([laws[k] for k in ks], points, transforms)
+    return out
+
+
+def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> np.ndarray:
+    """``log f_l(x)`` ((n, L)) of laws whose marginals are normal or lognormal with the
+    same ``T_i`` (``(log, loc)`` per input), as quadratic forms in ``u = T(x)``: with ``z_l
+    = D_l^{-1} (u - m_l)`` (``D_l``: the marginals' ``s``) and ``R_l`` the copula's
+    correlation,
+
+        log f_l(x) = -1/2 (u - m_l)^T D_l^{-1} R_l^{-1} D_l^{-1} (u - m_l)
+                     - sum_i log s_li - d/2 log(2π) - 1/2 log det R_l - sum_{i lognormal} u_i,
+
+    every law in one product (:class:`~multiexpect.quadratic_forms.QuadraticForms`);
+    ``-inf`` outside a lognormal's support."""
+    n, d = x.shape
+    u = x.copy()
+    jacobian = np.zeros(n)
+    inside = np.ones(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i, (log, loc) in enumerate(transforms):
+            if log:
+                above = x[:, i] > loc
+                t = np.where(above, np.log(np.where(above, x[:, i] - loc, 1.0)), 0.0)
+                u[:, i] = t
+                jacobian += t
+                inside &= above
+    means = np.array([[f.m for f in law._fast] for law in laws])
+    inv_s = 1.0 / np.array([[f.s for f in law._fast] for law in laws])
+    precisions = np.empty((len(laws), d, d))
+    shift = np.empty(len(laws))
+    for k, law in enumerate(laws):
+        inv_corr = np.eye(d) if law._chol is None else law._corr_inv_minus_eye + np.eye(d)
+        precisions[k] = inv_s[k][:, None] * inv_corr * inv_s[k][None, :]
+        shift[k] = (np.sum(np.log(inv_s[k])) - 0.5 * d * np.log(2 * np.pi)
+                    - (0.0 if law._chol is None else law._half_logdet))
+    out = QuadraticForms(means, precisions, shift, np.full(len(laws), -0.5))(u)
+    out -= jacobian[:, None]
+    out[~inside] = -np.inf
+    out[np.isnan(out)] = -np.inf
     return out
 
 

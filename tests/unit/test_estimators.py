@@ -655,3 +655,32 @@ def test_a_component_with_negligible_weight_is_no_control_variate():
     for j in (2, 4):  # E[X2^2] and P(X2 > 5): within 4 of their own and of crude MC's s.e.
         assert abs(out.estimate[j] - truth[j]) < 4 * out.stderr[j]
         assert abs(out.estimate[j] - truth[j]) < 4 * crude_se[j]
+
+
+def test_optimise_alpha_meets_the_kkt_conditions_with_floors_on_nested_components():
+    """Nested Gaussian components (the flat, ill-conditioned criterion of Gaussian moments):
+    at the returned α the gradient ``G = -∂V/∂α`` takes one value ``λ`` where ``α_k`` is
+    above its floor and ``G_k <= λ`` on the floor (KKT on the floored simplex), to 1e-4
+    relative, and no point of a random search on the floored simplex is lower."""
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=3000)
+    scales = np.array([1.0, 1.3, 1.6, 1.9, 2.2, 1.0])
+    dens = np.exp(-0.5 * (x[:, None] / scales) ** 2) / scales  # components, the law last
+    h = dens.mean(axis=1)
+    b = dens / h[:, None]
+    phi = np.exp(-0.5 * x**2) / h
+    q = (x**2 * phi) ** 2 + (x**6 * phi / 30) ** 2  # two moments, weights 1
+    start = np.array([0.3, 0.2, 0.2, 0.1, 0.1, 0.1])
+    lower = 0.5 * start
+    alpha, success = optimise_alpha(q, b, start, lower)
+    assert success and alpha.sum() == pytest.approx(1.0) and np.all(alpha >= lower - 1e-15)
+    s = b @ alpha
+    value = np.mean(q / s)
+    grad = b.T @ (q / s**2) / len(q)
+    free = alpha > lower * (1 + 1e-6)
+    assert free.sum() >= 2
+    level = grad[free].mean()
+    np.testing.assert_allclose(grad[free] / level, 1.0, atol=1e-4)
+    assert np.all(grad[~free] / level <= 1.0 + 1e-4)
+    trials = lower + (1 - lower.sum()) * rng.dirichlet(np.ones(6), size=2000)
+    assert value <= min(second_moment(a, q, b) for a in trials) * (1 + 1e-12)

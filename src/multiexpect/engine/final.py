@@ -134,8 +134,7 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         if best.stage == 0:
             log_comp, log_g = None, log_law_mix
         else:
-            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix,
-                                         batched=True)
+            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
             log_g = best.proposal.logpdf_from_components(log_comp)
         log_fq = log_laws[:, problem.law_index]
         responses = is_responses(phi, log_fq, log_g)
@@ -174,8 +173,7 @@ def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_m
     proposals = state.sample.proposals
     log_stage = [log_law_mix if t == 0 else log_g if t == kept else
                  proposals[t].logpdf_from_components(
-                     component_logpdfs(proposals[t].components[:-1], z, log_law_mix,
-                                       batched=True))
+                     component_logpdfs(proposals[t].components[:-1], z, log_law_mix))
                  for t in stages]
     pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
 

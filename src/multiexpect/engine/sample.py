@@ -21,21 +21,16 @@ from ..proposals.batched import component_logpdfs as batched_logpdfs
 __all__ = ["RecycledSample", "component_logpdfs"]
 
 
-def component_logpdfs(components: Sequence, z: np.ndarray, log_law: np.ndarray,
-                      batched: bool = False) -> np.ndarray:
+def component_logpdfs(components: Sequence, z: np.ndarray, log_law: np.ndarray
+                      ) -> np.ndarray:
     """``log g_k(z)`` of the fitted components, then the law's density (known already), as
-    the (n, K) columns a :class:`~multiexpect.proposals.Mixture` with the law last combines.
-
-    ``batched``: the elliptical components in blocks of one matrix product
-    (:mod:`multiexpect.proposals.batched`), equal up to rounding. The final stage and the
-    selection use it; the adaptive steps keep one product per component, because the ``α``
-    optimiser's fixed point amplifies rounding differences of its inputs about a
-    thousandfold (measured: 3e-12 relative on the golden estimates), and the fits and
-    ``α`` stay bit for bit the recorded ones.
+    the (n, K) columns a :class:`~multiexpect.proposals.Mixture` with the law last combines;
+    the elliptical components by one matrix product (:mod:`multiexpect.proposals.batched`).
     """
-    if batched:
-        return np.column_stack([batched_logpdfs(components, z), log_law])
-    return np.column_stack([c.logpdf(z) for c in components] + [log_law])
+    out = np.empty((z.shape[0], len(components) + 1))
+    batched_logpdfs(components, z, out=out)
+    out[:, -1] = log_law
+    return out
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
         log_comp = None
     else:
         log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[rows],
-                                     sample.law_component(rows), batched=True)
+                                     sample.law_component(rows))
     summands = iscv_summands(sample.phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
     log_ratio = log_g - log_h
     ratio = np.exp(log_ratio - np.max(log_ratio))

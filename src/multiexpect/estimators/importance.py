@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..logspace import exp_inplace
+
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "log_ratio_exp",
            "subtract_controls"]
 
@@ -20,9 +22,12 @@ __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "log_ratio_exp",
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere)."""
     with np.errstate(invalid="ignore"):
-        diff = np.subtract(log_num, log_den)
-    np.copyto(diff, -np.inf, where=np.isneginf(log_num))
-    return np.exp(diff, out=diff)
+        out = exp_inplace(np.subtract(log_num, log_den))
+    # only -inf - (-inf) gives NaN where the numerator is -inf (else exp(-inf) = 0 already)
+    nan = np.isnan(out)
+    if nan.any():
+        np.copyto(out, 0.0, where=nan & np.isneginf(log_num))
+    return out
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,

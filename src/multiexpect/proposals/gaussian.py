@@ -73,6 +73,11 @@ class Gaussian(LocationScale):
         """``log N(z; mean, cov)`` at the rows of ``z``."""
         return self.logpdf_from_mahalanobis(self.mahalanobis(z))
 
+    @property
+    def log_normaliser(self) -> float:
+        """``c = -log det(L) - d/2 log(2π)``, so that ``log N = c - δ / 2``."""
+        return self._log_norm
+
     def logpdf_from_mahalanobis(self, delta: np.ndarray) -> np.ndarray:
         """``log N`` from the squared Mahalanobis distances ``δ``: ``c - δ / 2``."""
         return self._log_norm - 0.5 * delta
