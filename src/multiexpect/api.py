@@ -26,7 +26,7 @@ from .problem import Problem
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import replicates_for
+from .sampling.rqmc import INTERVAL_REPLICATES, replicates_for
 from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -211,7 +211,7 @@ def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, se
     problem = out.pop("problem")
     w = _final_weights(weights, out["estimate"], out["stderr"])
     diagnostics = {k: v for k, v in out.items() if k not in ("estimate", "stderr")}
-    diagnostics.update(sampling="rqmc", interval="student-t")
+    diagnostics.update(sampling="rqmc", interval=INTERVAL_REPLICATES)
     # every point is a law (or mixture) draw: the event tally's bounds hold as for crude MC
     diagnostics |= event_diagnostics(tally, problem.column, n_final=evaluate.n_runs,
                                      defensive=1.0, n_laws=len(laws), pilot=batch_keys.is_pilot)

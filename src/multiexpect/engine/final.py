@@ -21,6 +21,7 @@ from ..estimators.importance import (
     subtract_controls,
 )
 from ..estimators.pooling import StagePooling
+from ..sampling.rqmc import INTERVAL_REPLICATES
 from .pilot import run_model
 from .result import EngineResult
 from .rqmc_final import RqmcFinal, final_replicates
@@ -216,6 +217,6 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal) -> En
         pilot_estimate=state.pilot_estimate,
         selection_scores=None if selection.scores is None else list(selection.scores),
         chosen=best, final_sample=None,
-        rqmc={"sampling": "rqmc", "interval": "student-t", "dof": est.dof,
+        rqmc={"sampling": "rqmc", "interval": INTERVAL_REPLICATES, "dof": est.dof,
               "replicates": reps, "points_per_replicate": out.points_per_replicate,
               "allocation": out.allocation})

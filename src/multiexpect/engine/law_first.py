@@ -50,6 +50,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.importance import iscv_summands
 from ..sampling.rqmc import (
+    INTERVAL_REPLICATES,
     normal_from_uniform,
     replicate_estimate,
     replicate_plan,
@@ -235,6 +236,6 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         problem=problem, weights=state.weights, history=state.history,
         runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
-        rqmc={"sampling": "auto", "interval": "student-t", "dof": est.dof,
+        rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
               "replicates": reps, "points_per_replicate": plan.points},
         route=route.record())
