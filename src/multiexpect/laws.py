@@ -276,6 +276,11 @@ class Law:
             self._support_box = box
         return self._support_box
 
+    def practical_box(self, mass: float) -> np.ndarray:
+        """(d, 2) bounds ``[F_i^{-1}(mass), F_i^{-1}(1 - mass)]`` of each marginal: the law
+        has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass)."""
+        return np.array([[m.ppf(mass), m.isf(mass)] for m in self._marginals], dtype=float)
+
     @property
     def correlation(self) -> np.ndarray | None:
         """Gaussian-copula correlation matrix, or ``None`` for independent inputs."""

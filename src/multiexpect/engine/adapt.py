@@ -117,8 +117,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
     idx, log_comp, proposal = step.idx, step.log_comp, step.mixture
     z_new = proposal.sample(int(setup.options.batch_size),
                             batch_keys.adaptive_generator(setup.seed, t))
-    outputs, scores_new, log_laws_new, runs = run_model_scored(setup, z_new,
-                                                               batch_keys.adaptive(t))
+    outputs, scores_new, log_laws_new, runs = run_model_scored(
+        setup, z_new, batch_keys.adaptive(t), proposal=proposal)
     phi_new = problem.quantity_values(outputs)
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))

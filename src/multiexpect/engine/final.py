@@ -128,7 +128,7 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         n = min(left, setup.options.chunk_size)
         key = batch_keys.final_chunk(state.sample.n_stages, chunk)
         z = best.proposal.sample(n, batch_keys.generator(setup.seed, key))
-        outputs, log_laws, spent = run_model(setup, z, key)
+        outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
         runs += spent
         phi = problem.quantity_values(outputs)
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)

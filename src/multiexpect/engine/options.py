@@ -97,6 +97,12 @@ class AiscvOptions:
         with the final stage, each quantity weighing them by their variances for it measured
         on the final sample (:mod:`multiexpect.estimators.pooling`, which quantities:
         :func:`multiexpect.engine.final.pooling_rule`).
+    practical_mass : float
+        Tail mass ``ε`` of each input beyond which the law has no practical mass: a proposal
+        batch's points outside the box ``[F_i^{-1}(ε), F_i^{-1}(1 - ε)]`` of every input
+        are not run (their integrand counts as 0) when they are stray, at most
+        ``max(1, 10^-4 n)`` of its ``n`` points (:mod:`multiexpect.engine.practical`). 0
+        turns this off.
     """
 
     family: str = "auto"
@@ -120,6 +126,7 @@ class AiscvOptions:
     pilot_max: int | None = None
     event_widened: float = 0.25
     shrink_mean: bool = True
+    practical_mass: float = 1e-9
 
     def resolved(self, budget: int) -> AiscvOptions:
         """A copy with every default filled in for ``budget``, validated."""
@@ -170,6 +177,10 @@ class AiscvOptions:
             if not (isinstance(value, (int, float, np.integer, np.floating))
                     and 0.0 <= float(value) < 1.0):
                 raise ValueError(f"'{name}' must be a number in [0, 1), got {value!r}")
+        mass = self.practical_mass
+        if not (isinstance(mass, (int, float, np.integer, np.floating))
+                and 0.0 <= float(mass) < 0.5):
+            raise ValueError(f"'practical_mass' must be a number in [0, 0.5), got {mass!r}")
 
 
 #: The keyword options ``expectations(..., **options)`` accepts for the engine.

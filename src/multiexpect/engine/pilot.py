@@ -16,6 +16,7 @@ from .. import batch_keys
 from ..estimators.importance import StreamingMoments, iscv_summands
 from ..problem import Problem, reference_covariance
 from .ladder import scored_columns, split_scored
+from .practical import practical_support
 from .sample import RecycledSample
 from .state import Candidate, EngineSetup, EngineState, Stage
 from .weights import resolve_weights
@@ -23,20 +24,24 @@ from .weights import resolve_weights
 __all__ = ["PilotDraw", "event_quantities", "init", "run_model", "run_model_scored"]
 
 
-def run_model(setup: EngineSetup, z: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, int]:
+def run_model(setup: EngineSetup, z: np.ndarray, key: int,
+              proposal=None) -> tuple[np.ndarray, np.ndarray, int]:
     """Model outputs and law log-densities at working points ``z``, and the runs spent:
-    points where no law has mass are not run (their outputs are 0)."""
-    outputs, _, log_laws, runs = run_model_scored(setup, z, key)
+    points where no law has mass are not run (their outputs are 0), nor, for a batch of an
+    adaptive ``proposal`` (a mixture), its points where the law has no practical mass
+    (:mod:`.practical`)."""
+    outputs, _, log_laws, runs = run_model_scored(setup, z, key, proposal)
     return outputs, log_laws, runs
 
 
-def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int):
+def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int, proposal=None):
     """:func:`run_model` with the exceedances' scores apart (None unless ``setup.scored``:
     the evaluate callable then returns ``phi`` and the scores side by side)."""
     problem = setup.sampling
     x = problem.to_inputs(z)
     log_laws = problem.law_logpdfs(z, x)
     support = np.any(np.isfinite(log_laws), axis=1)
+    support = practical_support(setup.practical, proposal, x, support)
     if np.all(support):
         outputs = setup.evaluate(x, key)
     else:

@@ -86,8 +86,14 @@ class EngineResult:
                 "pooled_lambdas": self.pooled_lambdas,
                 "predicted_error": self.predicted_error, "space": self.problem.space,
                 "selection_scores": self.selection_scores,
-                "pilot_estimate": self.pilot_estimate.tolist()} | (self.rqmc or {}) \
-            | (self.route or {})
+                "pilot_estimate": self.pilot_estimate.tolist(),
+                "points_not_run": self.points_not_run} | (self.rqmc or {}) | (self.route or {})
+
+    @property
+    def points_not_run(self) -> int:
+        """Points drawn but not run: where no law has mass, or where the law has no
+        practical mass (:mod:`.practical`); their integrand counts as 0."""
+        return sum(s.n_points for s in self.history) + self.n_final - self.runs_used
 
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""

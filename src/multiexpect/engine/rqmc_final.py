@@ -137,7 +137,7 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
         _draw_atom(atoms[m], int(counts[m]), setup.sampling,
                    batch_keys.final_replicate_generator(setup.seed, key, m))
         for m in used])
-    outputs, log_laws, spent = run_model(setup, z, key)
+    outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
     phi = problem.quantity_values(outputs)
     n = z.shape[0]
     fitted = [m for m in used if atoms[m].dist is not None]

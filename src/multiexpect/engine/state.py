@@ -14,6 +14,7 @@ import numpy as np
 from ..interop import as_laws
 from ..problem import LawMixture, Problem
 from .options import AiscvOptions
+from .practical import PracticalBox
 from .sample import RecycledSample
 
 __all__ = ["Candidate", "EngineSetup", "EngineState", "Selection", "Stage"]
@@ -80,7 +81,8 @@ class EngineSetup:
     ``sampling`` is the problem with one quantity per law (the working space does not depend
     on the number of outputs), ``initial`` its law (or laws' mixture) ``g_0``; ``scored``:
     ``evaluate`` returns ``phi`` and the exceedances' scores side by side
-    (:class:`~multiexpect.quantities.QuantityColumns`).
+    (:class:`~multiexpect.quantities.QuantityColumns`); ``practical``: the input box outside
+    which stray proposal points are not run (:mod:`.practical`; None: every point is run).
     """
 
     laws: tuple
@@ -93,6 +95,7 @@ class EngineSetup:
     sampling: Problem
     initial: LawMixture
     scored: bool = False
+    practical: PracticalBox | None = None
 
     @classmethod
     def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
@@ -106,7 +109,8 @@ class EngineSetup:
         sampling = Problem.build(laws, n_laws if n_laws > 1 else 1, opts.space)
         return cls(tuple(laws), evaluate, budget, int(seed), opts, weights,
                    None if names is None else tuple(names), sampling,
-                   sampling.initial_proposal(), bool(scored))
+                   sampling.initial_proposal(), bool(scored),
+                   PracticalBox.build(laws, float(opts.practical_mass), sampling.space))
 
 
 @dataclass(frozen=True)

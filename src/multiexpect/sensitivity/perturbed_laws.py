@@ -333,6 +333,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
             cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
             diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
                     "chosen_stage": int(out.chosen_stage),
+                    "points_not_run": int(out.points_not_run),
                     "criterion_weights": np.asarray(out.weights).tolist(),
                     "space": out.problem.space} | (out.rqmc or {})
         elif method == "mixture-mc":

@@ -485,6 +485,7 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None):
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
             "n_pooled": int(out.n_pooled), "chosen_stage": int(out.chosen_stage),
+            "points_not_run": int(out.points_not_run),
             "criterion_weights": np.asarray(out.weights).tolist(),
             "engine_stderr": np.asarray(out.stderr).tolist(),
             "history": list(out.history_records())} | (out.rqmc or {})

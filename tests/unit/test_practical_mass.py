@@ -1,0 +1,81 @@
+"""Points where the law has no practical mass (engine/practical.py): the box, the components'
+mass outside it, and the rule end to end (the borehole's negative well radius)."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.engine.practical import STRAY_MASS, PracticalBox, practical_support
+from multiexpect.proposals import Gaussian, Mixture
+from multiexpect.proposals.student import StudentT
+from multiexpect.testproblems.sensitivity import problem
+
+
+def test_box_edges_are_the_marginal_quantiles_of_every_law():
+    laws = [me.Law([stats.norm(0, 1), stats.uniform(0, 2)]),
+            me.Law([stats.norm(1, 2), stats.uniform(0, 2)])]
+    box = PracticalBox.build(laws, 1e-9, "standard")
+    assert box.inputs[0, 0] == pytest.approx(stats.norm(1, 2).ppf(1e-9))  # the union
+    assert box.inputs[0, 1] == pytest.approx(stats.norm(1, 2).isf(1e-9))
+    assert box.inputs[1, 0] == pytest.approx(2e-9)
+    # in the first law's scores the first input's upper edge is the second law's, mapped
+    assert box.scores[0, 1] == pytest.approx(1 + 2 * stats.norm.isf(1e-9))
+    assert PracticalBox.build(laws, 0.0, "standard") is None
+
+
+def test_tail_mass_is_the_union_of_the_marginal_tails():
+    law = me.Law([stats.norm()] * 3)
+    box = PracticalBox.build([law], 1e-9, "standard")
+    edge = stats.norm.isf(1e-9)
+    g = Gaussian(np.zeros(3), np.diag([1.0, 4.0, 1.0]))
+    assert box.tail_mass(g) == pytest.approx(4e-9 + 2 * stats.norm.sf(edge / 2), rel=1e-9)
+    t = StudentT(np.array([1.0, 0, 0]), np.eye(3), dof=5)
+    expected = stats.t(5).sf(edge - 1) + stats.t(5).cdf(-edge - 1) + 4 * stats.t(5).sf(edge)
+    assert box.tail_mass(t) == pytest.approx(expected, rel=1e-9)
+    # with a copula the scores' marginals of a component are those of L u
+    corr = np.array([[1.0, 0.8, 0], [0.8, 1.0, 0], [0, 0, 1.0]])
+    box_c = PracticalBox.build([me.Law([stats.norm()] * 3, correlation=corr)], 1e-9, "standard")
+    assert box_c.tail_mass(Gaussian(np.zeros(3), np.eye(3))) == pytest.approx(6e-9, rel=1e-6)
+
+
+def test_stray_points_are_dropped_only_when_every_fit_stays_inside():
+    law = me.Law([stats.norm()] * 2)
+    box = PracticalBox.build([law], 1e-9, "standard")
+    x = np.array([[0.0, 0.0], [-7.0, 0.0], [1.0, 1.0]])
+    support = np.ones(3, bool)
+    narrow = Mixture([Gaussian(np.zeros(2), np.eye(2)), law], [0.9, 0.1])
+    assert practical_support(box, narrow, x, support).tolist() == [True, False, True]
+    wide = Mixture([Gaussian(np.zeros(2), 9 * np.eye(2)), law], [0.9, 0.1])
+    assert box.tail_mass(wide.components[0]) > STRAY_MASS
+    assert practical_support(box, wide, x, support).all()
+    assert practical_support(box, None, x, support).all()  # the law's own draws
+
+
+def test_borehole_negative_radius_is_not_run():
+    """The published borehole law gives ``r_w < 0`` (the flow is NaN there) mass 3e-10; an
+    adaptive proposal of this seed draws two such points: they are not run."""
+    prob = problem("borehole")
+    budget = 2**14 * (prob.dim + 2)
+    res = me.sobol_indices(prob.model, prob.law, budget=budget, rng=6018)
+    assert res.diagnostics["points_not_run"] == 2
+    assert np.all(np.isfinite(res.first_order))
+    with pytest.raises(me.ModelEvaluationError, match="non-finite"):
+        me.sobol_indices(prob.model, prob.law, budget=budget, rng=6018, practical_mass=0)
+
+
+def test_heavy_integrand_beyond_the_box_is_run_in_full():
+    """``x^20`` under N(0, 1) has 2% of its mass beyond 6 sd: its fitted component reaches
+    there, so nothing is dropped."""
+    law = me.Law([stats.norm()])
+    res = me.expectations(lambda x: x ** np.arange(2, 22, 2), law, budget=20_000, rng=3)
+    assert res.diagnostics["points_not_run"] == 0
+
+
+def test_practical_mass_is_checked_before_any_run():
+    calls = []
+    law = me.Law([stats.norm()])
+    with pytest.raises(ValueError, match="'practical_mass'"):
+        me.expectations(lambda x: calls.append(1) or x[:, 0], law, budget=1000,
+                        practical_mass=0.5)
+    assert not calls
