@@ -9,7 +9,7 @@ weighing each stage by that stage's variance for it, measured on the final sampl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -95,8 +95,9 @@ def final(state: EngineState, keep_sample: bool = False,
         if keep_sample:
             raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
                              "replicates is not an i.i.d. sample to reanalyse)")
-        return _rqmc_result(state, selection, final_replicates(state, best, n_final,
-                                                                replicates))
+        out = final_replicates(state, best, n_final, replicates)
+        return replace(_rqmc_result(state, selection, out), points_not_run=_not_run(
+            state, out.values.shape[0] * out.points_per_replicate - out.runs))
     rule = pooling_rule(state, selection)
     stages = pooled_stages(state, selection, rule)
     pooling = _stage_pooling(state, stages) if stages else None
@@ -114,9 +115,15 @@ def final(state: EngineState, keep_sample: bool = False,
             _pool_final(state, pooling, stages, summands, summands, state.sample.z[rows],
                         log_g0, log_g0)
     kept, runs = _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample)
-    return _result(state, selection, rule, pooling, stages, moments, runs,
-                   {k: np.concatenate([part[i] for part in kept])
-                    for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
+    result = _result(state, selection, rule, pooling, stages, moments, runs,
+                     {k: np.concatenate([part[i] for part in kept])
+                      for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
+    return replace(result, points_not_run=_not_run(state, n_final - runs))
+
+
+def _not_run(state: EngineState, final: int) -> int:
+    """Points drawn but not run: the stages' and ``final`` of the final stage's."""
+    return int(sum(s.n_points - s.n_runs for s in state.history) + final)
 
 
 def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):

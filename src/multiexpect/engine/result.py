@@ -57,6 +57,9 @@ class EngineResult:
     route : dict or None
         With ``sampling="auto"``: which route the pilot chose and why
         (:meth:`~.law_first.Route.record`; joins the diagnostics).
+    points_not_run : int
+        Points drawn but not run, their integrand 0: where no law has mass, or where the
+        law has no practical mass (:mod:`.practical`).
     """
 
     estimate: np.ndarray
@@ -78,6 +81,7 @@ class EngineResult:
     final_sample: dict | None = None
     rqmc: dict | None = None
     route: dict | None = None
+    points_not_run: int = 0
 
     def diagnostics(self) -> dict:
         """The JSON-able diagnostics of an :class:`~multiexpect.ExpectationResult`."""
@@ -88,12 +92,6 @@ class EngineResult:
                 "selection_scores": self.selection_scores,
                 "pilot_estimate": self.pilot_estimate.tolist(),
                 "points_not_run": self.points_not_run} | (self.rqmc or {}) | (self.route or {})
-
-    @property
-    def points_not_run(self) -> int:
-        """Points drawn but not run: where no law has mass, or where the law has no
-        practical mass (:mod:`.practical`); their integrand counts as 0."""
-        return sum(s.n_points for s in self.history) + self.n_final - self.runs_used
 
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""
