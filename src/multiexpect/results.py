@@ -366,6 +366,11 @@ class ExpectationResult(JsonResult):
                 f"{self.n_evaluations} of {self.budget} model runs")
         table = format_table(header, rows)
         notes = event_notes(self.names, self.estimate, k_eff, high, level)
+        not_run = int(self.diagnostics.get("points_not_run", 0))
+        if not_run:
+            notes.append(f"{not_run} drawn points were not run: the law has no (practical) "
+                         "mass there and they count as 0 (option 'practical_mass', "
+                         "docs/method.md)")
         return "\n".join([head, table, *notes])
 
     # ------------------------------------------------------------------

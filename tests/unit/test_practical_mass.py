@@ -79,3 +79,13 @@ def test_practical_mass_is_checked_before_any_run():
         me.expectations(lambda x: calls.append(1) or x[:, 0], law, budget=1000,
                         practical_mass=0.5)
     assert not calls
+
+
+def test_summary_says_when_points_were_not_run():
+    law = me.Law([stats.norm()])
+    res = me.expectations(lambda x: x[:, 0] ** 2, law, budget=2000, rng=1)
+    assert res.diagnostics["points_not_run"] == 0
+    assert "not run" not in res.summary()
+    marked = me.ExpectationResult.from_dict(
+        res.to_dict() | {"diagnostics": res.diagnostics | {"points_not_run": 3}})
+    assert "3 drawn points were not run" in marked.summary()
