@@ -87,26 +87,31 @@ def test_layout_jacobian_matches_finite_differences(orders):
         np.testing.assert_allclose(jac[rows, j], numeric[rows], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("orders", [("first",), ("first", "total")])
+@pytest.mark.parametrize("orders", [("first",), ("total",), ("first", "total")])
 def test_one_net_layout_quantities_and_jacobian(orders):
     """The one-net form: ``Y`` and ``Y'`` in every point, ``S_i = F_i / V_i`` with ``V_i``
-    the variance over the runs ``Y`` and ``Y^(i)``, ``S_Ti`` over all runs; the Jacobian
-    matches finite differences."""
+    the variance over the runs ``Y`` and ``Y^(i)``, ``S_Ti = T_i / V'_i`` over ``Y'`` and
+    ``Y^(i)``; the Jacobian matches finite differences."""
     layout = PickFreezeLayout(2, orders, one_net=True)
-    assert layout.runs_per_point == 4
+    rpp = 3 if orders == ("total",) else 4  # Y' and Y^(1..d) suffice for total alone
+    assert layout.runs_per_point == rpp
     rng = np.random.default_rng(3)
-    y = rng.normal(size=(4, 50))  # Y, Y', Y^(1), Y^(2) for 50 points
+    y = rng.normal(size=(rpp, 50))  # [Y,] Y', Y^(1), Y^(2) for 50 points
     q = layout.quantities(y.reshape(-1), centre=0.3)
     first, total, jac = layout.indices(q.mean(axis=0))
     yc = y - 0.3
+    y0, yp, mixed = yc[0], yc[rpp - 3], yc[rpp - 2:]
     for i in range(2):
-        pair = np.concatenate([yc[0], yc[2 + i]])
-        expect = np.mean(yc[0] * (yc[2 + i] - yc[1])) / np.var(pair)
-        np.testing.assert_allclose(first[i], expect, rtol=1e-12)
+        if "first" in orders:
+            pair = np.concatenate([y0, mixed[i]])
+            expect = np.mean(y0 * (mixed[i] - yp)) / np.var(pair)
+            np.testing.assert_allclose(first[i], expect, rtol=1e-12)
         if "total" in orders:
-            np.testing.assert_allclose(total[i], np.mean(0.5 * (yc[1] - yc[2 + i]) ** 2)
-                                       / np.var(yc), rtol=1e-12)
+            pair = np.concatenate([yp, mixed[i]])
+            np.testing.assert_allclose(total[i], np.mean(0.5 * (yp - mixed[i]) ** 2)
+                                       / np.var(pair), rtol=1e-12)
     assert np.all(np.isnan(total)) == ("total" not in orders)
+    assert np.all(np.isnan(first)) == ("first" not in orders)
     theta = q.mean(axis=0)
     value = np.concatenate([first, total])
     rows = np.all(np.isfinite(jac), axis=1)
