@@ -90,8 +90,8 @@ def test_layout_jacobian_matches_finite_differences(orders):
 @pytest.mark.parametrize("orders", [("first",), ("total",), ("first", "total")])
 def test_one_net_layout_quantities_and_jacobian(orders):
     """The one-net form: ``Y`` and ``Y'`` in every point, ``S_i = F_i / V_i`` with ``V_i``
-    the variance over the runs ``Y`` and ``Y^(i)``, ``S_Ti = T_i / V'_i`` over ``Y'`` and
-    ``Y^(i)``; the Jacobian matches finite differences."""
+    the variance over the runs ``Y`` and ``Y^(i)``, ``S_Ti`` over all runs; the Jacobian
+    matches finite differences."""
     layout = PickFreezeLayout(2, orders, one_net=True)
     rpp = 3 if orders == ("total",) else 4  # Y' and Y^(1..d) suffice for total alone
     assert layout.runs_per_point == rpp
@@ -107,9 +107,8 @@ def test_one_net_layout_quantities_and_jacobian(orders):
             expect = np.mean(y0 * (mixed[i] - yp)) / np.var(pair)
             np.testing.assert_allclose(first[i], expect, rtol=1e-12)
         if "total" in orders:
-            pair = np.concatenate([yp, mixed[i]])
             np.testing.assert_allclose(total[i], np.mean(0.5 * (yp - mixed[i]) ** 2)
-                                       / np.var(pair), rtol=1e-12)
+                                       / np.var(yc), rtol=1e-12)
     assert np.all(np.isnan(total)) == ("total" not in orders)
     assert np.all(np.isnan(first)) == ("first" not in orders)
     theta = q.mean(axis=0)

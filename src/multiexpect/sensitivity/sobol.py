@@ -61,13 +61,13 @@ every point has ``Y`` and ``Y'`` (``d + 2`` runs, also for first order alone: Sa
 ``F_i`` with ``Y'`` beats the centred ``P_i`` of ``d + 1`` runs on a net), and
 
     S_i  = F_i / V_i,    V_i  = mean((Ỹ² + Ỹ^(i)²) / 2) - mean((Ỹ + Ỹ^(i)) / 2)^2,
-    S_Ti = T_i / V'_i,   V'_i = mean((Ỹ'² + Ỹ^(i)²) / 2) - mean((Ỹ' + Ỹ^(i)) / 2)^2,
+    S_Ti = T_i / (S - M^2),
 
-each denominator the variance over the two runs its numerator compares (``Y`` and
-``Y^(i)``, which share ``X_i``; ``Y'`` and ``Y^(i)``, which share all but ``X_i``): on a
-net the errors of numerator and denominator then come from the same runs and partly cancel
-in the ratio (measured: docs/benchmarks.md). Both are ratios of unbiased means,
-consistent like the i.i.d. forms.
+the first-order denominator the variance over the two runs that share ``X_i`` (``Y`` and
+``Y^(i)``): on a net the errors of numerator and denominator then come from the same runs
+and partly cancel in the ratio (measured: docs/benchmarks.md). The total order keeps the
+variance over all runs (over its pair ``Y', Y^(i)`` it measured 12x worse on Morris,
+d = 20). Both are ratios of unbiased means, consistent like the i.i.d. forms.
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ class PickFreezeLayout:
         Subset of ``("first", "total")``.
     one_net : bool
         The one-net form (module docstring): ``Y`` and ``Y'`` in every point (``d + 2``
-        runs, Saltelli 2010's first order even alone), and each index's denominator the
-        variance over the two runs its numerator compares: ``Y`` and ``Y^(i)`` for
-        ``S_i`` (columns ``Mf_i, Sf_i``), ``Y'`` and ``Y^(i)`` for ``S_Ti`` (``Mt_i, St_i``).
+        runs, Saltelli 2010's first order even alone), and the denominator of ``S_i`` the
+        variance over the two runs that share ``X_i``, ``Y`` and ``Y^(i)`` (columns
+        ``Mf_i, Sf_i``).
     """
 
     def __init__(self, dim: int, orders: tuple[str, ...], one_net: bool = False):
@@ -132,7 +132,7 @@ class PickFreezeLayout:
         self.uses_y = self.first
         self.uses_y_prime = self.total or (self.first and self.one_net)
         self.saltelli = self.uses_y and self.uses_y_prime
-        self.pair_variance = self.one_net
+        self.pair_variance = self.first and self.one_net
         self.runs_per_point = self.dim + int(self.uses_y) + int(self.uses_y_prime)
         d = self.dim
         names = []
@@ -140,10 +140,8 @@ class PickFreezeLayout:
             names += [f"F{i + 1}" if self.saltelli else f"P{i + 1}" for i in range(d)]
         if self.total:
             names += [f"T{i + 1}" for i in range(d)]
-        for order, tag in (("first", "f"), ("total", "t")):
-            if self.pair_variance and order in self.orders:
-                names += [f"M{tag}{i + 1}" for i in range(d)]
-                names += [f"S{tag}{i + 1}" for i in range(d)]
+        if self.pair_variance:
+            names += [f"Mf{i + 1}" for i in range(d)] + [f"Sf{i + 1}" for i in range(d)]
         self.quantity_names = (*names, "M", "S")
         self.n_quantities = len(self.quantity_names)
 
@@ -176,10 +174,9 @@ class PickFreezeLayout:
             cols.append((y0 * (mixed - yp)).T if self.saltelli else (y0 * mixed).T)
         if self.total:
             cols.append(0.5 * ((yp - mixed) ** 2).T)
-        for base, order in ((y0, self.first), (yp, self.total)):
-            if self.pair_variance and order:  # the pair (base, Y^(i)): means of y and y^2
-                cols.append((0.5 * (base + mixed)).T)
-                cols.append((0.5 * (base**2 + mixed**2)).T)
+        if self.pair_variance:  # the pair (Y, Y^(i)): means of y and y^2
+            cols.append((0.5 * (y0 + mixed)).T)
+            cols.append((0.5 * (y0**2 + mixed**2)).T)
         cols.append(runs.mean(axis=0)[:, None])
         cols.append((runs**2).mean(axis=0)[:, None])
         return np.concatenate(cols, axis=1)
@@ -207,7 +204,7 @@ class PickFreezeLayout:
                 q = theta[k:k + d]
                 block = np.zeros((d, self.n_quantities))
                 if self.pair_variance:  # F_i / V_i, V_i over Y and Y^(i)
-                    first, block = self._pair_ratio(theta, q, k, self._pair_column("first"))
+                    first, block = self._pair_ratio(theta, q, k)
                 elif self.saltelli:  # Saltelli 2010: F_i / V
                     first = q / var
                     block[:, k:k + d] = np.eye(d) / var
@@ -222,27 +219,20 @@ class PickFreezeLayout:
                 k += d
             if self.total:
                 q = theta[k:k + d]
-                if self.pair_variance:  # T_i / V'_i, V'_i over Y' and Y^(i)
-                    total, block = self._pair_ratio(theta, q, k, self._pair_column("total"))
-                else:
-                    total = q / var
-                    block = np.zeros((d, self.n_quantities))
-                    block[:, k:k + d] = np.eye(d) / var
-                    block[:, -2] = 2.0 * m * total / var
-                    block[:, -1] = -total / var
+                total = q / var
+                block = np.zeros((d, self.n_quantities))
+                block[:, k:k + d] = np.eye(d) / var
+                block[:, -2] = 2.0 * m * total / var
+                block[:, -1] = -total / var
                 jac[d:] = block
         return first, total, jac
 
-    def _pair_column(self, order: str) -> int:
-        """The first column of the pair means ``M.._i`` of ``order`` (then ``S.._i``)."""
-        orders = list(self.orders)
-        return self.n_quantities - 2 - 2 * self.dim * (len(orders) - orders.index(order))
-
-    def _pair_ratio(self, theta: np.ndarray, q: np.ndarray, k: int,
-                    j: int) -> tuple[np.ndarray, np.ndarray]:
-        """``q_i / V_i`` with ``V_i = S_i - M_i^2`` from the pair columns at ``j``, and its
-        Jacobian rows (``q`` at column ``k``)."""
+    def _pair_ratio(self, theta: np.ndarray, q: np.ndarray,
+                    k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``q_i / V_i`` with ``V_i = Sf_i - Mf_i^2`` (the pair columns, just before ``M, S``),
+        and its Jacobian rows (``q`` at column ``k``)."""
         d = self.dim
+        j = self.n_quantities - 2 - 2 * d
         mp, sp = theta[j:j + d], theta[j + d:j + 2 * d]
         var = sp - mp * mp
         ratio = q / var
