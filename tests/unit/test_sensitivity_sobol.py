@@ -87,6 +87,58 @@ def test_layout_jacobian_matches_finite_differences(orders):
         np.testing.assert_allclose(jac[rows, j], numeric[rows], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("orders", [("first",), ("total",), ("first", "total")])
+def test_one_net_layout_quantities_and_jacobian(orders):
+    """The one-net form: ``Y`` and ``Y'`` in every point, ``S_i = F_i / V_i`` with ``V_i``
+    the variance over the runs ``Y`` and ``Y^(i)``, ``S_Ti`` over all runs; the Jacobian
+    matches finite differences."""
+    layout = PickFreezeLayout(2, orders, one_net=True)
+    rpp = 3 if orders == ("total",) else 4  # Y' and Y^(1..d) suffice for total alone
+    assert layout.runs_per_point == rpp
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(rpp, 50))  # [Y,] Y', Y^(1), Y^(2) for 50 points
+    q = layout.quantities(y.reshape(-1), centre=0.3)
+    first, total, jac = layout.indices(q.mean(axis=0))
+    yc = y - 0.3
+    y0, yp, mixed = yc[0], yc[rpp - 3], yc[rpp - 2:]
+    for i in range(2):
+        if "first" in orders:
+            pair = np.concatenate([y0, mixed[i]])
+            expect = np.mean(y0 * (mixed[i] - yp)) / np.var(pair)
+            np.testing.assert_allclose(first[i], expect, rtol=1e-12)
+        if "total" in orders:
+            np.testing.assert_allclose(total[i], np.mean(0.5 * (yp - mixed[i]) ** 2)
+                                       / np.var(yc), rtol=1e-12)
+    assert np.all(np.isnan(total)) == ("total" not in orders)
+    assert np.all(np.isnan(first)) == ("first" not in orders)
+    theta = q.mean(axis=0)
+    value = np.concatenate([first, total])
+    rows = np.all(np.isfinite(jac), axis=1)
+    for j in range(layout.n_quantities):
+        step = theta.copy()
+        h = 1e-6 * max(abs(theta[j]), 1e-3)
+        step[j] += h
+        f2, t2, _ = layout.indices(step)
+        numeric = (np.concatenate([f2, t2]) - value) / h
+        np.testing.assert_allclose(jac[rows, j], numeric[rows], rtol=1e-4, atol=1e-5)
+
+
+def test_one_net_first_order_alone_spends_d_plus_2_runs(law3):
+    """First order alone on one net: ``d + 2`` runs per point (``Y'`` included), the total
+    order left NaN; the i.i.d. baseline keeps ``d + 1``."""
+    model = CountingModel(linear)
+    res = me.sobol_indices(model, law3, budget=5 * 256 + 3, orders="first",
+                           method="pick-freeze", sampling="rqmc", replicates=1, rng=4)
+    assert res.diagnostics["runs_per_point"] == 5 and res.diagnostics["n_points"] == 256
+    assert res.n_evaluations == model.runs == 5 * 256
+    assert np.all(np.isnan(res.total_order)) and np.all(np.isfinite(res.first_order))
+    parts = A**2 * [1.0, (np.exp(0.09) - 1.0) * np.exp(0.09), 1.0 / 3.0]  # Var of each term
+    np.testing.assert_allclose(res.first_order, parts / parts.sum(), atol=0.02)
+    iid = me.sobol_indices(linear, law3, budget=4 * 256, orders="first",
+                           method="pick-freeze", rng=4)
+    assert iid.diagnostics["runs_per_point"] == 4
+
+
 # ---------------------------------------------------------------------- run accounting
 @pytest.mark.parametrize("method", ["aiscv", "pick-freeze"])
 @pytest.mark.parametrize("orders", [("first",), ("first", "total")])
