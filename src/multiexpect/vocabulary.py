@@ -3,7 +3,8 @@
 The library's functions, the CLI's study files and the docs read them from here.
 """
 
-__all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_SOBOL_METHODS", "ENGINE_WEIGHTS",
+__all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL_METHODS",
+           "ENGINE_WEIGHTS",
            "EXPECTATION_METHODS",
            "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
            "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
@@ -28,6 +29,8 @@ AUTO_EXPECTATION_METHODS = ("aiscv",)
 #: The methods of ``sobol_indices`` that take ``sampling="auto"`` (the same choice for the
 #: pick-freeze quantities: RQMC pick-freeze of the law or adaptation).
 AUTO_SOBOL_METHODS = ("aiscv",)
+#: The methods of ``perturbed_law_indices`` that take ``sampling="auto"``.
+AUTO_PERTURBED_LAW_METHODS = ("aiscv",)
 
 #: Named weights of the engine's criterion ``sum_j w_j Var(Î_j)``: ``1 / Î_j^2`` from the
 #: pilot, or ones (``expectations(weights=...)``).

@@ -197,3 +197,20 @@ def test_law_plan_needs_a_net_after_the_pilot():
     assert (plan.replicates, plan.points, plan.pilot_replicates) == (9, 1024, 2)
     with pytest.raises(ValueError, match="'budget'"):
         law_plan(2, 2)
+
+
+def test_perturbed_law_indices_take_auto():
+    """The laws' mixture on nets, then RQMC of it or adaptation; ``mc`` refuses ``auto``."""
+    law = me.Law([stats.norm()] * 2, names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+
+    def model(x):
+        return 3 + x[:, 0] + 0.2 * x[:, 1]
+
+    res = me.perturbed_law_indices(model, law, pert, budget=8000, rng=0, sampling="auto")
+    assert res.diagnostics["route"] == LAW_ROUTE
+    exact = np.array([0.5, -0.5, 0.1, -0.1]) / 3
+    assert np.all(np.abs(res.indices - exact) < 5 * res.stderr)
+    with pytest.raises(ValueError, match="'sampling' 'auto' is not available for method 'mc'"):
+        me.perturbed_law_indices(NeverRun(), law, pert, budget=8000, rng=0,
+                                 sampling="auto", method="mc")
