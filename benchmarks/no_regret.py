@@ -27,6 +27,11 @@ pick-freeze RQMC for Sobol' indices. The classical comparator of a case is the b
   ``final``: mean fraction of the budget in the estimate (``n_final`` plus the earlier
   stages pooled at a tie, ``n_pooled``); the rest, spent adapting, is lost to it.
 
+Seeds: aISCV's repetition ``rep`` has ``rng = 1000 + rep``; each RQMC comparator (label
+``*-rqmc``) the same seed, so that they are paired (with ``sampling="auto"`` the law route
+then draws exactly the comparator's nets: a tie by construction, not by noise); the i.i.d.
+comparators ``500 000 + 100 000 k + rep`` (``k`` the comparator's rank), independent.
+
 Floors (issues 7 and 16): ratio >= 1.0 on every case, coverage in [93%, 97%], no |bias|
 beyond 4 s.e.
 
@@ -454,13 +459,13 @@ def _run_one_unguarded(name, rep, options):
     t0 = time.perf_counter()
     if case.kind == "expectations":
         res = me.expectations(model, law, budget=case.budget, weights=case.weights,
-                              method="aiscv", rng=1000 + rep, **options)
+                              method="aiscv", rng=_aiscv_seed(rep), **options)
         out["aiscv"] = _pack(res, res.estimate, res.stderr, res.confidence_interval(0.95))
         out["final_fraction"] = (res.diagnostics["n_final"]
                                  + res.diagnostics.get("n_pooled", 0)) / case.budget
     else:
         res = _sobol_indices()(model, law, budget=case.budget, orders=("first",),
-                               method="aiscv", rng=1000 + rep, **options)
+                               method="aiscv", rng=_aiscv_seed(rep), **options)
         out["aiscv"] = _sobol_pack(res)
         diag = res.diagnostics
         out["final_fraction"] = ((diag.get("n_final", np.nan) + diag.get("n_pooled", 0))
@@ -471,7 +476,7 @@ def _run_one_unguarded(name, rep, options):
     for k, label in enumerate(case.comparators()):
         method, extra = CLASSICAL[label]
         t0 = time.perf_counter()
-        seed = 500_000 + 100_000 * k + rep
+        seed = _comparator_seed(label, k, rep)
         if case.kind == "expectations":
             cres = me.expectations(model, law, budget=case.budget, weights=case.weights,
                                    method=method, rng=seed, **extra)
@@ -483,6 +488,16 @@ def _run_one_unguarded(name, rep, options):
             out[label] = _sobol_pack(cres)
         out["time"][label] = time.perf_counter() - t0
     return name, rep, out
+
+
+def _aiscv_seed(rep: int) -> int:
+    """The seed of aISCV's repetition ``rep``."""
+    return 1000 + rep
+
+
+def _comparator_seed(label: str, k: int, rep: int) -> int:
+    """An RQMC comparator's seed is aISCV's (paired); an i.i.d. one's its own."""
+    return _aiscv_seed(rep) if label.endswith("-rqmc") else 500_000 + 100_000 * k + rep
 
 
 def _pack(res, est, se, interval) -> dict:

@@ -17,10 +17,12 @@ aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 
 aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed, T + 1 + r, m)``
 law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
 law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
-law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 1 + r - R_0, 2)``
+law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
+separate RQMC, replicate ``r``, law ``l``  ``l R + r``        ``(seed, 0, 10^6 + r)``
+mixture RQMC, replicate ``r``           ``r``               ``(seed, r, 0)``
 mixture MC                              ``0``               ``(seed, 0, 0)``
 Sobol' pick-freeze chunk ``k``          ``k``               ``(seed, k, 0)``
 =====================================  ==================  ==============================
@@ -30,7 +32,11 @@ replicates reuse the final chunks' keys: an RQMC study is another study than its
 ``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
 nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
 them; when the law route is taken the law's replicates ``R_0 .. R - 1`` follow as the final
-stage after the one stage, the pilot; when it is not, the keys are the table's above.)
+stage after the one stage, the pilot; when it is not, the keys are the table's above. The
+nets of the law, :func:`law_net_generator` ``(seed, r)``, are the same for the law-first
+pilot and law route and for separate RQMC, so that the law route draws exactly the points
+of ``method="mc", sampling="rqmc"``; their streams, ``10^6 + r`` of key 0, are above every
+pilot extension chunk's and below no other stream of key 0.)
 """
 
 from __future__ import annotations
@@ -73,8 +79,6 @@ PROBE = 10**9
 PROBE_STREAM = 999_999
 #: Law-first pilot nets ``r >= 1`` are keys ``-(PILOT_NET_OFFSET + r)``.
 PILOT_NET_OFFSET = 10**6
-#: The stream scrambling a law-first net of the law route after the pilot.
-LAW_NET_STREAM = 2
 
 
 def generator(seed: int, key: int, stream: int = 0) -> np.random.Generator:
@@ -115,13 +119,12 @@ def law_replicate(replicate: int, pilot_replicates: int) -> int:
     return final_replicate(1, replicate - pilot_replicates)
 
 
-def law_net_generator(seed: int, replicate: int, pilot_replicates: int) -> np.random.Generator:
-    """The scrambling of the law-first net ``replicate``: a pilot net's on the pilot key's
-    stream ``10^6 + replicate`` (above every pilot extension chunk's), then stream 2 of
-    its :func:`law_replicate` key."""
-    if replicate < pilot_replicates:
-        return generator(seed, PILOT, PILOT_NET_OFFSET + replicate)
-    return generator(seed, law_replicate(replicate, pilot_replicates), LAW_NET_STREAM)
+def law_net_generator(seed: int, replicate: int) -> np.random.Generator:
+    """The scrambling of net ``replicate`` of the law (separate RQMC's replicate
+    ``replicate``, shared by its laws; the law-first pilot's and law route's net
+    ``replicate``): the pilot key's stream ``10^6 + replicate``, above every pilot extension
+    chunk's, so that no i.i.d. batch of the engine draws from it."""
+    return generator(seed, PILOT, PILOT_NET_OFFSET + replicate)
 
 
 def adaptive(t: int) -> int:
@@ -191,5 +194,6 @@ def rqmc_replicate(replicate: int, law_index: int = 0, replicates: int = 1) -> i
 
 
 def rqmc_generator(seed: int, replicate: int) -> np.random.Generator:
-    """The generator scrambling replicate ``replicate``'s net (shared by every law)."""
+    """The generator scrambling replicate ``replicate``'s net of mixture RQMC and of the
+    Sobol' pick-freeze RQMC (separate RQMC: :func:`law_net_generator`)."""
     return generator(seed, replicate)

@@ -3,7 +3,9 @@
 The library's functions, the CLI's study files and the docs read them from here.
 """
 
-__all__ = ["AUTO_EXPECTATION_METHODS", "ENGINE_WEIGHTS", "EXPECTATION_METHODS",
+__all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL_METHODS",
+           "ENGINE_WEIGHTS",
+           "EXPECTATION_METHODS",
            "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
            "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
@@ -24,6 +26,11 @@ RQMC_ONE_NET_SOBOL_METHODS = ("pick-freeze",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)
+#: The methods of ``sobol_indices`` that take ``sampling="auto"`` (the same choice for the
+#: pick-freeze quantities: RQMC pick-freeze of the law or adaptation).
+AUTO_SOBOL_METHODS = ("aiscv",)
+#: The methods of ``perturbed_law_indices`` that take ``sampling="auto"``.
+AUTO_PERTURBED_LAW_METHODS = ("aiscv",)
 
 #: Named weights of the engine's criterion ``sum_j w_j Var(Î_j)``: ``1 / Î_j^2`` from the
 #: pilot, or ones (``expectations(weights=...)``).

@@ -108,6 +108,28 @@ baseline = "mc"
     assert analysis["main"]["result"]["diagnostics"]["route"] in ("law-rqmc", "adaptive")
 
 
+def test_auto_sobol_study_gives_the_library_numbers(tmp_path, capsys):
+    """``[sobol] sampling = "auto"``: the method runs the library's ``"auto"``, the
+    pick-freeze baseline RQMC."""
+    extra = """
+[sobol]
+budget = 12000
+orders = ["first"]
+sampling = "auto"
+baseline = "pick-freeze"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    analysis = doc["analyses"][0]
+    for record, method, sampling in ((analysis["main"], "aiscv", "auto"),
+                                     (analysis["baseline"], "pick-freeze", "rqmc")):
+        result = me.sobol_indices(tf.cantilever_beam, cantilever_law(), budget=12000,
+                                  orders=("first",), method=method, rng=SEED,
+                                  sampling=sampling)
+        assert [r["estimate"] for r in record["rows"]] == [float(v) for v in
+                                                           result.first_order]
+    assert analysis["main"]["result"]["diagnostics"]["route"] in ("law-rqmc", "adaptive")
+
+
 def test_rqmc_sobol_study_gives_the_library_numbers(tmp_path, capsys):
     extra = """
 [sobol]
@@ -181,8 +203,9 @@ dist = "norm"
      'baseline = "separate-is"\n',
      r"expectations\.sampling: 'rqmc' is not available for baseline 'separate-is' .*"
      r"\(a baseline of 'auto' runs 'rqmc'\)$"),
-    ('[sobol]\nbudget = 2000\nsampling = "auto"\n',
-     r"sobol\.sampling: 'auto' is not available for method 'aiscv' \(no method here\)$"),
+    ('[sobol]\nbudget = 2000\nsampling = "auto"\nmethod = "pick-freeze"\n',
+     r"sobol\.sampling: 'auto' is not available for method 'pick-freeze' \(only "
+     r"'aiscv'\)$"),
     ("[expectations]\nbudget = 2000\nmoments = [1]\nsampling = 1\n",
      r"expectations\.sampling: must be a string, got an? integer$"),
     ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'

@@ -49,13 +49,12 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.importance import iscv_summands
+from ..estimators.monte_carlo import law_net, net_means
 from ..sampling.rqmc import (
     INTERVAL_REPLICATES,
     normal_from_uniform,
     replicate_estimate,
     replicate_plan,
-    sobol_normal,
-    sobol_uniform,
 )
 from .adapt import Proposal, adaptation_done, propose
 from .pilot import PilotDraw, run_model, run_model_scored
@@ -109,17 +108,19 @@ def check_law_first(budget: int, replicates: int | None) -> None:
         law_plan(budget, replicates)
 
 
-def law_points(setup: EngineSetup, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` working-space points of ``g_0`` on one scrambled Sobol' net (for ``L`` laws the
-    net's last coordinate picks the law: each point follows ``f̄`` exactly)."""
+def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
+    """``n`` working-space points of ``g_0`` on net ``replicate`` of the law
+    (:func:`~multiexpect.estimators.monte_carlo.law_net`, separate RQMC's nets: for one law
+    the same points); for ``L`` laws the net has ``d + 1`` coordinates and the last picks the
+    law: each point follows ``f̄`` exactly."""
     problem, laws = setup.sampling, setup.laws
     d = problem.dim
     if len(laws) == 1:
-        normal = sobol_normal(n, d, rng)
+        normal = normal_from_uniform(law_net(setup.seed, replicate, n, d))
         if problem.space == "standard":
             return normal
         return problem.to_working(laws[0].from_standard(normal))
-    u = sobol_uniform(n, d + 1, rng)
+    u = law_net(setup.seed, replicate, n, d + 1)
     normal = normal_from_uniform(u[:, :d])
     pick = np.minimum((u[:, d] * len(laws)).astype(int), len(laws) - 1)
     x = np.empty((n, laws[0].dim))
@@ -135,8 +136,7 @@ def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:
     parts = []
     for r in range(plan.pilot_replicates):
         key = batch_keys.pilot_replicate(r)
-        z = law_points(setup, plan.points, batch_keys.law_net_generator(
-            setup.seed, r, plan.pilot_replicates))
+        z = law_points(setup, plan.points, r)
         parts.append((z, *run_model_scored(setup, z, key)))
     scores = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     return PilotDraw(np.concatenate([p[0] for p in parts]),
@@ -183,7 +183,7 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
     """The rule of the module docstring on the pilot state ``state``."""
     n, r0 = plan.points, plan.pilot_replicates
     summands = state.pilot_summands
-    values = summands[: r0 * n].reshape(r0, n, -1).mean(axis=1)
+    values = net_means(summands[: r0 * n], n)
     w = state.weights
     law_error = float(w @ values.var(axis=0, ddof=1)) / plan.replicates
     iid_error = float(w @ summands.var(axis=0, ddof=1)) / (plan.replicates * n)
@@ -217,14 +217,13 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     values, runs = list(route.pilot_values), 0
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
-        z = law_points(setup, plan.points, batch_keys.law_net_generator(
-            setup.seed, r, plan.pilot_replicates))
+        z = law_points(setup, plan.points, r)
         outputs, log_laws, spent = run_model(setup, z, key)
         runs += spent
         summands = iscv_summands(problem.quantity_values(outputs),
                                  log_laws[:, problem.law_index], None,
                                  setup.initial.logpdf_from_laws(log_laws), None)
-        values.append(summands.mean(axis=0))
+        values.append(net_means(summands, plan.points)[0])
     values = np.array(values)
     est = replicate_estimate(values)
     reps = plan.replicates

@@ -13,7 +13,9 @@ replicate estimates with their spread as standard error (``R - 1`` degrees of fr
 
 * separate RQMC: ``R`` nets of ``n`` points per law, from ``budget // L`` runs per law; the
   laws share the ``R`` scramblings (common random numbers: each law's estimate is unbiased
-  with its own replicates' standard error; differences between laws are more precise);
+  with its own replicates' standard error; differences between laws are more precise). The
+  nets are :func:`law_net`'s, which ``sampling="auto"`` draws too
+  (:mod:`multiexpect.engine.law_first`): on its law route it is this estimator, bit for bit;
 * mixture RQMC: per replicate, one net of ``n`` points cut into consecutive blocks, law ``l``
   taking a block of ``n_l`` points (deterministic allocation of ``n`` with equal weights),
   and the density ``ḡ = sum_l (n_l / n) f_l``. Every point of a scrambled sequence is
@@ -29,10 +31,35 @@ from scipy.special import logsumexp
 
 from .. import batch_keys
 from ..problem import Problem
-from ..sampling.rqmc import allocate, replicate_estimate, replicate_plan, sobol_normal
+from ..sampling.rqmc import (
+    allocate,
+    normal_from_uniform,
+    replicate_estimate,
+    replicate_plan,
+    sobol_normal,
+    sobol_uniform,
+)
 from .importance import StreamingMoments, iscv_summands
 
-__all__ = ["crude_monte_carlo", "crude_rqmc", "mixture_monte_carlo", "mixture_rqmc"]
+__all__ = ["crude_monte_carlo", "crude_rqmc", "law_net", "mixture_monte_carlo", "mixture_rqmc",
+           "net_means"]
+
+
+def law_net(seed: int, replicate: int, n: int, dim: int) -> np.ndarray:
+    """Net ``replicate`` of the law: ``n`` points ((n, dim)) of a Sobol' sequence in
+    ``[0, 1)^dim`` scrambled by :func:`~multiexpect.batch_keys.law_net_generator`. The one
+    place that draws them, for separate RQMC and for ``sampling="auto"``'s pilot and law
+    route, so that both draw the same points from the same seed."""
+    return sobol_uniform(n, dim, batch_keys.law_net_generator(seed, replicate))
+
+
+def net_means(values: np.ndarray, n: int) -> np.ndarray:
+    """The mean ((R, J)) of each of the consecutive nets of ``n`` rows of ``values``
+    ((R n, J)), each net's rows copied to C order first, so that the sums run in the same
+    order whatever the caller's memory layout (the law route and separate RQMC agree to the
+    last bit)."""
+    return np.array([np.ascontiguousarray(values[r * n:(r + 1) * n]).mean(axis=0)
+                     for r in range(values.shape[0] // n)])
 
 
 def crude_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: int,
@@ -91,13 +118,12 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
                names=None) -> dict:
     """Separate RQMC: per law, ``R`` scrambled nets of ``n`` points from ``budget // L`` runs.
 
-    The nets (scrambled by the generators of keys ``0..R-1``) are shared by the laws; the
-    net of replicate ``r`` mapped through law ``l`` is batch ``l R + r``.
+    The nets (:func:`law_net` ``0..R-1``) are shared by the laws; the net of replicate ``r``
+    mapped through law ``l`` is batch ``l R + r``.
     """
     n_laws = len(laws)
     reps, n = replicate_plan(budget // n_laws, replicates)
-    nets = [sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
-            for r in range(reps)]
+    nets = [normal_from_uniform(law_net(seed, r, n, laws[0].dim)) for r in range(reps)]
     problem = means = None
     for l_index, law in enumerate(laws):
         for r in range(reps):
@@ -107,7 +133,7 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
                 problem = Problem.build(laws, outputs.shape[1], "input", names)
                 means = np.zeros((reps, problem.n_quantities))
             rows = problem.law_index == l_index
-            means[r, rows] = problem.quantity_values(outputs)[:, rows].mean(axis=0)
+            means[r, rows] = net_means(problem.quantity_values(outputs)[:, rows], n)[0]
     return _rqmc_output(replicate_estimate(means), problem, reps, n, reps * n * n_laws)
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import batch_keys
 from ..engine import run_engine
+from ..engine.law_first import check_law_first
 from ..engine.rqmc_final import check_rqmc_final
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo
@@ -45,8 +46,12 @@ from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
 from ..sampling.rqmc import replicates_for
+from ..vocabulary import (
+    AUTO_PERTURBED_LAW_METHODS,
+    RQMC_PERTURBED_LAW_METHODS,
+    SENSITIVITY_WEIGHTS,
+)
 from ..vocabulary import PERTURBED_LAW_METHODS as METHODS
-from ..vocabulary import RQMC_PERTURBED_LAW_METHODS, SENSITIVITY_WEIGHTS
 from ._common import floored_delta_weights
 from .results import PerturbedLawResult
 
@@ -266,11 +271,14 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
-    sampling : {"mc", "rqmc"}
+    sampling : {"mc", "rqmc", "auto"}
         ``"rqmc"`` (``aiscv`` only for now): the final stage is ``R`` replicates of scrambled
         Sobol' nets of the frozen proposal (option ``replicates``, 8 by default;
         :mod:`multiexpect.engine.rqmc_final`), intervals Student's t on ``R - 1`` degrees of
-        freedom.
+        freedom. ``"auto"`` (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC
+        of that mixture over the whole budget or adaptation, as for
+        :func:`~multiexpect.expectations` (:mod:`multiexpect.engine.law_first`;
+        ``diagnostics["route"]`` says which).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`.
@@ -298,7 +306,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     True
     """
     kind, threshold = _check_quantity(quantity)
-    replicates = replicates_for(sampling, method, RQMC_PERTURBED_LAW_METHODS, options)
+    replicates = replicates_for(sampling, method, RQMC_PERTURBED_LAW_METHODS, options,
+                                auto=AUTO_PERTURBED_LAW_METHODS)
+    law_first = sampling == "auto"
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
     nominal = as_one_law(law, "(nominal) Law")
@@ -320,7 +330,10 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                                    prepared.options)
     settings = prepared.settings
     names = ["nominal", *labels]
-    check_rqmc_final(budget, opts, replicates)
+    if law_first:
+        check_law_first(budget, replicates)
+    else:
+        check_rqmc_final(budget, opts, replicates)
 
     with prepared.evaluation_context() as counter:
         wrapper = _QuantityModel(counter, kind, threshold)
@@ -328,14 +341,15 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
             spec = _delta_weights(form) if isinstance(weights, str) \
                 and weights == "delta" else weights
             out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
-                             options=opts, names=names, replicates=replicates)
+                             options=opts, names=names, replicates=replicates,
+                             law_first=law_first)
             q = np.asarray(out.estimate, dtype=float)
             cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
             diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
                     "chosen_stage": int(out.chosen_stage),
                     "points_not_run": int(out.points_not_run),
                     "criterion_weights": np.asarray(out.weights).tolist(),
-                    "space": out.problem.space} | (out.rqmc or {})
+                    "space": out.problem.space} | (out.rqmc or {}) | (out.route or {})
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}

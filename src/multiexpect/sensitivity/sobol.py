@@ -79,6 +79,7 @@ from scipy import stats
 
 from .. import batch_keys
 from ..engine import run_engine
+from ..engine.law_first import check_law_first
 from ..engine.rqmc_final import check_rqmc_final
 from ..evaluation.config import Evaluation
 from ..interop import as_one_law
@@ -95,7 +96,12 @@ from ..sampling.rqmc import (
     replicates_for,
     sobol_normal,
 )
-from ..vocabulary import RQMC_ONE_NET_SOBOL_METHODS, RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
+from ..vocabulary import (
+    AUTO_SOBOL_METHODS,
+    RQMC_ONE_NET_SOBOL_METHODS,
+    RQMC_SOBOL_METHODS,
+    SENSITIVITY_WEIGHTS,
+)
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
 from .results import SobolResult
@@ -397,7 +403,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
-    sampling : {"mc", "rqmc"}
+    sampling : {"mc", "rqmc", "auto"}
         ``"rqmc"``: for ``pick-freeze`` the points are ``R`` independent scrambled Sobol' nets
         of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default), or with
         ``replicates=1`` ONE scrambled sequence of the whole budget whose interval
@@ -405,7 +411,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         default; ``diagnostics["interval"]`` says which kind); for
         ``aiscv`` the adaptive stages stay i.i.d. and the final stage is ``R`` (exactly)
         replicates of the frozen proposal (:mod:`multiexpect.engine.rqmc_final`); intervals
-        Student's t on ``R - 1`` degrees of freedom.
+        Student's t on ``R - 1`` degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot
+        is drawn on scrambled nets of the ``2d``-dimensional pick-freeze law and decides, as
+        for :func:`~multiexpect.expectations`, between RQMC pick-freeze of the law over the
+        whole budget (``R`` replicates, Student t) and adaptation
+        (:mod:`multiexpect.engine.law_first`; ``diagnostics["route"]`` says which).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -438,7 +448,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
     replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options,
-                                one_net=RQMC_ONE_NET_SOBOL_METHODS)
+                                one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
+    law_first = sampling == "auto"
     blocks = _blocks_option(replicates, options)
     layout = PickFreezeLayout(law.dim, orders, one_net=blocks is not None)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
@@ -459,7 +470,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         runs_per_point=layout.runs_per_point)
     budget, seed, settings = prepared.budget, prepared.seed, prepared.settings
     points = budget // layout.runs_per_point
-    if replicates is not None and method == "aiscv":
+    if law_first:
+        check_law_first(points, replicates)
+    elif replicates is not None and method == "aiscv":
         check_rqmc_final(points, prepared.options, replicates)
     elif blocks is not None:
         one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
@@ -471,7 +484,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                    adjust=bool(adjust) and method == "aiscv")
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
-                                          prepared.options, replicates)
+                                          prepared.options, replicates, law_first)
             lmat = wrapper.lmat  # back from adjusted to plain quantities
             theta, cov = lmat @ theta, lmat @ cov @ lmat.T
             diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
@@ -513,9 +526,11 @@ def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None):
+def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None,
+               law_first=False):
     """The pick-freeze quantities by aISCV in ``2d``-dimensional standard space (its final
-    stage on ``replicates`` RQMC replicates when given)."""
+    stage on ``replicates`` RQMC replicates when given; ``law_first``: the pilot on nets
+    of the law chooses between RQMC of the law and adaptation)."""
     space_law = Law([stats.norm(0.0, 1.0)] * (2 * layout.dim),
                     names=[f"u{i + 1}" for i in range(layout.dim)]
                     + [f"u'{i + 1}" for i in range(layout.dim)])
@@ -526,7 +541,8 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None):
     else:
         spec = weights
     out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
-                     options=opts, names=layout.quantity_names, replicates=replicates)
+                     options=opts, names=layout.quantity_names, replicates=replicates,
+                     law_first=law_first)
     # the covariance of the estimate: final stage and pooled earlier stages together
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
@@ -534,7 +550,7 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None):
             "points_not_run": int(out.points_not_run),
             "criterion_weights": np.asarray(out.weights).tolist(),
             "engine_stderr": np.asarray(out.stderr).tolist(),
-            "history": list(out.history_records())} | (out.rqmc or {})
+            "history": list(out.history_records())} | (out.rqmc or {}) | (out.route or {})
     return np.asarray(out.estimate, dtype=float), cov, diag
 
 

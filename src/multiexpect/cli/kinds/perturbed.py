@@ -8,7 +8,11 @@ import math
 import numpy as np
 
 from ...sensitivity.perturbed_laws import METHODS
-from ...vocabulary import RQMC_PERTURBED_LAW_METHODS, SENSITIVITY_WEIGHTS
+from ...vocabulary import (
+    AUTO_PERTURBED_LAW_METHODS,
+    RQMC_PERTURBED_LAW_METHODS,
+    SENSITIVITY_WEIGHTS,
+)
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -17,6 +21,7 @@ from ..analysis import (
     parse_common,
     parse_sampling,
     parse_weights,
+    sampling_of,
 )
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import (
@@ -71,7 +76,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
             "form": get_str(table, "form", kind, default="ratio", choices=("ratio", "signed")),
             "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
             "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_PERTURBED_LAW_METHODS)}
+                                       RQMC_PERTURBED_LAW_METHODS, AUTO_PERTURBED_LAW_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -85,7 +90,7 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
     options = dict(analysis.options) if primary else {}
     weights = spec.get("weights") if primary else None
     common = {"budget": analysis.budget, "method": method, "rng": study.seed,
-              "sampling": spec.get("sampling", "mc")}
+              "sampling": sampling_of(spec, primary)}
     if weights is not None:
         common["weights"] = weights
     perturbations = me.mean_shift_perturbations(study.law, spec["delta"], spec["inputs"])

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...sensitivity.sobol import METHODS
-from ...vocabulary import RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
+from ...vocabulary import AUTO_SOBOL_METHODS, RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
 from ..analysis import (
     COMMON_KEYS,
     Analysis,
@@ -13,6 +13,7 @@ from ..analysis import (
     parse_common,
     parse_sampling,
     parse_weights,
+    sampling_of,
 )
 from ..columns import OneColumn, make_rows, unused_model
 from ..fields import StudyError, check_keys, get_list
@@ -36,7 +37,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
         raise StudyError(f"{kind}.orders", f"has repeats: {orders}")
     spec = {"orders": list(orders),
             "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
-            "sampling": parse_sampling(table, kind, method, baseline, RQMC_SOBOL_METHODS)}
+            "sampling": parse_sampling(table, kind, method, baseline, RQMC_SOBOL_METHODS,
+                                       AUTO_SOBOL_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
@@ -49,7 +51,7 @@ def call(study: StudyInputs, analysis: Analysis, method: str, evaluate):
     weights = analysis.spec.get("weights") if primary else None
     wrapped = OneColumn(evaluate, study.model["output"])
     common = {"budget": analysis.budget, "method": method, "rng": study.seed,
-              "sampling": analysis.spec.get("sampling", "mc")}
+              "sampling": sampling_of(analysis.spec, primary)}
     if weights is not None:
         common["weights"] = weights
     try:
