@@ -137,8 +137,7 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         else:
             log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
             log_g = best.proposal.logpdf_from_components(log_comp)
-        log_fq = log_laws[:, problem.law_index]
-        responses = is_responses(phi, log_fq, log_g)
+        responses = is_responses(phi, log_laws, log_g, problem.law_index)
         if best.beta is None or log_comp is None or not best.beta.size:
             summands = responses
         else:  # the same layout as the responses: the moments sum in the same order
@@ -157,13 +156,12 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
 
 def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
     """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points."""
-    sample = state.sample
-    log_fq = sample.log_laws[:, state.problem.law_index]
+    sample, law_index = state.sample, state.problem.law_index
     means = []
     for t in stages:
         rows = sample.stage_rows(t)
-        means.append(iscv_summands(sample.phi[rows], log_fq[rows], None,
-                                   sample.log_props[t][rows], None).mean(axis=0))
+        means.append(iscv_summands(sample.phi[rows], sample.log_laws[rows], None,
+                                   sample.log_props[t][rows], None, law_index).mean(axis=0))
     return StagePooling(np.array(means), np.asarray([sample.counts[t] for t in stages]))
 
 
