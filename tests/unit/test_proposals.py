@@ -424,3 +424,26 @@ def test_exp_inplace_is_numpys_exp_bit_for_bit():
                                                           -745.2, -746.0, -746.1]])
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(exp_inplace(x.copy()), np.exp(x))
+
+
+def test_mixture_and_ratios_equal_the_two_step_path_to_rounding():
+    from multiexpect.estimators.importance import log_ratio_exp
+    from multiexpect.logspace import logsumexp_rows, mixture_and_ratios
+
+    rng = np.random.default_rng(12)
+    for n, k in [(500, 1), (2000, 11), (300, 201)]:
+        a = rng.normal(size=(n, k)) * rng.choice([1.0, 30.0, 700.0], size=(n, 1))
+        a[rng.random((n, k)) < 0.1] = -np.inf
+        a[0] = -np.inf  # no mass: the two-step path
+        a[1, :] = 5.0
+        weights = rng.dirichlet(np.ones(k))
+        weights[0] = 0.0 if k > 1 else 1.0  # a weightless component still has its ratio
+        log_g, ratios = mixture_and_ratios(a, weights)
+        with np.errstate(divide="ignore"):
+            want_g = logsumexp_rows(a + np.log(weights))
+        want = log_ratio_exp(a, want_g[:, None])
+        assert log_g[0] == -np.inf and np.all(ratios[0] == 0.0)
+        np.testing.assert_allclose(log_g, want_g, rtol=1e-14, atol=1e-14)
+        # the same to rounding (``exp`` of arguments up to ~2000: 1e-11 relative), or both
+        # negligible beside 1 (a control is the ratio minus 1)
+        np.testing.assert_allclose(ratios, want, rtol=1e-11, atol=1e-200)

@@ -18,7 +18,7 @@ from ..estimators.importance import (
     StreamingMoments,
     is_responses,
     iscv_summands,
-    subtract_controls,
+    subtract_ratio_controls,
 )
 from ..estimators.pooling import StagePooling
 from ..sampling.rqmc import INTERVAL_REPLICATES
@@ -133,15 +133,15 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         phi = problem.quantity_values(outputs)
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         if best.stage == 0:
-            log_comp, log_g = None, log_law_mix
+            ratios, log_g = None, log_law_mix
         else:
             log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
-            log_g = best.proposal.logpdf_from_components(log_comp)
+            log_g, ratios = best.proposal.logpdf_and_ratios(log_comp)
         responses = is_responses(phi, log_laws, log_g, problem.law_index)
-        if best.beta is None or log_comp is None or not best.beta.size:
+        if best.beta is None or ratios is None or not best.beta.size:
             summands = responses
         else:  # the same layout as the responses: the moments sum in the same order
-            summands = subtract_controls(responses.copy(order="K"), log_comp, log_g, best.beta)
+            summands = subtract_ratio_controls(responses.copy(order="K"), ratios, best.beta)
         if pooling is None:
             moments.update(summands)
         else:  # the stages' variances are reweighted from the plain IS responses

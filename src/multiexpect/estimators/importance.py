@@ -16,7 +16,7 @@ import numpy as np
 from ..logspace import exp_inplace
 
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_ratios", "log_ratio_exp",
-           "subtract_controls"]
+           "subtract_controls", "subtract_ratio_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
@@ -80,9 +80,15 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
 def subtract_controls(out: np.ndarray, log_components: np.ndarray, log_g: np.ndarray,
                       beta: np.ndarray) -> np.ndarray:
     """``out -= (g_k / g_α - 1) β^T`` in place (responses to summands), and ``out``."""
-    controls = log_ratio_exp(log_components, log_g[:, None])
-    controls -= 1.0
-    out -= controls @ beta.T
+    return subtract_ratio_controls(out, log_ratio_exp(log_components, log_g[:, None]), beta)
+
+
+def subtract_ratio_controls(out: np.ndarray, ratios: np.ndarray, beta: np.ndarray
+                            ) -> np.ndarray:
+    """:func:`subtract_controls` from the ratios ``g_k / g_α`` ((n, K), overwritten by the
+    controls ``g_k / g_α - 1``)."""
+    ratios -= 1.0
+    out -= ratios @ beta.T
     return out
 
 
