@@ -3,8 +3,9 @@
 The kept proposal ``g_F`` and its ``β`` are fixed before the final points are drawn, so the
 final sample is fresh: its ISCV mean is unbiased and its standard error honest, after any
 number of adaptive steps. The plain IS means of earlier stages may join it, each quantity
-weighing each stage by that stage's variance for it, measured on the final sample
-(:class:`~multiexpect.estimators.pooling.StagePooling`), under :func:`pooling_rule`.
+weighing each stage by that stage's variance for it, measured on the final sample (its first
+``REWEIGHT_POINTS``), :class:`~multiexpect.estimators.pooling.StagePooling`, under
+:func:`pooling_rule`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
 
-__all__ = ["POOL_TIE", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
+__all__ = ["POOL_TIE", "REWEIGHT_POINTS", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
 
 #: A stage is pooled for a quantity where its variance is within this factor of the final's.
 POOL_TIE = 2.0
+#: The stages' variances are reweighted from the final sample's first chunks up to this many
+#: points (their densities at every final point would cost more than the rest of the stage).
+REWEIGHT_POINTS = 100_000
 _SAMPLE_KEYS = ("z", "x", "outputs", "log_g", "summands")
 
 
@@ -167,8 +171,12 @@ def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
 
 def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
                 kept: int = 0) -> None:
-    """Add final-stage rows to the pooling: its moments and ``log g_F / g_s`` per stage (the
-    law component's density is ``log_law_mix``; the kept stage's is ``log_g`` itself)."""
+    """Add final-stage rows to the pooling: its moments and, until ``REWEIGHT_POINTS`` rows
+    have been reweighted (whole chunks), ``log g_F / g_s`` per stage (the law component's
+    density is ``log_law_mix``; the kept stage's is ``log_g`` itself)."""
+    if pooling.n_reweighted >= REWEIGHT_POINTS:
+        pooling.final.update(summands)
+        return
     proposals = state.sample.proposals
     log_stage = [log_law_mix if t == 0 else log_g if t == kept else
                  proposals[t].logpdf_from_components(
