@@ -447,3 +447,23 @@ def test_mixture_and_ratios_equal_the_two_step_path_to_rounding():
         # the same to rounding (``exp`` of arguments up to ~2000: 1e-11 relative), or both
         # negligible beside 1 (a control is the ratio minus 1)
         np.testing.assert_allclose(ratios, want, rtol=1e-11, atol=1e-200)
+
+
+def test_fit_gaussians_equal_the_one_by_one_fits():
+    from multiexpect.proposals.gaussian import fit_gaussian, fit_gaussians
+
+    rng = np.random.default_rng(14)
+    points = rng.normal(size=(3000, 4)) * 2.0 + 1.0  # several blocks of rows
+    log_w = rng.normal(size=(5, 3000)) * 3.0
+    log_w[1, rng.random(3000) < 0.9] = -np.inf  # few effective points: shrunk
+    log_w[2] = -0.5 * np.sum((points - 4.0) ** 2, axis=1)  # a far cluster
+    ref = np.diag([1.0, 2.0, 0.5, 1.5])
+    for diagonal, centre in [(False, None), (True, np.zeros(4)), (False, np.ones(4))]:
+        many = fit_gaussians(points, log_w, reference_cov=ref, diagonal=diagonal,
+                             reference_mean=centre)
+        for row, (comp, n_eff) in zip(log_w, many):
+            one, n_one = fit_gaussian(points, row, reference_cov=ref, diagonal=diagonal,
+                                      reference_mean=centre)
+            np.testing.assert_allclose(n_eff, n_one, rtol=1e-12)
+            np.testing.assert_allclose(comp.mean, one.mean, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(comp.cov, one.cov, rtol=1e-10, atol=1e-12)

@@ -23,7 +23,7 @@ from ..estimators.control_variates import regress_controls
 from ..estimators.importance import StreamingMoments, iscv_summands, law_ratios, log_ratio_exp
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
-from ..proposals.families import FAMILIES, FitContext
+from ..proposals.families import FAMILIES, FitContext, fit_parts
 from .ladder import (
     climb_cap,
     extended,
@@ -193,25 +193,36 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
     (``<name>`` unsplit) and ``<name>~`` for an event's widened law; the quantities
     ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
-    family = FAMILIES[opts.family]
+    specs = component_specs(phi, log_fq, opts.split_signs)
+    contexts = []
+    for j, _ in specs:
+        ctx = context.for_quantity(state.events[j])
+        if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
+            ctx = replace(ctx, pull=False, gaussian_event=True)
+        contexts.append(ctx)
+    fitted_parts = fit_parts(FAMILIES[opts.family], z, _part_log_weights(phi, log_fq, log_h,
+                                                                          specs), contexts)
     fits = _Fits([], [], [], [], [])
-    with np.errstate(divide="ignore"):
-        for j, sign in component_specs(phi, log_fq, opts.split_signs):
-            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
-            # a point with no part has weight 0 even where no density is finite
-            log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
-            ctx = context.for_quantity(state.events[j])
-            if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
-                ctx = replace(ctx, pull=False, gaussian_event=True)
-            fitted = family.fit(z, log_w, ctx)
-            label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
-            for piece in fitted.parts:
-                fits.components.append(piece.component)
-                fits.ess.append(fitted.n_eff)
-                fits.labels.append(f"{names[j]}~" if piece.widened else label)
-                fits.shares.append(piece.share)
-                fits.specs.append((j, sign))
+    for (j, sign), fitted in zip(specs, fitted_parts):
+        label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
+        for piece in fitted.parts:
+            fits.components.append(piece.component)
+            fits.ess.append(fitted.n_eff)
+            fits.labels.append(f"{names[j]}~" if piece.widened else label)
+            fits.shares.append(piece.share)
+            fits.specs.append((j, sign))
     return fits
+
+
+def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
+    """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
+    point with no part has weight 0 even where no density is finite)."""
+    out = np.empty((len(specs), phi.shape[0]))
+    with np.errstate(divide="ignore"):
+        for p, (j, sign) in enumerate(specs):
+            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
+            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+    return out
 
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
