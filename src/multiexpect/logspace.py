@@ -5,13 +5,15 @@ read as 0 where it is not finite: a row of ``-inf`` gives ``-inf``, one with ``+
 ``+inf``): four passes over the array, in blocks of rows that stay in cache. SciPy's
 :func:`scipy.special.logsumexp` counts the maximum's ties and adds ``log1p`` of the rest, in
 about ten passes; the two agree to rounding (``1e-15`` relative on ``exp`` of the result).
+A mixture's log-density and its components' ratios to it (the control variates) come from
+the same exponentials (:func:`mixture_and_ratios`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["exp_inplace", "logsumexp_rows"]
+__all__ = ["exp_inplace", "logsumexp_rows", "mixture_and_ratios"]
 
 #: Below this, ``exp`` is 0 in float64 (half the least subnormal is ``exp(-745.13)``).
 _EXP_ZERO = -746.0
@@ -46,3 +48,41 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
             sums = exp_inplace(block - top[:, None]).sum(axis=1)
             out[lo:lo + rows] = np.log(sums) + top
     return out
+
+
+#: A row whose weighted sum ``s_i`` is below this or not finite takes the two-step path in
+#: :func:`mixture_and_ratios` (above it, a ratio ``e_ik / s_i`` whose ``e_ik`` underflowed is
+#: off by less than ``1e-200``).
+_SUM_TINY = 1e-100
+
+
+def mixture_and_ratios(a: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log g_i = log sum_k w_k exp(a_ik)`` and the ratios ``exp(a_ik - log g_i)``
+    ((n,), (n, K)) from one exponential per entry: with ``m_i = max_k a_ik`` and ``e_ik =
+    exp(a_ik - m_i)``, ``s_i = sum_k w_k e_ik``, ``log g_i = m_i + log s_i`` and the ratio
+    is ``e_ik / s_i`` (the two-step path's to rounding). Rows with ``s_i`` not in
+    ``[_SUM_TINY, inf)`` (no finite maximum, or the weighty terms far below it) take the
+    two-step path: :func:`logsumexp_rows` of ``a + log w``, then ``exp(a - log g)`` with
+    ``-inf - (-inf)`` read as 0."""
+    a = np.asarray(a, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    n, k = a.shape
+    rows = max(256, _BLOCK_ENTRIES // max(k, 1))
+    log_g, ratios = np.empty(n), np.empty((n, k))
+    bad = np.zeros(n, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for lo in range(0, n, rows):
+            block, out = a[lo:lo + rows], ratios[lo:lo + rows]
+            top = block.max(axis=1) if k else np.zeros(block.shape[0])
+            top[~np.isfinite(top)] = 0.0
+            exp_inplace(np.subtract(block, top[:, None], out=out))
+            sums = out @ weights
+            out /= sums[:, None]
+            log_g[lo:lo + rows] = np.log(sums) + top
+            bad[lo:lo + rows] = ~((sums >= _SUM_TINY) & (sums < np.inf))
+        if bad.any():
+            log_g[bad] = logsumexp_rows(a[bad] + np.log(weights))
+            two_step = exp_inplace(a[bad] - log_g[bad][:, None])
+            two_step[np.isnan(two_step) & np.isneginf(a[bad])] = 0.0
+            ratios[bad] = two_step
+    return log_g, ratios

@@ -493,6 +493,24 @@ def test_stage_pooling_weighs_stages_by_precision():
     assert pooling.combine(tie=2.0)["lambdas"][0, 0] == 0.0
 
 
+def test_stage_pooling_reweights_the_rows_it_is_given():
+    """A stage's second moment comes from the rows passed to ``reweight`` only (the engine
+    stops after REWEIGHT_POINTS), the final moments from every row: reweighting the first
+    half equals pooling with that half's second moment and the whole sample's mean."""
+    rng = np.random.default_rng(13)
+    final = rng.normal(2.0, 1.0, size=(4000, 1))
+    log_ratio = np.full((4000, 1), np.log(3.0))
+    part = StagePooling(np.array([[1.9]]), np.array([1000]))
+    part.update(final[:2000], final[:2000], log_ratio[:2000])
+    part.final.update(final[2000:])
+    assert (part.n_reweighted, part.final.n) == (2000, 4000)
+    stage_var = 3.0 * np.mean(final[:2000] ** 2) - final.mean() ** 2
+    final_var = final.var(ddof=1)
+    lam = part.combine()["lambdas"][:, 0]
+    np.testing.assert_allclose(lam[0] / lam[1], (1000 / stage_var) / (4000 / final_var),
+                               rtol=1e-10)
+
+
 def test_stage_pooling_weighs_each_quantity_on_its_own():
     """A stage drawn from the final proposal (log ratio 0) is as precise as the final
     sample for a quantity the control variates do not help (summand = response), and 25x

@@ -424,3 +424,46 @@ def test_exp_inplace_is_numpys_exp_bit_for_bit():
                                                           -745.2, -746.0, -746.1]])
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(exp_inplace(x.copy()), np.exp(x))
+
+
+def test_mixture_and_ratios_equal_the_two_step_path_to_rounding():
+    from multiexpect.estimators.importance import log_ratio_exp
+    from multiexpect.logspace import logsumexp_rows, mixture_and_ratios
+
+    rng = np.random.default_rng(12)
+    for n, k in [(500, 1), (2000, 11), (300, 201)]:
+        a = rng.normal(size=(n, k)) * rng.choice([1.0, 30.0, 700.0], size=(n, 1))
+        a[rng.random((n, k)) < 0.1] = -np.inf
+        a[0] = -np.inf  # no mass: the two-step path
+        a[1, :] = 5.0
+        weights = rng.dirichlet(np.ones(k))
+        weights[0] = 0.0 if k > 1 else 1.0  # a weightless component still has its ratio
+        log_g, ratios = mixture_and_ratios(a, weights)
+        with np.errstate(divide="ignore", over="ignore"):  # a weightless one may overflow
+            want_g = logsumexp_rows(a + np.log(weights))
+            want = log_ratio_exp(a, want_g[:, None])
+        assert log_g[0] == -np.inf and np.all(ratios[0] == 0.0)
+        np.testing.assert_allclose(log_g, want_g, rtol=1e-14, atol=1e-14)
+        # the same to rounding (``exp`` of arguments up to ~2000: 1e-11 relative), or both
+        # negligible beside 1 (a control is the ratio minus 1)
+        np.testing.assert_allclose(ratios, want, rtol=1e-11, atol=1e-200)
+
+
+def test_fit_gaussians_equal_the_one_by_one_fits():
+    from multiexpect.proposals.gaussian import fit_gaussian, fit_gaussians
+
+    rng = np.random.default_rng(14)
+    points = rng.normal(size=(3000, 4)) * 2.0 + 1.0  # several blocks of rows
+    log_w = rng.normal(size=(5, 3000)) * 3.0
+    log_w[1, rng.random(3000) < 0.9] = -np.inf  # few effective points: shrunk
+    log_w[2] = -0.5 * np.sum((points - 4.0) ** 2, axis=1)  # a far cluster
+    ref = np.diag([1.0, 2.0, 0.5, 1.5])
+    for diagonal, centre in [(False, None), (True, np.zeros(4)), (False, np.ones(4))]:
+        many = fit_gaussians(points, log_w, reference_cov=ref, diagonal=diagonal,
+                             reference_mean=centre)
+        for row, (comp, n_eff) in zip(log_w, many):
+            one, n_one = fit_gaussian(points, row, reference_cov=ref, diagonal=diagonal,
+                                      reference_mean=centre)
+            np.testing.assert_allclose(n_eff, n_one, rtol=1e-12)
+            np.testing.assert_allclose(comp.mean, one.mean, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(comp.cov, one.cov, rtol=1e-10, atol=1e-12)

@@ -20,10 +20,10 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.control_variates import regress_controls
-from ..estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
+from ..estimators.importance import StreamingMoments, iscv_summands, law_ratios, log_ratio_exp
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
-from ..proposals.families import FAMILIES, FitContext
+from ..proposals.families import FAMILIES, FitContext, fit_parts
 from .ladder import (
     climb_cap,
     extended,
@@ -95,13 +95,14 @@ def propose(state: EngineState) -> Proposal:
     idx, log_h = _fit_points(state, fit_gen)
     sample = state.sample
     z, phi = sample.z[idx], sample.phi[idx]
-    log_fq = sample.log_laws[idx][:, problem.law_index]
+    log_laws = sample.log_laws[idx]
+    log_fq = log_laws[:, problem.law_index]
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
                            fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
-    alpha, success, criterion = _mixture_weights(state, fits, phi, log_fq, log_h, log_comp)
+    alpha, success, criterion = _mixture_weights(state, fits, phi, log_laws, log_h, log_comp)
     return Proposal(fits, alpha, success, levels, idx, log_comp,
                     Mixture([*fits.components, setup.initial], alpha), criterion)
 
@@ -192,35 +193,46 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
     (``<name>`` unsplit) and ``<name>~`` for an event's widened law; the quantities
     ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
-    family = FAMILIES[opts.family]
+    specs = component_specs(phi, log_fq, opts.split_signs)
+    contexts = []
+    for j, _ in specs:
+        ctx = context.for_quantity(state.events[j])
+        if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
+            ctx = replace(ctx, pull=False, gaussian_event=True)
+        contexts.append(ctx)
+    fitted_parts = fit_parts(FAMILIES[opts.family], z, _part_log_weights(phi, log_fq, log_h,
+                                                                          specs), contexts)
     fits = _Fits([], [], [], [], [])
-    with np.errstate(divide="ignore"):
-        for j, sign in component_specs(phi, log_fq, opts.split_signs):
-            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
-            # a point with no part has weight 0 even where no density is finite
-            log_w = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
-            ctx = context.for_quantity(state.events[j])
-            if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
-                ctx = replace(ctx, pull=False, gaussian_event=True)
-            fitted = family.fit(z, log_w, ctx)
-            label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
-            for piece in fitted.parts:
-                fits.components.append(piece.component)
-                fits.ess.append(fitted.n_eff)
-                fits.labels.append(f"{names[j]}~" if piece.widened else label)
-                fits.shares.append(piece.share)
-                fits.specs.append((j, sign))
+    for (j, sign), fitted in zip(specs, fitted_parts):
+        label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
+        for piece in fitted.parts:
+            fits.components.append(piece.component)
+            fits.ess.append(fitted.n_eff)
+            fits.labels.append(f"{names[j]}~" if piece.widened else label)
+            fits.shares.append(piece.share)
+            fits.specs.append((j, sign))
     return fits
 
 
-def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_comp):
+def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
+    """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
+    point with no part has weight 0 even where no density is finite)."""
+    out = np.empty((len(specs), phi.shape[0]))
+    with np.errstate(divide="ignore"):
+        for p, (j, sign) in enumerate(specs):
+            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
+            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+    return out
+
+
+def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
     """``α`` for the zero-variance coefficients on the own components (they need no
     extrapolation beyond the points seen, unlike a regression), the optimiser's success
-    and the criterion ``V(α)`` there; ``log_comp``: the components' log-densities at the
-    fit points."""
+    and the criterion ``V(α)`` there; ``log_laws``, ``log_comp``: the laws' and the
+    components' log-densities at the fit points."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
-    a = phi * log_ratio_exp(log_fq, log_h[:, None])
+    a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
     b = log_ratio_exp(log_comp, log_h[:, None])
     # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
     part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
@@ -255,7 +267,7 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     """``β`` by least squares of the batch's responses on its controls (None with
     ``control="none"``), the residual variances and the batch's summands' moments."""
     problem, control = state.problem, state.setup.options.control
-    responses = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g, None)
+    responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
     controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
     mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha)
     beta, variance = regress_controls(responses, controls, mask)

@@ -3,8 +3,9 @@
 The kept proposal ``g_F`` and its ``β`` are fixed before the final points are drawn, so the
 final sample is fresh: its ISCV mean is unbiased and its standard error honest, after any
 number of adaptive steps. The plain IS means of earlier stages may join it, each quantity
-weighing each stage by that stage's variance for it, measured on the final sample
-(:class:`~multiexpect.estimators.pooling.StagePooling`), under :func:`pooling_rule`.
+weighing each stage by that stage's variance for it, measured on the final sample (its first
+``REWEIGHT_POINTS``), :class:`~multiexpect.estimators.pooling.StagePooling`, under
+:func:`pooling_rule`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..estimators.importance import (
     StreamingMoments,
     is_responses,
     iscv_summands,
-    subtract_controls,
+    subtract_ratio_controls,
 )
 from ..estimators.pooling import StagePooling
 from ..sampling.rqmc import INTERVAL_REPLICATES
@@ -29,10 +30,13 @@ from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
 
-__all__ = ["POOL_TIE", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
+__all__ = ["POOL_TIE", "REWEIGHT_POINTS", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
 
 #: A stage is pooled for a quantity where its variance is within this factor of the final's.
 POOL_TIE = 2.0
+#: The stages' variances are reweighted from the final sample's first chunks up to this many
+#: points (their densities at every final point would cost more than the rest of the stage).
+REWEIGHT_POINTS = 100_000
 _SAMPLE_KEYS = ("z", "x", "outputs", "log_g", "summands")
 
 
@@ -140,16 +144,15 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
         phi = problem.quantity_values(outputs)
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         if best.stage == 0:
-            log_comp, log_g = None, log_law_mix
+            ratios, log_g = None, log_law_mix
         else:
             log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
-            log_g = best.proposal.logpdf_from_components(log_comp)
-        log_fq = log_laws[:, problem.law_index]
-        responses = is_responses(phi, log_fq, log_g)
-        if best.beta is None or log_comp is None or not best.beta.size:
+            log_g, ratios = best.proposal.logpdf_and_ratios(log_comp)
+        responses = is_responses(phi, log_laws, log_g, problem.law_index)
+        if best.beta is None or ratios is None or not best.beta.size:
             summands = responses
         else:  # the same layout as the responses: the moments sum in the same order
-            summands = subtract_controls(responses.copy(order="K"), log_comp, log_g, best.beta)
+            summands = subtract_ratio_controls(responses.copy(order="K"), ratios, best.beta)
         if pooling is None:
             moments.update(summands)
         else:  # the stages' variances are reweighted from the plain IS responses
@@ -164,20 +167,23 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
 
 def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
     """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points."""
-    sample = state.sample
-    log_fq = sample.log_laws[:, state.problem.law_index]
+    sample, law_index = state.sample, state.problem.law_index
     means = []
     for t in stages:
         rows = sample.stage_rows(t)
-        means.append(iscv_summands(sample.phi[rows], log_fq[rows], None,
-                                   sample.log_props[t][rows], None).mean(axis=0))
+        means.append(iscv_summands(sample.phi[rows], sample.log_laws[rows], None,
+                                   sample.log_props[t][rows], None, law_index).mean(axis=0))
     return StagePooling(np.array(means), np.asarray([sample.counts[t] for t in stages]))
 
 
 def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
                 kept: int = 0) -> None:
-    """Add final-stage rows to the pooling: its moments and ``log g_F / g_s`` per stage (the
-    law component's density is ``log_law_mix``; the kept stage's is ``log_g`` itself)."""
+    """Add final-stage rows to the pooling: its moments and, until ``REWEIGHT_POINTS`` rows
+    have been reweighted (whole chunks), ``log g_F / g_s`` per stage (the law component's
+    density is ``log_law_mix``; the kept stage's is ``log_g`` itself)."""
+    if pooling.n_reweighted >= REWEIGHT_POINTS:
+        pooling.final.update(summands)
+        return
     proposals = state.sample.proposals
     log_stage = [log_law_mix if t == 0 else log_g if t == kept else
                  proposals[t].logpdf_from_components(

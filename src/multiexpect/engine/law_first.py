@@ -220,9 +220,9 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         z = law_points(setup, plan.points, r)
         outputs, log_laws, spent = run_model(setup, z, key)
         runs += spent
-        summands = iscv_summands(problem.quantity_values(outputs),
-                                 log_laws[:, problem.law_index], None,
-                                 setup.initial.logpdf_from_laws(log_laws), None)
+        summands = iscv_summands(problem.quantity_values(outputs), log_laws, None,
+                                 setup.initial.logpdf_from_laws(log_laws), None,
+                                 problem.law_index)
         values.append(net_means(summands, plan.points)[0])
     values = np.array(values)
     est = replicate_estimate(values)

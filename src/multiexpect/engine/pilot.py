@@ -86,7 +86,7 @@ def init(setup: EngineSetup, first: PilotDraw | None = None) -> EngineState:
     z, phi, scores, log_laws, more, chunks = _extend(setup, problem, z, phi, scores, log_laws)
     runs += more
     log_g0 = setup.initial.logpdf_from_laws(log_laws)
-    summands = iscv_summands(phi, log_laws[:, problem.law_index], None, log_g0, None)
+    summands = iscv_summands(phi, log_laws, None, log_g0, None, problem.law_index)
     moments = StreamingMoments(problem.n_quantities)
     moments.update(summands)
     weights = resolve_weights(setup.weight_spec, moments.mean, moments.stderr)

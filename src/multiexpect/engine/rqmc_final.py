@@ -151,7 +151,7 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
     if best.stage != 0:
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
-    summands = iscv_summands(phi, log_laws[:, problem.law_index], log_comp, log_g, best.beta)
+    summands = iscv_summands(phi, log_laws, log_comp, log_g, best.beta, problem.law_index)
     return summands.mean(axis=0), spent
 
 

@@ -33,12 +33,11 @@ def select(state: EngineState) -> Selection:
         return Selection(min((c for c, ok in zip(candidates, allowed) if ok),
                              key=lambda c: (c.predicted_error, c.stage)))
     batch_of = state.sample.batch_of()
-    log_fq = state.sample.log_laws[:, state.problem.law_index]
     scores, pool_pilot = [], False
     for cand in candidates:
         # the law is judged on the adaptive batches, so that choosing it does not depend
         # on the pilot, which is then pooled with the final sample
-        score, ess = reweighted_score(state, cand, batch_of, log_fq, max(cand.stage, 1))
+        score, ess = reweighted_score(state, cand, batch_of, max(cand.stage, 1))
         if cand.stage == 0:
             pool_pilot = ess >= min_ess(batch_of, 1)
             if not pool_pilot:  # reweighting is degenerate: judge it on its pilot
@@ -57,7 +56,7 @@ def min_ess(batch_of: np.ndarray, first: int) -> float:
 
 
 def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
-                     log_fq: np.ndarray, first: int) -> tuple[float, float]:
+                     first: int) -> tuple[float, float]:
     """Weighted variance of ``cand``'s summands on stages ``>= first``, by self-normalised
     importance reweighting, and the effective sample size of that reweighting."""
     sample = state.sample
@@ -71,7 +70,8 @@ def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
     else:
         log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[rows],
                                      sample.law_component(rows))
-    summands = iscv_summands(sample.phi[rows], log_fq[rows], log_comp, log_g, cand.beta)
+    summands = iscv_summands(sample.phi[rows], sample.log_laws[rows], log_comp, log_g, cand.beta,
+                             state.problem.law_index)
     log_ratio = log_g - log_h
     ratio = np.exp(log_ratio - np.max(log_ratio))
     ess = float(ratio.sum() ** 2 / np.sum(ratio**2))

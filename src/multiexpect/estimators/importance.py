@@ -15,8 +15,8 @@ import numpy as np
 
 from ..logspace import exp_inplace
 
-__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "log_ratio_exp",
-           "subtract_controls"]
+__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_ratios", "log_ratio_exp",
+           "subtract_controls", "subtract_ratio_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
@@ -30,33 +30,47 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     return out
 
 
+def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | None = None
+               ) -> np.ndarray:
+    """``f_j / g`` ((n, J)) from ``log f`` ((n, J), or the laws' (n, L) columns picked by
+    ``law_index``) and ``log g`` ((n,)): one exponential per law and point."""
+    ratios = log_ratio_exp(log_f, log_g[:, None])
+    return ratios if law_index is None else ratios[:, law_index]
+
+
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
-                  log_g: np.ndarray, beta: np.ndarray | None) -> np.ndarray:
+                  log_g: np.ndarray, beta: np.ndarray | None,
+                  law_index: np.ndarray | None = None) -> np.ndarray:
     """The per-point ISCV summands ``s_ij`` ((n, J)).
 
     Parameters
     ----------
     phi : (n, J) array
         Quantity values ``phi_j(x_i)``.
-    log_f : (n, J) array
-        ``log f_j(x_i)`` (the law of each quantity, in the working space).
+    log_f : (n, J) array, or (n, L) with ``law_index``
+        ``log f_j(x_i)`` (the law of each quantity, in the working space), or the laws'
+        ``log f_l(x_i)`` with ``law_index`` the law of each quantity.
     log_components : (n, K) array or None
         ``log g_k(x_i)``; ``None`` when there are no control variates.
     log_g : (n,) array
         ``log g_α(x_i)``, the density the points were drawn from.
     beta : (J, K) array or None
         Control coefficients; ``None`` for plain importance sampling.
+    law_index : (J,) int array, optional
+        The law of each quantity, when ``log_f`` holds the laws' columns.
     """
-    out = is_responses(phi, log_f, log_g)
+    out = is_responses(phi, log_f, log_g, law_index)
     if beta is not None and log_components is not None and beta.size:
         subtract_controls(out, log_components, log_g, beta)
     return out
 
 
-def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray) -> np.ndarray:
+def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
+                 law_index: np.ndarray | None = None) -> np.ndarray:
     """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
-    with ``β = 0``."""
-    weights = log_ratio_exp(log_f, log_g[:, None])
+    with ``β = 0``; with ``law_index``, ``log_f`` holds the laws' columns and each ratio
+    ``f_l / g_α`` is formed once per law (many quantities share a law)."""
+    weights = law_ratios(log_f, log_g, law_index)
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
     out = np.multiply(phi, weights)
     np.copyto(out, 0.0, where=~(weights > 0))
@@ -66,9 +80,15 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray) -> np.nd
 def subtract_controls(out: np.ndarray, log_components: np.ndarray, log_g: np.ndarray,
                       beta: np.ndarray) -> np.ndarray:
     """``out -= (g_k / g_α - 1) β^T`` in place (responses to summands), and ``out``."""
-    controls = log_ratio_exp(log_components, log_g[:, None])
-    controls -= 1.0
-    out -= controls @ beta.T
+    return subtract_ratio_controls(out, log_ratio_exp(log_components, log_g[:, None]), beta)
+
+
+def subtract_ratio_controls(out: np.ndarray, ratios: np.ndarray, beta: np.ndarray
+                            ) -> np.ndarray:
+    """:func:`subtract_controls` from the ratios ``g_k / g_α`` ((n, K), overwritten by the
+    controls ``g_k / g_α - 1``)."""
+    ratios -= 1.0
+    out -= ratios @ beta.T
     return out
 
 

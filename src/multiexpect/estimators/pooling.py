@@ -29,7 +29,10 @@ They are estimated on the final sample, independent of every earlier stage, by r
     E_{g_s}[r_s r_s^T] = E_{g_F}[r_F r_F^T \\, g_F / g_s], \\qquad r = phi f / g,
 
 where the integrand ``phi^2 f^2 / (g_F g_s) <= phi^2 / δ^2`` because every proposal keeps the
-law with weight ``>= δ`` (the defensive floor). A stage that would only add noise gets a
+law with weight ``>= δ`` (the defensive floor). The caller reweights every final point or
+its first rows only (:meth:`StagePooling.reweight`; the engine stops after
+:data:`multiexpect.engine.final.REWEIGHT_POINTS`): the weights need the stages' variances to
+a few per cent, not to the final estimate's precision. A stage that would only add noise gets a
 small ``λ_sj``. The covariance of ``Î`` is ``Cov(Î_j, Î_k) = sum_s λ_sj λ_sk C_s,jk / n_s``.
 
 The weights depend on the final sample, and which proposal is kept depends on the stages, so
@@ -62,12 +65,13 @@ class StagePooling:
         self.stage_sizes = np.asarray(stage_sizes, dtype=float)
         n_stages, width = self.stage_means.shape
         self.final = StreamingMoments(width, covariance=True)
+        self.n_reweighted = 0  # final-stage rows in the stages' second moments
         self._second = np.zeros((n_stages, width, width))  # sum of r r^T g_F / g_s
         self._finite = np.ones(n_stages, dtype=bool)
 
     def update(self, summands: np.ndarray, responses: np.ndarray, log_ratio: np.ndarray
                ) -> None:
-        """Add final-stage rows.
+        """Add final-stage rows to the final moments and to the stages' second moments.
 
         Parameters
         ----------
@@ -79,6 +83,12 @@ class StagePooling:
             ``log(g_F / g_s)`` at the same points.
         """
         self.final.update(summands)
+        self.reweight(responses, log_ratio)
+
+    def reweight(self, responses: np.ndarray, log_ratio: np.ndarray) -> None:
+        """Add final-stage rows to the stages' second moments only (``responses`` and
+        ``log_ratio`` as in :meth:`update`; their summands go to ``final`` separately)."""
+        self.n_reweighted += responses.shape[0]
         with np.errstate(over="ignore"):  # a stage with no mass where g_F has: left out
             ratio = np.exp(log_ratio)
         self._finite &= np.all(np.isfinite(ratio), axis=0)
@@ -112,7 +122,7 @@ class StagePooling:
         final = self.final
         mean_f = final.mean
         cov_f = final.covariance
-        stage_cov = self._second / max(final.n, 1) - np.outer(mean_f, mean_f)[None]
+        stage_cov = self._second / max(self.n_reweighted, 1) - np.outer(mean_f, mean_f)[None]
         variances = np.vstack([np.diagonal(stage_cov, axis1=1, axis2=2), np.diag(cov_f)])
         sizes = np.append(self.stage_sizes, float(final.n))
         usable = np.vstack([(self._finite[:, None] & np.isfinite(self.stage_means)

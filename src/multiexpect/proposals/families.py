@@ -21,11 +21,12 @@ from typing import Protocol
 import numpy as np
 
 from .base import Proposal
-from .gaussian import fit_gaussian, fit_widened_law, scaled_reference
+from .gaussian import fit_gaussian, fit_gaussians, fit_widened_law, scaled_reference
 from .gmm import fit_gmm, fit_regions, fit_student_mixture
 from .student import fit_student
 
-__all__ = ["FAMILIES", "LADDER_REGIONS", "Family", "FitContext", "Fitted", "Part"]
+__all__ = ["FAMILIES", "LADDER_REGIONS", "Family", "FitContext", "Fitted", "GaussianFamily",
+           "Part", "fit_parts"]
 
 #: Most Gaussians (separate regions) an event's fit on the level ladder may have.
 LADDER_REGIONS = 4
@@ -122,6 +123,13 @@ class GaussianFamily:
                                    reference_mean=context.reference_mean)
         return Fitted((Part(comp, 1.0),), n_eff)
 
+    def fit_many(self, points, log_weights, context: FitContext) -> list[Fitted]:
+        """:meth:`fit` of each row of ``log_weights`` ((P, n)) at once
+        (:func:`~.gaussian.fit_gaussians`, equal to it to rounding)."""
+        fits = fit_gaussians(points, log_weights, reference_cov=context.reference_cov,
+                             diagonal=self.diagonal, reference_mean=context.reference_mean)
+        return [Fitted((Part(comp, 1.0),), n_eff) for comp, n_eff in fits]
+
 
 class StudentFamily:
     """Student t with ``context.dof`` degrees of freedom, by weighted EM."""
@@ -191,8 +199,33 @@ class AutoFamily:
     """Delegates per quantity: :class:`EventFamily` for event probabilities, else a Gaussian."""
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
-        family = EventFamily() if context.event else GaussianFamily()
+        family = EventFamily() if context.event else GAUSSIAN
         return family.fit(points, log_weights, context)
+
+
+#: ``auto``'s Gaussian for the quantities that are not events.
+GAUSSIAN = GaussianFamily()
+
+
+def fit_parts(family, points: np.ndarray, log_weights: np.ndarray,
+              contexts: list[FitContext]) -> list[Fitted]:
+    """``family.fit`` of each part (row ``p`` of ``log_weights`` ((P, n)), ``contexts[p]``),
+    the parts that a Gaussian fits (``gaussian`` and ``gaussian-diag``, ``auto``'s
+    non-events) at once per Gaussian family and pull (:meth:`GaussianFamily.fit_many`); the
+    others one by one in order, so that they draw from ``context.rng`` as they would alone."""
+    out: list = [None] * len(contexts)
+    groups: dict = {}
+    for p, ctx in enumerate(contexts):
+        gaussian = (family if isinstance(family, GaussianFamily) else
+                    GAUSSIAN if isinstance(family, AutoFamily) and not ctx.event else None)
+        if gaussian is None:
+            out[p] = family.fit(points, log_weights[p], ctx)
+        else:
+            groups.setdefault((id(gaussian), ctx.pull), (gaussian, ctx, []))[2].append(p)
+    for gaussian, ctx, parts in groups.values():
+        for p, fitted in zip(parts, gaussian.fit_many(points, log_weights[parts], ctx)):
+            out[p] = fitted
+    return out
 
 
 #: The proposal families by option name (``family=...``), in the order the docs list them.

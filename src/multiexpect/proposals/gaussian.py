@@ -19,9 +19,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ..logspace import exp_inplace
 from .base import weights_and_ess
 
-__all__ = ["SCALE_Z", "Gaussian", "fit_gaussian", "fit_widened_law", "regularise_covariance",
+__all__ = ["SCALE_Z", "Gaussian", "fit_gaussian", "fit_gaussians", "fit_widened_law",
+           "regularise_covariance",
            "scaled_reference", "shrink_mean"]
 
 #: Standard errors by which the points' spread must depart from the law's to scale the
@@ -189,6 +191,60 @@ def fit_gaussian(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: 
         cov = np.diag(np.diag(cov))
         reference_cov = np.diag(np.diag(reference_cov))
     return Gaussian(mean, regularise_covariance(cov, n_eff, reference_cov)), n_eff
+
+
+def fit_gaussians(points: np.ndarray, log_weights: np.ndarray, *, reference_cov: np.ndarray,
+                  diagonal: bool = False, reference_mean=None) -> list[tuple[Gaussian, float]]:
+    """:func:`fit_gaussian` for each row of ``log_weights`` ((P, n)), the weighted moments
+    of every row by matrix products: with ``y = z - z̄`` (``z̄`` the points' mean), each
+    row's weighted mean ``m`` and second moment ``sum_i ω_i y_i y_i^T`` (from the points'
+    quadratic features), the covariance about the fit's mean ``μ`` is ``S - m m^T + (m -
+    μ)(m - μ)^T``: :func:`fit_gaussian`'s to rounding (``eps |m|^2`` against its spread).
+    """
+    w, n_eff = _normalised_rows(log_weights)
+    origin = points.mean(axis=0)
+    y = points - origin
+    means = w @ y
+    second = _weighted_second_moments(y, w)
+    d = points.shape[1]
+    upper = np.triu_indices(d)
+    out = []
+    for row, m in enumerate(means):
+        mean = shrink_mean(m + origin, n_eff[row], reference_mean)
+        offset = m - (mean - origin)
+        cov = np.empty((d, d))
+        cov[upper] = second[row]
+        cov[upper[1], upper[0]] = second[row]
+        cov += np.outer(offset, offset) - np.outer(m, m)
+        ref = reference_cov
+        if diagonal:
+            cov, ref = np.diag(np.diag(cov)), np.diag(np.diag(reference_cov))
+        out.append((Gaussian(mean, regularise_covariance(cov, n_eff[row], ref)), n_eff[row]))
+    return out
+
+
+def _normalised_rows(log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``log_weights`` as weights summing to one, and its effective size."""
+    lw = np.asarray(log_weights, dtype=float)
+    top = lw.max(axis=1)
+    if not np.all(np.isfinite(top)):
+        raise ValueError("every weight is zero: nothing to fit the proposal on")
+    w = exp_inplace(lw - top[:, None])
+    w /= w.sum(axis=1)[:, None]
+    return w, 1.0 / np.einsum("pi,pi->p", w, w)
+
+
+def _weighted_second_moments(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_i w_pi y_ia y_ib`` (a <= b, triu order) for each row ``p`` of ``w``: ((P,
+    d(d+1)/2)), the features built in blocks of rows that stay in cache."""
+    n, d = y.shape
+    upper = np.triu_indices(d)
+    out = np.zeros((w.shape[0], upper[0].size))
+    rows = max(256, (1 << 16) // upper[0].size)
+    for lo in range(0, n, rows):
+        block = y[lo:lo + rows]
+        out += w[:, lo:lo + rows] @ (block[:, upper[0]] * block[:, upper[1]])
+    return out
 
 
 def fit_widened_law(points: np.ndarray, log_weights: np.ndarray, *, centre: np.ndarray,

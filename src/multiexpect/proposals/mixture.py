@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..logspace import logsumexp_rows
+from ..logspace import logsumexp_rows, mixture_and_ratios
 
 __all__ = ["Mixture"]
 
@@ -38,6 +38,12 @@ class Mixture:
     def logpdf_from_components(self, comp_logpdfs: np.ndarray) -> np.ndarray:
         """``log g_α`` from the (n, K) component log-densities."""
         return logsumexp_rows(comp_logpdfs + self._log_alpha)
+
+    def logpdf_and_ratios(self, comp_logpdfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log g_α`` and the ratios ``g_k / g_α`` ((n,), (n, K)) from the (n, K) component
+        log-densities, by one exponential per entry (equal to :meth:`logpdf_from_components`
+        and ``exp(log g_k - log g_α)`` to rounding)."""
+        return mixture_and_ratios(comp_logpdfs, self.alpha)
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         """``log g_α(z)``."""
