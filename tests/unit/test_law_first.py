@@ -106,6 +106,10 @@ def test_variance_uncertainty_tells_a_heavy_tail():
     normal = rng.standard_normal((4096, 1))
     assert variance_uncertainty(normal) < 0.05
     assert variance_uncertainty(normal**8) > 0.3
+    # weighted: a heavy quantity that weighs little in the criterion does not decide alone
+    both = np.column_stack([normal, normal**8 / np.std(normal**8)])
+    assert variance_uncertainty(both, np.array([1.0, 1e-6])) < 0.05
+    assert variance_uncertainty(both, np.array([1.0, 1.0])) > 0.2
 
 
 @pytest.mark.parametrize("limit", [1, 4])  # in the pilot nets; in the law's replicates

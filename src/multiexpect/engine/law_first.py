@@ -21,7 +21,9 @@ events, many laws) importance sampling wins. The pilot measures both:
   optimistic (fitted on those points, the adaptation's runs ignored).
 * **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad``, unless an event quantity has fewer
   than ``pilot_hits`` hits on the pilot (the pilot is then extended as usual, and an event
-  needs importance sampling), or no adaptive batch fits in the budget.
+  needs importance sampling), or the pilot's weighted variance is known to worse than
+  :data:`TAIL_GUARD` (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch
+  fits in the budget.
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
@@ -166,17 +168,21 @@ class Route:
                 "pilot_replicates": int(self.pilot_values.shape[0])}
 
 
-def variance_uncertainty(summands: np.ndarray) -> float:
-    """The largest relative standard error of the pilot's variance estimates,
-    ``max_j sqrt((κ_j - 1) / n)`` with ``κ_j`` the sample kurtosis of quantity ``j``'s
-    summands: near ``sqrt(2 / n)`` for a light tail, ``sqrt(share of the largest term)``
-    when one point dominates the variance (a heavy tail, which its spread understates)."""
+def variance_uncertainty(summands: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The relative standard error of the pilot's weighted variance ``sum_j w_j s_j^2``,
+    ``sd(y) / (sqrt(n) mean(y))`` with ``y_i = sum_j w_j (s_ij - mean_j)^2`` (weights 1 by
+    default): for one quantity ``sqrt((κ - 1) / n)``, ``κ`` its summands' kurtosis, near
+    ``sqrt(2 / n)`` for a light tail and ``sqrt(share of the largest term)`` when one point
+    dominates the variance (a heavy tail, which the nets' spread understates). Weighted, a
+    quantity that weighs little in the criterion (a pick-freeze product of an input with
+    no effect) does not decide alone."""
     centred = summands - summands.mean(axis=0)
-    m2 = np.mean(centred**2, axis=0)
-    m4 = np.mean(centred**4, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kurt = np.where(m2 > 0, m4 / np.maximum(m2, 1e-300) ** 2, 1.0)
-    return float(np.sqrt(np.max(np.maximum(kurt - 1.0, 0.0)) / summands.shape[0]))
+    w = np.ones(summands.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+    y = centred**2 @ w
+    mean = float(np.mean(y))
+    if mean <= 0:
+        return 0.0
+    return float(np.std(y) / (np.sqrt(y.shape[0]) * mean))
 
 
 def choose_route(state: EngineState, plan: LawPlan) -> Route:
@@ -187,7 +193,7 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
     w = state.weights
     law_error = float(w @ values.var(axis=0, ddof=1)) / plan.replicates
     iid_error = float(w @ summands.var(axis=0, ddof=1)) / (plan.replicates * n)
-    tail = variance_uncertainty(summands)
+    tail = variance_uncertainty(summands, state.weights)
     hits_needed = state.setup.options.pilot_hits
     phi = state.sample.phi
     hits = np.sum(phi == 1.0, axis=0)
@@ -195,7 +201,7 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
         return Route(False, f"an event has fewer than {hits_needed} hits on the pilot",
                      law_error, np.nan, iid_error, values)
     if tail > TAIL_GUARD:
-        return Route(False, f"a heavy tail: the pilot's variances are known to {tail:.2g} "
+        return Route(False, f"a heavy tail: the pilot's weighted variance is known to {tail:.2g} "
                      f"(relative s.e., > {TAIL_GUARD:g})", law_error, np.nan, iid_error,
                      values)
     if adaptation_done(state):
