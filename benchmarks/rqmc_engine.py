@@ -13,7 +13,8 @@
   ``testfunctions.CANTILEVER_FIRST_ORDER``.
 
 Methods: aISCV (``sampling="mc"``), aISCV with ``sampling="rqmc"`` and ``R`` = 4, 8, 16
-final replicates, plain RQMC (``method="mc"``, and ``"mixture-mc"`` for several laws) with
+final replicates (pooled with the adaptive stages, and ``unpooled``: ``pool_adaptive=False``,
+the final stage alone), plain RQMC (``method="mc"``, and ``"mixture-mc"`` for several laws) with
 ``R >= 8``. Scores as in ``benchmarks/rqmc_expectations.py`` (its :func:`score`): the sum of
 weighted variances over the repetitions, the reported over the observed variance, the
 coverage of the 95% intervals (Student's t for RQMC) and the largest bias in standard errors.
@@ -21,6 +22,8 @@ coverage of the 95% intervals (Student's t for RQMC) and the largest bias in sta
 Usage::
 
     nice -n 10 python benchmarks/rqmc_engine.py --reps 30 --workers 2
+    nice -n 10 python benchmarks/rqmc_engine.py --reps 30 --cases cantilever_100 \
+        --labels aiscv "aiscv-rqmc R=8"
     nice -n 10 python benchmarks/rqmc_engine.py --sobol --reps 30
 """
 
@@ -54,6 +57,9 @@ def _methods(several_laws: bool) -> dict:
     out = {"aiscv": {}}
     for reps in REPLICATES:
         out[f"aiscv-rqmc R={reps}"] = {"sampling": "rqmc", "replicates": reps}
+    for reps in REPLICATES:  # the final stage alone (before the stages were pooled)
+        out[f"aiscv-rqmc R={reps} unpooled"] = {"sampling": "rqmc", "replicates": reps,
+                                                "pool_adaptive": False}
     out["rqmc R>=8"] = {"method": "mc", "sampling": "rqmc", "replicates": 8}
     if several_laws:
         out["mixture-rqmc R>=8"] = {"method": "mixture-mc", "sampling": "rqmc",
@@ -144,6 +150,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--cases", nargs="*", default=list(cases()), choices=list(cases()))
+    parser.add_argument("--labels", nargs="*", default=None,
+                        help="only these methods (labels of the tables)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--sobol", action="store_true",
@@ -153,7 +161,8 @@ def main(argv=None) -> int:
         sobol_main(args.reps, args.workers)
         return 0
     all_cases = cases()
-    labels = {c: list(all_cases[c]["methods"]) for c in args.cases}
+    labels = {c: [lab for lab in all_cases[c]["methods"]
+                  if args.labels is None or lab in args.labels] for c in args.cases}
     run_and_report(all_cases, labels, one_run, 9000, args.reps, args.workers, args.json)
     return 0
 

@@ -128,8 +128,9 @@ def _draw_atom(atom: Atom, n: int, problem, rng: np.random.Generator) -> np.ndar
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               replicate: int) -> tuple[np.ndarray, int]:
-    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) and the runs it spent."""
+               replicate: int, pooling=None) -> tuple[np.ndarray, int]:
+    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) and the runs it spent; its points
+    go to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
     setup, problem = state.setup, state.problem
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
     used = [m for m, k in enumerate(counts) if k]
@@ -152,11 +153,15 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
     summands = iscv_summands(phi, log_laws[:, problem.law_index], log_comp, log_g, best.beta)
+    if pooling is not None:
+        pooling.update(z, phi, log_laws, log_g, summands)
     return summands.mean(axis=0), spent
 
 
-def final_replicates(state: EngineState, best, n_final: int, replicates: int) -> RqmcFinal:
-    """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal.
+def final_replicates(state: EngineState, best, n_final: int, replicates: int,
+                     pooling=None) -> RqmcFinal:
+    """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal
+    (their points also accumulated in ``pooling`` when given).
 
     Raises
     ------
@@ -173,7 +178,7 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int) ->
     counts = allocate(n, [a.weight for a in atoms])
     values, runs = [], 0
     for r in range(replicates):
-        value, spent = _replicate(state, best, atoms, counts, r)
+        value, spent = _replicate(state, best, atoms, counts, r, pooling)
         values.append(value)
         runs += spent
     return RqmcFinal(np.array(values), n, runs, counts.tolist())
