@@ -188,3 +188,20 @@ def test_error_names_a_failing_input_and_the_others_are_stored():
     with pytest.raises(me.errors.ModelEvaluationError, match="are in the store"):
         me.expectations(RaisesOnNegative(), law, budget=4000, rng=1, method="mc",
                         store=store, study_id="bisect")
+
+
+def test_leave_one_out_coefficients_are_the_other_replicates_least_squares():
+    from multiexpect.engine.rqmc_final import ControlSums, refit_leave_one_out
+    from multiexpect.estimators.control_variates import regress_controls
+
+    rng = np.random.default_rng(3)
+    reps = [(rng.standard_normal((50, 3)), rng.standard_normal((50, 2))) for _ in range(4)]
+    reps = [(c, c[:, :2] @ np.array([[1.0, 0.5], [-2.0, 0.0]]) + r) for c, r in reps]
+    sums = [ControlSums(50, r.sum(axis=0), c.sum(axis=0), c.T @ c, c.T @ r) for c, r in reps]
+    mask = np.ones((2, 3), dtype=bool)
+    values = refit_leave_one_out(sums, mask)
+    for k, (c, r) in enumerate(reps):
+        others = [reps[i] for i in range(4) if i != k]
+        beta, _ = regress_controls(np.concatenate([o[1] for o in others]),
+                                   np.concatenate([o[0] for o in others]), mask)
+        assert np.allclose(values[k], r.mean(axis=0) - c.mean(axis=0) @ beta.T)
