@@ -9,10 +9,10 @@ from scipy import stats
 import multiexpect as me
 from multiexpect.engine import AiscvOptions, Candidate, EngineSetup, init, stages
 from multiexpect.engine.rqmc_final import atoms_of, final_replicates
-from multiexpect.engine.rqmc_pooling import INTERVAL_POOLED, cross_fitted_stage
+from multiexpect.engine.rqmc_pooling import cross_fitted_stage
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
-from multiexpect.sampling import allocate
+from multiexpect.sampling import INTERVAL_POOLED, allocate
 from tests.helpers import NORM2, Interrupting, smooth
 
 MOMENTS = np.array([1.0, 3.0])  # E[x^2], E[x^4] under N(0, 1)

@@ -21,11 +21,11 @@ from ..estimators.importance import (
     subtract_controls,
 )
 from ..estimators.pooling import StagePooling
-from ..sampling.rqmc import INTERVAL_REPLICATES
+from ..sampling.rqmc import INTERVAL_POOLED, INTERVAL_REPLICATES
 from .pilot import run_model
 from .result import EngineResult
 from .rqmc_final import RqmcFinal, final_replicates
-from .rqmc_pooling import INTERVAL_POOLED, RqmcStagePooling
+from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection

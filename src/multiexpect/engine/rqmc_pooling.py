@@ -46,11 +46,7 @@ from ..estimators.importance import is_responses, log_ratio_exp
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["INTERVAL_POOLED", "RqmcStagePooling", "cross_fitted_stage"]
-
-#: ``diagnostics["interval"]`` of an RQMC final stage pooled with the adaptive stages:
-#: Student's t on the Welch–Satterthwaite degrees of freedom of the combination.
-INTERVAL_POOLED = "student-t-welch"
+__all__ = ["RqmcStagePooling", "cross_fitted_stage"]
 
 
 def _controls(state: EngineState, stage: int, z: np.ndarray, log_law_mix: np.ndarray):
