@@ -21,10 +21,11 @@ mean ``∫ g_k - 1 = 0`` likewise), whatever ``α`` and ``n``. The estimate is t
 ``R`` replicate estimates, its standard error their standard deviation over ``sqrt(R)``,
 its interval Student's t on ``R - 1`` degrees of freedom.
 
-The earlier stages are *not* pooled under RQMC (nor the pilot when the law is kept): their
-plain IS means are i.i.d. estimates whose variance, estimated on the final sample, is on
-another scale than the replicates' spread, and weighing them by it would mix two kinds of
-error; only the final stage counts. The adaptive runs are the price of finding ``g_F``.
+Each replicate's control coefficients are refitted on the other replicates' points
+(:func:`refit_leave_one_out`), which keeps every replicate exactly unbiased. The earlier
+stages join the estimate in :mod:`.rqmc_pooling` (cross-fitted ISCV means, inverse-variance
+weights, Welch–Satterthwaite degrees of freedom); ``pool_adaptive=False`` keeps the final
+stage alone.
 """
 
 from __future__ import annotations
