@@ -77,7 +77,8 @@ def final(state: EngineState, keep_sample: bool = False,
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
-    (:mod:`.rqmc_final`), nothing pooled; ``keep_sample`` is then refused.
+    (:mod:`.rqmc_final`), pooled with the adaptive stages (:mod:`.rqmc_pooling`);
+    ``keep_sample`` is then refused.
 
     Raises
     ------
