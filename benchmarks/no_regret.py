@@ -741,6 +741,9 @@ def _parse_options(text: str | None) -> dict:
     out = {}
     for item in filter(None, (text or "").split(",")):
         key, _, value = item.partition("=")
+        if value in ("True", "False"):
+            out[key.strip()] = value == "True"
+            continue
         for conv in (int, float):
             try:
                 value = conv(value)

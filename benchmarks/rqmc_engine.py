@@ -13,7 +13,8 @@
   ``testfunctions.CANTILEVER_FIRST_ORDER``.
 
 Methods: aISCV (``sampling="mc"``), aISCV with ``sampling="rqmc"`` and ``R`` = 4, 8, 16
-final replicates, plain RQMC (``method="mc"``, and ``"mixture-mc"`` for several laws) with
+final replicates (pooled with the adaptive stages, and ``unpooled``: ``pool_adaptive=False``,
+the final stage alone), plain RQMC (``method="mc"``, and ``"mixture-mc"`` for several laws) with
 ``R >= 8``. Scores as in ``benchmarks/rqmc_expectations.py`` (its :func:`score`): the sum of
 weighted variances over the repetitions, the reported over the observed variance, the
 coverage of the 95% intervals (Student's t for RQMC) and the largest bias in standard errors.
@@ -21,6 +22,8 @@ coverage of the 95% intervals (Student's t for RQMC) and the largest bias in sta
 Usage::
 
     nice -n 10 python benchmarks/rqmc_engine.py --reps 30 --workers 2
+    nice -n 10 python benchmarks/rqmc_engine.py --reps 30 --cases cantilever_100 \
+        --labels aiscv "aiscv-rqmc R=8"
     nice -n 10 python benchmarks/rqmc_engine.py --sobol --reps 30
 """
 
@@ -54,6 +57,9 @@ def _methods(several_laws: bool) -> dict:
     out = {"aiscv": {}}
     for reps in REPLICATES:
         out[f"aiscv-rqmc R={reps}"] = {"sampling": "rqmc", "replicates": reps}
+    for reps in REPLICATES:  # the final stage alone (before the stages were pooled)
+        out[f"aiscv-rqmc R={reps} unpooled"] = {"sampling": "rqmc", "replicates": reps,
+                                                "pool_adaptive": False}
     out["rqmc R>=8"] = {"method": "mc", "sampling": "rqmc", "replicates": 8}
     if several_laws:
         out["mixture-rqmc R>=8"] = {"method": "mixture-mc", "sampling": "rqmc",
@@ -119,9 +125,10 @@ def sobol_run(task) -> dict:
             if "dof" in res.diagnostics else 1.96, "runs": res.n_evaluations}
 
 
-def sobol_main(reps: int, workers: int) -> None:
-    """The Sobol' table."""
-    tasks = [(label, 12_000 + r) for label in SOBOL_METHODS for r in range(reps)]
+def sobol_main(reps: int, workers: int, labels=None) -> None:
+    """The Sobol' table (only the methods ``labels`` when given)."""
+    methods = [lab for lab in SOBOL_METHODS if labels is None or lab in labels]
+    tasks = [(label, 12_000 + r) for label in methods for r in range(reps)]
     t0 = time.time()
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
@@ -131,7 +138,7 @@ def sobol_main(reps: int, workers: int) -> None:
     truth = np.asarray(tf.CANTILEVER_FIRST_ORDER)
     print(f"cantilever first-order Sobol', 140 000 runs, reps {reps}, {time.time() - t0:.0f} s")
     print("| method | runs | sum Var S1 | mean sum se² | coverage 95% |\n|---|---|---|---|---|")
-    for label in SOBOL_METHODS:
+    for label in methods:
         rows = [r for r in records if r["label"] == label]
         est, se = np.array([r["first"] for r in rows]), np.array([r["se"] for r in rows])
         q = np.array([r["q"] for r in rows])[:, None]
@@ -144,16 +151,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--cases", nargs="*", default=list(cases()), choices=list(cases()))
+    parser.add_argument("--labels", nargs="*", default=None,
+                        help="only these methods (labels of the tables)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--sobol", action="store_true",
                         help="the cantilever Sobol' case instead of the expectations")
     args = parser.parse_args(argv)
     if args.sobol:
-        sobol_main(args.reps, args.workers)
+        sobol_main(args.reps, args.workers, args.labels)
         return 0
     all_cases = cases()
-    labels = {c: list(all_cases[c]["methods"]) for c in args.cases}
+    labels = {c: [lab for lab in all_cases[c]["methods"]
+                  if args.labels is None or lab in args.labels] for c in args.cases}
     run_and_report(all_cases, labels, one_run, 9000, args.reps, args.workers, args.json)
     return 0
 

@@ -22,10 +22,11 @@ from ..estimators.importance import (
     subtract_ratio_controls,
 )
 from ..estimators.pooling import StagePooling
-from ..sampling.rqmc import INTERVAL_REPLICATES
+from ..sampling.rqmc import INTERVAL_POOLED, INTERVAL_REPLICATES
 from .pilot import run_model
 from .result import EngineResult
 from .rqmc_final import RqmcFinal, final_replicates
+from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
@@ -80,7 +81,8 @@ def final(state: EngineState, keep_sample: bool = False,
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
-    (:mod:`.rqmc_final`), nothing pooled; ``keep_sample`` is then refused.
+    (:mod:`.rqmc_final`), pooled with the adaptive stages (:mod:`.rqmc_pooling`);
+    ``keep_sample`` is then refused.
 
     Raises
     ------
@@ -99,9 +101,13 @@ def final(state: EngineState, keep_sample: bool = False,
         if keep_sample:
             raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
                              "replicates is not an i.i.d. sample to reanalyse)")
-        out = final_replicates(state, best, n_final, replicates)
-        return replace(_rqmc_result(state, selection, out), points_not_run=_not_run(
-            state, out.values.shape[0] * out.points_per_replicate - out.runs))
+        rule = pooling_rule(state, selection)
+        stages = pooled_stages(state, selection, rule)
+        pooling = RqmcStagePooling(state, stages) if stages else None
+        out = final_replicates(state, best, n_final, replicates, pooling)
+        return replace(_rqmc_result(state, selection, out, rule, pooling),
+                       points_not_run=_not_run(
+                           state, out.values.shape[0] * out.points_per_replicate - out.runs))
     rule = pooling_rule(state, selection)
     stages = pooled_stages(state, selection, rule)
     pooling = _stage_pooling(state, stages) if stages else None
@@ -216,20 +222,35 @@ def _result(state, selection, rule, pooling, stages, moments, runs, final_sample
         chosen=best, final_sample=final_sample)
 
 
-def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal) -> EngineResult:
-    """The :class:`EngineResult` of an RQMC final stage: the replicates' mean and spread."""
+def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
+                 rule: PoolingRule, pooling: RqmcStagePooling | None) -> EngineResult:
+    """The :class:`EngineResult` of an RQMC final stage: the replicates' mean and spread,
+    pooled with the adaptive stages when ``pooling`` is given (:mod:`.rqmc_pooling`)."""
     best = selection.candidate
     est = out.estimate()
     reps = out.values.shape[0]
+    pooled = {"estimate": est.estimate, "stderr": est.stderr,
+              "covariance": out.covariance(), "n_pooled": 0, "pooled_stages": [],
+              "pooled_lambdas": []}
+    interval, dof = INTERVAL_REPLICATES, est.dof
+    if pooling is not None:
+        comb = pooling.combine(out.values, rule.tie, rule.quantities)
+        joined = np.any(comb["lambdas"][:-1] > 0, axis=1)
+        pooled.update(estimate=comb["estimate"], covariance=comb["covariance"],
+                      stderr=np.sqrt(np.clip(np.diag(comb["covariance"]), 0.0, None)),
+                      n_pooled=int(pooling.sizes[joined].sum()),
+                      pooled_stages=list(pooling.stages),
+                      pooled_lambdas=comb["lambdas"].tolist())
+        if np.any(joined):
+            interval, dof = INTERVAL_POOLED, comb["dof"]
     return EngineResult(
-        estimate=est.estimate, stderr=est.stderr, covariance=out.covariance(),
-        n_pooled=0, pooled_stages=[], pooled_lambdas=[],
+        **pooled,
         n_final=reps * out.points_per_replicate, chosen_stage=best.stage,
         predicted_error=best.predicted_error, problem=state.problem, weights=state.weights,
         history=state.history, runs_used=state.runs_used + out.runs,
         pilot_estimate=state.pilot_estimate,
         selection_scores=None if selection.scores is None else list(selection.scores),
         chosen=best, final_sample=None,
-        rqmc={"sampling": "rqmc", "interval": INTERVAL_REPLICATES, "dof": est.dof,
+        rqmc={"sampling": "rqmc", "interval": interval, "dof": dof,
               "replicates": reps, "points_per_replicate": out.points_per_replicate,
               "allocation": out.allocation})

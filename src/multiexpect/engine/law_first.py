@@ -29,7 +29,10 @@ The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of th
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
 replicate estimates (the pilot's included), its standard error their spread over
 ``sqrt(R)``, its interval Student's t on ``R - 1`` degrees of freedom: exactly plain RQMC
-of the law. The pilot's replicates are reused after a decision taken on their spread; the
+of the law. For one law it is ``method="mc", sampling="rqmc"`` bit for bit: every net is
+:func:`~multiexpect.estimators.monte_carlo.law_net`'s, the nets separate RQMC draws from
+the same seed, and each net's mean is :func:`~multiexpect.estimators.monte_carlo.net_means`'.
+The pilot's replicates are reused after a decision taken on their spread; the
 bias and coverage this leaves are measured over repetitions (tests and
 ``docs/benchmarks.md``). A standard error from the fresh replicates alone, independent of
 the decision, was measured and dropped: RQMC errors are heavy-tailed over scramblings, and

@@ -21,10 +21,11 @@ mean ``∫ g_k - 1 = 0`` likewise), whatever ``α`` and ``n``. The estimate is t
 ``R`` replicate estimates, its standard error their standard deviation over ``sqrt(R)``,
 its interval Student's t on ``R - 1`` degrees of freedom.
 
-The earlier stages are *not* pooled under RQMC (nor the pilot when the law is kept): their
-plain IS means are i.i.d. estimates whose variance, estimated on the final sample, is on
-another scale than the replicates' spread, and weighing them by it would mix two kinds of
-error; only the final stage counts. The adaptive runs are the price of finding ``g_F``.
+Each replicate's control coefficients are refitted on the other replicates' points
+(:func:`refit_leave_one_out`), which keeps every replicate exactly unbiased. The earlier
+stages join the estimate in :mod:`.rqmc_pooling` (cross-fitted ISCV means, inverse-variance
+weights, Welch–Satterthwaite degrees of freedom); ``pool_adaptive=False`` keeps the final
+stage alone.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import batch_keys
-from ..estimators.importance import iscv_summands
+from ..estimators.control_variates import regress_from_moments
+from ..estimators.importance import is_responses, iscv_summands, log_ratio_exp
 from ..logspace import logsumexp_rows
 from ..proposals.batched import component_logpdfs as batched_logpdfs
 from ..proposals.student import StudentT
@@ -50,7 +52,12 @@ from .pilot import run_model
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["Atom", "RqmcFinal", "atoms_of", "check_rqmc_final", "final_replicates"]
+__all__ = ["REFIT_BETA", "Atom", "ControlSums", "RqmcFinal", "atoms_of", "check_rqmc_final",
+           "final_replicates", "refit_leave_one_out"]
+
+#: Each replicate's control coefficients refitted on the other replicates' points
+#: (:func:`refit_leave_one_out`) rather than the kept ``β`` of the last adaptive batch.
+REFIT_BETA = True
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,11 @@ def _draw_atom(atom: Atom, n: int, problem, rng: np.random.Generator) -> np.ndar
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               replicate: int) -> tuple[np.ndarray, int]:
-    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) and the runs it spent."""
+               replicate: int, pooling=None):
+    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) with the kept ``β``, the runs it
+    spent and the sums of its responses and controls (:class:`ControlSums`, None without
+    controls); its points go to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`)
+    when given."""
     setup, problem = state.setup, state.problem
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
     used = [m for m, k in enumerate(counts) if k]
@@ -152,11 +162,47 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
     summands = iscv_summands(phi, log_laws, log_comp, log_g, best.beta, problem.law_index)
-    return summands.mean(axis=0), spent
+    if pooling is not None:
+        pooling.update(z, phi, log_laws, log_g, summands)
+    sums = None
+    if log_comp is not None and best.beta is not None and best.beta.size:
+        responses = is_responses(phi, log_laws, log_g, problem.law_index)
+        controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
+        sums = ControlSums(n, responses.sum(axis=0), controls.sum(axis=0),
+                            controls.T @ controls, controls.T @ responses)
+    return summands.mean(axis=0), spent, sums
 
 
-def final_replicates(state: EngineState, best, n_final: int, replicates: int) -> RqmcFinal:
-    """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal.
+@dataclass(frozen=True)
+class ControlSums:
+    """One replicate's point count and sums of responses, controls, ``c c^T``, ``c r^T``."""
+
+    n: int
+    r: np.ndarray
+    c: np.ndarray
+    cc: np.ndarray
+    cr: np.ndarray
+
+
+def refit_leave_one_out(sums: list, mask: np.ndarray) -> np.ndarray:
+    """The replicate estimates ((R, J)) with replicate ``r``'s control coefficients fitted on
+    the other replicates' points (:func:`~multiexpect.estimators.control_variates.
+    regress_from_moments`): ``Î_r = mean_r(r) - mean_r(c) β_{-r}^T``, exactly unbiased
+    (``β_{-r}`` is independent of replicate ``r``'s points and every control has mean 0)."""
+    total = [sum(getattr(s, k) for s in sums) for k in ("n", "r", "c", "cc", "cr")]
+    values = []
+    for own in sums:
+        n, s_r, s_c, s_cc, s_cr = (t - getattr(own, k)
+                                   for t, k in zip(total, ("n", "r", "c", "cc", "cr")))
+        beta = regress_from_moments(n, s_r, s_c, s_cc, s_cr, mask)
+        values.append(own.r / own.n - (own.c / own.n) @ beta.T)
+    return np.array(values)
+
+
+def final_replicates(state: EngineState, best, n_final: int, replicates: int,
+                     pooling=None) -> RqmcFinal:
+    """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal
+    (their points also accumulated in ``pooling`` when given).
 
     Raises
     ------
@@ -171,9 +217,13 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int) ->
             f"'adaptation_cap', or raise 'budget'")
     atoms = atoms_of(best.proposal, len(state.setup.laws), best.stage == 0)
     counts = allocate(n, [a.weight for a in atoms])
-    values, runs = [], 0
+    values, runs, sums = [], 0, []
     for r in range(replicates):
-        value, spent = _replicate(state, best, atoms, counts, r)
+        value, spent, control_sums = _replicate(state, best, atoms, counts, r, pooling)
         values.append(value)
+        sums.append(control_sums)
         runs += spent
-    return RqmcFinal(np.array(values), n, runs, counts.tolist())
+    values = np.array(values)
+    if REFIT_BETA and sums[0] is not None:
+        values = refit_leave_one_out(sums, np.asarray(best.beta) != 0)
+    return RqmcFinal(values, n, runs, counts.tolist())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lstsq
 
-__all__ = ["regress_controls"]
+__all__ = ["regress_controls", "regress_from_moments"]
 
 #: Relative singular-value cut-off of the regression on standardised controls. The controls
 #: ``g_k / g_α - 1`` of components with similar shapes are nearly collinear on a batch; a
@@ -68,3 +68,34 @@ def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
         beta[np.ix_(rows, cols)] = coef.T
         variance[rows] = np.sum(resid**2, axis=0) / dof
     return beta, variance
+
+
+def regress_from_moments(n: float, s_r: np.ndarray, s_c: np.ndarray, s_cc: np.ndarray,
+                         s_cr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Least-squares ``β`` ((J, K)) from the sums over ``n`` points of the responses
+    ``s_r`` (J,), the controls ``s_c`` (K,), ``s_cc = sum c c^T`` (K, K) and
+    ``s_cr = sum c r^T`` (K, J): the slope of :func:`regress_controls` from its normal
+    equations, so that sums over several samples can be added and subtracted (a fit that
+    leaves one sample out). On the standardised controls, directions whose singular value is
+    below ``RCOND`` times the largest (eigenvalues of the Gram matrix below ``RCOND^2``
+    times the largest) are dropped, as :func:`regress_controls` drops them."""
+    n = float(n)
+    cc = s_cc - np.outer(s_c, s_c) / n
+    cr = s_cr - np.outer(s_c, s_r) / n
+    beta = np.zeros((s_r.shape[0], s_c.shape[0]))
+    patterns: dict[bytes, list[int]] = {}
+    for row in range(beta.shape[0]):
+        patterns.setdefault(mask[row].tobytes(), []).append(row)
+    for rows in patterns.values():
+        cols = np.flatnonzero(mask[rows[0]])
+        scale = np.sqrt(np.clip(np.diag(cc)[cols], 0.0, None) / n)
+        cols, scale = cols[scale > 0], scale[scale > 0]
+        if cols.size == 0:
+            continue
+        gram = cc[np.ix_(cols, cols)] / np.outer(scale, scale)
+        vals, vecs = np.linalg.eigh(gram)
+        keep = vals > RCOND**2 * vals[-1]
+        proj = vecs[:, keep]
+        sol = proj @ ((proj.T @ (cr[np.ix_(cols, rows)] / scale[:, None])) / vals[keep][:, None])
+        beta[np.ix_(rows, cols)] = (sol / scale[:, None]).T
+    return beta

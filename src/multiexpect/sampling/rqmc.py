@@ -74,6 +74,7 @@ __all__ = [
     "DEFAULT_REPLICATES",
     "INTERVAL_KINDS",
     "INTERVAL_NET_BLOCKS",
+    "INTERVAL_POOLED",
     "INTERVAL_REPLICATES",
     "ONE_NET",
     "SAMPLINGS",
@@ -108,7 +109,11 @@ DEFAULT_BLOCKS = 16
 #: ``R`` independent scramblings, or over the ``B`` blocks of one scrambled net
 INTERVAL_REPLICATES = "student-t"
 INTERVAL_NET_BLOCKS = "net-blocks"
-INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS)
+#: aISCV's RQMC final stage pooled with its adaptive stages: Student's t on the
+#: Welch–Satterthwaite degrees of freedom of the combination (:mod:`multiexpect.engine.
+#: rqmc_pooling`)
+INTERVAL_POOLED = "student-t-welch"
+INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS, INTERVAL_POOLED)
 _U_MIN = 2.0**-53
 _BITS = 30
 
