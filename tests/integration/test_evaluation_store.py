@@ -41,7 +41,10 @@ def test_two_processes_write_one_store(tmp_path):
         # the same microsecond
         n_tx = conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT study, written FROM runs)"
                             ).fetchone()[0]
-    assert sorted(per_study.values()) == [3000, 3000]
+    # each study's every run is stored: its budget, less the few points where the law has
+    # no practical mass (engine/practical.py), which are not run
+    assert sorted(per_study.values()) == sorted(out["n_evaluations"] for out in outs)
+    assert min(per_study.values()) >= 2990
     assert n_tx >= 2 * 3000 // 10  # one transaction per chunk of 10, interleaved
     # every run is intact: re-running both studies reads everything and runs nothing
     example = _example()

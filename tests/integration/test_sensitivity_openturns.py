@@ -75,12 +75,17 @@ def test_sobol_with_openturns_function_and_law_equals_native_call(method):
             assert np.all(np.abs(getattr(symbolic, name) - getattr(ref, name)) < 0.25 * se)
     generic = me.sobol_indices(_ishigami_symbolic(), from_openturns(dist, native=False),
                                budget=5000, rng=3, method=method)
-    _assert_same(generic, ref, SOBOL_FIELDS, rtol=1e-9)
+    if method == "pick-freeze":
+        _assert_same(generic, ref, SOBOL_FIELDS, rtol=1e-9)
+    # aISCV: the generic law's map differs from scipy's in the last bits of the inputs, and
+    # the adaptive steps (the batched fits, then alpha's L-BFGS-B) carry last bits to about
+    # 1e-4 relative: measured 4e-4 of a standard error at this seed
+    tol = 1e-6 if method == "pick-freeze" else 1e-2
     for res in (symbolic, generic) if method == "pick-freeze" else (generic,):
         assert np.all(np.abs(res.first_order - ref.first_order)
-                      < 1e-6 * ref.first_order_stderr)
+                      < tol * ref.first_order_stderr)
         assert np.all(np.abs(res.total_order - ref.total_order)
-                      < 1e-6 * ref.total_order_stderr)
+                      < tol * ref.total_order_stderr)
 
 
 def test_sobol_refuses_openturns_mismatches_before_any_run():

@@ -14,7 +14,8 @@ coordinate's marginal tails, summed: a union bound). The study then estimates
 Relative to ``∫ |phi_j| f`` it is the share of ``|phi_j| f``'s mass outside ``B``, which
 the components fitted to ``|phi_j^±| f`` estimate: a proposal whose fits reach beyond ``B``
 (a heavy integrand such as ``x^20`` under a normal law, an event beyond ``B``) is run in
-full. The pilot and the law's own draws (crude designs) are never filtered.
+full. The pilot and the law's own draws (crude designs) are never filtered. A law kept as
+an OpenTURNS distribution (no exact native conversion) has no box: every point is run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special, stats
+
+from ..laws import Law
 
 __all__ = ["STRAY_MASS", "PracticalBox", "practical_support"]
 
@@ -43,8 +46,10 @@ class PracticalBox:
 
     @classmethod
     def build(cls, laws, mass: float, space: str) -> PracticalBox | None:
-        """The box of ``laws`` at tail mass ``mass`` (None when ``mass`` is 0)."""
-        if mass <= 0:
+        """The box of ``laws`` at tail mass ``mass``; None (every point is run) when ``mass``
+        is 0 or a law is not a native :class:`~multiexpect.Law` (an OpenTURNS law kept as
+        such: its standard space is not marginal by marginal)."""
+        if mass <= 0 or not all(isinstance(law, Law) for law in laws):
             return None
         boxes = np.stack([law.practical_box(mass) for law in laws])
         inputs = np.column_stack([boxes[:, :, 0].min(axis=0), boxes[:, :, 1].max(axis=0)])
