@@ -37,8 +37,8 @@ from .pilot import run_model_scored
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Stage
 
-__all__ = ["MIN_CONTROL_ALPHA", "Proposal", "adapt", "adaptation_done", "component_specs",
-           "control_mask", "propose"]
+__all__ = ["MIN_CONTROL_ALPHA", "Proposal", "adapt", "adaptation_done", "balanced_weights",
+           "component_specs", "control_mask", "propose"]
 
 #: Lighter components are no control variate: their control is bounded only by ``1/α_k``.
 MIN_CONTROL_ALPHA = 1e-3
@@ -217,26 +217,81 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_co
     """``α`` for the zero-variance coefficients on the own components (they need no
     extrapolation beyond the points seen, unlike a regression), the optimiser's success
     and the criterion ``V(α)`` there; ``log_comp``: the components' log-densities at the
-    fit points."""
+    fit points.
+
+    With the ``"relative"`` weights and several quantities, an event among them, the
+    criterion is balanced (:func:`balanced_weights`): each quantity's variance over the one
+    it has when the mixture serves it alone."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
     a = phi * log_ratio_exp(log_fq, log_h[:, None])
     b = log_ratio_exp(log_comp, log_h[:, None])
-    # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
     part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
                                    np.maximum(s * a[:, j], 0.0)) for j, s in specs])
-    start = np.append(np.sqrt(weights[[j for j, _ in specs]]) * part_means * fits.shares, 0.0)
     lower = np.zeros(n_comp)
     lower[-1] = opts.defensive
-    start = start_alpha(start, lower)
     own_beta = np.zeros((state.problem.n_quantities, n_comp))
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
-    q = ((a - b @ own_beta.T) ** 2) @ weights
+    residual2 = (a - b @ own_beta.T) ** 2
+    owner = np.array([j for j, _ in specs], dtype=int)
+    if _balanced(state):
+        weights, share = balanced_weights(residual2, b, owner, part_means * fits.shares,
+                                          lower)
+        start = np.append(share, 0.0)
+    else:
+        # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
+        start = np.append(np.sqrt(weights[owner]) * part_means * fits.shares, 0.0)
+    start = start_alpha(start, lower)
+    q = residual2 @ weights
     floor = np.maximum(lower, opts.alpha_floor * start)
     alpha, success = optimise_alpha(q, b, start, floor)
     return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+
+
+def _balanced(state: EngineState) -> bool:
+    """Whether ``α`` balances the quantities (:func:`balanced_weights`): the default
+    ``"relative"`` weights, several quantities and an event among them (0/1 on the pilot).
+    Without an event the relative criterion is kept: it is the weighted sum of relative
+    variances the user asked for, and balancing moments of very different difficulty
+    (``E[X^2] ... E[X^20]``) raises that sum."""
+    spec = state.setup.weight_spec
+    return (isinstance(spec, str) and spec == "relative" and state.problem.n_quantities > 1
+            and bool(np.any(state.events)))
+
+
+def balanced_weights(residual2: np.ndarray, b: np.ndarray, owner: np.ndarray,
+                     raw: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The criterion's weights ``w_j = 1 / V_j(α^(j))`` and equal starting shares per
+    quantity.
+
+    ``α^(j)`` is the mixture serving quantity ``j`` alone: the law at its floor ``lower``,
+    the rest on ``j``'s own components in proportion to ``raw`` (part mean times share).
+    ``V_j(α) = mean_i residual2_ij / (b_i·α)`` is ``j``'s criterion, so the weighted sum
+    ``sum_j V_j(α) / V_j(α^(j))`` counts each quantity by how much worse it is served
+    than alone, whatever its scale: a quantity whose relative weight is large (a signed
+    quantity near 0) no longer takes the mixture from the others. If each quantity's
+    variance grew as ``1 / α_j`` on its own components, the minimiser would give every
+    quantity the same share, hence the start: each quantity's components share ``1 / J``
+    of the free mass in proportion to ``raw``. A quantity without components (zero on
+    every point so far) gets weight 0 and no share.
+
+    Returns ``(w, start)``: ``(J,)`` weights, ``(K - 1,)`` starting shares of the fitted
+    components (the law's is set by ``lower``).
+    """
+    n_quantities = residual2.shape[1]
+    raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
+    weights = np.zeros(n_quantities)
+    start = np.zeros(raw.size)
+    served = [j for j in range(n_quantities) if np.any(raw[owner == j] > 0)]
+    for j in served:
+        own = np.where(owner == j, raw, 0.0)
+        alone = start_alpha(np.append(own, 0.0), lower)
+        value = float(np.mean(residual2[:, j] / np.maximum(b @ alone, 1e-300)))
+        weights[j] = 1.0 / value if np.isfinite(value) and value > 0 else 0.0
+        start += own / own.sum() / len(served)
+    return weights, start
 
 
 def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
