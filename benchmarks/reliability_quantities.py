@@ -266,8 +266,9 @@ def main(argv=None):
                         help="the mixed study's methods run (the others' rows may come "
                              "from --from-json)")
     parser.add_argument("--from-json", default=None,
-                        help="the mixed study's rows of an earlier --json, summarised beside "
-                             "those of the methods run")
+                        help="the mixed study's rows of earlier --json files (comma-separated), "
+                             "summarised beside those of the methods run "
+                             "(--mixed-methods '': summarise only)")
     parser.add_argument("--json", default=None, help="the mixed study's summary and rows")
     args = parser.parse_args(argv)
     if args.mixed:
@@ -276,10 +277,10 @@ def main(argv=None):
         unknown = sorted(set(methods) - set(MIXED_METHODS))
         if unknown:
             parser.error(f"unknown mixed methods {unknown}; choose from {MIXED_METHODS}")
-        earlier = None
-        if args.from_json:
-            with open(args.from_json, encoding="utf-8") as fh:
-                earlier = json.load(fh)["rows"]
+        earlier = []
+        for path in (args.from_json.split(",") if args.from_json else []):
+            with open(path, encoding="utf-8") as fh:
+                earlier += json.load(fh)["rows"]
         summary, rows = mixed_study(args.reps, args.budget, methods, args.processes, earlier)
         print(f"\n{args.reps} reps of {','.join(methods)} in "
               f"{time.perf_counter() - start:.0f} s (processes {args.processes})")
