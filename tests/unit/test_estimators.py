@@ -673,30 +673,16 @@ def _heavy_tails_model(x, _batch=None):
                             (np.abs(x1) > 4.0).astype(float)])
 
 
-def _inverse_squares(estimate):
-    """``1 / Î^2``, a quantity at 0 taking the largest other weight: the relative weights
-    of positive quantities (passed as a callable: the paper's criterion)."""
-    seen = estimate != 0
-    w = np.empty_like(estimate)
-    w[seen] = 1.0 / estimate[seen] ** 2
-    w[~seen] = w[seen].max()
-    return w
-
-
 def test_a_component_with_negligible_weight_is_no_control_variate():
     """Seed 1151 of the heavy-tails case fitted a component for P(X2 > 5) with weight 5e-5;
     as a control it took the value 2e4 at one far final point (an error of 50 crude-MC
     standard errors on E[X2^2] and 45 on the event). Below ``MIN_CONTROL_ALPHA`` it is none.
     The widened-law components (``event_widened``, added later) change the fit of that seed,
-    and so does the balanced criterion of a study with events (the default ``"relative"``
-    weights); the situation is rebuilt without them: no widened law, and the relative
-    weights ``1 / Î^2`` (every quantity is positive) passed as a callable, which keeps the
-    paper's criterion."""
+    so the situation is rebuilt without them."""
     from multiexpect.engine import MIN_CONTROL_ALPHA
 
     law = me.Law([stats.t(5.0), stats.pareto(4.5), stats.t(5.0)])
     engine = AISCV(law, _heavy_tails_model, budget=10_000, seed=1151,
-                   weights=_inverse_squares,
                    options=AiscvOptions(event_widened=0.0))
     out = engine.run()
     chosen = out.chosen
