@@ -26,13 +26,13 @@ from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext
 from .ladder import (
     climb_cap,
+    climbed,
     extended,
     fitted_on_ladder,
     ladder_levels,
     ladder_note,
     ladder_phi,
     post_ladder_history,
-    scored_columns,
 )
 from .pilot import run_model_scored
 from .sample import component_logpdfs
@@ -220,9 +220,9 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_co
     and the criterion ``V(α)`` there; ``log_comp``: the components' log-densities at the
     fit points.
 
-    With the ``"relative"`` weights and several quantities, a declared exceedance among
-    them, the criterion is balanced (:func:`balanced_weights`): each quantity's variance
-    over the one it has when the mixture serves it alone."""
+    With the ``"relative"`` weights and several quantities, a declared exceedance on the
+    level ladder among them, the criterion is balanced (:func:`balanced_weights`): each
+    quantity's variance over the one it has when the mixture serves it alone."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
     a = phi * log_ratio_exp(log_fq, log_h[:, None])
@@ -253,15 +253,17 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_fq, log_h, log_co
 
 def _balanced(state: EngineState) -> bool:
     """Whether ``α`` balances the quantities (:func:`balanced_weights`): the default
-    ``"relative"`` weights, several quantities and a declared exceedance among them (the
-    mixed studies of issue 17, where it was measured). Elsewhere the relative criterion is
+    ``"relative"`` weights, several quantities and a declared exceedance among them that
+    needed the level ladder (fewer than ``n_ρ`` pilot hits: the mixed studies of issue 17,
+    where it was measured; a common declared event keeps the numbers of the same event as
+    a custom ``phi`` column). Elsewhere the relative criterion is
     kept: it is the weighted sum of relative variances the user asked for; balancing moments
     of very different difficulty (``E[X^2] ... E[X^20]``) raised that sum, and on a study
     with a 0/1 event column (``x^2``, a lognormal mean, ``P(x > 1)``) it left the
     lognormal mean's reported variance 1.39 times its actual one."""
     spec = state.setup.weight_spec
     return (isinstance(spec, str) and spec == "relative" and state.problem.n_quantities > 1
-            and bool(np.any(scored_columns(state.sample.scores, state.problem))))
+            and bool(np.any(climbed(state))))
 
 
 def balanced_weights(residual2: np.ndarray, b: np.ndarray, owner: np.ndarray,
