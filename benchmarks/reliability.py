@@ -116,11 +116,21 @@ def _ot_algorithm(method: str, event, per_step: int, keep: bool = False):
     return algo
 
 
-@cache
-def ot_step_size(method: str, name: str, threshold: float, budget: int) -> int:
-    """Sample size per step so that a run makes about ``budget`` calls (calibration run)."""
+#: Sample sizes per step already calibrated, by (method, problem name, threshold, budget).
+_STEP_SIZES: dict = {}
+
+
+def ot_step_size(method: str, problem, threshold: float, budget: int) -> int:
+    """Sample size per step so that a run makes about ``budget`` calls (calibration run,
+    once per method, problem name, threshold and budget)."""
+    key = (method, problem.name, float(threshold), int(budget))
+    if key not in _STEP_SIZES:
+        _STEP_SIZES[key] = _calibrated_step_size(method, problem, threshold, budget)
+    return _STEP_SIZES[key]
+
+
+def _calibrated_step_size(method: str, problem, threshold: float, budget: int) -> int:
     ot = _ot()
-    problem = reliability_problem(name)
     trial = max(budget // 10, 100)
     steps = []
     for seed in range(999, 1002):  # three calibration runs (those that fail are skipped)
@@ -140,7 +150,7 @@ def run_ot(method: str, problem, seed: int, budget: int, threshold: float = 0.0,
            keep: bool = False):
     """One OpenTURNS run: estimate, its s.d., calls counted, and the algorithm."""
     ot = _ot()
-    per_step = ot_step_size(method, problem.name, threshold, budget)
+    per_step = ot_step_size(method, problem, threshold, budget)
     function, event = _ot_event(problem, threshold)
     ot.RandomGenerator.SetSeed(seed)
     algo = _ot_algorithm(method, event, per_step, keep)
@@ -227,7 +237,7 @@ def summarise(rows: list[dict], truth: float) -> dict:
     return out
 
 
-def _fmt(value, spec):
+def fmt(value, spec):
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) \
         else format(value, spec)
 
@@ -240,12 +250,12 @@ def print_table(summary: dict) -> None:
         problem = reliability_problem(name)
         for method, s in by_method.items():
             lines.append([name, str(problem.dim), f"{problem.probability:.3g}", method,
-                          _fmt(s.get("rel_rmse"), ".3g"), _fmt(s.get("bias_se"), ".2f"),
-                          _fmt(s.get("se_ratio"), ".2f"), _fmt(s.get("cover"), ".2f"),
-                          _fmt(s.get("cover_normal"), ".2f"),
+                          fmt(s.get("rel_rmse"), ".3g"), fmt(s.get("bias_se"), ".2f"),
+                          fmt(s.get("se_ratio"), ".2f"), fmt(s.get("cover"), ".2f"),
+                          fmt(s.get("cover_normal"), ".2f"),
                           str(s.get("zero_width", "-")), str(s["failures"]),
-                          _fmt(s.get("calls_mean"), ".0f"), str(s.get("calls_max", "-")),
-                          _fmt(s["seconds"], ".2f")])
+                          fmt(s.get("calls_mean"), ".0f"), str(s.get("calls_max", "-")),
+                          fmt(s["seconds"], ".2f")])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
@@ -288,7 +298,7 @@ def print_floors(summary: dict, ours: str) -> dict:
     def cell(s):
         if s is None:
             return "(left out)"
-        return f"{_fmt(s.get('rel_rmse'), '.3g')} ({_fmt(s.get('cover'), '.2f')})"
+        return f"{fmt(s.get('rel_rmse'), '.3g')} ({fmt(s.get('cover'), '.2f')})"
 
     def verdict(ok):
         return "PASS" if ok else "FAIL"
@@ -409,29 +419,30 @@ def print_curves(summary: dict) -> None:
         print(f"\n{name}: thresholds with P = " + ", ".join(f"{p:.0e}" for p in
                                                             CURVE_PROBABILITIES))
         for method, s in by_method.items():
-            rmse = " ".join(_fmt(v, ".3g").rjust(7) for v in s.get("rel_rmse", []))
-            cover = " ".join(_fmt(v, ".2f").rjust(5) for v in s.get("cover", []))
+            rmse = " ".join(fmt(v, ".3g").rjust(7) for v in s.get("rel_rmse", []))
+            cover = " ".join(fmt(v, ".2f").rjust(5) for v in s.get("cover", []))
             print(f"  {method:7s} rel.rmse {rmse}   cover {cover or '-'}   "
                   f"zero-w {s.get('zero_width', '-')}  errors {s['errors']} "
                   f"{s.get('threshold_errors', '')}  "
-                  f"calls {_fmt(s.get('calls_mean'), '.0f')}  s/run {s['seconds']:.2f}")
+                  f"calls {fmt(s.get('calls_mean'), '.0f')}  s/run {s['seconds']:.2f}")
 
 
 # ---------------------------------------------------------------------------- main
 def calibrate(names, methods, budget: int, curves: bool, skip=()) -> None:
     """Fill the caches of step sizes and thresholds once, in the parent process."""
     for name in names:
+        problem = reliability_problem(name)
         if curves:
             thresholds = curve_thresholds(name)
             if "subset" in methods:
-                ot_step_size("subset", name, float(thresholds[-1]), budget)
+                ot_step_size("subset", problem, float(thresholds[-1]), budget)
             if "ce-is" in methods:
                 for t in thresholds:
-                    ot_step_size("ce-is", name, float(t), budget // len(thresholds))
+                    ot_step_size("ce-is", problem, float(t), budget // len(thresholds))
             continue
         for method in methods:
             if method in OT_METHODS and (name, method) not in skip:
-                ot_step_size(method, name, 0.0, budget)
+                ot_step_size(method, problem, 0.0, budget)
 
 
 def main(argv=None):

@@ -14,6 +14,7 @@ from scipy.special import factorial2
 import multiexpect as me
 from multiexpect.aiscv import AISCV, AiscvOptions
 from multiexpect.engine import resolve_weights
+from multiexpect.engine.adapt import balanced_weights
 from multiexpect.estimators.control_variates import regress_controls
 from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
@@ -191,6 +192,47 @@ def test_resolve_weights():
     np.testing.assert_allclose(resolve_weights("relative", np.zeros(2), np.zeros(2)), [1, 1])
     with pytest.raises(ValueError, match="'weights' must have 4 entries"):
         resolve_weights([1, 2], est, se)
+
+
+def test_relative_weight_of_a_signed_quantity_is_measured_against_its_parts():
+    """A quantity whose parts cancel (E[Y] = 0, mean |Y| = 0.8) gets 1 / 0.8^2, not
+    1 / se^2 (which grows with the pilot size); the spread 0 leaves the others as they were."""
+    est, se = np.array([0.01, 2.0]), np.array([0.07, 0.1])
+    w = resolve_weights("relative", est, se, np.array([0.8, 0.0]))
+    np.testing.assert_allclose(w, [1.0 / 0.8**2, 0.25])
+    np.testing.assert_array_equal(resolve_weights("relative", est, se, np.zeros(2)),
+                                  resolve_weights("relative", est, se))
+    np.testing.assert_allclose(resolve_weights("absolute", est, se, np.array([0.8, 0.0])),
+                               [1.0, 1.0])
+
+
+def _two_quantity_criterion(rng, n=4000):
+    """Points of h = N(0, 1); quantity 0 = 1{x < -1}, quantity 1 = 1{x > 1}, each with one
+    component N(-/+2, 1) and the law last."""
+    x = rng.standard_normal(n)
+    log_h = stats.norm.logpdf(x)
+    b = np.exp(np.column_stack([stats.norm.logpdf(x, -2), stats.norm.logpdf(x, 2),
+                                log_h]) - log_h[:, None])
+    phi = np.column_stack([(x < -1), (x > 1)]).astype(float)
+    a = phi  # f = h
+    own = np.array([[a[:, 0].mean(), 0, 0], [0, a[:, 1].mean(), 0]])
+    return (a - b @ own.T) ** 2, b, np.array([0, 1]), own[[0, 1], [0, 1]]
+
+
+def test_balanced_weights_are_the_inverse_alone_variances_and_scale_free():
+    residual2, b, owner, raw = _two_quantity_criterion(np.random.default_rng(1))
+    lower = np.array([0.0, 0.0, 0.05])
+    w, start = balanced_weights(residual2, b, owner, raw, lower)
+    for j in (0, 1):  # the alone mixture: the law at its floor, the rest on j's component
+        alone = np.array([0.95 * (j == 0), 0.95 * (j == 1), 0.05])
+        np.testing.assert_allclose(w[j], 1.0 / second_moment(alone, residual2[:, j], b))
+    # equal shares per quantity, whatever the scale of either
+    np.testing.assert_allclose(start, [0.5, 0.5])
+    scaled = residual2 * np.array([1e6, 1.0])
+    w_scaled, start_scaled = balanced_weights(scaled, b, owner, raw * np.array([1e3, 1.0]),
+                                              lower)
+    np.testing.assert_allclose(start_scaled, start)
+    np.testing.assert_allclose(w_scaled * np.array([1e6, 1.0]), w)
 
 
 # ---------------------------------------------------------------------- results

@@ -89,7 +89,9 @@ def init(setup: EngineSetup, first: PilotDraw | None = None) -> EngineState:
     summands = iscv_summands(phi, log_laws, None, log_g0, None, problem.law_index)
     moments = StreamingMoments(problem.n_quantities)
     moments.update(summands)
-    weights = resolve_weights(setup.weight_spec, moments.mean, moments.stderr)
+    # the size of each signed quantity's parts (0 for a quantity of one sign: unchanged)
+    spread = np.where(np.any(summands < 0, axis=0), np.mean(np.abs(summands), axis=0), 0.0)
+    weights = resolve_weights(setup.weight_spec, moments.mean, moments.stderr, spread)
     # the law's centre in the working space, for the widened-law event components (in input
     # space the mean of the pilot's first chunk: the extension's size depends on its hits)
     centre = (np.zeros(problem.dim) if problem.space == "standard"

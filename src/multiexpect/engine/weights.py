@@ -12,11 +12,17 @@ __all__ = ["WEIGHT_NAMES", "check_weights", "resolve_weights"]
 WEIGHT_NAMES = ENGINE_WEIGHTS
 
 
-def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray) -> np.ndarray:
+def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray,
+                    spread: np.ndarray | None = None) -> np.ndarray:
     """The criterion's weights ``w_j`` from the user's ``weights`` and the pilot estimate.
 
-    ``"relative"`` gives ``1 / max(Î_j^2, se_j^2)``: the pilot's standard error guards a
-    quantity near 0; a quantity identically 0 on the pilot gets the largest other weight.
+    ``"relative"`` gives ``1 / max(Î_j^2, se_j^2, m_j^2)``: the pilot's standard error
+    guards a quantity near 0, and so does ``m_j = mean |phi_j f_j / g_0|`` (``spread``;
+    0 where not given), the size of a signed quantity's parts: a quantity whose parts
+    cancel is measured against them, not against the pilot's noise, which would otherwise
+    give it a weight growing with the pilot size (for a positive quantity ``m_j = Î_j``
+    and the pilot passes 0). A quantity identically 0 on the pilot gets the largest other
+    weight.
     A callable is called with the pilot estimate ``Î`` and returns the ``J`` weights (the
     sensitivity analyses pass their delta-method weights this way).
     """
@@ -31,6 +37,8 @@ def resolve_weights(spec, estimate: np.ndarray, stderr: np.ndarray) -> np.ndarra
                 f"'weights' must be 'relative', 'absolute' or {j} positive numbers, got {spec!r}"
             )
         denom = np.maximum(estimate**2, np.where(np.isfinite(stderr), stderr**2, 0.0))
+        if spread is not None:
+            denom = np.maximum(denom, np.where(np.isfinite(spread), spread**2, 0.0))
         with np.errstate(divide="ignore"):
             w = np.where(denom > 0, 1.0 / denom, np.nan)
         if np.all(np.isnan(w)):
