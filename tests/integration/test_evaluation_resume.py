@@ -131,9 +131,12 @@ def test_failing_points_stop_then_resume_after_fix(tmp_path, kind):
 
     fixed_calls: list = []
     res = me.expectations(Flaky(False, fixed_calls), LAW2, **kwargs)
-    assert res.n_evaluations == 3000
+    # the whole budget is run, but for points where the law has no practical mass
+    # (engine/practical.py), which are not run
+    not_run = res.diagnostics["points_not_run"]
+    assert res.n_evaluations <= 3000 <= res.n_evaluations + not_run
     # only the failed points and the later batches are run
-    assert len(fixed_calls) == 3000 - (len(run) - n_bad)
+    assert len(fixed_calls) == res.n_evaluations - (len(run) - n_bad)
     assert {bytes(c) for c in fixed_calls} & {c for c in calls if not Flaky.bad(
         np.frombuffer(c))} == set()
     # unbiased: the failed points were run after the fix, not dropped
