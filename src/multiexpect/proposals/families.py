@@ -173,8 +173,11 @@ class EventFamily:
 
     def fit(self, points, log_weights, context: FitContext) -> Fitted:
         if context.gaussian_event:
+            root = np.linalg.cholesky(context.reference_cov)
+
             def target(pts, log_w):  # each region's covariance target, from its points
-                return scaled_reference(pts, log_w, context.reference_cov, context.centre)
+                return scaled_reference(pts, log_w, context.reference_cov, context.centre,
+                                        root=root)
 
             comps, shares, n_eff = fit_regions(points, log_weights,
                                                reference_cov=context.reference_cov,

@@ -106,7 +106,7 @@ def regularise_covariance(cov: np.ndarray, n_eff: float, reference: np.ndarray) 
 
 
 def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.ndarray,
-                     centre: np.ndarray) -> np.ndarray:
+                     centre: np.ndarray, root: np.ndarray | None = None) -> np.ndarray:
     """The reference ``Σ_ref`` scaled by ``s`` across the points' offset from the centre:
     in the reference's whitened frame (``Σ_ref = L L^T``), with ``u`` the direction of the
     weighted mean's offset from the centre ``c`` and ``W`` the points' weighted covariance,
@@ -121,15 +121,18 @@ def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.
     truncated) the target stays the law's. ``reference`` itself when ``d = 1``, and while
     ``|s - 1| <= SCALE_Z sqrt(2 / (n_eff (d - 1)))`` (``s`` within ``SCALE_Z`` of its
     standard errors of the law's scale: in low dimension a few points' ``s`` is mostly
-    noise, and a scale below 1 across the failure direction lightens the tails there)."""
+    noise, and a scale below 1 across the failure direction lightens the tails there).
+    ``root``: ``L`` when the caller has it (an EM fit asks for many targets of one
+    reference)."""
     d = points.shape[1]
     if d < 2:
         return reference
     w, n_eff = weights_and_ess(log_weights)
     mean = w @ points
-    root = np.linalg.cholesky(reference)
-    white = solve_triangular(root, (points - mean).T, lower=True)  # (d, n)
-    offset = solve_triangular(root, mean - centre, lower=True)
+    root = np.linalg.cholesky(reference) if root is None else root
+    # finite by construction (a Cholesky factor, weighted means of points): no check
+    white = solve_triangular(root, (points - mean).T, lower=True, check_finite=False)
+    offset = solve_triangular(root, mean - centre, lower=True, check_finite=False)
     norm = float(np.linalg.norm(offset))
     total = float(np.sum(w * np.sum(white**2, axis=0)))
     u = offset / norm if norm > 0 else np.zeros(d)

@@ -172,14 +172,16 @@ def _fit_mixture(points, log_weights, reference_cov, n_components, rng, max_iter
                 log_wm = np.log(wm)
             # the component's own shrinkage target, from its own weighted points
             ref_m = reference_cov if target is None else target(pts, log_wm)
-            comp, _ = _fit_component(pts, log_wm, ref_m, dof)
             if dof is None:
-                # shrink with the component's share of the effective sample size (a t keeps
-                # the shrinkage of its own fit, by the effective size of the weights ω r_m)
-                diff = pts - comp.mean
+                # the weighted mean of fit_gaussian, its covariance shrunk with the
+                # component's share of the effective sample size (a t keeps the shrinkage
+                # of its own fit, by the effective size of the weights ω r_m)
+                mean = weights_and_ess(log_wm)[0] @ pts
+                diff = pts - mean
                 cov = (diff * (wm / mass)[:, None]).T @ diff
-                comp = Gaussian(comp.mean,
-                                regularise_covariance(cov, n_eff * mass, ref_m))
+                comp = Gaussian(mean, regularise_covariance(cov, n_eff * mass, ref_m))
+            else:
+                comp, _ = _fit_component(pts, log_wm, ref_m, dof)
             new_comps.append(comp)
             new_mix.append(mass)
         comps, mix = new_comps, np.asarray(new_mix) / np.sum(new_mix)
