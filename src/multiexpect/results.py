@@ -371,6 +371,10 @@ class ExpectationResult(JsonResult):
             notes.append(f"{not_run} drawn points were not run: the law has no (practical) "
                          "mass there and they count as 0 (option 'practical_mass', "
                          "docs/method.md)")
+        tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
+        if tied:
+            notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "
+                         "standard error is the points' i.i.d. one (conservative)")
         return "\n".join([head, table, *notes])
 
     # ------------------------------------------------------------------

@@ -296,3 +296,45 @@ def test_resumed_one_net_is_bit_identical():
         assert resumed.indices(order)[0].tobytes() == whole.indices(order)[0].tobytes()
         assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
     assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs
+
+
+def _event_above_one(x):
+    return (x[:, 0] > 1.0).astype(float)
+
+
+def test_tied_replicates_fall_back_on_the_points_variance():
+    """P(x > 1) = 0.1587 on 15 nets of 64 points: each net counts 10 or 11 hits, and on some
+    seeds all 15 count 10. Their spread 0 is the nets' resolution, not certainty: the
+    standard error is then the i.i.d. one of the 960 points, and the result says so."""
+    law = me.Law([stats.norm()])
+    seen = {"tied": 0, "spread": 0}
+    for seed in range(40):
+        for sampling, method in (("rqmc", "mc"), ("auto", "aiscv")):
+            res = me.expectations(_event_above_one, law, budget=1000, rng=seed,
+                                  method=method, sampling=sampling)
+            assert res.stderr[0] > 0
+            low, high = res.confidence_interval()
+            assert low[0] < res.estimate[0] < high[0]
+            tied = res.diagnostics["tied_replicates"]
+            if tied:
+                seen["tied"] += 1
+                assert res.estimate[0] == 10 / 64
+                p = res.estimate[0]
+                assert res.stderr[0] == pytest.approx(np.sqrt(p * (1 - p) / 959), rel=1e-9)
+                assert "every RQMC replicate gave the same value" in res.summary()
+                assert high[0] > stats.norm.sf(1.0)  # the true value is covered
+            else:
+                seen["spread"] += 1
+    assert seen["tied"] >= 2 and seen["spread"] >= 2
+
+
+def test_replicate_covariance_keeps_the_tied_variance_on_its_diagonal():
+    values = np.array([[1.0, 0.5], [1.0, 0.7], [1.0, 0.6]])
+    squares = np.array([[1.5, 0.3], [1.5, 0.5], [1.5, 0.4]])
+    est = replicate_estimate(values, squares, 10)
+    assert est.tied_quantities() == [0]
+    assert est.stderr[0] == pytest.approx(np.sqrt(0.5 * 30 / 29 / 30))
+    cov = est.covariance(values)
+    assert cov[0, 0] == pytest.approx(est.stderr[0] ** 2)
+    assert cov[0, 1] == 0 and cov[1, 1] == pytest.approx(np.var([0.5, 0.7, 0.6], ddof=1) / 3)
+    assert replicate_estimate(values).tied is None  # without the squares: no fallback

@@ -223,7 +223,7 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     all ``R`` replicate estimates and its standard error their spread over ``sqrt(R)``
     (Student's t on ``R - 1`` degrees of freedom): plain RQMC of the law."""
     setup, problem = state.setup, state.problem
-    values, runs = list(route.pilot_values), 0
+    values, squares, runs = list(route.pilot_values), [], 0
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -233,17 +233,19 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  setup.initial.logpdf_from_laws(log_laws), None,
                                  problem.law_index)
         values.append(net_means(summands, plan.points)[0])
+        squares.append(net_means(summands**2, plan.points)[0])
     values = np.array(values)
-    est = replicate_estimate(values)
+    # tied replicates fall back on the points' variance, read on the route's own nets
+    est = replicate_estimate(values, np.array(squares) if squares else None, plan.points)
     reps = plan.replicates
     return EngineResult(
-        estimate=est.estimate, stderr=est.stderr,
-        covariance=np.atleast_2d(np.cov(values, rowvar=False)) / reps,
+        estimate=est.estimate, stderr=est.stderr, covariance=est.covariance(values),
         n_final=plan.replicates * plan.points, n_pooled=0, pooled_stages=[],
         pooled_lambdas=[], chosen_stage=0, predicted_error=route.law_error,
         problem=problem, weights=state.weights, history=state.history,
         runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
         rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
-              "replicates": reps, "points_per_replicate": plan.points},
+              "replicates": reps, "points_per_replicate": plan.points,
+              "tied_replicates": est.tied_quantities()},
         route=route.record())

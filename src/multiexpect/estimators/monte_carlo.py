@@ -111,7 +111,7 @@ def _rqmc_output(est, problem, reps: int, n: int, n_points: int) -> dict:
     """The baselines' dict for a replicate estimate (diagnostics say which interval)."""
     return {"estimate": est.estimate, "stderr": est.stderr, "problem": problem,
             "n_points": n_points, "replicates": reps, "points_per_replicate": n,
-            "dof": est.dof}
+            "dof": est.dof, "tied_replicates": est.tied_quantities()}
 
 
 def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,
@@ -124,7 +124,7 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
     n_laws = len(laws)
     reps, n = replicate_plan(budget // n_laws, replicates)
     nets = [normal_from_uniform(law_net(seed, r, n, laws[0].dim)) for r in range(reps)]
-    problem = means = None
+    problem = means = squares = None
     for l_index, law in enumerate(laws):
         for r in range(reps):
             key = batch_keys.rqmc_replicate(r, l_index, reps)
@@ -132,9 +132,13 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
             if problem is None:
                 problem = Problem.build(laws, outputs.shape[1], "input", names)
                 means = np.zeros((reps, problem.n_quantities))
+                squares = np.zeros((reps, problem.n_quantities))
             rows = problem.law_index == l_index
-            means[r, rows] = net_means(problem.quantity_values(outputs)[:, rows], n)[0]
-    return _rqmc_output(replicate_estimate(means), problem, reps, n, reps * n * n_laws)
+            phi = problem.quantity_values(outputs)[:, rows]
+            means[r, rows] = net_means(phi, n)[0]
+            squares[r, rows] = net_means(phi**2, n)[0]
+    return _rqmc_output(replicate_estimate(means, squares, n), problem, reps, n,
+                        reps * n * n_laws)
 
 
 def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,
@@ -150,7 +154,7 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
     used = np.flatnonzero(counts)
     starts = np.concatenate([[0], np.cumsum(counts)])
     log_share = np.log(counts[used] / n)
-    problem = means = None
+    problem = means = squares = None
     for r in range(reps):
         z = sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
         x = np.concatenate([laws[l].from_standard(z[starts[l]:starts[l + 1]]) for l in used])
@@ -158,11 +162,13 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
         if problem is None:
             problem = Problem.build(laws, outputs.shape[1], "input", names)
             means = np.zeros((reps, problem.n_quantities))
+            squares = np.zeros((reps, problem.n_quantities))
         log_laws = problem.law_logpdfs(x)
         log_g = logsumexp(log_laws[:, used] + log_share, axis=1)
         summands = iscv_summands(problem.quantity_values(outputs),
                                  log_laws[:, problem.law_index], None, log_g, None)
         means[r] = summands.mean(axis=0)
-    out = _rqmc_output(replicate_estimate(means), problem, reps, n, reps * n)
+        squares[r] = (summands**2).mean(axis=0)
+    out = _rqmc_output(replicate_estimate(means, squares, n), problem, reps, n, reps * n)
     out["allocation"] = counts.tolist()
     return out

@@ -292,23 +292,57 @@ def allocate(n: int, alpha) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReplicateEstimate:
-    """The mean of ``R`` replicate estimates, its standard error and degrees of freedom."""
+    """The mean of ``R`` replicate estimates, its standard error and degrees of freedom;
+    ``tied`` marks the quantities whose standard error is the points' i.i.d. one because
+    every replicate gave the same value (:func:`replicate_estimate`)."""
 
     estimate: np.ndarray
     stderr: np.ndarray
     dof: int
+    tied: np.ndarray | None = None
 
     def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """``Î ± t_{R-1, (1+level)/2} se``."""
         q = float(stats.t.ppf(0.5 + level / 2.0, self.dof))
         return self.estimate - q * self.stderr, self.estimate + q * self.stderr
 
+    def tied_quantities(self) -> list[int]:
+        """The indices of the tied quantities (``diagnostics["tied_replicates"]``)."""
+        return [] if self.tied is None else np.flatnonzero(self.tied).tolist()
 
-def replicate_estimate(values) -> ReplicateEstimate:
-    """Combine the replicate estimates ``values`` ((R, J)): mean, ``sd / sqrt(R)``, ``R - 1``."""
+    def covariance(self, values) -> np.ndarray:
+        """The replicates' sample covariance over ``R``, its diagonal ``se²`` where tied
+        (a tied quantity's row is zero there, so the matrix stays positive semi-definite)."""
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        cov = np.atleast_2d(np.cov(values, rowvar=False)) / values.shape[0]
+        if self.tied is not None and np.any(self.tied):
+            idx = np.flatnonzero(self.tied)
+            cov[idx, idx] = self.stderr[idx] ** 2
+        return cov
+
+
+def replicate_estimate(values, squares=None, points: int | None = None) -> ReplicateEstimate:
+    """Combine the replicate estimates ``values`` ((R, J)): mean, ``sd / sqrt(R)``, ``R - 1``.
+
+    Replicates that all give the same value (a quantity of few levels, such as a 0/1 event,
+    on nets of few points: each net's count of hits is ``floor`` or ``ceil`` of ``n p``) show
+    the nets' resolution, not certainty: their spread 0 would make a zero-width interval.
+    There, with ``squares`` ((R, J), each net's mean of the squared values) and ``points``
+    (per net), the standard error is the i.i.d. one of the ``N = R n`` points,
+    ``sqrt(s² / N)``: an RQMC error is no larger than that on such integrands, so the
+    interval is conservative, never empty (``tied`` in the result).
+    """
     values = np.atleast_2d(np.asarray(values, dtype=float))
     reps = values.shape[0]
     if reps < 2:
         raise ValueError(f"replicate estimates need at least 2 replicates, got {reps}")
-    return ReplicateEstimate(values.mean(axis=0),
-                             values.std(axis=0, ddof=1) / np.sqrt(reps), reps - 1)
+    mean = values.mean(axis=0)
+    stderr = values.std(axis=0, ddof=1) / np.sqrt(reps)
+    tied = None
+    if squares is not None and points is not None:
+        n_total = reps * int(points)
+        second = np.atleast_2d(np.asarray(squares, dtype=float)).mean(axis=0)
+        variance = np.maximum(second - mean**2, 0.0) * n_total / max(n_total - 1, 1)
+        tied = (stderr == 0) & (variance > 0)
+        stderr = np.where(tied, np.sqrt(variance / n_total), stderr)
+    return ReplicateEstimate(mean, stderr, reps - 1, tied)
