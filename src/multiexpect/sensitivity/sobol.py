@@ -498,13 +498,13 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
                                           prepared.options, replicates, law_first)
-            diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
             if diag.get("route") == LAW_ROUTE:  # pick-freeze RQMC of the same runs
                 theta, cov = _law_route_moments(wrapper, diag["replicates"])
-                diag["ratios"] = None
+                diag["ratios"] = None  # the plain quantities: nothing adjusted
             else:
                 lmat = wrapper.lmat  # back from adjusted to plain quantities
                 theta, cov = lmat @ theta, lmat @ cov @ lmat.T
+                diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
         elif blocks is not None:
             theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks)
         elif replicates is not None:
@@ -601,8 +601,8 @@ def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
                       for r, u in enumerate(nets)])
     theta, cov = _replicate_moments(means)
     return theta, cov, {"n_points": reps * n, "sampling": "rqmc",
-                                     "interval": INTERVAL_REPLICATES, "replicates": reps,
-                                     "points_per_replicate": n, "dof": reps - 1}
+                        "interval": INTERVAL_REPLICATES, "replicates": reps,
+                        "points_per_replicate": n, "dof": reps - 1}
 
 
 def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
