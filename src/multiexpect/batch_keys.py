@@ -25,6 +25,8 @@ separate RQMC, replicate ``r``, law ``l``  ``l R + r``        ``(seed, 0, 10^6 +
 mixture RQMC, replicate ``r``           ``r``               ``(seed, r, 0)``
 mixture MC                              ``0``               ``(seed, 0, 0)``
 Sobol' pick-freeze chunk ``k``          ``k``               ``(seed, k, 0)``
+Sobol' pick-freeze RQMC replicate ``r``  ``r``               ``(seed, 0, 10^6 + r)``
+Sobol' pick-freeze one net               ``0``               ``(seed, 0, 0)``
 =====================================  ==================  ==============================
 
 (``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
@@ -34,9 +36,11 @@ nets of the law, negative keys below every pilot extension's, so :func:`is_pilot
 them; when the law route is taken the law's replicates ``R_0 .. R - 1`` follow as the final
 stage after the one stage, the pilot; when it is not, the keys are the table's above. The
 nets of the law, :func:`law_net_generator` ``(seed, r)``, are the same for the law-first
-pilot and law route and for separate RQMC, so that the law route draws exactly the points
-of ``method="mc", sampling="rqmc"``; their streams, ``10^6 + r`` of key 0, are above every
-pilot extension chunk's and below no other stream of key 0.)
+pilot and law route, for separate RQMC and for the Sobol' pick-freeze RQMC replicates (in
+``2d`` dimensions), so that the law route draws exactly the points of ``method="mc",
+sampling="rqmc"`` (of ``method="pick-freeze", sampling="rqmc"`` for Sobol'); their
+streams, ``10^6 + r`` of key 0, are above every pilot extension chunk's and below no other
+stream of key 0.)
 """
 
 from __future__ import annotations
@@ -194,6 +198,7 @@ def rqmc_replicate(replicate: int, law_index: int = 0, replicates: int = 1) -> i
 
 
 def rqmc_generator(seed: int, replicate: int) -> np.random.Generator:
-    """The generator scrambling replicate ``replicate``'s net of mixture RQMC and of the
-    Sobol' pick-freeze RQMC (separate RQMC: :func:`law_net_generator`)."""
+    """The generator scrambling replicate ``replicate``'s net of mixture RQMC and the one net
+    of Sobol' pick-freeze RQMC (``replicate`` 0; separate RQMC and the pick-freeze
+    replicates: :func:`law_net_generator`)."""
     return generator(seed, replicate)

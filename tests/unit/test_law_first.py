@@ -232,3 +232,42 @@ def test_perturbed_law_indices_take_auto():
     with pytest.raises(ValueError, match="'sampling' 'auto' is not available for method 'mc'"):
         me.perturbed_law_indices(NeverRun(), law, pert, budget=8000, rng=0,
                                  sampling="auto", method="mc")
+
+
+@pytest.mark.parametrize(("orders", "budget"), [(("first", "total"), 20_000),
+                                                ("first", 7000), ("total", 5 * 4096)])
+def test_sobol_law_route_is_pick_freeze_rqmc_bit_for_bit(orders, budget):
+    """The law route of Sobol' ``"auto"`` is ``method="pick-freeze", sampling="rqmc"`` on
+    the same nets (the pilot's two the first replicates): the same indices, standard
+    errors and covariance to the last bit, so that comparing them is a tie by construction."""
+    law = me.Law([stats.norm()] * 3)
+    kwargs = {"budget": budget, "rng": 11, "orders": orders}
+    auto = me.sobol_indices(_linear3, law, sampling="auto", **kwargs)
+    plain = me.sobol_indices(_linear3, law, method="pick-freeze", sampling="rqmc", **kwargs)
+    assert auto.diagnostics["route"] == LAW_ROUTE
+    for field in ("first_order", "total_order", "first_order_stderr", "total_order_stderr",
+                  "covariance"):
+        assert np.array_equal(getattr(auto, field), getattr(plain, field), equal_nan=True)
+    assert (auto.mean, auto.variance, auto.mean_stderr) == (plain.mean, plain.variance,
+                                                            plain.mean_stderr)
+    assert auto.n_evaluations == plain.n_evaluations
+    assert auto.diagnostics["dof"] == plain.diagnostics["dof"]
+    assert auto.diagnostics["quantity_estimate"] == plain.diagnostics["quantity_estimate"]
+
+
+def test_resumed_sobol_auto_study_on_the_law_route_is_bit_identical():
+    """The law route's estimate is read from every net's runs, stored or not: a study
+    interrupted after four nets and resumed gives the uninterrupted indices."""
+    law = me.Law([stats.norm()] * 3)
+    kwargs = {"budget": 20_000, "rng": 5, "sampling": "auto", "study_id": "sobol-auto"}
+    whole = me.sobol_indices(_linear3, law, **kwargs)
+    assert whole.diagnostics["route"] == LAW_ROUTE
+    store = me.InMemoryStore()
+    crashing = Interrupting(_linear3, limit=4)  # the pilot's two nets and two more
+    with pytest.raises(KeyboardInterrupt):
+        me.sobol_indices(crashing, law, store=store, **kwargs)
+    again = Interrupting(_linear3)
+    resumed = me.sobol_indices(again, law, store=store, **kwargs)
+    assert resumed.first_order.tobytes() == whole.first_order.tobytes()
+    assert resumed.total_order_stderr.tobytes() == whole.total_order_stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs

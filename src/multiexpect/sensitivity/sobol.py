@@ -42,7 +42,8 @@ beam (4 repetitions, mean predicted s.e.^2 summed): 1.21e-4 without, 1.09e-4 wit
 ``method="pick-freeze"`` is plain Monte Carlo of the same quantities at the same number of
 runs: Saltelli 2010 first order and Jansen total order (or the centred Sobol' estimator for
 first order alone), the classical baseline. With ``sampling="rqmc"`` its points ``Z`` are
-``R`` scrambled Sobol' nets of dimension ``2d`` (:mod:`multiexpect.sampling.rqmc`), one
+``R`` scrambled Sobol' nets of dimension ``2d`` (:mod:`multiexpect.sampling.rqmc`; net ``r``
+:func:`~multiexpect.estimators.monte_carlo.law_net`'s, the nets of ``sampling="auto"``), one
 batch each: ``θ̂`` is the mean of the replicates' quantity means, ``Σ̂`` their covariance over
 ``R``, and the intervals Student's t on ``R - 1`` degrees of freedom (``diagnostics["dof"]``):
 ``g^T θ̂`` is the mean of ``R`` independent replicate values for any fixed ``g``, so the
@@ -79,8 +80,9 @@ from scipy import stats
 
 from .. import batch_keys
 from ..engine import run_engine
-from ..engine.law_first import check_law_first
+from ..engine.law_first import LAW_ROUTE, check_law_first
 from ..engine.rqmc_final import check_rqmc_final
+from ..estimators.monte_carlo import law_net
 from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
@@ -91,6 +93,7 @@ from ..sampling.rqmc import (
     ONE_NET,
     block_estimate,
     check_blocks,
+    normal_from_uniform,
     one_net_plan,
     replicate_plan,
     replicates_for,
@@ -280,16 +283,21 @@ class _PickFreezeModel:
     Maps ``(U, U')`` to ``(X, X')`` with ``law.from_standard``, sends the stacked
     ``runs_per_point * n`` inputs to the model in ONE call, and returns the quantity columns.
     The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
+    With ``record``, the mean of each call's plain (not adjusted) quantity values is kept in
+    ``plain_means``, in call order: on the law route of ``sampling="auto"`` the calls are
+    the law's nets ``0 .. R - 1`` and these are pick-freeze RQMC's replicate means.
     """
 
     def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None,
-                 adjust: bool = False):
+                 adjust: bool = False, record: bool = False):
         self.law = law
         self.layout = layout
         self.evaluate = evaluate
         self.centre = None if centre is None else float(centre)
         self.adjust = adjust
         self.ratios: np.ndarray | None = None
+        self.record = record
+        self.plain_means: list[np.ndarray] = []
 
     @property
     def lmat(self) -> np.ndarray:
@@ -314,6 +322,8 @@ class _PickFreezeModel:
         if self.centre is None:
             self.centre = float(np.mean(y))
         values = self.layout.quantities(y, self.centre)
+        if self.record:
+            self.plain_means.append(values.mean(axis=0))
         if self.adjust and self.ratios is None:
             first, total, _ = self.layout.indices(values.mean(axis=0))
             ratios = np.concatenate([first[np.isfinite(first)], total[np.isfinite(total)]])
@@ -414,8 +424,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         Student's t on ``R - 1`` degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot
         is drawn on scrambled nets of the ``2d``-dimensional pick-freeze law and decides, as
         for :func:`~multiexpect.expectations`, between RQMC pick-freeze of the law over the
-        whole budget (``R`` replicates, Student t) and adaptation
-        (:mod:`multiexpect.engine.law_first`; ``diagnostics["route"]`` says which).
+        whole budget and adaptation (:mod:`multiexpect.engine.law_first`;
+        ``diagnostics["route"]`` says which). The pilot's nets are the first two replicates
+        of ``method="pick-freeze", sampling="rqmc"``, and the law route is that estimator
+        on the same nets, bit for bit (plain quantities centred on net 0, ``R``
+        replicates, Student t).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -481,13 +494,17 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
 
     with prepared.evaluation_context() as counter:
         wrapper = _PickFreezeModel(law, layout, counter, centre,
-                                   adjust=bool(adjust) and method == "aiscv")
+                                   adjust=bool(adjust) and method == "aiscv", record=law_first)
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
                                           prepared.options, replicates, law_first)
-            lmat = wrapper.lmat  # back from adjusted to plain quantities
-            theta, cov = lmat @ theta, lmat @ cov @ lmat.T
-            diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
+            if diag.get("route") == LAW_ROUTE:  # pick-freeze RQMC of the same runs
+                theta, cov = _law_route_moments(wrapper, diag["replicates"])
+                diag["ratios"] = None  # the plain quantities: nothing adjusted
+            else:
+                lmat = wrapper.lmat  # back from adjusted to plain quantities
+                theta, cov = lmat @ theta, lmat @ cov @ lmat.T
+                diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
         elif blocks is not None:
             theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks)
         elif replicates is not None:
@@ -573,18 +590,39 @@ def _run_pick_freeze(wrapper, layout, points, seed):
 def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
     """Pick-freeze on ``R`` scrambled Sobol' nets of ``n`` points in ``2d`` dimensions.
 
-    Replicate ``r`` is batch ``r``; returns the mean of the replicate means, their covariance
-    over ``R`` and the degrees of freedom ``R - 1`` in the diagnostics.
+    Replicate ``r`` is batch ``r``, its points net ``r`` of the ``2d``-dimensional law
+    (:func:`~multiexpect.estimators.monte_carlo.law_net`, the nets ``sampling="auto"``
+    draws: its law route is this estimator); returns the mean of the replicate means, their
+    covariance over ``R`` and the degrees of freedom ``R - 1`` in the diagnostics.
     """
     reps, n = replicate_plan(points, replicates)
-    nets = (sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, r))
-            for r in range(reps))
+    nets = (normal_from_uniform(law_net(seed, r, n, 2 * layout.dim)) for r in range(reps))
     means = np.stack([wrapper(u, batch_keys.rqmc_replicate(r)).mean(axis=0)
                       for r, u in enumerate(nets)])
-    cov = np.atleast_2d(np.cov(means, rowvar=False)) / reps
-    return means.mean(axis=0), cov, {"n_points": reps * n, "sampling": "rqmc",
-                                     "interval": INTERVAL_REPLICATES, "replicates": reps,
-                                     "points_per_replicate": n, "dof": reps - 1}
+    theta, cov = _replicate_moments(means)
+    return theta, cov, {"n_points": reps * n, "sampling": "rqmc",
+                        "interval": INTERVAL_REPLICATES, "replicates": reps,
+                        "points_per_replicate": n, "dof": reps - 1}
+
+
+def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The estimate from ``R`` replicate means ((R, J)): their mean and its covariance, the
+    replicates' covariance over ``R`` (pick-freeze RQMC and the law route of ``"auto"``)."""
+    reps = means.shape[0]
+    return means.mean(axis=0), np.atleast_2d(np.cov(means, rowvar=False)) / reps
+
+
+def _law_route_moments(wrapper, replicates: int) -> tuple[np.ndarray, np.ndarray]:
+    """The law route of ``sampling="auto"``: the engine ran the law's nets ``0 .. R - 1``
+    (the pilot's two, then the rest) through ``wrapper``, which kept each net's plain
+    quantity means; their :func:`_replicate_moments` are ``method="pick-freeze",
+    sampling="rqmc"``'s estimate from the same nets, bit for bit (the engine's own estimate
+    of the adjusted quantities, ``Q_k - r_k S``, is the same mean up to rounding)."""
+    means = np.stack(wrapper.plain_means)
+    if means.shape[0] != replicates:
+        raise RuntimeError(f"the law route ran {means.shape[0]} batches for {replicates} "
+                           f"replicates")
+    return _replicate_moments(means)
 
 
 def _blocks_option(replicates: int | None, options: dict) -> int | None:
