@@ -123,6 +123,7 @@ class _GaussianTransform:
             scale = args[2] if len(args) > 2 else scale
             self.log, self.loc = True, float(loc)
             self.m, self.s = float(np.log(scale)), float(shape)
+        self.scale = float(scale)
 
     @staticmethod
     def applies(dist) -> bool:
@@ -147,6 +148,13 @@ class _GaussianTransform:
     def inverse(self, z):
         t = self.m + self.s * z
         return self.loc + np.exp(t) if self.log else t
+
+    def quantile(self, z):
+        """``F^{-1}(Φ(z))`` as scipy's ``ppf``/``isf`` compute it (the same bits):
+        ``z scale + loc`` (normal), ``exp(s z) scale + loc`` (lognormal)."""
+        if self.log:
+            return np.exp(self.s * z) * self.scale + self.loc
+        return z * self.s + self.m
 
     def logpdf_and_score(self, x, shifted=None):
         """The marginal's log-density and normal score at ``x``."""
@@ -278,8 +286,12 @@ class Law:
 
     def practical_box(self, mass: float) -> np.ndarray:
         """(d, 2) bounds ``[F_i^{-1}(mass), F_i^{-1}(1 - mass)]`` of each marginal: the law
-        has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass)."""
-        return np.array([[m.ppf(mass), m.isf(mass)] for m in self._marginals], dtype=float)
+        has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass);
+        normal and lognormal marginals in closed form (scipy's generic calls are slow)."""
+        z = float(ndtri(mass))
+        return np.array([[m.ppf(mass), m.isf(mass)] if fast is None else
+                         [fast.quantile(z), fast.quantile(-z)]
+                         for m, fast in zip(self._marginals, self._fast)], dtype=float)
 
     @property
     def correlation(self) -> np.ndarray | None:
