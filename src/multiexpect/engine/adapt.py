@@ -179,8 +179,8 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     counts for no part of quantity ``j``)."""
     specs = []
     phi = np.where(np.isfinite(log_fq), phi, 0.0)
-    for j in range(phi.shape[1]):
-        pos, neg = bool(np.any(phi[:, j] > 0)), bool(np.any(phi[:, j] < 0))
+    positive, negative = np.any(phi > 0, axis=0).tolist(), np.any(phi < 0, axis=0).tolist()
+    for j, (pos, neg) in enumerate(zip(positive, negative)):
         if split_signs:
             specs += [(j, 1)] * pos + [(j, -1)] * neg
         elif pos or neg:
@@ -218,12 +218,22 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
 def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
     """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
     point with no part has weight 0 even where no density is finite)."""
-    out = np.empty((len(specs), phi.shape[0]))
+    columns = [j for j, _ in specs]
     with np.errstate(divide="ignore"):
-        for p, (j, sign) in enumerate(specs):
-            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
-            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
-    return out
+        part = sign_parts(phi, specs)
+        log_w = np.log(part) + log_fq[:, columns] - log_h[:, None]
+    # rows contiguous: the fits' sums over a part's points run as over its row alone
+    return np.ascontiguousarray(np.where(part > 0, log_w, -np.inf).T)
+
+
+def sign_parts(values: np.ndarray, specs) -> np.ndarray:
+    """The parts ``values_j^±`` ((n, P), a column per part ``(j, sign)``): ``max(±v_j, 0)``,
+    ``|v_j|`` for sign 0."""
+    columns = [j for j, _ in specs]
+    signs = np.array([sign for _, sign in specs], dtype=float)
+    picked = values[:, columns]
+    with np.errstate(invalid="ignore"):  # 0 * inf, in the unused branch of sign 0
+        return np.where(signs == 0, np.abs(picked), np.maximum(signs * picked, 0.0))
 
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
@@ -239,8 +249,8 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     n_comp = log_comp.shape[1]
     a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
     b = log_ratio_exp(log_comp, log_h[:, None])
-    part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
-                                   np.maximum(s * a[:, j], 0.0)) for j, s in specs])
+    # each part's mean over a contiguous row: the same sums as over the column alone
+    part_means = np.ascontiguousarray(sign_parts(a, specs).T).mean(axis=1)
     lower = np.zeros(n_comp)
     lower[-1] = opts.defensive
     own_beta = np.zeros((state.problem.n_quantities, n_comp))
