@@ -149,6 +149,12 @@ class _GaussianTransform:
         t = self.m + self.s * z
         return self.loc + np.exp(t) if self.log else t
 
+    def support(self) -> tuple[float, float]:
+        """The marginal's support as scipy's ``support()`` computes it (the same bits):
+        ``(a scale + loc, inf)`` with ``a = -inf`` (normal) or ``0`` (lognormal)."""
+        lower = 0.0 if self.log else -np.inf
+        return (lower * self.scale + (self.loc if self.log else self.m), np.inf)
+
     def quantile(self, z):
         """``F^{-1}(Φ(z))`` as scipy's ``ppf``/``isf`` compute it (the same bits):
         ``z scale + loc`` (normal), ``exp(s z) scale + loc`` (lognormal)."""
@@ -277,9 +283,11 @@ class Law:
 
     @property
     def support_box(self) -> np.ndarray:
-        """(d, 2) bounds of the marginals' supports (read from scipy once per law)."""
+        """(d, 2) bounds of the marginals' supports (read once per law; normal and lognormal
+        marginals in closed form)."""
         if self._support_box is None:
-            box = np.array([m.support() for m in self._marginals], dtype=float)
+            box = np.array([m.support() if fast is None else fast.support()
+                            for m, fast in zip(self._marginals, self._fast)], dtype=float)
             box.setflags(write=False)
             self._support_box = box
         return self._support_box

@@ -232,8 +232,11 @@ def sign_parts(values: np.ndarray, specs) -> np.ndarray:
     columns = [j for j, _ in specs]
     signs = np.array([sign for _, sign in specs], dtype=float)
     picked = values[:, columns]
-    with np.errstate(invalid="ignore"):  # 0 * inf, in the unused branch of sign 0
-        return np.where(signs == 0, np.abs(picked), np.maximum(signs * picked, 0.0))
+    # sign flips rather than products: no slow arithmetic on subnormal values
+    if np.all(signs == 0):
+        return np.abs(picked)
+    signed = np.maximum(np.where(signs < 0, np.negative(picked), picked), 0.0)
+    return np.where(signs == 0, np.abs(picked), signed) if np.any(signs == 0) else signed
 
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
