@@ -20,7 +20,13 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.control_variates import regress_controls
-from ..estimators.importance import StreamingMoments, iscv_summands, law_ratios, log_ratio_exp
+from ..estimators.importance import (
+    StreamingMoments,
+    iscv_summands,
+    law_columns,
+    law_ratios,
+    log_ratio_exp,
+)
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext, fit_parts
@@ -97,7 +103,7 @@ def propose(state: EngineState) -> Proposal:
     sample = state.sample
     z, phi = sample.z[idx], sample.phi[idx]
     log_laws = sample.log_laws[idx]
-    log_fq = log_laws[:, problem.law_index]
+    log_fq = law_columns(log_laws, problem.law_index)
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
@@ -179,8 +185,11 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     (sign 0: ``|phi_j|`` when signs are not split; a point outside law ``j``'s support
     counts for no part of quantity ``j``)."""
     specs = []
-    phi = np.where(np.isfinite(log_fq), phi, 0.0)
-    positive, negative = np.any(phi > 0, axis=0).tolist(), np.any(phi < 0, axis=0).tolist()
+    # a point outside law j's support counts for neither sign (boolean masks only: no copy
+    # of phi)
+    finite = np.isfinite(log_fq)
+    positive = np.any((phi > 0) & finite, axis=0).tolist()
+    negative = np.any((phi < 0) & finite, axis=0).tolist()
     for j, (pos, neg) in enumerate(zip(positive, negative)):
         if split_signs:
             specs += [(j, 1)] * pos + [(j, -1)] * neg
@@ -219,25 +228,21 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
 def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
     """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
     point with no part has weight 0 even where no density is finite)."""
-    columns = [j for j, _ in specs]
+    out = np.empty((len(specs), phi.shape[0]))
     with np.errstate(divide="ignore"):
-        part = sign_parts(phi, specs)
-        log_w = np.log(part) + log_fq[:, columns] - log_h[:, None]
-    # rows contiguous: the fits' sums over a part's points run as over its row alone
-    return np.ascontiguousarray(np.where(part > 0, log_w, -np.inf).T)
+        for p, (j, sign) in enumerate(specs):
+            part = _sign_part(phi[:, j], sign)
+            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+    return out
 
 
-def sign_parts(values: np.ndarray, specs) -> np.ndarray:
-    """The parts ``values_j^±`` ((n, P), a column per part ``(j, sign)``): ``max(±v_j, 0)``,
-    ``|v_j|`` for sign 0."""
-    columns = [j for j, _ in specs]
-    signs = np.array([sign for _, sign in specs], dtype=float)
-    picked = values[:, columns]
-    # sign flips rather than products: no slow arithmetic on subnormal values
-    if np.all(signs == 0):
-        return np.abs(picked)
-    signed = np.maximum(np.where(signs < 0, np.negative(picked), picked), 0.0)
-    return np.where(signs == 0, np.abs(picked), signed) if np.any(signs == 0) else signed
+def _sign_part(values: np.ndarray, sign: int) -> np.ndarray:
+    """``max(sign v, 0)``, ``|v|`` for sign 0; by sign flips, not products (no slow
+    arithmetic on subnormal values). Column by column: (n, P) temporaries of a large
+    sample cost more in fresh pages than the loop does."""
+    if sign == 0:
+        return np.abs(values)
+    return np.maximum(values if sign > 0 else np.negative(values), 0.0)
 
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
@@ -253,15 +258,15 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     n_comp = log_comp.shape[1]
     a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
     b = log_ratio_exp(log_comp, log_h[:, None])
-    # each part's mean over a contiguous row: the same sums as over the column alone
-    part_means = np.ascontiguousarray(sign_parts(a, specs).T).mean(axis=1)
+    part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
     lower = np.zeros(n_comp)
     lower[-1] = opts.defensive
     own_beta = np.zeros((state.problem.n_quantities, n_comp))
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
-    residual2 = (a - b @ own_beta.T) ** 2
+    residual2 = b @ own_beta.T  # (a - b β^T)^2 in place: no fresh (n, J) temporaries
+    np.square(np.subtract(a, residual2, out=residual2), out=residual2)
     owner = np.array([j for j, _ in specs], dtype=int)
     if _balanced(state):
         weights, share = balanced_weights(residual2, b, owner, part_means * fits.shares,
@@ -343,7 +348,8 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     summands."""
     problem, control = state.problem, state.setup.options.control
     responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
-    controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
+    controls = log_ratio_exp(log_comp, log_g[:, None])
+    controls -= 1.0
     mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha)
     beta, variance = regress_controls(responses, controls, mask)
     if control == "none":

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..logspace import exp_inplace
 
-__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_ratios", "log_ratio_exp",
-           "subtract_controls", "subtract_ratio_controls"]
+__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
+           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
@@ -28,6 +28,14 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     if nan.any():
         np.copyto(out, 0.0, where=nan & np.isneginf(log_num))
     return out
+
+
+def law_columns(log_laws: np.ndarray, law_index: np.ndarray) -> np.ndarray:
+    """``log f_j`` of each quantity ((n, J)) from the laws' columns ((n, L)): with one law a
+    read-only broadcast of its column (no (n, J) copy), else the columns picked."""
+    if log_laws.shape[1] == 1:
+        return np.broadcast_to(log_laws, (log_laws.shape[0], len(law_index)))
+    return log_laws[:, law_index]
 
 
 def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | None = None
