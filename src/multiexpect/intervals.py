@@ -136,6 +136,11 @@ def event_interval(estimate, stderr, level: float, *, hits=None,
     return low, high
 
 
+def _zero_one(values: np.ndarray) -> np.ndarray:
+    """Whether each column of ``values`` ((n, m)) holds only 0 and 1."""
+    return np.all((values == 0.0) | (values == 1.0), axis=0)
+
+
 class HitTally:
     """``evaluate`` passed through, counting the runs and the hits of every output column.
 
@@ -152,8 +157,12 @@ class HitTally:
     def __call__(self, x, batch):
         outputs = self.evaluate(x, batch)
         values = np.asarray(outputs, dtype=float).reshape(np.shape(x)[0], -1)
-        binary = np.all((values == 0.0) | (values == 1.0), axis=0)
-        self.binary = binary if self.binary is None else self.binary & binary
+        if self.binary is None:
+            self.binary = _zero_one(values)
+        elif self.binary.any():  # only the columns still 0/1 can stay events
+            still = np.flatnonzero(self.binary)
+            self.binary = self.binary.copy()
+            self.binary[still] = _zero_one(values[:, still])
         self.records.append((int(batch), values.shape[0], np.count_nonzero(values, axis=0)))
         return outputs
 

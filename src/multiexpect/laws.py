@@ -123,6 +123,7 @@ class _GaussianTransform:
             scale = args[2] if len(args) > 2 else scale
             self.log, self.loc = True, float(loc)
             self.m, self.s = float(np.log(scale)), float(shape)
+        self.scale = float(scale)
 
     @staticmethod
     def applies(dist) -> bool:
@@ -147,6 +148,19 @@ class _GaussianTransform:
     def inverse(self, z):
         t = self.m + self.s * z
         return self.loc + np.exp(t) if self.log else t
+
+    def support(self) -> tuple[float, float]:
+        """The marginal's support as scipy's ``support()`` computes it (the same bits):
+        ``(a scale + loc, inf)`` with ``a = -inf`` (normal) or ``0`` (lognormal)."""
+        lower = 0.0 if self.log else -np.inf
+        return (lower * self.scale + (self.loc if self.log else self.m), np.inf)
+
+    def quantile(self, z):
+        """``F^{-1}(Φ(z))`` as scipy's ``ppf``/``isf`` compute it (the same bits):
+        ``z scale + loc`` (normal), ``exp(s z) scale + loc`` (lognormal)."""
+        if self.log:
+            return np.exp(self.s * z) * self.scale + self.loc
+        return z * self.s + self.m
 
     def logpdf_and_score(self, x, shifted=None):
         """The marginal's log-density and normal score at ``x``."""
@@ -269,17 +283,23 @@ class Law:
 
     @property
     def support_box(self) -> np.ndarray:
-        """(d, 2) bounds of the marginals' supports (read from scipy once per law)."""
+        """(d, 2) bounds of the marginals' supports (read once per law; normal and lognormal
+        marginals in closed form)."""
         if self._support_box is None:
-            box = np.array([m.support() for m in self._marginals], dtype=float)
+            box = np.array([m.support() if fast is None else fast.support()
+                            for m, fast in zip(self._marginals, self._fast)], dtype=float)
             box.setflags(write=False)
             self._support_box = box
         return self._support_box
 
     def practical_box(self, mass: float) -> np.ndarray:
         """(d, 2) bounds ``[F_i^{-1}(mass), F_i^{-1}(1 - mass)]`` of each marginal: the law
-        has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass)."""
-        return np.array([[m.ppf(mass), m.isf(mass)] for m in self._marginals], dtype=float)
+        has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass);
+        normal and lognormal marginals in closed form (scipy's generic calls are slow)."""
+        z = float(ndtri(mass))
+        return np.array([[m.ppf(mass), m.isf(mass)] if fast is None else
+                         [fast.quantile(z), fast.quantile(-z)]
+                         for m, fast in zip(self._marginals, self._fast)], dtype=float)
 
     @property
     def correlation(self) -> np.ndarray | None:

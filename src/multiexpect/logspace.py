@@ -33,16 +33,17 @@ def exp_inplace(x: np.ndarray) -> np.ndarray:
 _BLOCK_ENTRIES = 1 << 16
 
 
-def logsumexp_rows(a: np.ndarray) -> np.ndarray:
-    """``log sum_k exp(a[i, k])`` for each row of a real (n, K) array ((n,)), in blocks of
-    rows (each row's result is the same whatever the block)."""
+def logsumexp_rows(a: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
+    """``log sum_k exp(a[i, k] + shift[k])`` for each row of a real (n, K) array ((n,);
+    ``shift`` 0 by default), in blocks of rows (each row's result is the same whatever the
+    block; ``a + shift`` formed block by block, not as a whole (n, K) array)."""
     a = np.asarray(a, dtype=float)
     n, k = a.shape
     rows = max(256, _BLOCK_ENTRIES // max(k, 1))
     out = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for lo in range(0, n, rows):
-            block = a[lo:lo + rows]
+            block = a[lo:lo + rows] if shift is None else a[lo:lo + rows] + shift
             top = block.max(axis=1) if k else np.zeros(block.shape[0])
             top[~np.isfinite(top)] = 0.0
             sums = exp_inplace(block - top[:, None]).sum(axis=1)

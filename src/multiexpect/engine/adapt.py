@@ -20,7 +20,13 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.control_variates import regress_controls
-from ..estimators.importance import StreamingMoments, iscv_summands, law_ratios, log_ratio_exp
+from ..estimators.importance import (
+    StreamingMoments,
+    iscv_summands,
+    law_columns,
+    law_ratios,
+    log_ratio_exp,
+)
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
 from ..proposals.families import FAMILIES, FitContext, fit_parts
@@ -97,7 +103,7 @@ def propose(state: EngineState) -> Proposal:
     sample = state.sample
     z, phi = sample.z[idx], sample.phi[idx]
     log_laws = sample.log_laws[idx]
-    log_fq = log_laws[:, problem.law_index]
+    log_fq = law_columns(log_laws, problem.law_index)
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
@@ -125,15 +131,16 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))
     log_g_new = proposal.logpdf_from_components(log_comp_new)
-    beta, variance, moments = _regress(state, fits, alpha, phi_new, log_laws_new,
-                                       log_comp_new, log_g_new)
+    beta, variance, moments, summands = _regress(state, fits, alpha, phi_new, log_laws_new,
+                                                 log_comp_new, log_g_new)
     runs_used = state.runs_used + runs
     error = state.predicted_error(variance, runs_used)
     fit_ess = np.zeros(problem.n_quantities)
     for (j, _), n_eff in zip(fits.specs, fits.ess):
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
-                          fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))))
+                          fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))),
+                          batch_summands=summands)
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
@@ -178,9 +185,12 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     (sign 0: ``|phi_j|`` when signs are not split; a point outside law ``j``'s support
     counts for no part of quantity ``j``)."""
     specs = []
-    phi = np.where(np.isfinite(log_fq), phi, 0.0)
-    for j in range(phi.shape[1]):
-        pos, neg = bool(np.any(phi[:, j] > 0)), bool(np.any(phi[:, j] < 0))
+    # a point outside law j's support counts for neither sign (boolean masks only: no copy
+    # of phi)
+    finite = np.isfinite(log_fq)
+    positive = np.any((phi > 0) & finite, axis=0).tolist()
+    negative = np.any((phi < 0) & finite, axis=0).tolist()
+    for j, (pos, neg) in enumerate(zip(positive, negative)):
         if split_signs:
             specs += [(j, 1)] * pos + [(j, -1)] * neg
         elif pos or neg:
@@ -221,9 +231,18 @@ def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
     out = np.empty((len(specs), phi.shape[0]))
     with np.errstate(divide="ignore"):
         for p, (j, sign) in enumerate(specs):
-            part = np.abs(phi[:, j]) if sign == 0 else np.maximum(sign * phi[:, j], 0.0)
+            part = _sign_part(phi[:, j], sign)
             out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
     return out
+
+
+def _sign_part(values: np.ndarray, sign: int) -> np.ndarray:
+    """``max(sign v, 0)``, ``|v|`` for sign 0; by sign flips, not products (no slow
+    arithmetic on subnormal values). Column by column: (n, P) temporaries of a large
+    sample cost more in fresh pages than the loop does."""
+    if sign == 0:
+        return np.abs(values)
+    return np.maximum(values if sign > 0 else np.negative(values), 0.0)
 
 
 def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_comp):
@@ -239,15 +258,15 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     n_comp = log_comp.shape[1]
     a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
     b = log_ratio_exp(log_comp, log_h[:, None])
-    part_means = np.array([np.mean(np.abs(a[:, j]) if s == 0 else
-                                   np.maximum(s * a[:, j], 0.0)) for j, s in specs])
+    part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
     lower = np.zeros(n_comp)
     lower[-1] = opts.defensive
     own_beta = np.zeros((state.problem.n_quantities, n_comp))
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
-    residual2 = (a - b @ own_beta.T) ** 2
+    residual2 = b @ own_beta.T  # (a - b β^T)^2 in place: no fresh (n, J) temporaries
+    np.square(np.subtract(a, residual2, out=residual2), out=residual2)
     owner = np.array([j for j, _ in specs], dtype=int)
     if _balanced(state):
         weights, share = balanced_weights(residual2, b, owner, part_means * fits.shares,
@@ -325,10 +344,12 @@ def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
 
 def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, log_g):
     """``β`` by least squares of the batch's responses on its controls (None with
-    ``control="none"``), the residual variances and the batch's summands' moments."""
+    ``control="none"``), the residual variances, the batch's summands' moments and the
+    summands."""
     problem, control = state.problem, state.setup.options.control
     responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
-    controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
+    controls = log_ratio_exp(log_comp, log_g[:, None])
+    controls -= 1.0
     mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha)
     beta, variance = regress_controls(responses, controls, mask)
     if control == "none":
@@ -336,7 +357,7 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     summands = responses if beta is None else responses - controls @ beta.T
     moments = StreamingMoments(problem.n_quantities)
     moments.update(summands)
-    return beta, variance, moments
+    return beta, variance, moments, summands
 
 
 def control_mask(control: str, specs, n_quantities: int, n_comp: int,

@@ -141,11 +141,15 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
     :func:`~multiexpect.batch_keys.final_chunk`); the kept parts and the runs spent."""
     setup, problem = state.setup, state.problem
     kept, runs, left, chunk = [], 0, n_final, 0
+    proposal = best.proposal if best.stage else None
+    # the frozen proposal's tail mass outside the practical box, asked once for every chunk
+    droppable = (None if proposal is None or setup.practical is None
+                 else setup.practical.droppable(proposal))
     while left > 0:
         n = min(left, setup.options.chunk_size)
         key = batch_keys.final_chunk(state.sample.n_stages, chunk)
         z = best.proposal.sample(n, batch_keys.generator(setup.seed, key))
-        outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
+        outputs, log_laws, spent = run_model(setup, z, key, proposal, droppable)
         runs += spent
         phi = problem.quantity_values(outputs)
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)

@@ -24,24 +24,25 @@ from .weights import resolve_weights
 __all__ = ["PilotDraw", "event_quantities", "init", "run_model", "run_model_scored"]
 
 
-def run_model(setup: EngineSetup, z: np.ndarray, key: int,
-              proposal=None) -> tuple[np.ndarray, np.ndarray, int]:
+def run_model(setup: EngineSetup, z: np.ndarray, key: int, proposal=None,
+              droppable: bool | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Model outputs and law log-densities at working points ``z``, and the runs spent:
     points where no law has mass are not run (their outputs are 0), nor, for a batch of an
     adaptive ``proposal`` (a mixture), its points where the law has no practical mass
-    (:mod:`.practical`)."""
-    outputs, _, log_laws, runs = run_model_scored(setup, z, key, proposal)
+    (:mod:`.practical`; ``droppable``: whether they may be dropped, when known)."""
+    outputs, _, log_laws, runs = run_model_scored(setup, z, key, proposal, droppable)
     return outputs, log_laws, runs
 
 
-def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int, proposal=None):
+def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int, proposal=None,
+                     droppable: bool | None = None):
     """:func:`run_model` with the exceedances' scores apart (None unless ``setup.scored``:
     the evaluate callable then returns ``phi`` and the scores side by side)."""
     problem = setup.sampling
     x = problem.to_inputs(z)
     log_laws = problem.law_logpdfs(z, x)
     support = np.any(np.isfinite(log_laws), axis=1)
-    support = practical_support(setup.practical, proposal, x, support)
+    support = practical_support(setup.practical, proposal, x, support, droppable)
     if np.all(support):
         outputs = setup.evaluate(x, key)
     else:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..laws import Law
 
@@ -80,20 +80,31 @@ class PracticalBox:
         scale = np.sqrt(np.diag(cov))
         lo, hi = (self.scores[:, 0] - mean) / scale, (mean - self.scores[:, 1]) / scale
         dof = getattr(component, "dof", None)
-        tail = stats.norm.cdf if dof is None else stats.t(dof).cdf
-        return float(np.sum(tail(lo) + tail(hi)))
+        # the standard normal's and t's cdf as scipy.stats computes them, without its wrapper
+        if dof is None:
+            return float(np.sum(special.ndtr(lo) + special.ndtr(hi)))
+        return float(np.sum(special.stdtr(dof, lo) + special.stdtr(dof, hi)))
+
+    def droppable(self, proposal) -> bool:
+        """Whether every fitted component of the mixture ``proposal`` (its last component
+        the law) puts mass at most ``STRAY_MASS`` outside the box: its points outside may
+        then be left unrun."""
+        return max((self.tail_mass(c) for c in proposal.components[:-1]),
+                   default=0.0) <= STRAY_MASS
 
 
 def practical_support(box: PracticalBox | None, proposal, x: np.ndarray,
-                      support: np.ndarray) -> np.ndarray:
+                      support: np.ndarray, droppable: bool | None = None) -> np.ndarray:
     """The points of ``support`` to run from a batch of the mixture ``proposal`` (its last
     component the law): all of them, less the ones outside ``box`` when every fitted
-    component puts mass at most ``STRAY_MASS`` there."""
+    component puts mass at most ``STRAY_MASS`` there (``droppable``:
+    :meth:`PracticalBox.droppable` of ``proposal``, when known: a frozen proposal's many
+    chunks ask it once)."""
     if box is None or proposal is None:
         return support
     outside = support & box.outside(x)
     if not outside.any():
         return support
-    if max(box.tail_mass(c) for c in proposal.components[:-1]) > STRAY_MASS:
+    if not (box.droppable(proposal) if droppable is None else droppable):
         return support
     return support & ~outside

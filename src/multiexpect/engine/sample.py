@@ -94,7 +94,7 @@ class RecycledSample:
         columns = np.column_stack(self.log_props[first:])
         if rows is not None:
             columns = columns[rows]
-        return logsumexp_rows(columns + np.log(counts / counts.sum()))
+        return logsumexp_rows(columns, np.log(counts / counts.sum()))
 
     def law_component(self, rows=slice(None)) -> np.ndarray:
         """``log g_0`` (the law or the laws' mixture, every mixture's last component)."""

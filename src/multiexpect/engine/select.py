@@ -65,13 +65,19 @@ def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
     rows = batch_of >= first
     log_h = sample.log_h(first, rows)
     log_g = sample.log_props[cand.stage][rows]
+    # the candidate's own batch (the first rows) has its summands from the adaptive step
+    known = cand.batch_summands if cand.stage == first else None
+    later = rows if known is None else batch_of > first
     if cand.stage == 0:
         log_comp = None
     else:
-        log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[rows],
-                                     sample.law_component(rows))
-    summands = iscv_summands(sample.phi[rows], sample.log_laws[rows], log_comp, log_g, cand.beta,
+        log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[later],
+                                     sample.law_component(later))
+    summands = iscv_summands(sample.phi[later], sample.log_laws[later], log_comp,
+                             sample.log_props[cand.stage][later], cand.beta,
                              state.problem.law_index)
+    if known is not None:
+        summands = np.concatenate([known, summands])
     log_ratio = log_g - log_h
     ratio = np.exp(log_ratio - np.max(log_ratio))
     ess = float(ratio.sum() ** 2 / np.sum(ratio**2))

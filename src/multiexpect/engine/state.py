@@ -52,8 +52,10 @@ class Stage:
 class Candidate:
     """A proposal that could serve the final stage: its stage ``t``, mixture ``g_t``, control
     coefficients ``β`` (None: plain IS), predicted final error ``E_t``, the weighted variance
-    measured on its own batch, per quantity the fewest effective points of its fits, and
-    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`)."""
+    measured on its own batch, per quantity the fewest effective points of its fits,
+    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), and its
+    summands on its own batch (``(n_t, J)``, None for the law: the selection's reweighting
+    reads them rather than computing them again)."""
 
     stage: int
     proposal: object
@@ -62,6 +64,7 @@ class Candidate:
     own_score: float = np.inf
     fit_ess: np.ndarray | None = None
     on_ladder: bool = False
+    batch_summands: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..logspace import exp_inplace
 
-__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_ratios", "log_ratio_exp",
-           "subtract_controls", "subtract_ratio_controls"]
+__all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
+           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
@@ -30,12 +30,21 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
     return out
 
 
+def law_columns(log_laws: np.ndarray, law_index: np.ndarray) -> np.ndarray:
+    """``log f_j`` of each quantity ((n, J)) from the laws' columns ((n, L)): with one law a
+    read-only broadcast of its column (no (n, J) copy), else the columns picked."""
+    if log_laws.shape[1] == 1:
+        return np.broadcast_to(log_laws, (log_laws.shape[0], len(law_index)))
+    return log_laws[:, law_index]
+
+
 def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | None = None
                ) -> np.ndarray:
     """``f_j / g`` ((n, J)) from ``log f`` ((n, J), or the laws' (n, L) columns picked by
-    ``law_index``) and ``log g`` ((n,)): one exponential per law and point."""
+    ``law_index``) and ``log g`` ((n,)): one exponential per law and point; with one law,
+    its (n, 1) column, which broadcasts against (n, J) without a copy per quantity."""
     ratios = log_ratio_exp(log_f, log_g[:, None])
-    return ratios if law_index is None else ratios[:, law_index]
+    return ratios if law_index is None or ratios.shape[1] == 1 else ratios[:, law_index]
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
@@ -70,10 +79,15 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
     """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
     with ``β = 0``; with ``law_index``, ``log_f`` holds the laws' columns and each ratio
     ``f_l / g_α`` is formed once per law (many quantities share a law)."""
-    weights = law_ratios(log_f, log_g, law_index)
+    ratios = log_ratio_exp(log_f, log_g[:, None])
+    massless = ~(ratios > 0)
+    if law_index is not None and ratios.shape[1] > 1:
+        ratios, massless = ratios[:, law_index], massless[:, law_index]
+    # one law: its (n, 1) column broadcast, the same products without a copy per quantity
+    out = np.multiply(phi, ratios)
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
-    out = np.multiply(phi, weights)
-    np.copyto(out, 0.0, where=~(weights > 0))
+    if massless.any():
+        np.copyto(out, 0.0, where=massless)
     return out
 
 

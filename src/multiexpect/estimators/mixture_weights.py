@@ -103,7 +103,8 @@ def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
     start_value = second_moment(start, q, b)
     if not np.isfinite(start_value) or start_value <= 0:
         return start, False
-    c = (b @ lower)[:, None] + (1.0 - floors) * b  # α·b_i = c_i·p when sum p = 1
+    c = (1.0 - floors) * b  # α·b_i = c_i·p when sum p = 1: c_i = l·b_i + (1 - L) b_i
+    c += (b @ lower)[:, None]
     objective = _objective(c, q / start_value)
     res = minimize(objective, _on_floors(start, lower), jac=True, method="L-BFGS-B",
                    bounds=[(0.0, None)] * k,

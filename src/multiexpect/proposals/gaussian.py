@@ -17,7 +17,8 @@ dimension the estimate must lean on the reference until ``n`` is of order ``d^2`
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import LinAlgError, solve_triangular
+from scipy.linalg.lapack import dtrtrs
 
 from ..logspace import exp_inplace
 from .base import weights_and_ess
@@ -42,15 +43,18 @@ class LocationScale:
     mean : (d,) array_like
     cov : (d, d) array_like
         Symmetric positive definite.
+    chol : (d, d) array, optional
+        ``cov``'s Cholesky factor, when already computed (:func:`fit_gaussians` factors
+        many at once).
     """
 
-    def __init__(self, mean, cov):
+    def __init__(self, mean, cov, chol: np.ndarray | None = None):
         self.mean = np.asarray(mean, dtype=float).copy()
         self.cov = np.asarray(cov, dtype=float).copy()
         self.dim = self.mean.shape[0]
-        self._chol = np.linalg.cholesky(self.cov)
+        self._chol = np.linalg.cholesky(self.cov) if chol is None else chol
         # the inverse factor turns whitening into one matrix product over all points
-        self._chol_inv = solve_triangular(self._chol, np.eye(self.dim), lower=True)
+        self._chol_inv = lower_inverse(self._chol)
         self._half_logdet = float(np.sum(np.log(np.diag(self._chol))))
 
     @property
@@ -64,11 +68,27 @@ class LocationScale:
         return np.einsum("ij,ij->i", white, white)
 
 
+def lower_inverse(chol: np.ndarray) -> np.ndarray:
+    """``L^{-1}`` of a lower-triangular ``L`` by LAPACK's ``trtrs`` on the identity, as
+    :func:`scipy.linalg.solve_triangular` calls it (the same bits, without its wrapper's
+    checks, which cost more than the solve at small ``d``)."""
+    if not np.all(np.isfinite(chol)):
+        raise ValueError("array must not contain infs or NaNs")
+    eye = np.eye(chol.shape[0])
+    if chol.flags.f_contiguous:
+        inverse, info = dtrtrs(chol, eye, lower=1)
+    else:  # the transposed system, as solve_triangular solves a C-ordered factor
+        inverse, info = dtrtrs(chol.T, eye, lower=0, trans=1)
+    if info > 0:
+        raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
+    return inverse
+
+
 class Gaussian(LocationScale):
     """Multivariate normal ``N(mean, cov)`` with log-density and sampling."""
 
-    def __init__(self, mean, cov):
-        super().__init__(mean, cov)
+    def __init__(self, mean, cov, chol: np.ndarray | None = None):
+        super().__init__(mean, cov, chol)
         self._log_norm = -self._half_logdet - 0.5 * self.dim * _LOG_2PI
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
@@ -93,13 +113,15 @@ class Gaussian(LocationScale):
         return {"family": "gaussian", "mean": self.mean.tolist(), "cov": self.cov.tolist()}
 
 
-def regularise_covariance(cov: np.ndarray, n_eff: float, reference: np.ndarray) -> np.ndarray:
+def regularise_covariance(cov: np.ndarray, n_eff, reference: np.ndarray) -> np.ndarray:
     """``(n_eff S + κ Σ_ref) / (n_eff + κ)``, ``κ = max(d, d^2/2)``, symmetrised and floored
-    at ``1e-10 tr(Σ_ref)/d`` (see the module docstring): well conditioned at any ``n_eff``."""
-    d = cov.shape[0]
+    at ``1e-10 tr(Σ_ref)/d`` (see the module docstring): well conditioned at any ``n_eff``.
+    ``cov`` may hold a stack ((P, d, d)) with ``n_eff`` one per matrix ((P,))."""
+    d = cov.shape[-1]
     kappa = max(float(d), d * d / 2.0)
+    n_eff = np.asarray(n_eff, dtype=float)[..., None, None]
     out = (n_eff * cov + kappa * reference) / (n_eff + kappa)
-    out = 0.5 * (out + out.T)
+    out = 0.5 * (out + np.swapaxes(out, -1, -2))
     # a floor relative to the reference scale keeps the Cholesky factor well conditioned
     out += 1e-10 * np.trace(reference) / d * np.eye(d)
     return out
@@ -203,27 +225,30 @@ def fit_gaussians(points: np.ndarray, log_weights: np.ndarray, *, reference_cov:
     row's weighted mean ``m`` and second moment ``sum_i ω_i y_i y_i^T`` (from the points'
     quadratic features), the covariance about the fit's mean ``μ`` is ``S - m m^T + (m -
     μ)(m - μ)^T``: :func:`fit_gaussian`'s to rounding (``eps |m|^2`` against its spread).
+    The ``P`` covariances are regularised and factored as one stack.
     """
     w, n_eff = _normalised_rows(log_weights)
     origin = points.mean(axis=0)
     y = points - origin
     means = w @ y
     second = _weighted_second_moments(y, w)
-    d = points.shape[1]
+    n_parts, d = means.shape
     upper = np.triu_indices(d)
-    out = []
-    for row, m in enumerate(means):
-        mean = shrink_mean(m + origin, n_eff[row], reference_mean)
-        offset = m - (mean - origin)
-        cov = np.empty((d, d))
-        cov[upper] = second[row]
-        cov[upper[1], upper[0]] = second[row]
-        cov += np.outer(offset, offset) - np.outer(m, m)
-        ref = reference_cov
-        if diagonal:
-            cov, ref = np.diag(np.diag(cov)), np.diag(np.diag(reference_cov))
-        out.append((Gaussian(mean, regularise_covariance(cov, n_eff[row], ref)), n_eff[row]))
-    return out
+    mean = means + origin
+    if reference_mean is not None:  # shrink_mean, row by row
+        mean = reference_mean + n_eff[:, None] * (mean - reference_mean) / (n_eff[:, None] + d)
+    offset = means - (mean - origin)
+    cov = np.empty((n_parts, d, d))
+    cov[:, upper[0], upper[1]] = second
+    cov[:, upper[1], upper[0]] = second
+    cov += offset[:, :, None] * offset[:, None, :] - means[:, :, None] * means[:, None, :]
+    ref = reference_cov
+    if diagonal:
+        eye = np.eye(d, dtype=bool)
+        cov, ref = np.where(eye, cov, 0.0), np.diag(np.diag(reference_cov))
+    cov = regularise_covariance(cov, n_eff, ref)
+    chol = np.linalg.cholesky(cov)
+    return [(Gaussian(mean[p], cov[p], chol[p]), n_eff[p]) for p in range(n_parts)]
 
 
 def _normalised_rows(log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ class Mixture:
 
     def logpdf_from_components(self, comp_logpdfs: np.ndarray) -> np.ndarray:
         """``log g_α`` from the (n, K) component log-densities."""
-        return logsumexp_rows(comp_logpdfs + self._log_alpha)
+        return logsumexp_rows(comp_logpdfs, self._log_alpha)
 
     def logpdf_and_ratios(self, comp_logpdfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``log g_α`` and the ratios ``g_k / g_α`` ((n,), (n, K)) from the (n, K) component
