@@ -27,6 +27,7 @@ from .evaluation.builder import evaluate_for_call
 from .evaluation.config import Evaluation, split_evaluation
 from .evaluation.evaluator import RunCounter, check_model
 from .interop import as_model, check_model_dims
+from .threads import engine_threads
 from .version import __version__
 
 __all__ = ["SEPARATE_IS_OPTIONS", "Prepared", "check_budget", "prepare", "resolve_options"]
@@ -76,12 +77,14 @@ class Prepared:
 
     @contextmanager
     def evaluation_context(self) -> Iterator[RunCounter]:
-        """The call's ``evaluate(x, batch)``, counting runs; the study is closed after."""
+        """The call's ``evaluate(x, batch)``, counting runs; the study is closed after.
+        Inside, BLAS runs on one thread except in the model (:mod:`multiexpect.threads`)."""
         evaluate, study = evaluate_for_call(
             self.model, self.evaluate, vectorized=self.vectorized, settings=self.settings,
             budget=self.budget, evaluation=self.evaluation)
         try:
-            yield RunCounter(evaluate)
+            with engine_threads() as caller:
+                yield RunCounter(evaluate, caller)
         finally:
             if study is not None:
                 study.close()

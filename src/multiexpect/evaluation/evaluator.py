@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..threads import caller_threads
+
 __all__ = ["RunCounter", "as_floats", "as_rows", "check_model"]
 
 
@@ -68,13 +70,15 @@ class RunCounter:
     is passed on to the wrapped callable when it has one.
     """
 
-    def __init__(self, evaluate: Callable):
+    def __init__(self, evaluate: Callable, thread_limits: list | None = None):
         self.evaluate = evaluate
         self.n_runs = 0
+        self.thread_limits = thread_limits
 
     def __call__(self, x: np.ndarray, batch: int = 0) -> np.ndarray:
         self.n_runs += x.shape[0]
-        return self.evaluate(x, batch)
+        with caller_threads(self.thread_limits):  # the model on the caller's BLAS threads
+            return self.evaluate(x, batch)
 
     def observe(self, stage) -> None:
         """Forward a finished stage to the wrapped callable's ``observe``, if any."""
