@@ -69,19 +69,23 @@ class LocationScale:
 
 
 def lower_inverse(chol: np.ndarray) -> np.ndarray:
-    """``L^{-1}`` of a lower-triangular ``L`` by LAPACK's ``trtrs`` on the identity, as
+    """``L^{-1}`` of a lower-triangular ``L``: :func:`solve_lower` on the identity."""
+    return solve_lower(chol, np.eye(chol.shape[0]))
+
+
+def solve_lower(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``L^{-1} b`` for a lower-triangular ``L`` by LAPACK's ``trtrs``, as
     :func:`scipy.linalg.solve_triangular` calls it (the same bits, without its wrapper's
     checks, which cost more than the solve at small ``d``)."""
-    if not np.all(np.isfinite(chol)):
+    if not (np.all(np.isfinite(chol)) and np.all(np.isfinite(rhs))):
         raise ValueError("array must not contain infs or NaNs")
-    eye = np.eye(chol.shape[0])
     if chol.flags.f_contiguous:
-        inverse, info = dtrtrs(chol, eye, lower=1)
+        out, info = dtrtrs(chol, rhs, lower=1)
     else:  # the transposed system, as solve_triangular solves a C-ordered factor
-        inverse, info = dtrtrs(chol.T, eye, lower=0, trans=1)
+        out, info = dtrtrs(chol.T, rhs, lower=0, trans=1)
     if info > 0:
         raise LinAlgError(f"singular matrix: resolution failed at diagonal {info - 1}")
-    return inverse
+    return out
 
 
 class Gaussian(LocationScale):
@@ -152,9 +156,8 @@ def scaled_reference(points: np.ndarray, log_weights: np.ndarray, reference: np.
     w, n_eff = weights_and_ess(log_weights)
     mean = w @ points
     root = np.linalg.cholesky(reference) if root is None else root
-    # finite by construction (a Cholesky factor, weighted means of points): no check
-    white = solve_triangular(root, (points - mean).T, lower=True, check_finite=False)
-    offset = solve_triangular(root, mean - centre, lower=True, check_finite=False)
+    white = solve_lower(root, (points - mean).T)  # (d, n)
+    offset = solve_lower(root, mean - centre)
     norm = float(np.linalg.norm(offset))
     total = float(np.sum(w * np.sum(white**2, axis=0)))
     u = offset / norm if norm > 0 else np.zeros(d)
