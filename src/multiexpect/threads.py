@@ -15,29 +15,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 try:  # optional: multiexpect[fast]
-    from threadpoolctl import ThreadpoolController, threadpool_limits
+    from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover - exercised where threadpoolctl is absent
-    ThreadpoolController = threadpool_limits = None
+    ThreadpoolController = None
 
 __all__ = ["caller_threads", "engine_threads"]
 
 
+class CallerLimits:
+    """The caller's thread limits, restored around each model call by the controller that
+    found them (no new search of the loaded libraries a call: a few microseconds)."""
+
+    def __init__(self, controller, info: list):
+        self.controller = controller
+        self.info = info
+
+    def restore(self):
+        """A context with the caller's limits."""
+        return self.controller.limit(limits=self.info)
+
+
 @contextmanager
-def engine_threads() -> Iterator[list | None]:
-    """BLAS limited to one thread inside; yields the caller's limits (``threadpoolctl``'s
-    ``info()``, for :func:`caller_threads`), or None without ``threadpoolctl``."""
+def engine_threads() -> Iterator[CallerLimits | None]:
+    """BLAS limited to one thread inside; yields the caller's limits (for
+    :func:`caller_threads`), or None without ``threadpoolctl`` or when the caller's BLAS
+    already runs on one thread (nothing to limit or restore)."""
     if ThreadpoolController is None:
         yield None
         return
     controller = ThreadpoolController()
-    caller = controller.info()
+    info = controller.info()
+    if all(lib["num_threads"] == 1 for lib in info if lib["user_api"] == "blas"):
+        yield None
+        return
     with controller.limit(limits=1, user_api="blas"):
-        yield caller
+        yield CallerLimits(controller, info)
 
 
-def caller_threads(limits: list | None):
+def caller_threads(limits: CallerLimits | None):
     """A context restoring the caller's thread limits around a model call (a no-op when
     ``limits`` is None)."""
-    if limits is None or threadpool_limits is None:
-        return nullcontext()
-    return threadpool_limits(limits=limits)
+    return nullcontext() if limits is None else limits.restore()

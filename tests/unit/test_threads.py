@@ -20,8 +20,15 @@ def test_engine_threads_limit_blas_to_one_and_restore_after():
         before = _blas_threads()
         with engine_threads() as caller:
             assert _blas_threads() == {1}
-            assert {lib["num_threads"] for lib in caller if lib["user_api"] == "blas"} == before
+            assert {lib["num_threads"] for lib in caller.info
+                    if lib["user_api"] == "blas"} == before
+            with caller.restore():
+                assert _blas_threads() == before
+            assert _blas_threads() == {1}
         assert _blas_threads() == before
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        with engine_threads() as caller:
+            assert caller is None  # one thread already: nothing to limit or restore
 
 
 @pytest.mark.parametrize("method", ["aiscv", "mc"])

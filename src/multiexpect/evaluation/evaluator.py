@@ -70,7 +70,7 @@ class RunCounter:
     is passed on to the wrapped callable when it has one.
     """
 
-    def __init__(self, evaluate: Callable, thread_limits: list | None = None):
+    def __init__(self, evaluate: Callable, thread_limits=None):
         self.evaluate = evaluate
         self.n_runs = 0
         self.thread_limits = thread_limits
