@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import batch_keys
+from ..estimators.effective_size import KishSize
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import law_net, net_means
 from ..sampling.rqmc import (
@@ -224,6 +225,8 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     (Student's t on ``R - 1`` degrees of freedom): plain RQMC of the law."""
     setup, problem = state.setup, state.problem
     values, runs = list(route.pilot_values), 0
+    kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
+    kish.update(state.pilot_summands[: plan.pilot_replicates * plan.points])
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -233,6 +236,7 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  setup.initial.logpdf_from_laws(log_laws), None,
                                  problem.law_index)
         values.append(net_means(summands, plan.points)[0])
+        kish.update(summands)
     values = np.array(values)
     est = replicate_estimate(values)
     reps = plan.replicates
@@ -246,4 +250,4 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
         rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
               "replicates": reps, "points_per_replicate": plan.points},
-        route=route.record())
+        route=route.record(), effective_points=kish.value)
