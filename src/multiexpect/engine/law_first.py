@@ -162,6 +162,7 @@ class Route:
     iid_error: float
     pilot_values: np.ndarray
     proposal: Proposal | None = None
+    event_guard: bool = False
 
     def record(self) -> dict:
         """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason`` and the predicted
@@ -203,7 +204,7 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
     hits = np.sum(phi == 1.0, axis=0)
     if summands.shape[0] > r0 * n or np.any(state.events & (hits < hits_needed)):
         return Route(False, f"an event has fewer than {hits_needed} hits on the pilot",
-                     law_error, np.nan, iid_error, values)
+                     law_error, np.nan, iid_error, values, event_guard=True)
     if tail > TAIL_GUARD:
         return Route(False, f"a heavy tail: the pilot's weighted variance is known to {tail:.2g} "
                      f"(relative s.e., > {TAIL_GUARD:g})", law_error, np.nan, iid_error,
