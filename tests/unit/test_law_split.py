@@ -5,11 +5,13 @@ bit) and the events adapt without them."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 import multiexpect as me
 from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES
 from multiexpect.engine.law_split import SPLIT_ROUTE
+from tests.helpers import Interrupting
 
 SUM5 = me.Law([stats.norm()] * 5)
 LEVELS = (2.326 * np.sqrt(5), 4.753 * np.sqrt(5))
@@ -51,3 +53,23 @@ def test_no_split_without_a_light_quantity_to_keep():
                           quantities=QUANTITIES[2:])
     assert res.diagnostics["route"] == ADAPTIVE_ROUTE
     assert "law_quantities" not in res.diagnostics
+
+
+def test_resumed_split_study_is_bit_identical():
+    """Interrupted between the extra nets (after 3 calls: the pilot's two nets and one more)
+    and in the adaptive batches (after 6): the resumed study reads what was run, runs only
+    the rest and gives the same bits."""
+    kwargs = {"budget": 8000, "rng": 7, "sampling": "auto", "study_id": "split",
+              "quantities": QUANTITIES}
+    whole = me.expectations(_sum, SUM5, **kwargs)
+    assert whole.diagnostics["route"] == SPLIT_ROUTE
+    for limit in (3, 6):
+        store = me.InMemoryStore()
+        crashing = Interrupting(_sum, limit=limit)
+        with pytest.raises(KeyboardInterrupt):
+            me.expectations(crashing, SUM5, store=store, **kwargs)
+        again = Interrupting(_sum)
+        resumed = me.expectations(again, SUM5, store=store, **kwargs)
+        assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+        assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+        assert 0 < again.runs == whole.n_evaluations - crashing.runs
