@@ -265,6 +265,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
             f"quantities: each gets {per} runs, and {exc}"
         ) from exc
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
+    points = np.zeros(n_q)
     events: dict[str, list] = {"event": [], "hits": [], "law_draws": []}
     runs = 1
     for j in range(n_q):
@@ -277,6 +278,7 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
                          seed=batch_keys.separate_is_seed(seed, j), weights="absolute",
                          options=opts)
         estimate[j], stderr[j] = out.estimate[0], out.stderr[0]
+        points[j] = out.effective_points[0]
         runs += out.runs_used
         history.append({"quantity": problem.names[j], "chosen_stage": out.chosen_stage,
                         "n_final": out.n_final})
@@ -289,4 +291,5 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",
         n_evaluations=runs, budget=budget, weights=w, history=tuple(history),
-        diagnostics={"runs_per_quantity": per} | events, settings=settings)
+        diagnostics={"runs_per_quantity": per, "effective_points": points.tolist()} | events,
+        settings=settings)

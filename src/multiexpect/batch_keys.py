@@ -18,6 +18,7 @@ aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed,
 law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
 law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
+split route's law net ``r >= R_0``      ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
@@ -70,6 +71,7 @@ __all__ = [
     "separate_is_probe",
     "separate_is_probe_generator",
     "separate_is_seed",
+    "split_law_replicate",
 ]
 
 PILOT = 0
@@ -121,6 +123,14 @@ def law_replicate(replicate: int, pilot_replicates: int) -> int:
     if replicate < pilot_replicates:
         return pilot_replicate(replicate)
     return final_replicate(1, replicate - pilot_replicates)
+
+
+def split_law_replicate(replicate: int) -> int:
+    """The key of the split route's law net ``replicate >= R_0``
+    (:mod:`multiexpect.engine.law_split`): a pilot net's key, ``-(10^6 + replicate)``, since
+    adaptive batches and the final stage follow with the table's keys (law draws:
+    :func:`is_pilot` holds)."""
+    return pilot_replicate(replicate)
 
 
 def law_net_generator(seed: int, replicate: int) -> np.random.Generator:

@@ -22,8 +22,11 @@ and with a few hits it ignores the skew of ``p̂`` (the upper side is too short)
   three) is exceeded by ``p`` with probability at most ``(1 - level) / 2``.
 * **Flag** (:func:`trust_flags`). ``k_eff < FEW_HITS`` marks an estimate resting on too few
   effective hits to trust (its standard error too); no hit marks an estimate that is only
-  an upper bound. The rule and its reasons are in ``docs/method.md`` ("Trusting an
-  estimate").
+  an upper bound. A quantity that is no event (a moment, a signed quantity) is marked when
+  Kish's effective sample size of its final-stage responses ``phi_j f / g``
+  (:mod:`~multiexpect.estimators.effective_size`) is below ``FEW_POINTS``. The rules and
+  their reasons are in ``docs/method.md`` ("Trusting an estimate: effective hits and
+  points").
 
 The facts needed beyond the estimate and standard error (which quantities are events,
 their raw hits, their law-equivalent draws) are tallied on the model outputs as they pass
@@ -38,7 +41,8 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-__all__ = ["CAP_HITS", "FEW_HITS", "FLAG_FEW_HITS", "FLAG_NO_HIT", "HitTally",
+__all__ = ["CAP_HITS", "FEW_HITS", "FEW_POINTS", "FLAG_FEW_HITS", "FLAG_FEW_POINTS",
+           "FLAG_NO_HIT", "HitTally",
            "effective_hits", "event_diagnostics", "event_interval", "event_notes",
            "normal_interval", "trust_flags", "z_value", "zero_hit_bound"]
 
@@ -46,8 +50,10 @@ __all__ = ["CAP_HITS", "FEW_HITS", "FLAG_FEW_HITS", "FLAG_NO_HIT", "HitTally",
 FEW_HITS = 10.0
 #: raw hits below which the effective hits are capped by them
 CAP_HITS = 100
+#: effective points (Kish) below which a quantity that is no event is flagged
+FEW_POINTS = 100.0
 #: the flags of :func:`trust_flags`
-FLAG_NO_HIT, FLAG_FEW_HITS = "no hit", "few hits"
+FLAG_NO_HIT, FLAG_FEW_HITS, FLAG_FEW_POINTS = "no hit", "few hits", "few points"
 
 
 def z_value(level: float, dof: float | None = None) -> float:
@@ -209,15 +215,20 @@ def event_diagnostics(tally: HitTally, columns, *, n_final: int, defensive: floa
             "law_draws": [float(v) for v in draws[columns]]}
 
 
-def trust_flags(estimate, k_eff) -> list[str]:
+def trust_flags(estimate, k_eff, points=None) -> list[str]:
     """Per estimate: :data:`FLAG_NO_HIT` (an event without a hit, or with an estimate at or
     below 0: only its upper bound means something), :data:`FLAG_FEW_HITS` (an event with
     ``0 < k_eff < FEW_HITS`` effective hits: neither the estimate nor its standard error is
-    to be trusted), else ``""`` (a quantity that is no event: ``k_eff`` NaN)."""
+    to be trusted), :data:`FLAG_FEW_POINTS` (a quantity that is no event, ``k_eff`` NaN,
+    whose effective points ``points`` are fewer than ``FEW_POINTS``: the same), else ``""``
+    (also where ``points`` is NaN or not given)."""
+    k_eff = np.asarray(k_eff, dtype=float)
+    points = (np.full(k_eff.shape, np.nan) if points is None
+              else np.asarray(points, dtype=float))
     flags = []
-    for p, k in zip(np.asarray(estimate, dtype=float), np.asarray(k_eff, dtype=float)):
+    for p, k, m in zip(np.asarray(estimate, dtype=float), k_eff, points):
         if np.isnan(k):
-            flags.append("")
+            flags.append(FLAG_FEW_POINTS if m < FEW_POINTS else "")
         elif p <= 0 and k == 0:
             flags.append(FLAG_NO_HIT)
         else:
@@ -225,11 +236,13 @@ def trust_flags(estimate, k_eff) -> list[str]:
     return flags
 
 
-def event_notes(names, estimate, k_eff, high, level: float) -> list[str]:
-    """Lines under a summary table: events without a hit, events with few effective hits."""
+def event_notes(names, estimate, k_eff, high, level: float, points=None) -> list[str]:
+    """Lines under a summary table: events without a hit, events with few effective hits,
+    other quantities with few effective points (``points``, :func:`trust_flags`)."""
     notes = []
-    for name, p, k, hi, flag in zip(names, estimate, k_eff, high,
-                                    trust_flags(estimate, k_eff)):
+    m_eff = np.full(len(names), np.nan) if points is None else np.asarray(points, dtype=float)
+    for name, p, k, m, hi, flag in zip(names, estimate, k_eff, m_eff, high,
+                                       trust_flags(estimate, k_eff, points)):
         if flag == FLAG_NO_HIT:
             why = "no hit" if p == 0 else "an estimate below 0"
             notes.append(f"note: {name}: {why}; the interval is an upper confidence bound, "
@@ -237,4 +250,8 @@ def event_notes(names, estimate, k_eff, high, level: float) -> list[str]:
         elif flag == FLAG_FEW_HITS:
             notes.append(f"warning: {name}: only {k:.1f} effective hits (< {FEW_HITS:g}): "
                          f"the estimate and its standard error are not to be trusted")
+        elif flag == FLAG_FEW_POINTS:
+            notes.append(f"warning: {name}: only {m:.1f} effective points (< {FEW_POINTS:g}; "
+                         f"a few points carry the estimate): the estimate and its standard "
+                         f"error are not to be trusted")
     return notes

@@ -337,12 +337,27 @@ class ExpectationResult(JsonResult):
                             np.where(self.estimate > 0, k / self.estimate, 0.0))
 
     @property
+    def effective_points(self) -> np.ndarray:
+        """Kish's effective sample size of each quantity's final-stage importance-sampling
+        responses ``y_i = phi_j(x_i) f(x_i) / g(x_i)``, ``(sum |y_i|)^2 / sum y_i^2``
+        (``diagnostics["effective_points"]``; NaN for a method that does not record it): the
+        number of equally weighted points that carry the estimate
+        (:mod:`~multiexpect.estimators.effective_size`). Below ``intervals.FEW_POINTS`` a
+        quantity that is no event is flagged (:attr:`trust`)."""
+        points = self.diagnostics.get("effective_points")
+        if points is None or len(points) != len(self.estimate):
+            return np.full(len(self.estimate), np.nan)
+        return np.asarray(points, dtype=float)
+
+    @property
     def trust(self) -> tuple[str, ...]:
         """Per estimate, ``"few hits"`` (an event with fewer than ``intervals.FEW_HITS``
         effective hits: neither the estimate nor its standard error is to be trusted),
-        ``"no hit"`` (only the interval's upper bound means something) or ``""``
+        ``"no hit"`` (only the interval's upper bound means something), ``"few points"``
+        (a quantity that is no event with fewer than ``intervals.FEW_POINTS``
+        :attr:`effective_points`: the same) or ``""``
         (:func:`~multiexpect.intervals.trust_flags`; the rule in ``docs/method.md``)."""
-        return tuple(trust_flags(self.estimate, self.effective_hits))
+        return tuple(trust_flags(self.estimate, self.effective_hits, self.effective_points))
 
     @property
     def weighted_variance(self) -> float:
@@ -351,21 +366,27 @@ class ExpectationResult(JsonResult):
 
     def summary(self, level: float = 0.95) -> str:
         """A readable table of estimates, standard errors and intervals; with event
-        probabilities, their effective hits, an estimate not to be trusted marked ``!``
-        (:attr:`trust`) and explained under the table."""
+        probabilities, their effective hits, with other quantities their effective points
+        (when recorded), an estimate not to be trusted marked ``!`` (:attr:`trust`) and
+        explained under the table."""
         low, high = self.confidence_interval(level)
         rows = [[n, f"{e:.6g}", f"{s:.3g}", f"[{lo:.6g}, {hi:.6g}]"]
                 for n, e, s, lo, hi in zip(self.names, self.estimate, self.stderr, low, high)]
         header = ["quantity", "estimate", "std. error", f"{round(level * 100)}% interval"]
-        k_eff = self.effective_hits
+        k_eff, trust = self.effective_hits, self.trust
         if not np.all(np.isnan(k_eff)):
             header.append("eff. hits")
-            for row, k, flag in zip(rows, k_eff, self.trust):
+            for row, k, flag in zip(rows, k_eff, trust):
                 row.append("–" if np.isnan(k) else f"{k:.3g}" + (" !" if flag else ""))
+        points = np.where(np.isnan(k_eff), self.effective_points, np.nan)
+        if not np.all(np.isnan(points)):
+            header.append("eff. points")
+            for row, m, flag in zip(rows, points, trust):
+                row.append("–" if np.isnan(m) else f"{m:.3g}" + (" !" if flag else ""))
         head = (f"multiexpect: {len(self.names)} expectations by {self.method}, "
                 f"{self.n_evaluations} of {self.budget} model runs")
         table = format_table(header, rows)
-        notes = event_notes(self.names, self.estimate, k_eff, high, level)
+        notes = event_notes(self.names, self.estimate, k_eff, high, level, points)
         not_run = int(self.diagnostics.get("points_not_run", 0))
         if not_run:
             notes.append(f"{not_run} drawn points were not run: the law has no (practical) "

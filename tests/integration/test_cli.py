@@ -438,6 +438,31 @@ def test_report_folder_must_exist_before_any_run(tmp_path, capsys):
     assert not store.exists()  # refused before the study opened its store or ran the model
 
 
+def test_a_moment_on_few_effective_points_is_flagged_in_summary_and_report(tmp_path, capsys):
+    """E[D^60] of the cantilever from 600 runs rests on about one point (Kish's effective
+    sample size of its final responses): flagged by the command's summary and in the
+    report's eff. points column; E[D] is not."""
+    extra = """
+[expectations]
+budget = 600
+moments = [1, 60]
+"""
+    study = write(tmp_path, extra)
+    code, out, err = run_cli(["run", study, "--store", str(tmp_path / "s.sqlite"),
+                              "--no-progress", "--report", str(tmp_path / "r.html")], capsys)
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  E[")}
+    assert lines["E[D^60]"].endswith("! fewer than 100 effective points: not to be trusted")
+    assert "!" not in lines["E[D]"]
+    html = (tmp_path / "r.html").read_text()
+    assert "<th>eff. points</th>" in html or ">eff. points<" in html
+    row = html[html.index("E[D^60]"):]
+    row = row[:row.index("</tr>")]
+    assert "⚠ few" in row
+    first = html[html.index(">E[D]<"):]
+    assert "⚠ few" not in first[:first.index("</tr>")]
+
+
 # ---------------------------------------------------------------------- report
 def test_report_from_store_and_from_results(tmp_path, capsys):
     study = write(tmp_path)

@@ -224,10 +224,12 @@ def _run(args, study_path: str, store: str | None = None) -> int:
 
 
 def _summary(doc: dict) -> str:
-    from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT
+    from ..intervals import FEW_HITS, FEW_POINTS, FLAG_FEW_HITS, FLAG_FEW_POINTS, FLAG_NO_HIT
     from .quantities import result_from_dict
 
     marks = {FLAG_FEW_HITS: f"  ! fewer than {FEW_HITS:g} effective hits: not to be trusted",
+             FLAG_FEW_POINTS: f"  ! fewer than {FEW_POINTS:g} effective points: not to be "
+                              "trusted",
              FLAG_NO_HIT: "  (no hit: an upper bound)"}
     lines = []
     for analysis in doc["analyses"]:

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT
+from ..intervals import FEW_HITS, FEW_POINTS, FLAG_FEW_HITS, FLAG_FEW_POINTS, FLAG_NO_HIT
 from .fields import StudyError
 from .figures import MAIN_COLOUR, esc, img, label, num, numeric_rows, png, pyplot, seconds
 from .kinds import KINDS
@@ -216,21 +216,45 @@ def _trust_cells(result, n_rows: int) -> list[str] | None:
     return (cells + ["–"] * n_rows)[:n_rows]
 
 
+def _points_cells(result, n_rows: int) -> list[str] | None:
+    """The effective points of each quantity of ``result`` that is no event probability,
+    flagged below ``FEW_POINTS`` (:attr:`~multiexpect.ExpectationResult.trust`); None when
+    the result records none (``n_rows`` as :func:`_trust_cells`)."""
+    points = getattr(result, "effective_points", None)
+    if points is None:
+        return None
+    points = np.where(np.isnan(result.effective_hits), points, np.nan)
+    if np.all(np.isnan(points)):
+        return None
+    cells = []
+    for m, flag in zip(points, result.trust):
+        text = "–" if np.isnan(m) else f"{m:.3g}"
+        if flag == FLAG_FEW_POINTS:
+            text = f'<b class="warn">{text} ⚠ few</b>'
+        cells.append(text)
+    return (cells + ["–"] * n_rows)[:n_rows]
+
+
 def _estimates_table(main: dict, baseline: dict | None, level: float, result=None,
                      base=None) -> str:
     pct = f"{round(level * 100)}%"
     main_rows, base_rows = numeric_rows(main), numeric_rows(baseline)
     trust = _trust_cells(result, len(main_rows))
+    points = _points_cells(result, len(main_rows))
     base_trust = _trust_cells(base, len(main_rows)) if baseline else None
+    base_points = _points_cells(base, len(main_rows)) if baseline else None
     header = ["quantity", f"estimate ({esc(main['method'])})", "std. error",
-              f"{pct} interval"] + (["eff. hits"] if trust else [])
+              f"{pct} interval"] + (["eff. hits"] if trust else []) + (
+                  ["eff. points"] if points else [])
     if baseline:
         header += [f"estimate ({esc(baseline['method'])})", "std. error", f"{pct} interval"]
-        header += (["eff. hits"] if base_trust else []) + ["variance ratio"]
+        header += (["eff. hits"] if base_trust else []) + (
+            ["eff. points"] if base_points else []) + ["variance ratio"]
     rows = []
     for k, r in enumerate(main_rows):
         row = [esc(r["name"]), num(r["estimate"]), num(r["stderr"], 3),
                f"[{num(r['low'])}, {num(r['high'])}]"] + ([trust[k]] if trust else [])
+        row += [points[k]] if points else []
         if baseline:
             b = base_rows[k]
             ratio = "–"
@@ -240,7 +264,8 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
                 ratio = f"{scale * (b['stderr'] / r['stderr']) ** 2:.3g}"
             row += [num(b["estimate"]), num(b["stderr"], 3),
                     f"[{num(b['low'])}, {num(b['high'])}]"]
-            row += ([base_trust[k]] if base_trust else []) + [ratio]
+            row += ([base_trust[k]] if base_trust else []) + (
+                [base_points[k]] if base_points else []) + [ratio]
         rows.append(row)
     note = ""
     if trust or base_trust:
@@ -251,6 +276,12 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
                  f'make a skewed, unstable estimate whose standard error is itself '
                  f'uncertain). With no hit the estimate is 0 and the interval an upper '
                  f'confidence bound.</p>')
+    if points or base_points:
+        note += (f'<p class="note">Eff. points: Kish\'s effective sample size of a '
+                 f'quantity\'s final importance-sampling responses φ f / g, '
+                 f'(Σ|y|)² / Σ y² (the equally weighted points that carry the estimate). '
+                 f'Below {FEW_POINTS:g} (⚠ few): a few points carry the estimate, and '
+                 f'neither it nor its standard error is to be trusted.</p>')
     if baseline:
         note += ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
                  'runs / main runs) — how many times more runs the baseline would need for '

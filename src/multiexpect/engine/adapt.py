@@ -106,6 +106,8 @@ def propose(state: EngineState) -> Proposal:
     log_fq = law_columns(log_laws, problem.law_index)
     levels = ladder_levels(state)  # a rare exceedance is fitted to an intermediate level
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
+    if np.any(state.weights == 0):  # a quantity served elsewhere (.law_split): no component
+        phi = np.where(state.weights > 0, phi, 0.0)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
                            fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import batch_keys
+from ..estimators.effective_size import KishSize
 from ..estimators.importance import (
     StreamingMoments,
     is_responses,
@@ -107,16 +108,19 @@ def final(state: EngineState, keep_sample: bool = False,
         out = final_replicates(state, best, n_final, replicates, pooling)
         return replace(_rqmc_result(state, selection, out, rule, pooling),
                        points_not_run=_not_run(
-                           state, out.values.shape[0] * out.points_per_replicate - out.runs))
+                           state, out.values.shape[0] * out.points_per_replicate - out.runs),
+                       effective_points=out.effective_points)
     rule = pooling_rule(state, selection)
     stages = pooled_stages(state, selection, rule)
     pooling = _stage_pooling(state, stages) if stages else None
     moments = (pooling.final if pooling is not None
                else StreamingMoments(state.problem.n_quantities, covariance=True))
+    kish = KishSize(state.problem.n_quantities)
     if best.stage == 0 and selection.pool_pilot:
         # the law was chosen without looking at the pilot, which is a sample of it with
         # nothing fitted: it joins the final sample
         summands = state.pilot_summands
+        kish.update(summands)  # the law's responses: no control to subtract
         if pooling is None:
             moments.update(summands)
         else:
@@ -124,11 +128,13 @@ def final(state: EngineState, keep_sample: bool = False,
             log_g0 = state.sample.log_props[0][rows]
             _pool_final(state, pooling, stages, summands, summands, state.sample.z[rows],
                         log_g0, log_g0)
-    kept, runs = _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample)
+    kept, runs = _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample,
+                               kish)
     result = _result(state, selection, rule, pooling, stages, moments, runs,
                      {k: np.concatenate([part[i] for part in kept])
                       for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
-    return replace(result, points_not_run=_not_run(state, n_final - runs))
+    return replace(result, points_not_run=_not_run(state, n_final - runs),
+                   effective_points=kish.value)
 
 
 def _not_run(state: EngineState, final: int) -> int:
@@ -136,9 +142,11 @@ def _not_run(state: EngineState, final: int) -> int:
     return int(sum(s.n_points - s.n_runs for s in state.history) + final)
 
 
-def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
+def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample, kish):
     """Draw, run and accumulate the final sample chunk by chunk (keys
-    :func:`~multiexpect.batch_keys.final_chunk`); the kept parts and the runs spent."""
+    :func:`~multiexpect.batch_keys.final_chunk`), the plain IS responses into ``kish``
+    (:class:`~multiexpect.estimators.effective_size.KishSize`); the kept parts and the runs
+    spent."""
     setup, problem = state.setup, state.problem
     kept, runs, left, chunk = [], 0, n_final, 0
     proposal = best.proposal if best.stage else None
@@ -159,6 +167,7 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample):
             log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
             log_g, ratios = best.proposal.logpdf_and_ratios(log_comp)
         responses = is_responses(phi, log_laws, log_g, problem.law_index)
+        kish.update(responses)
         if best.beta is None or ratios is None or not best.beta.size:
             summands = responses
         else:  # the same layout as the responses: the moments sum in the same order

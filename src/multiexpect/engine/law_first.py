@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import batch_keys
+from ..estimators.effective_size import KishSize
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import law_net, net_means
 from ..sampling.rqmc import (
@@ -161,6 +162,7 @@ class Route:
     iid_error: float
     pilot_values: np.ndarray
     proposal: Proposal | None = None
+    event_guard: bool = False
 
     def record(self) -> dict:
         """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason`` and the predicted
@@ -202,7 +204,7 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
     hits = np.sum(phi == 1.0, axis=0)
     if summands.shape[0] > r0 * n or np.any(state.events & (hits < hits_needed)):
         return Route(False, f"an event has fewer than {hits_needed} hits on the pilot",
-                     law_error, np.nan, iid_error, values)
+                     law_error, np.nan, iid_error, values, event_guard=True)
     if tail > TAIL_GUARD:
         return Route(False, f"a heavy tail: the pilot's weighted variance is known to {tail:.2g} "
                      f"(relative s.e., > {TAIL_GUARD:g})", law_error, np.nan, iid_error,
@@ -224,6 +226,8 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     (Student's t on ``R - 1`` degrees of freedom): plain RQMC of the law."""
     setup, problem = state.setup, state.problem
     values, squares, runs = list(route.pilot_values), [], 0
+    kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
+    kish.update(state.pilot_summands[: plan.pilot_replicates * plan.points])
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -234,6 +238,7 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  problem.law_index)
         values.append(net_means(summands, plan.points)[0])
         squares.append(net_means(summands**2, plan.points)[0])
+        kish.update(summands)
     values = np.array(values)
     # tied replicates fall back on the points' variance, read on the route's own nets
     est = replicate_estimate(values, np.array(squares) if squares else None, plan.points)
@@ -248,4 +253,4 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
               "replicates": reps, "points_per_replicate": plan.points,
               "tied_replicates": est.tied_quantities()},
-        route=route.record())
+        route=route.record(), effective_points=kish.value)

@@ -60,6 +60,9 @@ class EngineResult:
     points_not_run : int
         Points drawn but not run, their integrand 0: where no law has mass, or where the
         law has no practical mass (:mod:`.practical`).
+    effective_points : (J,) array or None
+        Kish's effective sample size of each quantity's final-stage IS responses
+        ``phi_j f / g`` (:mod:`~multiexpect.estimators.effective_size`).
     """
 
     estimate: np.ndarray
@@ -82,6 +85,7 @@ class EngineResult:
     rqmc: dict | None = None
     route: dict | None = None
     points_not_run: int = 0
+    effective_points: np.ndarray | None = None
 
     def diagnostics(self) -> dict:
         """The JSON-able diagnostics of an :class:`~multiexpect.ExpectationResult`."""
@@ -91,7 +95,9 @@ class EngineResult:
                 "predicted_error": self.predicted_error, "space": self.problem.space,
                 "selection_scores": self.selection_scores,
                 "pilot_estimate": self.pilot_estimate.tolist(),
-                "points_not_run": self.points_not_run} | (self.rqmc or {}) | (self.route or {})
+                "points_not_run": self.points_not_run} | (self.rqmc or {}) | (self.route or {}) | (
+            {} if self.effective_points is None
+            else {"effective_points": [float(v) for v in self.effective_points]})
 
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.control_variates import regress_from_moments
+from ..estimators.effective_size import KishSize
 from ..estimators.importance import is_responses, iscv_summands, log_ratio_exp
 from ..logspace import logsumexp_rows
 from ..proposals.batched import component_logpdfs as batched_logpdfs
@@ -72,12 +73,15 @@ class Atom:
 
 @dataclass(frozen=True)
 class RqmcFinal:
-    """The replicate estimates ``Î_r`` ((R, J)), points per replicate and runs spent."""
+    """The replicate estimates ``Î_r`` ((R, J)), points per replicate, runs spent, the
+    allocation to the atoms and each quantity's effective points over every replicate
+    (:mod:`~multiexpect.estimators.effective_size`)."""
 
     values: np.ndarray
     points_per_replicate: int
     runs: int
     allocation: list
+    effective_points: np.ndarray
 
     def estimate(self):
         """:class:`~multiexpect.sampling.rqmc.ReplicateEstimate` of the replicates."""
@@ -135,11 +139,11 @@ def _draw_atom(atom: Atom, n: int, problem, rng: np.random.Generator) -> np.ndar
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               replicate: int, pooling=None):
+               replicate: int, kish: KishSize, pooling=None):
     """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) with the kept ``β``, the runs it
     spent and the sums of its responses and controls (:class:`ControlSums`, None without
-    controls); its points go to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`)
-    when given."""
+    controls); its responses go to ``kish``, its points to ``pooling``
+    (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
     setup, problem = state.setup, state.problem
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
     used = [m for m, k in enumerate(counts) if k]
@@ -164,9 +168,10 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
     summands = iscv_summands(phi, log_laws, log_comp, log_g, best.beta, problem.law_index)
     if pooling is not None:
         pooling.update(z, phi, log_laws, log_g, summands)
+    responses = is_responses(phi, log_laws, log_g, problem.law_index)
+    kish.update(responses)
     sums = None
     if log_comp is not None and best.beta is not None and best.beta.size:
-        responses = is_responses(phi, log_laws, log_g, problem.law_index)
         controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
         sums = ControlSums(n, responses.sum(axis=0), controls.sum(axis=0),
                             controls.T @ controls, controls.T @ responses)
@@ -218,12 +223,13 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
     atoms = atoms_of(best.proposal, len(state.setup.laws), best.stage == 0)
     counts = allocate(n, [a.weight for a in atoms])
     values, runs, sums = [], 0, []
+    kish = KishSize(state.problem.n_quantities)
     for r in range(replicates):
-        value, spent, control_sums = _replicate(state, best, atoms, counts, r, pooling)
+        value, spent, control_sums = _replicate(state, best, atoms, counts, r, kish, pooling)
         values.append(value)
         sums.append(control_sums)
         runs += spent
     values = np.array(values)
     if REFIT_BETA and sums[0] is not None:
         values = refit_leave_one_out(sums, np.asarray(best.beta) != 0)
-    return RqmcFinal(values, n, runs, counts.tolist())
+    return RqmcFinal(values, n, runs, counts.tolist(), kish.value)

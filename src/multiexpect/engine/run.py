@@ -8,6 +8,7 @@ from dataclasses import replace
 from .adapt import Proposal, adapt, adaptation_done
 from .final import final
 from .law_first import choose_route, draw_law_pilot, law_plan, law_result
+from .law_split import law_quantities, split_pilot, split_result, split_setup, split_state
 from .options import AiscvOptions
 from .pilot import init
 from .result import EngineResult
@@ -60,14 +61,25 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool
                ) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
     plan = law_plan(setup.budget, replicates)
-    state = init(setup, draw_law_pilot(setup, plan))
+    first = draw_law_pilot(setup, plan)
+    state = init(setup, first)
     if observe is not None:
         observe(state.history[-1])
     route = choose_route(state, plan)
     if route.law:
         return law_result(state, plan, route)
+    law = law_quantities(state, plan, route)
+    proposed = route.proposal
+    if law is not None:  # the split route (.law_split): the pilot grows to the law's nets
+        setup = split_setup(setup, plan, law)
+        state = split_state(init(setup, split_pilot(setup, plan, first, law)), law)
+        proposed = None
+    pilot = state
     last = state
-    for last, stage in stages(setup, state, route.proposal):  # noqa: B007
+    for last, stage in stages(setup, state, proposed):  # noqa: B007
         if observe is not None:
             observe(stage)
-    return replace(final(last, keep_sample=keep_sample), route=route.record())
+    result = final(last, keep_sample=keep_sample)
+    if law is not None:
+        return split_result(result, pilot, plan, route, law)
+    return replace(result, route=route.record())

@@ -1,0 +1,156 @@
+r"""``sampling="auto"``, the split route: light quantities on nets of the law, events adapt.
+
+When the law-first pilot (:mod:`.law_first`) sends a study to adaptation because an event
+has too few hits on it, the quantities that are no event and have a light tail on the
+pilot (the nets' guard, :data:`~.law_first.TAIL_GUARD`, read per quantity) are served best
+by what already served them on the pilot: RQMC of the law. Adaptation would estimate them
+with i.i.d. importance sampling on a mixture whose share for them it must take from the
+events (a moment of a smooth output: 34x plain RQMC's error in the mixed study of
+``docs/benchmarks.md``). The split:
+
+* **The law quantities** ``L``: not 0/1 on the pilot, ``variance_uncertainty`` of their
+  own pilot summands at most ``TAIL_GUARD``. The pilot grows to ``R_L`` nets of the law of
+  the plan's size ``n`` (the nets beyond the first ``R_0`` keyed
+  :func:`~multiexpect.batch_keys.split_law_replicate`), ``R_L = max(R_0 + 1,
+  floor(R |L| / J))``: the law quantities' share of the plan's ``R`` nets in proportion to
+  their number (each quantity one share). They are estimated from these nets alone: the
+  mean of the net means, its standard error their spread over ``sqrt(R_L)``, Student's t
+  on ``R_L - 1`` degrees of freedom (``diagnostics["dof"]``; one for the result, as
+  elsewhere): plain RQMC of the law on ``R_L`` nets, bit for bit.
+* **The others** adapt as with ``sampling="mc"`` from the state of that pilot (the law
+  points of every net recycled), with weight 0 in the criterion for ``L`` (no component is
+  fitted for them and ``α`` serves the rest) and adaptive batches of a tenth of the runs
+  left after the nets, ``(N - R_L n) / 10``, when the batch size is the default (a tenth
+  of the budget: the events' part is an engine run of that budget whose pilot is the
+  nets). Their estimates, standard errors and intervals are the adaptive route's.
+
+The two groups' estimates share the pilot nets only through the adaptive route's pooling
+of its stages (its final sample is fresh), so the covariance between them is taken as 0.
+With no law quantity, no quantity left to adapt, a pilot that was extended, or too little
+budget for two adaptive batches after the nets, the split is not taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.effective_size import kish_size
+from ..estimators.monte_carlo import net_means
+from ..sampling.rqmc import INTERVAL_REPLICATES, replicate_estimate
+from .law_first import TAIL_GUARD, LawPlan, Route, law_points, variance_uncertainty
+from .options import MAX_DEFAULT_BATCH
+from .pilot import PilotDraw, run_model_scored
+from .result import EngineResult
+from .state import EngineSetup, EngineState
+
+__all__ = ["SPLIT_ROUTE", "law_quantities", "split_pilot", "split_replicates",
+           "split_result", "split_setup", "split_state"]
+
+#: The value of ``diagnostics["route"]`` for the split route.
+SPLIT_ROUTE = "split"
+
+
+def law_quantities(state: EngineState, plan: LawPlan, route: Route) -> np.ndarray | None:
+    """The split's law quantities, or None when the split is not taken (module docstring)."""
+    if not route.event_guard:
+        return None
+    summands = state.pilot_summands
+    if summands.shape[0] != plan.pilot_replicates * plan.points:  # the pilot was extended
+        return None
+    light = np.array([variance_uncertainty(summands[:, [j]]) <= TAIL_GUARD
+                      for j in range(summands.shape[1])])
+    law = ~state.events & light
+    if not np.any(law) or np.all(law):
+        return None
+    left = state.setup.budget - split_replicates(plan, law) * plan.points
+    if left < 2 * _batch_size(state.setup, left):
+        return None
+    return law
+
+
+def split_replicates(plan: LawPlan, law: np.ndarray) -> int:
+    """``R_L = max(R_0 + 1, floor(R |L| / J))``."""
+    return max(plan.pilot_replicates + 1, int(plan.replicates * law.sum() // law.size))
+
+
+def _batch_size(setup: EngineSetup, left: int) -> int:
+    """The adaptive batch: a tenth of ``left`` when the option is the default, else the
+    option's."""
+    opts = setup.options
+    if opts.batch_size != min(setup.budget // 10, MAX_DEFAULT_BATCH):
+        return int(opts.batch_size)
+    return max(2, min(left // 10, MAX_DEFAULT_BATCH))
+
+
+def split_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw,
+                law: np.ndarray) -> PilotDraw:
+    """The pilot ``first`` (``R_0`` nets) with nets ``R_0 .. R_L - 1`` of the law run after
+    it, rows in net order."""
+    parts = [first]
+    for r in range(plan.pilot_replicates, split_replicates(plan, law)):
+        z = law_points(setup, plan.points, r)
+        parts.append(PilotDraw(z, *run_model_scored(setup, z,
+                                                    batch_keys.split_law_replicate(r))))
+    scores = None if first.scores is None else np.concatenate([p.scores for p in parts])
+    return PilotDraw(np.concatenate([p.z for p in parts]),
+                     np.concatenate([p.outputs for p in parts]), scores,
+                     np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
+
+
+def split_setup(setup: EngineSetup, plan: LawPlan, law: np.ndarray) -> EngineSetup:
+    """The setup of the adaptive part: batches of :func:`_batch_size` of the runs left after
+    the nets, its adaptation cap raised by the nets beyond the first ``R_0`` (they are the
+    law quantities' runs, not the adaptation's)."""
+    reps = split_replicates(plan, law)
+    left = setup.budget - reps * plan.points
+    extra = (reps - plan.pilot_replicates) * plan.points
+    options = replace(setup.options, batch_size=_batch_size(setup, left),
+                      adaptation_cap=setup.options.adaptation_cap + extra)
+    return replace(setup, options=options)
+
+
+def split_state(state: EngineState, law: np.ndarray) -> EngineState:
+    """The pilot state (of every net) the adaptive part goes on from, the law quantities at
+    weight 0 (no component, no share of ``α``); the law candidate's predicted error and
+    score under those weights."""
+    weights = np.where(law, 0.0, state.weights)
+    moved = state.evolve(weights=weights)
+    variance = state.pilot_summands.var(axis=0, ddof=1)
+    law_candidate = replace(state.candidates[0],
+                            predicted_error=moved.predicted_error(variance),
+                            own_score=float(weights @ variance))
+    return moved.evolve(candidates=(law_candidate, *state.candidates[1:]))
+
+
+def split_result(adaptive: EngineResult, pilot: EngineState, plan: LawPlan, route: Route,
+                 law: np.ndarray) -> EngineResult:
+    """The adaptive route's result with the law quantities' estimates, standard errors,
+    covariance block and effective points from the nets of ``pilot`` (cross-covariances
+    0)."""
+    reps = split_replicates(plan, law)
+    summands = pilot.pilot_summands[:, law]
+    values = net_means(summands, plan.points)
+    est = replicate_estimate(values, net_means(summands**2, plan.points), plan.points)
+    estimate = np.array(adaptive.estimate, dtype=float)
+    stderr = np.array(adaptive.stderr, dtype=float)
+    estimate[law], stderr[law] = est.estimate, est.stderr
+    cov = np.array(adaptive.covariance, dtype=float)
+    cov[law, :] = 0.0
+    cov[:, law] = 0.0
+    cov[np.ix_(law, law)] = est.covariance(values)
+    points = np.array(adaptive.effective_points, dtype=float)
+    points[law] = kish_size(summands)
+    record = route.record() | {
+        "route": SPLIT_ROUTE,
+        "route_reason": route.reason + "; the quantities that are no event and light on "
+                        "the pilot on nets of the law",
+        "law_quantities": [int(j) for j in np.flatnonzero(law)]}
+    return replace(adaptive, estimate=estimate, stderr=stderr, covariance=cov,
+                   effective_points=points, route=record,
+                   rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
+                         "replicates": reps, "points_per_replicate": plan.points,
+                         "tied_replicates": np.flatnonzero(law)[est.tied_quantities()]
+                         .tolist()})
