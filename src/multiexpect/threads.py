@@ -2,9 +2,9 @@
 
 The engine multiplies small matrices (``d x d`` factors, a few hundred points) many
 thousand times a study; a multi-threaded BLAS spends more on waking its threads than on the
-products (a 1e-6 ladder study: 16 s against 2.7 s of wall time on a loaded 2-core machine,
-docs/benchmarks.md), and a threaded reduction may sum in another order, so one thread also
-makes a seed's result the same on every machine. The model, which may want its threads, runs
+products (measured in docs/benchmarks.md, "The engine's own cost"), and a threaded reduction
+may sum in another order, so one thread also makes a seed's result the same on every
+machine. The model, which may want its threads, runs
 with the limits the caller had. Uses ``threadpoolctl`` (the ``fast`` extra) when installed;
 without it nothing changes (set ``OPENBLAS_NUM_THREADS=1`` instead).
 """
