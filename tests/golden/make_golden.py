@@ -28,11 +28,10 @@ def _hex(values) -> list[str]:
 def _record(res) -> dict:
     if isinstance(res, me.SobolResult):
         out = {}
-        for order in ("first", "total"):
-            if getattr(res, order, None) is not None:
-                est, se = res.indices(order)
-                out[order] = _hex(est)
-                out[order + "_stderr"] = _hex(se)
+        for order in res.orders:
+            est, se = res.indices(order)
+            out[order] = _hex(est)
+            out[order + "_stderr"] = _hex(se)
         out["n_evaluations"] = int(res.n_evaluations)
         return out
     if isinstance(res, me.PerturbedLawResult):
