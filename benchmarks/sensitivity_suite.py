@@ -13,7 +13,17 @@ Every method gets ``N (d + 2)`` model runs (``N = --n``, ``2^14`` by default) on
   ``sampling="mc"`` and ``"rqmc"`` (replicates of scrambled nets, t intervals);
 * ``pf-net``, ``pf-net8``: the same with ``replicates=1``: one scrambled net of ``N`` points,
   intervals from the spread of its 16 (8) consecutive blocks (``"net-blocks"``);
+* ``salib-same-net``: the paired comparator (common random numbers): ``pf-net``'s run, then
+  ``SALib.analyze.sobol.analyze`` on the SAME model outputs, reordered into the rows of
+  ``SALib.sample.sobol.sample`` (per point ``A, AB_1 .. AB_d, B``); no extra model run. Our
+  net's first ``d`` coordinates are SALib's ``A`` (the base of the mixed runs), its last ``d``
+  SALib's ``B``, both from scipy's scrambled Sobol' net of dimension ``2 d``, as SALib's;
+  every run checks that the mixed runs are ``A`` with column ``i`` from ``B``. Its record also
+  holds ``pf-net``'s estimate of the same run, so each run scores both estimators on one net;
 * ``aiscv``: ``multiexpect.sobol_indices()`` with its defaults.
+
+Seeds: ``1000 k + r`` with ``k`` the problem's position in :data:`PROBLEMS` (so a run of some
+problems repeats the full suite's seeds for them).
 
 Per problem and method: the summed MSE of the first- and total-order indices (mean over the
 repetitions of ``sum_i (S_i - ref_i)^2 + (ST_i - refT_i)^2``), the coverage of the 95%
@@ -34,6 +44,7 @@ import _one_blas_thread  # noqa: F401  (before numpy)
 
 # isort: split
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import platform
@@ -41,6 +52,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,7 +62,8 @@ from multiexpect.testproblems.sensitivity import PROBLEMS, problem
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "sensitivity_reference.json"
-METHODS = ("salib", "martinez", "pf-mc", "pf-rqmc", "pf-net", "pf-net8", "aiscv")
+METHODS = ("salib", "salib-same-net", "martinez", "pf-mc", "pf-rqmc", "pf-net", "pf-net8",
+           "aiscv")
 REFERENCE_POINTS = 2**20
 REFERENCE_REPLICATES = 64
 
@@ -92,18 +105,87 @@ def references(name: str) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 # ---------------------------------------------------------------------- the methods
-def _salib(prob, n, seed):
+class Problem(NamedTuple):
+    """What :func:`_multiexpect` needs of a problem (its model may be wrapped)."""
+
+    name: str
+    model: object
+    law: object
+
+    @property
+    def dim(self) -> int:
+        return self.law.dim
+
+
+def _salib_spec(dim: int) -> dict:
+    return {"num_vars": dim, "names": [f"x{i}" for i in range(dim)],
+            "bounds": [[0.0, 1.0]] * dim}
+
+
+def _salib_analyze(dim: int, y: np.ndarray, seed: int, resamples: int):
+    """SALib's estimator (and bootstrap half-widths) on outputs in SALib's row order.
+
+    The estimates use all rows whatever ``resamples`` (the bootstrap's size, SALib's
+    default 100), which sets only the half-widths.
+    """
     from SALib.analyze import sobol as salib_analyze
+
+    res = salib_analyze.analyze(_salib_spec(dim), y, calc_second_order=False,
+                                print_to_console=False, seed=seed, num_resamples=resamples)
+    return (np.asarray(res["S1"]), np.asarray(res["ST"]), np.asarray(res["S1_conf"]),
+            np.asarray(res["ST_conf"]))
+
+
+def _salib(prob, n, seed, resamples=100):
     from SALib.sample import sobol as salib_sample
 
-    spec = {"num_vars": prob.dim, "names": [f"x{i}" for i in range(prob.dim)],
-            "bounds": [[0.0, 1.0]] * prob.dim}
-    u = salib_sample.sample(spec, n, calc_second_order=False, seed=seed)
+    u = salib_sample.sample(_salib_spec(prob.dim), n, calc_second_order=False, seed=seed)
     y = prob.model(law_from_uniform(prob.law, u))
-    res = salib_analyze.analyze(spec, y, calc_second_order=False, print_to_console=False,
-                                seed=seed)
-    return (np.asarray(res["S1"]), np.asarray(res["ST"]), np.asarray(res["S1_conf"]),
-            np.asarray(res["ST_conf"]), int(u.shape[0]))
+    return (*_salib_analyze(prob.dim, y, seed, resamples), int(u.shape[0]))
+
+
+class _Recorder:
+    """The model, keeping every call's inputs and outputs."""
+
+    def __init__(self, model):
+        self.model = model
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __call__(self, x, *args):
+        y = np.asarray(self.model(x, *args), dtype=float)
+        self.calls.append((np.array(x, dtype=float), y.reshape(-1)))
+        return y
+
+
+def salib_rows(x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    """Our one-net run's outputs in SALib's row order (``sobol.sample``, no second order).
+
+    Ours (:class:`multiexpect.sensitivity.sobol.PickFreezeLayout` with both orders): blocks
+    ``X`` (= SALib's ``B``), ``X'`` (= ``A``), then ``(X_i, X'_{-i})`` (= ``AB_i``, ``A``
+    with column ``i`` from ``B``) for ``i = 1..d``, ``n`` rows each. SALib's: per point
+    ``A, AB_1, .., AB_d, B``. Raises if the inputs are not laid out so.
+    """
+    n = y.size // (dim + 2)
+    xs, ys = x.reshape(dim + 2, n, dim), y.reshape(dim + 2, n)
+    b, a = xs[0], xs[1]
+    for i in range(dim):
+        mixed = xs[2 + i]
+        if not (np.array_equal(mixed[:, i], b[:, i])
+                and np.array_equal(np.delete(mixed, i, axis=1), np.delete(a, i, axis=1))):
+            raise RuntimeError(f"mixed block {i} is not A with column {i} from B")
+    return np.column_stack([ys[1], ys[2:].T, ys[0]]).reshape(-1)
+
+
+def _salib_same_net(prob, n, seed, resamples=100):
+    rec = _Recorder(prob.model)
+    ours = _multiexpect(Problem(prob.name, rec, prob.law), n, seed, method="pick-freeze",
+                        sampling="rqmc", replicates=1)
+    if len(rec.calls) != 1:
+        raise RuntimeError(f"expected one model call, got {len(rec.calls)}")
+    y = salib_rows(*rec.calls[0], prob.dim)
+    return (*_salib_analyze(prob.dim, y, seed, resamples), int(y.size),
+            {"ours_estimate": np.concatenate([ours[0], ours[1]]).tolist(),
+             "ours_half_width": np.concatenate([ours[2], ours[3]]).tolist()})
 
 
 def _martinez(prob, n, seed):
@@ -131,6 +213,7 @@ def _multiexpect(prob, n, seed, **kwargs):
 
 RUNNERS = {
     "salib": _salib,
+    "salib-same-net": _salib_same_net,
     "martinez": _martinez,
     "pf-mc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze"),
     "pf-rqmc": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
@@ -145,14 +228,17 @@ RUNNERS = {
 
 def one_run(task) -> dict:
     """One method on one problem with one seed: indices, half-widths, runs, time, failure."""
-    name, method, n, seed, replicates = task
+    name, method, n, seed, replicates, resamples = task
     prob = problem(name)
     extra = () if replicates is None or method != "pf-rqmc" else (replicates,)
+    if method.startswith("salib"):
+        extra = (resamples,)
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first, total, half1, halft, runs = RUNNERS[method](prob, n, seed, *extra)
+            out = RUNNERS[method](prob, n, seed, *extra)
+            first, total, half1, halft, runs = out[:5]
     except Exception as exc:  # a crash is a result: counted and reported
         return {"problem": name, "method": method, "seed": seed, "failed": True,
                 "error": f"{type(exc).__name__}: {str(exc)[:300]}",
@@ -162,7 +248,7 @@ def one_run(task) -> dict:
     return {"problem": name, "method": method, "seed": seed,
             "failed": not bool(np.all(np.isfinite(est)) and np.all(np.isfinite(half))),
             "estimate": est.tolist(), "half_width": half.tolist(), "runs": runs,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, **(out[5] if len(out) > 5 else {})}
 
 
 # ---------------------------------------------------------------------- scoring
@@ -186,6 +272,15 @@ def score(records: list[dict], name: str) -> dict:
                    mean_half_width=float(np.mean(half)),
                    se2_over_mse=float(np.sum(np.mean((half / 1.96) ** 2, axis=0))
                                       / max(np.mean(sq), 1e-300)))
+        if "ours_estimate" in ok[0]:  # paired: both estimators on the same nets
+            ours = np.array([r["ours_estimate"] for r in ok])
+            ours_sq = np.sum((ours - ref) ** 2, axis=1)
+            ours_half = np.array([r["ours_half_width"] for r in ok])
+            out.update(ours_mse=float(np.mean(ours_sq)), ours_median_sq=float(np.median(ours_sq)),
+                       ours_max_sq=float(np.max(ours_sq)),
+                       ours_coverage=float(np.mean(np.abs(ours - ref) <= ours_half)),
+                       paired_ratio=float(np.mean(ours_sq) / max(np.mean(sq), 1e-300)),
+                       ours_share_le=float(np.mean(ours_sq <= sq)))
     return out
 
 
@@ -217,7 +312,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--replicates", type=int, help="pf-rqmc: at least this many "
                         "scramblings (default: the library's)")
+    parser.add_argument("--salib-resamples", type=int, default=100,
+                        help="SALib's bootstrap size (its default 100; sets only its "
+                        "half-widths, not its estimates)")
     parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--log", type=Path, help="append every run's record here as it ends "
+                        "(JSON lines)")
     parser.add_argument("--records", action="store_true",
                         help="with --json: also every run's indices and half-widths")
     parser.add_argument("--make-reference", action="store_true",
@@ -226,15 +326,22 @@ def main(argv=None) -> int:
     if args.make_reference:
         make_reference(args.problems)
         return 0
-    tasks = [(name, method, args.n, 1000 * k + r, args.replicates)
-             for k, name in enumerate(args.problems) for r in range(args.reps)
-             for method in args.methods]
+    tasks = [(name, method, args.n, 1000 * PROBLEMS.index(name) + r, args.replicates,
+              args.salib_resamples)
+             for name in args.problems for r in range(args.reps) for method in args.methods]
     t0 = time.time()
-    if args.workers > 1:
-        with mp.get_context("fork").Pool(args.workers) as pool:
-            records = list(pool.imap_unordered(one_run, tasks))
-    else:
-        records = [one_run(t) for t in tasks]
+    records = []
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:
+            pool = stack.enter_context(mp.get_context("fork").Pool(args.workers))
+            runs = pool.imap_unordered(one_run, tasks)
+        else:
+            runs = map(one_run, tasks)
+        for rec in runs:
+            records.append(rec)
+            if args.log:
+                with args.log.open("a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
     summary = {name: {m: score([r for r in records if r["problem"] == name
                                 and r["method"] == m], name) for m in args.methods}
                for name in args.problems}
@@ -244,6 +351,20 @@ def main(argv=None) -> int:
     print(_table(summary, args.methods))
     print("mean reported se^2 (half-width / 1.96)^2, summed, over the summed MSE")
     print(_table(summary, args.methods, "se2_over_mse"))
+    paired = [(name, s) for name, per in summary.items()
+              for m, s in per.items() if "paired_ratio" in s]
+    if paired:
+        print("same nets: pf-net's summed MSE over SALib's estimator's (median squared errors; "
+              "share of runs where pf-net's error <= SALib's)")
+        for name, s in paired:
+            print(f"  {name}: {s['ours_mse']:.2g} / {s['mse']:.2g} = {s['paired_ratio']:.2f} "
+                  f"(medians {s['ours_median_sq']:.2g} / {s['median_sq']:.2g}; "
+                  f"share {s['ours_share_le']:.2f}; pf-net coverage "
+                  f"{s['ours_coverage']:.2f})")
+    print("median squared error (max)")
+    for name, per in summary.items():
+        print(f"  {name}: " + ", ".join(f"{m} {s['median_sq']:.2g} ({s['max_sq']:.2g})"
+                                        for m, s in per.items() if "median_sq" in s))
     for name, per in summary.items():
         for m, s in per.items():
             if s["failures"]:
