@@ -20,6 +20,8 @@ Every method gets ``N (d + 2)`` model runs (``N = --n``, ``2^14`` by default) on
   SALib's ``B``, both from scipy's scrambled Sobol' net of dimension ``2 d``, as SALib's;
   every run checks that the mixed runs are ``A`` with column ``i`` from ``B``. Its record also
   holds ``pf-net``'s estimate of the same run, so each run scores both estimators on one net;
+* ``martinez-same-net``: the same with OpenTURNS' Martinez estimator on ``pf-net``'s outputs
+  (``SobolIndicesExperiment``'s blocks ``A, B, E_1 .. E_d``, ``E_i`` = ``AB_i``);
 * ``aiscv``: ``multiexpect.sobol_indices()`` with its defaults.
 
 Seeds: ``1000 k + r`` with ``k`` the problem's position in :data:`PROBLEMS` (so a run of some
@@ -62,8 +64,8 @@ from multiexpect.testproblems.sensitivity import PROBLEMS, problem
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "sensitivity_reference.json"
-METHODS = ("salib", "salib-same-net", "martinez", "pf-mc", "pf-rqmc", "pf-net", "pf-net8",
-           "aiscv")
+METHODS = ("salib", "salib-same-net", "martinez", "martinez-same-net", "pf-mc", "pf-rqmc",
+           "pf-net", "pf-net8", "aiscv")
 REFERENCE_POINTS = 2**20
 REFERENCE_REPLICATES = 64
 
@@ -176,16 +178,35 @@ def salib_rows(x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     return np.column_stack([ys[1], ys[2:].T, ys[0]]).reshape(-1)
 
 
-def _salib_same_net(prob, n, seed, resamples=100):
+def _one_net_run(prob, n, seed):
+    """``pf-net``'s run, with its one model call's inputs and outputs."""
     rec = _Recorder(prob.model)
     ours = _multiexpect(Problem(prob.name, rec, prob.law), n, seed, method="pick-freeze",
                         sampling="rqmc", replicates=1)
     if len(rec.calls) != 1:
         raise RuntimeError(f"expected one model call, got {len(rec.calls)}")
-    y = salib_rows(*rec.calls[0], prob.dim)
-    return (*_salib_analyze(prob.dim, y, seed, resamples), int(y.size),
-            {"ours_estimate": np.concatenate([ours[0], ours[1]]).tolist(),
-             "ours_half_width": np.concatenate([ours[2], ours[3]]).tolist()})
+    extra = {"ours_estimate": np.concatenate([ours[0], ours[1]]).tolist(),
+             "ours_half_width": np.concatenate([ours[2], ours[3]]).tolist()}
+    return rec.calls[0], extra
+
+
+def _salib_same_net(prob, n, seed, resamples=100):
+    (x, y), extra = _one_net_run(prob, n, seed)
+    y = salib_rows(x, y, prob.dim)
+    return (*_salib_analyze(prob.dim, y, seed, resamples), int(y.size), extra)
+
+
+def _martinez_same_net(prob, n, seed):
+    """OpenTURNS' Martinez estimator on ``pf-net``'s outputs, in ``SobolIndicesExperiment``'s
+    block order ``A, B, E_1 .. E_d`` (``E_i`` = ``A`` with column ``i`` from ``B``, as
+    SALib's ``AB_i``); its asymptotic intervals assume i.i.d. rows."""
+    (x, y), extra = _one_net_run(prob, n, seed)
+    d = prob.dim
+    salib_rows(x, y, d)  # the layout check
+    xs, ys = x.reshape(d + 2, n, d), y.reshape(d + 2, n)
+    order = [1, 0, *range(2, d + 2)]
+    return (*_martinez_analyze(xs[order].reshape(-1, d), ys[order].reshape(-1), n),
+            int(y.size), extra)
 
 
 def _martinez(prob, n, seed):
@@ -195,13 +216,21 @@ def _martinez(prob, n, seed):
     cube = ot.JointDistribution([ot.Uniform(0.0, 1.0)] * prob.dim)
     design = ot.SobolIndicesExperiment(cube, n, False).generate()
     y = prob.model(law_from_uniform(prob.law, np.asarray(design)))
-    algo = ot.MartinezSensitivityAlgorithm(design, ot.Sample(y[:, None]), n)
+    return (*_martinez_analyze(design, y, n), int(design.getSize()))
+
+
+def _martinez_analyze(design, y: np.ndarray, n: int):
+    """Martinez's indices and asymptotic half-widths on a ``SobolIndicesExperiment`` design."""
+    import openturns as ot
+
+    algo = ot.MartinezSensitivityAlgorithm(ot.Sample(np.asarray(design)),
+                                           ot.Sample(np.asarray(y)[:, None]), n)
     algo.setUseAsymptoticDistribution(True)
     first, total = np.array(algo.getFirstOrderIndices()), np.array(algo.getTotalOrderIndices())
     ci1, cit = algo.getFirstOrderIndicesInterval(), algo.getTotalOrderIndicesInterval()
     half1 = 0.5 * (np.array(ci1.getUpperBound()) - np.array(ci1.getLowerBound()))
     halft = 0.5 * (np.array(cit.getUpperBound()) - np.array(cit.getLowerBound()))
-    return first, total, half1, halft, int(design.getSize())
+    return first, total, half1, halft
 
 
 def _multiexpect(prob, n, seed, **kwargs):
@@ -214,6 +243,7 @@ def _multiexpect(prob, n, seed, **kwargs):
 RUNNERS = {
     "salib": _salib,
     "salib-same-net": _salib_same_net,
+    "martinez-same-net": _martinez_same_net,
     "martinez": _martinez,
     "pf-mc": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze"),
     "pf-rqmc": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
@@ -351,13 +381,13 @@ def main(argv=None) -> int:
     print(_table(summary, args.methods))
     print("mean reported se^2 (half-width / 1.96)^2, summed, over the summed MSE")
     print(_table(summary, args.methods, "se2_over_mse"))
-    paired = [(name, s) for name, per in summary.items()
+    paired = [(name, m, s) for name, per in summary.items()
               for m, s in per.items() if "paired_ratio" in s]
     if paired:
-        print("same nets: pf-net's summed MSE over SALib's estimator's (median squared errors; "
-              "share of runs where pf-net's error <= SALib's)")
-        for name, s in paired:
-            print(f"  {name}: {s['ours_mse']:.2g} / {s['mse']:.2g} = {s['paired_ratio']:.2f} "
+        print("same nets: pf-net's summed MSE over the other estimator's (median squared errors; "
+              "share of runs where pf-net's error <= the other's)")
+        for name, m, s in paired:
+            print(f"  {name}, {m}: {s['ours_mse']:.2g} / {s['mse']:.2g} = {s['paired_ratio']:.2f} "
                   f"(medians {s['ours_median_sq']:.2g} / {s['median_sq']:.2g}; "
                   f"share {s['ours_share_le']:.2f}; pf-net coverage "
                   f"{s['ours_coverage']:.2f})")
