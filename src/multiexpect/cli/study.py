@@ -100,10 +100,13 @@ class Study:
                  if k not in ("output", "output_name", "timeout", "keep")}
         model["code_sha256"] = self.accepted_code.get(study_id, self.model_code)
         # the sampling this run uses (the method's or the baseline's); i.i.d. sampling is
-        # left out: studies written before the key keep their identity and stored runs
+        # left out: studies written before the key keep their identity and stored runs, and
+        # so does the "rqmc" baseline of an "auto" study (keyed by the analysis's "auto")
         spec = {k: v for k, v in analysis.spec.items()
                 if k not in ("weights", "quantiles", "sampling", "baseline_sampling")}
         sampling = sampling_of(analysis.spec, method == analysis.method)
+        if sampling == "rqmc" and analysis.spec.get("sampling") == "auto":
+            sampling = "auto"
         if sampling != "mc":
             spec["sampling"] = sampling
         if "alternatives" in spec:
