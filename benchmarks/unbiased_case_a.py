@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.statistical import test_unbiased as case
@@ -24,6 +25,10 @@ def main():
     print("z", np.round(runs.z_scores, 2))
     print("rms se", np.sqrt(np.mean(runs.stderr**2, axis=0)), "sd", np.sqrt(runs.variance))
     print("runs", np.unique(runs.n_evaluations))
+    if np.all(runs.n_evaluations == 960):  # every run on the law route: 15 nets, t on 14
+        half = stats.t.ppf(0.975, 14) * runs.stderr
+        inside = np.abs(runs.estimate - runs.truth) <= half
+        print("coverage of the results' Student-t intervals", np.round(inside.mean(axis=0), 4))
     values, counts = np.unique(np.round(runs.stderr[:, 2], 5), return_counts=True)
     print("event se: seeds per value", dict(zip(values.tolist(), counts.tolist())))
 
