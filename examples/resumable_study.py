@@ -57,13 +57,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--log", default=None, help="append one line per model run")
     parser.add_argument("--executor", choices=["none", "processes"], default="none")
     parser.add_argument("--json", action="store_true", help="print exact results as JSON")
+    parser.add_argument("--sampling", choices=["mc", "rqmc", "auto"], default=None,
+                        help="the points (default: the method's, 'auto' for aiscv)")
     args = parser.parse_args(argv)
     res = me.expectations(
         Simulator(args.sleep, args.log), law(), budget=args.budget, rng=args.seed,
         store=None if args.no_store else args.store,
         eval_chunk_size=None if args.no_store else args.chunk,
         executor=None if args.executor == "none" else args.executor,
-        n_workers=2 if args.executor == "processes" else None,
+        n_workers=2 if args.executor == "processes" else None, sampling=args.sampling,
         names=["E[X1^2]", "E[exp(X2/2)]", "E[X3 X4 + 1]"])
     out = {"estimate": [float(v).hex() for v in res.estimate],
            "stderr": [float(v).hex() for v in res.stderr],

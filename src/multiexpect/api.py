@@ -26,7 +26,7 @@ from .problem import Problem
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import INTERVAL_REPLICATES, replicates_for
+from .sampling.rqmc import INTERVAL_REPLICATES, replicates_for, resolve_sampling
 from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -37,7 +37,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                  method: str = "aiscv", rng=None, vectorized: bool = True,
                  names=None, evaluate: Callable | None = None,
                  evaluation: Evaluation | None = None, keep_sample: bool = False,
-                 sampling: str = "mc", quantities=None,
+                 sampling: str | None = None, quantities=None,
                  **options) -> ExpectationResult:
     """Estimate ``I_j = E_{f_j}[phi_j(X)]``, ``j = 1..J``, from one budget of model runs.
 
@@ -80,21 +80,24 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     keep_sample : bool
         Keep the final-stage sample (inputs, outputs, proposal density) in
         ``result.sample`` for :func:`~multiexpect.reanalyse` (method ``"aiscv"`` only).
-    sampling : {"mc", "rqmc", "auto"}
-        ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
+    sampling : {"mc", "rqmc", "auto"} or None
+        ``None`` (the default): ``"auto"`` for ``aiscv``, ``"mc"`` for the baselines and with
+        ``keep_sample`` (:func:`~multiexpect.sampling.rqmc.default_sampling`); the result's
+        ``settings`` record the resolved value when it is not ``"mc"``. ``"mc"``: i.i.d.
+        points. ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
         ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
         ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
-        the estimate the mean of the replicate estimates, the standard error their spread,
-        and :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
+        the estimate the mean of the replicate estimates, the standard error their spread, and
+        :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
         freedom (``diagnostics["dof"]``). For ``aiscv`` the adaptive stages stay i.i.d. and
         only the final stage is drawn as ``R`` replicates of the frozen proposal, each
-        component on its own net (:mod:`multiexpect.engine.rqmc_final`), the adaptive
-        stages pooled with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on
-        Welch–Satterthwaite degrees of freedom, ``diagnostics["interval"]`` says which).
-        Not yet available for ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is
-        drawn on nets of the law and decides whether adaptation can pay; if not, the whole
-        budget is RQMC of the law (at least ``replicates`` nets, Student-t intervals), else
-        the adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
+        component on its own net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages
+        pooled with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on
+        Welch–Satterthwaite degrees of freedom, ``diagnostics["interval"]`` says which). Not
+        yet available for ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is drawn on
+        nets of the law and decides whether adaptation can pay; if not, the whole budget is
+        RQMC of the law (at least ``replicates`` nets, Student-t intervals), else the
+        adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
         ``diagnostics["route_reason"]`` why (:mod:`multiexpect.engine.law_first`).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
@@ -125,6 +128,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     """
     if keep_sample and method != "aiscv":
         raise ValueError(f"'keep_sample' needs method 'aiscv', got method {method!r}")
+    sampling = resolve_sampling(sampling, method, keep_sample)
     if keep_sample and sampling != "mc":
         raise ValueError(f"'keep_sample' needs sampling 'mc', got sampling {sampling!r}")
     replicates = replicates_for(sampling, method, RQMC_EXPECTATION_METHODS, options,

@@ -395,7 +395,8 @@ class ExpectationResult(JsonResult):
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "
-                         "standard error is the points' i.i.d. one (conservative)")
+                         "standard error is a bound (a replicate departing by one lattice "
+                         "step, or the points' i.i.d. one; docs/method.md)")
         return "\n".join([head, table, *notes])
 
     # ------------------------------------------------------------------

@@ -219,11 +219,13 @@ def test_dask_executor_connects_to_a_scheduler(tmp_path, capsys):
 
 
 def test_every_analysis_kind_runs(tmp_path, capsys):
-    extra = EXPECT + """
+    # i.i.d. points throughout: the whole budget of every analysis is spent (counted below)
+    extra = EXPECT + """sampling = "mc"
 [laws]
 budget = 600
 exceedance = 0.08
 baseline = "mc"
+sampling = "mc"
 [[laws.alternative]]
 name = "stiffer"
 inputs.E = { dist = "lognorm", params = { s = 0.06, scale = 210.0 } }
@@ -231,11 +233,13 @@ inputs.E = { dist = "lognorm", params = { s = 0.06, scale = 210.0 } }
 [sobol]
 budget = 1600
 orders = ["total"]
+sampling = "mc"
 
 [perturbed]
 budget = 600
 delta = 1.0
 inputs = ["w"]
+sampling = "mc"
 """
     study = write(tmp_path, extra)
     code, _, err = run_cli(["run", study, "--store", str(tmp_path / "s.sqlite"),

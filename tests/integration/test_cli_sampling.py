@@ -14,6 +14,7 @@ from scipy import stats
 import multiexpect as me
 from multiexpect import testfunctions as tf
 from multiexpect.cli.main import main
+from multiexpect.cli.study import load_study
 
 from .test_cli import assert_user_error, run_cli, write
 
@@ -154,18 +155,31 @@ sampling = "rqmc"
     assert [r["high"] for r in record["rows"]] == [float(v) for v in high]
 
 
-def test_default_sampling_is_recorded_and_keeps_the_iid_numbers(tmp_path, capsys):
+def test_default_sampling_is_per_method_and_recorded(tmp_path, capsys):
+    """No ``sampling`` key: the method takes its default ("auto" for aiscv) and the baseline
+    its own ("mc" for mc), both recorded; the numbers are the library's defaults; the run
+    identity of the baseline keeps no sampling key (its stored runs stay usable)."""
     extra = f"""
 [expectations]
 budget = 600
 moments = [1]
 exceedance = [{THRESHOLD}]
+baseline = "mc"
 """
     doc = run_study(tmp_path, capsys, extra)
-    assert doc["settings"]["analyses"][0]["sampling"] == "mc"
+    analysis = doc["settings"]["analyses"][0]
+    assert (analysis["sampling"], analysis["baseline_sampling"]) == ("auto", "mc")
     result = me.expectations(deflection, cantilever_law(), budget=600,
                              quantities=QUANTITIES, rng=SEED)
+    assert result.settings["sampling"] == "auto"
     assert_same_numbers(doc["analyses"][0]["main"], result)
+    baseline = me.expectations(deflection, cantilever_law(), budget=600, method="mc",
+                               quantities=QUANTITIES, rng=SEED, sampling="mc")
+    assert_same_numbers(doc["analyses"][0]["baseline"], baseline)
+    study = load_study(write(tmp_path, extra))
+    analysis = study.analyses[0]
+    assert study.run_identity(analysis, "aiscv")["analysis"]["sampling"] == "auto"
+    assert "sampling" not in study.run_identity(analysis, "mc")["analysis"]
 
 
 COUNTING_MODEL = """

@@ -153,7 +153,8 @@ class DiesOnce:
 def test_dead_worker_is_reported_runs_stored_pool_recovers(tmp_path):
     store = me.InMemoryStore()
     kwargs = {"budget": 400, "rng": 3, "vectorized": False, "executor": "processes",
-              "n_workers": 2, "eval_chunk_size": 8, "store": store, "study_id": "dying"}
+              "n_workers": 2, "eval_chunk_size": 8, "store": store, "study_id": "dying",
+              "sampling": "mc"}
     with pytest.raises(me.ModelEvaluationError,
                        match=r"a worker process died running (\d+) of 40 points; first "
                              r"failing input: \[.*the worker process died while running it "
@@ -167,7 +168,8 @@ def test_dead_worker_is_reported_runs_stored_pool_recovers(tmp_path):
     assert n_ok % 40 == 40 - len(killers)  # the innocent ones of that batch are kept
     # the model is fixed: resume (a fresh pool), the result is exact
     res = me.expectations(point_model, LAW2, **kwargs)
-    ref = me.expectations(point_model, LAW2, budget=400, rng=3, vectorized=False)
+    ref = me.expectations(point_model, LAW2, budget=400, rng=3, vectorized=False,
+                          sampling="mc")
     np.testing.assert_array_equal(res.estimate, ref.estimate)
 
 
@@ -300,8 +302,8 @@ def test_progress_needs_stdout_a_terminal_and_draws_on_stderr(monkeypatch, stdou
     out, err = Tty(stdout_tty), Tty(stderr_tty)
     monkeypatch.setattr("sys.stdout", out)
     monkeypatch.setattr("sys.stderr", err)
-    res = me.expectations(smooth, LAW2, budget=400, rng=1, progress=True)
-    ref = me.expectations(smooth, LAW2, budget=400, rng=1)
+    res = me.expectations(smooth, LAW2, budget=400, rng=1, progress=True, sampling="mc")
+    ref = me.expectations(smooth, LAW2, budget=400, rng=1, sampling="mc")
     np.testing.assert_array_equal(res.estimate, ref.estimate)
     assert out.text == ""  # never on standard output: printed results stay clean
     assert ("400/400" in err.text) is drawn

@@ -47,7 +47,8 @@ def _stored_hashes(path) -> set[str]:
 def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     store = tmp_path / "study.sqlite"
     log1, log2 = tmp_path / "run1.log", tmp_path / "run2.log"
-    args = ["--store", str(store), "--budget", "4000", "--chunk", "50"]
+    # i.i.d. points: the whole budget is run (counted below)
+    args = ["--store", str(store), "--budget", "4000", "--chunk", "50", "--sampling", "mc"]
     proc = subprocess.Popen([sys.executable, str(EXAMPLE), *args, "--sleep", "0.05",
                              "--log", str(log1), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -75,7 +76,7 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     run1 = log1.read_text().split()
     assert len(run1) - n_stored <= 50
 
-    uninterrupted = example.main(["--no-store", "--budget", "4000"])
+    uninterrupted = example.main(["--no-store", "--budget", "4000", "--sampling", "mc"])
     assert resumed == uninterrupted  # float.hex of estimates and stderrs: bit for bit
     # a third run reads everything, runs nothing
     log3 = tmp_path / "run3.log"
@@ -109,7 +110,8 @@ LAW2 = me.Law([stats.norm(), stats.norm()])
 def test_failing_points_stop_then_resume_after_fix(tmp_path, kind):
     store = me.InMemoryStore() if kind == "memory" else tmp_path / "f.sqlite"
     calls: list = []
-    kwargs = {"budget": 3000, "rng": 11, "vectorized": False, "store": store}
+    kwargs = {"budget": 3000, "rng": 11, "vectorized": False, "store": store,
+              "sampling": "mc"}
     with pytest.raises(me.ModelEvaluationError,
                        match=r"the model failed at (\d+) of 300 points; first failing input: "
                              r"\[.*\]: ArithmeticError: solver diverged at x0=.*the other "
@@ -142,7 +144,8 @@ def test_failing_points_stop_then_resume_after_fix(tmp_path, kind):
     # unbiased: the failed points were run after the fix, not dropped
     np.testing.assert_array_less(np.abs(res.estimate - 1.0), 4 * res.stderr)
     # and equal to a study that never failed
-    clean = me.expectations(Flaky(False, []), LAW2, budget=3000, rng=11, vectorized=False)
+    clean = me.expectations(Flaky(False, []), LAW2, budget=3000, rng=11, vectorized=False,
+                            sampling="mc")
     np.testing.assert_array_equal(res.estimate, clean.estimate)
 
 
@@ -156,13 +159,15 @@ def test_retries_rerun_transient_failures():
             raise OSError("node lost")
         return [x[0] ** 2, x[1] ** 2 + x[0]]
 
-    res = me.expectations(transient, LAW2, budget=2000, rng=5, vectorized=False, retries=1)
-    clean = me.expectations(Flaky(False, []), LAW2, budget=2000, rng=5, vectorized=False)
+    res = me.expectations(transient, LAW2, budget=2000, rng=5, vectorized=False, retries=1,
+                          sampling="mc")
+    clean = me.expectations(Flaky(False, []), LAW2, budget=2000, rng=5, vectorized=False,
+                            sampling="mc")
     assert seen  # some points did fail once
     np.testing.assert_array_equal(res.estimate, clean.estimate)
     seen.clear()
     with pytest.raises(me.ModelEvaluationError, match=r"failed at \d+ of 200 points; first"):
-        me.expectations(transient, LAW2, budget=2000, rng=5, vectorized=False)
+        me.expectations(transient, LAW2, budget=2000, rng=5, vectorized=False, sampling="mc")
 
 
 def test_nonfinite_outputs_vectorised_model_with_store():
@@ -176,7 +181,7 @@ def test_nonfinite_outputs_vectorised_model_with_store():
     with pytest.raises(me.ModelEvaluationError,
                        match=r"non-finite value \(NaN or inf\) at \d+ of \d+ points; first "
                              r"failing input: \[.*non-finite output \[nan, "):
-        me.expectations(model, LAW2, budget=4000, rng=2, store=store)
+        me.expectations(model, LAW2, budget=4000, rng=2, store=store, sampling="mc")
     study = store.studies()[0]
     assert store.count_runs(study, "failed") >= 1
     assert store.count_runs(study, "ok") + store.count_runs(study, "failed") >= 400
@@ -185,8 +190,8 @@ def test_nonfinite_outputs_vectorised_model_with_store():
         return np.column_stack([x[:, 0] ** 2, x[:, 1]])
 
     resumed = me.expectations(fixed, LAW2, budget=4000, rng=2, store=store,
-                              study_id=study)
-    clean = me.expectations(fixed, LAW2, budget=4000, rng=2)
+                              study_id=study, sampling="mc")
+    clean = me.expectations(fixed, LAW2, budget=4000, rng=2, sampling="mc")
     np.testing.assert_array_equal(resumed.estimate, clean.estimate)
 
 
@@ -348,8 +353,8 @@ def test_extended_pilot_resumes_from_the_store(tmp_path):
     reads them from the store like every other batch."""
     law = me.Law([stats.norm(), stats.norm()])
     path = tmp_path / "tails.sqlite"
-    first = me.expectations(_two_tails, law, budget=2000, rng=9, store=path)
+    first = me.expectations(_two_tails, law, budget=2000, rng=9, store=path, sampling="mc")
     assert first.history[0]["n_points"] == 600
     again = me.expectations(_MustNotRun(_two_tails.__qualname__), law, budget=2000, rng=9,
-                            store=path)
+                            store=path, sampling="mc")
     np.testing.assert_array_equal(again.estimate, first.estimate)

@@ -61,7 +61,7 @@ def test_a_climb_is_followed_by_two_fits_at_the_real_level():
     """After the ladder reaches the event, the adaptation fits the event itself twice (the
     first fit rests on the last ladder batch's few hits) before the final stage."""
     for seed in range(3):
-        res = me.expectations(_sum, LAW, budget=5000, rng=seed,
+        res = me.expectations(_sum, LAW, budget=5000, rng=seed, sampling="mc",
                               quantities=[me.Exceedance(0, LEVEL)])
         notes = [h["note"] for h in res.history]
         last = max(k for k, note in enumerate(notes) if note.startswith("ladder"))
@@ -77,7 +77,7 @@ def test_ladder_in_dimension_50_has_an_honest_standard_error():
     law = me.Law([stats.norm()] * d)
     est, se = [], []
     for seed in range(reps):
-        res = me.expectations(_sum, law, budget=10_000, rng=seed,
+        res = me.expectations(_sum, law, budget=10_000, rng=seed, sampling="mc",
                               quantities=[me.Exceedance(0, level)])
         est.append(res.estimate[0])
         se.append(res.stderr[0])

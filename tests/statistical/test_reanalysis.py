@@ -162,7 +162,8 @@ def test_json_round_trip_keeps_the_sample(study_a):
 def test_store_replay_gives_the_sample_without_runs():
     store = me.InMemoryStore()
     first = Counted()
-    me.expectations(first, LAW_A, budget=400, rng=9, store=store)
+    # an i.i.d. study: keep_sample=True replays it (an "auto" study is another study)
+    me.expectations(first, LAW_A, budget=400, rng=9, store=store, sampling="mc")
     again = Counted()
     res = me.expectations(again, LAW_A, budget=400, rng=9, store=store, keep_sample=True)
     assert first.runs == 400 and again.runs == 0

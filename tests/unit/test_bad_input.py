@@ -46,7 +46,7 @@ def test_wrong_output_rows(method):
 def test_wrong_output_dimensions():
     model = Counting(lambda x, call: np.zeros((x.shape[0], 2, 2)))
     with pytest.raises(ValueError, match=r"got \(20, 2, 2\)"):
-        me.expectations(model, LAW, budget=200, rng=0)
+        me.expectations(model, LAW, budget=200, rng=0, sampling="mc")
     assert len(model.calls) == 1
 
 
@@ -88,7 +88,7 @@ def test_several_laws_need_one_or_l_columns(method):
     model = Counting(good)
     with pytest.raises(ValueError, match="with 3 laws the model must return 1 or 3 columns, "
                                          "got 2"):
-        me.expectations(model, laws, budget=300, method=method, rng=0)
+        me.expectations(model, laws, budget=300, method=method, rng=0, sampling="mc")
     assert len(model.calls) == 1
 
 
@@ -124,7 +124,8 @@ def test_wrong_number_of_weights_stops_after_the_first_batch(method):
     model = Counting(good)
     with pytest.raises(ValueError, match=r"'weights' must have 2 entries \(one per quantity\), "
                                          r"got 3"):
-        me.expectations(model, LAW, budget=200, weights=[1, 2, 3], method=method, rng=0)
+        me.expectations(model, LAW, budget=200, weights=[1, 2, 3], method=method, rng=0,
+                        sampling="mc")
     # aiscv: the pilot only; mc / mixture-mc: their single batch; separate-is: its probe
     assert len(model.calls) == 1
 
@@ -239,7 +240,8 @@ def test_nan_in_a_later_batch_stops_at_that_batch():
 
     model = Counting(func)
     with pytest.raises(me.ModelEvaluationError, match="non-finite value") as info:
-        me.expectations(model, LAW, budget=2000, rng=1, pilot_size=10, batch_size=200)
+        me.expectations(model, LAW, budget=2000, rng=1, pilot_size=10, batch_size=200,
+                        sampling="mc")
     assert info.value.first_input[0] > 2.0
     assert info.value.n_failed >= 1
     # the model is never called again after the batch with the NaN
@@ -250,7 +252,7 @@ def test_nan_in_a_later_batch_stops_at_that_batch():
 def test_inf_from_the_model():
     model = Counting(lambda x, call: np.where(x[:, 0] > -10, np.inf, 0.0))
     with pytest.raises(me.ModelEvaluationError, match=r"at 20 of 20 points"):
-        me.expectations(model, LAW, budget=200, rng=0)
+        me.expectations(model, LAW, budget=200, rng=0, sampling="mc")
     assert len(model.calls) == 1
 
 
@@ -277,5 +279,5 @@ def test_unknown_method_and_options():
 def test_names_of_wrong_length():
     model = Counting(good)
     with pytest.raises(ValueError, match=r"'names' must have 2 entries \(one per quantity\)"):
-        me.expectations(model, LAW, budget=200, names=["a"], rng=0)
+        me.expectations(model, LAW, budget=200, names=["a"], rng=0, sampling="mc")
     assert len(model.calls) == 1

@@ -436,7 +436,7 @@ def test_pilot_extension_stops_once_every_event_has_enough_hits():
 
 
 def test_aiscv_spends_the_whole_budget_and_records_history():
-    res = me.expectations(_model, LAW, budget=1000, rng=2)
+    res = me.expectations(_model, LAW, budget=1000, rng=2, sampling="mc")
     assert res.n_evaluations == 1000
     assert len(res.history) >= 2
     assert res.history[0]["note"] == "pilot"
@@ -450,7 +450,8 @@ def test_aiscv_spends_the_whole_budget_and_records_history():
 
 
 def test_json_round_trip(tmp_path):
-    res = me.expectations(_model, LAW, budget=600, rng=4, names=["a", "b", "c"])
+    res = me.expectations(_model, LAW, budget=600, rng=4, names=["a", "b", "c"],
+                          sampling="mc")
     text = res.to_json()
     json.loads(text)  # valid JSON
     back = me.ExpectationResult.from_json(text)
@@ -482,7 +483,8 @@ def test_result_is_frozen():
 
 
 def test_summary_and_confidence_interval():
-    res = me.expectations(_model, LAW, budget=600, rng=5, names=["square", "sine", "lin"])
+    res = me.expectations(_model, LAW, budget=600, rng=5, names=["square", "sine", "lin"],
+                          sampling="mc")
     text = res.summary()
     assert "3 expectations by aiscv, 600 of 600 model runs" in text
     for name in ("square", "sine", "lin", "estimate", "std. error", "95% interval"):

@@ -22,6 +22,7 @@ from multiexpect.sampling import (
     sobol_normal,
     sobol_uniform,
     student_from_uniform,
+    tie_departure,
 )
 from tests.helpers import NORM2, Interrupting, smooth
 
@@ -147,7 +148,7 @@ def test_allocation_unbiased_on_nets():
 # ---------------------------------------------------------------------- the public switch
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"sampling": "qmc"}, "'sampling' must be one of \\('mc', 'rqmc', 'auto'\\), got 'qmc'"),
-    ({"sampling": None}, "'sampling' must be one of"),
+    ({"sampling": 1}, "'sampling' must be one of"),
     ({"sampling": "rqmc", "method": "aiscv", "replicates": 300},
      "'replicates' \\(300\\) is too many for the final stage"),
     ({"sampling": "rqmc", "method": "aiscv", "keep_sample": True},
@@ -302,10 +303,13 @@ def _event_above_one(x):
     return (x[:, 0] > 1.0).astype(float)
 
 
-def test_tied_replicates_fall_back_on_the_points_variance():
+def test_tied_replicates_are_bounded_by_one_lattice_step():
     """P(x > 1) = 0.1587 on 15 nets of 64 points: each net counts 10 or 11 hits, and on some
     seeds all 15 count 10. Their spread 0 is the nets' resolution, not certainty: the
-    standard error is then the i.i.d. one of the 960 points, and the result says so."""
+    standard error is then that of a replicate departing by one hit (h = 1/64) with the
+    95% upper bound q on that chance, h sqrt(q (1 - q) / R), below the i.i.d. one of the 960
+    points (9x wider than the true error), and the result says so."""
+    q = 1.0 - 0.05 ** (1.0 / 15)
     law = me.Law([stats.norm()])
     seen = {"tied": 0, "spread": 0}
     for seed in range(40):
@@ -320,7 +324,9 @@ def test_tied_replicates_fall_back_on_the_points_variance():
                 seen["tied"] += 1
                 assert res.estimate[0] == 10 / 64
                 p = res.estimate[0]
-                assert res.stderr[0] == pytest.approx(np.sqrt(p * (1 - p) / 959), rel=1e-9)
+                bound = np.sqrt(q * (1 - q) / 15) / 64
+                assert res.stderr[0] == pytest.approx(bound, rel=1e-9)
+                assert bound < np.sqrt(p * (1 - p) / 959) / 5
                 assert "every RQMC replicate gave the same value" in res.summary()
                 assert high[0] > stats.norm.sf(1.0)  # the true value is covered
             else:
@@ -338,3 +344,21 @@ def test_replicate_covariance_keeps_the_tied_variance_on_its_diagonal():
     assert cov[0, 0] == pytest.approx(est.stderr[0] ** 2)
     assert cov[0, 1] == 0 and cov[1, 1] == pytest.approx(np.var([0.5, 0.7, 0.6], ddof=1) / 3)
     assert replicate_estimate(values).tied is None  # without the squares: no fallback
+
+
+def test_tied_bound_is_the_smaller_of_the_lattice_step_and_the_iid_error():
+    """With the summands' ranges (unweighted), a tie's standard error is
+    min(se_iid, (span / n) sqrt(q (1 - q) / R)), q = 1 - 0.05^(1/R); untied quantities keep
+    their spread."""
+    values = np.array([[1.0, 0.5], [1.0, 0.7], [1.0, 0.6]])
+    squares = np.array([[1.5, 0.3], [1.5, 0.5], [1.5, 0.4]])
+    iid = np.sqrt(0.5 * 30 / 29 / 30)
+    q = 1.0 - 0.05 ** (1.0 / 3)
+    assert tie_departure(3) == pytest.approx(q)
+    narrow = replicate_estimate(values, squares, 10, np.array([1.0, 1.0]))
+    assert narrow.stderr[0] == pytest.approx(0.1 * np.sqrt(q * (1 - q) / 3))
+    assert narrow.stderr[0] < iid and narrow.tied_quantities() == [0]
+    wide = replicate_estimate(values, squares, 10, np.array([10.0, 10.0]))
+    assert wide.stderr[0] == pytest.approx(iid)  # the i.i.d. error is the smaller
+    for est in (narrow, wide):
+        assert est.stderr[1] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1) / np.sqrt(3))

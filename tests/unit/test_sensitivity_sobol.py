@@ -145,7 +145,8 @@ def test_one_net_first_order_alone_spends_d_plus_2_runs(law3):
 def test_n_evaluations_equals_counted_runs(law3, method, orders):
     model = CountingModel(linear)
     budget = 4003
-    res = me.sobol_indices(model, law3, budget=budget, orders=orders, method=method, rng=5)
+    res = me.sobol_indices(model, law3, budget=budget, orders=orders, method=method, rng=5,
+                           sampling="mc")
     rpp = 4 if len(orders) == 1 else 5
     assert res.n_evaluations == model.runs
     assert res.n_evaluations <= budget

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..sampling.rqmc import SAMPLINGS
+from ..sampling.rqmc import SAMPLINGS, default_sampling
 from .fields import (
     StudyError,
     get_float,
@@ -121,20 +121,28 @@ def parse_common(table: dict, kind: str, methods: tuple[str, ...]
 
 
 def parse_sampling(table: dict, kind: str, method: str, baseline: str | None,
-                   rqmc_methods: tuple[str, ...], auto_methods: tuple[str, ...] = ()) -> str:
-    """``sampling``: ``"mc"`` (i.i.d. points, the default) or ``"rqmc"`` (scrambled Sobol'
-    nets, replicates, Student-t intervals), for the method and its baseline alike, each of
-    which must then be one of ``rqmc_methods``; or ``"auto"`` (the pilot on nets of the law
-    chooses RQMC of the law or adaptation) for a method of ``auto_methods``, its baseline
-    then on RQMC (:func:`sampling_of`)."""
-    sampling = get_str(table, "sampling", kind, default="mc", choices=SAMPLINGS)
+                   rqmc_methods: tuple[str, ...], auto_methods: tuple[str, ...] = ()) -> dict:
+    """``{"sampling": ..., "baseline_sampling": ...}``: the sampling of the method and of its
+    baseline (``None`` without one).
+
+    Left out, each takes its method's default
+    (:func:`~multiexpect.sampling.rqmc.default_sampling`: ``"auto"`` for ``aiscv``, ``"mc"``
+    for every baseline). Given, it applies to both: ``"mc"`` (i.i.d. points) or ``"rqmc"``
+    (scrambled Sobol' nets, replicates, Student-t intervals), each of which must then be one
+    of ``rqmc_methods``; or ``"auto"`` (the pilot on nets of the law chooses RQMC of the law
+    or adaptation) for a method of ``auto_methods``, its baseline then on ``"rqmc"``."""
+    sampling = get_str(table, "sampling", kind, choices=SAMPLINGS)
+    if sampling is None:
+        return {"sampling": default_sampling(method),
+                "baseline_sampling": None if baseline is None else default_sampling(baseline)}
     checks = {"rqmc": ((("method", method), ("baseline", baseline)), rqmc_methods),
               "auto": ((("method", method),), auto_methods)}
     if sampling == "auto":
         _check_sampling(kind, sampling, (("baseline", baseline),), rqmc_methods, "rqmc")
     if sampling in checks:
         _check_sampling(kind, sampling, *checks[sampling], sampling)
-    return sampling
+    base = None if baseline is None else ("rqmc" if sampling == "auto" else sampling)
+    return {"sampling": sampling, "baseline_sampling": base}
 
 
 def _check_sampling(kind: str, sampling: str, names, allowed: tuple[str, ...], what: str):
@@ -149,10 +157,10 @@ def _check_sampling(kind: str, sampling: str, names, allowed: tuple[str, ...], w
 
 
 def sampling_of(spec: dict, primary: bool) -> str:
-    """The ``sampling`` a call runs with: the analysis's, except that the baseline of
-    ``"auto"`` runs RQMC (the law route of ``"auto"`` is RQMC of the law)."""
-    sampling = spec.get("sampling", "mc")
-    return "rqmc" if sampling == "auto" and not primary else sampling
+    """The ``sampling`` a call runs with: the method's (``primary``) or the baseline's, as
+    :func:`parse_sampling` recorded them (``"mc"`` for a spec without them)."""
+    key = "sampling" if primary else "baseline_sampling"
+    return spec.get(key) or "mc"
 
 
 def check_option_types(options: dict, path: str) -> None:

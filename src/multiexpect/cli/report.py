@@ -175,10 +175,15 @@ def _settings_html(doc: dict) -> str:
     rows = []
     for a in s["analyses"]:
         extra = {k: v for k, v in a.items()
-                 if k not in ("kind", "budget", "method", "baseline", "options", "sampling")
+                 if k not in ("kind", "budget", "method", "baseline", "options", "sampling",
+                              "baseline_sampling")
                  and v not in (None, [], {})}
+        sampling = a.get("sampling", "mc")
+        base = a.get("baseline_sampling")
+        if a["baseline"] and base and base != sampling:
+            sampling = f"{sampling} (baseline {base})"
         rows.append([esc(a["kind"]), esc(a["method"]), esc(a["baseline"] or "–"),
-                     esc(a.get("sampling", "mc")),
+                     esc(sampling),
                      esc(json.dumps(extra, ensure_ascii=False)),
                      esc(json.dumps(a["options"]) if a["options"] else "defaults"),
                      esc(a["budget"])])

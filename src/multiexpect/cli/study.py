@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis import Analysis
+from .analysis import Analysis, sampling_of
 from .fields import (
     StudyError,
     build_law,
@@ -99,10 +99,16 @@ class Study:
         model = {k: v for k, v in self.model.items()
                  if k not in ("output", "output_name", "timeout", "keep")}
         model["code_sha256"] = self.accepted_code.get(study_id, self.model_code)
-        # i.i.d. sampling (the default) is left out: studies written before the key keep
-        # their identity and their stored runs
+        # the sampling this run uses (the method's or the baseline's); i.i.d. sampling is
+        # left out: studies written before the key keep their identity and stored runs, and
+        # so does the "rqmc" baseline of an "auto" study (keyed by the analysis's "auto")
         spec = {k: v for k, v in analysis.spec.items()
-                if k not in ("weights", "quantiles") and not (k == "sampling" and v == "mc")}
+                if k not in ("weights", "quantiles", "sampling", "baseline_sampling")}
+        sampling = sampling_of(analysis.spec, method == analysis.method)
+        if sampling == "rqmc" and analysis.spec.get("sampling") == "auto":
+            sampling = "auto"
+        if sampling != "mc":
+            spec["sampling"] = sampling
         if "alternatives" in spec:
             spec["alternatives"] = [{k: v for k, v in alt.items() if k != "name"}
                                     for alt in spec["alternatives"]]

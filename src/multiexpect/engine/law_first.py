@@ -55,7 +55,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.effective_size import KishSize
 from ..estimators.importance import iscv_summands
-from ..estimators.monte_carlo import law_net, net_means
+from ..estimators.monte_carlo import law_net, net_means, summand_ranges
 from ..sampling.rqmc import (
     INTERVAL_REPLICATES,
     normal_from_uniform,
@@ -227,7 +227,8 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     setup, problem = state.setup, state.problem
     values, squares, runs = list(route.pilot_values), [], 0
     kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
-    kish.update(state.pilot_summands[: plan.pilot_replicates * plan.points])
+    nets = [state.pilot_summands[: plan.pilot_replicates * plan.points]]
+    kish.update(nets[0])
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -238,10 +239,14 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  problem.law_index)
         values.append(net_means(summands, plan.points)[0])
         squares.append(net_means(summands**2, plan.points)[0])
+        nets.append(summands)
         kish.update(summands)
     values = np.array(values)
-    # tied replicates fall back on the points' variance, read on the route's own nets
-    est = replicate_estimate(values, np.array(squares) if squares else None, plan.points)
+    # tied replicates: bounded by the points' variance, read on the route's own nets, and
+    # for one law (unweighted summands) by a lattice step of the range over every net
+    ranges = summand_ranges(np.concatenate(nets)) if len(setup.laws) == 1 else None
+    est = replicate_estimate(values, np.array(squares) if squares else None, plan.points,
+                             ranges)
     reps = plan.replicates
     return EngineResult(
         estimate=est.estimate, stderr=est.stderr, covariance=est.covariance(values),

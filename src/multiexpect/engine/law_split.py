@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.effective_size import kish_size
-from ..estimators.monte_carlo import net_means
+from ..estimators.monte_carlo import net_means, summand_ranges
 from ..sampling.rqmc import INTERVAL_REPLICATES, replicate_estimate
 from .law_first import TAIL_GUARD, LawPlan, Route, law_points, variance_uncertainty
 from .options import MAX_DEFAULT_BATCH
@@ -133,7 +133,9 @@ def split_result(adaptive: EngineResult, pilot: EngineState, plan: LawPlan, rout
     reps = split_replicates(plan, law)
     summands = pilot.pilot_summands[:, law]
     values = net_means(summands, plan.points)
-    est = replicate_estimate(values, net_means(summands**2, plan.points), plan.points)
+    # one law: unweighted summands, so a tie is bounded by a lattice step of their range
+    ranges = summand_ranges(summands) if len(pilot.setup.laws) == 1 else None
+    est = replicate_estimate(values, net_means(summands**2, plan.points), plan.points, ranges)
     estimate = np.array(adaptive.estimate, dtype=float)
     stderr = np.array(adaptive.stderr, dtype=float)
     estimate[law], stderr[law] = est.estimate, est.stderr

@@ -42,7 +42,7 @@ from ..sampling.rqmc import (
 from .importance import StreamingMoments, iscv_summands
 
 __all__ = ["crude_monte_carlo", "crude_rqmc", "law_net", "mixture_monte_carlo", "mixture_rqmc",
-           "net_means"]
+           "net_means", "summand_ranges"]
 
 
 def law_net(seed: int, replicate: int, n: int, dim: int) -> np.ndarray:
@@ -60,6 +60,13 @@ def net_means(values: np.ndarray, n: int) -> np.ndarray:
     last bit)."""
     return np.array([np.ascontiguousarray(values[r * n:(r + 1) * n]).mean(axis=0)
                      for r in range(values.shape[0] // n)])
+
+
+def summand_ranges(values: np.ndarray) -> np.ndarray:
+    """``max - min`` of each column of ``values`` ((n, J)): the range of a quantity's
+    unweighted summands, whose ``1 / n`` is a net's lattice step when replicates tie
+    (:func:`~multiexpect.sampling.rqmc.replicate_estimate`)."""
+    return np.ptp(np.asarray(values, dtype=float), axis=0)
 
 
 def crude_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: int,
@@ -124,7 +131,7 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
     n_laws = len(laws)
     reps, n = replicate_plan(budget // n_laws, replicates)
     nets = [normal_from_uniform(law_net(seed, r, n, laws[0].dim)) for r in range(reps)]
-    problem = means = squares = None
+    problem = means = squares = low = high = None
     for l_index, law in enumerate(laws):
         for r in range(reps):
             key = batch_keys.rqmc_replicate(r, l_index, reps)
@@ -133,11 +140,16 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
                 problem = Problem.build(laws, outputs.shape[1], "input", names)
                 means = np.zeros((reps, problem.n_quantities))
                 squares = np.zeros((reps, problem.n_quantities))
+                low = np.full(problem.n_quantities, np.inf)
+                high = np.full(problem.n_quantities, -np.inf)
             rows = problem.law_index == l_index
             phi = problem.quantity_values(outputs)[:, rows]
             means[r, rows] = net_means(phi, n)[0]
             squares[r, rows] = net_means(phi**2, n)[0]
-    return _rqmc_output(replicate_estimate(means, squares, n), problem, reps, n,
+            low[rows] = np.minimum(low[rows], phi.min(axis=0))
+            high[rows] = np.maximum(high[rows], phi.max(axis=0))
+    # the summands are the quantities' values themselves: a tie has a lattice step
+    return _rqmc_output(replicate_estimate(means, squares, n, high - low), problem, reps, n,
                         reps * n * n_laws)
 
 
@@ -154,7 +166,7 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
     used = np.flatnonzero(counts)
     starts = np.concatenate([[0], np.cumsum(counts)])
     log_share = np.log(counts[used] / n)
-    problem = means = squares = None
+    problem = means = squares = low = high = None
     for r in range(reps):
         z = sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
         x = np.concatenate([laws[l].from_standard(z[starts[l]:starts[l + 1]]) for l in used])
@@ -163,12 +175,18 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
             problem = Problem.build(laws, outputs.shape[1], "input", names)
             means = np.zeros((reps, problem.n_quantities))
             squares = np.zeros((reps, problem.n_quantities))
+            low = np.full(problem.n_quantities, np.inf)
+            high = np.full(problem.n_quantities, -np.inf)
         log_laws = problem.law_logpdfs(x)
         log_g = logsumexp(log_laws[:, used] + log_share, axis=1)
         summands = iscv_summands(problem.quantity_values(outputs),
                                  log_laws[:, problem.law_index], None, log_g, None)
         means[r] = summands.mean(axis=0)
         squares[r] = (summands**2).mean(axis=0)
-    out = _rqmc_output(replicate_estimate(means, squares, n), problem, reps, n, reps * n)
+        low, high = np.minimum(low, summands.min(axis=0)), np.maximum(high, summands.max(axis=0))
+    # one law: the summands are its values, unweighted (else weighted: no lattice step)
+    ranges = high - low if len(laws) == 1 else None
+    out = _rqmc_output(replicate_estimate(means, squares, n, ranges), problem, reps, n,
+                       reps * n)
     out["allocation"] = counts.tolist()
     return out

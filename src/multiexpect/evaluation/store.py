@@ -69,12 +69,19 @@ def canonical_settings(settings: dict) -> dict:
     return json.loads(json.dumps(settings, sort_keys=True, default=repr))
 
 
+#: settings left out when they hold their default (a study keeps its identity when the key is
+#: added): a missing one is shown as that value
+_LEFT_OUT_DEFAULTS = {"sampling": "mc"}
+
+
 def settings_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Human-readable differences between two settings dicts (``key: old -> new``)."""
+    """Human-readable differences between two settings dicts (``key: old -> new``); a key
+    of ``_LEFT_OUT_DEFAULTS`` missing on one side shows its default."""
     out = []
     for key in sorted(set(old) | set(new), key=str):
         name = f"{prefix}{key}"
-        a, b = old.get(key, "<missing>"), new.get(key, "<missing>")
+        missing = _LEFT_OUT_DEFAULTS.get(key, "<missing>")
+        a, b = old.get(key, missing), new.get(key, missing)
         if isinstance(a, dict) and isinstance(b, dict):
             out.extend(settings_diff(a, b, name + "."))
         elif a != b:

@@ -1,6 +1,7 @@
 """Point sets: randomised quasi-Monte Carlo nets, their maps to laws and proposals, replicates."""
 
 from .rqmc import (
+    AUTO_BY_DEFAULT,
     DEFAULT_BLOCKS,
     DEFAULT_REPLICATES,
     INTERVAL_KINDS,
@@ -9,12 +10,14 @@ from .rqmc import (
     INTERVAL_REPLICATES,
     ONE_NET,
     SAMPLINGS,
+    TIE_CONFIDENCE,
     ReplicateEstimate,
     allocate,
     block_estimate,
     check_blocks,
     check_replicates,
     check_sampling,
+    default_sampling,
     gaussian_from_normal,
     law_from_uniform,
     normal_from_uniform,
@@ -22,12 +25,15 @@ from .rqmc import (
     replicate_estimate,
     replicate_plan,
     replicates_for,
+    resolve_sampling,
     sobol_normal,
     sobol_uniform,
     student_from_uniform,
+    tie_departure,
 )
 
 __all__ = [
+    "AUTO_BY_DEFAULT",
     "DEFAULT_BLOCKS",
     "DEFAULT_REPLICATES",
     "INTERVAL_KINDS",
@@ -36,12 +42,14 @@ __all__ = [
     "INTERVAL_REPLICATES",
     "ONE_NET",
     "SAMPLINGS",
+    "TIE_CONFIDENCE",
     "ReplicateEstimate",
     "allocate",
     "block_estimate",
     "check_blocks",
     "check_replicates",
     "check_sampling",
+    "default_sampling",
     "gaussian_from_normal",
     "law_from_uniform",
     "normal_from_uniform",
@@ -49,7 +57,9 @@ __all__ = [
     "replicate_estimate",
     "replicate_plan",
     "replicates_for",
+    "resolve_sampling",
     "sobol_normal",
     "sobol_uniform",
     "student_from_uniform",
+    "tie_departure",
 ]

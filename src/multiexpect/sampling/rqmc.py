@@ -70,6 +70,7 @@ from scipy.special import ndtri
 from scipy.stats import qmc
 
 __all__ = [
+    "AUTO_BY_DEFAULT",
     "DEFAULT_BLOCKS",
     "DEFAULT_REPLICATES",
     "INTERVAL_KINDS",
@@ -78,12 +79,14 @@ __all__ = [
     "INTERVAL_REPLICATES",
     "ONE_NET",
     "SAMPLINGS",
+    "TIE_CONFIDENCE",
     "ReplicateEstimate",
     "allocate",
     "block_estimate",
     "check_blocks",
     "check_replicates",
     "check_sampling",
+    "default_sampling",
     "gaussian_from_normal",
     "law_from_uniform",
     "normal_from_uniform",
@@ -91,14 +94,19 @@ __all__ = [
     "replicate_estimate",
     "replicate_plan",
     "replicates_for",
+    "resolve_sampling",
     "sobol_normal",
     "sobol_uniform",
     "student_from_uniform",
+    "tie_departure",
 ]
 
 #: the values of the ``sampling`` argument: i.i.d. points, scrambled nets, or (the adaptive
 #: engine only) the pilot on nets of the law deciding between RQMC of the law and adaptation
 SAMPLINGS = ("mc", "rqmc", "auto")
+#: the methods whose default ``sampling`` is ``"auto"`` (the adaptive method of every public
+#: function); every other method (the textbook baselines) defaults to i.i.d. points
+AUTO_BY_DEFAULT = ("aiscv",)
 #: independent scramblings by default (chosen by measurement, docs/benchmarks.md)
 DEFAULT_REPLICATES = 8
 #: ``replicates=1``: one net of the whole budget (its interval from the net's blocks)
@@ -114,6 +122,9 @@ INTERVAL_NET_BLOCKS = "net-blocks"
 #: rqmc_pooling`)
 INTERVAL_POOLED = "student-t-welch"
 INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS, INTERVAL_POOLED)
+#: tied replicates: the confidence of the upper bound on the chance that a replicate departs
+#: from the common value (:func:`replicate_estimate`)
+TIE_CONFIDENCE = 0.95
 _U_MIN = 2.0**-53
 _BITS = 30
 
@@ -123,6 +134,22 @@ def check_sampling(sampling) -> str:
     if not isinstance(sampling, str) or sampling not in SAMPLINGS:
         raise ValueError(f"'sampling' must be one of {SAMPLINGS}, got {sampling!r}")
     return sampling
+
+
+def default_sampling(method: str, keep_sample: bool = False) -> str:
+    """The ``sampling`` a call without one runs with: ``"auto"`` for the adaptive method
+    (the pilot on nets of the law chooses RQMC of the law or adaptation), ``"mc"`` for the
+    baselines (the textbook estimators; their RQMC versions by name) and with
+    ``keep_sample`` (the kept final sample is an i.i.d. one)."""
+    return "auto" if method in AUTO_BY_DEFAULT and not keep_sample else "mc"
+
+
+def resolve_sampling(sampling, method: str, keep_sample: bool = False) -> str:
+    """``sampling`` checked (:func:`check_sampling`), or :func:`default_sampling` of
+    ``method`` when it is ``None``."""
+    if sampling is None:
+        return default_sampling(method, keep_sample)
+    return check_sampling(sampling)
 
 
 def check_replicates(replicates, one_net: bool = False) -> int:
@@ -293,8 +320,8 @@ def allocate(n: int, alpha) -> np.ndarray:
 @dataclass(frozen=True)
 class ReplicateEstimate:
     """The mean of ``R`` replicate estimates, its standard error and degrees of freedom;
-    ``tied`` marks the quantities whose standard error is the points' i.i.d. one because
-    every replicate gave the same value (:func:`replicate_estimate`)."""
+    ``tied`` marks the quantities whose replicates all gave the same value, so that their
+    standard error is the bound of :func:`replicate_estimate` rather than the spread."""
 
     estimate: np.ndarray
     stderr: np.ndarray
@@ -321,16 +348,33 @@ class ReplicateEstimate:
         return cov
 
 
-def replicate_estimate(values, squares=None, points: int | None = None) -> ReplicateEstimate:
+def tie_departure(replicates: int, confidence: float = TIE_CONFIDENCE) -> float:
+    """``q = 1 - (1 - confidence)^(1/R)``: the upper confidence bound on the chance that a
+    replicate departs from a value all ``R`` replicates gave (the "rule of three": ``R``
+    agreeing draws have probability ``(1 - q)^R``, which is ``1 - confidence`` at ``q``)."""
+    return 1.0 - (1.0 - confidence) ** (1.0 / int(replicates))
+
+
+def replicate_estimate(values, squares=None, points: int | None = None,
+                       spans=None) -> ReplicateEstimate:
     """Combine the replicate estimates ``values`` ((R, J)): mean, ``sd / sqrt(R)``, ``R - 1``.
 
     Replicates that all give the same value (a quantity of few levels, such as a 0/1 event,
     on nets of few points: each net's count of hits is ``floor`` or ``ceil`` of ``n p``) show
     the nets' resolution, not certainty: their spread 0 would make a zero-width interval.
-    There, with ``squares`` ((R, J), each net's mean of the squared values) and ``points``
-    (per net), the standard error is the i.i.d. one of the ``N = R n`` points,
-    ``sqrt(s² / N)``: an RQMC error is no larger than that on such integrands, so the
-    interval is conservative, never empty (``tied`` in the result).
+    There (with ``squares`` ((R, J), each net's mean of the squared values) and ``points``
+    per net, ``N = R n`` points in all) the standard error is bounded instead:
+
+    * the i.i.d. one of the ``N`` points, ``se_iid = sqrt(s² / N)`` (an RQMC error is no
+      larger on such integrands);
+    * with ``spans`` ((J,), the range ``max - min`` of the points' *unweighted* summands),
+      also by the spread of a replicate that departs from the common value by one lattice
+      step ``h = span / n`` (one point moving between the extreme levels) with chance
+      ``q`` (:func:`tie_departure`, the 95% upper bound given ``R`` agreeing replicates):
+      ``se_tie = min(se_iid, h sqrt(q (1 - q) / R))``.
+
+    Weighted summands (importance weights) have no lattice step: they keep ``se_iid``.
+    ``tied`` in the result marks those quantities.
     """
     values = np.atleast_2d(np.asarray(values, dtype=float))
     reps = values.shape[0]
@@ -344,5 +388,10 @@ def replicate_estimate(values, squares=None, points: int | None = None) -> Repli
         second = np.atleast_2d(np.asarray(squares, dtype=float)).mean(axis=0)
         variance = np.maximum(second - mean**2, 0.0) * n_total / max(n_total - 1, 1)
         tied = (stderr == 0) & (variance > 0)
-        stderr = np.where(tied, np.sqrt(variance / n_total), stderr)
+        bound = np.sqrt(variance / n_total)
+        if spans is not None:
+            q = tie_departure(reps)
+            step = np.asarray(spans, dtype=float) / int(points)
+            bound = np.minimum(bound, step * np.sqrt(q * (1.0 - q) / reps))
+        stderr = np.where(tied, bound, stderr)
     return ReplicateEstimate(mean, stderr, reps - 1, tied)

@@ -45,7 +45,7 @@ from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
-from ..sampling.rqmc import replicates_for
+from ..sampling.rqmc import replicates_for, resolve_sampling
 from ..vocabulary import (
     AUTO_PERTURBED_LAW_METHODS,
     RQMC_PERTURBED_LAW_METHODS,
@@ -234,7 +234,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                           quantity="mean", form: str = "ratio", method: str = "aiscv",
                           rng=None, weights="delta", vectorized: bool = True,
                           evaluate: Callable | None = None, evaluation: Evaluation | None = None,
-                          sampling: str = "mc", **options) -> PerturbedLawResult:
+                          sampling: str | None = None, **options) -> PerturbedLawResult:
     r"""Perturbed-law indices ``S_k`` of the output mean or an exceedance probability.
 
     Parameters
@@ -271,7 +271,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
-    sampling : {"mc", "rqmc", "auto"}
+    sampling : {"mc", "rqmc", "auto"} or None
+        ``None`` (the default): ``"auto"`` for ``aiscv``, ``"mc"`` for the baselines
+        (:func:`~multiexpect.sampling.rqmc.default_sampling`). ``"mc"``: i.i.d. points.
         ``"rqmc"`` (``aiscv`` only for now): the final stage is ``R`` replicates of scrambled
         Sobol' nets of the frozen proposal (option ``replicates``, 8 by default;
         :mod:`multiexpect.engine.rqmc_final`), intervals Student's t on ``R - 1`` degrees of
@@ -306,6 +308,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     True
     """
     kind, threshold = _check_quantity(quantity)
+    sampling = resolve_sampling(sampling, method)
     replicates = replicates_for(sampling, method, RQMC_PERTURBED_LAW_METHODS, options,
                                 auto=AUTO_PERTURBED_LAW_METHODS)
     law_first = sampling == "auto"

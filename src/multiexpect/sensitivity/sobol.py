@@ -97,6 +97,7 @@ from ..sampling.rqmc import (
     one_net_plan,
     replicate_plan,
     replicates_for,
+    resolve_sampling,
     sobol_normal,
 )
 from ..vocabulary import (
@@ -369,7 +370,7 @@ def _check_law(law) -> Law:
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
-                  evaluation: Evaluation | None = None, sampling: str = "mc",
+                  evaluation: Evaluation | None = None, sampling: str | None = None,
                   **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
@@ -413,7 +414,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     evaluation : Evaluation, optional
         Where and how the model runs (executor, store, retries, progress bar):
         :class:`~multiexpect.Evaluation`, or its fields as keywords.
-    sampling : {"mc", "rqmc", "auto"}
+    sampling : {"mc", "rqmc", "auto"} or None
+        ``None`` (the default): ``"auto"`` for ``aiscv``, ``"mc"`` for ``pick-freeze``
+        (:func:`~multiexpect.sampling.rqmc.default_sampling`). ``"mc"``: i.i.d. points.
         ``"rqmc"``: for ``pick-freeze`` the points are ``R`` independent scrambled Sobol' nets
         of dimension ``2d`` (option ``replicates``: at least ``R``, 8 by default), or with
         ``replicates=1`` ONE scrambled sequence of the whole budget whose interval
@@ -460,6 +463,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     law = _check_law(law)
     if centre is not None and not np.isfinite(float(centre)):
         raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+    sampling = resolve_sampling(sampling, method)
     replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options,
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
     law_first = sampling == "auto"

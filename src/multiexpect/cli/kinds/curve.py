@@ -91,9 +91,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     no_repeats(levels, f"{kind}.quantiles")
     spec = {"thresholds": thresholds, "quantiles": levels,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS, len(thresholds)),
-            "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS,
-                                       AUTO_EXPECTATION_METHODS)}
+            **parse_sampling(table, kind, method, baseline,
+                             RQMC_EXPECTATION_METHODS,
+                             AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

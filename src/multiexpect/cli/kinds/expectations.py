@@ -60,9 +60,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     spec = {"moments": list(moments), "exceedance": thresholds,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      len(moments) + len(thresholds)),
-            "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS,
-                                       AUTO_EXPECTATION_METHODS)}
+            **parse_sampling(table, kind, method, baseline,
+                             RQMC_EXPECTATION_METHODS,
+                             AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

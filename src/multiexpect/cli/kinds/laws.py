@@ -84,9 +84,9 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     spec = {**statistic, "alternatives": alternatives,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
                                      1 + len(alternatives)),
-            "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_EXPECTATION_METHODS,
-                                       AUTO_EXPECTATION_METHODS)}
+            **parse_sampling(table, kind, method, baseline,
+                             RQMC_EXPECTATION_METHODS,
+                             AUTO_EXPECTATION_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

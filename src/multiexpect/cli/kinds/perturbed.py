@@ -75,8 +75,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     spec = {"exceedance": threshold, "delta": deltas, "inputs": which,
             "form": get_str(table, "form", kind, default="ratio", choices=("ratio", "signed")),
             "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
-            "sampling": parse_sampling(table, kind, method, baseline,
-                                       RQMC_PERTURBED_LAW_METHODS, AUTO_PERTURBED_LAW_METHODS)}
+            **parse_sampling(table, kind, method, baseline,
+                             RQMC_PERTURBED_LAW_METHODS, AUTO_PERTURBED_LAW_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 

@@ -37,8 +37,8 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
         raise StudyError(f"{kind}.orders", f"has repeats: {orders}")
     spec = {"orders": list(orders),
             "weights": parse_weights(table, kind, SENSITIVITY_WEIGHTS),
-            "sampling": parse_sampling(table, kind, method, baseline, RQMC_SOBOL_METHODS,
-                                       AUTO_SOBOL_METHODS)}
+            **parse_sampling(table, kind, method, baseline, RQMC_SOBOL_METHODS,
+                             AUTO_SOBOL_METHODS)}
     return Analysis(kind, budget, method, baseline, options, spec, KIND.title)
 
 
