@@ -1,7 +1,9 @@
 """How much of the budget aISCV should spend adapting before an RQMC final stage (issue 16).
 
 The 100-law cantilever beam and the Gaussian moments of ``benchmarks/rqmc_engine.py`` (20 000
-runs) under ``sampling="rqmc"`` or ``"auto"``, for a list of settings given as JSON
+runs, seeds ``9000 + r``), or a case of ``benchmarks/no_regret.py`` (``--no-regret CASE``: its
+budget, weights and truths, seeds ``1000 + r`` as there, aISCV only), under
+``sampling="rqmc"`` or ``"auto"``, for a list of settings given as JSON
 (``label -> expectations keywords``). A setting may carry ``"_stop": "pooled"``: an
 experiment, not the library's rule, that replaces the adaptation's stopping rule
 (stop at the first stage whose ``E_t = V_t / (N - N_t)`` does not decrease) by the
@@ -12,7 +14,7 @@ predicted error of the *pooled* estimate if the adaptation stopped at stage ``t`
 ``V_s`` the weighted variance per point of stage ``s`` on its own batch (the stages
 ``POOL_TIE`` times worse than ``V_t`` left out, as the pooling does): the runs spent adapting
 are not lost when the stages are pooled, so the adaptation goes on while its proposal
-improves. Per setting, over seeds ``9000 + r``: the sum of weighted variances (with a 90%
+improves. Per setting, over the seeds: the sum of weighted variances (with a 90%
 bootstrap range over the seeds), the mean reported ``se^2`` over it, the coverage of the 95%
 intervals, the largest bias in standard errors and the mean runs spent adapting.
 
@@ -44,6 +46,19 @@ from rqmc_engine import cases
 from rqmc_expectations import BUDGET
 
 
+def _case(name: str) -> dict:
+    """``model``, ``law``, ``truth``, ``weights`` (``"relative"``/``"absolute"``), ``budget``
+    and the first seed of a case of rqmc_engine.py or (``nr:<name>``) of no_regret.py."""
+    if not name.startswith("nr:"):
+        return {**cases()[name], "budget": BUDGET, "seed0": 9000}
+    import no_regret
+
+    case = no_regret.BY_NAME[name[3:]]
+    model, law, truth, _, _ = case.setup()
+    return {"model": model, "law": law, "truth": np.asarray(truth, dtype=float),
+            "weights": case.weights, "budget": case.budget, "seed0": 1000}
+
+
 def _pooled_error(history, t: int, budget: int) -> float:
     """``E^pool_t`` of the module docstring from the stages' records up to ``t``."""
     stages = history[:t + 1]
@@ -73,9 +88,9 @@ def one_run(task) -> dict:
     kwargs = dict(kwargs)
     stop = kwargs.pop("_stop", None)
     engine_run.adaptation_done = pooled_done if stop == "pooled" else adaptation_done
-    case = cases()[case_name]
+    case = _case(case_name)
     t0 = time.perf_counter()
-    res = me.expectations(case["model"], case["law"], budget=BUDGET, rng=seed,
+    res = me.expectations(case["model"], case["law"], budget=case["budget"], rng=seed,
                           weights=case["weights"], **kwargs)
     low, high = res.confidence_interval(0.95)
     history = res.history or []
@@ -108,13 +123,16 @@ def score(records: list[dict], truth: np.ndarray, weights: np.ndarray) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="cantilever_100", choices=sorted(cases()))
+    parser.add_argument("--no-regret", default=None, help="a case of no_regret.py instead")
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--settings", required=True, help="JSON: label -> keywords")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     settings = json.loads(args.settings)
-    tasks = [(args.case, label, kw, 9000 + r) for label, kw in settings.items()
+    name = args.case if args.no_regret is None else f"nr:{args.no_regret}"
+    case = _case(name)
+    tasks = [(name, label, kw, case["seed0"] + r) for label, kw in settings.items()
              for r in range(args.reps)]
     t0 = time.time()
     if args.workers > 1:
@@ -122,13 +140,12 @@ def main() -> None:
             records = list(pool.imap_unordered(one_run, tasks))
     else:
         records = [one_run(t) for t in tasks]
-    case = cases()[args.case]
     truth = case["truth"]
     weights = np.ones_like(truth) if case["weights"] == "absolute" else 1.0 / truth**2
     summary = {label: score(sorted((r for r in records if r["label"] == label),
                                    key=lambda r: r["seed"]), truth, weights)
                for label in settings}
-    print(f"{args.case}, {BUDGET} runs, {args.reps} reps, {time.time() - t0:.0f} s")
+    print(f"{name}, {case['budget']} runs, {args.reps} reps, {time.time() - t0:.0f} s")
     print("| setting | sum w Var [90%] | se²/Var | coverage | max\\|bias\\|/se | runs adapting |")
     print("|---|---|---|---|---|---|")
     for label, s in summary.items():
