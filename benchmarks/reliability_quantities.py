@@ -23,6 +23,8 @@ Usage::
     python benchmarks/reliability_quantities.py --mixed --reps 50 --processes 2 --json mixed.json
     python benchmarks/reliability_quantities.py --mixed --mixed-methods mixed --reps 50 \
         --from-json mixed.json   # the mixed study again beside the specialists' rows
+    python benchmarks/reliability_quantities.py --mixed --mixed-methods alone,mixed-auto \
+        --mixed-quantities 2 --first-rep 50 --reps 50   # seeds 150-199, the 1e-2 event's tasks
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def mixed_event_problem(j: int) -> ReliabilityProblem:
                               1, "mixed study")
 
 
-def mixed_tasks(methods, reps: int) -> list[tuple]:
+def mixed_tasks(methods, reps: int, first: int = 0, only=None) -> list[tuple]:
     """(method, quantity indices, rep): ``alone`` once per quantity, crude MC and RQMC on
     the two moments at once (each uses every run: the same as alone), the specialists on
     each event."""
@@ -133,7 +135,9 @@ def mixed_tasks(methods, reps: int) -> list[tuple]:
            "alone": [(0,), (1,), (2,), (3,)], "mc": [(0, 1)],
            "rqmc": [(0, 1)], "ce-is": [(2,), (3,)], "nais": [(2,), (3,)],
            "subset": [(2,), (3,)]}
-    return [(m, js, rep) for m in methods for js in per[m] for rep in range(reps)]
+    return [(m, js, rep) for m in methods for js in per[m]
+            if only is None or set(js) & set(only)
+            for rep in range(first, first + reps)]
 
 
 def mixed_run(task, budget: int = 10_000) -> dict:
@@ -239,7 +243,8 @@ def print_mixed(summary: dict, names) -> None:
 
 
 def mixed_study(reps: int, budget: int, methods, processes: int = 1,
-                earlier: list | None = None) -> tuple[dict, list]:
+                earlier: list | None = None, first: int = 0,
+                only=None) -> tuple[dict, list]:
     """The mixed study (module docstring), with ``methods`` run and the rows of
     ``earlier`` runs summarised beside them."""
     if any(m in OT_METHODS for m in methods):  # calibrate before the workers fork
@@ -247,7 +252,7 @@ def mixed_study(reps: int, budget: int, methods, processes: int = 1,
             for m in methods:
                 if m in OT_METHODS:
                     ot_step_size(m, mixed_event_problem(j), 0.0, budget)
-    tasks = mixed_tasks(methods, reps)
+    tasks = mixed_tasks(methods, reps, first, only)
     run = partial(mixed_run, budget=budget)
     if processes > 1:
         with mp.get_context("fork").Pool(processes) as pool:
@@ -277,6 +282,10 @@ def main(argv=None):
                              "summarised beside those of the methods run "
                              "(--mixed-methods '': summarise only)")
     parser.add_argument("--json", default=None, help="the mixed study's summary and rows")
+    parser.add_argument("--first-rep", type=int, default=0,
+                        help="the mixed study's first repetition (seed 100 + rep)")
+    parser.add_argument("--mixed-quantities", default=None,
+                        help="only the tasks with one of these quantities (0-3, comma-separated)")
     args = parser.parse_args(argv)
     if args.mixed:
         start = time.perf_counter()
@@ -288,7 +297,10 @@ def main(argv=None):
         for path in (args.from_json.split(",") if args.from_json else []):
             with open(path, encoding="utf-8") as fh:
                 earlier += json.load(fh)["rows"]
-        summary, rows = mixed_study(args.reps, args.budget, methods, args.processes, earlier)
+        only = (None if args.mixed_quantities is None
+                else [int(j) for j in args.mixed_quantities.split(",")])
+        summary, rows = mixed_study(args.reps, args.budget, methods, args.processes, earlier,
+                                    args.first_rep, only)
         print(f"\n{args.reps} reps of {','.join(methods)} in "
               f"{time.perf_counter() - start:.0f} s (processes {args.processes})")
         if args.json:

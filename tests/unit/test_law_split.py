@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 import multiexpect as me
-from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES
-from multiexpect.engine.law_split import SPLIT_ROUTE
+from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES, LawPlan
+from multiexpect.engine.law_split import SPLIT_ROUTE, split_replicates
 from tests.helpers import Interrupting
 
 SUM5 = me.Law([stats.norm()] * 5)
@@ -44,6 +44,45 @@ def test_moments_on_the_law_nets_and_events_adapted():
     assert res.trust == ("", "", "", "")
     labels = [c for h in res.history[1:] for c in h.get("components", [])]
     assert labels and not any(label.startswith("E[") for label in labels), labels
+
+
+def test_law_nets_balance_the_two_groups():
+    """``R_L = max(R_0 + 1, floor(R N / (J_a N + R n)))``: 9 nets of 1024 in a budget of
+    10^4 give 3 nets with two quantities left to adapt (equal predicted ratios at 3.08),
+    4 with one (4.68), never fewer than one net beyond the pilot's."""
+    plan = LawPlan(9, 1024, 2)
+    law = np.array([True, True, False, False])
+    assert split_replicates(plan, law, 10_000) == 3
+    assert split_replicates(plan, np.array([True, True, True, False]), 10_000) == 4
+    assert split_replicates(plan, np.array([True] + [False] * 9), 10_000) == 3
+    # with R_L nets the law quantities stand at sqrt(R / R_L) of plain RQMC, the others at
+    # sqrt(J_a N / (N - R_L n)) of the whole budget: R_L is the last count where the
+    # first is still the larger
+    for law in (np.array([True, True, False, False]), np.array([True, True, True, False])):
+        r = split_replicates(plan, law, 10_000)
+        j_a = int((~law).sum())
+        assert 9 / r >= j_a * 10_000 / (10_000 - r * 1024)
+        assert 9 / (r + 1) < j_a * 10_000 / (10_000 - (r + 1) * 1024)
+
+
+def test_settled_exceedance_steps_aside_while_another_climbs():
+    """The 1e-2 event, fitted at its real level, has no component in a ladder batch drawn
+    while the 1e-6 event still climbs; both have components again after the climb."""
+    res = me.expectations(_sum, SUM5, budget=10_000, rng=101, sampling="auto",
+                          quantities=QUANTITIES)
+    assert res.diagnostics["route"] == SPLIT_ROUTE
+    common, rare = (res.names[j] for j in (2, 3))
+    stages = res.history[1:]
+
+    def has(stage, name):
+        return any(label[:-1] == name for label in stage["components"])
+
+    assert all(has(s, rare) for s in stages)
+    at_level = [k for k, s in enumerate(stages) if has(s, common) and common not in s["note"]]
+    assert at_level, [s["note"] for s in stages]
+    aside = [s for s in stages[at_level[0] + 1:] if rare in s["note"]]
+    assert aside and not any(has(s, common) for s in aside)
+    assert rare not in stages[-1]["note"] and has(stages[-1], common)
 
 
 def test_no_split_without_a_light_quantity_to_keep():

@@ -39,6 +39,7 @@ from .ladder import (
     ladder_note,
     ladder_phi,
     post_ladder_history,
+    stepped_aside,
 )
 from .pilot import run_model_scored
 from .sample import component_logpdfs
@@ -108,6 +109,9 @@ def propose(state: EngineState) -> Proposal:
     phi = ladder_phi(state, idx, phi, levels, log_fq, log_h)
     if np.any(state.weights == 0):  # a quantity served elsewhere (.law_split): no component
         phi = np.where(state.weights > 0, phi, 0.0)
+    aside = stepped_aside(state, levels)  # at its real level while another climbs
+    if np.any(aside):
+        phi = np.where(aside, 0.0, phi)
     fits = _fit_components(state, z, phi, log_fq, log_h, _fit_context(state, fit_gen),
                            fitted_on_ladder(state, levels))
     log_comp = component_logpdfs(fits.components, z, sample.law_component(idx))
@@ -142,7 +146,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
                           fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))),
-                          batch_summands=summands)
+                          batch_summands=summands,
+                          at_level=(fit_ess > 0) & ~np.isfinite(levels))
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),

@@ -20,6 +20,10 @@ the few hits of the last ladder batch (drawn for a level below the event): in di
 which multiplies the importance-sampling variance by up to ``exp(d / n_eff)``, so the
 adaptation goes on (within the climb's share of the budget) until ``SETTLE`` stages have
 been fitted at the real levels: the second is fitted on a batch drawn for the event itself.
+
+With ``EngineSetup.ladder_aside`` (the split route's adaptive part), a batch fitted while
+some exceedance climbs is drawn for the climb: the exceedances already fitted at their real
+level step aside (:func:`stepped_aside`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ __all__ = [
     "post_ladder_history",
     "scored_columns",
     "split_scored",
+    "stepped_aside",
 ]
 
 #: Share of elite points per level (the cross-entropy method's ``ρ``).
@@ -159,6 +164,24 @@ def fitted_on_ladder(state: EngineState, levels: np.ndarray) -> np.ndarray:
     exceedance that climbed, at its real level too: a t fitted to the hits of separate
     regions spreads between them."""
     return ladder_quantities(state, levels) | climbed(state)
+
+
+def stepped_aside(state: EngineState, levels: np.ndarray) -> np.ndarray:
+    """The exceedances with no component in this batch ((J,) bool): with
+    ``setup.ladder_aside``, while some exceedance climbs (``levels`` finite), those not
+    climbing that an earlier stage already fitted at their real level. A batch fitted
+    below an exceedance's real level never serves the final stage (:func:`eligible`), so
+    its mixture need not serve them: it is drawn for the climb, whose levels and fits then
+    rest on the whole batch rather than on a share of it, and their fits resume at the
+    first stage after the climb on every point so far."""
+    aside = np.zeros(state.problem.n_quantities, dtype=bool)
+    climbing_now = np.isfinite(levels)
+    if not state.setup.ladder_aside or not np.any(climbing_now):
+        return aside
+    for cand in state.candidates:
+        if cand.at_level is not None:
+            aside |= cand.at_level
+    return aside & ~climbing_now & scored_columns(state.sample.scores, state.problem)
 
 
 def ladder_phi(state: EngineState, idx, phi: np.ndarray, levels: np.ndarray,

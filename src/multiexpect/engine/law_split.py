@@ -12,8 +12,14 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
   own pilot summands at most ``TAIL_GUARD``. The pilot grows to ``R_L`` nets of the law of
   the plan's size ``n`` (the nets beyond the first ``R_0`` keyed
   :func:`~multiexpect.batch_keys.split_law_replicate`), ``R_L = max(R_0 + 1,
-  floor(R |L| / J))``: the law quantities' share of the plan's ``R`` nets in proportion to
-  their number (each quantity one share). They are estimated from these nets alone: the
+  floor(R N / (J_a N + R n)))`` for the budget ``N`` and ``J_a = J - |L|`` quantities
+  left to adapt: the count at which the two groups stand equally far from their
+  specialists given the whole budget, if every error fell as one over the square root of
+  the runs spent on it. The nets serve every law quantity at once, so each stands at
+  ``sqrt(R / R_L)`` of plain RQMC on the plan's ``R`` nets whatever their number; the
+  ``N - R_L n`` runs left are shared by the ``J_a`` others, each at ``sqrt(J_a N / (N -
+  R_L n))`` of the whole budget spent on it alone; equating the two gives ``R_L``.
+  They are estimated from these nets alone: the
   mean of the net means, its standard error their spread over ``sqrt(R_L)``, Student's t
   on ``R_L - 1`` degrees of freedom (``diagnostics["dof"]``; one for the result, as
   elsewhere): plain RQMC of the law on ``R_L`` nets, bit for bit.
@@ -22,7 +28,9 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
   fitted for them and ``α`` serves the rest) and adaptive batches of a tenth of the runs
   left after the nets, ``(N - R_L n) / 10``, when the batch size is the default (a tenth
   of the budget: the events' part is an engine run of that budget whose pilot is the
-  nets). Their estimates, standard errors and intervals are the adaptive route's.
+  nets). While an exceedance climbs its level ladder, an exceedance already fitted at its
+  real level steps aside (``EngineSetup.ladder_aside``, :func:`~.ladder.stepped_aside`).
+  Their estimates, standard errors and intervals are the adaptive route's.
 
 The two groups' estimates share the pilot nets only through the adaptive route's pooling
 of its stages (its final sample is fresh), so the covariance between them is taken as 0.
@@ -65,15 +73,17 @@ def law_quantities(state: EngineState, plan: LawPlan, route: Route) -> np.ndarra
     law = ~state.events & light
     if not np.any(law) or np.all(law):
         return None
-    left = state.setup.budget - split_replicates(plan, law) * plan.points
+    left = state.setup.budget - split_replicates(plan, law, state.setup.budget) * plan.points
     if left < 2 * _batch_size(state.setup, left):
         return None
     return law
 
 
-def split_replicates(plan: LawPlan, law: np.ndarray) -> int:
-    """``R_L = max(R_0 + 1, floor(R |L| / J))``."""
-    return max(plan.pilot_replicates + 1, int(plan.replicates * law.sum() // law.size))
+def split_replicates(plan: LawPlan, law: np.ndarray, budget: int) -> int:
+    """``R_L = max(R_0 + 1, floor(R N / (J_a N + R n)))`` (module docstring)."""
+    adaptive = int(law.size - law.sum())
+    balanced = plan.replicates * budget // (adaptive * budget + plan.replicates * plan.points)
+    return max(plan.pilot_replicates + 1, int(balanced))
 
 
 def _batch_size(setup: EngineSetup, left: int) -> int:
@@ -90,7 +100,7 @@ def split_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw,
     """The pilot ``first`` (``R_0`` nets) with nets ``R_0 .. R_L - 1`` of the law run after
     it, rows in net order."""
     parts = [first]
-    for r in range(plan.pilot_replicates, split_replicates(plan, law)):
+    for r in range(plan.pilot_replicates, split_replicates(plan, law, setup.budget)):
         z = law_points(setup, plan.points, r)
         parts.append(PilotDraw(z, *run_model_scored(setup, z,
                                                     batch_keys.split_law_replicate(r))))
@@ -103,13 +113,14 @@ def split_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw,
 def split_setup(setup: EngineSetup, plan: LawPlan, law: np.ndarray) -> EngineSetup:
     """The setup of the adaptive part: batches of :func:`_batch_size` of the runs left after
     the nets, its adaptation cap raised by the nets beyond the first ``R_0`` (they are the
-    law quantities' runs, not the adaptation's)."""
-    reps = split_replicates(plan, law)
+    law quantities' runs, not the adaptation's), the exceedances fitted at their real level
+    stepping aside while another climbs."""
+    reps = split_replicates(plan, law, setup.budget)
     left = setup.budget - reps * plan.points
     extra = (reps - plan.pilot_replicates) * plan.points
     options = replace(setup.options, batch_size=_batch_size(setup, left),
                       adaptation_cap=setup.options.adaptation_cap + extra)
-    return replace(setup, options=options)
+    return replace(setup, options=options, ladder_aside=True)
 
 
 def split_state(state: EngineState, law: np.ndarray) -> EngineState:
@@ -130,7 +141,7 @@ def split_result(adaptive: EngineResult, pilot: EngineState, plan: LawPlan, rout
     """The adaptive route's result with the law quantities' estimates, standard errors,
     covariance block and effective points from the nets of ``pilot`` (cross-covariances
     0)."""
-    reps = split_replicates(plan, law)
+    reps = split_replicates(plan, law, pilot.setup.budget)
     summands = pilot.pilot_summands[:, law]
     values = net_means(summands, plan.points)
     # one law: unweighted summands, so a tie is bounded by a lattice step of their range

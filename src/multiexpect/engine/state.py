@@ -53,9 +53,10 @@ class Candidate:
     """A proposal that could serve the final stage: its stage ``t``, mixture ``g_t``, control
     coefficients ``β`` (None: plain IS), predicted final error ``E_t``, the weighted variance
     measured on its own batch, per quantity the fewest effective points of its fits,
-    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), and its
+    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), its
     summands on its own batch (``(n_t, J)``, None for the law: the selection's reweighting
-    reads them rather than computing them again)."""
+    reads them rather than computing them again), and which quantities had a component
+    fitted at their real level (``(J,)`` bool; None for the law)."""
 
     stage: int
     proposal: object
@@ -65,6 +66,7 @@ class Candidate:
     fit_ess: np.ndarray | None = None
     on_ladder: bool = False
     batch_summands: np.ndarray | None = None
+    at_level: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class EngineSetup:
     ``evaluate`` returns ``phi`` and the exceedances' scores side by side
     (:class:`~multiexpect.quantities.QuantityColumns`); ``practical``: the input box outside
     which stray proposal points are not run (:mod:`.practical`; None: every point is run).
+    ``ladder_aside``: while an exceedance climbs, those already fitted at their real level
+    get no component (:func:`~.ladder.stepped_aside`; the split route's adaptive part).
     """
 
     laws: tuple
@@ -99,6 +103,7 @@ class EngineSetup:
     initial: LawMixture
     scored: bool = False
     practical: PracticalBox | None = None
+    ladder_aside: bool = False
 
     @classmethod
     def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
