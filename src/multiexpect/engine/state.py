@@ -53,9 +53,10 @@ class Candidate:
     """A proposal that could serve the final stage: its stage ``t``, mixture ``g_t``, control
     coefficients ``β`` (None: plain IS), predicted final error ``E_t``, the weighted variance
     measured on its own batch, per quantity the fewest effective points of its fits,
-    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), and its
+    whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), its
     summands on its own batch (``(n_t, J)``, None for the law: the selection's reweighting
-    reads them rather than computing them again)."""
+    reads them rather than computing them again) and the mean of its plain IS responses
+    ``phi f / g_t`` there (``(J,)``: the stage's pooled mean, :mod:`.final`)."""
 
     stage: int
     proposal: object
@@ -65,6 +66,7 @@ class Candidate:
     fit_ess: np.ndarray | None = None
     on_ladder: bool = False
     batch_summands: np.ndarray | None = None
+    response_mean: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
