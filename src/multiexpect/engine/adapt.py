@@ -133,7 +133,7 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))
     log_g_new = proposal.logpdf_from_components(log_comp_new)
-    beta, variance, moments, summands, response_mean = _regress(
+    beta, variance, moments, summands, responses = _regress(
         state, fits, alpha, phi_new, log_laws_new, log_comp_new, log_g_new)
     runs_used = state.runs_used + runs
     error = state.predicted_error(variance, runs_used)
@@ -142,7 +142,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
                           fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))),
-                          batch_summands=summands, response_mean=response_mean)
+                          batch_summands=summands, response_mean=responses.mean(axis=0),
+                          batch_responses=responses)
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
                   optimiser_success=bool(success), stage_estimate=moments.mean.tolist(),
@@ -348,7 +349,7 @@ def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
 def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, log_g):
     """``β`` by least squares of the batch's responses on its controls (None with
     ``control="none"``), the residual variances, the batch's summands' moments, the
-    summands and the mean of the plain IS responses."""
+    summands and the plain IS responses."""
     problem, control = state.problem, state.setup.options.control
     responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
     controls = log_ratio_exp(log_comp, log_g[:, None])
@@ -360,7 +361,7 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     summands = responses if beta is None else responses - controls @ beta.T
     moments = StreamingMoments(problem.n_quantities)
     moments.update(summands)
-    return beta, variance, moments, summands, responses.mean(axis=0)
+    return beta, variance, moments, summands, responses
 
 
 def control_mask(control: str, specs, n_quantities: int, n_comp: int,
