@@ -24,7 +24,7 @@ from ._rng import check_rng
 from .quadratic_forms import QuadraticForms
 
 __all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
-           "logpdfs_of_laws", "standard_normal_logpdf"]
+           "logpdfs_of_laws", "sample_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -416,6 +416,46 @@ def _generic_score(dist, xi: np.ndarray) -> np.ndarray:
     return zi
 
 
+def sample_laws(laws: Sequence, counts: Sequence[int], rng: np.random.Generator
+                ) -> np.ndarray:
+    """``laws[l].sample(counts[l], rng)`` for every law with a positive count, stacked in
+    order: the same bits. Each law draws its normals and takes its correlation product in
+    turn (the same stream); when every law's marginals are normal or lognormal with the same
+    kinds per input, the marginal maps ``loc + exp(m + s z)`` (or ``m + s z``) run once over
+    all rows with each row's parameters, element by element the same operations as law by
+    law, rather than once per law and input."""
+    parts = [(law, int(k)) for law, k in zip(laws, counts) if k]
+    first = parts[0][0] if parts else None
+    if (first is None or not isinstance(rng, np.random.Generator)
+            or not all(isinstance(law, Law) and law.dim == first.dim
+                       and all(f is not None for f in law._fast)
+                       and law._standard == first._standard
+                       and all(f.log == g.log for f, g in zip(law._fast, first._fast))
+                       for law, _ in parts)):
+        return np.concatenate([law.sample(k, rng) for law, k in parts], axis=0)
+    z = np.concatenate([_correlated(law, rng.standard_normal((k, law.dim)))
+                        for law, k in parts], axis=0)
+    sizes = [k for _, k in parts]
+    x = np.empty_like(z)
+    for i, standard in enumerate(first._standard):
+        if standard:
+            x[:, i] = z[:, i]
+            continue
+        m = np.repeat([law._fast[i].m for law, _ in parts], sizes)
+        s = np.repeat([law._fast[i].s for law, _ in parts], sizes)
+        t = m + s * z[:, i]
+        if first._fast[i].log:
+            t = np.repeat([law._fast[i].loc for law, _ in parts], sizes) + np.exp(t)
+        x[:, i] = t
+    return x
+
+
+def _correlated(law: Law, u: np.ndarray) -> np.ndarray:
+    """The normal scores of ``law`` from independent ones ``u``, as
+    :meth:`Law.from_standard` forms them."""
+    return u if law._chol is None else u @ law._chol.T
+
+
 def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
     """``log f_l(x_i)`` of every law at the rows of ``x``, as an (n, L) array.
 
@@ -459,7 +499,7 @@ def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> 
 
     every law in one product (:class:`~multiexpect.quadratic_forms.QuadraticForms`);
     ``-inf`` outside a lognormal's support."""
-    n, d = x.shape
+    n = x.shape[0]
     u = x.copy()
     jacobian = np.zeros(n)
     inside = np.ones(n, dtype=bool)
@@ -471,6 +511,29 @@ def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> 
                 u[:, i] = t
                 jacobian += t
                 inside &= above
+    out = _closed_forms(laws)(u)
+    out -= jacobian[:, None]
+    out[~inside] = -np.inf
+    out[np.isnan(out)] = -np.inf
+    return out
+
+
+#: The quadratic forms of recent groups of laws (:func:`_closed_forms`), by the laws'
+#: identities; each entry keeps its laws, so no identity is reused while it is cached.
+_FORMS_CACHE: dict = {}
+_FORMS_CACHED = 8
+
+
+def _closed_forms(laws: Sequence[Law]) -> QuadraticForms:
+    """The quadratic forms of :func:`_closed_form_laws` (``-1/2`` times each law's
+    ``(u - m_l)^T D_l^{-1} R_l^{-1} D_l^{-1} (u - m_l)`` plus its constant), built once per
+    group of laws (a study evaluates the same laws at every batch; a :class:`Law` is not
+    changed after it is made)."""
+    key = tuple(id(law) for law in laws)
+    cached = _FORMS_CACHE.get(key)
+    if cached is not None:
+        return cached[1]
+    d = laws[0].dim
     means = np.array([[f.m for f in law._fast] for law in laws])
     inv_s = 1.0 / np.array([[f.s for f in law._fast] for law in laws])
     precisions = np.empty((len(laws), d, d))
@@ -480,11 +543,11 @@ def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> 
         precisions[k] = inv_s[k][:, None] * inv_corr * inv_s[k][None, :]
         shift[k] = (np.sum(np.log(inv_s[k])) - 0.5 * d * np.log(2 * np.pi)
                     - (0.0 if law._chol is None else law._half_logdet))
-    out = QuadraticForms(means, precisions, shift, np.full(len(laws), -0.5))(u)
-    out -= jacobian[:, None]
-    out[~inside] = -np.inf
-    out[np.isnan(out)] = -np.inf
-    return out
+    forms = QuadraticForms(means, precisions, shift, np.full(len(laws), -0.5))
+    if len(_FORMS_CACHE) >= _FORMS_CACHED:
+        _FORMS_CACHE.pop(next(iter(_FORMS_CACHE)))
+    _FORMS_CACHE[key] = (tuple(laws), forms)
+    return forms
 
 
 def _law_logpdf(law: Law, x: np.ndarray, logs: dict) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .laws import Law, logpdfs_of_laws, standard_normal_logpdf
+from .laws import Law, logpdfs_of_laws, sample_laws, standard_normal_logpdf
 from .logspace import logsumexp_rows
 
 __all__ = ["LawMixture", "Problem"]
@@ -153,8 +153,7 @@ class LawMixture:
         if problem.space == "standard" and len(problem.laws) == 1:
             return rng.standard_normal((n, self.dim))
         counts = rng.multinomial(n, np.full(len(problem.laws), 1.0 / len(problem.laws)))
-        parts = [law.sample(int(k), rng) for law, k in zip(problem.laws, counts) if k]
-        x = np.concatenate(parts, axis=0)[rng.permutation(n)]
+        x = sample_laws(problem.laws, counts, rng)[rng.permutation(n)]
         return problem.to_working(x)
 
     def describe(self) -> dict:

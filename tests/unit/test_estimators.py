@@ -127,6 +127,35 @@ def test_regress_controls_drops_near_collinear_directions():
     np.testing.assert_allclose(beta.sum(), 1.0, atol=0.1)
 
 
+def test_truncated_lstsq_by_qr_first_matches_gelsy_on_the_design():
+    """The QR-first path (gelsy on the square R) gives gelsy's own minimum-norm solution and
+    rank when only a null direction is dropped (to rounding), and gelsy's very bits when a
+    dropped direction is not null (which directions go then depends on the pivots)."""
+    from scipy.linalg import lstsq
+
+    from multiexpect.estimators.control_variates import RCOND, _truncated_lstsq
+
+    rng = np.random.default_rng(6)
+    n, k = 3000, 8
+    design = rng.normal(size=(n, k))
+    design[:, -1] = design[:, :-1] @ rng.random(k - 1)  # exactly collinear: a null direction
+    design /= np.sqrt(np.mean(design**2, axis=0))
+    rhs = design[:, :3] @ np.array([[1.0, -2.0], [0.5, 0.0], [0.0, 3.0]]) \
+        + rng.normal(size=(n, 2))
+    sol, rank = _truncated_lstsq(design, rhs)
+    want, _, want_rank, _ = lstsq(design, rhs, cond=RCOND, lapack_driver="gelsy")
+    assert rank == want_rank == k - 1
+    np.testing.assert_allclose(sol, want, rtol=1e-11, atol=1e-12)
+    # a direction of singular value ~1e-4 of the largest, below RCOND but not null
+    near = design.copy()
+    near[:, -1] = near[:, 0] + 1e-4 * rng.normal(size=n)
+    near /= np.sqrt(np.mean(near**2, axis=0))
+    sol, rank = _truncated_lstsq(near, rhs)
+    want, _, want_rank, _ = lstsq(near, rhs, cond=RCOND, lapack_driver="gelsy")
+    assert rank == want_rank < k
+    assert np.array_equal(sol, want)
+
+
 def test_gaussian_moments_seed_with_collinear_controls_stays_accurate():
     """Seed 2093 once gave a weighted squared error of 40 (paper case, 1/I_j^2 weights)
     through near-collinear controls; each estimate must be within 4 reported s.e."""

@@ -218,3 +218,22 @@ def test_far_standard_points_map_to_finite_inputs():
     # inside |u| <= 30 the map is the exact quantile transform
     assert np.isclose(x[2, 0], stats.t(5).ppf(stats.norm.cdf(-8.0)))
     assert np.isclose(x[3, 0], stats.t(5).isf(stats.norm.sf(8.0)))
+
+
+def test_sample_laws_equals_each_law_sampled_in_turn():
+    """The stacked sampler of several laws gives the bits of each law's own sampler, one
+    after the other on the same generator: closed-form laws with correlation (the
+    vectorised marginal maps) and a mix of kinds (law by law)."""
+    from multiexpect import testfunctions as tf
+    from multiexpect.laws import sample_laws
+
+    laws, _ = tf.cantilever_laws()
+    mixed = [me.Law([stats.norm(1, 2), stats.lognorm(0.5, 1.0, 2.0)]),
+             me.Law([stats.uniform(0, 1), stats.norm(0, 1)])]
+    for group in (list(laws[:20]), mixed):
+        counts = np.random.default_rng(1).multinomial(500, np.full(len(group), 1 / len(group)))
+        counts[0] = 0  # a law without points
+        got = sample_laws(group, counts, np.random.default_rng(7))
+        rng = np.random.default_rng(7)
+        want = np.concatenate([law.sample(int(k), rng) for law, k in zip(group, counts) if k])
+        assert np.array_equal(got, want)

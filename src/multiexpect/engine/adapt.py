@@ -137,8 +137,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
     log_comp_new = component_logpdfs(fits.components, z_new,
                                      setup.initial.logpdf_from_laws(log_laws_new))
     log_g_new = proposal.logpdf_from_components(log_comp_new)
-    beta, variance, moments, summands = _regress(state, fits, alpha, phi_new, log_laws_new,
-                                                 log_comp_new, log_g_new)
+    beta, variance, moments, summands, responses = _regress(
+        state, fits, alpha, phi_new, log_laws_new, log_comp_new, log_g_new)
     runs_used = state.runs_used + runs
     error = state.predicted_error(variance, runs_used)
     fit_ess = np.zeros(problem.n_quantities)
@@ -146,7 +146,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
         fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
                           fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))),
-                          batch_summands=summands,
+                          batch_summands=summands, response_mean=responses.mean(axis=0),
+                          batch_responses=responses,
                           at_level=(fit_ess > 0) & ~np.isfinite(levels))
     stage = Stage(t, z_new.shape[0], runs, runs_used, error, alpha=alpha.tolist(),
                   component_ess=fits.ess, components=[*fits.labels, "law"],
@@ -156,7 +157,8 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
     known = log_comp if isinstance(idx, slice) else None
     new = state.evolve(
         sample=sample.append(proposal, fits.components, z_new, phi_new, log_laws_new,
-                             log_g_new, old_components=known, scores=scores_new),
+                             log_g_new, old_components=known, scores=scores_new,
+                             log_g0=log_comp_new[:, -1]),
         candidates=(*state.candidates, candidate), history=(*state.history, stage),
         runs_used=runs_used)
     return new, stage
@@ -351,8 +353,8 @@ def start_alpha(raw: np.ndarray, lower: np.ndarray) -> np.ndarray:
 
 def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, log_g):
     """``β`` by least squares of the batch's responses on its controls (None with
-    ``control="none"``), the residual variances, the batch's summands' moments and the
-    summands."""
+    ``control="none"``), the residual variances, the batch's summands' moments, the
+    summands and the plain IS responses."""
     problem, control = state.problem, state.setup.options.control
     responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
     controls = log_ratio_exp(log_comp, log_g[:, None])
@@ -364,7 +366,7 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     summands = responses if beta is None else responses - controls @ beta.T
     moments = StreamingMoments(problem.n_quantities)
     moments.update(summands)
-    return beta, variance, moments, summands
+    return beta, variance, moments, summands, responses
 
 
 def control_mask(control: str, specs, n_quantities: int, n_comp: int,

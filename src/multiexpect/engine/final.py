@@ -185,10 +185,15 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample, k
 
 
 def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
-    """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points."""
+    """Stage means ``Î_s = mean(phi f / g_s)`` over each pooled stage's own points (kept by
+    its candidate when it was drawn, else computed)."""
     sample, law_index = state.sample, state.problem.law_index
+    known = {c.stage: c.response_mean for c in state.candidates}
     means = []
     for t in stages:
+        if known.get(t) is not None:
+            means.append(known[t])
+            continue
         rows = sample.stage_rows(t)
         means.append(iscv_summands(sample.phi[rows], sample.log_laws[rows], None,
                                    sample.log_props[t][rows], None, law_index).mean(axis=0))

@@ -105,7 +105,8 @@ def init(setup: EngineSetup, first: PilotDraw | None = None) -> EngineState:
         reference_cov=reference_covariance(problem), centre=centre)
     error0 = state.predicted_error(moments.variance)
     law = Candidate(0, setup.initial, None, error0,
-                    own_score=float(weights @ moments.variance))
+                    own_score=float(weights @ moments.variance),
+                    response_mean=summands.mean(axis=0))
     note = ("pilot" if chunks == 1 else
             f"pilot ({chunks} chunks: an event had < {opts.pilot_hits} hits)")
     stage = Stage(0, z.shape[0], runs, runs, error0, stage_estimate=moments.mean.tolist(),

@@ -101,19 +101,22 @@ class RecycledSample:
         return self.log_props[0][rows]
 
     def append(self, proposal, components: Sequence, z, phi, log_laws, log_g,
-               old_components: np.ndarray | None = None, scores=None) -> RecycledSample:
+               old_components: np.ndarray | None = None, scores=None,
+               log_g0: np.ndarray | None = None) -> RecycledSample:
         """A new stage drawn from ``proposal``, the mixture of ``components`` and the law.
 
         Every earlier proposal is evaluated at the new points and the new one at the
         earlier points; their law component ``g_0`` is read from the law log-densities
         already known (``log_laws`` at the new points, ``log g_0`` stored at the old ones),
         so no law density is evaluated twice at a point. ``old_components``: the new
-        components' log-densities at every earlier point, when already computed.
+        components' log-densities at every earlier point, and ``log_g0``, ``log g_0`` at the
+        new points, when already computed.
         """
         if old_components is None:
             old_components = component_logpdfs(components, self.z, self.log_props[0])
         old_log_new = proposal.logpdf_from_components(old_components)
-        log_g0 = self.proposals[0].logpdf_from_laws(log_laws)
+        if log_g0 is None:
+            log_g0 = self.proposals[0].logpdf_from_laws(log_laws)
         new_cols = [log_g0] + [
             p.logpdf_from_components(component_logpdfs(p.components[:-1], z, log_g0))
             for p in self.proposals[1:]]

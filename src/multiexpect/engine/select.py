@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators.importance import iscv_summands
+from ..estimators.importance import iscv_summands, subtract_controls
 from .ladder import eligible
 from .sample import component_logpdfs
 from .state import Candidate, EngineState, Selection
@@ -73,9 +73,13 @@ def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
     else:
         log_comp = component_logpdfs(cand.proposal.components[:-1], sample.z[later],
                                      sample.law_component(later))
-    summands = iscv_summands(sample.phi[later], sample.log_laws[later], log_comp,
-                             sample.log_props[cand.stage][later], cand.beta,
-                             state.problem.law_index)
+    log_g_later = sample.log_props[cand.stage][later]
+    summands = _reweighted_responses(state, cand.stage, batch_of, later)
+    if summands is None:
+        summands = iscv_summands(sample.phi[later], sample.log_laws[later], log_comp,
+                                 log_g_later, cand.beta, state.problem.law_index)
+    elif cand.beta is not None and log_comp is not None and cand.beta.size:
+        subtract_controls(summands, log_comp, log_g_later, cand.beta)
     if known is not None:
         summands = np.concatenate([known, summands])
     log_ratio = log_g - log_h
@@ -85,3 +89,25 @@ def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
     mean = ratio @ summands
     variance = np.maximum(ratio @ summands**2 - mean**2, 0.0)
     return float(state.weights @ variance), ess
+
+
+def _reweighted_responses(state: EngineState, stage: int, batch_of: np.ndarray,
+                          later: np.ndarray) -> np.ndarray | None:
+    """Candidate ``stage``'s plain IS responses ``phi f / g_t`` on the ``later`` rows (each an
+    adaptive batch ``s``), from batch ``s``'s own ``phi f / g_s`` times ``g_s / g_t``: one
+    exponential per point rather than one per law and point (equal to rounding). None
+    (compute them afresh) when a batch's responses are not kept or a factor ``g_s / g_t`` is
+    not finite and positive (a density that underflowed)."""
+    sample = state.sample
+    by_stage = {c.stage: c for c in state.candidates}
+    parts = []
+    for s in np.unique(batch_of[later]).tolist():
+        known = by_stage[s].batch_responses if s in by_stage else None
+        if known is None:
+            return None
+        rows = sample.stage_rows(s)
+        factor = np.exp(sample.log_props[s][rows] - sample.log_props[stage][rows])
+        if not np.all(np.isfinite(factor) & (factor > 0)):
+            return None
+        parts.append(known * factor[:, None])
+    return np.concatenate(parts) if parts else None

@@ -55,7 +55,9 @@ class Candidate:
     measured on its own batch, per quantity the fewest effective points of its fits,
     whether some exceedance was fitted at an intermediate level (:mod:`.ladder`), its
     summands on its own batch (``(n_t, J)``, None for the law: the selection's reweighting
-    reads them rather than computing them again), and which quantities had a component
+    reads them rather than computing them again), its plain IS responses ``phi f / g_t``
+    there (``(n_t, J)``: the selection reweights them to earlier candidates) and their mean
+    (``(J,)``: the stage's pooled mean, :mod:`.final`), and which quantities had a component
     fitted at their real level (``(J,)`` bool; None for the law)."""
 
     stage: int
@@ -67,6 +69,8 @@ class Candidate:
     on_ladder: bool = False
     batch_summands: np.ndarray | None = None
     at_level: np.ndarray | None = None
+    response_mean: np.ndarray | None = None
+    batch_responses: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

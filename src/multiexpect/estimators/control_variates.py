@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import lstsq
+from scipy.linalg.lapack import dgeqrf, dormqr
 
 __all__ = ["regress_controls", "regress_from_moments"]
 
@@ -25,6 +26,9 @@ __all__ = ["regress_controls", "regress_from_moments"]
 #: permissive cut-off fits large coefficients of alternating signs that cancel on the batch
 #: but not at the rare far points of the final sample (the values tried: docs/method.md).
 RCOND = 1e-3
+#: A dropped direction whose singular value is below this times the largest is null (the
+#: controls' exact collinearity leaves about ``1e-16``): see :func:`_truncated_lstsq`.
+NULL_DIRECTION = 1e-10
 
 
 def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
@@ -59,15 +63,50 @@ def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
         if not np.any(usable):
             continue
         cols, design, scale = cols[usable], design[:, usable], scale[usable]
-        # QR with column pivoting: rank-revealing like the SVD, several times faster
-        sol, _, rank, _ = lstsq(design / scale, rc[:, rows], cond=RCOND,
-                                lapack_driver="gelsy", check_finite=False)
+        sol, rank = _truncated_lstsq(design / scale, rc[:, rows])
         coef = sol / scale[:, None]
         resid = rc[:, rows] - design @ coef
         dof = max(n - 1 - int(rank), 1)
         beta[np.ix_(rows, cols)] = coef.T
         variance[rows] = np.sum(resid**2, axis=0) / dof
     return beta, variance
+
+
+def _truncated_lstsq(design: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, int]:
+    """Minimum-norm least squares ``design @ sol ≈ rhs`` with directions below ``RCOND``
+    dropped, and the rank kept: LAPACK ``gelsy`` (QR with column pivoting, rank-revealing
+    like the SVD, several times faster). With more rows than columns the tall ``design =
+    Q R`` is first factored by the blocked, unpivoted QR (``geqrf``, ``ormqr`` for ``Q^T
+    rhs``) and ``gelsy`` solves the square ``R sol ≈ Q^T rhs``: the same solution and
+    singular values (``Q`` is orthogonal), to rounding, and the pivoted factorisation then
+    runs on ``k x k`` rather than ``n x k``. Dropping exact null directions (the controls'
+    own collinearity ``sum_k α_k c_k = 0``) leaves the minimum-norm solution, whatever the
+    pivots; but when a dropped direction is not null (singular value above
+    ``NULL_DIRECTION`` times the largest), which directions are dropped depends on the
+    pivots, and the columns, standardised to one norm, tie at the first pivot: the rounding
+    of ``R`` could pick others, so ``gelsy`` is then run on ``design`` itself."""
+    n, k = design.shape
+    if n <= k:
+        sol, _, rank, _ = lstsq(design, rhs, cond=RCOND, lapack_driver="gelsy",
+                                check_finite=False)
+        return sol, int(rank)
+    qr, tau, _, info = dgeqrf(np.array(design, order="F"), overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"geqrf failed (info={info})")
+    width = rhs.shape[1]
+    qt_rhs, _, info = dormqr("L", "T", qr, tau, np.array(rhs, order="F"),
+                             max(1, width) * 64, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"ormqr failed (info={info})")
+    r = np.triu(qr[:k])
+    sol, _, rank, _ = lstsq(r, qt_rhs[:k], cond=RCOND, lapack_driver="gelsy",
+                            check_finite=False)
+    if rank < k:
+        singular = np.linalg.svd(r, compute_uv=False)
+        if not singular[rank] <= NULL_DIRECTION * singular[0]:  # pivot-dependent: gelsy's own
+            sol, _, rank, _ = lstsq(design, rhs, cond=RCOND, lapack_driver="gelsy",
+                                    check_finite=False)
+    return sol, int(rank)
 
 
 def regress_from_moments(n: float, s_r: np.ndarray, s_c: np.ndarray, s_cc: np.ndarray,

@@ -34,15 +34,17 @@ class KishSize:
         """Add the rows of ``values`` ((n, J)); non-finite entries count as 0."""
         if values.shape[0] == 0:
             return
-        a = np.abs(values)
-        a = np.where(np.isfinite(a), a, 0.0)
+        a = np.abs(values)  # one (n, J) array, worked on in place
+        finite = np.isfinite(a)
+        if not finite.all():
+            a[~finite] = 0.0
         peak = np.maximum(self._peak, a.max(axis=0))
         seen = peak > 0
         safe = np.where(seen, peak, 1.0)
         shrink = np.where(seen, self._peak / safe, 0.0)
-        scaled = a / safe
+        scaled = np.divide(a, safe, out=a)
         self._abs = self._abs * shrink + scaled.sum(axis=0)
-        self._square = self._square * shrink**2 + (scaled**2).sum(axis=0)
+        self._square = self._square * shrink**2 + np.square(scaled, out=scaled).sum(axis=0)
         self._peak = peak
 
     @property

@@ -162,11 +162,12 @@ class StreamingMoments:
         values = self._scaled(values)
         chunk_mean = values.mean(axis=0)
         centred = values - chunk_mean
-        chunk_m2 = (centred**2).sum(axis=0)
+        cross = None if self._cross is None else centred.T @ centred
+        chunk_m2 = np.square(centred, out=centred).sum(axis=0)  # centred is not read again
         total = self.n + m
         delta = chunk_mean - self._mean
         if self._cross is not None:
-            self._cross += centred.T @ centred + np.outer(delta, delta) * (self.n * m / total)
+            self._cross += cross + np.outer(delta, delta) * (self.n * m / total)
         self._mean = self._mean + delta * (m / total)
         self._m2 = self._m2 + chunk_m2 + delta**2 * (self.n * m / total)
         self.n = total

@@ -92,9 +92,12 @@ class StagePooling:
         with np.errstate(over="ignore"):  # a stage with no mass where g_F has: left out
             ratio = np.exp(log_ratio)
         self._finite &= np.all(np.isfinite(ratio), axis=0)
-        ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+        root = np.sqrt(np.where(np.isfinite(ratio), ratio, 0.0))
         for s in range(ratio.shape[1]):  # S is a handful of stages: one matrix product each
-            self._second[s] += (responses * ratio[:, s:s + 1]).T @ responses
+            # r r^T (g_F / g_s) as u u^T with u = r sqrt(g_F / g_s): a product of an array
+            # with its own transpose, which numpy hands to BLAS syrk (half a general product)
+            scaled = responses * root[:, s:s + 1]
+            self._second[s] += scaled.T @ scaled
 
     def combine(self, tie: float = np.inf, quantities: np.ndarray | None = None) -> dict:
         """The pooled estimate, its covariance and the stage weights ``λ``, per quantity.

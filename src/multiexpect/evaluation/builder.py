@@ -129,11 +129,11 @@ class StudyEvaluator:
     def _open(self) -> None:
         if self._opened:
             return
-        if self.study_id is None:
-            self.study_id = study_id_for(self.model, self.settings)
         if self._owns_store and self.store is None:
             self.store = open_store(self._store_spec)
-        if self.store is not None:
+        if self.store is not None:  # the id keys the store only: no hash of the laws without
+            if self.study_id is None:
+                self.study_id = study_id_for(self.model, self.settings)
             self.store.open_study(self.study_id, self.settings)
         self._opened = True
 
