@@ -2,15 +2,19 @@ r"""``sampling="auto"``, the split route: light quantities on nets of the law, e
 
 When the law-first pilot (:mod:`.law_first`) sends a study to adaptation because an event
 has too few hits on it, the quantities that are no event and have a light tail on the
-pilot (the nets' guard, :data:`~.law_first.TAIL_GUARD`, read per quantity) are served best
+pilot (a stricter form of the nets' guard, read per quantity) are served best
 by what already served them on the pilot: RQMC of the law. Adaptation would estimate them
 with i.i.d. importance sampling on a mixture whose share for them it must take from the
 events (a moment of a smooth output: 34x plain RQMC's error in the mixed study of
 ``docs/benchmarks.md``). The split:
 
 * **The law quantities** ``L``: not 0/1 on the pilot, ``variance_uncertainty`` of their
-  own pilot summands at most ``TAIL_GUARD``. The pilot grows to ``R_L`` nets of the law of
-  the plan's size ``n`` (the nets beyond the first ``R_0`` keyed
+  own pilot summands at most :data:`SPLIT_TAIL_GUARD`, half the law route's
+  ``TAIL_GUARD``: a law quantity's interval is Student's t on the spread of ``R_L`` nets,
+  fewer than the law route's ``R``, and a tail the pilot barely sees (a kurtosis that is
+  infinite but reads 30-50 on two nets) makes that spread too small and the mean of few
+  nets skewed low (docs/benchmarks.md, "The split's guard"). The pilot grows to ``R_L``
+  nets of the law of the plan's size ``n`` (the nets beyond the first ``R_0`` keyed
   :func:`~multiexpect.batch_keys.split_law_replicate`), ``R_L = max(R_0 + 1,
   floor(R N / (J_a N + R n)))`` for the budget ``N`` and ``J_a = J - |L|`` quantities
   left to adapt: the count at which the two groups stand equally far from their
@@ -54,11 +58,14 @@ from .pilot import PilotDraw, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
 
-__all__ = ["SPLIT_ROUTE", "law_quantities", "split_pilot", "split_replicates",
-           "split_result", "split_setup", "split_state"]
+__all__ = ["SPLIT_ROUTE", "SPLIT_TAIL_GUARD", "law_quantities", "split_pilot",
+           "split_replicates", "split_result", "split_setup", "split_state"]
 
 #: The value of ``diagnostics["route"]`` for the split route.
 SPLIT_ROUTE = "split"
+#: The largest ``variance_uncertainty`` of a law quantity's pilot summands,
+#: ``sqrt((κ - 1) / n)``: half the law route's guard (module docstring).
+SPLIT_TAIL_GUARD = TAIL_GUARD / 2
 
 
 def law_quantities(state: EngineState, plan: LawPlan, route: Route) -> np.ndarray | None:
@@ -68,7 +75,7 @@ def law_quantities(state: EngineState, plan: LawPlan, route: Route) -> np.ndarra
     summands = state.pilot_summands
     if summands.shape[0] != plan.pilot_replicates * plan.points:  # the pilot was extended
         return None
-    light = np.array([variance_uncertainty(summands[:, [j]]) <= TAIL_GUARD
+    light = np.array([variance_uncertainty(summands[:, [j]]) <= SPLIT_TAIL_GUARD
                       for j in range(summands.shape[1])])
     law = ~state.events & light
     if not np.any(law) or np.all(law):
