@@ -106,7 +106,8 @@ def _reweighted_responses(state: EngineState, stage: int, batch_of: np.ndarray,
         if known is None:
             return None
         rows = sample.stage_rows(s)
-        factor = np.exp(sample.log_props[s][rows] - sample.log_props[stage][rows])
+        with np.errstate(over="ignore"):  # an overflow is caught just below
+            factor = np.exp(sample.log_props[s][rows] - sample.log_props[stage][rows])
         if not np.all(np.isfinite(factor) & (factor > 0)):
             return None
         parts.append(known * factor[:, None])
