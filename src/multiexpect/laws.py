@@ -14,6 +14,7 @@ and ``u ~ N(0, I)`` exactly when ``x`` follows the law. The log-density is
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -511,28 +512,19 @@ def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> 
                 u[:, i] = t
                 jacobian += t
                 inside &= above
-    out = _closed_forms(laws)(u)
+    out = _closed_forms(tuple(laws))(u)
     out -= jacobian[:, None]
     out[~inside] = -np.inf
     out[np.isnan(out)] = -np.inf
     return out
 
 
-#: The quadratic forms of recent groups of laws (:func:`_closed_forms`), by the laws'
-#: identities; each entry keeps its laws, so no identity is reused while it is cached.
-_FORMS_CACHE: dict = {}
-_FORMS_CACHED = 8
-
-
-def _closed_forms(laws: Sequence[Law]) -> QuadraticForms:
+@functools.lru_cache(maxsize=8)
+def _closed_forms(laws: tuple[Law, ...]) -> QuadraticForms:
     """The quadratic forms of :func:`_closed_form_laws` (``-1/2`` times each law's
     ``(u - m_l)^T D_l^{-1} R_l^{-1} D_l^{-1} (u - m_l)`` plus its constant), built once per
-    group of laws (a study evaluates the same laws at every batch; a :class:`Law` is not
-    changed after it is made)."""
-    key = tuple(id(law) for law in laws)
-    cached = _FORMS_CACHE.get(key)
-    if cached is not None:
-        return cached[1]
+    group of laws and kept for the last 8 groups (a study evaluates the same laws at every
+    batch; a :class:`Law` is not changed after it is made and compares by identity)."""
     d = laws[0].dim
     means = np.array([[f.m for f in law._fast] for law in laws])
     inv_s = 1.0 / np.array([[f.s for f in law._fast] for law in laws])
@@ -543,11 +535,7 @@ def _closed_forms(laws: Sequence[Law]) -> QuadraticForms:
         precisions[k] = inv_s[k][:, None] * inv_corr * inv_s[k][None, :]
         shift[k] = (np.sum(np.log(inv_s[k])) - 0.5 * d * np.log(2 * np.pi)
                     - (0.0 if law._chol is None else law._half_logdet))
-    forms = QuadraticForms(means, precisions, shift, np.full(len(laws), -0.5))
-    if len(_FORMS_CACHE) >= _FORMS_CACHED:
-        _FORMS_CACHE.pop(next(iter(_FORMS_CACHE)))
-    _FORMS_CACHE[key] = (tuple(laws), forms)
-    return forms
+    return QuadraticForms(means, precisions, shift, np.full(len(laws), -0.5))
 
 
 def _law_logpdf(law: Law, x: np.ndarray, logs: dict) -> np.ndarray:
