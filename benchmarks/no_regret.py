@@ -82,6 +82,9 @@ class Case:
     reps: int = 300
     classical: tuple = ()  # labels of CLASSICAL; () = the kind's default pair
     note: str = ""
+    # declared quantities (``me.Exceedance`` ...) of the model's raw outputs, passed to every
+    # estimator as ``quantities=``; () = the model returns the quantity columns
+    declared: tuple = ()
 
     def comparators(self) -> tuple:
         """The classical estimators run beside aISCV (i.i.d. and RQMC)."""
@@ -190,6 +193,31 @@ def _d50_events():
 
     p = np.array([stats.norm.sf(3.0), 2 * stats.norm.sf(2.5)])
     return model, law, p, np.zeros(2), p * (1 - p) / 10_000
+
+
+def _rare_sum(dim: int, probabilities) -> tuple:
+    """``y = sum x / sqrt(d)`` of ``N(0, I_d)``: ``P(y > t) = Φ̄(t)`` exactly. The model
+    returns ``y``; the events are declared (``me.Exceedance``), so the engine climbs its
+    level ladder. Crude MC's variance is the exact ``p (1 - p) / N``."""
+    law = me.Law([stats.norm(0, 1)] * dim)
+
+    def model(x):
+        return x.sum(axis=1) / np.sqrt(dim)
+
+    p = np.asarray(probabilities, dtype=float)
+    return model, law, p, np.zeros(p.size), p * (1 - p) / 10_000
+
+
+def _rare_3e7():
+    # issue 17's reproduction: every run returned 0 with a zero-width interval before it
+    return _rare_sum(10, [stats.norm.sf(5.0)])
+
+
+def _rare_levels():
+    return _rare_sum(5, RARE_LEVELS)
+
+
+RARE_LEVELS = (1e-2, 1e-4, 1e-6)
 
 
 def _heavy_tails():
@@ -387,6 +415,7 @@ BUILDERS = {
     "sobol_linear": _linear_model, "sobol_cantilever": _sobol_cantilever,
     "sobol_ishigami": _sobol_ishigami, "sobol_g8": _sobol_g, "sobol_borehole": _sobol_borehole,
     "flood_log": _flood_log, "smooth_d15": _smooth_d15, "sobol_product_d12": _sobol_product_d12,
+    "rare_3e-7": _rare_3e7, "rare_levels": _rare_levels,
 }
 
 CASES = [
@@ -410,6 +439,14 @@ CASES = [
          note="flood d=8: E[log H], E[(log H)^2], E[sqrt H]"),
     Case("smooth_d15", "expectations", 10_000,
          note="N(0,I_15): exp(a.x), cos(a.x), mean sin^2 x_i, prod(1 + c_i x_i)"),
+    # rare events (issue 17): crude MC alone, with its exact variance, as the comparator: an
+    # RQMC run of a 1e-6 ... 3e-7 indicator at 10^4 points sees no hit in almost every
+    # repetition, so its variance over the repetitions is 0 and measures nothing
+    Case("rare_3e-7", "expectations", 10_000, reps=200, classical=("mc",),
+         declared=(me.Exceedance(0, 5.0),), note="P(sum x / sqrt 10 > 5), d=10"),
+    Case("rare_levels", "expectations", 10_000, reps=200, classical=("mc",),
+         declared=tuple(me.Exceedance(0, float(stats.norm.isf(p))) for p in RARE_LEVELS),
+         note="P(sum x / sqrt 5 > t), p = 1e-2, 1e-4, 1e-6, d=5"),
     Case("sobol_linear", "sobol", 6 * 2_000, note="d=5 linear, first order"),
     Case("sobol_cantilever", "sobol", 7 * 20_000, note="paper case 3"),
     Case("sobol_ishigami", "sobol", 4 * 5_000),
@@ -460,7 +497,8 @@ def _run_one_unguarded(name, rep, options):
     t0 = time.perf_counter()
     if case.kind == "expectations":
         res = me.expectations(model, law, budget=case.budget, weights=case.weights,
-                              method="aiscv", rng=_aiscv_seed(rep), **options)
+                              method="aiscv", rng=_aiscv_seed(rep), **_declared(case),
+                              **options)
         out["aiscv"] = _pack(res, res.estimate, res.stderr, res.confidence_interval(0.95))
         out["final_fraction"] = (res.diagnostics["n_final"]
                                  + res.diagnostics.get("n_pooled", 0)) / case.budget
@@ -480,7 +518,7 @@ def _run_one_unguarded(name, rep, options):
         seed = _comparator_seed(label, k, rep)
         if case.kind == "expectations":
             cres = me.expectations(model, law, budget=case.budget, weights=case.weights,
-                                   method=method, rng=seed, **extra)
+                                   method=method, rng=seed, **_declared(case), **extra)
             out[label] = _pack(cres, cres.estimate, cres.stderr,
                                cres.confidence_interval(0.95))
         else:
@@ -489,6 +527,11 @@ def _run_one_unguarded(name, rep, options):
             out[label] = _sobol_pack(cres)
         out["time"][label] = time.perf_counter() - t0
     return name, rep, out
+
+
+def _declared(case: Case) -> dict:
+    """``quantities=`` for a case of declared quantities, nothing otherwise."""
+    return {"quantities": list(case.declared)} if case.declared else {}
 
 
 def _aiscv_seed(rep: int) -> int:
