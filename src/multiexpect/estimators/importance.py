@@ -135,8 +135,12 @@ class StreamingMoments:
         """Fix ``e_j`` of the columns that see their first non-zero finite value."""
         if self._decided.all():
             return
-        with np.errstate(invalid="ignore"):
-            peak = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0)
+        # max |v| = max(max v, -min v): two reductions, no (n, width) temporary; with a
+        # non-finite value in a column (NaN or inf) its finite values are masked instead
+        peak = np.maximum(values.max(axis=0), -values.min(axis=0))
+        if not np.all(np.isfinite(peak)):
+            with np.errstate(invalid="ignore"):
+                peak = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0)
         newly = ~self._decided & (peak > 0)
         outside = (peak > _SAFE_MAGNITUDE) | (peak < 1.0 / _SAFE_MAGNITUDE)
         _, exponent = np.frexp(peak)
