@@ -24,8 +24,9 @@ from scipy.special import ndtr, ndtri
 from ._rng import check_rng
 from .quadratic_forms import QuadraticForms
 
-__all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
-           "logpdfs_of_laws", "sample_laws", "standard_normal_logpdf"]
+__all__ = ["Law", "as_points", "check_marginal", "closed_form_kinds", "correlated_scores",
+           "describe_law", "inputs_of_laws", "law_from_description", "logpdfs_of_laws",
+           "sample_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -422,39 +423,54 @@ def sample_laws(laws: Sequence, counts: Sequence[int], rng: np.random.Generator
     """``laws[l].sample(counts[l], rng)`` for every law with a positive count, stacked in
     order: the same bits. Each law draws its normals and takes its correlation product in
     turn (the same stream); when every law's marginals are normal or lognormal with the same
-    kinds per input, the marginal maps ``loc + exp(m + s z)`` (or ``m + s z``) run once over
-    all rows with each row's parameters, element by element the same operations as law by
-    law, rather than once per law and input."""
+    kinds per input, the marginal maps run once over all rows (:func:`inputs_of_laws`)."""
     parts = [(law, int(k)) for law, k in zip(laws, counts) if k]
-    first = parts[0][0] if parts else None
-    if (first is None or not isinstance(rng, np.random.Generator)
-            or not all(isinstance(law, Law) and law.dim == first.dim
-                       and all(f is not None for f in law._fast)
-                       and law._standard == first._standard
-                       and all(f.log == g.log for f, g in zip(law._fast, first._fast))
-                       for law, _ in parts)):
+    if not parts or not isinstance(rng, np.random.Generator) or not closed_form_kinds(
+            [law for law, _ in parts]):
         return np.concatenate([law.sample(k, rng) for law, k in parts], axis=0)
-    z = np.concatenate([_correlated(law, rng.standard_normal((k, law.dim)))
+    z = np.concatenate([correlated_scores(law, rng.standard_normal((k, law.dim)))
                         for law, k in parts], axis=0)
-    sizes = [k for _, k in parts]
+    row_law = np.repeat(np.arange(len(parts)), [k for _, k in parts])
+    return inputs_of_laws([law for law, _ in parts], row_law, z)
+
+
+def closed_form_kinds(laws: Sequence) -> bool:
+    """Whether every law is a :class:`Law` of one dimension whose marginals are all normal
+    or lognormal, with the same kinds (standard, normal, lognormal) per input: what
+    :func:`inputs_of_laws` maps."""
+    first = laws[0] if len(laws) else None
+    return first is not None and all(
+        isinstance(law, Law) and law.dim == first.dim
+        and all(f is not None for f in law._fast) and law._standard == first._standard
+        and all(f.log == g.log for f, g in zip(law._fast, first._fast)) for law in laws)
+
+
+def inputs_of_laws(laws: Sequence, row_law: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The inputs ((n, d)) of correlated normal scores ``z`` ((n, d)), row ``i`` a point of
+    ``laws[row_law[i]]`` (laws of :func:`closed_form_kinds`): the marginal maps ``m + s z``
+    (normal) and ``loc + exp(m + s z)`` (lognormal) once over all rows with each row's
+    parameters, element by element the same operations as :meth:`Law.from_standard` law by
+    law (the same bits), rather than once per law and input."""
+    first = laws[0]
     x = np.empty_like(z)
     for i, standard in enumerate(first._standard):
         if standard:
             x[:, i] = z[:, i]
             continue
-        m = np.repeat([law._fast[i].m for law, _ in parts], sizes)
-        s = np.repeat([law._fast[i].s for law, _ in parts], sizes)
+        m = np.array([law._fast[i].m for law in laws])[row_law]
+        s = np.array([law._fast[i].s for law in laws])[row_law]
         t = m + s * z[:, i]
         if first._fast[i].log:
-            t = np.repeat([law._fast[i].loc for law, _ in parts], sizes) + np.exp(t)
+            t = np.array([law._fast[i].loc for law in laws])[row_law] + np.exp(t)
         x[:, i] = t
     return x
 
 
-def _correlated(law: Law, u: np.ndarray) -> np.ndarray:
+def correlated_scores(law: Law, u: np.ndarray) -> np.ndarray:
     """The normal scores of ``law`` from independent ones ``u``, as
     :meth:`Law.from_standard` forms them."""
     return u if law._chol is None else u @ law._chol.T
+
 
 
 def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
