@@ -302,8 +302,12 @@ def _own_fit(b: np.ndarray, own_beta: np.ndarray) -> np.ndarray:
         return b @ own_beta.T
     rows = np.flatnonzero(nonzero.any(axis=1))
     cols = np.argmax(nonzero[rows], axis=1)
+    fit = np.take(b, cols, axis=1)  # a fresh C-ordered copy, scaled in place
+    fit *= own_beta[rows, cols]
+    if rows.size == own_beta.shape[0]:
+        return fit
     out = np.zeros((b.shape[0], own_beta.shape[0]))
-    out[:, rows] = b[:, cols] * own_beta[rows, cols]
+    out[:, rows] = fit
     return out
 
 

@@ -16,13 +16,14 @@ import numpy as np
 from ..logspace import exp_inplace
 
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
-           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
+           "log_ratio_exp", "pick_laws", "subtract_controls", "subtract_ratio_controls"]
 
 
-def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
-    """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere)."""
+def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray, order: str = "K") -> np.ndarray:
+    """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere), in
+    the memory ``order`` asked for (numpy's: ``"K"`` follows the arguments)."""
     with np.errstate(invalid="ignore"):
-        out = exp_inplace(np.subtract(log_num, log_den))
+        out = exp_inplace(np.subtract(log_num, log_den, order=order))
     # only -inf - (-inf) gives NaN where the numerator is -inf (else exp(-inf) = 0 already)
     nan = np.isnan(out)
     if nan.any():
@@ -32,10 +33,23 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
 
 def law_columns(log_laws: np.ndarray, law_index: np.ndarray) -> np.ndarray:
     """``log f_j`` of each quantity ((n, J)) from the laws' columns ((n, L)): with one law a
-    read-only broadcast of its column (no (n, J) copy), else the columns picked."""
+    read-only broadcast of its column (no (n, J) copy), else the columns picked
+    (:func:`pick_laws`)."""
     if log_laws.shape[1] == 1:
         return np.broadcast_to(log_laws, (log_laws.shape[0], len(law_index)))
-    return log_laws[:, law_index]
+    return pick_laws(log_laws, law_index)
+
+
+def pick_laws(columns: np.ndarray, law_index: np.ndarray) -> np.ndarray:
+    """``columns[:, law_index]``, the laws' columns in the quantities' order; ``columns``
+    itself (not a copy: for reading only) when quantity ``j`` has law ``j`` for every
+    column, as when each of several laws has its own quantity."""
+    return columns if _every_law_once(law_index, columns.shape[1]) else columns[:, law_index]
+
+
+def _every_law_once(law_index: np.ndarray, n_laws: int) -> bool:
+    """Whether quantity ``j`` has law ``j``, for each of the ``n_laws`` laws."""
+    return len(law_index) == n_laws and np.array_equal(law_index, np.arange(n_laws))
 
 
 def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | None = None
@@ -44,7 +58,7 @@ def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | Non
     ``law_index``) and ``log g`` ((n,)): one exponential per law and point; with one law,
     its (n, 1) column, which broadcasts against (n, J) without a copy per quantity."""
     ratios = log_ratio_exp(log_f, log_g[:, None])
-    return ratios if law_index is None or ratios.shape[1] == 1 else ratios[:, law_index]
+    return ratios if law_index is None or ratios.shape[1] == 1 else pick_laws(ratios, law_index)
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
@@ -79,9 +93,13 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
     """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
     with ``β = 0``; with ``law_index``, ``log_f`` holds the laws' columns and each ratio
     ``f_l / g_α`` is formed once per law (many quantities share a law)."""
-    ratios = log_ratio_exp(log_f, log_g[:, None])
+    several = law_index is not None and log_f.shape[1] > 1
+    # the picked columns are column-major (numpy's fancy indexing), and so are the
+    # responses, whose sums the moments take: column-major too when no column is picked
+    once = several and _every_law_once(law_index, log_f.shape[1])
+    ratios = log_ratio_exp(log_f, log_g[:, None], order="F" if once else "K")
     massless = ~(ratios > 0)
-    if law_index is not None and ratios.shape[1] > 1:
+    if several and not once:
         ratios, massless = ratios[:, law_index], massless[:, law_index]
     # one law: its (n, 1) column broadcast, the same products without a copy per quantity
     out = np.multiply(phi, ratios)
