@@ -16,7 +16,7 @@ import numpy as np
 from ..logspace import exp_inplace
 
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
-           "log_ratio_exp", "pick_laws", "subtract_controls", "subtract_ratio_controls"]
+           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray, order: str = "K") -> np.ndarray:
@@ -33,18 +33,11 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray, order: str = "K") ->
 
 def law_columns(log_laws: np.ndarray, law_index: np.ndarray) -> np.ndarray:
     """``log f_j`` of each quantity ((n, J)) from the laws' columns ((n, L)): with one law a
-    read-only broadcast of its column (no (n, J) copy), else the columns picked
-    (:func:`pick_laws`)."""
+    read-only broadcast of its column (no (n, J) copy), else the columns picked (a
+    column-major copy, the layout of the quantity values ``phi`` they are read beside)."""
     if log_laws.shape[1] == 1:
         return np.broadcast_to(log_laws, (log_laws.shape[0], len(law_index)))
-    return pick_laws(log_laws, law_index)
-
-
-def pick_laws(columns: np.ndarray, law_index: np.ndarray) -> np.ndarray:
-    """``columns[:, law_index]``, the laws' columns in the quantities' order; ``columns``
-    itself (not a copy: for reading only) when quantity ``j`` has law ``j`` for every
-    column, as when each of several laws has its own quantity."""
-    return columns if _every_law_once(law_index, columns.shape[1]) else columns[:, law_index]
+    return log_laws[:, law_index]
 
 
 def _every_law_once(law_index: np.ndarray, n_laws: int) -> bool:
@@ -56,9 +49,14 @@ def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | Non
                ) -> np.ndarray:
     """``f_j / g`` ((n, J)) from ``log f`` ((n, J), or the laws' (n, L) columns picked by
     ``law_index``) and ``log g`` ((n,)): one exponential per law and point; with one law,
-    its (n, 1) column, which broadcasts against (n, J) without a copy per quantity."""
-    ratios = log_ratio_exp(log_f, log_g[:, None])
-    return ratios if law_index is None or ratios.shape[1] == 1 else pick_laws(ratios, law_index)
+    its (n, 1) column, which broadcasts against (n, J) without a copy per quantity. Picked
+    columns are column-major (numpy's fancy indexing); when quantity ``j`` has law ``j``
+    for every law the ratios are formed column-major, with no copy."""
+    if law_index is None or log_f.shape[1] == 1:
+        return log_ratio_exp(log_f, log_g[:, None])
+    if _every_law_once(law_index, log_f.shape[1]):
+        return log_ratio_exp(log_f, log_g[:, None], order="F")
+    return log_ratio_exp(log_f, log_g[:, None])[:, law_index]
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
