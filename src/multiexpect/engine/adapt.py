@@ -26,6 +26,7 @@ from ..estimators.importance import (
     law_columns,
     law_ratios,
     log_ratio_exp,
+    times_fresh,
 )
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
@@ -265,7 +266,7 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     quantity's variance over the one it has when the mixture serves it alone."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
-    a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
+    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     b = log_ratio_exp(log_comp, log_h[:, None])
     part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
     lower = np.zeros(n_comp)

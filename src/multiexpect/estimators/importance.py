@@ -16,7 +16,7 @@ import numpy as np
 from ..logspace import exp_inplace
 
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
-           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
+           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls", "times_fresh"]
 
 
 def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray, order: str = "K") -> np.ndarray:
@@ -100,11 +100,21 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
     if several and not once:
         ratios, massless = ratios[:, law_index], massless[:, law_index]
     # one law: its (n, 1) column broadcast, the same products without a copy per quantity
-    out = np.multiply(phi, ratios)
+    out = times_fresh(phi, ratios)
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
     if massless.any():
         np.copyto(out, 0.0, where=massless)
     return out
+
+
+def times_fresh(values: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """``values * fresh``, written over ``fresh`` (an array the caller owns and reads no
+    more) when the two have one shape and one memory layout: the product numpy would
+    return, in that layout, without a new array."""
+    same = (fresh.shape == values.shape and fresh.flags.writeable
+            and fresh.flags.c_contiguous == values.flags.c_contiguous
+            and fresh.flags.f_contiguous == values.flags.f_contiguous)
+    return np.multiply(values, fresh, out=fresh if same else None)
 
 
 def subtract_controls(out: np.ndarray, log_components: np.ndarray, log_g: np.ndarray,
