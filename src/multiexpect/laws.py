@@ -251,6 +251,9 @@ class Law:
         self._standard = tuple(_is_standard_normal(m) for m in self._marginals)
         self._fast = tuple(_GaussianTransform(m) if _GaussianTransform.applies(m) else None
                            for m in self._marginals)
+        # what closed_form_kinds compares: the kinds of the marginals, when all closed form
+        self._closed_kinds = (None if any(f is None for f in self._fast) else
+                              (d, self._standard, tuple(f.log for f in self._fast)))
         self._support_box: np.ndarray | None = None  # read once, on first use
 
     @classmethod
@@ -438,11 +441,8 @@ def closed_form_kinds(laws: Sequence) -> bool:
     """Whether every law is a :class:`Law` of one dimension whose marginals are all normal
     or lognormal, with the same kinds (standard, normal, lognormal) per input: what
     :func:`inputs_of_laws` maps."""
-    first = laws[0] if len(laws) else None
-    return first is not None and all(
-        isinstance(law, Law) and law.dim == first.dim
-        and all(f is not None for f in law._fast) and law._standard == first._standard
-        and all(f.log == g.log for f, g in zip(law._fast, first._fast)) for law in laws)
+    kinds = {law._closed_kinds if isinstance(law, Law) else None for law in laws}
+    return len(kinds) == 1 and None not in kinds
 
 
 def inputs_of_laws(laws: Sequence, row_law: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -487,22 +487,42 @@ def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
     """
     first = next((law for law in laws if isinstance(law, Law)), None)
     points = np.asarray(x, dtype=float) if first is None else as_points(x, first.dim, "x")
+    laws = tuple(laws)
+    try:
+        dims, closed = _law_plan(laws)
+    except TypeError:  # a law object that cannot be hashed: planned afresh
+        dims, closed = _law_plan.__wrapped__(laws)
+    for _, dim in dims:
+        if dim != points.shape[1]:
+            raise ValueError(f"'x' must have shape (n, {dim}), got {np.shape(x)}")
+    if len(closed) == 1 and closed[0][1] == tuple(range(len(laws))):
+        transforms, ks = closed[0]  # every law in one group: its columns are the result
+        return _closed_form_laws(laws, points, transforms)
     out = np.empty((points.shape[0], len(laws)))
     logs: dict = {}
-    closed: dict = {}  # laws of normal and lognormal marginals, by their transforms
+    grouped = {k for _, ks in closed for k in ks}
+    for k, law in enumerate(laws):
+        if k in grouped:
+            continue
+        out[:, k] = _law_logpdf(law, points, logs) if isinstance(law, Law) else law.logpdf(x)
+    for transforms, ks in closed:
+        out[:, list(ks)] = _closed_form_laws([laws[k] for k in ks], points, transforms)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _law_plan(laws: tuple) -> tuple[tuple, tuple]:
+    """What :func:`logpdfs_of_laws` does with each law, found once per group of laws (a
+    study evaluates the same laws at every batch): the dimension of each :class:`Law`
+    (``(k, d)`` pairs) and the groups of several laws of normal and lognormal marginals,
+    ``(transforms, indices)`` by their transforms, in order of first appearance."""
+    dims, closed = [], {}
     for k, law in enumerate(laws):
         if isinstance(law, Law):
-            if law.dim != points.shape[1]:
-                raise ValueError(f"'x' must have shape (n, {law.dim}), got {np.shape(x)}")
+            dims.append((k, law.dim))
             if len(laws) > 1 and all(fast is not None for fast in law._fast):
                 closed.setdefault(tuple((f.log, f.loc) for f in law._fast), []).append(k)
-            else:
-                out[:, k] = _law_logpdf(law, points, logs)
-        else:
-            out[:, k] = law.logpdf(x)
-    for transforms, ks in closed.items():
-        out[:, ks] = _closed_form_laws([laws[k] for k in ks], points, transforms)
-    return out
+    return tuple(dims), tuple((t, tuple(ks)) for t, ks in closed.items())
 
 
 def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> np.ndarray:
