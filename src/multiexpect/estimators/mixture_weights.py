@@ -61,7 +61,8 @@ def _objective(c: np.ndarray, q: np.ndarray):
     def whole(p: np.ndarray) -> tuple[float, np.ndarray]:
         s = np.maximum(c @ p, 1e-300)
         r = q / s
-        return float(r.mean() + p.sum()), 1.0 - (c.T @ (r / s)) / n
+        # r.sum() / n is what r.mean() computes, without its wrapper
+        return float(r.sum() / n + p.sum()), 1.0 - (c.T @ (r / s)) / n
 
     def blocked(p: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros(k)
