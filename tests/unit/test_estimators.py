@@ -673,13 +673,17 @@ def _pooled_reference(means, sizes, chunks, tie, quantities):
     return estimate, covariance, lambdas
 
 
-def test_stage_pooling_forms_a_stage_moment_only_where_it_may_pool():
+def test_stage_pooling_forms_a_stage_moment_only_where_it_may_pool(monkeypatch):
     """combine forms a stage's whole second moment only when its diagonal lets some
     quantity pool it: the same bits as forming every stage's, whether no stage, some or
     every stage pools (stages near the final proposal, far from it, at the tie, with a
-    quantity that is 0 everywhere and a stage with no mass somewhere)."""
+    quantity that is 0 everywhere and a stage with no mass somewhere), and when the rows
+    kept pass KEPT_ENTRIES (every stage's moment then formed as the rows come)."""
+    from multiexpect.estimators import pooling as pooling_module
+
     rng = np.random.default_rng(21)
     for trial in range(40):
+        monkeypatch.setattr(pooling_module, "KEPT_ENTRIES", 300 if trial % 4 == 0 else 1 << 23)
         width, n_stages = int(rng.integers(1, 7)), int(rng.integers(1, 4))
         means = rng.normal(1.0, 0.1, size=(n_stages, width))
         sizes = rng.integers(500, 3000, size=n_stages)

@@ -49,6 +49,19 @@ from .importance import StreamingMoments
 __all__ = ["StagePooling"]
 
 
+#: Responses (rows x quantities) :class:`StagePooling` keeps for its stages' moments (64 MB);
+#: beyond, it forms every stage's moment as the rows come.
+KEPT_ENTRIES = 1 << 23
+
+
+def _scaled_square(responses: np.ndarray, root: np.ndarray, s: int) -> np.ndarray:
+    """``r r^T (g_F / g_s)`` summed over the rows, as ``u^T u`` with ``u = r sqrt(g_F /
+    g_s)``: a product of an array with its own transpose, which numpy hands to BLAS ``syrk``
+    (half a general product)."""
+    scaled = responses * root[:, s:s + 1]
+    return scaled.T @ scaled
+
+
 class StagePooling:
     """Accumulate the final sample's reweighted second moments and pool earlier stages.
 
@@ -68,6 +81,8 @@ class StagePooling:
         self.n_reweighted = 0  # final-stage rows in the stages' second moments
         # the reweighted rows, kept (read only) until combine: r and sqrt(g_F / g_s)
         self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._kept = 0  # entries of the kept responses
+        self._second: np.ndarray | None = None  # every stage's sum r r^T g_F / g_s, if formed
         self._diagonal = np.zeros((n_stages, width))  # sum of r_j^2 g_F / g_s
         self._finite = np.ones(n_stages, dtype=bool)
 
@@ -92,24 +107,33 @@ class StagePooling:
         ``log_ratio`` as in :meth:`update`; their summands go to ``final`` separately).
         The rows are kept, not copied (the caller does not change them): :meth:`combine`
         forms a stage's whole second moment only when some quantity may pool it, and its
-        diagonal, ``(r^2)^T (g_F / g_s)``, decides."""
+        diagonal, ``(r^2)^T (g_F / g_s)``, decides. Beyond ``KEPT_ENTRIES`` kept responses
+        every stage's moment is formed from them and then row by row as they come."""
         self.n_reweighted += responses.shape[0]
         with np.errstate(over="ignore"):  # a stage with no mass where g_F has: left out
             ratio = np.exp(log_ratio)
         self._finite &= np.all(np.isfinite(ratio), axis=0)
         root = np.sqrt(np.where(np.isfinite(ratio), ratio, 0.0))
-        self._chunks.append((responses, root))
         with np.errstate(over="ignore", invalid="ignore"):
             self._diagonal += np.square(root).T @ np.square(responses)
+        if self._second is not None:
+            for s in range(root.shape[1]):
+                self._second[s] += _scaled_square(responses, root, s)
+            return
+        self._chunks.append((responses, root))
+        self._kept += responses.size
+        if self._kept > KEPT_ENTRIES:
+            self._second = np.stack([self._second_moment(s) for s in range(root.shape[1])])
+            self._chunks = []
 
     def _second_moment(self, s: int) -> np.ndarray:
-        """Stage ``s``'s ``sum r r^T g_F / g_s`` over the kept rows, chunk by chunk."""
+        """Stage ``s``'s ``sum r r^T g_F / g_s`` over the kept rows, chunk by chunk (the
+        order in which the rows came: the same sums as formed row by row)."""
+        if self._second is not None:
+            return self._second[s]
         second = np.zeros((self._diagonal.shape[1],) * 2)
         for responses, root in self._chunks:
-            # r r^T (g_F / g_s) as u u^T with u = r sqrt(g_F / g_s): a product of an array
-            # with its own transpose, which numpy hands to BLAS syrk (half a general product)
-            scaled = responses * root[:, s:s + 1]
-            second += scaled.T @ scaled
+            second += _scaled_square(responses, root, s)
         return second
 
     def combine(self, tie: float = np.inf, quantities: np.ndarray | None = None) -> dict:
