@@ -24,8 +24,9 @@ from scipy.special import ndtr, ndtri
 from ._rng import check_rng
 from .quadratic_forms import QuadraticForms
 
-__all__ = ["Law", "as_points", "check_marginal", "describe_law", "law_from_description",
-           "logpdfs_of_laws", "sample_laws", "standard_normal_logpdf"]
+__all__ = ["Law", "as_points", "check_marginal", "closed_form_kinds", "correlated_scores",
+           "describe_law", "inputs_of_laws", "law_from_description", "logpdfs_of_laws",
+           "sample_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -250,6 +251,9 @@ class Law:
         self._standard = tuple(_is_standard_normal(m) for m in self._marginals)
         self._fast = tuple(_GaussianTransform(m) if _GaussianTransform.applies(m) else None
                            for m in self._marginals)
+        # what closed_form_kinds compares: the kinds of the marginals, when all closed form
+        self._closed_kinds = (None if any(f is None for f in self._fast) else
+                              (d, self._standard, tuple(f.log for f in self._fast)))
         self._support_box: np.ndarray | None = None  # read once, on first use
 
     @classmethod
@@ -422,39 +426,51 @@ def sample_laws(laws: Sequence, counts: Sequence[int], rng: np.random.Generator
     """``laws[l].sample(counts[l], rng)`` for every law with a positive count, stacked in
     order: the same bits. Each law draws its normals and takes its correlation product in
     turn (the same stream); when every law's marginals are normal or lognormal with the same
-    kinds per input, the marginal maps ``loc + exp(m + s z)`` (or ``m + s z``) run once over
-    all rows with each row's parameters, element by element the same operations as law by
-    law, rather than once per law and input."""
+    kinds per input, the marginal maps run once over all rows (:func:`inputs_of_laws`)."""
     parts = [(law, int(k)) for law, k in zip(laws, counts) if k]
-    first = parts[0][0] if parts else None
-    if (first is None or not isinstance(rng, np.random.Generator)
-            or not all(isinstance(law, Law) and law.dim == first.dim
-                       and all(f is not None for f in law._fast)
-                       and law._standard == first._standard
-                       and all(f.log == g.log for f, g in zip(law._fast, first._fast))
-                       for law, _ in parts)):
+    if not parts or not isinstance(rng, np.random.Generator) or not closed_form_kinds(
+            [law for law, _ in parts]):
         return np.concatenate([law.sample(k, rng) for law, k in parts], axis=0)
-    z = np.concatenate([_correlated(law, rng.standard_normal((k, law.dim)))
+    z = np.concatenate([correlated_scores(law, rng.standard_normal((k, law.dim)))
                         for law, k in parts], axis=0)
-    sizes = [k for _, k in parts]
+    row_law = np.repeat(np.arange(len(parts)), [k for _, k in parts])
+    return inputs_of_laws([law for law, _ in parts], row_law, z)
+
+
+def closed_form_kinds(laws: Sequence) -> bool:
+    """Whether every law is a :class:`Law` of one dimension whose marginals are all normal
+    or lognormal, with the same kinds (standard, normal, lognormal) per input: what
+    :func:`inputs_of_laws` maps."""
+    kinds = {law._closed_kinds if isinstance(law, Law) else None for law in laws}
+    return len(kinds) == 1 and None not in kinds
+
+
+def inputs_of_laws(laws: Sequence, row_law: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The inputs ((n, d)) of correlated normal scores ``z`` ((n, d)), row ``i`` a point of
+    ``laws[row_law[i]]`` (laws of :func:`closed_form_kinds`): the marginal maps ``m + s z``
+    (normal) and ``loc + exp(m + s z)`` (lognormal) once over all rows with each row's
+    parameters, element by element the same operations as :meth:`Law.from_standard` law by
+    law (the same bits), rather than once per law and input."""
+    first = laws[0]
     x = np.empty_like(z)
     for i, standard in enumerate(first._standard):
         if standard:
             x[:, i] = z[:, i]
             continue
-        m = np.repeat([law._fast[i].m for law, _ in parts], sizes)
-        s = np.repeat([law._fast[i].s for law, _ in parts], sizes)
+        m = np.array([law._fast[i].m for law in laws])[row_law]
+        s = np.array([law._fast[i].s for law in laws])[row_law]
         t = m + s * z[:, i]
         if first._fast[i].log:
-            t = np.repeat([law._fast[i].loc for law, _ in parts], sizes) + np.exp(t)
+            t = np.array([law._fast[i].loc for law in laws])[row_law] + np.exp(t)
         x[:, i] = t
     return x
 
 
-def _correlated(law: Law, u: np.ndarray) -> np.ndarray:
+def correlated_scores(law: Law, u: np.ndarray) -> np.ndarray:
     """The normal scores of ``law`` from independent ones ``u``, as
     :meth:`Law.from_standard` forms them."""
     return u if law._chol is None else u @ law._chol.T
+
 
 
 def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
@@ -471,22 +487,42 @@ def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
     """
     first = next((law for law in laws if isinstance(law, Law)), None)
     points = np.asarray(x, dtype=float) if first is None else as_points(x, first.dim, "x")
+    laws = tuple(laws)
+    try:
+        dims, closed = _law_plan(laws)
+    except TypeError:  # a law object that cannot be hashed: planned afresh
+        dims, closed = _law_plan.__wrapped__(laws)
+    for _, dim in dims:
+        if dim != points.shape[1]:
+            raise ValueError(f"'x' must have shape (n, {dim}), got {np.shape(x)}")
+    if len(closed) == 1 and closed[0][1] == tuple(range(len(laws))):
+        transforms, ks = closed[0]  # every law in one group: its columns are the result
+        return _closed_form_laws(laws, points, transforms)
     out = np.empty((points.shape[0], len(laws)))
     logs: dict = {}
-    closed: dict = {}  # laws of normal and lognormal marginals, by their transforms
+    grouped = {k for _, ks in closed for k in ks}
+    for k, law in enumerate(laws):
+        if k in grouped:
+            continue
+        out[:, k] = _law_logpdf(law, points, logs) if isinstance(law, Law) else law.logpdf(x)
+    for transforms, ks in closed:
+        out[:, list(ks)] = _closed_form_laws([laws[k] for k in ks], points, transforms)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _law_plan(laws: tuple) -> tuple[tuple, tuple]:
+    """What :func:`logpdfs_of_laws` does with each law, found once per group of laws (a
+    study evaluates the same laws at every batch): the dimension of each :class:`Law`
+    (``(k, d)`` pairs) and the groups of several laws of normal and lognormal marginals,
+    ``(transforms, indices)`` by their transforms, in order of first appearance."""
+    dims, closed = [], {}
     for k, law in enumerate(laws):
         if isinstance(law, Law):
-            if law.dim != points.shape[1]:
-                raise ValueError(f"'x' must have shape (n, {law.dim}), got {np.shape(x)}")
+            dims.append((k, law.dim))
             if len(laws) > 1 and all(fast is not None for fast in law._fast):
                 closed.setdefault(tuple((f.log, f.loc) for f in law._fast), []).append(k)
-            else:
-                out[:, k] = _law_logpdf(law, points, logs)
-        else:
-            out[:, k] = law.logpdf(x)
-    for transforms, ks in closed.items():
-        out[:, ks] = _closed_form_laws([laws[k] for k in ks], points, transforms)
-    return out
+    return tuple(dims), tuple((t, tuple(ks)) for t, ks in closed.items())
 
 
 def _closed_form_laws(laws: Sequence[Law], x: np.ndarray, transforms: tuple) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 
 try:  # optional: multiexpect[fast]
     from threadpoolctl import ThreadpoolController
@@ -35,6 +36,15 @@ class CallerLimits:
         return self.controller.limit(limits=self.info)
 
 
+@cache
+def _controller():
+    """The thread-pool libraries loaded with the engine (numpy's and scipy's BLAS), found
+    once: the search of the loaded libraries costs milliseconds a call, and the libraries
+    the engine computes with are loaded before its first call. A library loaded later
+    (by a model) is neither limited nor restored: the engine does not compute with it."""
+    return ThreadpoolController()
+
+
 @contextmanager
 def engine_threads() -> Iterator[CallerLimits | None]:
     """BLAS limited to one thread inside; yields the caller's limits (for
@@ -43,7 +53,7 @@ def engine_threads() -> Iterator[CallerLimits | None]:
     if ThreadpoolController is None:
         yield None
         return
-    controller = ThreadpoolController()
+    controller = _controller()
     info = controller.info()
     if all(lib["num_threads"] == 1 for lib in info if lib["user_api"] == "blas"):
         yield None

@@ -605,6 +605,114 @@ def test_stage_pooling_weighs_each_quantity_on_its_own():
     np.testing.assert_allclose(out["covariance"][1, 1], summands[:, 1].var(ddof=1) / n)
 
 
+def test_alpha_solver_is_scipys_lbfgsb_step_for_step():
+    """optimise_alpha drives SciPy's L-BFGS-B step by step: the same α and success as
+    through scipy.optimize.minimize, to the bit, on criteria of 2 to 60 components (nested
+    and separated components, floors, a start far from the minimum)."""
+    from multiexpect.estimators import mixture_weights as mw
+
+    if mw._setulb is None:  # an older SciPy: minimize itself is used, nothing to compare
+        import scipy
+
+        assert tuple(int(v) for v in scipy.__version__.split(".")[:2]) < (1, 15)
+        return
+    rng = np.random.default_rng(31)
+    for trial in range(25):
+        n, k = int(rng.integers(200, 3000)), int(rng.integers(2, 60))
+        b = np.exp(rng.normal(size=(n, k)) * rng.uniform(0.1, 2.0))
+        b[:, -1] = 1.0  # the law's column, floored
+        q = rng.gamma(0.5, size=n) * b[:, rng.integers(k)]
+        start = rng.dirichlet(np.ones(k) * 0.3)
+        lower = np.zeros(k)
+        lower[-1] = [0.01, 0.1][trial % 2]
+        direct = mw.optimise_alpha(q, b, start, lower)
+        mw._setulb, saved = None, mw._setulb
+        try:
+            wrapped = mw.optimise_alpha(q, b, start, lower)
+        finally:
+            mw._setulb = saved
+        np.testing.assert_array_equal(direct[0], wrapped[0])
+        assert direct[1] == wrapped[1]
+
+
+def _pooled_reference(means, sizes, chunks, tie, quantities):
+    """StagePooling.combine's rule with every stage's whole reweighted second moment,
+    accumulated chunk by chunk (``sum r r^T g_F / g_s``)."""
+    n_stages, width = means.shape
+    second = np.zeros((n_stages, width, width))
+    finite = np.ones(n_stages, dtype=bool)
+    final = StreamingMoments(width, covariance=True)
+    for summands, responses, log_ratio in chunks:
+        final.update(summands)
+        ratio = np.exp(log_ratio)
+        finite &= np.all(np.isfinite(ratio), axis=0)
+        root = np.sqrt(np.where(np.isfinite(ratio), ratio, 0.0))
+        for s in range(n_stages):
+            scaled = responses * root[:, s:s + 1]
+            second[s] += scaled.T @ scaled
+    rows = sum(c[1].shape[0] for c in chunks)
+    stage_cov = second / rows - np.outer(final.mean, final.mean)[None]
+    variances = np.vstack([np.diagonal(stage_cov, axis1=1, axis2=2),
+                           np.diag(final.covariance)])
+    usable = np.vstack([finite[:, None] & np.isfinite(means) & np.isfinite(variances[:-1]),
+                        np.ones((1, width), dtype=bool)])
+    if quantities is not None:
+        usable[:-1] &= quantities[None, :]
+    positive = variances[-1] > 0
+    limit = tie * np.where(positive, variances[-1], 1.0)
+    usable[:-1] &= np.where(positive, (variances[:-1] > 0) & (variances[:-1] <= limit),
+                            variances[:-1] <= 0)
+    precision = np.where(usable, np.append(sizes, final.n)[:, None]
+                         / np.where(usable & (variances > 0), variances, 1.0), 0.0)
+    lambdas = precision / precision.sum(axis=0)
+    estimate = np.sum(lambdas * np.where(usable, np.vstack([means, final.mean]), 0.0), axis=0)
+    covs = np.concatenate([stage_cov, final.covariance[None]])
+    covs = np.where(usable[:, :, None] & usable[:, None, :], covs, 0.0)
+    sizes_all = np.append(sizes, final.n).astype(float)
+    covariance = np.einsum("sj,sk,sjk->jk", lambdas, lambdas, covs / sizes_all[:, None, None])
+    return estimate, covariance, lambdas
+
+
+def test_stage_pooling_forms_a_stage_moment_only_where_it_may_pool(monkeypatch):
+    """combine forms a stage's whole second moment only when its diagonal lets some
+    quantity pool it: the same bits as forming every stage's, whether no stage, some or
+    every stage pools (stages near the final proposal, far from it, at the tie, with a
+    quantity that is 0 everywhere and a stage with no mass somewhere), and when the rows
+    kept pass KEPT_ENTRIES (every stage's moment then formed as the rows come)."""
+    from multiexpect.estimators import pooling as pooling_module
+
+    rng = np.random.default_rng(21)
+    for trial in range(40):
+        monkeypatch.setattr(pooling_module, "KEPT_ENTRIES", 300 if trial % 4 == 0 else 1 << 23)
+        width, n_stages = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        means = rng.normal(1.0, 0.1, size=(n_stages, width))
+        sizes = rng.integers(500, 3000, size=n_stages)
+        spread = rng.choice([0.0, 0.3, 1.5], size=n_stages)  # log g_F / g_s per stage
+        chunks = []
+        for _ in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(50, 400))
+            responses = rng.normal(1.0, 1.0, size=(n, width))
+            responses[:, 0] *= trial % 3 != 0  # a quantity 0 everywhere, now and then
+            summands = responses * rng.choice([1.0, 0.3], size=width)
+            log_ratio = spread * rng.normal(size=(n, n_stages)) - spread**2 / 2
+            if trial % 7 == 0:
+                log_ratio[0, -1] = np.inf  # a stage with no mass where g_F has
+            chunks.append((summands, responses, log_ratio))
+        tie = [np.inf, 2.0, 1.0][trial % 3]
+        quantities = None if trial % 2 else rng.random(width) < 0.7
+        pooling = StagePooling(means, sizes)
+        for chunk in chunks:
+            with np.errstate(over="ignore"):
+                pooling.update(*chunk)
+        out = pooling.combine(tie=tie, quantities=quantities)
+        with np.errstate(over="ignore", invalid="ignore"):
+            estimate, covariance, lambdas = _pooled_reference(means, sizes, chunks, tie,
+                                                              quantities)
+        np.testing.assert_array_equal(out["lambdas"], lambdas)
+        np.testing.assert_array_equal(out["estimate"], estimate)
+        np.testing.assert_array_equal(out["covariance"], covariance)
+
+
 def test_pooling_rule_every_quantity_at_a_tie_else_fits_on_d_points():
     """At a near tie with the law (its score within POOL_TIE of the kept proposal's, or the
     law kept) every quantity pools every stage; otherwise only the quantities whose fits

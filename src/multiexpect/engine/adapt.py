@@ -26,6 +26,7 @@ from ..estimators.importance import (
     law_columns,
     law_ratios,
     log_ratio_exp,
+    times_fresh,
 )
 from ..estimators.mixture_weights import optimise_alpha
 from ..proposals import Mixture
@@ -265,7 +266,7 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     quantity's variance over the one it has when the mixture serves it alone."""
     opts, weights, specs = state.setup.options, state.weights, fits.specs
     n_comp = log_comp.shape[1]
-    a = phi * law_ratios(log_laws, log_h, state.problem.law_index)
+    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     b = log_ratio_exp(log_comp, log_h[:, None])
     part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
     lower = np.zeros(n_comp)
@@ -274,7 +275,7 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
-    residual2 = b @ own_beta.T  # (a - b β^T)^2 in place: no fresh (n, J) temporaries
+    residual2 = _own_fit(b, own_beta)  # (a - b β^T)^2 in place: no fresh (n, J) temporaries
     np.square(np.subtract(a, residual2, out=residual2), out=residual2)
     owner = np.array([j for j, _ in specs], dtype=int)
     if _balanced(state):
@@ -289,6 +290,26 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     floor = np.maximum(lower, opts.alpha_floor * start)
     alpha, success = optimise_alpha(q, b, start, floor)
     return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+
+
+def _own_fit(b: np.ndarray, own_beta: np.ndarray) -> np.ndarray:
+    """``b β^T`` ((n, J)) for the own coefficients ``β`` ((J, K)). When each quantity has at
+    most one own component (one part per quantity, one component per part: the Gaussian
+    family on quantities of one sign) and every ``b`` is finite, each entry is one product
+    ``b_ik β_jk``, which is what the matrix product's sum gives too (its other terms are
+    exact zeros), so the columns are scaled instead: ``n J`` products, not ``n J K``."""
+    nonzero = own_beta != 0
+    if np.any(nonzero.sum(axis=1) > 1) or not np.all(np.isfinite(b)):
+        return b @ own_beta.T
+    rows = np.flatnonzero(nonzero.any(axis=1))
+    cols = np.argmax(nonzero[rows], axis=1)
+    fit = np.take(b, cols, axis=1)  # a fresh C-ordered copy, scaled in place
+    fit *= own_beta[rows, cols]
+    if rows.size == own_beta.shape[0]:
+        return fit
+    out = np.zeros((b.shape[0], own_beta.shape[0]))
+    out[:, rows] = fit
+    return out
 
 
 def _balanced(state: EngineState) -> bool:

@@ -56,6 +56,7 @@ from .. import batch_keys
 from ..estimators.effective_size import KishSize
 from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import law_net, net_means, summand_ranges
+from ..laws import closed_form_kinds, correlated_scores, inputs_of_laws
 from ..sampling.rqmc import (
     INTERVAL_REPLICATES,
     normal_from_uniform,
@@ -129,6 +130,12 @@ def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
     u = law_net(setup.seed, replicate, n, d + 1)
     normal = normal_from_uniform(u[:, :d])
     pick = np.minimum((u[:, d] * len(laws)).astype(int), len(laws) - 1)
+    if closed_form_kinds(laws):  # each law's correlation product, then one marginal map
+        scores = np.empty_like(normal)
+        for law in np.unique(pick):
+            rows = pick == law
+            scores[rows] = correlated_scores(laws[law], normal[rows])
+        return problem.to_working(inputs_of_laws(laws, pick, scores))
     x = np.empty((n, laws[0].dim))
     for law in np.unique(pick):
         rows = pick == law

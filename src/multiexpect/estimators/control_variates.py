@@ -48,7 +48,9 @@ def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
     j = r.shape[1]
     beta = np.zeros((j, k))
     rc = r - r.mean(axis=0)
-    cc = c - c.mean(axis=0)
+    # column-major, as the columns picked from it are (numpy's fancy indexing), so that a
+    # design of every column is the array itself: the same sums, one copy fewer
+    cc = np.subtract(c, c.mean(axis=0), order="F")
     variance = np.sum(rc**2, axis=0) / max(n - 1, 1)
     patterns: dict[bytes, list[int]] = {}
     for row in range(j):
@@ -57,18 +59,25 @@ def regress_controls(r: np.ndarray, c: np.ndarray, mask: np.ndarray
         cols = np.flatnonzero(mask[rows[0]])
         if cols.size == 0:
             continue
-        design = cc[:, cols]
-        scale = np.sqrt(np.mean(design**2, axis=0))
+        design = cc if cols.size == k else np.asfortranarray(cc[:, cols])
+        work = np.square(design)
+        scale = np.sqrt(np.mean(work, axis=0))
         usable = scale > 0
         if not np.any(usable):
             continue
-        cols, design, scale = cols[usable], design[:, usable], scale[usable]
-        sol, rank = _truncated_lstsq(design / scale, rc[:, rows])
+        if not np.all(usable):
+            cols, design, scale = cols[usable], design[:, usable], scale[usable]
+            work = np.empty_like(design)
+        # every quantity in one pattern (the commonest case): the responses themselves when
+        # column-major, the layout of the columns picked otherwise
+        every = rows == list(range(j)) and rc.flags.f_contiguous
+        picked = rc if every else rc[:, rows]
+        sol, rank = _truncated_lstsq(np.divide(design, scale, out=work), picked)
         coef = sol / scale[:, None]
-        resid = rc[:, rows] - design @ coef
+        resid = np.subtract(picked, design @ coef)
         dof = max(n - 1 - int(rank), 1)
         beta[np.ix_(rows, cols)] = coef.T
-        variance[rows] = np.sum(resid**2, axis=0) / dof
+        variance[rows] = np.sum(np.square(resid, out=resid), axis=0) / dof
     return beta, variance
 
 

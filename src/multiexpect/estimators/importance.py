@@ -16,13 +16,14 @@ import numpy as np
 from ..logspace import exp_inplace
 
 __all__ = ["StreamingMoments", "is_responses", "iscv_summands", "law_columns", "law_ratios",
-           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls"]
+           "log_ratio_exp", "subtract_controls", "subtract_ratio_controls", "times_fresh"]
 
 
-def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
-    """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere)."""
+def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray, order: str = "K") -> np.ndarray:
+    """``exp(log_num - log_den)`` with ``-inf - (-inf)`` read as 0 (no mass anywhere), in
+    the memory ``order`` asked for (numpy's: ``"K"`` follows the arguments)."""
     with np.errstate(invalid="ignore"):
-        out = exp_inplace(np.subtract(log_num, log_den))
+        out = exp_inplace(np.subtract(log_num, log_den, order=order))
     # only -inf - (-inf) gives NaN where the numerator is -inf (else exp(-inf) = 0 already)
     nan = np.isnan(out)
     if nan.any():
@@ -32,19 +33,30 @@ def log_ratio_exp(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
 
 def law_columns(log_laws: np.ndarray, law_index: np.ndarray) -> np.ndarray:
     """``log f_j`` of each quantity ((n, J)) from the laws' columns ((n, L)): with one law a
-    read-only broadcast of its column (no (n, J) copy), else the columns picked."""
+    read-only broadcast of its column (no (n, J) copy), else the columns picked (a
+    column-major copy, the layout of the quantity values ``phi`` they are read beside)."""
     if log_laws.shape[1] == 1:
         return np.broadcast_to(log_laws, (log_laws.shape[0], len(law_index)))
     return log_laws[:, law_index]
+
+
+def _every_law_once(law_index: np.ndarray, n_laws: int) -> bool:
+    """Whether quantity ``j`` has law ``j``, for each of the ``n_laws`` laws."""
+    return len(law_index) == n_laws and np.array_equal(law_index, np.arange(n_laws))
 
 
 def law_ratios(log_f: np.ndarray, log_g: np.ndarray, law_index: np.ndarray | None = None
                ) -> np.ndarray:
     """``f_j / g`` ((n, J)) from ``log f`` ((n, J), or the laws' (n, L) columns picked by
     ``law_index``) and ``log g`` ((n,)): one exponential per law and point; with one law,
-    its (n, 1) column, which broadcasts against (n, J) without a copy per quantity."""
-    ratios = log_ratio_exp(log_f, log_g[:, None])
-    return ratios if law_index is None or ratios.shape[1] == 1 else ratios[:, law_index]
+    its (n, 1) column, which broadcasts against (n, J) without a copy per quantity. Picked
+    columns are column-major (numpy's fancy indexing); when quantity ``j`` has law ``j``
+    for every law the ratios are formed column-major, with no copy."""
+    if law_index is None or log_f.shape[1] == 1:
+        return log_ratio_exp(log_f, log_g[:, None])
+    if _every_law_once(law_index, log_f.shape[1]):
+        return log_ratio_exp(log_f, log_g[:, None], order="F")
+    return log_ratio_exp(log_f, log_g[:, None])[:, law_index]
 
 
 def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray | None,
@@ -79,16 +91,30 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
     """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
     with ``β = 0``; with ``law_index``, ``log_f`` holds the laws' columns and each ratio
     ``f_l / g_α`` is formed once per law (many quantities share a law)."""
-    ratios = log_ratio_exp(log_f, log_g[:, None])
+    several = law_index is not None and log_f.shape[1] > 1
+    # the picked columns are column-major (numpy's fancy indexing), and so are the
+    # responses, whose sums the moments take: column-major too when no column is picked
+    once = several and _every_law_once(law_index, log_f.shape[1])
+    ratios = log_ratio_exp(log_f, log_g[:, None], order="F" if once else "K")
     massless = ~(ratios > 0)
-    if law_index is not None and ratios.shape[1] > 1:
+    if several and not once:
         ratios, massless = ratios[:, law_index], massless[:, law_index]
     # one law: its (n, 1) column broadcast, the same products without a copy per quantity
-    out = np.multiply(phi, ratios)
+    out = times_fresh(phi, ratios)
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
     if massless.any():
         np.copyto(out, 0.0, where=massless)
     return out
+
+
+def times_fresh(values: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """``values * fresh``, written over ``fresh`` (an array the caller owns and reads no
+    more) when the two have one shape and one memory layout: the product numpy would
+    return, in that layout, without a new array."""
+    same = (fresh.shape == values.shape and fresh.flags.writeable
+            and fresh.flags.c_contiguous == values.flags.c_contiguous
+            and fresh.flags.f_contiguous == values.flags.f_contiguous)
+    return np.multiply(values, fresh, out=fresh if same else None)
 
 
 def subtract_controls(out: np.ndarray, log_components: np.ndarray, log_g: np.ndarray,
@@ -135,8 +161,12 @@ class StreamingMoments:
         """Fix ``e_j`` of the columns that see their first non-zero finite value."""
         if self._decided.all():
             return
-        with np.errstate(invalid="ignore"):
-            peak = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0)
+        # max |v| = max(max v, -min v): two reductions, no (n, width) temporary; with a
+        # non-finite value in a column (NaN or inf) its finite values are masked instead
+        peak = np.maximum(values.max(axis=0), -values.min(axis=0))
+        if not np.all(np.isfinite(peak)):
+            with np.errstate(invalid="ignore"):
+                peak = np.max(np.where(np.isfinite(values), np.abs(values), 0.0), axis=0)
         newly = ~self._decided & (peak > 0)
         outside = (peak > _SAFE_MAGNITUDE) | (peak < 1.0 / _SAFE_MAGNITUDE)
         _, exponent = np.frexp(peak)

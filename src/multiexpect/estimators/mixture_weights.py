@@ -61,7 +61,8 @@ def _objective(c: np.ndarray, q: np.ndarray):
     def whole(p: np.ndarray) -> tuple[float, np.ndarray]:
         s = np.maximum(c @ p, 1e-300)
         r = q / s
-        return float(r.mean() + p.sum()), 1.0 - (c.T @ (r / s)) / n
+        # r.sum() / n is what r.mean() computes, without its wrapper
+        return float(r.sum() / n + p.sum()), 1.0 - (c.T @ (r / s)) / n
 
     def blocked(p: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros(k)
@@ -106,11 +107,95 @@ def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
     c = (1.0 - floors) * b  # α·b_i = c_i·p when sum p = 1: c_i = l·b_i + (1 - L) b_i
     c += (b @ lower)[:, None]
     objective = _objective(c, q / start_value)
-    res = minimize(objective, _on_floors(start, lower), jac=True, method="L-BFGS-B",
-                   bounds=[(0.0, None)] * k,
-                   options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-5})
-    p = res.x
+    p, success = _lbfgsb_nonnegative(objective, _on_floors(start, lower), max_iter, tol, GTOL)
     alpha = lower + (1.0 - floors) * p / p.sum() if p.sum() > 0 else start
     if not np.all(np.isfinite(alpha)) or second_moment(alpha, q, b) > start_value:
         return start, False
-    return alpha, bool(res.success)
+    return alpha, success
+
+
+#: L-BFGS-B's bound on the projected gradient (its ``gtol``).
+GTOL = 1e-5
+#: L-BFGS-B's defaults, as :func:`scipy.optimize.minimize` passes them: corrections kept,
+#: line-search steps, evaluations.
+_MAXCOR, _MAXLS, _MAXFUN = 10, 20, 15000
+
+
+def _lbfgsb_nonnegative(objective, x0: np.ndarray, max_iter: int, ftol: float, gtol: float
+                        ) -> tuple[np.ndarray, bool]:
+    """``argmin F(p)`` over ``p >= 0`` by L-BFGS-B (``objective(p) -> (F, grad)``) and
+    whether it converged: SciPy's ``minimize(method="L-BFGS-B", jac=True, bounds=[(0,
+    None)] * k)`` with these options, driving SciPy's own ``setulb`` step by step as that
+    wrapper does (the same points, values and result), without the wrapper's per-step
+    bookkeeping, which costs more than ``F`` on small problems. Through ``minimize`` itself
+    when SciPy's ``setulb`` is not the one this was written for."""
+    if _setulb is None:
+        return _lbfgsb_minimize(objective, x0, max_iter, ftol, gtol)
+    try:
+        return _lbfgsb_steps(objective, x0, max_iter, ftol, gtol)
+    except TypeError:  # another setulb than SciPy 1.15-1.17's: the wrapper itself
+        return _lbfgsb_minimize(objective, x0, max_iter, ftol, gtol)
+
+
+def _lbfgsb_steps(objective, x0, max_iter, ftol, gtol) -> tuple[np.ndarray, bool]:
+    """:func:`_lbfgsb_nonnegative` by ``setulb`` step by step."""
+    n = x0.size
+    x = np.clip(np.asarray(x0, dtype=np.float64).ravel(), 0.0, np.inf)
+    last = x.copy()
+    value, grad = objective(last.copy())  # as the wrapper's ScalarFunction, at the start
+    nfev = 1
+    f, g = np.array(0.0), np.zeros(n)
+    nbd = np.ones(n, np.int32)  # a lower bound only
+    low, up = np.zeros(n), np.zeros(n)
+    m = _MAXCOR
+    wa = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m)
+    iwa = np.zeros(3 * n, dtype=np.int32)
+    task, ln_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
+    lsave, isave = np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32)
+    dsave = np.zeros(29)
+    factr = ftol / np.finfo(float).eps
+    iterations = 0
+    while True:
+        g = g.astype(np.float64)
+        _setulb(m, x, low, up, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave,
+                _MAXLS, ln_task)
+        if task[0] == 3:  # F and its gradient at x (kept while x does not move)
+            if not np.array_equal(x, last):
+                last = x.copy()
+                value, grad = objective(last.copy())
+                nfev += 1
+            f, g = value, np.atleast_1d(grad)
+        elif task[0] == 1:  # a new iteration
+            iterations += 1
+            if iterations >= max_iter:
+                task[0], task[1] = 5, 504
+            elif nfev > _MAXFUN:
+                task[0], task[1] = 5, 502
+        else:
+            break
+    return x, bool(task[0] == 4)
+
+
+def _lbfgsb_minimize(objective, x0, max_iter, ftol, gtol) -> tuple[np.ndarray, bool]:
+    """:func:`_lbfgsb_nonnegative` through :func:`scipy.optimize.minimize`."""
+    res = minimize(objective, x0, jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None)] * x0.size,
+                   options={"maxiter": max_iter, "ftol": ftol, "gtol": gtol})
+    return res.x, bool(res.success)
+
+
+def _find_setulb():
+    """SciPy's compiled L-BFGS-B step, when it has the signature of SciPy >= 1.15 (the C
+    port: ``setulb(m, x, l, u, nbd, f, g, factr, pgtol, wa, iwa, task, lsave, isave, dsave,
+    maxls, ln_task)``), else None."""
+    try:
+        import scipy
+        from scipy.optimize import _lbfgsb
+        from scipy.optimize._lbfgsb_py import _minimize_lbfgsb  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return None
+    major, minor = (int(v) for v in scipy.__version__.split(".")[:2])
+    return _lbfgsb.setulb if (major, minor) >= (1, 15) else None
+
+
+_setulb = _find_setulb()

@@ -49,6 +49,19 @@ from .importance import StreamingMoments
 __all__ = ["StagePooling"]
 
 
+#: Responses (rows x quantities) :class:`StagePooling` keeps for its stages' moments (64 MB);
+#: beyond, it forms every stage's moment as the rows come.
+KEPT_ENTRIES = 1 << 23
+
+
+def _scaled_square(responses: np.ndarray, root: np.ndarray, s: int) -> np.ndarray:
+    """``r r^T (g_F / g_s)`` summed over the rows, as ``u^T u`` with ``u = r sqrt(g_F /
+    g_s)``: a product of an array with its own transpose, which numpy hands to BLAS ``syrk``
+    (half a general product)."""
+    scaled = responses * root[:, s:s + 1]
+    return scaled.T @ scaled
+
+
 class StagePooling:
     """Accumulate the final sample's reweighted second moments and pool earlier stages.
 
@@ -66,7 +79,11 @@ class StagePooling:
         n_stages, width = self.stage_means.shape
         self.final = StreamingMoments(width, covariance=True)
         self.n_reweighted = 0  # final-stage rows in the stages' second moments
-        self._second = np.zeros((n_stages, width, width))  # sum of r r^T g_F / g_s
+        # the reweighted rows, kept (read only) until combine: r and sqrt(g_F / g_s)
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._kept = 0  # entries of the kept responses
+        self._second: np.ndarray | None = None  # every stage's sum r r^T g_F / g_s, if formed
+        self._diagonal = np.zeros((n_stages, width))  # sum of r_j^2 g_F / g_s
         self._finite = np.ones(n_stages, dtype=bool)
 
     def update(self, summands: np.ndarray, responses: np.ndarray, log_ratio: np.ndarray
@@ -87,17 +104,37 @@ class StagePooling:
 
     def reweight(self, responses: np.ndarray, log_ratio: np.ndarray) -> None:
         """Add final-stage rows to the stages' second moments only (``responses`` and
-        ``log_ratio`` as in :meth:`update`; their summands go to ``final`` separately)."""
+        ``log_ratio`` as in :meth:`update`; their summands go to ``final`` separately).
+        The rows are kept, not copied (the caller does not change them): :meth:`combine`
+        forms a stage's whole second moment only when some quantity may pool it, and its
+        diagonal, ``(r^2)^T (g_F / g_s)``, decides. Beyond ``KEPT_ENTRIES`` kept responses
+        every stage's moment is formed from them and then row by row as they come."""
         self.n_reweighted += responses.shape[0]
         with np.errstate(over="ignore"):  # a stage with no mass where g_F has: left out
             ratio = np.exp(log_ratio)
         self._finite &= np.all(np.isfinite(ratio), axis=0)
         root = np.sqrt(np.where(np.isfinite(ratio), ratio, 0.0))
-        for s in range(ratio.shape[1]):  # S is a handful of stages: one matrix product each
-            # r r^T (g_F / g_s) as u u^T with u = r sqrt(g_F / g_s): a product of an array
-            # with its own transpose, which numpy hands to BLAS syrk (half a general product)
-            scaled = responses * root[:, s:s + 1]
-            self._second[s] += scaled.T @ scaled
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._diagonal += np.square(root).T @ np.square(responses)
+        if self._second is not None:
+            for s in range(root.shape[1]):
+                self._second[s] += _scaled_square(responses, root, s)
+            return
+        self._chunks.append((responses, root))
+        self._kept += responses.size
+        if self._kept > KEPT_ENTRIES:
+            self._second = np.stack([self._second_moment(s) for s in range(root.shape[1])])
+            self._chunks = []
+
+    def _second_moment(self, s: int) -> np.ndarray:
+        """Stage ``s``'s ``sum r r^T g_F / g_s`` over the kept rows, chunk by chunk (the
+        order in which the rows came: the same sums as formed row by row)."""
+        if self._second is not None:
+            return self._second[s]
+        second = np.zeros((self._diagonal.shape[1],) * 2)
+        for responses, root in self._chunks:
+            second += _scaled_square(responses, root, s)
+        return second
 
     def combine(self, tie: float = np.inf, quantities: np.ndarray | None = None) -> dict:
         """The pooled estimate, its covariance and the stage weights ``λ``, per quantity.
@@ -125,22 +162,25 @@ class StagePooling:
         final = self.final
         mean_f = final.mean
         cov_f = final.covariance
-        stage_cov = self._second / max(self.n_reweighted, 1) - np.outer(mean_f, mean_f)[None]
-        variances = np.vstack([np.diagonal(stage_cov, axis1=1, axis2=2), np.diag(cov_f)])
+        final_var = np.diag(cov_f)
+        n_rows = max(self.n_reweighted, 1)
+        outer = np.outer(mean_f, mean_f)
+        # each stage's whole second moment only where a quantity may pool it: decided on
+        # the diagonal (another rounding of the same sums) with a margin far above that
+        # rounding, so a stage left out here would be left out on the whole moment too
+        with np.errstate(over="ignore", invalid="ignore"):
+            rough = self._diagonal / n_rows - np.diag(outer)[None, :]
+            margin = 1e-9 * (np.abs(self._diagonal) / n_rows + np.diag(outer)[None, :])
+        maybe = self._usable(rough, margin, final_var, tie, quantities).any(axis=1)
+        second = np.zeros((len(self.stage_sizes), *outer.shape))
+        second[:, np.arange(outer.shape[0]), np.arange(outer.shape[0])] = self._diagonal
+        for s in np.flatnonzero(maybe):
+            second[s] = self._second_moment(int(s))
+        stage_cov = second / n_rows - outer[None]
+        variances = np.vstack([np.diagonal(stage_cov, axis1=1, axis2=2), final_var])
         sizes = np.append(self.stage_sizes, float(final.n))
-        usable = np.vstack([(self._finite[:, None] & np.isfinite(self.stage_means)
-                             & np.isfinite(variances[:-1])),
+        usable = np.vstack([self._usable(variances[:-1], 0.0, final_var, tie, quantities),
                             np.ones((1, variances.shape[1]), dtype=bool)])
-        if quantities is not None:
-            usable[:-1] &= np.asarray(quantities, dtype=bool)[None, :]
-        final_var = variances[-1]
-        positive = final_var > 0
-        # a stage whose variance estimate is not positive cannot be weighed: left out; where
-        # the final sample is constant (a quantity 0 everywhere seen), stages with variance
-        # 0 too are pooled by size (their "variance" below is 1)
-        limit = tie * np.where(positive, final_var, 1.0)
-        usable[:-1] &= np.where(positive, (variances[:-1] > 0) & (variances[:-1] <= limit),
-                                variances[:-1] <= 0)
         precision = np.where(usable, sizes[:, None]
                              / np.where(usable & (variances > 0), variances, 1.0), 0.0)
         lambdas = precision / precision.sum(axis=0)
@@ -150,3 +190,25 @@ class StagePooling:
         estimate = np.sum(lambdas * means, axis=0)
         covariance = np.einsum("sj,sk,sjk->jk", lambdas, lambdas, covs / sizes[:, None, None])
         return {"estimate": estimate, "covariance": covariance, "lambdas": lambdas}
+
+    def _usable(self, variances: np.ndarray, margin, final_var: np.ndarray, tie: float,
+                quantities: np.ndarray | None) -> np.ndarray:
+        """Which stages ((S, J) bool) quantity ``j`` may pool (:meth:`combine`'s rule) with
+        the stages' variances ``variances`` ((S, J)); with a ``margin`` ((S, J)) every
+        stage that could be usable with variances that far off (a non-finite variance
+        included: a NaN margin as well)."""
+        maybe = np.asarray(margin) != 0
+        usable = self._finite[:, None] & np.isfinite(self.stage_means)
+        usable &= np.isfinite(variances) | maybe
+        if quantities is not None:
+            usable &= np.asarray(quantities, dtype=bool)[None, :]
+        positive = final_var > 0
+        # a stage whose variance estimate is not positive cannot be weighed: left out; where
+        # the final sample is constant (a quantity 0 everywhere seen), stages with variance
+        # 0 too are pooled by size (their "variance" below is 1)
+        limit = tie * np.where(positive, final_var, 1.0)
+        with np.errstate(invalid="ignore"):
+            low, high = variances - margin, variances + margin
+            unknown = maybe & ~(np.isfinite(low) & np.isfinite(high))
+            usable &= unknown | np.where(positive, (high > 0) & (low <= limit), low <= 0)
+        return usable

@@ -85,7 +85,8 @@ def _bad_shape(n: int, text: str) -> ChunkResult:
 
 def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
     finite = np.all(np.isfinite(y), axis=1) if y.shape[1] else np.ones(len(y), bool)
-    ok = np.array([not e for e in errors], dtype=bool) & finite
+    # no error text (the common case): no loop over the points
+    ok = np.array([not e for e in errors], dtype=bool) & finite if any(errors) else finite.copy()
     for i in np.flatnonzero(~finite):
         if not errors[i]:
             errors[i] = f"non-finite output {y[i].tolist()}"

@@ -226,7 +226,9 @@ def fit_parts(family, points: np.ndarray, log_weights: np.ndarray,
         else:
             groups.setdefault((id(gaussian), ctx.pull), (gaussian, ctx, []))[2].append(p)
     for gaussian, ctx, parts in groups.values():
-        for p, fitted in zip(parts, gaussian.fit_many(points, log_weights[parts], ctx)):
+        # every part in one group (the commonest case): the rows themselves, no copy
+        rows = log_weights if parts == list(range(len(contexts))) else log_weights[parts]
+        for p, fitted in zip(parts, gaussian.fit_many(points, rows, ctx)):
             out[p] = fitted
     return out
 
