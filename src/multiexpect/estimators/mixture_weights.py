@@ -185,9 +185,12 @@ def _lbfgsb_minimize(objective, x0, max_iter, ftol, gtol) -> tuple[np.ndarray, b
 
 
 def _find_setulb():
-    """SciPy's compiled L-BFGS-B step, when it has the signature of SciPy >= 1.15 (the C
-    port: ``setulb(m, x, l, u, nbd, f, g, factr, pgtol, wa, iwa, task, lsave, isave, dsave,
-    maxls, ln_task)``), else None."""
+    """SciPy's compiled L-BFGS-B step on the SciPy versions whose ``setulb`` this driver was
+    checked against (1.15-1.17, the C port: ``setulb(m, x, l, u, nbd, f, g, factr, pgtol,
+    wa, iwa, task, lsave, isave, dsave, maxls, ln_task)``), else None: a private routine
+    may change its meaning without changing its signature, so a later SciPy goes through
+    :func:`scipy.optimize.minimize` until it is checked (``tests/unit/test_estimators.py``
+    compares the two)."""
     try:
         import scipy
         from scipy.optimize import _lbfgsb
@@ -195,7 +198,7 @@ def _find_setulb():
     except ImportError:  # pragma: no cover
         return None
     major, minor = (int(v) for v in scipy.__version__.split(".")[:2])
-    return _lbfgsb.setulb if (major, minor) >= (1, 15) else None
+    return _lbfgsb.setulb if (1, 15) <= (major, minor) < (1, 18) else None
 
 
 _setulb = _find_setulb()
