@@ -252,8 +252,8 @@ def print_table(summary: dict) -> None:
         for method, s in by_method.items():
             lines.append([name, str(problem.dim), f"{problem.probability:.3g}", method,
                           fmt(s.get("rel_rmse"), ".3g"), fmt(s.get("bias_se"), ".2f"),
-                          fmt(s.get("se_ratio"), ".2f"), fmt(s.get("cover"), ".2f"),
-                          fmt(s.get("cover_normal"), ".2f"),
+                          fmt(s.get("se_ratio"), ".2f"), fmt(s.get("cover"), ".3f"),
+                          fmt(s.get("cover_normal"), ".3f"),
                           str(s.get("zero_width", "-")), str(s["failures"]),
                           fmt(s.get("calls_mean"), ".0f"), str(s.get("calls_max", "-")),
                           fmt(s["seconds"], ".2f")])
@@ -299,7 +299,7 @@ def print_floors(summary: dict, ours: str) -> dict:
     def cell(s):
         if s is None:
             return "(left out)"
-        return f"{fmt(s.get('rel_rmse'), '.3g')} ({fmt(s.get('cover'), '.2f')})"
+        return f"{fmt(s.get('rel_rmse'), '.3g')} ({fmt(s.get('cover'), '.3f')})"
 
     def verdict(ok):
         return "PASS" if ok else "FAIL"
@@ -428,7 +428,7 @@ def print_curves(summary: dict) -> None:
                                                             CURVE_PROBABILITIES))
         for method, s in by_method.items():
             rmse = " ".join(fmt(v, ".3g").rjust(7) for v in s.get("rel_rmse", []))
-            cover = " ".join(fmt(v, ".2f").rjust(5) for v in s.get("cover", []))
+            cover = " ".join(fmt(v, ".3f").rjust(5) for v in s.get("cover", []))
             print(f"  {method:7s} rel.rmse {rmse}   cover {cover or '-'}   "
                   f"zero-w {s.get('zero_width', '-')}  errors {s['errors']} "
                   f"{s.get('threshold_errors', '')}  "
