@@ -472,7 +472,6 @@ def correlated_scores(law: Law, u: np.ndarray) -> np.ndarray:
     return u if law._chol is None else u @ law._chol.T
 
 
-
 def logpdfs_of_laws(laws: Sequence, x) -> np.ndarray:
     """``log f_l(x_i)`` of every law at the rows of ``x``, as an (n, L) array.
 

@@ -55,7 +55,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.effective_size import KishSize
 from ..estimators.importance import iscv_summands
-from ..estimators.monte_carlo import law_net, net_means, summand_ranges
+from ..estimators.monte_carlo import SummandRange, law_net, net_means
 from ..laws import closed_form_kinds, correlated_scores, inputs_of_laws
 from ..sampling.rqmc import (
     INTERVAL_REPLICATES,
@@ -234,8 +234,10 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     setup, problem = state.setup, state.problem
     values, squares, runs = list(route.pilot_values), [], 0
     kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
-    nets = [state.pilot_summands[: plan.pilot_replicates * plan.points]]
-    kish.update(nets[0])
+    pilot = state.pilot_summands[: plan.pilot_replicates * plan.points]
+    kish.update(pilot)
+    span = SummandRange(problem.n_quantities)  # the range over every net, for a tie
+    span.update(pilot)
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -246,12 +248,12 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
                                  problem.law_index)
         values.append(net_means(summands, plan.points)[0])
         squares.append(net_means(summands**2, plan.points)[0])
-        nets.append(summands)
+        span.update(summands)
         kish.update(summands)
     values = np.array(values)
     # tied replicates: bounded by the points' variance, read on the route's own nets, and
     # for one law (unweighted summands) by a lattice step of the range over every net
-    ranges = summand_ranges(np.concatenate(nets)) if len(setup.laws) == 1 else None
+    ranges = span.span if len(setup.laws) == 1 else None
     est = replicate_estimate(values, np.array(squares) if squares else None, plan.points,
                              ranges)
     reps = plan.replicates

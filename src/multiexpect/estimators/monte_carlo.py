@@ -41,8 +41,16 @@ from ..sampling.rqmc import (
 )
 from .importance import StreamingMoments, iscv_summands
 
-__all__ = ["crude_monte_carlo", "crude_rqmc", "law_net", "mixture_monte_carlo", "mixture_rqmc",
-           "net_means", "summand_ranges"]
+__all__ = [
+    "SummandRange",
+    "crude_monte_carlo",
+    "crude_rqmc",
+    "law_net",
+    "mixture_monte_carlo",
+    "mixture_rqmc",
+    "net_means",
+    "summand_ranges",
+]
 
 
 def law_net(seed: int, replicate: int, n: int, dim: int) -> np.ndarray:
@@ -67,6 +75,25 @@ def summand_ranges(values: np.ndarray) -> np.ndarray:
     unweighted summands, whose ``1 / n`` is a net's lattice step when replicates tie
     (:func:`~multiexpect.sampling.rqmc.replicate_estimate`)."""
     return np.ptp(np.asarray(values, dtype=float), axis=0)
+
+
+class SummandRange:
+    """:func:`summand_ranges` of rows that come net by net: the running ``min`` and ``max``
+    of each of ``width`` columns (the same values as over all rows at once)."""
+
+    def __init__(self, width: int):
+        self.low = np.full(width, np.inf)
+        self.high = np.full(width, -np.inf)
+
+    def update(self, values: np.ndarray, columns=slice(None)) -> None:
+        """Widen ``columns`` by the rows of ``values`` ((n, len(columns)))."""
+        self.low[columns] = np.minimum(self.low[columns], values.min(axis=0))
+        self.high[columns] = np.maximum(self.high[columns], values.max(axis=0))
+
+    @property
+    def span(self) -> np.ndarray:
+        """``max - min`` per column."""
+        return self.high - self.low
 
 
 def crude_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: int,
@@ -131,7 +158,7 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
     n_laws = len(laws)
     reps, n = replicate_plan(budget // n_laws, replicates)
     nets = [normal_from_uniform(law_net(seed, r, n, laws[0].dim)) for r in range(reps)]
-    problem = means = squares = low = high = None
+    problem = means = squares = span = None
     for l_index, law in enumerate(laws):
         for r in range(reps):
             key = batch_keys.rqmc_replicate(r, l_index, reps)
@@ -140,16 +167,14 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
                 problem = Problem.build(laws, outputs.shape[1], "input", names)
                 means = np.zeros((reps, problem.n_quantities))
                 squares = np.zeros((reps, problem.n_quantities))
-                low = np.full(problem.n_quantities, np.inf)
-                high = np.full(problem.n_quantities, -np.inf)
+                span = SummandRange(problem.n_quantities)
             rows = problem.law_index == l_index
             phi = problem.quantity_values(outputs)[:, rows]
             means[r, rows] = net_means(phi, n)[0]
             squares[r, rows] = net_means(phi**2, n)[0]
-            low[rows] = np.minimum(low[rows], phi.min(axis=0))
-            high[rows] = np.maximum(high[rows], phi.max(axis=0))
+            span.update(phi, rows)
     # the summands are the quantities' values themselves: a tie has a lattice step
-    return _rqmc_output(replicate_estimate(means, squares, n, high - low), problem, reps, n,
+    return _rqmc_output(replicate_estimate(means, squares, n, span.span), problem, reps, n,
                         reps * n * n_laws)
 
 
@@ -166,7 +191,7 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
     used = np.flatnonzero(counts)
     starts = np.concatenate([[0], np.cumsum(counts)])
     log_share = np.log(counts[used] / n)
-    problem = means = squares = low = high = None
+    problem = means = squares = span = None
     for r in range(reps):
         z = sobol_normal(n, laws[0].dim, batch_keys.rqmc_generator(seed, r))
         x = np.concatenate([laws[l].from_standard(z[starts[l]:starts[l + 1]]) for l in used])
@@ -175,17 +200,16 @@ def mixture_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, repl
             problem = Problem.build(laws, outputs.shape[1], "input", names)
             means = np.zeros((reps, problem.n_quantities))
             squares = np.zeros((reps, problem.n_quantities))
-            low = np.full(problem.n_quantities, np.inf)
-            high = np.full(problem.n_quantities, -np.inf)
+            span = SummandRange(problem.n_quantities)
         log_laws = problem.law_logpdfs(x)
         log_g = logsumexp(log_laws[:, used] + log_share, axis=1)
         summands = iscv_summands(problem.quantity_values(outputs),
                                  log_laws[:, problem.law_index], None, log_g, None)
         means[r] = summands.mean(axis=0)
         squares[r] = (summands**2).mean(axis=0)
-        low, high = np.minimum(low, summands.min(axis=0)), np.maximum(high, summands.max(axis=0))
+        span.update(summands)
     # one law: the summands are its values, unweighted (else weighted: no lattice step)
-    ranges = high - low if len(laws) == 1 else None
+    ranges = span.span if len(laws) == 1 else None
     out = _rqmc_output(replicate_estimate(means, squares, n, ranges), problem, reps, n,
                        reps * n)
     out["allocation"] = counts.tolist()
