@@ -40,12 +40,15 @@ FLOOR = 0.94
 
 @dataclass(frozen=True)
 class Runs:
-    """Estimates and standard errors of ``R`` independent runs, and the truth."""
+    """Estimates, standard errors and the results' own 95% intervals of ``R`` independent
+    runs, and the truth."""
 
     estimate: np.ndarray  # (R, J)
     stderr: np.ndarray  # (R, J)
     truth: np.ndarray  # (J,)
     n_evaluations: np.ndarray  # (R,)
+    low: np.ndarray  # (R, J): ``confidence_interval()``, what a user is given
+    high: np.ndarray  # (R, J)
 
     @property
     def reps(self) -> int:
@@ -58,10 +61,15 @@ class Runs:
         return (self.estimate.mean(axis=0) - self.truth) / sem
 
     @property
+    def inside(self) -> np.ndarray:
+        """(R, J) whether each run's own 95% interval (Student's t on RQMC replicates,
+        Wilson's for events) holds the truth."""
+        return (self.low <= self.truth) & (self.truth <= self.high)
+
+    @property
     def coverage(self) -> np.ndarray:
         """Fraction of runs whose 95% interval covers the truth, per quantity."""
-        half = stats.norm.ppf(0.975) * self.stderr
-        return np.mean(np.abs(self.estimate - self.truth) <= half, axis=0)
+        return self.inside.mean(axis=0)
 
     @property
     def variance(self) -> np.ndarray:
@@ -72,7 +80,7 @@ class Runs:
 def _one_run(args):
     model, law, budget, method, seed, kwargs = args
     res = me.expectations(model, law, budget=budget, method=method, rng=seed, **kwargs)
-    return res.estimate, res.stderr, res.n_evaluations
+    return (res.estimate, res.stderr, res.n_evaluations, *res.confidence_interval())
 
 
 _POOL = None
@@ -107,8 +115,9 @@ def repeat(model, law, truth, *, method, reps, budget, **kwargs) -> Runs:
     """``reps`` independent runs with seeds ``SEED0 + r`` (in two worker processes)."""
     jobs = [(model, law, budget, method, SEED0 + r, kwargs) for r in range(reps)]
     out = _pool().map(_one_run, jobs, chunksize=max(1, reps // 16))
-    est, se, runs = zip(*out)
-    return Runs(np.array(est), np.array(se), np.asarray(truth, dtype=float), np.array(runs))
+    est, se, runs, low, high = zip(*out)
+    return Runs(np.array(est), np.array(se), np.asarray(truth, dtype=float), np.array(runs),
+                np.array(low), np.array(high))
 
 
 def assert_unbiased(runs: Runs, budget: int) -> None:
@@ -134,8 +143,7 @@ def assert_coverage(runs: Runs, *, pooled: bool, floor: float = FLOOR,
     end is asserted for those quantities (lattice-valued estimates, see the caller)."""
     cover = runs.coverage
     if pooled:
-        inside = (np.abs(runs.estimate - runs.truth)
-                  <= stats.norm.ppf(0.975) * runs.stderr).astype(float)
+        inside = runs.inside.astype(float)
         j = inside.shape[1]
         rho = 0.0
         if j > 1 and np.all(inside.std(axis=0) > 0):
@@ -207,7 +215,9 @@ def test_aiscv_stopped_early_and_finished_is_unbiased(stages):
     jobs = [(stages, 1000, SEED0 + r) for r in range(200)]
     est, se, counts = zip(*_pool().map(_stopped_run, jobs, chunksize=12))
     used, not_run = np.array(counts).T
-    runs = Runs(np.array(est), np.array(se), TRUTH_A, used)
+    est, se = np.array(est), np.array(se)
+    half = stats.norm.ppf(0.975) * se  # the engine's own result: i.i.d. stages, normal theory
+    runs = Runs(est, se, TRUTH_A, used, est - half, est + half)
     # the rest of the budget went to the final stage: its points are run, but for those
     # where the law has no practical mass (engine/practical.py), which cost no run
     assert np.all((used <= 1000) & (used + not_run >= 1000))
