@@ -42,11 +42,16 @@ def logsumexp_rows(a: np.ndarray, shift: np.ndarray | None = None) -> np.ndarray
     rows = max(256, _BLOCK_ENTRIES // max(k, 1))
     out = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if k == 1:  # log(exp(a + s - m)) + m with m = a + s: a + s itself, to the bit
+            return a[:, 0] + (0.0 if shift is None else shift[0])
         for lo in range(0, n, rows):
             block = a[lo:lo + rows] if shift is None else a[lo:lo + rows] + shift
             top = block.max(axis=1) if k else np.zeros(block.shape[0])
             top[~np.isfinite(top)] = 0.0
-            sums = exp_inplace(block - top[:, None]).sum(axis=1)
+            # a + shift is this block's own array: the differences are written over it
+            centred = (np.subtract(block, top[:, None], out=block) if shift is not None
+                       else block - top[:, None])
+            sums = exp_inplace(centred).sum(axis=1)
             out[lo:lo + rows] = np.log(sums) + top
     return out
 
