@@ -264,14 +264,23 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     With the ``"relative"`` weights and several quantities, a declared exceedance on the
     level ladder among them, the criterion is balanced (:func:`balanced_weights`): each
     quantity's variance over the one it has when the mixture serves it alone."""
-    opts, weights, specs = state.setup.options, state.weights, fits.specs
-    n_comp = log_comp.shape[1]
-    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     b = log_ratio_exp(log_comp, log_h[:, None])
+    lower = np.zeros(b.shape[1])
+    lower[-1] = state.setup.options.defensive
+    q, start = _criterion_rows(state, fits, phi, log_laws, log_h, b, lower)
+    floor = np.maximum(lower, state.setup.options.alpha_floor * start)
+    alpha, success = optimise_alpha(q, b, start, floor)
+    return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+
+
+def _criterion_rows(state: EngineState, fits: _Fits, phi, log_laws, log_h, b, lower):
+    """``q_i = sum_j w_j (a_ij - b_i β_j^T)^2`` ((n,)), ``a = phi f / h``, for the
+    zero-variance ``β``, and the starting ``α``; the ``(n, J)`` arrays are dropped on
+    return, before ``α``'s solver makes its own."""
+    weights, specs = state.weights, fits.specs
+    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
-    lower = np.zeros(n_comp)
-    lower[-1] = opts.defensive
-    own_beta = np.zeros((state.problem.n_quantities, n_comp))
+    own_beta = np.zeros((state.problem.n_quantities, b.shape[1]))
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
@@ -285,11 +294,7 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     else:
         # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
         start = np.append(np.sqrt(weights[owner]) * part_means * fits.shares, 0.0)
-    start = start_alpha(start, lower)
-    q = residual2 @ weights
-    floor = np.maximum(lower, opts.alpha_floor * start)
-    alpha, success = optimise_alpha(q, b, start, floor)
-    return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+    return residual2 @ weights, start_alpha(start, lower)
 
 
 def _own_fit(b: np.ndarray, own_beta: np.ndarray) -> np.ndarray:
