@@ -197,7 +197,8 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     specs = []
     # a point outside law j's support counts for neither sign (boolean masks only: no copy
     # of phi)
-    finite = np.isfinite(log_fq)
+    # one law's column broadcast to every quantity: its finite rows once, broadcast too
+    finite = np.isfinite(log_fq[:, :1] if log_fq.strides[1] == 0 else log_fq)
     positive = np.any((phi > 0) & finite, axis=0).tolist()
     negative = np.any((phi < 0) & finite, axis=0).tolist()
     for j, (pos, neg) in enumerate(zip(positive, negative)):
@@ -215,9 +216,12 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
     ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
     specs = component_specs(phi, log_fq, opts.split_signs)
-    contexts = []
+    contexts, by_kind = [], {}
     for j, _ in specs:
-        ctx = context.for_quantity(state.events[j])
+        event = bool(state.events[j])
+        if event not in by_kind:
+            by_kind[event] = context.for_quantity(event)
+        ctx = by_kind[event]
         if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
             ctx = replace(ctx, pull=False, gaussian_event=True)
         contexts.append(ctx)

@@ -248,7 +248,8 @@ def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_m
                  proposals[t].logpdf_from_components(
                      component_logpdfs(proposals[t].components[:-1], z, log_law_mix))
                  for t in stages]
-    pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
+    log_ratio = np.column_stack(log_stage)  # its own array: log g_F - log g_s written over it
+    pooling.update(summands, responses, np.subtract(log_g[:, None], log_ratio, out=log_ratio))
 
 
 def _result(state, selection, rule, pooling, stages, moments, runs, final_sample
