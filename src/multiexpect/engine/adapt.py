@@ -243,10 +243,14 @@ def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
     """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
     point with no part has weight 0 even where no density is finite)."""
     out = np.empty((len(specs), phi.shape[0]))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         for p, (j, sign) in enumerate(specs):
             part = _sign_part(phi[:, j], sign)
-            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+            empty = ~(part > 0)
+            # log part + log f_j - log h in the row itself, then -inf where no part
+            np.subtract(np.add(np.log(part, out=part), log_fq[:, j], out=out[p]), log_h,
+                        out=out[p])
+            np.copyto(out[p], -np.inf, where=empty)
     return out
 
 
