@@ -190,9 +190,12 @@ def _final_chunk(state, best, pooling, stages, moments, kish, z, outputs, log_la
         log_g, controls = log_law_mix, None
     else:
         log_g, controls = _controls_term(best, z, log_law_mix)
-    phi = problem.quantity_values(outputs.take() if isinstance(outputs, _Handed) else outputs)
-    # phi is a fresh copy (the quantities' columns picked): the responses are written over it
-    responses = is_responses(phi, log_laws, log_g, problem.law_index, fresh=True)
+    raw = outputs.take() if isinstance(outputs, _Handed) else outputs
+    phi = problem.quantity_values(raw)
+    # phi is a copy (the quantities' columns picked): the responses are written over it
+    fresh = not np.may_share_memory(phi, raw)
+    del raw
+    responses = is_responses(phi, log_laws, log_g, problem.law_index, fresh=fresh)
     del phi
     if controls is None:
         summands = responses
