@@ -27,9 +27,9 @@ def component_logpdfs(components: Sequence, z: np.ndarray,
     if out is None:
         out = np.empty((z.shape[0], len(components)))
     elliptical, gaussian, forms = _forms_of(components)
-    for k, comp in enumerate(components):
-        if k not in elliptical:
-            out[:, k] = comp.logpdf(z)
+    if len(elliptical) < len(components):
+        for k in sorted(set(range(len(components))) - set(elliptical)):
+            out[:, k] = components[k].logpdf(z)
     if not elliptical:
         return out
     if len(elliptical) == len(components) and gaussian.all():
