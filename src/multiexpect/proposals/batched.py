@@ -70,7 +70,7 @@ def _forms_of(components: Sequence) -> tuple[list[int], np.ndarray, QuadraticFor
                                np.matmul(whitening.transpose(0, 2, 1), whitening),
                                [c.log_normaliser if g else 0.0 for c, g in zip(comps, gaussian)],
                                np.where(gaussian, -0.5, 1.0))
-    if len(_FORMS) >= _FORMS_KEPT:
-        _FORMS.pop(next(iter(_FORMS)))
+    if len(_FORMS) >= _FORMS_KEPT:  # the oldest goes (another thread may have taken it)
+        _FORMS.pop(next(iter(_FORMS), None), None)
     _FORMS[key] = (tuple(components), elliptical, gaussian, forms)
     return elliptical, gaussian, forms
