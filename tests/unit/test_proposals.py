@@ -385,6 +385,41 @@ def test_logsumexp_rows_is_scipys_to_rounding():
             np.testing.assert_allclose(got[finite], want[finite], rtol=1e-14, atol=1e-14)
 
 
+def test_row_max_and_one_column_logsumexp_are_numpys_to_the_bit():
+    from multiexpect.logspace import logsumexp_rows, row_max
+
+    rng = np.random.default_rng(11)
+    for k in (1, 2, 11, 16, 17, 40):
+        a = rng.normal(size=(400, k)) * 50.0
+        a[rng.random((400, k)) < 0.1] = -np.inf
+        a[0] = -np.inf
+        a[1, 0] = np.nan
+        a[2, -1] = np.inf
+        np.testing.assert_array_equal(row_max(a), a.max(axis=1))
+    column = np.concatenate([rng.normal(size=50) * 300.0, [-np.inf, np.inf, np.nan, 0.0]])
+    shift = np.log([0.25])
+    for got, want in [(logsumexp_rows(column[:, None]), column + 0.0),
+                      (logsumexp_rows(column[:, None], shift), column + shift[0])]:
+        np.testing.assert_array_equal(got, want)  # NaN where NaN, the same bits elsewhere
+        assert got.tobytes() == want.tobytes()
+
+
+def test_batched_component_logpdfs_kept_forms_give_the_same_bits():
+    from multiexpect.proposals import batched
+
+    rng = np.random.default_rng(12)
+    comps = [Gaussian(rng.normal(size=3), COV * (1 + k)) for k in range(5)]
+    z1, z2 = rng.normal(size=(300, 3)), rng.normal(size=(200, 3)) * 3.0
+    first = batched.component_logpdfs(comps, z1)  # forms made, then kept
+    again = batched.component_logpdfs(comps, z2)
+    batched._FORMS.clear()
+    np.testing.assert_array_equal(batched.component_logpdfs(comps, z2), again)
+    np.testing.assert_array_equal(batched.component_logpdfs(comps, z1), first)
+    for _ in range(2 * batched._FORMS_KEPT):  # never more than the last few lists
+        batched.component_logpdfs([Gaussian(MEAN, COV)], z1)
+    assert len(batched._FORMS) <= batched._FORMS_KEPT
+
+
 def test_batched_component_logpdfs_equal_the_per_component_ones():
     from multiexpect.proposals.batched import component_logpdfs
 

@@ -197,7 +197,8 @@ def component_specs(phi: np.ndarray, log_fq: np.ndarray, split_signs: bool
     specs = []
     # a point outside law j's support counts for neither sign (boolean masks only: no copy
     # of phi)
-    finite = np.isfinite(log_fq)
+    # one law's column broadcast to every quantity: its finite rows once, broadcast too
+    finite = np.isfinite(log_fq[:, :1] if log_fq.strides[1] == 0 else log_fq)
     positive = np.any((phi > 0) & finite, axis=0).tolist()
     negative = np.any((phi < 0) & finite, axis=0).tolist()
     for j, (pos, neg) in enumerate(zip(positive, negative)):
@@ -215,9 +216,12 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
     ``unpulled`` (on the level ladder) without the pull of the means."""
     opts, names = state.setup.options, state.problem.names
     specs = component_specs(phi, log_fq, opts.split_signs)
-    contexts = []
+    contexts, by_kind = [], {}
     for j, _ in specs:
-        ctx = context.for_quantity(state.events[j])
+        event = bool(state.events[j])
+        if event not in by_kind:
+            by_kind[event] = context.for_quantity(event)
+        ctx = by_kind[event]
         if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
             ctx = replace(ctx, pull=False, gaussian_event=True)
         contexts.append(ctx)
@@ -239,10 +243,14 @@ def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
     """``log ω = log phi_j^± + log f_j - log h`` of each part ((P, n), a row per part; a
     point with no part has weight 0 even where no density is finite)."""
     out = np.empty((len(specs), phi.shape[0]))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         for p, (j, sign) in enumerate(specs):
             part = _sign_part(phi[:, j], sign)
-            out[p] = np.where(part > 0, np.log(part) + log_fq[:, j] - log_h, -np.inf)
+            empty = ~(part > 0)
+            # log part + log f_j - log h in the row itself, then -inf where no part
+            np.subtract(np.add(np.log(part, out=part), log_fq[:, j], out=out[p]), log_h,
+                        out=out[p])
+            np.copyto(out[p], -np.inf, where=empty)
     return out
 
 
@@ -264,14 +272,23 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     With the ``"relative"`` weights and several quantities, a declared exceedance on the
     level ladder among them, the criterion is balanced (:func:`balanced_weights`): each
     quantity's variance over the one it has when the mixture serves it alone."""
-    opts, weights, specs = state.setup.options, state.weights, fits.specs
-    n_comp = log_comp.shape[1]
-    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     b = log_ratio_exp(log_comp, log_h[:, None])
+    lower = np.zeros(b.shape[1])
+    lower[-1] = state.setup.options.defensive
+    q, start = _criterion_rows(state, fits, phi, log_laws, log_h, b, lower)
+    floor = np.maximum(lower, state.setup.options.alpha_floor * start)
+    alpha, success = optimise_alpha(q, b, start, floor)
+    return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+
+
+def _criterion_rows(state: EngineState, fits: _Fits, phi, log_laws, log_h, b, lower):
+    """``q_i = sum_j w_j (a_ij - b_i β_j^T)^2`` ((n,)), ``a = phi f / h``, for the
+    zero-variance ``β``, and the starting ``α``; the ``(n, J)`` arrays are dropped on
+    return, before ``α``'s solver makes its own."""
+    weights, specs = state.weights, fits.specs
+    a = times_fresh(phi, law_ratios(log_laws, log_h, state.problem.law_index))
     part_means = np.array([np.mean(_sign_part(a[:, j], s)) for j, s in specs])
-    lower = np.zeros(n_comp)
-    lower[-1] = opts.defensive
-    own_beta = np.zeros((state.problem.n_quantities, n_comp))
+    own_beta = np.zeros((state.problem.n_quantities, b.shape[1]))
     for k, (j, sign) in enumerate(specs):
         own_beta[j, k] = (part_means[k] * (sign if sign != 0 else np.sign(np.mean(a[:, j])))
                           / specs.count((j, sign)))
@@ -285,11 +302,7 @@ def _mixture_weights(state: EngineState, fits: _Fits, phi, log_laws, log_h, log_
     else:
         # starting α ∝ sqrt(w_j) |Î_j^±| (the paper's), times the component's share of its part
         start = np.append(np.sqrt(weights[owner]) * part_means * fits.shares, 0.0)
-    start = start_alpha(start, lower)
-    q = residual2 @ weights
-    floor = np.maximum(lower, opts.alpha_floor * start)
-    alpha, success = optimise_alpha(q, b, start, floor)
-    return alpha, success, float(np.mean(q / np.maximum(b @ alpha, 1e-300)))
+    return residual2 @ weights, start_alpha(start, lower)
 
 
 def _own_fit(b: np.ndarray, own_beta: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ from ..estimators.importance import (
     StreamingMoments,
     is_responses,
     iscv_summands,
-    subtract_ratio_controls,
 )
 from ..estimators.pooling import StagePooling
 from ..sampling.rqmc import INTERVAL_POOLED, INTERVAL_REPLICATES
@@ -147,7 +146,7 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample, k
     :func:`~multiexpect.batch_keys.final_chunk`), the plain IS responses into ``kish``
     (:class:`~multiexpect.estimators.effective_size.KishSize`); the kept parts and the runs
     spent."""
-    setup, problem = state.setup, state.problem
+    setup = state.setup
     kept, runs, left, chunk = [], 0, n_final, 0
     proposal = best.proposal if best.stage else None
     # the frozen proposal's tail mass outside the practical box, asked once for every chunk
@@ -159,29 +158,68 @@ def _final_chunks(state, best, n_final, pooling, stages, moments, keep_sample, k
         z = best.proposal.sample(n, batch_keys.generator(setup.seed, key))
         outputs, log_laws, spent = run_model(setup, z, key, proposal, droppable)
         runs += spent
-        phi = problem.quantity_values(outputs)
-        log_law_mix = setup.initial.logpdf_from_laws(log_laws)
-        if best.stage == 0:
-            ratios, log_g = None, log_law_mix
-        else:
-            log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
-            log_g, ratios = best.proposal.logpdf_and_ratios(log_comp)
-        responses = is_responses(phi, log_laws, log_g, problem.law_index)
-        kish.update(responses)
-        if best.beta is None or ratios is None or not best.beta.size:
-            summands = responses
-        else:  # the same layout as the responses: the moments sum in the same order
-            summands = subtract_ratio_controls(responses.copy(order="K"), ratios, best.beta)
-        if pooling is None:
-            moments.update(summands)
-        else:  # the stages' variances are reweighted from the plain IS responses
-            _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
-                        best.stage)
+        log_g, summands = _final_chunk(state, best, pooling, stages, moments, kish, z,
+                                       outputs if keep_sample else _Handed(outputs),
+                                       log_laws)
         if keep_sample:
-            kept.append((z, problem.to_inputs(z), outputs, log_g, summands))
+            kept.append((z, state.problem.to_inputs(z), outputs, log_g, summands))
         left -= n
         chunk += 1
     return kept, runs
+
+
+class _Handed:
+    """An array handed over: its holder lets it go once read (:meth:`take`)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def take(self) -> np.ndarray:
+        array, self.array = self.array, None
+        return array
+
+
+def _final_chunk(state, best, pooling, stages, moments, kish, z, outputs, log_laws):
+    """One final chunk's ``log g_F`` and summands, added to the moments (or the pooling)
+    and the responses to ``kish``. Its large arrays live no longer than they are read
+    (``outputs`` may be :class:`_Handed` over): on this many points each fresh array costs
+    its pages' first touch."""
+    problem = state.problem
+    log_law_mix = state.setup.initial.logpdf_from_laws(log_laws)
+    if best.stage == 0:
+        log_g, controls = log_law_mix, None
+    else:
+        log_g, controls = _controls_term(best, z, log_law_mix)
+    raw = outputs.take() if isinstance(outputs, _Handed) else outputs
+    phi = problem.quantity_values(raw)
+    # phi is a copy (the quantities' columns picked): the responses are written over it
+    fresh = not np.may_share_memory(phi, raw)
+    del raw
+    responses = is_responses(phi, log_laws, log_g, problem.law_index, fresh=fresh)
+    del phi
+    if controls is None:
+        summands = responses
+    else:  # the responses' layout: the moments sum in the same order
+        summands = np.subtract(responses, controls, out=np.empty_like(responses))
+        del controls
+    kish.update(responses)
+    if pooling is None:
+        moments.update(summands)
+    else:  # the stages' variances are reweighted from the plain IS responses
+        _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_mix,
+                    best.stage)
+    return log_g, summands
+
+
+def _controls_term(best, z, log_law_mix):
+    """``log g_F`` and ``(g_k / g_F - 1) β^T`` ((n, J); None without controls) at a final
+    chunk's points: what the summands subtract from the responses."""
+    log_g, ratios = best.proposal.logpdf_and_ratios(
+        component_logpdfs(best.proposal.components[:-1], z, log_law_mix))
+    if best.beta is None or not best.beta.size:
+        return log_g, None
+    ratios -= 1.0
+    return log_g, ratios @ best.beta.T
 
 
 def _stage_pooling(state: EngineState, stages: list[int]) -> StagePooling:
@@ -213,7 +251,8 @@ def _pool_final(state, pooling, stages, summands, responses, z, log_g, log_law_m
                  proposals[t].logpdf_from_components(
                      component_logpdfs(proposals[t].components[:-1], z, log_law_mix))
                  for t in stages]
-    pooling.update(summands, responses, log_g[:, None] - np.column_stack(log_stage))
+    log_ratio = np.column_stack(log_stage)  # its own array: log g_F - log g_s written over it
+    pooling.update(summands, responses, np.subtract(log_g[:, None], log_ratio, out=log_ratio))
 
 
 def _result(state, selection, rule, pooling, stages, moments, runs, final_sample

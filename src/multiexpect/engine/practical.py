@@ -89,8 +89,13 @@ class PracticalBox:
         """Whether every fitted component of the mixture ``proposal`` (its last component
         the law) puts mass at most ``STRAY_MASS`` outside the box: its points outside may
         then be left unrun."""
-        return max((self.tail_mass(c) for c in proposal.components[:-1]),
-                   default=0.0) <= STRAY_MASS
+        top = 0.0  # the largest mass so far, as max() keeps it (NaN only when first)
+        for k, component in enumerate(proposal.components[:-1]):
+            mass = self.tail_mass(component)
+            top = mass if k == 0 or mass > top else top
+            if not top <= STRAY_MASS:  # above it (or NaN) for good: max() would say so too
+                return False
+        return True
 
 
 def practical_support(box: PracticalBox | None, proposal, x: np.ndarray,

@@ -74,6 +74,7 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool
         setup = split_setup(setup, plan, law)
         state = split_state(init(setup, split_pilot(setup, plan, first, law)), law)
         proposed = None
+    del first  # the pilot nets' raw outputs: not read again (the state has what it needs)
     pilot = state
     last = state
     for last, stage in stages(setup, state, proposed):  # noqa: B007

@@ -33,11 +33,11 @@ def select(state: EngineState) -> Selection:
         return Selection(min((c for c, ok in zip(candidates, allowed) if ok),
                              key=lambda c: (c.predicted_error, c.stage)))
     batch_of = state.sample.batch_of()
-    scores, pool_pilot = [], False
+    scores, pool_pilot, log_hs = [], False, {}
     for cand in candidates:
         # the law is judged on the adaptive batches, so that choosing it does not depend
         # on the pilot, which is then pooled with the final sample
-        score, ess = reweighted_score(state, cand, batch_of, max(cand.stage, 1))
+        score, ess = reweighted_score(state, cand, batch_of, max(cand.stage, 1), log_hs)
         if cand.stage == 0:
             pool_pilot = ess >= min_ess(batch_of, 1)
             if not pool_pilot:  # reweighting is degenerate: judge it on its pilot
@@ -56,14 +56,19 @@ def min_ess(batch_of: np.ndarray, first: int) -> float:
 
 
 def reweighted_score(state: EngineState, cand: Candidate, batch_of: np.ndarray,
-                     first: int) -> tuple[float, float]:
+                     first: int, log_hs: dict | None = None) -> tuple[float, float]:
     """Weighted variance of ``cand``'s summands on stages ``>= first``, by self-normalised
-    importance reweighting, and the effective sample size of that reweighting."""
+    importance reweighting, and the effective sample size of that reweighting
+    (``log_hs``: ``log h_{>=first}`` on those rows by ``first``, filled as they come, for
+    candidates judged on the same stages)."""
     sample = state.sample
     if first >= sample.n_stages:
         return cand.own_score, 0.0
     rows = batch_of >= first
-    log_h = sample.log_h(first, rows)
+    log_hs = {} if log_hs is None else log_hs
+    if first not in log_hs:
+        log_hs[first] = sample.log_h(first, rows)
+    log_h = log_hs[first]
     log_g = sample.log_props[cand.stage][rows]
     # the candidate's own batch (the first rows) has its summands from the adaptive step
     known = cand.batch_summands if cand.stage == first else None

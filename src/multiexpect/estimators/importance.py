@@ -87,10 +87,12 @@ def iscv_summands(phi: np.ndarray, log_f: np.ndarray, log_components: np.ndarray
 
 
 def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
-                 law_index: np.ndarray | None = None) -> np.ndarray:
+                 law_index: np.ndarray | None = None, fresh: bool = False) -> np.ndarray:
     """The plain importance-sampling responses ``phi_j f_j / g_α`` ((n, J)): the summands
     with ``β = 0``; with ``law_index``, ``log_f`` holds the laws' columns and each ratio
-    ``f_l / g_α`` is formed once per law (many quantities share a law)."""
+    ``f_l / g_α`` is formed once per law (many quantities share a law). ``fresh``: ``phi``
+    is the caller's to overwrite (it reads it no more), and the responses are written over
+    it."""
     several = law_index is not None and log_f.shape[1] > 1
     # the picked columns are column-major (numpy's fancy indexing), and so are the
     # responses, whose sums the moments take: column-major too when no column is picked
@@ -100,7 +102,10 @@ def is_responses(phi: np.ndarray, log_f: np.ndarray, log_g: np.ndarray,
     if several and not once:
         ratios, massless = ratios[:, law_index], massless[:, law_index]
     # one law: its (n, 1) column broadcast, the same products without a copy per quantity
-    out = times_fresh(phi, ratios)
+    if fresh and phi.flags.writeable and np.broadcast_shapes(ratios.shape, phi.shape) == phi.shape:
+        out = np.multiply(phi, ratios, out=phi)
+    else:
+        out = times_fresh(phi, ratios)
     # phi * 0 where the law has no mass, even if the model was not run there (phi = 0 then)
     if massless.any():
         np.copyto(out, 0.0, where=massless)

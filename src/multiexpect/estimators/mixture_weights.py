@@ -47,6 +47,9 @@ def _on_floors(start: np.ndarray, lower: np.ndarray) -> np.ndarray:
     return excess / total if total > 0 else np.full(excess.size, 1.0 / excess.size)
 
 
+#: ``ndarray.sum`` without its Python wrapper (the same pairwise sum).
+_add = np.add.reduce
+
 #: Rows of ``c`` per block of the objective: a block (about this many entries, 2 MB) stays in
 #: cache between its two products, so ``c`` is read from memory once per evaluation.
 BLOCK_ENTRIES = 1 << 18
@@ -59,10 +62,15 @@ def _objective(c: np.ndarray, q: np.ndarray):
     rows = max(256, BLOCK_ENTRIES // k)
 
     def whole(p: np.ndarray) -> tuple[float, np.ndarray]:
-        s = np.maximum(c @ p, 1e-300)
-        r = q / s
-        # r.sum() / n is what r.mean() computes, without its wrapper
-        return float(r.sum() / n + p.sum()), 1.0 - (c.T @ (r / s)) / n
+        # the arithmetic of ``max(c p, tiny)``, ``r = q / s``, ``r.sum() / n`` (what
+        # ``r.mean()`` computes) and ``1 - c^T (r / s) / n``, each written over its argument
+        s = c @ p
+        np.maximum(s, 1e-300, out=s)
+        r = np.divide(q, s)
+        value = float(_add(r) / n + _add(p))
+        grad = c.T @ np.divide(r, s, out=r)
+        grad /= n
+        return value, np.subtract(1.0, grad, out=grad)
 
     def blocked(p: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros(k)
@@ -160,11 +168,12 @@ def _lbfgsb_steps(objective, x0, max_iter, ftol, gtol) -> tuple[np.ndarray, bool
         _setulb(m, x, low, up, nbd, f, g, factr, gtol, wa, iwa, task, lsave, isave, dsave,
                 _MAXLS, ln_task)
         if task[0] == 3:  # F and its gradient at x (kept while x does not move)
-            if not np.array_equal(x, last):
+            # the lists compare as np.array_equal does (0.0 == -0.0, NaN != NaN), cheaper
+            if x.tolist() != last.tolist():
                 last = x.copy()
-                value, grad = objective(last.copy())
+                value, grad = objective(last)  # which reads p, never writes it
                 nfev += 1
-            f, g = value, np.atleast_1d(grad)
+            f, g = value, grad
         elif task[0] == 1:  # a new iteration
             iterations += 1
             if iterations >= max_iter:

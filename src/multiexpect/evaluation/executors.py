@@ -83,8 +83,19 @@ def _bad_shape(n: int, text: str) -> ChunkResult:
                        text)
 
 
+def _finite_rows(y: np.ndarray) -> np.ndarray:
+    """Which rows of ``y`` ((n, m)) are finite; for a few columns column by column (numpy's
+    reduction along short rows is slow)."""
+    if y.shape[1] > 16 or y.shape[1] == 0:
+        return np.all(np.isfinite(y), axis=1) if y.shape[1] else np.ones(len(y), bool)
+    finite = np.isfinite(y[:, 0])
+    for k in range(1, y.shape[1]):
+        finite &= np.isfinite(y[:, k])
+    return finite
+
+
 def _finish(y: np.ndarray, errors: list, seconds) -> ChunkResult:
-    finite = np.all(np.isfinite(y), axis=1) if y.shape[1] else np.ones(len(y), bool)
+    finite = _finite_rows(y)
     # no error text (the common case): no loop over the points
     ok = np.array([not e for e in errors], dtype=bool) & finite if any(errors) else finite.copy()
     for i in np.flatnonzero(~finite):

@@ -26,22 +26,12 @@ def component_logpdfs(components: Sequence, z: np.ndarray,
     z = np.asarray(z, dtype=float)
     if out is None:
         out = np.empty((z.shape[0], len(components)))
-    elliptical = []
-    for k, comp in enumerate(components):
-        if isinstance(comp, LocationScale) and hasattr(comp, "logpdf_from_mahalanobis"):
-            elliptical.append(k)
-        else:
-            out[:, k] = comp.logpdf(z)
+    elliptical, gaussian, forms = _forms_of(components)
+    if len(elliptical) < len(components):
+        for k in sorted(set(range(len(components))) - set(elliptical)):
+            out[:, k] = components[k].logpdf(z)
     if not elliptical:
         return out
-    comps = [components[k] for k in elliptical]
-    gaussian = np.array([type(c) is Gaussian for c in comps])
-    whitening = np.stack([c.whitening for c in comps])
-    # a Gaussian's log-density c - δ/2 straight from the product, the others' δ
-    forms = QuadraticForms(np.stack([c.mean for c in comps]),
-                           np.matmul(whitening.transpose(0, 2, 1), whitening),
-                           [c.log_normaliser if g else 0.0 for c, g in zip(comps, gaussian)],
-                           np.where(gaussian, -0.5, 1.0))
     if len(elliptical) == len(components) and gaussian.all():
         forms(z, out[:, :len(components)])
         return out
@@ -50,3 +40,37 @@ def component_logpdfs(components: Sequence, z: np.ndarray,
         out[:, k] = values[:, i] if gaussian[i] else components[k].logpdf_from_mahalanobis(
             np.maximum(values[:, i], 0.0))
     return out
+
+
+#: The quadratic forms of the last few component lists, by the components' identities (an
+#: entry holds its components, so no identity is reused while it is kept): a stage's
+#: components are evaluated at several sets of points (their fit points, their batch, the
+#: later batches, the final chunks), and setting the forms up costs more than a small
+#: product.
+_FORMS: dict[tuple[int, ...], tuple] = {}
+_FORMS_KEPT = 8
+
+
+def _forms_of(components: Sequence) -> tuple[list[int], np.ndarray, QuadraticForms | None]:
+    """The elliptical components' indices, which of them are Gaussians, and their
+    :class:`~multiexpect.quadratic_forms.QuadraticForms` (None if there are none)."""
+    key = tuple(map(id, components))
+    kept = _FORMS.get(key)
+    if kept is not None:
+        return kept[1:]
+    elliptical = [k for k, comp in enumerate(components)
+                  if isinstance(comp, LocationScale) and hasattr(comp, "logpdf_from_mahalanobis")]
+    comps = [components[k] for k in elliptical]
+    gaussian = np.array([type(c) is Gaussian for c in comps], dtype=bool)
+    forms = None
+    if comps:
+        whitening = np.stack([c.whitening for c in comps])
+        # a Gaussian's log-density c - δ/2 straight from the product, the others' δ
+        forms = QuadraticForms(np.stack([c.mean for c in comps]),
+                               np.matmul(whitening.transpose(0, 2, 1), whitening),
+                               [c.log_normaliser if g else 0.0 for c, g in zip(comps, gaussian)],
+                               np.where(gaussian, -0.5, 1.0))
+    if len(_FORMS) >= _FORMS_KEPT:  # the oldest goes (another thread may have taken it)
+        _FORMS.pop(next(iter(_FORMS), None), None)
+    _FORMS[key] = (tuple(components), elliptical, gaussian, forms)
+    return elliptical, gaussian, forms
