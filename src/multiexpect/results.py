@@ -292,10 +292,18 @@ class ExpectationResult(JsonResult):
         probabilities (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's
         interval from the effective sample size, inside [0, 1] and skewed when the effective
         hits are few, and ``[0, U]`` with an upper bound ``U`` when there is no hit (never
-        [0, 0]; see :mod:`multiexpect.intervals`).
+        [0, 0]; see :mod:`multiexpect.intervals`). On the split route the degrees of freedom
+        are those of the nets, and apply to their quantities only
+        (``diagnostics["law_quantities"]``); the adapted ones have normal intervals.
         """
         low, high = normal_interval(self.estimate, self.stderr, level,
                                     dof=self.diagnostics.get("dof"))
+        law_quantities = self.diagnostics.get("law_quantities")
+        if law_quantities is not None:
+            adapted = np.ones(len(self.estimate), dtype=bool)
+            adapted[np.asarray(law_quantities, dtype=int)] = False
+            normal = normal_interval(self.estimate, self.stderr, level)
+            low[adapted], high[adapted] = normal[0][adapted], normal[1][adapted]
         event = self._event_mask()
         if np.any(event):
             low[event], high[event] = event_interval(

@@ -133,3 +133,19 @@ def test_a_tail_of_infinite_kurtosis_is_not_left_to_the_law_nets():
             .get("law_quantities", []) for seed in range(1000, 1010)]
     assert not any(0 in law or 2 in law for law in kept), kept
     assert sum(3 in law for law in kept) >= 5 and sum(1 in law for law in kept) >= 5, kept
+
+
+def test_the_nets_degrees_of_freedom_are_theirs_alone():
+    """On the split route the Student-t degrees of freedom of the nets apply to the
+    quantities on the nets; the adapted ones (an i.i.d. final stage) keep the normal
+    interval (they had ``t`` on the nets' two degrees of freedom: 2.2x too wide)."""
+    res = me.expectations(_heavy, HEAVY, budget=10_000, rng=1003)
+    diag = res.diagnostics
+    law = np.zeros(len(res.estimate), dtype=bool)
+    law[diag["law_quantities"]] = True
+    low, high = res.confidence_interval()
+    half = (high - low) / 2 / res.stderr
+    events = np.asarray(diag["event"], dtype=bool)
+    assert law.any() and (~law & ~events).any(), diag["law_quantities"]
+    assert np.allclose(half[law], stats.t.ppf(0.975, diag["dof"]))
+    assert np.allclose(half[~law & ~events], stats.norm.ppf(0.975))

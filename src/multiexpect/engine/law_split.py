@@ -25,8 +25,9 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
   R_L n))`` of the whole budget spent on it alone; equating the two gives ``R_L``.
   They are estimated from these nets alone: the
   mean of the net means, its standard error their spread over ``sqrt(R_L)``, Student's t
-  on ``R_L - 1`` degrees of freedom (``diagnostics["dof"]``; one for the result, as
-  elsewhere): plain RQMC of the law on ``R_L`` nets, bit for bit.
+  on ``R_L - 1`` degrees of freedom (``diagnostics["dof"]``, which applies to the
+  quantities of ``diagnostics["law_quantities"]`` only): plain RQMC of the law on ``R_L``
+  nets, bit for bit.
 * **The others** adapt as with ``sampling="mc"`` from the state of that pilot (the law
   points of every net recycled), with weight 0 in the criterion for ``L`` (no component is
   fitted for them and ``α`` serves the rest) and adaptive batches of a tenth of the runs
