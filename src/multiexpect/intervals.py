@@ -111,14 +111,15 @@ def zero_hit_bound(law_draws, level: float) -> np.ndarray:
 
 
 def event_interval(estimate, stderr, level: float, *, hits=None,
-                   law_draws=None) -> tuple[np.ndarray, np.ndarray]:
+                   law_draws=None, dof: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Interval of event probabilities in [0, 1], never of zero width (see the module).
 
     ``hits`` caps the effective hits (fewer than ``CAP_HITS``); ``law_draws`` are the
     law-equivalent draws behind the bound of a quantity without a hit (none known: the
-    bound is 1).
+    bound is 1); ``dof``: the standard error is the spread of ``dof + 1`` RQMC replicates,
+    so Wilson's interval takes Student's quantile on ``dof`` in place of the normal one.
     """
-    z = z_value(level)
+    z = z_value(level, dof)
     p_hat = np.asarray(estimate, dtype=float)
     se = np.asarray(stderr, dtype=float)
     n_q = p_hat.shape[0]

@@ -292,25 +292,40 @@ class ExpectationResult(JsonResult):
         probabilities (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's
         interval from the effective sample size, inside [0, 1] and skewed when the effective
         hits are few, and ``[0, U]`` with an upper bound ``U`` when there is no hit (never
-        [0, 0]; see :mod:`multiexpect.intervals`). On the split route the degrees of freedom
-        are those of the nets, and apply to their quantities only
-        (``diagnostics["law_quantities"]``); the adapted ones have normal intervals.
+        [0, 0]; see :mod:`multiexpect.intervals`), with Student's quantile in place of the
+        normal one where the degrees of freedom apply. On the split route they are those of
+        the nets, and apply to their quantities only (``diagnostics["law_quantities"]``);
+        the adapted ones have normal intervals.
         """
-        low, high = normal_interval(self.estimate, self.stderr, level,
-                                    dof=self.diagnostics.get("dof"))
-        law_quantities = self.diagnostics.get("law_quantities")
-        if law_quantities is not None:
-            adapted = np.ones(len(self.estimate), dtype=bool)
-            adapted[np.asarray(law_quantities, dtype=int)] = False
-            normal = normal_interval(self.estimate, self.stderr, level)
-            low[adapted], high[adapted] = normal[0][adapted], normal[1][adapted]
+        dof = self.diagnostics.get("dof")
+        on_nets = self._dof_mask()
+        low, high = normal_interval(self.estimate, self.stderr, level)
+        if np.any(on_nets):
+            t_low, t_high = normal_interval(self.estimate, self.stderr, level, dof=dof)
+            low[on_nets], high[on_nets] = t_low[on_nets], t_high[on_nets]
         event = self._event_mask()
-        if np.any(event):
-            low[event], high[event] = event_interval(
-                self.estimate[event], self.stderr[event], level,
-                hits=np.asarray(self.diagnostics["hits"], dtype=float)[event],
-                law_draws=np.asarray(self.diagnostics["law_draws"], dtype=float)[event])
+        hits = self.diagnostics.get("hits")
+        draws = self.diagnostics.get("law_draws")
+        for mask, group_dof in ((event & ~on_nets, None), (event & on_nets, dof)):
+            if np.any(mask):
+                low[mask], high[mask] = event_interval(
+                    self.estimate[mask], self.stderr[mask], level,
+                    hits=np.asarray(hits, dtype=float)[mask],
+                    law_draws=np.asarray(draws, dtype=float)[mask], dof=group_dof)
         return low, high
+
+    def _dof_mask(self) -> np.ndarray:
+        """Which quantities ``diagnostics["dof"]`` applies to: all when it is given, but on
+        the split route only ``diagnostics["law_quantities"]``; none without it."""
+        mask = np.zeros(len(self.estimate), dtype=bool)
+        if self.diagnostics.get("dof") is None:
+            return mask
+        law_quantities = self.diagnostics.get("law_quantities")
+        if law_quantities is None:
+            mask[:] = True
+        else:
+            mask[np.asarray(law_quantities, dtype=int)] = True
+        return mask
 
     def _event_mask(self) -> np.ndarray:
         """Which quantities are event probabilities (none for a result without the tally)."""

@@ -11,6 +11,7 @@ from scipy import stats
 import multiexpect as me
 from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES, LawPlan
 from multiexpect.engine.law_split import SPLIT_ROUTE, split_replicates
+from multiexpect.intervals import event_interval
 from tests.helpers import Interrupting
 
 SUM5 = me.Law([stats.norm()] * 5)
@@ -149,3 +150,22 @@ def test_the_nets_degrees_of_freedom_are_theirs_alone():
     assert law.any() and (~law & ~events).any(), diag["law_quantities"]
     assert np.allclose(half[law], stats.t.ppf(0.975, diag["dof"]))
     assert np.allclose(half[~law & ~events], stats.norm.ppf(0.975))
+
+
+def test_an_event_on_the_nets_takes_students_quantile():
+    """An event estimated on nets of the law (RQMC replicates) has Wilson's interval with
+    Student's quantile on the replicates' degrees of freedom; on the split route an event
+    adapts (i.i.d. final) and keeps the normal quantile."""
+    law = me.Law([stats.norm()] * 2)
+    res = me.expectations(lambda x: (x[:, :1] > 1.0).astype(float), law, budget=4000, rng=4)
+    assert res.diagnostics["route"] != SPLIT_ROUTE and res.diagnostics["dof"] >= 1
+    low, high = res.confidence_interval()
+    t_low, t_high = event_interval(res.estimate, res.stderr, 0.95,
+                                   hits=res.diagnostics["hits"],
+                                   law_draws=res.diagnostics["law_draws"],
+                                   dof=res.diagnostics["dof"])
+    z_low, z_high = event_interval(res.estimate, res.stderr, 0.95,
+                                   hits=res.diagnostics["hits"],
+                                   law_draws=res.diagnostics["law_draws"])
+    assert np.array_equal(low, t_low) and np.array_equal(high, t_high)
+    assert high[0] - low[0] > z_high[0] - z_low[0]
