@@ -1,0 +1,146 @@
+"""The pooled standard error of the rare-event benchmarks, stage by stage (issue 17).
+
+``reliability.py`` run with :meth:`multiexpect.estimators.pooling.StagePooling.combine`
+wrapped: each call (one per run) appends a JSON line with the run's task, every pooled
+stage's plain IS mean ``Î_s`` and its variance ``V_s`` (reweighted from the final sample),
+the final stage's mean and variance, the sizes and the weights ``λ``. The summary compares,
+per problem (and threshold, with ``--curves``), the pooled estimate with the final stage
+alone: coverage of the 95% event interval, mean reported variance over the MSE, and their
+ratio with a paired bootstrap interval; per stage ``mean(V_s / n_s)`` over its MSE and the
+correlations of the stages' errors with the final's (zero in expectation: the final stage
+is unbiased given everything drawn before it). Usage::
+
+    cd benchmarks && nice -n 10 python pooled_stderr.py --records para.jsonl -- \\
+        --methods ladder --problems paraboloid_d6 --reps 300 --processes 1
+    cd benchmarks && python pooled_stderr.py --summary para.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+
+import numpy as np
+
+from multiexpect.estimators import pooling
+from multiexpect.intervals import event_interval
+from multiexpect.testproblems import reliability_problems
+
+#: The curves' probabilities in the order of their quantities (increasing thresholds).
+CURVE_ORDER = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def record(path: str, argv: list[str]) -> None:
+    """Run ``reliability.main(argv)`` in this process with ``combine`` recorded to ``path``."""
+    import reliability
+
+    current: dict = {}
+    original = pooling.StagePooling.combine
+
+    def combine(self, tie=np.inf, quantities=None):
+        out = original(self, tie, quantities)
+        n_rows = max(self.n_reweighted, 1)
+        stage_var = self._diagonal / n_rows - np.square(self.final.mean)[None, :]
+        row = {"task": current.get("task"), "stage_means": self.stage_means.tolist(),
+               "stage_sizes": self.stage_sizes.tolist(), "stage_var": stage_var.tolist(),
+               "final_mean": self.final.mean.tolist(),
+               "final_var": np.diag(self.final.covariance).tolist(), "n_final": int(self.final.n),
+               "lambdas": out["lambdas"].tolist(), "estimate": out["estimate"].tolist(),
+               "pooled_var": np.diag(out["covariance"]).tolist()}
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        return out
+
+    pooling.StagePooling.combine = combine
+    for name in ("one_run", "one_curve_run"):
+        run = getattr(reliability, name)
+
+        def tagged(task, run=run):
+            current["task"] = list(task[:3])
+            return run(task)
+
+        setattr(reliability, name, tagged)
+    if "--processes" not in argv:
+        argv = [*argv, "--processes", "1"]  # the wrapper lives in this process only
+    reliability.main(argv)
+
+
+def _groups(rows: list[dict], curves: bool) -> dict:
+    """``(problem, quantity) -> [(truth, means (S+1,), variances, sizes, λ)]``, final last."""
+    truth = {p.name: p.probability for p in reliability_problems()}
+    out = collections.defaultdict(list)
+    for r in rows:
+        name = r["task"][0]
+        for q in range(len(r["final_mean"])):
+            means = np.array([m[q] for m in r["stage_means"]] + [r["final_mean"][q]])
+            var = np.array([v[q] for v in r["stage_var"]] + [r["final_var"][q]])
+            sizes = np.array([*r["stage_sizes"], r["n_final"]], dtype=float)
+            lam = np.array([lam[q] for lam in r["lambdas"]])
+            out[(name, q)].append((CURVE_ORDER[q] if curves else truth[name], means, var,
+                                   sizes, lam))
+    return out
+
+
+def _cover(est, var, truth) -> np.ndarray:
+    low, high = event_interval(est, np.sqrt(var), 0.95)
+    return (low <= truth) & (truth <= high)
+
+
+def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
+    """Print the comparison of the module docstring for the runs recorded in ``paths``."""
+    rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8")]
+    rng = np.random.default_rng(1)
+    for (name, q), runs in sorted(_groups(rows, curves).items()):
+        truth = np.array([r[0] for r in runs])
+        means = np.array([r[1] for r in runs])
+        var = np.array([r[2] for r in runs])
+        sizes = np.array([r[3] for r in runs])
+        lam = np.array([r[4] for r in runs])
+        pooled, pooled_var = np.sum(lam * means, 1), np.sum(lam**2 * var / sizes, 1)
+        final, final_var = means[:, -1], var[:, -1] / sizes[:, -1]
+        e_pool, e_final = (pooled - truth) ** 2, (final - truth) ** 2
+        ratios = []
+        for _ in range(boot):
+            i = rng.integers(0, len(truth), len(truth))
+            ratios.append(pooled_var[i].mean() / e_pool[i].mean()
+                          / (final_var[i].mean() / e_final[i].mean()))
+        label = f"{name} {CURVE_ORDER[q]:.0e}" if curves else name
+        print(f"{label}: {len(truth)} runs, stages pooled in {np.mean(lam[:, -1] < 1):.2f}, "
+              f"mean λ_F {lam[:, -1].mean():.2f}")
+        for what, est, v, sq in (("pooled", pooled, pooled_var, e_pool),
+                                 ("final alone", final, final_var, e_final)):
+            print(f"  {what:11s} rel. RMSE {np.sqrt(sq.mean()) / truth[0]:.4f}  coverage "
+                  f"{_cover(est, v, truth).mean():.3f}  se²/MSE {v.mean() / sq.mean():.2f}  "
+                  f"median |z| {np.median(np.sqrt(sq / v)):.3f}")
+        print(f"  (pooled se²/MSE) / (final se²/MSE) {np.median(ratios):.2f} "
+              f"[{np.percentile(ratios, 2.5):.2f}, {np.percentile(ratios, 97.5):.2f}]")
+        pooled_stages = [s for s in range(means.shape[1] - 1) if lam[:, s].mean() > 0.01]
+        err = means - truth[:, None]
+        for s in pooled_stages:
+            print(f"  stage {s}: mean λ {lam[:, s].mean():.3f}, mean(V/n)/MSE "
+                  f"{np.mean(var[:, s] / sizes[:, s]) / np.mean(err[:, s] ** 2):.2f}, "
+                  f"corr with the final's error {np.corrcoef(err[:, s], err[:, -1])[0, 1]:+.3f}")
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    rest = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", help="run reliability.py (arguments after --) and "
+                                          "append the records to this JSON-lines file")
+    parser.add_argument("--summary", help="comma-separated JSON-lines files to summarise")
+    parser.add_argument("--curves", action="store_true", help="the records are curves")
+    args = parser.parse_args(argv)
+    if args.records:
+        record(args.records, rest)
+    if args.summary:
+        summary(args.summary.split(","), args.curves)
+
+
+if __name__ == "__main__":
+    main()
