@@ -8,22 +8,30 @@ per problem (and threshold, with ``--curves``), the pooled estimate with the fin
 alone: coverage of the 95% event interval, mean reported variance over the MSE, and their
 ratio with a paired bootstrap interval; per stage ``mean(V_s / n_s)`` over its MSE and the
 correlations of the stages' errors with the final's (zero in expectation: the final stage
-is unbiased given everything drawn before it). Usage::
+is unbiased given everything drawn before it). ``--refinal K --seeds-of REPS`` tests that
+directly: each listed run's stages are kept and its final stage drawn ``K`` times afresh
+(final chunk keys shifted by ``1000 k``), so ``E[Î_F | stages]`` can be read against the
+stage's error. Usage::
 
     cd benchmarks && nice -n 10 python pooled_stderr.py --records para.jsonl -- \\
         --methods ladder --problems paraboloid_d6 --reps 300 --processes 1
     cd benchmarks && python pooled_stderr.py --summary para.jsonl
+    cd benchmarks && nice -n 10 python pooled_stderr.py --refinal 20 --seeds-of 97,457 \\
+        --problem paraboloid_d6 --records refinal.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import sys
 
 import numpy as np
 
+import multiexpect as me
+from multiexpect import batch_keys
 from multiexpect.estimators import pooling
 from multiexpect.intervals import event_interval
 from multiexpect.testproblems import reliability_problems
@@ -65,6 +73,64 @@ def record(path: str, argv: list[str]) -> None:
     if "--processes" not in argv:
         argv = [*argv, "--processes", "1"]  # the wrapper lives in this process only
     reliability.main(argv)
+
+
+def refinal(name: str, reps: list[int], draws: int, path: str, budget: int = 10_000) -> None:
+    """For each run ``rep`` of ``name`` (the ``ladder`` method of ``reliability.py``): its
+    stages' means and ``draws`` final-stage means, each from fresh final chunks (keys shifted
+    by ``1000 k``; ``k = 0`` is the run's own final stage), one JSON line per run."""
+    run = importlib.import_module("multiexpect.engine.run")
+    problem = next(p for p in reliability_problems() if p.name == name)
+    shift = [0]
+    chunk_key, original_final, original_combine = (batch_keys.final_chunk, run.final,
+                                                   pooling.StagePooling.combine)
+    seen: list = []
+
+    def combine(self, tie=np.inf, quantities=None):
+        seen.append((self.stage_means[:, 0].tolist(), float(self.final.mean[0])))
+        return original_combine(self, tie, quantities)
+
+    def finals(state, **kw):
+        result = None
+        for k in range(draws):
+            shift[0] = 1000 * k
+            out = original_final(state, **kw)
+            result = out if result is None else result
+        shift[0] = 0
+        return result
+
+    batch_keys.final_chunk = lambda n, c: chunk_key(n, c) + shift[0]
+    pooling.StagePooling.combine, run.final = combine, finals
+    try:
+        for rep in reps:
+            seen.clear()
+            me.expectations(problem.limit_state, problem.law(), budget=budget, rng=20000 + rep,
+                            quantities=[me.Exceedance(0, 0.0, side="<=")])
+            row = {"problem": name, "rep": rep, "truth": problem.probability,
+                   "stage_means": seen[0][0], "finals": [f for _, f in seen]}
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+    finally:
+        batch_keys.final_chunk, run.final = chunk_key, original_final
+        pooling.StagePooling.combine = original_combine
+
+
+def refinal_summary(path: str, stage: int) -> None:
+    """Per run: stage ``stage``'s relative error and the mean relative error of the fresh
+    final stages (± its s.e.); then the slope of the latter on the former."""
+    rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    x, y, se = [], [], []
+    for r in rows:
+        finals = np.array(r["finals"]) / r["truth"] - 1
+        x.append(r["stage_means"][stage] / r["truth"] - 1)
+        y.append(finals.mean())
+        se.append(finals.std(ddof=1) / np.sqrt(len(finals)))
+        print(f"rep {r['rep']}: stage {stage} {x[-1]:+.3f}, final {y[-1]:+.4f} ± {se[-1]:.4f} "
+              f"({len(finals)} draws)")
+    x, y, se = map(np.array, (x, y, se))
+    slope, _ = np.polyfit(x, y, 1)
+    spread = np.sqrt(np.sum(se**2 * (x - x.mean()) ** 2)) / np.sum((x - x.mean()) ** 2)
+    print(f"slope of E[final error | stages] on stage {stage}'s error: {slope:+.3f} ± {spread:.3f}")
 
 
 def _groups(rows: list[dict], curves: bool) -> dict:
@@ -135,7 +201,16 @@ def main(argv=None) -> None:
                                           "append the records to this JSON-lines file")
     parser.add_argument("--summary", help="comma-separated JSON-lines files to summarise")
     parser.add_argument("--curves", action="store_true", help="the records are curves")
+    parser.add_argument("--refinal", type=int, help="fresh final stages per listed run")
+    parser.add_argument("--seeds-of", help="comma-separated reps (seed 20000 + rep)")
+    parser.add_argument("--problem", default="paraboloid_d6")
+    parser.add_argument("--stage", type=int, default=4, help="the stage --refinal reads")
     args = parser.parse_args(argv)
+    if args.refinal:
+        refinal(args.problem, [int(r) for r in args.seeds_of.split(",")], args.refinal,
+                args.records)
+        refinal_summary(args.records, args.stage)
+        return
     if args.records:
         record(args.records, rest)
     if args.summary:
