@@ -160,12 +160,11 @@ def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
     rng = np.random.default_rng(1)
     for (name, q), runs in sorted(_groups(rows, curves).items()):
         truth = np.array([r[0] for r in runs])
-        means = np.array([r[1] for r in runs])
-        var = np.array([r[2] for r in runs])
-        sizes = np.array([r[3] for r in runs])
-        lam = np.array([r[4] for r in runs])
-        pooled, pooled_var = np.sum(lam * means, 1), np.sum(lam**2 * var / sizes, 1)
-        final, final_var = means[:, -1], var[:, -1] / sizes[:, -1]
+        pooled = np.array([r[4] @ r[1] for r in runs])
+        pooled_var = np.array([np.sum(r[4] ** 2 * r[2] / r[3]) for r in runs])
+        final = np.array([r[1][-1] for r in runs])
+        final_var = np.array([r[2][-1] / r[3][-1] for r in runs])
+        lam_final = np.array([r[4][-1] for r in runs])
         e_pool, e_final = (pooled - truth) ** 2, (final - truth) ** 2
         ratios = []
         for _ in range(boot):
@@ -173,8 +172,8 @@ def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
             ratios.append(pooled_var[i].mean() / e_pool[i].mean()
                           / (final_var[i].mean() / e_final[i].mean()))
         label = f"{name} {CURVE_ORDER[q]:.0e}" if curves else name
-        print(f"{label}: {len(truth)} runs, stages pooled in {np.mean(lam[:, -1] < 1):.2f}, "
-              f"mean λ_F {lam[:, -1].mean():.2f}")
+        print(f"{label}: {len(truth)} runs, stages pooled in {np.mean(lam_final < 1):.2f}, "
+              f"mean λ_F {lam_final.mean():.2f}")
         for what, est, v, sq in (("pooled", pooled, pooled_var, e_pool),
                                  ("final alone", final, final_var, e_final)):
             print(f"  {what:11s} rel. RMSE {np.sqrt(sq.mean()) / truth[0]:.4f}  coverage "
@@ -182,8 +181,14 @@ def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
                   f"median |z| {np.median(np.sqrt(sq / v)):.3f}")
         print(f"  (pooled se²/MSE) / (final se²/MSE) {np.median(ratios):.2f} "
               f"[{np.percentile(ratios, 2.5):.2f}, {np.percentile(ratios, 97.5):.2f}]")
-        pooled_stages = [s for s in range(means.shape[1] - 1) if lam[:, s].mean() > 0.01]
-        err = means - truth[:, None]
+        # per stage: over the runs with the most common number of stages
+        common = collections.Counter(len(r[1]) for r in runs).most_common(1)[0][0]
+        keep = [i for i, r in enumerate(runs) if len(r[1]) == common]
+        if len(keep) < len(runs):
+            print(f"  stages below: the {len(keep)} runs with {common - 1} stages")
+        means, var, sizes, lam = (np.array([runs[i][k] for i in keep]) for k in (1, 2, 3, 4))
+        pooled_stages = [s for s in range(common - 1) if lam[:, s].mean() > 0.01]
+        err = means - truth[keep][:, None]
         for s in pooled_stages:
             print(f"  stage {s}: mean λ {lam[:, s].mean():.3f}, mean(V/n)/MSE "
                   f"{np.mean(var[:, s] / sizes[:, s]) / np.mean(err[:, s] ** 2):.2f}, "
