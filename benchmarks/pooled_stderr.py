@@ -154,8 +154,11 @@ def _cover(est, var, truth) -> np.ndarray:
     return (low <= truth) & (truth <= high)
 
 
-def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
-    """Print the comparison of the module docstring for the runs recorded in ``paths``."""
+def summary(paths: list[str], curves: bool, shrink: float | None = None, boot: int = 2000
+            ) -> None:
+    """Print the comparison of the module docstring for the runs recorded in ``paths``;
+    with ``shrink``, also the coverage with the pooled variance divided by it wherever a
+    stage pools (a candidate rule measured offline)."""
     rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8")]
     rng = np.random.default_rng(1)
     for (name, q), runs in sorted(_groups(rows, curves).items()):
@@ -181,6 +184,10 @@ def summary(paths: list[str], curves: bool, boot: int = 2000) -> None:
                   f"median |z| {np.median(np.sqrt(sq / v)):.3f}")
         print(f"  (pooled se²/MSE) / (final se²/MSE) {np.median(ratios):.2f} "
               f"[{np.percentile(ratios, 2.5):.2f}, {np.percentile(ratios, 97.5):.2f}]")
+        if shrink:
+            shrunk = np.where(lam_final < 1, pooled_var / shrink, pooled_var)
+            print(f"  pooled variance / {shrink} where stages pool: coverage "
+                  f"{_cover(pooled, shrunk, truth).mean():.3f}")
         # per stage: over the runs with the most common number of stages
         common = collections.Counter(len(r[1]) for r in runs).most_common(1)[0][0]
         keep = [i for i, r in enumerate(runs) if len(r[1]) == common]
@@ -206,6 +213,7 @@ def main(argv=None) -> None:
                                           "append the records to this JSON-lines file")
     parser.add_argument("--summary", help="comma-separated JSON-lines files to summarise")
     parser.add_argument("--curves", action="store_true", help="the records are curves")
+    parser.add_argument("--shrink", type=float, help="with --summary: a shrink factor tried")
     parser.add_argument("--refinal", type=int, help="fresh final stages per listed run")
     parser.add_argument("--seeds-of", help="comma-separated reps (seed 20000 + rep)")
     parser.add_argument("--problem", default="paraboloid_d6")
@@ -219,7 +227,7 @@ def main(argv=None) -> None:
     if args.records:
         record(args.records, rest)
     if args.summary:
-        summary(args.summary.split(","), args.curves)
+        summary(args.summary.split(","), args.curves, args.shrink)
 
 
 if __name__ == "__main__":
