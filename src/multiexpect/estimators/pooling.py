@@ -33,7 +33,10 @@ law with weight ``>= δ`` (the defensive floor). The caller reweights every fina
 its first rows only (:meth:`StagePooling.reweight`; the engine stops after
 :data:`multiexpect.engine.final.REWEIGHT_POINTS`): the weights need the stages' variances to
 a few per cent, not to the final estimate's precision. A stage that would only add noise gets a
-small ``λ_sj``. The covariance of ``Î`` is ``Cov(Î_j, Î_k) = sum_s λ_sj λ_sk C_s,jk / n_s``.
+small ``λ_sj``. The covariance of ``Î`` is ``Cov(Î_j, Î_k) = sum_s λ_sj λ_sk C_s,jk / n_s``
+with no cross terms between stages: each stage (the final one included) is unbiased given
+everything drawn before it, so ``Cov(Î_s, Î_t) = E[(Î_s - I) E[Î_t - I | stages < t]] = 0``
+for ``s < t``, however much the later proposals read the earlier stages.
 
 The weights depend on the final sample, and which proposal is kept depends on the stages, so
 ``Î`` is unbiased up to small terms (those of any estimated inverse-variance combination);
