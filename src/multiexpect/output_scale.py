@@ -66,7 +66,11 @@ class OutputScale:
         """``result`` (an ``ExpectationResult``) in the model's units: estimates and
         standard errors times ``2^e``, weights times ``2^-2e``, the kept sample's outputs
         times ``2^e``; ``diagnostics["output_exponents"]`` says which columns were scaled
-        (the history and the other diagnostics stay in the scaled units)."""
+        (the history and the other diagnostics stay in the scaled units). A weight beyond
+        the doubles' range becomes ``inf`` (or a subnormal number), so the criterion
+        ``sum_j w_j se_j^2``, which the scale leaves unchanged, is kept as computed in the
+        scaled units (``diagnostics["weighted_variance"]``, read by
+        ``ExpectationResult.weighted_variance``)."""
         if self.exponents is None or not np.any(self.exponents):
             return result
         column = _quantity_columns(result, self.exponents.size)
@@ -75,11 +79,13 @@ class OutputScale:
         if sample is not None:
             sample = dataclasses.replace(sample, outputs=np.ldexp(sample.outputs,
                                                                   self.exponents))
+        with np.errstate(over="ignore"):  # a weight beyond the range: inf, said above
+            weights = np.ldexp(result.weights, -2 * exps)
         return dataclasses.replace(
             result, estimate=np.ldexp(result.estimate, exps),
-            stderr=np.ldexp(result.stderr, exps), weights=np.ldexp(result.weights, -2 * exps),
-            sample=sample,
-            diagnostics={**result.diagnostics, "output_exponents": self.exponents.tolist()})
+            stderr=np.ldexp(result.stderr, exps), weights=weights, sample=sample,
+            diagnostics={**result.diagnostics, "output_exponents": self.exponents.tolist(),
+                         "weighted_variance": result.weighted_variance})
 
 
 def _quantity_columns(result, n_outputs: int) -> np.ndarray:

@@ -384,7 +384,13 @@ class ExpectationResult(JsonResult):
 
     @property
     def weighted_variance(self) -> float:
-        """``sum_j w_j se_j^2``: the criterion the adaptive method minimises."""
+        """``sum_j w_j se_j^2``: the criterion the adaptive method minimises (for outputs
+        scaled by :class:`~multiexpect.output_scale.OutputScale`, its value in the scaled
+        units, ``diagnostics["weighted_variance"]``: the same number, which the model's
+        units may not hold)."""
+        scaled = self.diagnostics.get("weighted_variance")
+        if scaled is not None:
+            return float(scaled)
         return float(np.sum(self.weights * self.stderr**2))
 
     def summary(self, level: float = 0.95) -> str:

@@ -109,4 +109,7 @@ def test_every_method_keeps_tiny_and_huge_outputs_finite(method):
         np.testing.assert_allclose(res.estimate / scale, plain.estimate, rtol=1e-9)
         np.testing.assert_allclose(res.stderr / scale, plain.stderr, rtol=1e-9)
         assert res.diagnostics["output_exponents"] != [0, 0]
+        # the criterion does not depend on the scale, though the weights in the model's
+        # units leave the doubles' range (1e-200: 1e400)
+        np.testing.assert_allclose(res.weighted_variance, plain.weighted_variance, rtol=1e-9)
     assert "output_exponents" not in plain.diagnostics  # ordinary outputs: untouched
