@@ -82,7 +82,16 @@ def _objective(c: np.ndarray, q: np.ndarray):
             grad += block.T @ (r / s)
         return float(total / n + p.sum()), 1.0 - grad / n
 
-    return whole if n <= rows else blocked
+    chosen = whole if n <= rows else blocked
+
+    def quiet(p: np.ndarray) -> tuple[float, np.ndarray]:
+        # where c.p reaches its floor, F and its gradient overflow to inf: the solver steps
+        # back, and optimise_alpha keeps the start unless the end is finite and better, so
+        # the overflow is expected and not a warning for the user
+        with np.errstate(over="ignore", invalid="ignore"):
+            return chosen(p)
+
+    return quiet
 
 
 def optimise_alpha(q: np.ndarray, b: np.ndarray, start: np.ndarray,
