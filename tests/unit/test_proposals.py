@@ -412,12 +412,12 @@ def test_batched_component_logpdfs_kept_forms_give_the_same_bits():
     z1, z2 = rng.normal(size=(300, 3)), rng.normal(size=(200, 3)) * 3.0
     first = batched.component_logpdfs(comps, z1)  # forms made, then kept
     again = batched.component_logpdfs(comps, z2)
-    batched._FORMS.clear()
+    batched._kept_forms.cache_clear()
     np.testing.assert_array_equal(batched.component_logpdfs(comps, z2), again)
     np.testing.assert_array_equal(batched.component_logpdfs(comps, z1), first)
-    for _ in range(2 * batched._FORMS_KEPT):  # never more than the last few lists
+    for _ in range(2 * batched.FORMS_KEPT):  # never more than the last few lists
         batched.component_logpdfs([Gaussian(MEAN, COV)], z1)
-    assert len(batched._FORMS) <= batched._FORMS_KEPT
+    assert batched._kept_forms.cache_info().currsize <= batched.FORMS_KEPT
 
 
 def test_batched_component_logpdfs_equal_the_per_component_ones():

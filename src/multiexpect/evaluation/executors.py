@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..logspace import SHORT_ROWS
 from .command import kill_running_commands
 from .evaluator import as_floats, as_rows
 
@@ -84,9 +85,9 @@ def _bad_shape(n: int, text: str) -> ChunkResult:
 
 
 def _finite_rows(y: np.ndarray) -> np.ndarray:
-    """Which rows of ``y`` ((n, m)) are finite; for a few columns column by column (numpy's
-    reduction along short rows is slow)."""
-    if y.shape[1] > 16 or y.shape[1] == 0:
+    """Which rows of ``y`` ((n, m)) are finite; for short rows (``m <= SHORT_ROWS``, the
+    rule of :func:`~multiexpect.logspace.row_max`) column by column."""
+    if y.shape[1] > SHORT_ROWS or y.shape[1] == 0:
         return np.all(np.isfinite(y), axis=1) if y.shape[1] else np.ones(len(y), bool)
     finite = np.isfinite(y[:, 0])
     for k in range(1, y.shape[1]):

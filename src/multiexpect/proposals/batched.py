@@ -9,6 +9,7 @@ equals the per-component one up to rounding.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,22 +43,24 @@ def component_logpdfs(components: Sequence, z: np.ndarray,
     return out
 
 
-#: The quadratic forms of the last few component lists, by the components' identities (an
-#: entry holds its components, so no identity is reused while it is kept): a stage's
-#: components are evaluated at several sets of points (their fit points, their batch, the
-#: later batches, the final chunks), and setting the forms up costs more than a small
-#: product.
-_FORMS: dict[tuple[int, ...], tuple] = {}
-_FORMS_KEPT = 8
+#: The quadratic forms of the last few component lists are kept (:func:`_forms_of`): a
+#: stage's components are evaluated at several sets of points (their fit points, their
+#: batch, the later batches, the final chunks), and setting the forms up costs more than a
+#: small product.
+FORMS_KEPT = 8
 
 
 def _forms_of(components: Sequence) -> tuple[list[int], np.ndarray, QuadraticForms | None]:
     """The elliptical components' indices, which of them are Gaussians, and their
     :class:`~multiexpect.quadratic_forms.QuadraticForms` (None if there are none)."""
-    key = tuple(map(id, components))
-    kept = _FORMS.get(key)
-    if kept is not None:
-        return kept[1:]
+    return _kept_forms(tuple(components))
+
+
+@functools.lru_cache(maxsize=FORMS_KEPT)
+def _kept_forms(components: tuple) -> tuple[list[int], np.ndarray, QuadraticForms | None]:
+    """:func:`_forms_of` of a tuple of components, kept for the last ``FORMS_KEPT`` tuples (a
+    component is not changed after it is made and compares by identity; the cache holds
+    it, so no identity is reused while it is kept)."""
     elliptical = [k for k, comp in enumerate(components)
                   if isinstance(comp, LocationScale) and hasattr(comp, "logpdf_from_mahalanobis")]
     comps = [components[k] for k in elliptical]
@@ -70,7 +73,4 @@ def _forms_of(components: Sequence) -> tuple[list[int], np.ndarray, QuadraticFor
                                np.matmul(whitening.transpose(0, 2, 1), whitening),
                                [c.log_normaliser if g else 0.0 for c, g in zip(comps, gaussian)],
                                np.where(gaussian, -0.5, 1.0))
-    if len(_FORMS) >= _FORMS_KEPT:  # the oldest goes (another thread may have taken it)
-        _FORMS.pop(next(iter(_FORMS), None), None)
-    _FORMS[key] = (tuple(components), elliptical, gaussian, forms)
     return elliptical, gaussian, forms
