@@ -101,6 +101,20 @@ def sign_k(reps: int) -> tuple[int, float]:
     return best
 
 
+def subset_means(values, level: float = 0.95):
+    """Hartigan's (1969) interval: the ``k``-th smallest and largest of the ``2^R - 1``
+    means of the nonempty subsets of the ``R`` replicates. For replicates symmetric about
+    their mean, that mean falls in each of the ``2^R`` gaps with chance ``2^-R``, so the
+    interval covers with chance exactly ``1 - 2k / 2^R``; ``k`` the largest with that chance
+    at least ``level``. ``values``: (S, R, J)."""
+    reps = values.shape[1]
+    masks = ((np.arange(1, 2**reps)[:, None] >> np.arange(reps)) & 1).astype(float)
+    means = np.einsum("mr,srj->smj", masks, values) / masks.sum(axis=1)[None, :, None]
+    k = int(np.floor((1.0 - level) * 2**reps / 2))
+    srt = np.sort(means, axis=1)
+    return srt[:, k - 1], srt[:, -k], k, 1.0 - 2.0 * k / 2**reps
+
+
 def report(name: str, values, top, truth, summary: dict) -> None:
     seeds, reps, _ = values.shape
     m = values.mean(axis=1)
@@ -116,6 +130,9 @@ def report(name: str, values, top, truth, summary: dict) -> None:
                  "hall": hall(m, se, gamma, reps, q),
                  "johnson": johnson(m, s, se, mu3, reps, q),
                  f"sign k={k} ({level:.3f})": (srt[:, k - 1], srt[:, reps - k])}
+    if reps <= 16:
+        low, high, hk, hlevel = subset_means(values)
+        intervals[f"subset means k={hk} ({hlevel:.3f})"] = (low, high)
     print(f"{name}: R = {reps}, {seeds} seeds, binomial s.e. of a 0.95 coverage "
           f"{np.sqrt(0.95 * 0.05 / seeds):.3f}")
     t_width = (2 * q * se).mean(axis=0)

@@ -26,7 +26,7 @@ from .problem import Problem
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import INTERVAL_REPLICATES, replicates_for, resolve_sampling
+from .sampling.rqmc import replicates_for, resolve_sampling
 from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -88,15 +88,17 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
         ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
         the estimate the mean of the replicate estimates, the standard error their spread, and
-        :meth:`~ExpectationResult.confidence_interval` Student's t on ``R - 1`` degrees of
-        freedom (``diagnostics["dof"]``). For ``aiscv`` the adaptive stages stay i.i.d. and
-        only the final stage is drawn as ``R`` replicates of the frozen proposal, each
-        component on its own net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages
-        pooled with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on
-        Welch–Satterthwaite degrees of freedom, ``diagnostics["interval"]`` says which). Not
-        yet available for ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is drawn on
+        :meth:`~ExpectationResult.confidence_interval` Hartigan's subset-means interval of
+        the replicates (exact for symmetric replicates; Student's t on ``R - 1`` degrees of
+        freedom, ``diagnostics["dof"]``, outside 6-16 replicates). For ``aiscv`` the
+        adaptive stages stay i.i.d. and only the final stage is drawn as ``R`` replicates
+        of the frozen proposal, each component on its own net
+        (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled with it
+        (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite degrees
+        of freedom, ``diagnostics["interval"]`` says which). Not yet available for
+        ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is drawn on
         nets of the law and decides whether adaptation can pay; if not, the whole budget is
-        RQMC of the law (at least ``replicates`` nets, Student-t intervals), else the
+        RQMC of the law (at least ``replicates`` nets, the replicates' intervals), else the
         adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
         ``diagnostics["route_reason"]`` why (:mod:`multiexpect.engine.law_first`).
     **options
@@ -217,7 +219,7 @@ def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, se
     problem = out.pop("problem")
     w = _final_weights(weights, out["estimate"], out["stderr"])
     diagnostics = {k: v for k, v in out.items() if k not in ("estimate", "stderr")}
-    diagnostics.update(sampling="rqmc", interval=INTERVAL_REPLICATES)
+    diagnostics.update(sampling="rqmc")
     # every point is a law (or mixture) draw: the event tally's bounds hold as for crude MC
     diagnostics |= event_diagnostics(tally, problem.column, n_final=evaluate.n_runs,
                                      defensive=1.0, n_laws=len(laws), pilot=batch_keys.is_pilot)

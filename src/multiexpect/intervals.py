@@ -42,9 +42,11 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 __all__ = ["CAP_HITS", "FEW_HITS", "FEW_POINTS", "FLAG_FEW_HITS", "FLAG_FEW_POINTS",
-           "FLAG_NO_HIT", "HitTally",
+           "FLAG_NO_HIT", "SUBSET_REPLICATES", "HitTally",
            "effective_hits", "event_diagnostics", "event_interval", "event_notes",
-           "normal_interval", "trust_flags", "z_value", "zero_hit_bound"]
+           "normal_interval", "subset_mean_interval", "subset_means_apply", "trust_flags",
+           "z_value",
+           "zero_hit_bound"]
 
 #: effective hits below which an event probability is flagged as not to be trusted
 FEW_HITS = 10.0
@@ -74,6 +76,54 @@ def normal_interval(estimate, stderr, level: float, dof: float | None = None
     estimate = np.asarray(estimate, dtype=float)
     stderr = np.asarray(stderr, dtype=float)
     return estimate - z * stderr, estimate + z * stderr
+
+
+#: the most replicates whose ``2^R - 1`` subset means :func:`subset_mean_interval` enumerates
+SUBSET_REPLICATES = 16
+
+
+def _subset_rank(reps: int, level: float) -> int:
+    """``k = floor((1 - level) 2^(R-1))``, 0 where the subset means do not apply."""
+    z_value(level)  # the level's check
+    if reps > SUBSET_REPLICATES:
+        return 0
+    return int(np.floor((1.0 - level) * 2.0 ** (reps - 1) + 1e-9))
+
+
+def subset_means_apply(reps: int, level: float = 0.95) -> bool:
+    """Whether :func:`subset_mean_interval` gives ``R = reps`` replicates an interval at
+    ``level`` (6 to 16 replicates at 95%)."""
+    return _subset_rank(int(reps), level) >= 1
+
+
+def subset_mean_interval(values, level: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Hartigan's (1969) interval for the mean of ``R`` replicates ``values`` ((R, J)): the
+    ``k``-th smallest and ``k``-th largest of the means of the ``2^R - 1`` nonempty subsets.
+
+    For independent replicates from a continuous law symmetric about ``μ``, ``μ`` falls in
+    each of the ``2^R`` gaps between those means with chance ``2^-R``, so the interval covers
+    with chance exactly ``1 - 2k / 2^R``; ``k`` is the largest with that chance at least
+    ``level``. Unlike Student's t it needs symmetry, not normality: scrambled nets' replicate
+    errors are nearly symmetric but heavy-tailed, where t over-covers (its spread is inflated
+    by the outlying replicate more than the mean is moved). ``None`` when ``R`` exceeds
+    :data:`SUBSET_REPLICATES` or the level needs more subsets than there are (``k < 1``,
+    ``R <= 5`` at 95%): the caller keeps Student's t.
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    reps = values.shape[0]
+    k = _subset_rank(reps, level)
+    if k < 1:
+        return None
+    masks = ((np.arange(1, 2**reps)[:, None] >> np.arange(reps)) & 1).astype(float)
+    masks /= masks.sum(axis=1, keepdims=True)
+    low = np.empty(values.shape[1])
+    high = np.empty(values.shape[1])
+    chunk = max(1, (1 << 22) // masks.shape[0])  # at most 4M subset means at once
+    for start in range(0, values.shape[1], chunk):
+        cols = slice(start, start + chunk)
+        means = np.partition(masks @ values[:, cols], (k - 1, masks.shape[0] - k), axis=0)
+        low[cols], high[cols] = means[k - 1], means[masks.shape[0] - k]
+    return low, high
 
 
 def effective_hits(estimate, stderr, hits=None) -> np.ndarray:

@@ -13,6 +13,7 @@ from .intervals import (
     event_interval,
     event_notes,
     normal_interval,
+    subset_mean_interval,
     trust_flags,
     z_value,
 )
@@ -288,7 +289,9 @@ class ExpectationResult(JsonResult):
         """Interval of each estimate at ``level``: (low, high) arrays.
 
         Normal theory, ``Î ± z_{(1+level)/2} se`` (Student's t on ``diagnostics["dof"]``
-        degrees of freedom when the result has them: RQMC replicates), except for event
+        degrees of freedom when the result has them: RQMC replicates; where the estimate is
+        the replicates' mean, Hartigan's subset-means interval instead, exact for symmetric
+        replicates: :func:`~multiexpect.intervals.subset_mean_interval`), except for event
         probabilities (quantities 0/1 at every run, ``diagnostics["event"]``): Wilson's
         interval from the effective sample size, inside [0, 1] and skewed when the effective
         hits are few, and ``[0, U]`` with an upper bound ``U`` when there is no hit (never
@@ -303,6 +306,7 @@ class ExpectationResult(JsonResult):
         if np.any(on_nets):
             t_low, t_high = normal_interval(self.estimate, self.stderr, level, dof=dof)
             low[on_nets], high[on_nets] = t_low[on_nets], t_high[on_nets]
+            self._subset_means(level, on_nets, low, high)
         event = self._event_mask()
         hits = self.diagnostics.get("hits")
         draws = self.diagnostics.get("law_draws")
@@ -313,6 +317,22 @@ class ExpectationResult(JsonResult):
                     hits=np.asarray(hits, dtype=float)[mask],
                     law_draws=np.asarray(draws, dtype=float)[mask], dof=group_dof)
         return low, high
+
+    def _subset_means(self, level: float, on_nets: np.ndarray, low: np.ndarray,
+                      high: np.ndarray) -> None:
+        """Hartigan's subset-means interval in place of Student's t where the estimate is
+        the mean of replicates (``diagnostics["replicate_values"]``, one column per quantity
+        of ``on_nets``) that are not all equal (a tie keeps its bounded ``se``); Student's t
+        stays where :func:`~multiexpect.intervals.subset_mean_interval` does not apply."""
+        values = self.diagnostics.get("replicate_values")
+        if values is None:
+            return
+        values = np.asarray(values, dtype=float).reshape(-1, int(np.sum(on_nets)))
+        spread = np.ptp(values, axis=0) > 0
+        bounds = subset_mean_interval(values[:, spread], level)
+        if bounds is not None:
+            rows = np.flatnonzero(on_nets)[spread]
+            low[rows], high[rows] = bounds
 
     def _dof_mask(self) -> np.ndarray:
         """Which quantities ``diagnostics["dof"]`` applies to: all when it is given, but on

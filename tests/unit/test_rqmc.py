@@ -8,6 +8,7 @@ from scipy import integrate, stats
 
 import multiexpect as me
 from multiexpect import testfunctions as tf
+from multiexpect.intervals import subset_mean_interval
 from multiexpect.sampling import (
     DEFAULT_BLOCKS,
     INTERVAL_NET_BLOCKS,
@@ -80,13 +81,15 @@ def test_replicate_plan_refuses_too_few_points():
         replicate_plan(7, 8)
 
 
-def test_replicate_estimate_and_t_interval():
+def test_replicate_estimate_mean_spread_and_record():
     values = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 13.0]])
     est = replicate_estimate(values)
     assert np.allclose(est.estimate, [2.0, 11.0])
     assert np.allclose(est.stderr, [1.0 / np.sqrt(3), np.sqrt(3.0) / np.sqrt(3)])
-    _, high = est.interval(0.95)
-    assert np.allclose(high - est.estimate, stats.t.ppf(0.975, 2) * est.stderr)
+    # 3 replicates: too few subsets for the subset means, so the kind is Student's t
+    record = est.record()
+    assert (record["interval"], record["dof"]) == ("student-t", 2)
+    assert record["replicate_values"] == values.tolist()
 
 
 # ---------------------------------------------------------------------- allocation
@@ -182,12 +185,23 @@ def test_bad_sampling_refused_by_sobol_indices(kwargs, match):
 def test_rqmc_result_says_which_interval():
     res = me.expectations(smooth, NORM2, budget=1000, rng=3, method="mc", sampling="rqmc",
                           replicates=4)
-    assert res.diagnostics["interval"] == "student-t"
+    assert res.diagnostics["interval"] == "subset-means"
     reps, n = res.diagnostics["replicates"], res.diagnostics["points_per_replicate"]
     assert (reps, n) == (7, 128) and res.n_evaluations == 896
-    _, high = res.confidence_interval(0.9)
-    assert np.allclose(high - res.estimate, stats.t.ppf(0.95, reps - 1) * res.stderr)
+    # the estimate is the mean of the replicates it keeps: Hartigan's subset means at 7
+    values = np.asarray(res.diagnostics["replicate_values"])
+    assert values.shape == (reps, 2) and np.allclose(values.mean(axis=0), res.estimate)
+    assert np.allclose(res.confidence_interval(0.9), subset_mean_interval(values, 0.9))
     assert res.settings["sampling"] == "rqmc" and res.settings["replicates"] == 4
+
+
+def test_few_replicates_keep_students_t():
+    # 5 replicates have 31 subset means: too few for a 95% interval, so Student's t stays
+    res = me.expectations(smooth, NORM2, budget=640, rng=3, method="mc", sampling="rqmc",
+                          replicates=5)
+    assert res.diagnostics["replicates"] == 5 and res.diagnostics["interval"] == "student-t"
+    _, high = res.confidence_interval(0.95)
+    assert np.allclose(high - res.estimate, stats.t.ppf(0.975, 4) * res.stderr)
 
 
 def test_mc_sampling_is_the_default_bit_for_bit():

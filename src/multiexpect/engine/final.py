@@ -22,7 +22,7 @@ from ..estimators.importance import (
     iscv_summands,
 )
 from ..estimators.pooling import StagePooling
-from ..sampling.rqmc import INTERVAL_POOLED, INTERVAL_REPLICATES
+from ..sampling.rqmc import INTERVAL_POOLED
 from .pilot import run_model
 from .result import EngineResult
 from .rqmc_final import RqmcFinal, final_replicates
@@ -289,7 +289,7 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
     pooled = {"estimate": est.estimate, "stderr": est.stderr,
               "covariance": out.covariance(), "n_pooled": 0, "pooled_stages": [],
               "pooled_lambdas": []}
-    interval, dof = INTERVAL_REPLICATES, est.dof
+    record = est.record()  # the replicates' interval, its inputs
     if pooling is not None:
         comb = pooling.combine(out.values, rule.tie, rule.quantities)
         joined = np.any(comb["lambdas"][:-1] > 0, axis=1)
@@ -298,8 +298,8 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
                       n_pooled=int(pooling.sizes[joined].sum()),
                       pooled_stages=list(pooling.stages),
                       pooled_lambdas=comb["lambdas"].tolist())
-        if np.any(joined):
-            interval, dof = INTERVAL_POOLED, comb["dof"]
+        if np.any(joined):  # no mean of replicates: Student's t on Welch's dof
+            record.update(interval=INTERVAL_POOLED, dof=comb["dof"], replicate_values=None)
     return EngineResult(
         **pooled,
         n_final=reps * out.points_per_replicate, chosen_stage=best.stage,
@@ -308,6 +308,6 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
         pilot_estimate=state.pilot_estimate,
         selection_scores=None if selection.scores is None else list(selection.scores),
         chosen=best, final_sample=None,
-        rqmc={"sampling": "rqmc", "interval": interval, "dof": dof,
-              "replicates": reps, "points_per_replicate": out.points_per_replicate,
+        rqmc={"sampling": "rqmc", **record, "replicates": reps,
+              "points_per_replicate": out.points_per_replicate,
               "allocation": out.allocation})

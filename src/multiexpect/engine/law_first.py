@@ -28,8 +28,10 @@ events, many laws) importance sampling wins. The pilot measures both:
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
 replicate estimates (the pilot's included), its standard error their spread over
-``sqrt(R)``, its interval Student's t on ``R - 1`` degrees of freedom: exactly plain RQMC
-of the law. For one law it is ``method="mc", sampling="rqmc"`` bit for bit: every net is
+``sqrt(R)``, its interval the replicates' (Hartigan's subset means,
+:func:`~multiexpect.intervals.subset_mean_interval`; Student's t on ``R - 1`` degrees of
+freedom outside 6-16 replicates): exactly plain RQMC of the law. For one law it is
+``method="mc", sampling="rqmc"`` bit for bit: every net is
 :func:`~multiexpect.estimators.monte_carlo.law_net`'s, the nets separate RQMC draws from
 the same seed, and each net's mean is :func:`~multiexpect.estimators.monte_carlo.net_means`'.
 The pilot's replicates are reused after a decision taken on their spread; the
@@ -58,7 +60,6 @@ from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import SummandRange, law_net, net_means
 from ..laws import closed_form_kinds, correlated_scores, inputs_of_laws
 from ..sampling.rqmc import (
-    INTERVAL_REPLICATES,
     normal_from_uniform,
     replicate_estimate,
     replicate_plan,
@@ -230,7 +231,8 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
 def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     """The law route: replicates ``R_0 .. R - 1`` of the law's nets, the estimate the mean of
     all ``R`` replicate estimates and its standard error their spread over ``sqrt(R)``
-    (Student's t on ``R - 1`` degrees of freedom): plain RQMC of the law."""
+    (the replicates' interval, ``replicate_values`` in the diagnostics): plain RQMC of the
+    law."""
     setup, problem = state.setup, state.problem
     values, squares, runs = list(route.pilot_values), [], 0
     kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
@@ -264,7 +266,6 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         problem=problem, weights=state.weights, history=state.history,
         runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
-        rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
-              "replicates": reps, "points_per_replicate": plan.points,
-              "tied_replicates": est.tied_quantities()},
+        rqmc={"sampling": "auto", "replicates": reps, "points_per_replicate": plan.points,
+              **est.record()},
         route=route.record(), effective_points=kish.value)

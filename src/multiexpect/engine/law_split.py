@@ -10,7 +10,7 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
 
 * **The law quantities** ``L``: not 0/1 on the pilot, ``variance_uncertainty`` of their
   own pilot summands at most :data:`SPLIT_TAIL_GUARD`, half the law route's
-  ``TAIL_GUARD``: a law quantity's interval is Student's t on the spread of ``R_L`` nets,
+  ``TAIL_GUARD``: a law quantity's interval is read from the spread of ``R_L`` nets,
   fewer than the law route's ``R``, and a tail the pilot barely sees (a kurtosis that is
   infinite but reads 30-50 on two nets) makes that spread too small and the mean of few
   nets skewed low (docs/benchmarks.md, "The split's guard"). The pilot grows to ``R_L``
@@ -52,7 +52,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.effective_size import kish_size
 from ..estimators.monte_carlo import net_means, summand_ranges
-from ..sampling.rqmc import INTERVAL_REPLICATES, replicate_estimate
+from ..sampling.rqmc import replicate_estimate
 from .law_first import TAIL_GUARD, LawPlan, Route, law_points, variance_uncertainty
 from .options import MAX_DEFAULT_BATCH
 from .pilot import PilotDraw, run_model_scored
@@ -171,7 +171,7 @@ def split_result(adaptive: EngineResult, pilot: EngineState, plan: LawPlan, rout
         "law_quantities": [int(j) for j in np.flatnonzero(law)]}
     return replace(adaptive, estimate=estimate, stderr=stderr, covariance=cov,
                    effective_points=points, route=record,
-                   rqmc={"sampling": "auto", "interval": INTERVAL_REPLICATES, "dof": est.dof,
-                         "replicates": reps, "points_per_replicate": plan.points,
+                   rqmc={"sampling": "auto", "replicates": reps,
+                         "points_per_replicate": plan.points, **est.record(),
                          "tied_replicates": np.flatnonzero(law)[est.tied_quantities()]
                          .tolist()})

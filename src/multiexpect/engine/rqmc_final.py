@@ -19,7 +19,9 @@ controls are the kept components ``g_k / ḡ - 1``. Every point of a scrambled n
 marginally uniform, so ``E[Î_r] = sum_m (n_m/n) ∫ s g_m = ∫ φ f`` exactly (the controls have
 mean ``∫ g_k - 1 = 0`` likewise), whatever ``α`` and ``n``. The estimate is the mean of the
 ``R`` replicate estimates, its standard error their standard deviation over ``sqrt(R)``,
-its interval Student's t on ``R - 1`` degrees of freedom.
+its interval the replicates' (Hartigan's subset means, Student's t on ``R - 1`` degrees of
+freedom outside 6-16 replicates:
+:meth:`~multiexpect.results.ExpectationResult.confidence_interval`).
 
 Each replicate's control coefficients are refitted on the other replicates' points
 (:func:`refit_leave_one_out`), which keeps every replicate exactly unbiased. The earlier

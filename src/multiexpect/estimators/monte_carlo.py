@@ -145,7 +145,7 @@ def _rqmc_output(est, problem, reps: int, n: int, n_points: int) -> dict:
     """The baselines' dict for a replicate estimate (diagnostics say which interval)."""
     return {"estimate": est.estimate, "stderr": est.stderr, "problem": problem,
             "n_points": n_points, "replicates": reps, "points_per_replicate": n,
-            "dof": est.dof, "tied_replicates": est.tied_quantities()}
+            **est.record()}
 
 
 def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replicates: int,

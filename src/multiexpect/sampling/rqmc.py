@@ -28,9 +28,12 @@ error reported); then
 
     Î = (1/R) sum_r Î_r,    se = sd(Î_1..Î_R) / sqrt(R),
 
-and ``Î ± t_{R-1, (1+level)/2} se`` is the interval (Student's t on ``R - 1`` degrees of
-freedom: ``se`` is estimated from ``R`` numbers only). One replicate is one batch of the
-evaluation layer, so a resumed study replays the same nets.
+and the interval is Hartigan's subset-means interval of the ``Î_r`` for 6 to 16 replicates
+(exact when they are symmetric about ``I``, as scrambled nets' heavy-tailed errors nearly
+are: :func:`~multiexpect.intervals.subset_mean_interval`), else ``Î ± t_{R-1, (1+level)/2}
+se`` (Student's t on ``R - 1`` degrees of freedom: ``se`` is estimated from ``R`` numbers
+only; also for indices, smooth functions of replicate means). One replicate is one batch of
+the evaluation layer, so a resumed study replays the same nets.
 
 **One net** (``replicates=1``, Sobol' pick-freeze only). The whole budget is ONE scrambled
 sequence of ``n`` points (a whole net when ``n`` is a power of 2; otherwise its first ``n``
@@ -69,6 +72,8 @@ from scipy import stats
 from scipy.special import ndtri
 from scipy.stats import qmc
 
+from ..intervals import subset_means_apply
+
 __all__ = [
     "AUTO_BY_DEFAULT",
     "DEFAULT_BLOCKS",
@@ -77,6 +82,7 @@ __all__ = [
     "INTERVAL_NET_BLOCKS",
     "INTERVAL_POOLED",
     "INTERVAL_REPLICATES",
+    "INTERVAL_SUBSET_MEANS",
     "ONE_NET",
     "SAMPLINGS",
     "TIE_CONFIDENCE",
@@ -88,6 +94,7 @@ __all__ = [
     "check_sampling",
     "default_sampling",
     "gaussian_from_normal",
+    "index_diagnostics",
     "law_from_uniform",
     "normal_from_uniform",
     "one_net_plan",
@@ -117,11 +124,15 @@ DEFAULT_BLOCKS = 16
 #: ``R`` independent scramblings, or over the ``B`` blocks of one scrambled net
 INTERVAL_REPLICATES = "student-t"
 INTERVAL_NET_BLOCKS = "net-blocks"
+#: the mean of ``R`` replicates with Hartigan's subset-means interval
+#: (:func:`~multiexpect.intervals.subset_mean_interval`; Student's t at a level it cannot give)
+INTERVAL_SUBSET_MEANS = "subset-means"
 #: aISCV's RQMC final stage pooled with its adaptive stages: Student's t on the
 #: Welch–Satterthwaite degrees of freedom of the combination (:mod:`multiexpect.engine.
 #: rqmc_pooling`)
 INTERVAL_POOLED = "student-t-welch"
-INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS, INTERVAL_POOLED)
+INTERVAL_KINDS = (INTERVAL_REPLICATES, INTERVAL_NET_BLOCKS, INTERVAL_POOLED,
+                  INTERVAL_SUBSET_MEANS)
 #: tied replicates: the confidence of the upper bound on the chance that a replicate departs
 #: from the common value (:func:`replicate_estimate`)
 TIE_CONFIDENCE = 0.95
@@ -327,15 +338,21 @@ class ReplicateEstimate:
     stderr: np.ndarray
     dof: int
     tied: np.ndarray | None = None
-
-    def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """``Î ± t_{R-1, (1+level)/2} se``."""
-        q = float(stats.t.ppf(0.5 + level / 2.0, self.dof))
-        return self.estimate - q * self.stderr, self.estimate + q * self.stderr
+    values: np.ndarray | None = None
 
     def tied_quantities(self) -> list[int]:
         """The indices of the tied quantities (``diagnostics["tied_replicates"]``)."""
         return [] if self.tied is None else np.flatnonzero(self.tied).tolist()
+
+    def record(self) -> dict:
+        """The diagnostics a result's interval reads: its kind (``interval``: the subset
+        means where :func:`~multiexpect.intervals.subset_means_apply` at 95%, else Student's
+        t), ``dof``, ``tied_replicates`` and ``replicate_values`` (the ``R`` replicate
+        estimates)."""
+        subset = self.values is not None and subset_means_apply(self.dof + 1)
+        return {"interval": INTERVAL_SUBSET_MEANS if subset else INTERVAL_REPLICATES,
+                "dof": self.dof, "tied_replicates": self.tied_quantities(),
+                "replicate_values": None if self.values is None else self.values.tolist()}
 
     def covariance(self, values) -> np.ndarray:
         """The replicates' sample covariance over ``R``, its diagonal ``se²`` where tied
@@ -346,6 +363,17 @@ class ReplicateEstimate:
             idx = np.flatnonzero(self.tied)
             cov[idx, idx] = self.stderr[idx] ** 2
         return cov
+
+
+def index_diagnostics(diagnostics: dict | None) -> dict:
+    """``diagnostics`` for estimates that are smooth functions of the replicates' means
+    (Sobol' and perturbed-law indices, by the delta method): their interval is Student's t
+    on the same degrees of freedom, so the subset-means kind becomes ``"student-t"`` and the
+    quantities' replicate values, which are not the indices', are left out."""
+    out = {k: v for k, v in (diagnostics or {}).items() if k != "replicate_values"}
+    if out.get("interval") == INTERVAL_SUBSET_MEANS:
+        out["interval"] = INTERVAL_REPLICATES
+    return out
 
 
 def tie_departure(replicates: int, confidence: float = TIE_CONFIDENCE) -> float:
@@ -394,4 +422,4 @@ def replicate_estimate(values, squares=None, points: int | None = None,
             step = np.asarray(spans, dtype=float) / int(points)
             bound = np.minimum(bound, step * np.sqrt(q * (1.0 - q) / reps))
         stderr = np.where(tied, bound, stderr)
-    return ReplicateEstimate(mean, stderr, reps - 1, tied)
+    return ReplicateEstimate(mean, stderr, reps - 1, tied, values)

@@ -45,7 +45,7 @@ from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
-from ..sampling.rqmc import replicates_for, resolve_sampling
+from ..sampling.rqmc import index_diagnostics, replicates_for, resolve_sampling
 from ..vocabulary import (
     AUTO_PERTURBED_LAW_METHODS,
     RQMC_PERTURBED_LAW_METHODS,
@@ -352,7 +352,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                     "chosen_stage": int(out.chosen_stage),
                     "points_not_run": int(out.points_not_run),
                     "criterion_weights": np.asarray(out.weights).tolist(),
-                    "space": out.problem.space} | (out.rqmc or {}) | (out.route or {})
+                    "space": out.problem.space} | index_diagnostics(out.rqmc) | (out.route or {})
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}

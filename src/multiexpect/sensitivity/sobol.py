@@ -93,6 +93,7 @@ from ..sampling.rqmc import (
     ONE_NET,
     block_estimate,
     check_blocks,
+    index_diagnostics,
     normal_from_uniform,
     one_net_plan,
     replicate_plan,
@@ -502,6 +503,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
                                           prepared.options, replicates, law_first)
+            diag = index_diagnostics(diag)
             if diag.get("route") == LAW_ROUTE:  # pick-freeze RQMC of the same runs
                 theta, cov = _law_route_moments(wrapper, diag["replicates"])
                 diag["ratios"] = None  # the plain quantities: nothing adjusted
