@@ -12,6 +12,7 @@ import multiexpect as me
 from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES, LawPlan
 from multiexpect.engine.law_split import SPLIT_ROUTE, split_replicates
 from multiexpect.intervals import event_interval
+from multiexpect.sampling.rqmc import describe_interval
 from tests.helpers import Interrupting
 
 SUM5 = me.Law([stats.norm()] * 5)
@@ -30,6 +31,10 @@ def test_moments_on_the_law_nets_and_events_adapted():
     diag = res.diagnostics
     assert diag["route"] == SPLIT_ROUTE and diag["law_quantities"] == [0, 1]
     assert "fewer than" in diag["route_reason"]
+    # the summary says which quantities have the nets' interval
+    note = [line for line in res.summary().splitlines() if line.startswith("intervals")]
+    assert note == [f"intervals of {res.names[0]}, {res.names[1]}: "
+                    + describe_interval(diag["interval"], diag["replicates"], diag["dof"])]
     reps, n = diag["replicates"], diag["points_per_replicate"]
     assert reps > PILOT_REPLICATES and diag["dof"] == reps - 1
     assert res.n_evaluations <= 10_000

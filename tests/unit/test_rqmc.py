@@ -186,6 +186,9 @@ def test_rqmc_result_says_which_interval():
     res = me.expectations(smooth, NORM2, budget=1000, rng=3, method="mc", sampling="rqmc",
                           replicates=4)
     assert res.diagnostics["interval"] == "subset-means"
+    assert "intervals: Hartigan's subset means of 7 RQMC replicates" in res.summary()
+    iid = me.expectations(smooth, NORM2, budget=1000, rng=3, method="mc")
+    assert "intervals" not in iid.summary()
     reps, n = res.diagnostics["replicates"], res.diagnostics["points_per_replicate"]
     assert (reps, n) == (7, 128) and res.n_evaluations == 896
     # the estimate is the mean of the replicates it keeps: Hartigan's subset means at 7

@@ -93,6 +93,7 @@ __all__ = [
     "check_replicates",
     "check_sampling",
     "default_sampling",
+    "describe_interval",
     "gaussian_from_normal",
     "index_diagnostics",
     "law_from_uniform",
@@ -363,6 +364,23 @@ class ReplicateEstimate:
             idx = np.flatnonzero(self.tied)
             cov[idx, idx] = self.stderr[idx] ** 2
         return cov
+
+
+def describe_interval(kind: str, replicates: int | None, dof: float | None) -> str:
+    """A sentence naming an RQMC result's interval kind (``diagnostics["interval"]``) for
+    ``summary()``, or ``""`` for a kind it does not know."""
+    reps = f"{replicates} RQMC replicates" if replicates else "RQMC replicates"
+    texts = {
+        INTERVAL_SUBSET_MEANS: f"Hartigan's subset means of {reps}, exact for symmetric "
+                               f"replicates",
+        INTERVAL_REPLICATES: f"Student's t on {dof:g} degrees of freedom from {reps}"
+                             if dof is not None else f"Student's t from {reps}",
+        INTERVAL_POOLED: f"Student's t on Welch's {dof:.3g} degrees of freedom, {reps} "
+                         f"pooled with the adaptive stages" if dof is not None else "",
+        INTERVAL_NET_BLOCKS: f"Student's t on {dof:g} degrees of freedom from the blocks of "
+                             f"one scrambled net" if dof is not None else "",
+    }
+    return texts.get(kind, "")
 
 
 def index_diagnostics(diagnostics: dict | None) -> dict:
