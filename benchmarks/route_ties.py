@@ -220,6 +220,17 @@ def _gain(g: float, guarded: bool = False):
     return rule
 
 
+def _tail_guard(limit: float, g: float = 4.0):
+    """The gain test, and the tail guard moved from 0.3 to ``limit``: a repetition it no
+    longer guards goes through the margin and gain tests."""
+    def rule(a, rows):
+        law = _gain(g)(a, rows)
+        ad = a["guarded_adaptive_error"]
+        freed = a["guarded"] & (a["tail"] <= limit)
+        return law | (freed & ((0.5 * a["law_error"] <= ad) | (a["iid_error"] <= g * ad)))
+    return rule
+
+
 def _margin(m: float):
     def rule(a, rows):
         return a["law"] | (a["compared"] & (m * a["law_error"] <= a["adaptive_error"]))
@@ -229,7 +240,9 @@ def _margin(m: float):
 RULES = {"today (margin 0.5)": _today, "margin 0.33": _margin(1 / 3),
          "margin 0.25": _margin(0.25), "gain 2 (cap at iid)": _gain(2.0),
          "gain 3": _gain(3.0), "gain 4": _gain(4.0), "gain 5": _gain(5.0),
-         "gain 3 + tail guard": _gain(3.0, True), "gain 4 + tail guard": _gain(4.0, True)}
+         "gain 3 + tail guard": _gain(3.0, True), "gain 4 + tail guard": _gain(4.0, True),
+         "gain 1 + tail guard": _gain(1.0, True), "gain 4, tail guard 0.4": _tail_guard(0.4),
+         "gain 4, tail guard 0.5": _tail_guard(0.5)}
 
 
 if __name__ == "__main__":
