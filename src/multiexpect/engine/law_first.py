@@ -26,12 +26,12 @@ events, many laws) importance sampling wins. The pilot measures both:
   integrands the tail guard lets through, so adaptation must promise more than the
   optimism of ``E_ad`` over ``E_iid``: a gain of :data:`ADAPTIVE_GAIN`.
 * **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad`` or
-  ``E_iid <= ADAPTIVE_GAIN E_ad``, unless an event quantity has fewer
-  than ``pilot_hits`` hits on the pilot (the pilot is then extended as usual, and an event
-  needs importance sampling), or the pilot's weighted variance is known to worse than
-  :data:`TAIL_GUARD` (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch
-  fits in the budget. The second test catches a pilot whose two nets differ by chance
-  (``E_law`` on one degree of freedom is above 4 times its mean one time in 22) where
+  ``E_iid <= ADAPTIVE_GAIN E_ad``, unless an event quantity has fewer than ``pilot_hits``
+  hits on the pilot (the pilot is then extended as usual, and an event needs importance
+  sampling), or the pilot's weighted variance is known to worse than :data:`TAIL_GUARD`
+  (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch fits in the budget.
+  The second test catches a pilot whose two nets differ by chance (``E_law`` on one
+  degree of freedom is above 4 times its mean one time in 22 for one quantity) where
   adaptation has little to gain.
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
