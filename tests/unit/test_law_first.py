@@ -8,8 +8,10 @@ import pytest
 from scipy import stats
 
 import multiexpect as me
+from multiexpect import testfunctions as tf
 from multiexpect.engine import AiscvOptions, EngineSetup
 from multiexpect.engine.law_first import (
+    ADAPTIVE_GAIN,
     LAW_MARGIN,
     LAW_ROUTE,
     PILOT_REPLICATES,
@@ -210,6 +212,19 @@ def test_sobol_auto_law_route_covers():
     assert 0.88 <= np.mean(cover) <= 0.995
     errors = np.array(errors)
     assert np.all(np.abs(errors.mean(axis=0)) <= 4 * errors.std(axis=0) / np.sqrt(100))
+
+
+def test_small_predicted_gain_over_iid_points_takes_the_law_route():
+    """Sobol' g of 8 uniforms at no_regret's budget and seed 1004: the two pilot nets differ
+    by chance (``E_law`` 4 times ``E_iid``), so the margin alone sends it to adaptation;
+    adaptation predicts a gain of only 1.5 over i.i.d. points of the law: the law route,
+    and the reason says so (it took the adaptive route before ``ADAPTIVE_GAIN``)."""
+    law = me.Law([stats.uniform(0, 1)] * 8)
+    res = me.sobol_indices(tf.sobol_g, law, budget=9 * 2000, rng=1004, orders="first")
+    diag = res.diagnostics
+    assert diag["route"] == LAW_ROUTE and "gain over i.i.d. points" in diag["route_reason"]
+    assert LAW_MARGIN * diag["law_rqmc_error"] > diag["adaptive_error"]
+    assert diag["law_iid_error"] <= ADAPTIVE_GAIN * diag["adaptive_error"]
 
 
 def test_law_plan_needs_a_net_after_the_pilot():

@@ -19,11 +19,20 @@ events, many laws) importance sampling wins. The pilot measures both:
   (:func:`~.adapt.propose`) has the in-sample criterion ``V(α)`` (the weighted variance
   per point of its summands with the zero-variance ``β``), so ``E_ad = V(α) / (N - N_0)``,
   optimistic (fitted on those points, the adaptation's runs ignored).
-* **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad``, unless an event quantity has fewer
-  than ``pilot_hits`` hits on the pilot (the pilot is then extended as usual, and an event
-  needs importance sampling), or the pilot's weighted variance is known to worse than
-  :data:`TAIL_GUARD` (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch
-  fits in the budget.
+* **The i.i.d. error of the law.** ``E_iid = sum_j w_j σ_j^2 / (R n)``, ``σ_j^2`` the
+  variance of the pilot's ``R_0 n`` summands: what i.i.d. points of the law would reach
+  over the whole budget, known to ``R_0 n - 1`` degrees of freedom where ``E_law`` has
+  ``R_0 - 1`` per quantity. A scrambled net does not do worse than i.i.d. points on the
+  integrands the tail guard lets through, so adaptation must promise more than the
+  optimism of ``E_ad`` over ``E_iid``: a gain of :data:`ADAPTIVE_GAIN`.
+* **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad`` or
+  ``E_iid <= ADAPTIVE_GAIN E_ad``, unless an event quantity has fewer than ``pilot_hits``
+  hits on the pilot (the pilot is then extended as usual, and an event needs importance
+  sampling), or the pilot's weighted variance is known to worse than :data:`TAIL_GUARD`
+  (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch fits in the budget.
+  The second test catches a pilot whose two nets differ by chance (``E_law`` on one
+  degree of freedom is above 4 times its mean one time in 22 for one quantity) where
+  adaptation has little to gain.
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
@@ -69,9 +78,9 @@ from .pilot import PilotDraw, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
 
-__all__ = ["ADAPTIVE_ROUTE", "LAW_MARGIN", "LAW_ROUTE", "PILOT_REPLICATES", "TAIL_GUARD",
-           "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot", "law_plan",
-           "law_points", "law_result", "variance_uncertainty"]
+__all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "LAW_MARGIN", "LAW_ROUTE", "PILOT_REPLICATES",
+           "TAIL_GUARD", "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot",
+           "law_plan", "law_points", "law_result", "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
 PILOT_REPLICATES = 2
@@ -79,6 +88,10 @@ PILOT_REPLICATES = 2
 #: in-sample ``V(α)`` is biased low (fitted on the pilot, the adaptation's runs ignored),
 #: the nets' spread is not (only skewed).
 LAW_MARGIN = 0.5
+#: Adaptation must predict an error this many times below the i.i.d. error of the law's
+#: points (``E_iid``), or the law route is taken: ``E_ad`` is optimistic by a factor of
+#: up to 3 (module docstring), and the nets do no worse than i.i.d. points.
+ADAPTIVE_GAIN = 4.0
 #: The law route needs every quantity's pilot variance known to this relative standard
 #: error (:func:`variance_uncertainty`): a heavier tail makes the nets' spread meaningless.
 TAIL_GUARD = 0.3
@@ -225,6 +238,10 @@ def choose_route(state: EngineState, plan: LawPlan) -> Route:
     law = LAW_MARGIN * law_error <= adaptive_error
     reason = (f"RQMC of the law predicted {law_error:.3g} (counted x{LAW_MARGIN:g}) "
               f"{'<=' if law else '>'} adaptation's {adaptive_error:.3g}")
+    if not law and iid_error <= ADAPTIVE_GAIN * adaptive_error:
+        law = True
+        reason += (f", but adaptation's gain over i.i.d. points of the law ({iid_error:.3g}) "
+                   f"is {iid_error / adaptive_error:.2g} <= {ADAPTIVE_GAIN:g}")
     return Route(law, reason, law_error, adaptive_error, iid_error, values, proposal)
 
 
