@@ -319,19 +319,19 @@ class ExpectationResult(JsonResult):
                     law_draws=np.asarray(draws, dtype=float)[mask], dof=group_dof)
         return low, high
 
-    def _interval_note(self) -> list[str]:
-        """The line under ``summary()``'s table saying which interval an RQMC result has
-        (and for which quantities, on the split route); none for i.i.d. results."""
+    def interval_note(self) -> str:
+        """Which interval an RQMC result has (and for which quantities, on the split route),
+        the line under ``summary()``'s table and the report's; ``""`` for i.i.d. results."""
         text = describe_interval(self.diagnostics.get("interval"),
                                  self.diagnostics.get("replicates"), self.diagnostics.get("dof"))
         if not text:
-            return []
+            return ""
         on_nets = self._dof_mask()
         which = "" if np.all(on_nets) or not np.any(on_nets) else \
             " of " + ", ".join(n for n, on in zip(self.names, on_nets) if on)
         also = "; event probabilities: Wilson's, with Student's quantile" \
             if np.any(self._event_mask() & on_nets) else ""
-        return [f"intervals{which}: {text}{also}"]
+        return f"intervals{which}: {text}{also}"
 
     def _subset_means(self, level: float, on_nets: np.ndarray, low: np.ndarray,
                       high: np.ndarray) -> None:
@@ -456,7 +456,7 @@ class ExpectationResult(JsonResult):
             notes.append(f"{not_run} drawn points were not run: the law has no (practical) "
                          "mass there and they count as 0 (option 'practical_mass', "
                          "docs/method.md)")
-        notes += self._interval_note()
+        notes += [line for line in [self.interval_note()] if line]
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "

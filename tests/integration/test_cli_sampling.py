@@ -87,6 +87,9 @@ baseline = "mc"
     html = (tmp_path / "r.html").read_text()
     assert "<th>sampling</th>" in html.replace(' class="l"', "")
     assert ">rqmc<" in html
+    # the report says which interval each side has
+    assert "aiscv: intervals: Student&#x27;s t on Welch" in html
+    assert "mc: intervals: Hartigan&#x27;s subset means of 15 RQMC replicates" in html
 
 
 def test_auto_expectations_study_gives_the_library_numbers(tmp_path, capsys):

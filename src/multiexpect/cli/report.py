@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..intervals import FEW_HITS, FEW_POINTS, FLAG_FEW_HITS, FLAG_FEW_POINTS, FLAG_NO_HIT
+from ..sampling.rqmc import describe_interval
 from .fields import StudyError
 from .figures import MAIN_COLOUR, esc, img, label, num, numeric_rows, png, pyplot, seconds
 from .kinds import KINDS
@@ -240,6 +241,17 @@ def _points_cells(result, n_rows: int) -> list[str] | None:
     return (cells + ["–"] * n_rows)[:n_rows]
 
 
+def _interval_kind(result) -> str:
+    """Which interval an RQMC result has (``""`` for none or an i.i.d. result)."""
+    if result is None:
+        return ""
+    if hasattr(result, "interval_note"):
+        return result.interval_note()
+    diag = getattr(result, "diagnostics", {}) or {}
+    text = describe_interval(diag.get("interval"), diag.get("replicates"), diag.get("dof"))
+    return f"intervals: {text}" if text else ""
+
+
 def _estimates_table(main: dict, baseline: dict | None, level: float, result=None,
                      base=None) -> str:
     pct = f"{round(level * 100)}%"
@@ -287,6 +299,10 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
                  f'(Σ|y|)² / Σ y² (the equally weighted points that carry the estimate). '
                  f'Below {FEW_POINTS:g} (⚠ few): a few points carry the estimate, and '
                  f'neither it nor its standard error is to be trusted.</p>')
+    for res, record in ((result, main), (base, baseline)):
+        kind = _interval_kind(res)
+        if record and kind:
+            note += f'<p class="note">{esc(record["method"])}: {esc(kind)}.</p>'
     if baseline:
         note += ('<p class="note">Variance ratio: (baseline s.e. / main s.e.)² × (baseline '
                  'runs / main runs) — how many times more runs the baseline would need for '
