@@ -45,8 +45,7 @@ __all__ = ["CAP_HITS", "FEW_HITS", "FEW_POINTS", "FLAG_FEW_HITS", "FLAG_FEW_POIN
            "FLAG_NO_HIT", "SUBSET_REPLICATES", "HitTally",
            "effective_hits", "event_diagnostics", "event_interval", "event_notes",
            "normal_interval", "subset_mean_interval", "subset_means_apply", "trust_flags",
-           "z_value",
-           "zero_hit_bound"]
+           "z_value", "zero_hit_bound"]
 
 #: effective hits below which an event probability is flagged as not to be trusted
 FEW_HITS = 10.0

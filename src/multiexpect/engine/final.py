@@ -299,7 +299,8 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
                       pooled_stages=list(pooling.stages),
                       pooled_lambdas=comb["lambdas"].tolist())
         if np.any(joined):  # no mean of replicates: Student's t on Welch's dof
-            record.update(interval=INTERVAL_POOLED, dof=comb["dof"], replicate_values=None)
+            record.update(interval=INTERVAL_POOLED, dof=comb["dof"], replicate_values=None,
+                          tied_replicates=[])
     return EngineResult(
         **pooled,
         n_final=reps * out.points_per_replicate, chosen_stage=best.stage,
