@@ -322,8 +322,7 @@ class ExpectationResult(JsonResult):
     def interval_note(self) -> str:
         """Which interval an RQMC result has (and for which quantities, on the split route),
         the line under ``summary()``'s table and the report's; ``""`` for i.i.d. results."""
-        text = describe_interval(self.diagnostics.get("interval"),
-                                 self.diagnostics.get("replicates"), self.diagnostics.get("dof"))
+        text = describe_interval(self.diagnostics)
         if not text:
             return ""
         on_nets = self._dof_mask()

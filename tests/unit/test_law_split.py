@@ -34,7 +34,7 @@ def test_moments_on_the_law_nets_and_events_adapted():
     # the summary says which quantities have the nets' interval
     note = [line for line in res.summary().splitlines() if line.startswith("intervals")]
     assert note == [f"intervals of {res.names[0]}, {res.names[1]}: "
-                    + describe_interval(diag["interval"], diag["replicates"], diag["dof"])]
+                    + describe_interval(diag)]
     reps, n = diag["replicates"], diag["points_per_replicate"]
     assert reps > PILOT_REPLICATES and diag["dof"] == reps - 1
     assert res.n_evaluations <= 10_000

@@ -247,8 +247,7 @@ def _interval_kind(result) -> str:
         return ""
     if hasattr(result, "interval_note"):
         return result.interval_note()
-    diag = getattr(result, "diagnostics", {}) or {}
-    text = describe_interval(diag.get("interval"), diag.get("replicates"), diag.get("dof"))
+    text = describe_interval(getattr(result, "diagnostics", None) or {})
     return f"intervals: {text}" if text else ""
 
 

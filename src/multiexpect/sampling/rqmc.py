@@ -366,21 +366,25 @@ class ReplicateEstimate:
         return cov
 
 
-def describe_interval(kind: str, replicates: int | None, dof: float | None) -> str:
-    """A sentence naming an RQMC result's interval kind (``diagnostics["interval"]``) for
-    ``summary()``, or ``""`` for a kind it does not know."""
+def describe_interval(diagnostics: dict) -> str:
+    """A sentence naming the interval kind of a result's ``diagnostics`` (``interval``, with
+    its ``replicates`` and ``dof``) for ``summary()`` and the report, or ``""`` for an
+    i.i.d. result or a kind it does not know."""
+    kind, dof = diagnostics.get("interval"), diagnostics.get("dof")
+    replicates = diagnostics.get("replicates")
     reps = f"{replicates} RQMC replicates" if replicates else "RQMC replicates"
-    texts = {
-        INTERVAL_SUBSET_MEANS: f"Hartigan's subset means of {reps}, exact for symmetric "
-                               f"replicates",
-        INTERVAL_REPLICATES: f"Student's t on {dof:g} degrees of freedom from {reps}"
-                             if dof is not None else f"Student's t from {reps}",
-        INTERVAL_POOLED: f"Student's t on Welch's {dof:.3g} degrees of freedom, {reps} "
-                         f"pooled with the adaptive stages" if dof is not None else "",
-        INTERVAL_NET_BLOCKS: f"Student's t on {dof:g} degrees of freedom from the blocks of "
-                             f"one scrambled net" if dof is not None else "",
-    }
-    return texts.get(kind, "")
+    if kind == INTERVAL_SUBSET_MEANS:
+        return f"Hartigan's subset means of {reps}, exact for symmetric replicates"
+    if dof is None:
+        return f"Student's t from {reps}" if kind == INTERVAL_REPLICATES else ""
+    if kind == INTERVAL_REPLICATES:
+        return f"Student's t on {dof:g} degrees of freedom from {reps}"
+    if kind == INTERVAL_POOLED:
+        return f"Student's t on Welch's {dof:.3g} degrees of freedom, {reps} pooled with " \
+               f"the adaptive stages"
+    if kind == INTERVAL_NET_BLOCKS:
+        return f"Student's t on {dof:g} degrees of freedom from the blocks of one scrambled net"
+    return ""
 
 
 def index_diagnostics(diagnostics: dict | None) -> dict:
