@@ -4,6 +4,7 @@
     python benchmarks/engine_cost.py --case laws100   # one case
     python benchmarks/engine_cost.py --profile gauss  # cProfile of one aISCV run
     python benchmarks/engine_cost.py --case laws100 --against /path/to/other/src --rounds 8
+    python benchmarks/engine_cost.py --case gauss --against /path/to/other/src --sampling rqmc
 
 Cases (the goals of issue 14 in brackets):
 
@@ -24,7 +25,8 @@ wrapping it.
 imported here and the one under ``SRC`` are copied under two names, imported side by side
 and run in turn, seed by seed (seeds 1-3, 1 for ``big``), the order swapped every round, so
 that both meet the same load; it prints each tree's median process CPU time per run and
-the median of the paired ratios (this tree / the other).
+the median of the paired ratios (this tree / the other). ``--sampling`` sets aISCV's
+``sampling`` (its default, ``"auto"``, when omitted); crude MC stays i.i.d.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _big(pkg):
 CASES = {"gauss": _gauss, "laws100": _laws100, "big": _big}
 
 
-def measure(name: str, reps: int) -> dict:
+def measure(name: str, reps: int, sampling: str | None = None) -> dict:
     model, law, budget, kwargs = CASES[name](me)
     row = {"case": name, "budget": budget}
     for method in ("mc", "aiscv"):
@@ -85,7 +87,9 @@ def measure(name: str, reps: int) -> dict:
         for seed in range(1, reps + 1):
             timed = Timed(model)
             start, start_cpu = time.perf_counter(), time.process_time()
-            me.expectations(timed, law, budget=budget, method=method, rng=seed, **kwargs)
+            extra = {"sampling": sampling} if sampling and method == "aiscv" else {}
+            me.expectations(timed, law, budget=budget, method=method, rng=seed, **kwargs,
+                            **extra)
             times.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
             model_times.append(timed.seconds)
@@ -97,7 +101,7 @@ def measure(name: str, reps: int) -> dict:
     return row
 
 
-def against(name: str, other_src: str, rounds: int) -> None:
+def against(name: str, other_src: str, rounds: int, sampling: str | None = None) -> None:
     """The A/B comparison of ``--against`` (module docstring)."""
     trees = {"this": Path(me.__file__).parent, "other": Path(other_src) / "multiexpect"}
     root = Path(tempfile.mkdtemp(prefix="engine_cost_"))
@@ -115,7 +119,8 @@ def against(name: str, other_src: str, rounds: int) -> None:
         def run(label: str, seed: int) -> float:
             pkg, model, law, budget, kwargs = studies[label]
             start = time.process_time()
-            pkg.expectations(model, law, budget=budget, rng=seed, **kwargs)
+            extra = {"sampling": sampling} if sampling else {}
+            pkg.expectations(model, law, budget=budget, rng=seed, **kwargs, **extra)
             return time.process_time() - start
 
         if name != "big":
@@ -143,10 +148,12 @@ def main() -> None:
     parser.add_argument("--against", metavar="SRC",
                         help="another source tree (the directory holding its multiexpect)")
     parser.add_argument("--rounds", type=int, default=6, help="rounds of --against")
+    parser.add_argument("--sampling", choices=("auto", "mc", "rqmc"),
+                        help="aISCV's sampling (default: the library's default)")
     args = parser.parse_args()
     if args.against:
         for name in args.case or list(CASES):
-            against(name, args.against, args.rounds)
+            against(name, args.against, args.rounds, args.sampling)
         return
     if args.profile:
         model, law, budget, kwargs = CASES[args.profile](me)
@@ -158,7 +165,7 @@ def main() -> None:
     print(f"{'case':8s} {'budget':>8s} {'mc s':>8s} {'cpu':>8s} {'(model)':>8s} "
           f"{'aiscv s':>8s} {'cpu':>8s} {'(model)':>8s} {'ratio':>6s} {'cpu':>6s}")
     for name in args.case or list(CASES):
-        r = measure(name, args.reps)
+        r = measure(name, args.reps, args.sampling)
         print(f"{r['case']:8s} {r['budget']:8d} {r['mc']:8.3f} {r['mc_cpu']:8.3f} "
               f"{r['mc_model']:8.3f} {r['aiscv']:8.3f} {r['aiscv_cpu']:8.3f} "
               f"{r['aiscv_model']:8.3f} {r['ratio']:6.1f} {r['cpu_ratio']:6.1f}")

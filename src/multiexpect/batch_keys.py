@@ -166,9 +166,9 @@ def final_replicate(n_stages: int, replicate: int) -> int:
     return n_stages + replicate
 
 
-def final_replicate_generator(seed: int, key: int, atom: int) -> np.random.Generator:
-    """The scrambling of atom ``atom``'s net in the RQMC final replicate of batch ``key``."""
-    return generator(seed, key, atom)
+def final_replicate_generator(seed: int, key: int) -> np.random.Generator:
+    """The scrambling of the net of the RQMC final replicate of batch ``key``."""
+    return generator(seed, key)
 
 
 def separate_is_offset(quantity: int) -> int:

@@ -8,11 +8,11 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.engine import AiscvOptions, Candidate, EngineSetup, init, stages
-from multiexpect.engine.rqmc_final import atoms_of, final_replicates
+from multiexpect.engine.rqmc_final import atoms_of, final_replicates, replicate_points
 from multiexpect.engine.rqmc_pooling import cross_fitted_stage
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
-from multiexpect.sampling import INTERVAL_POOLED, allocate
+from multiexpect.sampling import INTERVAL_POOLED, allocate, sobol_uniform
 from tests.helpers import NORM2, Interrupting, smooth
 
 MOMENTS = np.array([1.0, 3.0])  # E[x^2], E[x^4] under N(0, 1)
@@ -54,6 +54,24 @@ def test_allocation_keeps_the_final_stage_exactly_unbiased():
     values = np.concatenate(values)  # 800 replicate estimates of 10 points each
     z = (values.mean(axis=0) - MOMENTS) / (values.std(axis=0, ddof=1) / np.sqrt(len(values)))
     assert np.all(np.abs(z) < 4), z
+
+
+def test_a_replicate_is_one_net_and_each_atom_its_consecutive_points():
+    """The replicate's points are one scrambled sequence of ``d + 1`` coordinates (the
+    Student t's): atom ``m`` maps the next ``n_m`` of its points, the Gaussian and the law
+    reading the first ``d`` coordinates."""
+    law = me.Law([stats.norm(0, 1)])
+    setup = EngineSetup.build([law], _moments, budget=40, seed=3)
+    cand = _frozen_candidate(setup)
+    atoms = atoms_of(cand.proposal, 1, law_kept=False)
+    counts = allocate(20, [a.weight for a in atoms])
+    z = replicate_points(atoms, counts, [0, 1, 2], setup.sampling, np.random.default_rng(7))
+    u = sobol_uniform(20, 2, np.random.default_rng(7))
+    first, second = counts[0], counts[0] + counts[1]
+    assert np.array_equal(z[:first, 0], 1.5 + np.sqrt(0.5) * stats.norm.ppf(u[:first, 0]))
+    radial = np.sqrt(stats.chi2.ppf(u[first:second, 1], 5.0) / 5.0)
+    assert np.allclose(z[first:second, 0], -1.0 + stats.norm.ppf(u[first:second, 0]) / radial)
+    assert np.allclose(z[second:, 0], stats.norm.ppf(u[second:, 0]))
 
 
 def test_weighing_by_alpha_instead_would_be_seen():

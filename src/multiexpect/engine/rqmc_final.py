@@ -8,7 +8,8 @@ one batch (:func:`~multiexpect.batch_keys.final_replicate`). Within a replicate 
 is flattened into *atoms* (each Gaussian or Student t, the members of a ``gmm`` /
 ``student-mixture`` component, and each law of the defensive component) of weights ``a_m``;
 atom ``m`` gets the deterministic share ``n_m`` of ``n``
-(:func:`~multiexpect.sampling.rqmc.allocate`) on its own scrambled Sobol' net (Gaussian
+(:func:`~multiexpect.sampling.rqmc.allocate`), the next ``n_m`` consecutive points of the
+replicate's one scrambled Sobol' sequence (:func:`replicate_points`; Gaussian
 ``μ + L Φ^{-1}(u)``, Student t with one extra coordinate for its radial ``χ²`` part, law
 ``l`` through ``from_standard``), and the points are weighed by the *realised* mixture
 
@@ -46,8 +47,8 @@ from ..proposals.student import StudentT
 from ..sampling.rqmc import (
     allocate,
     gaussian_from_normal,
+    normal_from_uniform,
     replicate_estimate,
-    sobol_normal,
     sobol_uniform,
     student_from_uniform,
 )
@@ -55,8 +56,8 @@ from .pilot import run_model
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["REFIT_BETA", "Atom", "ControlSums", "RqmcFinal", "atoms_of", "check_rqmc_final",
-           "final_replicates", "refit_leave_one_out"]
+__all__ = ["REFIT_BETA", "Atom", "ControlSums", "RqmcFinal", "atom_dim", "atoms_of",
+           "check_rqmc_final", "final_replicates", "refit_leave_one_out", "replicate_points"]
 
 #: Each replicate's control coefficients refitted on the other replicates' points
 #: (:func:`refit_leave_one_out`) rather than the kept ``β`` of the last adaptive batch.
@@ -65,7 +66,7 @@ REFIT_BETA = True
 
 @dataclass(frozen=True)
 class Atom:
-    """One piece of the kept proposal sampled on its own net: a fitted Gaussian or Student t
+    """One piece of the kept proposal, sampled on its own points: a fitted Gaussian or Student t
     (``dist``), or law ``law`` of the defensive component (``dist`` None), of weight ``weight``."""
 
     weight: float
@@ -125,19 +126,44 @@ def atoms_of(proposal, n_laws: int, law_kept: bool) -> list[Atom]:
     return atoms
 
 
-def _draw_atom(atom: Atom, n: int, problem, rng: np.random.Generator) -> np.ndarray:
-    """``n`` working-space points of ``atom`` on one scrambled Sobol' net."""
+def atom_dim(atom: Atom, dim: int) -> int:
+    """Coordinates of the unit cube ``atom`` maps to its points: ``d``, or ``d + 1`` for a
+    Student t (its radial ``χ²`` part)."""
+    return dim + 1 if isinstance(atom.dist, StudentT) else dim
+
+
+def _draw_atom(atom: Atom, u: np.ndarray, problem) -> np.ndarray:
+    """Working-space points of ``atom`` from its rows ``u`` of the replicate's net (the
+    first :func:`atom_dim` columns are used)."""
     d = problem.dim
     if atom.dist is None:
-        normal = sobol_normal(n, d, rng)
+        normal = normal_from_uniform(u[:, :d])
         if problem.space == "standard" and atom.law == 0:
             return normal
         return problem.to_working(problem.laws[atom.law].from_standard(normal))
     chol = np.linalg.cholesky(atom.dist.cov)
     if isinstance(atom.dist, StudentT):
-        return student_from_uniform(sobol_uniform(n, d + 1, rng), atom.dist.mean, chol,
-                                    atom.dist.dof)
-    return gaussian_from_normal(sobol_normal(n, d, rng), atom.dist.mean, chol)
+        return student_from_uniform(u[:, :d + 1], atom.dist.mean, chol, atom.dist.dof)
+    return gaussian_from_normal(normal_from_uniform(u[:, :d]), atom.dist.mean, chol)
+
+
+def replicate_points(atoms: list[Atom], counts: np.ndarray, used: list[int], problem,
+                     rng: np.random.Generator) -> np.ndarray:
+    """The replicate's working-space points: one scrambled Sobol' sequence of
+    ``max_m atom_dim`` coordinates and ``sum n_m`` points, atom ``m`` (in ``used`` order)
+    on the next ``n_m`` consecutive points.
+
+    One net a replicate rather than one an atom: SciPy's ``qmc.Sobol`` costs about 0.5 ms to
+    set up, which with tens of atoms dominated the engine's own cost; every point of a
+    scrambled sequence is marginally uniform, so each atom's points are still marginally
+    ``g_m`` and each replicate exactly unbiased (the layout's effect on the variance is
+    measured in docs/benchmarks.md).
+    """
+    width = max(atom_dim(atoms[m], problem.dim) for m in used)
+    u = sobol_uniform(int(sum(counts[m] for m in used)), width, rng)
+    ends = np.cumsum([counts[m] for m in used])
+    return np.concatenate([_draw_atom(atoms[m], u[end - counts[m]:end], problem)
+                           for m, end in zip(used, ends)])
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
@@ -149,10 +175,8 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
     setup, problem = state.setup, state.problem
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
     used = [m for m, k in enumerate(counts) if k]
-    z = np.concatenate([
-        _draw_atom(atoms[m], int(counts[m]), setup.sampling,
-                   batch_keys.final_replicate_generator(setup.seed, key, m))
-        for m in used])
+    z = replicate_points(atoms, counts, used, setup.sampling,
+                         batch_keys.final_replicate_generator(setup.seed, key))
     outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
     phi = problem.quantity_values(outputs)
     n = z.shape[0]
