@@ -223,3 +223,24 @@ def test_leave_one_out_coefficients_are_the_other_replicates_least_squares():
         beta, _ = regress_controls(np.concatenate([o[1] for o in others]),
                                    np.concatenate([o[0] for o in others]), mask)
         assert np.allclose(values[k], r.mean(axis=0) - c.mean(axis=0) @ beta.T)
+
+
+def test_the_replicates_refit_drops_a_near_collinear_direction():
+    """Two controls whose difference has a relative singular value of about 3e-3: the
+    i.i.d. cut-off (1e-3) keeps it and fits coefficients of opposite signs, the replicates'
+    (:data:`REFIT_RCOND`) drops it and splits the slope between them."""
+    from multiexpect.engine.rqmc_final import REFIT_RCOND
+    from multiexpect.estimators.control_variates import RCOND, regress_from_moments
+
+    rng = np.random.default_rng(4)
+    c1 = rng.standard_normal(4000)
+    c2 = c1 + 4e-3 * rng.standard_normal(4000)
+    c = np.column_stack([c1, c2])
+    r = (c1 + 2.0 * (c2 - c1) / 4e-3 + 0.1 * rng.standard_normal(4000))[:, None]
+    sums = (4000, r.sum(axis=0), c.sum(axis=0), c.T @ c, c.T @ r)
+    mask = np.ones((1, 2), dtype=bool)
+    iid = regress_from_moments(*sums, mask)
+    refit = regress_from_moments(*sums, mask, REFIT_RCOND)
+    assert RCOND < REFIT_RCOND
+    assert iid[0, 0] < -100 < 100 < iid[0, 1]
+    assert np.allclose(refit[0], refit[0].mean(), rtol=1e-2) and abs(refit[0].sum() - 1.0) < 0.1

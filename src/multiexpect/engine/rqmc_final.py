@@ -56,12 +56,18 @@ from .pilot import run_model
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["REFIT_BETA", "Atom", "ControlSums", "RqmcFinal", "atom_dim", "atoms_of",
+__all__ = ["REFIT_BETA", "REFIT_RCOND", "Atom", "ControlSums", "RqmcFinal", "atom_dim", "atoms_of",
            "check_rqmc_final", "final_replicates", "refit_leave_one_out", "replicate_points"]
 
 #: Each replicate's control coefficients refitted on the other replicates' points
 #: (:func:`refit_leave_one_out`) rather than the kept ``β`` of the last adaptive batch.
 REFIT_BETA = True
+#: The refit's cut-off (``rcond`` of :func:`~multiexpect.estimators.control_variates.
+#: regress_from_moments`, 10x the i.i.d. fits'): under RQMC a near-collinear direction of
+#: the controls (components of similar shapes) fits coefficients of opposite signs whose
+#: combination turns the nets' small errors into skewed, heavy-tailed replicates, so the
+#: replicates' spread understates the error (docs/benchmarks.md, "One net a replicate").
+REFIT_RCOND = 1e-2
 
 
 @dataclass(frozen=True)
@@ -225,7 +231,7 @@ def refit_leave_one_out(sums: list, mask: np.ndarray) -> np.ndarray:
     for own in sums:
         n, s_r, s_c, s_cc, s_cr = (t - getattr(own, k)
                                    for t, k in zip(total, ("n", "r", "c", "cc", "cr")))
-        beta = regress_from_moments(n, s_r, s_c, s_cc, s_cr, mask)
+        beta = regress_from_moments(n, s_r, s_c, s_cc, s_cr, mask, REFIT_RCOND)
         values.append(own.r / own.n - (own.c / own.n) @ beta.T)
     return np.array(values)
 

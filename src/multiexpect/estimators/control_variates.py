@@ -119,14 +119,16 @@ def _truncated_lstsq(design: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, i
 
 
 def regress_from_moments(n: float, s_r: np.ndarray, s_c: np.ndarray, s_cc: np.ndarray,
-                         s_cr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+                         s_cr: np.ndarray, mask: np.ndarray, rcond: float = RCOND
+                         ) -> np.ndarray:
     """Least-squares ``β`` ((J, K)) from the sums over ``n`` points of the responses
     ``s_r`` (J,), the controls ``s_c`` (K,), ``s_cc = sum c c^T`` (K, K) and
     ``s_cr = sum c r^T`` (K, J): the slope of :func:`regress_controls` from its normal
     equations, so that sums over several samples can be added and subtracted (a fit that
     leaves one sample out). On the standardised controls, directions whose singular value is
-    below ``RCOND`` times the largest (eigenvalues of the Gram matrix below ``RCOND^2``
-    times the largest) are dropped, as :func:`regress_controls` drops them."""
+    below ``rcond`` times the largest (eigenvalues of the Gram matrix below ``rcond^2``
+    times the largest) are dropped, as :func:`regress_controls` drops them (``rcond`` is
+    :data:`RCOND` there)."""
     n = float(n)
     cc = s_cc - np.outer(s_c, s_c) / n
     cr = s_cr - np.outer(s_c, s_r) / n
@@ -142,7 +144,7 @@ def regress_from_moments(n: float, s_r: np.ndarray, s_c: np.ndarray, s_cc: np.nd
             continue
         gram = cc[np.ix_(cols, cols)] / np.outer(scale, scale)
         vals, vecs = np.linalg.eigh(gram)
-        keep = vals > RCOND**2 * vals[-1]
+        keep = vals > rcond**2 * vals[-1]
         proj = vecs[:, keep]
         sol = proj @ ((proj.T @ (cr[np.ix_(cols, rows)] / scale[:, None])) / vals[keep][:, None])
         beta[np.ix_(rows, cols)] = (sol / scale[:, None]).T
