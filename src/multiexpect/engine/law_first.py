@@ -28,8 +28,9 @@ events, many laws) importance sampling wins. The pilot measures both:
 * **The rule.** The law route when ``LAW_MARGIN E_law <= E_ad`` or
   ``E_iid <= ADAPTIVE_GAIN E_ad``, unless an event quantity has fewer than ``pilot_hits``
   hits on the pilot (the pilot is then extended as usual, and an event needs importance
-  sampling), or the pilot's weighted variance is known to worse than :data:`TAIL_GUARD`
-  (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch fits in the budget.
+  sampling), or the pilot's weighted variance has a relative standard error above
+  :data:`TAIL_GUARD` (:func:`variance_uncertainty`: a heavy tail), or no adaptive batch
+  fits in the budget.
   The second test catches a pilot whose two nets differ by chance (``E_law`` on one
   degree of freedom is above 4 times its mean one time in 22 for one quantity) where
   adaptation has little to gain.
