@@ -93,9 +93,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         freedom, ``diagnostics["dof"]``, outside 6-16 replicates). For ``aiscv`` the
         adaptive stages stay i.i.d. and only the final stage is drawn as ``R`` replicates
         of the frozen proposal, each component on its own consecutive points of the
-        replicate's net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled with it
-        (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite degrees
-        of freedom, ``diagnostics["interval"]`` says which). Not yet available for
+        replicate's net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled
+        with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite
+        degrees of freedom, ``diagnostics["interval"]`` says which). Not yet available for
         ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is drawn on
         nets of the law and decides whether adaptation can pay; if not, the whole budget is
         RQMC of the law (at least ``replicates`` nets, the replicates' intervals), else the

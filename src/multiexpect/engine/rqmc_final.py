@@ -56,8 +56,9 @@ from .pilot import run_model
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["REFIT_BETA", "REFIT_RCOND", "Atom", "ControlSums", "RqmcFinal", "atom_dim", "atoms_of",
-           "check_rqmc_final", "final_replicates", "refit_leave_one_out", "replicate_points"]
+__all__ = ["REFIT_BETA", "REFIT_RCOND", "Atom", "ControlSums", "RqmcFinal", "atom_dim",
+           "atoms_of", "check_rqmc_final", "final_replicates", "refit_leave_one_out",
+           "replicate_points"]
 
 #: Each replicate's control coefficients refitted on the other replicates' points
 #: (:func:`refit_leave_one_out`) rather than the kept ``β`` of the last adaptive batch.
@@ -72,8 +73,9 @@ REFIT_RCOND = 1e-2
 
 @dataclass(frozen=True)
 class Atom:
-    """One piece of the kept proposal, sampled on its own points: a fitted Gaussian or Student t
-    (``dist``), or law ``law`` of the defensive component (``dist`` None), of weight ``weight``."""
+    """One piece of the kept proposal, sampled on its own points of the replicate's net: a
+    fitted Gaussian or Student t (``dist``), or law ``law`` of the defensive component
+    (``dist`` None), of weight ``weight``."""
 
     weight: float
     dist: object = None
@@ -224,8 +226,9 @@ class ControlSums:
 def refit_leave_one_out(sums: list, mask: np.ndarray) -> np.ndarray:
     """The replicate estimates ((R, J)) with replicate ``r``'s control coefficients fitted on
     the other replicates' points (:func:`~multiexpect.estimators.control_variates.
-    regress_from_moments`): ``Î_r = mean_r(r) - mean_r(c) β_{-r}^T``, exactly unbiased
-    (``β_{-r}`` is independent of replicate ``r``'s points and every control has mean 0)."""
+    regress_from_moments` with the cut-off :data:`REFIT_RCOND`):
+    ``Î_r = mean_r(r) - mean_r(c) β_{-r}^T``, exactly unbiased (``β_{-r}`` is independent
+    of replicate ``r``'s points and every control has mean 0)."""
     total = [sum(getattr(s, k) for s in sums) for k in ("n", "r", "c", "cc", "cr")]
     values = []
     for own in sums:
