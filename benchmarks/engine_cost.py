@@ -79,6 +79,11 @@ def _big(pkg):
 CASES = {"gauss": _gauss, "laws100": _laws100, "big": _big}
 
 
+def _sampling(sampling: str | None) -> dict:
+    """aISCV's ``sampling`` keyword from ``--sampling`` (none: the library's default)."""
+    return {"sampling": sampling} if sampling else {}
+
+
 def measure(name: str, reps: int, sampling: str | None = None) -> dict:
     model, law, budget, kwargs = CASES[name](me)
     row = {"case": name, "budget": budget}
@@ -87,7 +92,7 @@ def measure(name: str, reps: int, sampling: str | None = None) -> dict:
         for seed in range(1, reps + 1):
             timed = Timed(model)
             start, start_cpu = time.perf_counter(), time.process_time()
-            extra = {"sampling": sampling} if sampling and method == "aiscv" else {}
+            extra = _sampling(sampling) if method == "aiscv" else {}
             me.expectations(timed, law, budget=budget, method=method, rng=seed, **kwargs,
                             **extra)
             times.append(time.perf_counter() - start)
@@ -119,8 +124,7 @@ def against(name: str, other_src: str, rounds: int, sampling: str | None = None)
         def run(label: str, seed: int) -> float:
             pkg, model, law, budget, kwargs = studies[label]
             start = time.process_time()
-            extra = {"sampling": sampling} if sampling else {}
-            pkg.expectations(model, law, budget=budget, rng=seed, **kwargs, **extra)
+            pkg.expectations(model, law, budget=budget, rng=seed, **kwargs, **_sampling(sampling))
             return time.process_time() - start
 
         if name != "big":

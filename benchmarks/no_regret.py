@@ -799,20 +799,24 @@ def _parse_options(text: str | None) -> dict:
 
 
 def _engine_version() -> str:
-    """The git commit of the checkout, with "+dirty" when the engine has local edits."""
+    """The git commit of the tree whose ``multiexpect`` was imported (``PYTHONPATH`` may name
+    another checkout than this script's), with "+dirty" when its engine has local edits and
+    the tree's path when it is not this checkout's."""
     import subprocess
 
+    package = Path(me.__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=HERE, check=True).stdout.strip()
-        engine = ["../src/multiexpect/" + p for p in ("aiscv.py", "estimators", "proposals",
-                                                      "problem.py", "laws.py", "api.py",
-                                                      "engine", "sampling", "sensitivity")]
+                              text=True, cwd=package, check=True).stdout.strip()
+        engine = [p for p in ("aiscv.py", "estimators", "proposals", "problem.py", "laws.py",
+                              "api.py", "engine", "sampling", "sensitivity")]
         dirty = subprocess.run(["git", "status", "--porcelain", "--", *engine],
-                               capture_output=True, text=True, cwd=HERE).stdout.strip()
+                               capture_output=True, text=True, cwd=package).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
+        return f"unknown ({package})"
+    elsewhere = "" if package == (HERE.parent / "src" / "multiexpect").resolve() \
+        else f" ({package})"
+    return head + ("+dirty" if dirty else "") + elsewhere
 
 
 def main(argv=None):

@@ -18,7 +18,7 @@ from .intervals import (
     z_value,
 )
 from .laws import describe_law, law_from_description
-from .sampling.rqmc import describe_interval
+from .sampling.rqmc import interval_line
 
 __all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
            "frozen_array", "jsonable", "z_value"]
@@ -319,18 +319,16 @@ class ExpectationResult(JsonResult):
                     law_draws=np.asarray(draws, dtype=float)[mask], dof=group_dof)
         return low, high
 
-    def interval_note(self) -> str:
-        """Which interval an RQMC result has (and for which quantities, on the split route),
-        the line under ``summary()``'s table and the report's; ``""`` for i.i.d. results."""
-        text = describe_interval(self.diagnostics)
-        if not text:
-            return ""
+    def interval_note(self, level: float = 0.95) -> str:
+        """Which interval an RQMC result has at ``level`` (and for which quantities, on the
+        split route), the line under ``summary()``'s table and the report's; ``""`` for
+        i.i.d. results."""
         on_nets = self._dof_mask()
         which = "" if np.all(on_nets) or not np.any(on_nets) else \
             " of " + ", ".join(n for n, on in zip(self.names, on_nets) if on)
         also = "; event probabilities: Wilson's, with Student's quantile" \
             if np.any(self._event_mask() & on_nets) else ""
-        return f"intervals{which}: {text}{also}"
+        return interval_line(self.diagnostics, level, which, also)
 
     def _subset_means(self, level: float, on_nets: np.ndarray, low: np.ndarray,
                       high: np.ndarray) -> None:
@@ -455,7 +453,7 @@ class ExpectationResult(JsonResult):
             notes.append(f"{not_run} drawn points were not run: the law has no (practical) "
                          "mass there and they count as 0 (option 'practical_mass', "
                          "docs/method.md)")
-        notes += [line for line in [self.interval_note()] if line]
+        notes += [line for line in [self.interval_note(level)] if line]
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "

@@ -43,3 +43,22 @@ def test_subset_means_refuse_too_few_or_too_many_replicates(reps):
 def test_subset_means_check_the_level():
     with pytest.raises(ValueError, match="'level'"):
         subset_mean_interval(np.ones((9, 1)), 1.5)
+
+
+def test_the_interval_named_is_the_one_given_at_each_level():
+    # 6 replicates: subset means at 95% (k = 1), Student's t at 99% (k = 0): the line under
+    # summary()'s table names the interval confidence_interval(level) gives at that level
+    import multiexpect as me
+    from multiexpect.intervals import normal_interval
+
+    res = me.expectations(lambda x: x[:, :1] ** 2, me.Law([stats.norm()] * 2), budget=384,
+                          method="mc", sampling="rqmc", replicates=6, rng=3)
+    assert "subset means" in res.interval_note(0.95)
+    assert "subset means" in res.summary(0.95)
+    t_low, t_high = normal_interval(res.estimate, res.stderr, 0.99, dof=5)
+    low, high = res.confidence_interval(0.99)
+    assert np.allclose(low, t_low) and np.allclose(high, t_high)
+    assert "Student's t on 5 degrees of freedom" in res.interval_note(0.99)
+    assert "subset means" not in res.summary(0.99)
+    assert not np.allclose(res.confidence_interval(0.95)[0],
+                           normal_interval(res.estimate, res.stderr, 0.95, dof=5)[0])

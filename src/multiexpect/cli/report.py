@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..intervals import FEW_HITS, FEW_POINTS, FLAG_FEW_HITS, FLAG_FEW_POINTS, FLAG_NO_HIT
-from ..sampling.rqmc import describe_interval
+from ..sampling.rqmc import interval_line
 from .fields import StudyError
 from .figures import MAIN_COLOUR, esc, img, label, num, numeric_rows, png, pyplot, seconds
 from .kinds import KINDS
@@ -241,14 +241,13 @@ def _points_cells(result, n_rows: int) -> list[str] | None:
     return (cells + ["–"] * n_rows)[:n_rows]
 
 
-def _interval_kind(result) -> str:
-    """Which interval an RQMC result has (``""`` for none or an i.i.d. result)."""
+def _interval_kind(result, level: float) -> str:
+    """Which interval an RQMC result has at ``level`` (``""`` for none or an i.i.d. result)."""
     if result is None:
         return ""
     if hasattr(result, "interval_note"):
-        return result.interval_note()
-    text = describe_interval(getattr(result, "diagnostics", None) or {})
-    return f"intervals: {text}" if text else ""
+        return result.interval_note(level)
+    return interval_line(getattr(result, "diagnostics", None) or {}, level)
 
 
 def _estimates_table(main: dict, baseline: dict | None, level: float, result=None,
@@ -299,7 +298,7 @@ def _estimates_table(main: dict, baseline: dict | None, level: float, result=Non
                  f'Below {FEW_POINTS:g} (⚠ few): a few points carry the estimate, and '
                  f'neither it nor its standard error is to be trusted.</p>')
     for res, record in ((result, main), (base, baseline)):
-        kind = _interval_kind(res)
+        kind = _interval_kind(res, level)
         if record and kind:
             note += f'<p class="note">{esc(record["method"])}: {esc(kind)}.</p>'
     if baseline:

@@ -96,6 +96,7 @@ __all__ = [
     "describe_interval",
     "gaussian_from_normal",
     "index_diagnostics",
+    "interval_line",
     "law_from_uniform",
     "normal_from_uniform",
     "one_net_plan",
@@ -366,15 +367,19 @@ class ReplicateEstimate:
         return cov
 
 
-def describe_interval(diagnostics: dict) -> str:
+def describe_interval(diagnostics: dict, level: float = 0.95) -> str:
     """A sentence naming the interval kind of a result's ``diagnostics`` (``interval``, with
-    its ``replicates`` and ``dof``) for ``summary()`` and the report, or ``""`` for an
-    i.i.d. result or a kind it does not know."""
+    its ``replicates`` and ``dof``) at ``level`` for ``summary()`` and the report, or ``""``
+    for an i.i.d. result or a kind it does not know. The subset means are named only where
+    they give ``R = dof + 1`` replicates an interval at ``level`` (Student's t otherwise, as
+    :meth:`~multiexpect.results.ExpectationResult.confidence_interval` does)."""
     kind, dof = diagnostics.get("interval"), diagnostics.get("dof")
     replicates = diagnostics.get("replicates")
     reps = f"{replicates} RQMC replicates" if replicates else "RQMC replicates"
     if kind == INTERVAL_SUBSET_MEANS:
-        return f"Hartigan's subset means of {reps}, exact for symmetric replicates"
+        if dof is None or subset_means_apply(dof + 1, level):
+            return f"Hartigan's subset means of {reps}, exact for symmetric replicates"
+        kind = INTERVAL_REPLICATES
     if dof is None:
         return f"Student's t from {reps}" if kind == INTERVAL_REPLICATES else ""
     if kind == INTERVAL_REPLICATES:
@@ -385,6 +390,15 @@ def describe_interval(diagnostics: dict) -> str:
     if kind == INTERVAL_NET_BLOCKS:
         return f"Student's t on {dof:g} degrees of freedom from the blocks of one scrambled net"
     return ""
+
+
+def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
+                  also: str = "") -> str:
+    """The line under a result's table naming its interval kind at ``level`` (``which``:
+    `` of`` the quantities it applies to, ``also``: what follows), ``""`` for an i.i.d.
+    result: :func:`describe_interval` as ``summary()`` and the report print it."""
+    text = describe_interval(diagnostics, level)
+    return f"intervals{which}: {text}{also}" if text else ""
 
 
 def index_diagnostics(diagnostics: dict | None) -> dict:
