@@ -21,4 +21,7 @@ python3 -m ruff check src tests benchmarks examples
 # Our matrices are small: multi-threaded BLAS only adds contention when tests run worker
 # processes side by side (measured: a 6x6 triangular solve 100x slower on 2 loaded cores).
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-python3 -m pytest -q "$@"
+# Two pytest workers (pytest-xdist): CI's two cores; many slow tests wait on sleeping models
+# and worker processes, so the suite takes about 5 minutes there instead of 9 (loadgroup:
+# the tests that read the one demo run share a worker).
+python3 -m pytest -q -n 2 --dist loadgroup "$@"

@@ -165,8 +165,12 @@ def _cli_demo():
         code = main(["demo", "--out", tmp, "--no-progress"])
         if code not in (0, None):
             raise AssertionError(f"demo exited {code}")
-        results = json.loads((Path(tmp) / "cantilever.results.json").read_text())["analyses"]
-    return _cli_record(results)
+        return demo_record(Path(tmp))
+
+
+def demo_record(folder: Path) -> dict:
+    """The golden record of a demo run written to ``folder``."""
+    return _cli_record(json.loads((folder / "cantilever.results.json").read_text())["analyses"])
 
 
 def _cli_record(results) -> dict:

@@ -527,9 +527,9 @@ def test_user_strings_are_escaped_in_the_report(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- demo and examples
-def test_demo_writes_results_and_report(tmp_path, capsys):
-    out = tmp_path / "demo"
-    code, stdout, err = run_cli(["demo", "--out", str(out), "--no-progress"], capsys)
+@pytest.mark.xdist_group("demo")  # one worker runs the session's demo (conftest.demo_run)
+def test_demo_writes_results_and_report(demo_run):
+    code, stdout, err, out = demo_run  # the session's one demo run (conftest.py)
     assert code == 0, err
     for name in ("cantilever.toml", "cantilever.sqlite", "cantilever.results.json",
                  "report.html"):

@@ -62,8 +62,14 @@ def test_tolerance_mode_compares_floats_relatively():
     assert mismatches({"n_evaluations": 3}, {"n_evaluations": 4}) != []
 
 
-@pytest.mark.parametrize("name", sorted(CALLS))
-def test_golden_call(name):
-    result = CALLS[name]()
-    got = result if name == "cli/demo" else make_golden._record(result)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xdist_group("demo")) if n == "cli/demo" else n
+    for n in sorted(CALLS)])  # one worker runs the session's demo (conftest.demo_run)
+def test_golden_call(name, request):
+    if name == "cli/demo":  # the session's one demo run (conftest.demo_run)
+        code, _, err, folder = request.getfixturevalue("demo_run")
+        assert code in (0, None), err
+        got = make_golden.demo_record(folder)
+    else:
+        got = make_golden._record(CALLS[name]())
     assert mismatches(got, GOLDEN[name]) == []
