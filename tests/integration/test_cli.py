@@ -209,7 +209,7 @@ def test_dask_executor_connects_to_a_scheduler(tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     study = write(tmp_path)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  protocol="tcp", dashboard_address=None) as cluster:
+                                  protocol="tcp", dashboard_address=":0") as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         code, _, err = run_cli(["run", study, "--store", str(tmp_path / "d.sqlite"),
                                 "--no-progress", "--executor", address], capsys)

@@ -186,7 +186,7 @@ def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
     law = tf.borehole_law()
     ref = me.expectations(tf.borehole, law, budget=2000, rng=6)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         res = me.expectations(tf.borehole, law, budget=2000, rng=6,
                               executor=client.get_executor())
@@ -208,7 +208,7 @@ def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
 def test_dask_model_future_is_scattered_once_per_study():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         ev = build_evaluate(smooth, executor=client.get_executor(), chunk_size=10)
         try:
