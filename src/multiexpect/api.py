@@ -217,6 +217,7 @@ def _rqmc_result(method, laws, evaluate, tally, budget, seed, weights, names, se
     run = crude_rqmc if method == "mc" else mixture_rqmc
     out = run(laws, tally, budget=budget, seed=seed, replicates=replicates, names=names)
     problem = out.pop("problem")
+    out.pop("covariance")
     w = _final_weights(weights, out["estimate"], out["stderr"])
     diagnostics = {k: v for k, v in out.items() if k not in ("estimate", "stderr")}
     diagnostics.update(sampling="rqmc")

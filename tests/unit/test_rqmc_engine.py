@@ -162,9 +162,27 @@ def test_sobol_and_perturbed_law_indices_take_rqmc_aiscv():
     assert dof >= 3
     _, high = pli.confidence_interval()
     assert np.allclose(high - pli.indices, stats.t.ppf(0.975, dof) * pli.stderr)
-    with pytest.raises(ValueError, match="not yet available for method 'mc'"):
-        me.perturbed_law_indices(lambda x: x[:, 0], law, pert, budget=400, method="mc",
-                                 sampling="rqmc")
+
+
+@pytest.mark.parametrize("method", ["mc", "mixture-mc"])
+def test_perturbed_law_rqmc_baselines_are_the_expectations_ones(method):
+    # the baselines' Q_l are expectations(method, sampling="rqmc") of the same laws, bit for
+    # bit (same seed, same nets); the indices' interval is Student's t on R - 1 dof
+    law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+    model = lambda x: np.exp(0.3 * x[:, 0]) + x[:, 1] ** 2  # noqa: E731
+    pli = me.perturbed_law_indices(model, law, pert, budget=4000, rng=3, method=method,
+                                   sampling="rqmc", replicates=4)
+    laws = [law, *pert.values()]
+    ref = me.expectations(model, laws, budget=4000, rng=3, method=method, sampling="rqmc",
+                          replicates=4)
+    assert np.array_equal(pli.quantities, ref.estimate)
+    reps = ref.diagnostics["replicates"]
+    assert reps >= 4 and pli.diagnostics["dof"] == reps - 1
+    assert pli.diagnostics["interval"] == "student-t"
+    _, high = pli.confidence_interval()
+    assert np.allclose(high - pli.indices, stats.t.ppf(0.975, reps - 1) * pli.stderr)
+    assert pli.n_evaluations == ref.n_evaluations <= 4000
 
 
 # ---------------------------------------------------------------------- bisection (issue 16)

@@ -142,8 +142,10 @@ def mixture_monte_carlo(laws: list, evaluate: Callable, *, budget: int, seed: in
 
 
 def _rqmc_output(est, problem, reps: int, n: int, n_points: int) -> dict:
-    """The baselines' dict for a replicate estimate (diagnostics say which interval)."""
+    """The baselines' dict for a replicate estimate (diagnostics say which interval), with
+    the joint ``covariance`` of the quantities' means (perturbed-law indices read it)."""
     return {"estimate": est.estimate, "stderr": est.stderr, "problem": problem,
+            "covariance": est.covariance(est.values),
             "n_points": n_points, "replicates": reps, "points_per_replicate": n,
             **est.record()}
 

@@ -39,7 +39,7 @@ from ..engine import run_engine
 from ..engine.law_first import check_law_first
 from ..engine.rqmc_final import check_rqmc_final
 from ..estimators.importance import iscv_summands
-from ..estimators.monte_carlo import crude_monte_carlo
+from ..estimators.monte_carlo import crude_monte_carlo, crude_rqmc, mixture_rqmc
 from ..evaluation.config import Evaluation
 from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
@@ -274,11 +274,14 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     sampling : {"mc", "rqmc", "auto"} or None
         ``None`` (the default): ``"auto"`` for ``aiscv``, ``"mc"`` for the baselines
         (:func:`~multiexpect.sampling.rqmc.default_sampling`). ``"mc"``: i.i.d. points.
-        ``"rqmc"`` (``aiscv`` only for now): the final stage is ``R`` replicates of scrambled
-        Sobol' nets of the frozen proposal (option ``replicates``, 8 by default;
-        :mod:`multiexpect.engine.rqmc_final`), intervals Student's t on ``R - 1`` degrees of
-        freedom. ``"auto"`` (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC
-        of that mixture over the whole budget or adaptation, as for
+        ``"rqmc"``: ``R`` independently scrambled Sobol' nets (option ``replicates``, 8 by
+        default), intervals Student's t on ``R - 1`` degrees of freedom (the delta method on
+        the replicates' covariance): for ``aiscv`` the final stage's replicates of the
+        frozen proposal (:mod:`multiexpect.engine.rqmc_final`), for ``mixture-mc`` each
+        net cut into one block per law (mixture RQMC), for ``mc`` every law on the same
+        nets (separate RQMC; :mod:`multiexpect.estimators.monte_carlo`). ``"auto"``
+        (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that mixture
+        over the whole budget or adaptation, as for
         :func:`~multiexpect.expectations` (:mod:`multiexpect.engine.law_first`;
         ``diagnostics["route"]`` says which).
     **options
@@ -353,6 +356,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                     "points_not_run": int(out.points_not_run),
                     "criterion_weights": np.asarray(out.weights).tolist(),
                     "space": out.problem.space} | index_diagnostics(out.rqmc) | (out.route or {})
+        elif replicates is not None:
+            run = mixture_rqmc if method == "mixture-mc" else crude_rqmc
+            q, cov, diag = _baseline_rqmc(run, laws, wrapper, budget, seed, replicates)
         elif method == "mixture-mc":
             q, cov = _mixture_mc(laws, wrapper, budget, seed)
             diag = {"n_points": budget}
@@ -407,6 +413,17 @@ def _mixture_mc(laws, wrapper, budget, seed):
     log_f = problem.law_logpdfs(x)
     summands = iscv_summands(values, log_f, None, mixture.logpdf_from_laws(log_f), None)
     return summands.mean(axis=0), np.atleast_2d(np.cov(summands, rowvar=False)) / budget
+
+
+def _baseline_rqmc(run, laws, wrapper, budget, seed, replicates):
+    """Separate (``crude_rqmc``) or mixture (``mixture_rqmc``) RQMC of the ``Q_l``: their
+    means, joint covariance (the replicates' over ``R``) and diagnostics (Student's t on
+    ``R - 1`` degrees of freedom for the indices, by the delta method)."""
+    out = run(laws, wrapper, budget=budget, seed=seed, replicates=replicates)
+    record = {k: v for k, v in out.items()
+              if k not in ("estimate", "stderr", "covariance", "problem")}
+    return (np.asarray(out["estimate"], dtype=float), out["covariance"],
+            index_diagnostics(record | {"sampling": "rqmc"}))
 
 
 def _separate_mc(laws, wrapper, budget, seed):
