@@ -26,7 +26,7 @@ from .problem import Problem
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import replicates_for, resolve_sampling
+from .sampling.rqmc import joined_record, replicates_for, resolve_sampling
 from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
@@ -95,8 +95,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         of the frozen proposal, each component on its own consecutive points of the
         replicate's net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled
         with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite
-        degrees of freedom, ``diagnostics["interval"]`` says which). Not yet available for
-        ``separate-is``. ``"auto"`` (``aiscv`` only): the pilot is drawn on
+        degrees of freedom, ``diagnostics["interval"]`` says which). For ``separate-is`` each
+        quantity's study ends so, and the result's interval is Student's t on the smallest
+        of their degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot is drawn on
         nets of the law and decides whether adaptation can pay; if not, the whole budget is
         RQMC of the law (at least ``replicates`` nets, the replicates' intervals), else the
         adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
@@ -192,7 +193,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
 
     if method == "separate-is":
         return _separate_is(laws, evaluate, budget, seed, weights, settings["options"], names,
-                            settings)
+                            settings, replicates)
 
     tally = HitTally(evaluate)
     if replicates is not None:
@@ -249,14 +250,24 @@ def _final_weights(spec, estimate, stderr) -> np.ndarray:
     return resolve_weights(spec, np.asarray(estimate), np.asarray(stderr))
 
 
-def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings):
+def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings,
+                 replicates=None):
     """One cross-entropy IS per quantity on ``budget // J`` runs (the paper's "separately").
 
     The number of quantities is learnt from one probe run drawn from the first law; that run
     is counted in ``n_evaluations``. ``options`` are the engine's options over
     :data:`~multiexpect.prepare.SEPARATE_IS_OPTIONS` (the paper's plain cross-entropy
-    baseline, unless the options ask for more).
+    baseline, unless the options ask for more). ``replicates``: each quantity's final stage
+    is that many RQMC replicates (:mod:`~multiexpect.engine.rqmc_final`), the result's
+    interval Student's t on the smallest of their degrees of freedom
+    (:func:`~multiexpect.sampling.rqmc.joined_record`).
     """
+    if replicates is not None:  # before the probe run: the most one quantity can get
+        try:
+            most = options_for_budget(dict(options), budget - 1)
+        except ValueError:  # too small anyway: said with the quantities' count below
+            most = None
+        check_rqmc_final(budget - 1, most, replicates)
     probe_x = laws[0].sample(1, batch_keys.separate_is_probe_generator(seed))
     probe = evaluate(probe_x, batch_keys.separate_is_probe())
     problem = Problem.build(laws, probe.shape[1], "auto", names)
@@ -271,10 +282,11 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
             f"'budget' ({budget}) is too small for method 'separate-is' with {n_q} "
             f"quantities: each gets {per} runs, and {exc}"
         ) from exc
+    check_rqmc_final(per, opts, replicates)  # each quantity's final stage, before its runs
     estimate, stderr, history = np.zeros(n_q), np.zeros(n_q), []
     points = np.zeros(n_q)
     events: dict[str, list] = {"event": [], "hits": [], "law_draws": []}
-    runs = 1
+    runs, records = 1, []
     for j in range(n_q):
         law_j = laws[problem.law_index[j]]
         # each quantity's own runs tallied: an event's hits and law-equivalent draws (its
@@ -283,7 +295,8 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
                                   offset=batch_keys.separate_is_offset(j)))
         out = run_engine([law_j], column, budget=per,
                          seed=batch_keys.separate_is_seed(seed, j), weights="absolute",
-                         options=opts)
+                         options=opts, replicates=replicates)
+        records.append(out.rqmc)
         estimate[j], stderr[j] = out.estimate[0], out.stderr[0]
         points[j] = out.effective_points[0]
         runs += out.runs_used
@@ -298,5 +311,6 @@ def _separate_is(laws, evaluate, budget, seed, weights, options, names, settings
     return ExpectationResult(
         estimate=estimate, stderr=stderr, names=problem.names, method="separate-is",
         n_evaluations=runs, budget=budget, weights=w, history=tuple(history),
-        diagnostics={"runs_per_quantity": per, "effective_points": points.tolist()} | events,
+        diagnostics={"runs_per_quantity": per, "effective_points": points.tolist()} | events
+        | ({} if replicates is None else joined_record(records)),
         settings=settings)

@@ -18,7 +18,7 @@ SOBOL_METHODS = ("aiscv", "pick-freeze")
 PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
 
 #: The methods of each function that take ``sampling="rqmc"`` (scrambled Sobol' nets).
-RQMC_EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc")
+RQMC_EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
 RQMC_SOBOL_METHODS = ("aiscv", "pick-freeze")
 RQMC_PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
 #: The methods that also take ``replicates=1``: one scrambled net of the whole budget.

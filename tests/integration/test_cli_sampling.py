@@ -159,6 +159,26 @@ sampling = "rqmc"
     assert [r["high"] for r in record["rows"]] == [float(v) for v in high]
 
 
+def test_auto_study_with_a_separate_is_baseline_runs_it_on_rqmc(tmp_path, capsys):
+    """A baseline of ``sampling = "auto"`` runs ``"rqmc"``: ``separate-is`` too, each
+    quantity's final stage on replicates."""
+    extra = """
+[expectations]
+budget = 3000
+moments = [1, 2]
+sampling = "auto"
+baseline = "separate-is"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    record = doc["analyses"][0]["baseline"]
+    result = me.expectations(deflection, cantilever_law(), budget=3000,
+                             quantities=[me.Moment(0, 1), me.Moment(0, 2)],
+                             method="separate-is", rng=SEED, sampling="rqmc")
+    assert result.diagnostics["sampling"] == "rqmc" and result.diagnostics["dof"] >= 7
+    assert_same_numbers(record, result)
+    assert record["runs"]["spent"] == result.n_evaluations
+
+
 @pytest.mark.parametrize("method", ["mc", "mixture-mc"])
 def test_rqmc_perturbed_study_gives_the_library_numbers(tmp_path, capsys, method):
     extra = f"""
@@ -240,22 +260,15 @@ dist = "norm"
      r"expectations\.sampling: must be one of mc, rqmc, auto; got 'qmc'$"),
     ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "auto"\nmethod = "mc"\n',
      r"expectations\.sampling: 'auto' is not available for method 'mc' \(only 'aiscv'\)$"),
-    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "auto"\n'
-     'baseline = "separate-is"\n',
-     r"expectations\.sampling: 'rqmc' is not available for baseline 'separate-is' .*"
-     r"\(a baseline of 'auto' runs 'rqmc'\)$"),
     ('[sobol]\nbudget = 2000\nsampling = "auto"\nmethod = "pick-freeze"\n',
      r"sobol\.sampling: 'auto' is not available for method 'pick-freeze' \(only "
      r"'aiscv'\)$"),
     ("[expectations]\nbudget = 2000\nmoments = [1]\nsampling = 1\n",
      r"expectations\.sampling: must be a string, got an? integer$"),
-    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'
+    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "auto"\n'
      'method = "separate-is"\n',
-     r"expectations\.sampling: 'rqmc' is not available for method 'separate-is' \(only "
-     r"'aiscv', 'mc', 'mixture-mc'\)$"),
-    ('[expectations]\nbudget = 2000\nmoments = [1]\nsampling = "rqmc"\n'
-     'baseline = "separate-is"\n',
-     r"expectations\.sampling: 'rqmc' is not available for baseline 'separate-is'"),
+     r"expectations\.sampling: 'auto' is not available for method 'separate-is' \(only "
+     r"'aiscv'\)$"),
     ('[perturbed]\nbudget = 2000\nsampling = "auto"\nmethod = "mc"\n',
      r"perturbed\.sampling: 'auto' is not available for method 'mc' \(only 'aiscv'\)$"),
     ('[sobol]\nbudget = 2000\nsampling = "rqmc"\nbaseline = "pick-freeze"\n'

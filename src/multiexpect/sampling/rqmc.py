@@ -97,6 +97,7 @@ __all__ = [
     "gaussian_from_normal",
     "index_diagnostics",
     "interval_line",
+    "joined_record",
     "law_from_uniform",
     "normal_from_uniform",
     "one_net_plan",
@@ -410,6 +411,19 @@ def index_diagnostics(diagnostics: dict | None) -> dict:
     if out.get("interval") == INTERVAL_SUBSET_MEANS:
         out["interval"] = INTERVAL_REPLICATES
     return out
+
+
+def joined_record(records: list[dict]) -> dict:
+    """The RQMC diagnostics of quantities estimated by separate studies (``records``: each
+    study's, quantity ``j`` study ``j``'s only one): one ``dof`` for the result, the smallest
+    of theirs (Student's t, conservative for the others; Welch's kind when any study pooled
+    its adaptive stages), no subset means (their replicate values are per study), and the
+    quantities whose replicates tied."""
+    pooled = any(r.get("interval") == INTERVAL_POOLED for r in records)
+    return {"sampling": "rqmc", "replicates": records[0].get("replicates"),
+            "interval": INTERVAL_POOLED if pooled else INTERVAL_REPLICATES,
+            "dof": min(r["dof"] for r in records),
+            "tied_replicates": [j for j, r in enumerate(records) if r.get("tied_replicates")]}
 
 
 def tie_departure(replicates: int, confidence: float = TIE_CONFIDENCE) -> float:
