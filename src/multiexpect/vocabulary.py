@@ -17,10 +17,11 @@ SOBOL_METHODS = ("aiscv", "pick-freeze")
 #: ``perturbed_law_indices(method=...)``.
 PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
 
-#: The methods of each function that take ``sampling="rqmc"`` (scrambled Sobol' nets).
-RQMC_EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
-RQMC_SOBOL_METHODS = ("aiscv", "pick-freeze")
-RQMC_PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
+#: The methods of each function that take ``sampling="rqmc"`` (scrambled Sobol' nets):
+#: every one of them.
+RQMC_EXPECTATION_METHODS = EXPECTATION_METHODS
+RQMC_SOBOL_METHODS = SOBOL_METHODS
+RQMC_PERTURBED_LAW_METHODS = PERTURBED_LAW_METHODS
 #: The methods that also take ``replicates=1``: one scrambled net of the whole budget.
 RQMC_ONE_NET_SOBOL_METHODS = ("pick-freeze",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
