@@ -216,7 +216,7 @@ def test_mc_sampling_is_the_default_bit_for_bit():
 
 
 # ---------------------------------------------------------------------- resume
-@pytest.mark.parametrize("method", ["mc", "mixture-mc"])
+@pytest.mark.parametrize("method", ["mc", "mixture-mc", "separate-is"])
 def test_resumed_rqmc_study_is_bit_identical(method):
     laws = [NORM2, me.Law([stats.norm(0.5, 1), stats.norm(1, 1.5)])]
     kwargs = {"budget": 2000, "rng": 11, "method": method, "sampling": "rqmc",
@@ -381,3 +381,21 @@ def test_tied_bound_is_the_smaller_of_the_lattice_step_and_the_iid_error():
     assert wide.stderr[0] == pytest.approx(iid)  # the i.i.d. error is the smaller
     for est in (narrow, wide):
         assert est.stderr[1] == pytest.approx(np.std([0.5, 0.7, 0.6], ddof=1) / np.sqrt(3))
+
+
+@pytest.mark.parametrize("method", ["mc", "mixture-mc"])
+def test_resumed_rqmc_perturbed_law_study_is_bit_identical(method):
+    pert = me.mean_shift_perturbations(NORM2, delta=0.5)
+    model = lambda x: smooth(x)[:, 0]  # noqa: E731  (one output)
+    kwargs = {"budget": 2000, "rng": 12, "method": method, "sampling": "rqmc",
+              "study_id": "pli"}
+    whole = me.perturbed_law_indices(model, NORM2, pert, **kwargs)
+    store = me.InMemoryStore()
+    crashing = Interrupting(model, limit=3)
+    with pytest.raises(KeyboardInterrupt):
+        me.perturbed_law_indices(crashing, NORM2, pert, store=store, **kwargs)
+    again = Interrupting(model)
+    resumed = me.perturbed_law_indices(again, NORM2, pert, store=store, **kwargs)
+    assert resumed.indices.tobytes() == whole.indices.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
