@@ -249,6 +249,10 @@ def test_resumed_pick_freeze_rqmc_is_bit_identical():
         assert resumed.indices(order)[1].tobytes() == whole.indices(order)[1].tobytes()
     # every run made before the crash was stored (the store takes chunks sized by wall time)
     assert 0 < crashing.runs and again.runs == whole.n_evaluations - crashing.runs
+    # the summary names the replicates' interval
+    dof = whole.diagnostics["dof"]
+    assert f"intervals: Student's t on {dof} degrees of freedom from {dof + 1} RQMC" \
+        in whole.summary()
 
 
 # ---------------------------------------------------------------------- one net (Sobol')

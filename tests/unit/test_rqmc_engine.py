@@ -183,6 +183,9 @@ def test_perturbed_law_rqmc_baselines_are_the_expectations_ones(method):
     _, high = pli.confidence_interval()
     assert np.allclose(high - pli.indices, stats.t.ppf(0.975, reps - 1) * pli.stderr)
     assert pli.n_evaluations == ref.n_evaluations <= 4000
+    assert f"intervals: Student's t on {reps - 1} degrees of freedom" in pli.summary()
+    iid = me.perturbed_law_indices(model, law, pert, budget=4000, rng=3, method=method)
+    assert "intervals" not in iid.summary()
 
 
 # ---------------------------------------------------------------------- bisection (issue 16)

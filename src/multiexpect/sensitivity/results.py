@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
-from ..sampling.rqmc import INTERVAL_NET_BLOCKS
+from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
 
@@ -194,7 +194,10 @@ class SobolResult(JsonResult):
                      f"intervals '{INTERVAL_NET_BLOCKS}': Student's t from the spread of its "
                      f"{self.diagnostics['blocks']} blocks (an empirical, mostly conservative "
                      f"rule)")
-        return f"{head}\n{format_table(header, rows)}"
+        table = format_table(header, rows)
+        line = "" if self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS \
+            else interval_line(self.diagnostics, level)
+        return "\n".join([head, table, *([line] if line else [])])
 
     @classmethod
     def from_dict(cls, data: dict) -> SobolResult:
@@ -301,5 +304,6 @@ class PerturbedLawResult(JsonResult):
                 f"(se {self.quantities_stderr[0]:.2g})")
         table = format_table(["perturbation", "Q", "index", "std. error",
                               f"{round(level * 100)}% interval"], rows)
-        return f"{head}\n{table}"
+        line = interval_line(self.diagnostics, level)
+        return "\n".join([head, table, *([line] if line else [])])
 
