@@ -92,27 +92,31 @@ baseline = "mc"
     assert "mc: intervals: Hartigan&#x27;s subset means of 15 RQMC replicates" in html
 
 
-def test_auto_expectations_study_gives_the_library_numbers(tmp_path, capsys):
-    """``sampling = "auto"``: the method runs the library's ``"auto"``, its baseline RQMC."""
-    extra = """
+@pytest.mark.parametrize("baseline", ["mc", "separate-is"])
+def test_auto_expectations_study_gives_the_library_numbers(tmp_path, capsys, baseline):
+    """``sampling = "auto"``: the method runs the library's ``"auto"``, its baseline RQMC
+    (``separate-is`` too: each quantity's final stage on replicates)."""
+    extra = f"""
 [expectations]
 budget = 4000
 moments = [1, 2]
 sampling = "auto"
-baseline = "mc"
+baseline = "{baseline}"
 """
     doc = run_study(tmp_path, capsys, extra)
     analysis = doc["analyses"][0]
     assert doc["settings"]["analyses"][0]["sampling"] == "auto"
     quantities = [me.Moment(0, 1), me.Moment(0, 2)]
     for record, method, sampling in ((analysis["main"], "aiscv", "auto"),
-                                     (analysis["baseline"], "mc", "rqmc")):
+                                     (analysis["baseline"], baseline, "rqmc")):
         result = me.expectations(deflection, cantilever_law(), budget=4000,
                                  quantities=quantities, method=method, rng=SEED,
                                  sampling=sampling)
         assert_same_numbers(record, result)
         assert record["result"]["diagnostics"].get("route") == result.diagnostics.get("route")
+        assert record["runs"]["spent"] == result.n_evaluations
     assert analysis["main"]["result"]["diagnostics"]["route"] in ("law-rqmc", "adaptive")
+    assert analysis["baseline"]["result"]["diagnostics"]["sampling"] == "rqmc"
 
 
 def test_auto_sobol_study_gives_the_library_numbers(tmp_path, capsys):
@@ -157,26 +161,6 @@ sampling = "rqmc"
     low, high = result.confidence_interval(0.95)["first"]
     assert [r["low"] for r in record["rows"]] == [float(v) for v in low]
     assert [r["high"] for r in record["rows"]] == [float(v) for v in high]
-
-
-def test_auto_study_with_a_separate_is_baseline_runs_it_on_rqmc(tmp_path, capsys):
-    """A baseline of ``sampling = "auto"`` runs ``"rqmc"``: ``separate-is`` too, each
-    quantity's final stage on replicates."""
-    extra = """
-[expectations]
-budget = 3000
-moments = [1, 2]
-sampling = "auto"
-baseline = "separate-is"
-"""
-    doc = run_study(tmp_path, capsys, extra)
-    record = doc["analyses"][0]["baseline"]
-    result = me.expectations(deflection, cantilever_law(), budget=3000,
-                             quantities=[me.Moment(0, 1), me.Moment(0, 2)],
-                             method="separate-is", rng=SEED, sampling="rqmc")
-    assert result.diagnostics["sampling"] == "rqmc" and result.diagnostics["dof"] >= 7
-    assert_same_numbers(record, result)
-    assert record["runs"]["spent"] == result.n_evaluations
 
 
 @pytest.mark.parametrize("method", ["mc", "mixture-mc"])
