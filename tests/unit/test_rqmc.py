@@ -162,12 +162,14 @@ def test_allocation_unbiased_on_nets():
     ({"sampling": "rqmc", "method": "mc", "replicates": 1}, "'replicates' must be an int >= 2"),
     ({"sampling": "rqmc", "method": "mc", "replicates": 2.5}, "'replicates'"),
     ({"sampling": "rqmc", "method": "mc", "budget": 7}, "too small for 8 RQMC replicates"),
+    ({"law": [NORM2, NORM2], "sampling": "rqmc", "method": "mc", "budget": 10},
+     "'budget // 2 laws' \\(5\\) is too small for 8 RQMC replicates"),
     ({"method": "mc", "replicates": 4}, "takes no options"),
 ])
 def test_bad_sampling_refused_before_any_run(kwargs, match):
-    kwargs = {"budget": 1000, **kwargs}
+    kwargs = {"budget": 1000, "law": NORM2, **kwargs}
     with pytest.raises(ValueError, match=match):
-        me.expectations(NeverRun(), NORM2, rng=1, **kwargs)
+        me.expectations(NeverRun(), rng=1, **kwargs)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

@@ -158,7 +158,8 @@ def crude_rqmc(laws: list, evaluate: Callable, *, budget: int, seed: int, replic
     mapped through law ``l`` is batch ``l R + r``.
     """
     n_laws = len(laws)
-    reps, n = replicate_plan(budget // n_laws, replicates)
+    reps, n = replicate_plan(budget // n_laws, replicates,
+                             "budget" if n_laws == 1 else f"budget // {n_laws} laws")
     nets = [normal_from_uniform(law_net(seed, r, n, laws[0].dim)) for r in range(reps)]
     problem = means = squares = span = None
     for l_index, law in enumerate(laws):
