@@ -149,7 +149,7 @@ def _draw_atom(atom: Atom, u: np.ndarray, problem) -> np.ndarray:
         if problem.space == "standard" and atom.law == 0:
             return normal
         return problem.to_working(problem.laws[atom.law].from_standard(normal))
-    chol = np.linalg.cholesky(atom.dist.cov)
+    chol = atom.dist.cholesky
     if isinstance(atom.dist, StudentT):
         return student_from_uniform(u[:, :d + 1], atom.dist.mean, chol, atom.dist.dof)
     return gaussian_from_normal(normal_from_uniform(u[:, :d]), atom.dist.mean, chol)
@@ -161,11 +161,10 @@ def replicate_points(atoms: list[Atom], counts: np.ndarray, used: list[int], pro
     ``max_m atom_dim`` coordinates and ``sum n_m`` points, atom ``m`` (in ``used`` order)
     on the next ``n_m`` consecutive points.
 
-    One net a replicate rather than one an atom: SciPy's ``qmc.Sobol`` costs about 0.5 ms to
-    set up, which with tens of atoms dominated the engine's own cost; every point of a
-    scrambled sequence is marginally uniform, so each atom's points are still marginally
-    ``g_m`` and each replicate exactly unbiased (the layout's effect on the variance is
-    measured in docs/benchmarks.md).
+    One net a replicate rather than one an atom, because a net's set-up is a fixed cost per
+    net; every point of a scrambled sequence is marginally uniform, so each atom's points
+    are still marginally ``g_m`` and each replicate exactly unbiased (the layout's cost and
+    variance are measured in docs/benchmarks.md, "One net a replicate").
     """
     width = max(atom_dim(atoms[m], problem.dim) for m in used)
     u = sobol_uniform(int(sum(counts[m] for m in used)), width, rng)

@@ -58,6 +58,12 @@ class LocationScale:
         self._half_logdet = float(np.sum(np.log(np.diag(self._chol))))
 
     @property
+    def cholesky(self) -> np.ndarray:
+        """``L``, the lower Cholesky factor of ``cov``: points ``mean + L z`` (the sampler's
+        and the RQMC draw's)."""
+        return self._chol
+
+    @property
     def whitening(self) -> np.ndarray:
         """``L^{-1}``, so that ``δ(z) = |L^{-1} (z - mean)|^2``."""
         return self._chol_inv
