@@ -181,6 +181,41 @@ def test_dead_worker_retried(tmp_path):
     np.testing.assert_array_equal(res.estimate, ref.estimate)
 
 
+class BreaksAtSecondSubmit:
+    """A process pool whose worker died while the chunks were being submitted: the first
+    chunk's future fails, the second submit raises (``ProcessPoolExecutor``'s race)."""
+
+    def __init__(self):
+        self.submits = 0
+
+    def submit(self, *args, **kwargs):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.submits += 1
+        if self.submits > 1:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        fut = Future()
+        fut.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_pool_broken_during_submission_loses_chunks_that_are_run_again():
+    ev = build_evaluate(point_model, vectorized=False, executor="processes", n_workers=2,
+                        retries=1, chunk_size=50)
+    try:
+        ev.runner._ensure_payload()
+        ev.runner._pool = BreaksAtSecondSubmit()  # recover() then starts a real pool
+        x = LAW2.sample(200, np.random.default_rng(1))
+        out = ev(x, 0)
+    finally:
+        ev.close()
+    np.testing.assert_array_equal(out, np.array([point_model(row) for row in x]))
+
+
 def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
     distributed = pytest.importorskip("distributed")
     law = tf.borehole_law()

@@ -34,6 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -428,19 +429,25 @@ class Runner:
             n_outputs: int | None = None
             ) -> Iterator[tuple[int, ChunkResult | BaseException]]:
         """Yield ``(chunk id, result)`` as chunks complete; ``result`` is the exception when
-        the executor lost the task (a dead worker). In-process, ``chunks`` is consumed one
-        chunk at a time, after the previous result was used (so it may size the next)."""
+        the executor lost the task (a dead worker), also when the process pool broke while
+        the chunks were being submitted (those chunks are yielded last, lost, for the
+        caller to run again). In-process, ``chunks`` is consumed one chunk at a time, after
+        the previous result was used (so it may size the next)."""
         if self.kind == "inline":
             for cid, x in chunks:
                 yield cid, run_chunk(self.model, x, self.pointwise, isolate, n_outputs)
             return
         pending = self._pending
         pending.clear()
+        unsent: list[tuple[int, BaseException]] = []
         if self.kind == "processes":
             pool = self._process_pool()
             for cid, x in chunks:
-                pending[pool.submit(_run_installed, self._key, x, self.pointwise,
-                                    isolate, n_outputs)] = cid
+                try:
+                    pending[pool.submit(_run_installed, self._key, x, self.pointwise,
+                                        isolate, n_outputs)] = cid
+                except BrokenProcessPool as exc:  # a worker died meanwhile
+                    unsent.append((cid, exc))
         else:
             shipment = self._shipment()
             for cid, x in chunks:
@@ -452,6 +459,7 @@ class Runner:
                 yield cid, fut.result()
             except Exception as exc:
                 yield cid, exc
+        yield from unsent
 
     def harvest(self) -> list[tuple[int, ChunkResult]]:
         """The chunks already finished but not yet yielded by :meth:`run` (after an
