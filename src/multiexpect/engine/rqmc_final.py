@@ -179,11 +179,26 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
     spent and the sums of its responses and controls (:class:`ControlSums`, None without
     controls); its responses go to ``kish``, its points to ``pooling``
     (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
-    setup, problem = state.setup, state.problem
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
     used = [m for m, k in enumerate(counts) if k]
-    z = replicate_points(atoms, counts, used, setup.sampling,
-                         batch_keys.final_replicate_generator(setup.seed, key))
+    z = replicate_points(atoms, counts, used, state.setup.sampling,
+                         batch_keys.final_replicate_generator(state.setup.seed, key))
+    n = z.shape[0]
+    summands, responses, controls, spent = _net_summands(
+        state, best, atoms, used, np.log(counts[used] / n), z, key, kish, pooling)
+    sums = None if controls is None else _control_sums(responses, controls)
+    return summands.mean(axis=0), spent, sums
+
+
+def _net_summands(state: EngineState, best, atoms: list[Atom], used: list[int],
+                  log_shares: np.ndarray, z: np.ndarray, key: int, kish: KishSize,
+                  pooling=None):
+    """Run the model at the working points ``z`` (batch ``key``), drawn from the mixture
+    ``ḡ = sum_m exp(log_shares_m) g_m`` of the atoms ``used`` (fitted atoms first); return
+    the ISCV summands with the kept ``β``, the responses ``phi f / ḡ``, the controls
+    ``g_k / ḡ - 1`` (None without them) and the runs spent. The responses go to ``kish``,
+    the points to ``pooling`` when given."""
+    setup, problem = state.setup, state.problem
     outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
     phi = problem.quantity_values(outputs)
     n = z.shape[0]
@@ -193,7 +208,7 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
         log_atoms[:, :len(fitted)] = batched_logpdfs([atoms[m].dist for m in fitted], z)
     for col, m in enumerate(used[len(fitted):], start=len(fitted)):
         log_atoms[:, col] = log_laws[:, atoms[m].law]
-    log_g = logsumexp_rows(log_atoms + np.log(counts[used] / n))
+    log_g = logsumexp_rows(log_atoms + log_shares)
     log_comp = None
     if best.stage != 0:
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
@@ -203,12 +218,16 @@ def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
         pooling.update(z, phi, log_laws, log_g, summands)
     responses = is_responses(phi, log_laws, log_g, problem.law_index)
     kish.update(responses)
-    sums = None
+    controls = None
     if log_comp is not None and best.beta is not None and best.beta.size:
         controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
-        sums = ControlSums(n, responses.sum(axis=0), controls.sum(axis=0),
-                            controls.T @ controls, controls.T @ responses)
-    return summands.mean(axis=0), spent, sums
+    return summands, responses, controls, spent
+
+
+def _control_sums(responses: np.ndarray, controls: np.ndarray) -> ControlSums:
+    """The :class:`ControlSums` of these points' responses and controls."""
+    return ControlSums(responses.shape[0], responses.sum(axis=0), controls.sum(axis=0),
+                       controls.T @ controls, controls.T @ responses)
 
 
 @dataclass(frozen=True)
@@ -222,20 +241,27 @@ class ControlSums:
     cr: np.ndarray
 
 
-def refit_leave_one_out(sums: list, mask: np.ndarray) -> np.ndarray:
-    """The replicate estimates ((R, J)) with replicate ``r``'s control coefficients fitted on
-    the other replicates' points (:func:`~multiexpect.estimators.control_variates.
-    regress_from_moments` with the cut-off :data:`REFIT_RCOND`):
-    ``Î_r = mean_r(r) - mean_r(c) β_{-r}^T``, exactly unbiased (``β_{-r}`` is independent
-    of replicate ``r``'s points and every control has mean 0)."""
-    total = [sum(getattr(s, k) for s in sums) for k in ("n", "r", "c", "cc", "cr")]
-    values = []
-    for own in sums:
-        n, s_r, s_c, s_cc, s_cr = (t - getattr(own, k)
-                                   for t, k in zip(total, ("n", "r", "c", "cc", "cr")))
-        beta = regress_from_moments(n, s_r, s_c, s_cc, s_cr, mask, REFIT_RCOND)
-        values.append(own.r / own.n - (own.c / own.n) @ beta.T)
-    return np.array(values)
+def refit_leave_one_out(sums: list, mask: np.ndarray, groups: list | None = None
+                        ) -> np.ndarray:
+    """The estimates ((len(sums), J)) of the point sets whose :class:`ControlSums` are
+    ``sums``, each with control coefficients fitted on the points of the *other* groups
+    (``groups[i]``: the group of ``sums[i]``; by default each set is its own group, the
+    replicates) by :func:`~multiexpect.estimators.control_variates.regress_from_moments`
+    with the cut-off :data:`REFIT_RCOND`: ``Î_i = mean_i(r) - mean_i(c) β_{-g(i)}^T``,
+    exactly unbiased when the groups are independent (``β_{-g}`` is then independent of
+    group ``g``'s points and every control has mean 0)."""
+    keys = ("n", "r", "c", "cc", "cr")
+    total = [sum(getattr(s, k) for s in sums) for k in keys]
+    if groups is None:
+        groups = list(range(len(sums)))
+    betas = {}
+    for g in dict.fromkeys(groups):
+        own = [s for s, h in zip(sums, groups) if h == g]
+        own = [getattr(own[0], k) if len(own) == 1 else sum(getattr(s, k) for s in own)
+               for k in keys]
+        betas[g] = regress_from_moments(*(t - o for t, o in zip(total, own)), mask,
+                                        REFIT_RCOND)
+    return np.array([s.r / s.n - (s.c / s.n) @ betas[g].T for s, g in zip(sums, groups)])
 
 
 def final_replicates(state: EngineState, best, n_final: int, replicates: int,
@@ -267,3 +293,4 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
     if REFIT_BETA and sums[0] is not None:
         values = refit_leave_one_out(sums, np.asarray(best.beta) != 0)
     return RqmcFinal(values, n, runs, counts.tolist(), kish.value)
+
