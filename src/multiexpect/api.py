@@ -26,8 +26,13 @@ from .problem import Problem
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
-from .sampling.rqmc import joined_record, replicates_for, resolve_sampling
-from .vocabulary import AUTO_EXPECTATION_METHODS, ENGINE_WEIGHTS, RQMC_EXPECTATION_METHODS
+from .sampling.rqmc import blocks_option, joined_record, replicates_for, resolve_sampling
+from .vocabulary import (
+    AUTO_EXPECTATION_METHODS,
+    ENGINE_WEIGHTS,
+    RQMC_EXPECTATION_METHODS,
+    RQMC_ONE_NET_EXPECTATION_METHODS,
+)
 from .vocabulary import EXPECTATION_METHODS as METHODS
 
 __all__ = ["METHODS", "expectations"]
@@ -84,24 +89,28 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         ``None`` (the default): ``"auto"`` for ``aiscv``, ``"mc"`` for the baselines and with
         ``keep_sample`` (:func:`~multiexpect.sampling.rqmc.default_sampling`); the result's
         ``settings`` record the resolved value when it is not ``"mc"``. ``"mc"``: i.i.d.
-        points. ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law) and
-        ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
+        points. ``"rqmc"``: randomised quasi-Monte Carlo for ``mc`` (separate RQMC per law)
+        and ``mixture-mc`` (mixture RQMC): ``R`` independent scrambled Sobol' nets (option
         ``replicates``: at least ``R``, 8 by default; see :mod:`multiexpect.sampling.rqmc`),
-        the estimate the mean of the replicate estimates, the standard error their spread, and
-        :meth:`~ExpectationResult.confidence_interval` Hartigan's subset-means interval of
-        the replicates (exact for symmetric replicates; Student's t on ``R - 1`` degrees of
-        freedom, ``diagnostics["dof"]``, outside 6-16 replicates). For ``aiscv`` the
-        adaptive stages stay i.i.d. and only the final stage is drawn as ``R`` replicates
-        of the frozen proposal, each component on its own consecutive points of the
-        replicate's net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled
-        with it (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite
-        degrees of freedom, ``diagnostics["interval"]`` says which). For ``separate-is`` each
-        quantity's study ends so, and the result's interval is Student's t on the smallest
-        of their degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot is drawn on
-        nets of the law and decides whether adaptation can pay; if not, the whole budget is
-        RQMC of the law (at least ``replicates`` nets, the replicates' intervals), else the
-        adaptation goes on as with ``"mc"``; ``diagnostics["route"]`` says which and
-        ``diagnostics["route_reason"]`` why (:mod:`multiexpect.engine.law_first`).
+        the estimate the mean of the replicate estimates, the standard error their spread,
+        and :meth:`~ExpectationResult.confidence_interval` Hartigan's subset-means interval
+        of the replicates (exact for symmetric replicates; Student's t on ``R - 1`` degrees
+        of freedom, ``diagnostics["dof"]``, outside 6-16 replicates). For ``aiscv`` the
+        adaptive stages stay i.i.d. and only the final stage is drawn as ``R`` replicates of
+        the frozen proposal, each component on its own consecutive points of the replicate's
+        net (:mod:`multiexpect.engine.rqmc_final`), the adaptive stages pooled with it
+        (:mod:`multiexpect.engine.rqmc_pooling`; Student's t on Welch–Satterthwaite degrees
+        of freedom, ``diagnostics["interval"]`` says which); ``replicates=1`` (with option
+        ``blocks``, default 16) spends the final stage on two long scrambled sequences
+        instead, more precise and with a conservative interval from their blocks
+        (``"net-blocks"``, :func:`~multiexpect.engine.rqmc_final.final_one_net`). For
+        ``separate-is`` each quantity's study ends so, and the result's interval is
+        Student's t on the smallest of their degrees of freedom. ``"auto"`` (``aiscv``
+        only): the pilot is drawn on nets of the law and decides whether adaptation can pay;
+        if not, the whole budget is RQMC of the law (at least ``replicates`` nets, the
+        replicates' intervals), else the adaptation goes on as with ``"mc"``;
+        ``diagnostics["route"]`` says which and ``diagnostics["route_reason"]`` why
+        (:mod:`multiexpect.engine.law_first`).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
@@ -135,7 +144,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     if keep_sample and sampling != "mc":
         raise ValueError(f"'keep_sample' needs sampling 'mc', got sampling {sampling!r}")
     replicates = replicates_for(sampling, method, RQMC_EXPECTATION_METHODS, options,
+                                one_net=RQMC_ONE_NET_EXPECTATION_METHODS,
                                 auto=AUTO_EXPECTATION_METHODS)
+    blocks = blocks_option(replicates, options)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
@@ -145,6 +156,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         names = qmap.names() if names is None else names
     if replicates is not None:  # an RQMC study is another study than its MC twin
         extra.update(sampling=sampling, replicates=replicates)
+    if blocks is not None:
+        extra["blocks"] = blocks
     prepared = prepare(
         model, dim=laws[0].dim, method=method, methods=METHODS, budget=budget, rng=rng,
         weights=weights, weight_names=ENGINE_WEIGHTS, options=options, evaluation=evaluation,
@@ -157,29 +170,31 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     if law_first:
         check_law_first(prepared.budget, replicates)
     else:
-        check_rqmc_final(prepared.budget, prepared.options, replicates)
+        check_rqmc_final(prepared.budget, prepared.options, replicates, blocks)
     with prepared.evaluation_context() as evaluate:
         if qmap is not None:
             evaluate = QuantityColumns(evaluate, qmap, scored=scored)
         scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
         result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
                              prepared.weights, prepared.options, names, prepared.settings,
-                             keep_sample, replicates, scored, law_first)
+                             keep_sample, replicates, scored, law_first, blocks)
     return scaled.unscale(result)
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
-                keep_sample=False, replicates=None, scored=False, law_first=False):
+                keep_sample=False, replicates=None, scored=False, law_first=False,
+                blocks=None):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
     version of the baseline ``mc`` or ``mixture-mc``, or aISCV's RQMC final stage, or with
-    ``law_first`` (``sampling="auto"``) its plan of nets of the law."""
+    ``law_first`` (``sampling="auto"``) its plan of nets of the law; ``blocks`` (with
+    ``replicates=1``) aISCV's one-net final stage."""
     if method == "aiscv":
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
-                         replicates=replicates, law_first=law_first)
+                         replicates=replicates, law_first=law_first, blocks=blocks)
         # the law route draws from the law (or the laws' mixture) only
         law_only = out.route is not None and out.route["route"] == LAW_ROUTE
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,

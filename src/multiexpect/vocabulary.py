@@ -6,7 +6,8 @@ The library's functions, the CLI's study files and the docs read them from here.
 __all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL_METHODS",
            "ENGINE_WEIGHTS",
            "EXPECTATION_METHODS",
-           "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
+           "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS",
+           "RQMC_ONE_NET_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
            "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
 
@@ -24,6 +25,7 @@ RQMC_SOBOL_METHODS = SOBOL_METHODS
 RQMC_PERTURBED_LAW_METHODS = PERTURBED_LAW_METHODS
 #: The methods that also take ``replicates=1``: one scrambled net of the whole budget.
 RQMC_ONE_NET_SOBOL_METHODS = ("pick-freeze",)
+RQMC_ONE_NET_EXPECTATION_METHODS = ("aiscv",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

@@ -136,7 +136,11 @@ def cases():
             ("rqmc/mixture-mc/laws", tf.cantilever_beam, laws5, 3000,
              {"method": "mixture-mc"}),
             ("rqmc/separate-is/laws", tf.cantilever_beam, laws5, 3000,
-             {"method": "separate-is"})):
+             {"method": "separate-is"}),
+            ("rqmc/aiscv-one-net/moments", gaussian_moments, normal1, 4000,
+             {"replicates": 1}),
+            ("rqmc/aiscv-one-net/laws", tf.cantilever_beam, laws5, 3000,
+             {"replicates": 1, "blocks": 8})):
         out.append((f"{name}/1", lambda f=model, law=law, b=budget, k=kwargs: me.expectations(
             f, law, budget=b, rng=1, sampling="rqmc", **k)))
     for method in ("aiscv", "pick-freeze"):

@@ -321,3 +321,26 @@ blocks = 8
     assert result.diagnostics["interval"] == "net-blocks" and result.diagnostics["dof"] == 7
     estimates = [float(v) for v in result.first_order] + [float(v) for v in result.total_order]
     assert [r["estimate"] for r in record["rows"]] == estimates
+
+
+def test_one_net_expectations_study_gives_the_library_numbers(tmp_path, capsys):
+    """aISCV's one-net final stage (``replicates = 1``) through the command: the library's
+    numbers, and the report names its interval."""
+    extra = f"""
+[expectations]
+budget = 4000
+moments = [1]
+exceedance = [{THRESHOLD}]
+sampling = "rqmc"
+[expectations.options]
+replicates = 1
+blocks = 8
+"""
+    doc = run_study(tmp_path, capsys, extra, report=True)
+    record = doc["analyses"][0]["main"]
+    result = me.expectations(deflection, cantilever_law(), budget=4000, quantities=QUANTITIES,
+                             rng=SEED, sampling="rqmc", replicates=1, blocks=8)
+    assert (result.diagnostics["blocks"], result.diagnostics["nets"]) == (8, 2)
+    assert_same_numbers(record, result)
+    assert record["result"]["diagnostics"]["dof"] == result.diagnostics["dof"]
+    assert "blocks of 2 scrambled nets" in (tmp_path / "r.html").read_text()

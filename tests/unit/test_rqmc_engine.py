@@ -8,7 +8,14 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.engine import AiscvOptions, Candidate, EngineSetup, init, stages
-from multiexpect.engine.rqmc_final import atoms_of, final_replicates, replicate_points
+from multiexpect.engine.rqmc_final import (
+    ONE_NET_NETS,
+    atoms_of,
+    final_one_net,
+    final_replicates,
+    one_net_points,
+    replicate_points,
+)
 from multiexpect.engine.rqmc_pooling import cross_fitted_stage
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
@@ -115,6 +122,76 @@ def test_rqmc_aiscv_pools_the_stages_with_welch_dof():
     assert np.all(res.stderr <= alone.stderr)
 
 
+def test_one_net_final_stage_is_exactly_unbiased():
+    """The one-net form on the frozen proposal with unequal weights, 400 studies of two
+    sequences of 16 points: every block's estimate, its coefficients fitted on the other
+    sequence, within 4 standard errors of the exact moments."""
+    law = me.Law([stats.norm(0, 1)])
+    opts = AiscvOptions(batch_size=10, pilot_size=10, adaptation_cap=10, pilot_hits=0)
+    values = []
+    for seed in range(400):
+        setup = EngineSetup.build([law], _moments, budget=42, seed=seed, options=opts)
+        out = final_one_net(init(setup), _frozen_candidate(setup), 32, 4)
+        assert out.values.shape == (4, 2) and out.points_per_replicate == 8
+        assert sum(out.allocation) == 32 and out.blocks == 4
+        values.append(out.values.mean(axis=0))
+    values = np.array(values)
+    z = (values.mean(axis=0) - MOMENTS) / (values.std(axis=0, ddof=1) / np.sqrt(len(values)))
+    assert np.all(np.abs(z) < 4), z
+
+
+def test_one_net_points_pick_the_atom_by_the_last_coordinate():
+    """One sequence of ``d + 2`` coordinates (the Student t's ``d + 1`` and the pick): the
+    last coordinate below 0.63 picks the Gaussian, then the t up to 0.70, then the law."""
+    law = me.Law([stats.norm(0, 1)])
+    setup = EngineSetup.build([law], _moments, budget=40, seed=3)
+    atoms = atoms_of(_frozen_candidate(setup).proposal, 1, law_kept=False)
+    z, pick = one_net_points(atoms, 64, setup.sampling, np.random.default_rng(7))
+    u = sobol_uniform(64, 3, np.random.default_rng(7))
+    assert np.array_equal(pick, np.searchsorted([0.63, 0.70, 1.0], u[:, 2], side="right"))
+    gauss = pick == 0
+    assert np.array_equal(z[gauss, 0], 1.5 + np.sqrt(0.5) * stats.norm.ppf(u[gauss, 0]))
+    assert np.allclose(z[pick == 2, 0], stats.norm.ppf(u[pick == 2, 0]))
+
+
+def test_rqmc_aiscv_one_net_says_which_interval():
+    res = me.expectations(smooth, NORM2, budget=3000, rng=5, sampling="rqmc", replicates=1,
+                          pool_adaptive=False)
+    diag = res.diagnostics
+    assert (diag["interval"], diag["dof"], diag["blocks"]) == ("net-blocks", 15, 16)
+    assert (diag["replicates"], diag["nets"]) == (1, ONE_NET_NETS)
+    assert diag["replicate_values"] is None and res.settings["blocks"] == 16
+    assert res.n_evaluations <= 3000
+    assert sum(diag["allocation"]) == 16 * diag["points_per_block"]
+    _, high = res.confidence_interval(0.9)
+    assert np.allclose(high - res.estimate, stats.t.ppf(0.95, 15) * res.stderr)
+    assert "blocks of 2 scrambled nets" in res.summary()
+    pooled = me.expectations(smooth, NORM2, budget=3000, rng=5, sampling="rqmc",
+                             replicates=1, blocks=8)
+    assert pooled.diagnostics["interval"] == INTERVAL_POOLED
+    assert pooled.diagnostics["dof"] >= 7 and pooled.diagnostics["blocks"] == 8
+    assert "blocks of 2 scrambled nets" in pooled.summary()
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"blocks": 8}, "'blocks'"),                                   # without replicates=1
+    ({"replicates": 1, "blocks": 6}, "'blocks'"),                  # not a power of 2
+    ({"replicates": 1, "blocks": 1024, "budget": 2000}, "'blocks'"),  # too many
+    ({"replicates": 1, "method": "mc"}, "'replicates'"),           # aiscv only
+])
+def test_one_net_refuses_bad_blocks_before_any_run(kwargs, named):
+    calls = []
+
+    def model(x):
+        calls.append(len(x))
+        return smooth(x)
+
+    args = {"budget": 3000, "rng": 1, "sampling": "rqmc", **kwargs}
+    with pytest.raises(ValueError, match=named):
+        me.expectations(model, NORM2, **args)
+    assert calls == []
+
+
 def test_cross_fitted_stage_is_exactly_unbiased():
     """Stage 1's cross-fitted ISCV mean over 300 studies: within 4 of its standard errors of
     the exact moments (its proposal and control coefficients were fitted elsewhere)."""
@@ -132,10 +209,12 @@ def test_cross_fitted_stage_is_exactly_unbiased():
     assert np.all(np.abs(z) < 4), z
 
 
-@pytest.mark.parametrize("limit", [2, 6])  # in the adaptive stages; in the final replicates
-def test_resumed_rqmc_aiscv_study_is_bit_identical(limit):
+@pytest.mark.parametrize(("limit", "replicates"), [(2, 4), (6, 4), (6, 1)])
+def test_resumed_rqmc_aiscv_study_is_bit_identical(limit, replicates):
+    """Interrupted in the adaptive stages (2) or in the final stage (6: a replicate, or the
+    second sequence of the one-net form)."""
     laws = [NORM2, me.Law([stats.norm(0.5, 1), stats.norm(1, 1.5)])]
-    kwargs = {"budget": 3000, "rng": 11, "sampling": "rqmc", "replicates": 4,
+    kwargs = {"budget": 3000, "rng": 11, "sampling": "rqmc", "replicates": replicates,
               "study_id": "rqmc-aiscv"}
     whole = me.expectations(smooth, laws, **kwargs)
     store = me.InMemoryStore()

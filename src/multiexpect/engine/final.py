@@ -22,10 +22,10 @@ from ..estimators.importance import (
     iscv_summands,
 )
 from ..estimators.pooling import StagePooling
-from ..sampling.rqmc import INTERVAL_POOLED
+from ..sampling.rqmc import INTERVAL_NET_BLOCKS, INTERVAL_POOLED, ONE_NET
 from .pilot import run_model
 from .result import EngineResult
-from .rqmc_final import RqmcFinal, final_replicates
+from .rqmc_final import ONE_NET_NETS, RqmcFinal, final_one_net, final_replicates
 from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
 from .select import select
@@ -77,12 +77,13 @@ def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -
 
 
 def final(state: EngineState, keep_sample: bool = False,
-          replicates: int | None = None) -> EngineResult:
+          replicates: int | None = None, blocks: int | None = None) -> EngineResult:
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
     (:mod:`.rqmc_final`), pooled with the adaptive stages (:mod:`.rqmc_pooling`);
-    ``keep_sample`` is then refused.
+    ``replicates=1`` with ``blocks``: the one-net form
+    (:func:`~.rqmc_final.final_one_net`); ``keep_sample`` is then refused.
 
     Raises
     ------
@@ -104,7 +105,8 @@ def final(state: EngineState, keep_sample: bool = False,
         rule = pooling_rule(state, selection)
         stages = pooled_stages(state, selection, rule)
         pooling = RqmcStagePooling(state, stages) if stages else None
-        out = final_replicates(state, best, n_final, replicates, pooling)
+        out = (final_one_net(state, best, n_final, blocks, pooling) if blocks is not None
+               else final_replicates(state, best, n_final, replicates, pooling))
         return replace(_rqmc_result(state, selection, out, rule, pooling),
                        points_not_run=_not_run(
                            state, out.values.shape[0] * out.points_per_replicate - out.runs),
@@ -290,6 +292,11 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
               "covariance": out.covariance(), "n_pooled": 0, "pooled_stages": [],
               "pooled_lambdas": []}
     record = est.record()  # the replicates' interval, its inputs
+    layout = {"replicates": reps, "points_per_replicate": out.points_per_replicate}
+    if out.blocks is not None:  # the one-net form: the blocks' spread, Student's t
+        record.update(interval=INTERVAL_NET_BLOCKS, replicate_values=None)
+        layout = {"replicates": ONE_NET, "blocks": out.blocks, "nets": ONE_NET_NETS,
+                  "points_per_block": out.points_per_replicate}
     if pooling is not None:
         comb = pooling.combine(out.values, rule.tie, rule.quantities)
         joined = np.any(comb["lambdas"][:-1] > 0, axis=1)
@@ -309,6 +316,4 @@ def _rqmc_result(state: EngineState, selection: Selection, out: RqmcFinal,
         pilot_estimate=state.pilot_estimate,
         selection_scores=None if selection.scores is None else list(selection.scores),
         chosen=best, final_sample=None,
-        rqmc={"sampling": "rqmc", **record, "replicates": reps,
-              "points_per_replicate": out.points_per_replicate,
-              "allocation": out.allocation})
+        rqmc={"sampling": "rqmc", **record, **layout, "allocation": out.allocation})

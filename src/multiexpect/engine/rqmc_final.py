@@ -29,6 +29,10 @@ Each replicate's control coefficients are refitted on the other replicates' poin
 stages join the estimate in :mod:`.rqmc_pooling` (cross-fitted ISCV means, inverse-variance
 weights, Welch–Satterthwaite degrees of freedom); ``pool_adaptive=False`` keeps the final
 stage alone.
+
+The one-net form (``replicates=1``, :func:`final_one_net`) spends the final budget on two
+long sequences whose last coordinate picks the atom, cut into blocks for a conservative
+interval (``"net-blocks"``), each sequence's coefficients fitted on the other's points.
 """
 
 from __future__ import annotations
@@ -56,9 +60,9 @@ from .pilot import run_model
 from .sample import component_logpdfs
 from .state import EngineState
 
-__all__ = ["REFIT_BETA", "REFIT_RCOND", "Atom", "ControlSums", "RqmcFinal", "atom_dim",
-           "atoms_of", "check_rqmc_final", "final_replicates", "refit_leave_one_out",
-           "replicate_points"]
+__all__ = ["ONE_NET_NETS", "REFIT_BETA", "REFIT_RCOND", "Atom", "ControlSums", "RqmcFinal",
+           "atom_dim", "atoms_of", "check_rqmc_final", "final_one_net", "final_replicates",
+           "one_net_points", "refit_leave_one_out", "replicate_points"]
 
 #: Each replicate's control coefficients refitted on the other replicates' points
 #: (:func:`refit_leave_one_out`) rather than the kept ``β`` of the last adaptive batch.
@@ -69,6 +73,12 @@ REFIT_BETA = True
 #: combination turns the nets' small errors into skewed, heavy-tailed replicates, so the
 #: replicates' spread understates the error (docs/benchmarks.md, "One net a replicate").
 REFIT_RCOND = 1e-2
+#: Independent scrambled sequences of the one-net final stage (``replicates=1``,
+#: :func:`final_one_net`): two, so that each one's control coefficients are fitted on the
+#: other's points and every estimate stays exactly unbiased (fitted on the other blocks of
+#: the same sequence they were biased by 0.15 of their standard deviation on the Gaussian
+#: moments, docs/benchmarks.md).
+ONE_NET_NETS = 2
 
 
 @dataclass(frozen=True)
@@ -86,13 +96,16 @@ class Atom:
 class RqmcFinal:
     """The replicate estimates ``Î_r`` ((R, J)), points per replicate, runs spent, the
     allocation to the atoms and each quantity's effective points over every replicate
-    (:mod:`~multiexpect.estimators.effective_size`)."""
+    (:mod:`~multiexpect.estimators.effective_size`); in the one-net form
+    (:func:`final_one_net`, ``blocks`` set) the rows are the blocks' estimates and the
+    points those of a block."""
 
     values: np.ndarray
     points_per_replicate: int
     runs: int
     allocation: list
     effective_points: np.ndarray
+    blocks: int | None = None
 
     def estimate(self):
         """:class:`~multiexpect.sampling.rqmc.ReplicateEstimate` of the replicates."""
@@ -104,13 +117,20 @@ class RqmcFinal:
         return np.atleast_2d(np.cov(self.values, rowvar=False)) / reps
 
 
-def check_rqmc_final(budget: int, opts, replicates: int | None) -> None:
+def check_rqmc_final(budget: int, opts, replicates: int | None,
+                     blocks: int | None = None) -> None:
     """Before any run: the final stage (at least ``budget - adaptation_cap`` runs) gives
-    every RQMC replicate at least 2 points, else a ValueError naming ``replicates``."""
+    every RQMC replicate (every block of the one-net form: ``blocks`` given) at least 2
+    points, else a ValueError naming ``replicates`` (``blocks``)."""
     if replicates is None or opts is None:
         return
     left = budget - opts.adaptation_cap
-    if left < 2 * replicates:
+    if blocks is not None and left < 2 * blocks:
+        raise ValueError(
+            f"'blocks' ({blocks}) is too many for the final stage of at least {left} runs "
+            f"('budget' {budget} - 'adaptation_cap' {opts.adaptation_cap}): each block of "
+            f"the one RQMC net needs at least 2 points")
+    if blocks is None and left < 2 * replicates:
         raise ValueError(
             f"'replicates' ({replicates}) is too many for the final stage of at least {left} "
             f"runs ('budget' {budget} - 'adaptation_cap' {opts.adaptation_cap}): each RQMC "
@@ -294,3 +314,71 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
         values = refit_leave_one_out(sums, np.asarray(best.beta) != 0)
     return RqmcFinal(values, n, runs, counts.tolist(), kish.value)
 
+
+def one_net_points(atoms: list[Atom], n: int, problem, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` working-space points of one scrambled Sobol' sequence of ``max_m atom_dim + 1``
+    coordinates, its last one picking the atom by the cumulative weights ``a_m``: every
+    point is marginally ``ḡ = sum_m a_m g_m`` exactly, and every block of consecutive points
+    holds the atoms in about their shares. Returns the points and each one's atom."""
+    weights = np.array([a.weight for a in atoms], dtype=float)
+    width = max(atom_dim(a, problem.dim) for a in atoms) + 1
+    u = sobol_uniform(n, width, rng)
+    cum = np.cumsum(weights / weights.sum())
+    pick = np.minimum(np.searchsorted(cum, u[:, -1], side="right"), len(atoms) - 1)
+    z = np.empty((n, problem.dim))
+    for m in np.unique(pick):
+        rows = pick == m
+        z[rows] = _draw_atom(atoms[m], u[rows], problem)
+    return z, pick
+
+
+def final_one_net(state: EngineState, best, n_final: int, blocks: int,
+                  pooling=None) -> RqmcFinal:
+    """The one-net final stage (``replicates=1``): :data:`ONE_NET_NETS` independent scrambled
+    sequences (batches :func:`~multiexpect.batch_keys.final_replicate` 0, 1) of
+    ``n_final // blocks * blocks / 2`` points each (:func:`one_net_points`, weighed by the
+    nominal mixture ``ḡ``), each cut into ``blocks / 2`` blocks of consecutive points; the
+    estimate is the mean of all points, its covariance the blocks' over ``blocks``
+    (``"net-blocks"``), each sequence's control coefficients fitted on the other's points
+    (:func:`refit_leave_one_out` by sequence: exactly unbiased).
+
+    The blocks' spread sees only what the whole sequence cancels (docs/method.md, "One
+    net"): conservative where the nets beat their blocks, which is where this form wins
+    (fewer, longer sequences: an integrand whose RQMC variance falls like ``n^-a`` gains
+    ``(R / 2)^(a - 1)`` over ``R`` replicates).
+    """
+    setup, problem = state.setup, state.problem
+    per_net = blocks // ONE_NET_NETS
+    size = n_final // blocks
+    if size < 2:
+        raise ValueError(
+            f"'budget' leaves {n_final} runs for the final stage: too few for one RQMC net "
+            f"of {blocks} blocks of at least 2 points; lower 'blocks' or 'adaptation_cap', "
+            f"or raise 'budget'")
+    atoms = atoms_of(best.proposal, len(setup.laws), best.stage == 0)
+    used = [m for m, a in enumerate(atoms) if a.weight > 0]
+    atoms = [atoms[m] for m in used]
+    log_shares = np.log(np.array([a.weight for a in atoms]) / sum(a.weight for a in atoms))
+    every = list(range(len(atoms)))
+    kish = KishSize(problem.n_quantities)
+    values, sums, groups, runs = [], [], [], 0
+    counts = np.zeros(len(atoms), dtype=int)
+    for net in range(ONE_NET_NETS):
+        key = batch_keys.final_replicate(state.sample.n_stages, net)
+        z, pick = one_net_points(atoms, size * per_net, setup.sampling,
+                                 batch_keys.final_replicate_generator(setup.seed, key))
+        counts += np.bincount(pick, minlength=len(atoms))
+        summands, responses, controls, spent = _net_summands(
+            state, best, atoms, every, log_shares, z, key, kish, pooling)
+        runs += spent
+        values.extend(summands.reshape(per_net, size, -1).mean(axis=1))
+        if controls is not None:
+            sums.extend(_control_sums(responses[b * size:(b + 1) * size],
+                                      controls[b * size:(b + 1) * size])
+                        for b in range(per_net))
+            groups.extend([net] * per_net)
+    values = np.array(values)
+    if REFIT_BETA and sums:
+        values = refit_leave_one_out(sums, np.asarray(best.beta) != 0, groups)
+    return RqmcFinal(values, size, runs, counts.tolist(), kish.value, blocks)

@@ -35,7 +35,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                options: AiscvOptions | None = None, names=None, keep_sample: bool = False,
                observe: Callable[[Stage], None] | None = None,
                scored: bool = False, replicates: int | None = None,
-               law_first: bool = False) -> EngineResult:
+               law_first: bool = False, blocks: int | None = None) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -45,6 +45,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     (:mod:`multiexpect.engine.rqmc_final`); with ``law_first`` (``sampling="auto"``) the
     pilot is drawn on nets of the law and decides whether adaptation can pay, else the
     budget is spent on ``replicates`` or more nets of the law (:mod:`.law_first`).
+    ``blocks`` (with ``replicates=1``): the final stage's one-net form.
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored)
@@ -54,7 +55,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
             observe(stage)
-    return final(last, keep_sample=keep_sample, replicates=replicates)
+    return final(last, keep_sample=keep_sample, replicates=replicates, blocks=blocks)
 
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool

@@ -89,6 +89,7 @@ __all__ = [
     "ReplicateEstimate",
     "allocate",
     "block_estimate",
+    "blocks_option",
     "check_blocks",
     "check_replicates",
     "check_sampling",
@@ -188,6 +189,18 @@ def check_blocks(blocks) -> int:
         raise ValueError(f"'blocks' must be a power of 2 >= 4 (sub-nets of the one RQMC "
                          f"net), got {blocks!r}")
     return int(blocks)
+
+
+def blocks_option(replicates: int | None, options: dict) -> int | None:
+    """The blocks of the one net (popped from ``options``, :func:`check_blocks`) when
+    ``replicates`` is 1, else None; a ValueError when ``blocks`` is given without
+    ``replicates=1``."""
+    if replicates == ONE_NET:
+        return check_blocks(options.pop("blocks", None))
+    if "blocks" in options:
+        raise ValueError(f"'blocks' needs sampling='rqmc' and replicates=1 (one net), got "
+                         f"replicates={replicates!r}")
+    return None
 
 
 def replicates_for(sampling, method: str, supported: tuple[str, ...], options: dict,
@@ -375,8 +388,11 @@ def describe_interval(diagnostics: dict, level: float = 0.95) -> str:
     they give ``R = dof + 1`` replicates an interval at ``level`` (Student's t otherwise, as
     :meth:`~multiexpect.results.ExpectationResult.confidence_interval` does)."""
     kind, dof = diagnostics.get("interval"), diagnostics.get("dof")
-    replicates = diagnostics.get("replicates")
+    replicates, nets = diagnostics.get("replicates"), diagnostics.get("nets")
     reps = f"{replicates} RQMC replicates" if replicates else "RQMC replicates"
+    net = "one scrambled net" if not nets or nets == 1 else f"{nets} scrambled nets"
+    if diagnostics.get("blocks"):
+        reps = f"the blocks of {net}"
     if kind == INTERVAL_SUBSET_MEANS:
         if dof is None or subset_means_apply(dof + 1, level):
             return f"Hartigan's subset means of {reps}, exact for symmetric replicates"
@@ -389,7 +405,7 @@ def describe_interval(diagnostics: dict, level: float = 0.95) -> str:
         return f"Student's t on Welch's {dof:.3g} degrees of freedom, {reps} pooled with " \
                f"the adaptive stages"
     if kind == INTERVAL_NET_BLOCKS:
-        return f"Student's t on {dof:g} degrees of freedom from the blocks of one scrambled net"
+        return f"Student's t on {dof:g} degrees of freedom from the blocks of {net}"
     return ""
 
 

@@ -92,7 +92,7 @@ from ..sampling.rqmc import (
     INTERVAL_REPLICATES,
     ONE_NET,
     block_estimate,
-    check_blocks,
+    blocks_option,
     index_diagnostics,
     normal_from_uniform,
     one_net_plan,
@@ -468,7 +468,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options,
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
     law_first = sampling == "auto"
-    blocks = _blocks_option(replicates, options)
+    blocks = blocks_option(replicates, options)
     layout = PickFreezeLayout(law.dim, orders, one_net=blocks is not None)
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
@@ -629,17 +629,6 @@ def _law_route_moments(wrapper, replicates: int) -> tuple[np.ndarray, np.ndarray
         raise RuntimeError(f"the law route ran {means.shape[0]} batches for {replicates} "
                            f"replicates")
     return _replicate_moments(means)
-
-
-def _blocks_option(replicates: int | None, options: dict) -> int | None:
-    """The blocks of the one net (popped from ``options``) when ``replicates`` is 1, else
-    None; a ValueError when ``blocks`` is given without ``replicates=1``."""
-    if replicates == ONE_NET:
-        return check_blocks(options.pop("blocks", None))
-    if "blocks" in options:
-        raise ValueError(f"'blocks' needs sampling='rqmc' and replicates=1 (one net), got "
-                         f"replicates={replicates!r}")
-    return None
 
 
 def _run_pick_freeze_net(wrapper, layout, points, seed, blocks):
