@@ -7,7 +7,8 @@ __all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL
            "ENGINE_WEIGHTS",
            "EXPECTATION_METHODS",
            "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS",
-           "RQMC_ONE_NET_EXPECTATION_METHODS", "RQMC_ONE_NET_SOBOL_METHODS",
+           "RQMC_ONE_NET_EXPECTATION_METHODS", "RQMC_ONE_NET_PERTURBED_LAW_METHODS",
+           "RQMC_ONE_NET_SOBOL_METHODS",
            "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
 
@@ -23,9 +24,11 @@ PERTURBED_LAW_METHODS = ("aiscv", "mixture-mc", "mc")
 RQMC_EXPECTATION_METHODS = EXPECTATION_METHODS
 RQMC_SOBOL_METHODS = SOBOL_METHODS
 RQMC_PERTURBED_LAW_METHODS = PERTURBED_LAW_METHODS
-#: The methods that also take ``replicates=1``: one scrambled net of the whole budget.
-RQMC_ONE_NET_SOBOL_METHODS = ("pick-freeze",)
+#: The methods that also take ``replicates=1``: one scrambled net of the whole budget
+#: (pick-freeze), or aISCV's final stage on two long sequences (``engine/rqmc_final.py``).
+RQMC_ONE_NET_SOBOL_METHODS = ("aiscv", "pick-freeze")
 RQMC_ONE_NET_EXPECTATION_METHODS = ("aiscv",)
+RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

@@ -148,6 +148,14 @@ def cases():
                     lambda m=method: me.sobol_indices(tf.ishigami, ishi, budget=5000,
                                                       orders=("first", "total"), method=m,
                                                       rng=1, sampling="rqmc")))
+    out.append(("rqmc/sobol/aiscv-one-net/first+total/1",
+                lambda: me.sobol_indices(tf.ishigami, ishi, budget=5000,
+                                         orders=("first", "total"), rng=1, sampling="rqmc",
+                                         replicates=1)))
+    out.append(("rqmc/perturbed/aiscv-one-net/mean",
+                lambda: me.perturbed_law_indices(one_output, law2, shifted, budget=3000, rng=1,
+                                                 quantity="mean", sampling="rqmc",
+                                                 replicates=1, blocks=8)))
     out.append(("rqmc/perturbed/mc/mean",
                 lambda: me.perturbed_law_indices(one_output, law2, shifted, budget=3000, rng=1,
                                                  method="mc", quantity="mean",

@@ -283,7 +283,8 @@ def test_replicates_and_blocks_checks():
     ({"replicates": 1, "blocks": 32, "budget": 5 * 63}, "too small for one RQMC net of 32"),
     ({"replicates": 1, "blocks": 3}, "'blocks' must be a power of 2"),
     ({"blocks": 8}, "'blocks' needs sampling='rqmc' and replicates=1"),
-    ({"replicates": 1, "method": "aiscv"}, "'replicates' must be an int >= 2"),
+    ({"replicates": 1, "method": "aiscv", "blocks": 4096},
+     "'blocks' \\(4096\\) is too many for the final stage"),
 ])
 def test_bad_one_net_refused_before_any_run(kwargs, match):
     kwargs = {"budget": 5000, "method": "pick-freeze", "sampling": "rqmc", **kwargs}

@@ -228,15 +228,20 @@ def test_resumed_rqmc_aiscv_study_is_bit_identical(limit, replicates):
     assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
 
 
-def test_sobol_and_perturbed_law_indices_take_rqmc_aiscv():
+@pytest.mark.parametrize("replicates", [4, 1])  # replicates; the one-net final stage
+def test_sobol_and_perturbed_law_indices_take_rqmc_aiscv(replicates):
     law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
     sob = me.sobol_indices(lambda x: x[:, 0] + 0.5 * x[:, 1], law, budget=4000, rng=1,
-                           sampling="rqmc", replicates=4)
-    # the final replicates pooled with the adaptive stages: Welch's dof, at least R - 1
-    assert sob.diagnostics["dof"] >= 3 and sob.diagnostics["sampling"] == "rqmc"
+                           sampling="rqmc", replicates=replicates)
+    # the final replicates (or blocks) pooled with the adaptive stages: Welch's dof, at
+    # least R - 1 (B - 1)
+    floor = 3 if replicates > 1 else 15
+    assert sob.diagnostics["dof"] >= floor and sob.diagnostics["sampling"] == "rqmc"
+    assert ("blocks of 2 scrambled nets" in sob.summary()) == (replicates == 1)
     pert = me.mean_shift_perturbations(law, delta=0.5)
     pli = me.perturbed_law_indices(lambda x: 3 + x[:, 0] + 0.2 * x[:, 1], law, pert,
-                                   budget=4000, rng=0, sampling="rqmc", replicates=4)
+                                   budget=4000, rng=0, sampling="rqmc",
+                                   replicates=replicates)
     dof = pli.diagnostics["dof"]
     assert dof >= 3
     _, high = pli.confidence_interval()

@@ -45,9 +45,15 @@ from ..interop import as_law, as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
 from ..problem import Problem
-from ..sampling.rqmc import index_diagnostics, replicates_for, resolve_sampling
+from ..sampling.rqmc import (
+    blocks_option,
+    index_diagnostics,
+    replicates_for,
+    resolve_sampling,
+)
 from ..vocabulary import (
     AUTO_PERTURBED_LAW_METHODS,
+    RQMC_ONE_NET_PERTURBED_LAW_METHODS,
     RQMC_PERTURBED_LAW_METHODS,
     SENSITIVITY_WEIGHTS,
 )
@@ -277,7 +283,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         ``"rqmc"``: ``R`` independently scrambled Sobol' nets (option ``replicates``, 8 by
         default), intervals Student's t on ``R - 1`` degrees of freedom (the delta method on
         the replicates' covariance): for ``aiscv`` the final stage's replicates of the
-        frozen proposal (:mod:`multiexpect.engine.rqmc_final`), for ``mixture-mc`` each
+        frozen proposal (:mod:`multiexpect.engine.rqmc_final`; with ``replicates=1`` two
+        long sequences cut into ``blocks``, as for :func:`~multiexpect.expectations`), for
+        ``mixture-mc`` each
         net cut into one block per law (mixture RQMC), for ``mc`` every law on the same
         nets (separate RQMC; :mod:`multiexpect.estimators.monte_carlo`). ``"auto"``
         (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that mixture
@@ -313,7 +321,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     kind, threshold = _check_quantity(quantity)
     sampling = resolve_sampling(sampling, method)
     replicates = replicates_for(sampling, method, RQMC_PERTURBED_LAW_METHODS, options,
+                                one_net=RQMC_ONE_NET_PERTURBED_LAW_METHODS,
                                 auto=AUTO_PERTURBED_LAW_METHODS)
+    blocks = blocks_option(replicates, options)
     law_first = sampling == "auto"
     if form not in FORMS:
         raise ValueError(f"'form' must be one of {FORMS}, got {form!r}")
@@ -328,7 +338,8 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         vectorized=vectorized, scalar_for="perturbed-law indices",
         settings={"analysis": "perturbed-laws", "quantity": quantity_name, "form": form,
                   "laws": [describe_law(lw) for lw in laws]}
-        | ({} if replicates is None else {"sampling": sampling, "replicates": replicates}),
+        | ({} if replicates is None else {"sampling": sampling, "replicates": replicates})
+        | ({} if blocks is None else {"blocks": blocks}),
         min_budget=2 * n_laws if method == "mc" else 2,
         budget_need=f"must give at least 2 runs to each of {n_laws} laws for method 'mc'"
         if method == "mc" else None)
@@ -339,7 +350,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     if law_first:
         check_law_first(budget, replicates)
     else:
-        check_rqmc_final(budget, opts, replicates)
+        check_rqmc_final(budget, opts, replicates, blocks)
 
     with prepared.evaluation_context() as counter:
         wrapper = _QuantityModel(counter, kind, threshold)
@@ -348,7 +359,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                 and weights == "delta" else weights
             out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
                              options=opts, names=names, replicates=replicates,
-                             law_first=law_first)
+                             law_first=law_first, blocks=blocks)
             q = np.asarray(out.estimate, dtype=float)
             cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
             diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),

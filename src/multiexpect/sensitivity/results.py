@@ -189,14 +189,16 @@ class SobolResult(JsonResult):
                 f"{self.budget} model runs\n"
                 f"output mean {self.mean:.6g} (se {self.mean_stderr:.2g}), "
                 f"variance {self.variance:.6g} (se {self.variance_stderr:.2g})")
-        if self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS:
+        # pick-freeze on one net: its own line (aISCV's one-net final stage: the usual one)
+        one_net = self.method == "pick-freeze" \
+            and self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS
+        if one_net:
             head += (f"\none scrambled net of {self.diagnostics['points_per_replicate']} points; "
                      f"intervals '{INTERVAL_NET_BLOCKS}': Student's t from the spread of its "
                      f"{self.diagnostics['blocks']} blocks (an empirical, mostly conservative "
                      f"rule)")
         table = format_table(header, rows)
-        line = "" if self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS \
-            else interval_line(self.diagnostics, level)
+        line = "" if one_net else interval_line(self.diagnostics, level)
         return "\n".join([head, table, *([line] if line else [])])
 
     @classmethod

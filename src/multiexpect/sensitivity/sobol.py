@@ -424,8 +424,10 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         is the spread of its ``blocks`` consecutive sub-nets (option ``blocks``, 16 by
         default; ``diagnostics["interval"]`` says which kind); for
         ``aiscv`` the adaptive stages stay i.i.d. and the final stage is ``R`` (exactly)
-        replicates of the frozen proposal (:mod:`multiexpect.engine.rqmc_final`); intervals
-        Student's t on ``R - 1`` degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot
+        replicates of the frozen proposal (:mod:`multiexpect.engine.rqmc_final`; with
+        ``replicates=1``, two long sequences cut into ``blocks``, as for
+        :func:`~multiexpect.expectations`); intervals Student's t on ``R - 1`` (``B - 1``)
+        degrees of freedom. ``"auto"`` (``aiscv`` only): the pilot
         is drawn on scrambled nets of the ``2d``-dimensional pick-freeze law and decides, as
         for :func:`~multiexpect.expectations`, between RQMC pick-freeze of the law over the
         whole budget and adaptation (:mod:`multiexpect.engine.law_first`;
@@ -469,7 +471,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
     law_first = sampling == "auto"
     blocks = blocks_option(replicates, options)
-    layout = PickFreezeLayout(law.dim, orders, one_net=blocks is not None)
+    # the one-net form of the pick-freeze estimators; aISCV's one net is its final stage's
+    layout = PickFreezeLayout(law.dim, orders,
+                              one_net=blocks is not None and method == "pick-freeze")
     minimum = _MIN_POINTS_AISCV if method == "aiscv" else 3
     extra = {"analysis": "sobol", "orders": list(orders), "law": describe_law(law)}
     if replicates is not None:  # an RQMC study is another study than its MC twin
@@ -491,7 +495,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     if law_first:
         check_law_first(points, replicates)
     elif replicates is not None and method == "aiscv":
-        check_rqmc_final(points, prepared.options, replicates)
+        check_rqmc_final(points, prepared.options, replicates, blocks)
     elif blocks is not None:
         one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
     elif replicates is not None:
@@ -502,7 +506,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                    adjust=bool(adjust) and method == "aiscv", record=law_first)
         if method == "aiscv":
             theta, cov, diag = _run_aiscv(wrapper, layout, points, seed, prepared.weights,
-                                          prepared.options, replicates, law_first)
+                                          prepared.options, replicates, law_first, blocks)
             diag = index_diagnostics(diag)
             if diag.get("route") == LAW_ROUTE:  # pick-freeze RQMC of the same runs
                 theta, cov = _law_route_moments(wrapper, diag["replicates"])
@@ -550,10 +554,11 @@ def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
 
 
 def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None,
-               law_first=False):
+               law_first=False, blocks=None):
     """The pick-freeze quantities by aISCV in ``2d``-dimensional standard space (its final
-    stage on ``replicates`` RQMC replicates when given; ``law_first``: the pilot on nets
-    of the law chooses between RQMC of the law and adaptation)."""
+    stage on ``replicates`` RQMC replicates when given, in the one-net form with ``blocks``;
+    ``law_first``: the pilot on nets of the law chooses between RQMC of the law and
+    adaptation)."""
     space_law = Law([stats.norm(0.0, 1.0)] * (2 * layout.dim),
                     names=[f"u{i + 1}" for i in range(layout.dim)]
                     + [f"u'{i + 1}" for i in range(layout.dim)])
@@ -565,7 +570,7 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None,
         spec = weights
     out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
                      options=opts, names=layout.quantity_names, replicates=replicates,
-                     law_first=law_first)
+                     law_first=law_first, blocks=blocks)
     # the covariance of the estimate: final stage and pooled earlier stages together
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
