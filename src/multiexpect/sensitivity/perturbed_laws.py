@@ -285,11 +285,10 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         the replicates' covariance): for ``aiscv`` the final stage's replicates of the
         frozen proposal (:mod:`multiexpect.engine.rqmc_final`; with ``replicates=1`` two
         long sequences cut into ``blocks``, as for :func:`~multiexpect.expectations`), for
-        ``mixture-mc`` each
-        net cut into one block per law (mixture RQMC), for ``mc`` every law on the same
-        nets (separate RQMC; :mod:`multiexpect.estimators.monte_carlo`). ``"auto"``
-        (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that mixture
-        over the whole budget or adaptation, as for
+        ``mixture-mc`` each net cut into one block per law (mixture RQMC), for ``mc`` every
+        law on the same nets (separate RQMC; :mod:`multiexpect.estimators.monte_carlo`).
+        ``"auto"`` (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that
+        mixture over the whole budget or adaptation, as for
         :func:`~multiexpect.expectations` (:mod:`multiexpect.engine.law_first`;
         ``diagnostics["route"]`` says which).
     **options
