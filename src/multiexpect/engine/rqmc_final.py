@@ -44,7 +44,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.control_variates import regress_from_moments
 from ..estimators.effective_size import KishSize
-from ..estimators.importance import is_responses, iscv_summands, log_ratio_exp
+from ..estimators.importance import is_responses, log_ratio_exp, subtract_ratio_controls
 from ..logspace import logsumexp_rows
 from ..proposals.batched import component_logpdfs as batched_logpdfs
 from ..proposals.student import StudentT
@@ -233,14 +233,16 @@ def _net_summands(state: EngineState, best, atoms: list[Atom], used: list[int],
     if best.stage != 0:
         log_law_mix = setup.initial.logpdf_from_laws(log_laws)
         log_comp = component_logpdfs(best.proposal.components[:-1], z, log_law_mix)
-    summands = iscv_summands(phi, log_laws, log_comp, log_g, best.beta, problem.law_index)
+    # iscv_summands' steps, the responses and the controls each formed once: the refit and
+    # the effective size read them too
+    responses = is_responses(phi, log_laws, log_g, problem.law_index)
+    summands, controls = responses, None
+    if log_comp is not None and best.beta is not None and best.beta.size:
+        controls = log_ratio_exp(log_comp, log_g[:, None])  # the ratios, then the controls
+        summands = subtract_ratio_controls(responses.copy(order="K"), controls, best.beta)
     if pooling is not None:
         pooling.update(z, phi, log_laws, log_g, summands)
-    responses = is_responses(phi, log_laws, log_g, problem.law_index)
     kish.update(responses)
-    controls = None
-    if log_comp is not None and best.beta is not None and best.beta.size:
-        controls = log_ratio_exp(log_comp, log_g[:, None]) - 1.0
     return summands, responses, controls, spent
 
 
