@@ -278,9 +278,7 @@ def refit_leave_one_out(sums: list, mask: np.ndarray, groups: list | None = None
         groups = list(range(len(sums)))
     betas = {}
     for g in dict.fromkeys(groups):
-        own = [s for s, h in zip(sums, groups) if h == g]
-        own = [getattr(own[0], k) if len(own) == 1 else sum(getattr(s, k) for s in own)
-               for k in keys]
+        own = [sum(getattr(s, k) for s, h in zip(sums, groups) if h == g) for k in keys]
         betas[g] = regress_from_moments(*(t - o for t, o in zip(total, own)), mask,
                                         REFIT_RCOND)
     return np.array([s.r / s.n - (s.c / s.n) @ betas[g].T for s, g in zip(sums, groups)])
