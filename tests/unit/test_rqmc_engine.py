@@ -140,6 +140,13 @@ def test_one_net_final_stage_is_exactly_unbiased():
     assert np.all(np.abs(z) < 4), z
 
 
+def test_one_net_final_stage_refuses_blocks_of_fewer_than_2_points():
+    law = me.Law([stats.norm(0, 1)])
+    setup = EngineSetup.build([law], _moments, budget=42, seed=0)
+    with pytest.raises(ValueError, match="too few for one RQMC net of 16 blocks"):
+        final_one_net(init(setup), _frozen_candidate(setup), 31, 16)
+
+
 def test_one_net_points_pick_the_atom_by_the_last_coordinate():
     """One sequence of ``d + 2`` coordinates (the Student t's ``d + 1`` and the pick): the
     last coordinate below 0.63 picks the Gaussian, then the t up to 0.70, then the law."""

@@ -75,9 +75,9 @@ REFIT_BETA = True
 REFIT_RCOND = 1e-2
 #: Independent scrambled sequences of the one-net final stage (``replicates=1``,
 #: :func:`final_one_net`): two, so that each one's control coefficients are fitted on the
-#: other's points and every estimate stays exactly unbiased (fitted on the other blocks of
-#: the same sequence they were biased by 0.15 of their standard deviation on the Gaussian
-#: moments, docs/benchmarks.md).
+#: other's points and every estimate stays exactly unbiased (the blocks of one sequence are
+#: not independent, so coefficients from its other blocks would leave a bias;
+#: docs/benchmarks.md, "The one-net final stage").
 ONE_NET_NETS = 2
 
 
