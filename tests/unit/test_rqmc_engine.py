@@ -72,13 +72,30 @@ def test_a_replicate_is_one_net_and_each_atom_its_consecutive_points():
     cand = _frozen_candidate(setup)
     atoms = atoms_of(cand.proposal, 1, law_kept=False)
     counts = allocate(20, [a.weight for a in atoms])
-    z = replicate_points(atoms, counts, [0, 1, 2], setup.sampling, np.random.default_rng(7))
+    z = replicate_points(atoms, counts, [0, 1, 2], setup.sampling,
+                         [np.random.default_rng(7)])[0]
     u = sobol_uniform(20, 2, np.random.default_rng(7))
     first, second = counts[0], counts[0] + counts[1]
     assert np.array_equal(z[:first, 0], 1.5 + np.sqrt(0.5) * stats.norm.ppf(u[:first, 0]))
     radial = np.sqrt(stats.chi2.ppf(u[first:second, 1], 5.0) / 5.0)
     assert np.allclose(z[first:second, 0], -1.0 + stats.norm.ppf(u[first:second, 0]) / radial)
     assert np.allclose(z[second:, 0], stats.norm.ppf(u[second:, 0]))
+
+
+def test_replicates_mapped_together_are_each_replicate_mapped_alone():
+    """Each atom maps its rows of every replicate in one call: every replicate's points are,
+    to the bit, those drawn from its generator alone."""
+    law = me.Law([stats.norm(0, 1)])
+    setup = EngineSetup.build([law], _moments, budget=40, seed=3)
+    cand = _frozen_candidate(setup)
+    atoms = atoms_of(cand.proposal, 1, law_kept=False)
+    counts = allocate(37, [a.weight for a in atoms])
+    together = replicate_points(atoms, counts, [0, 1, 2], setup.sampling,
+                                [np.random.default_rng(s) for s in (1, 2, 3)])
+    for seed, z in zip((1, 2, 3), together):
+        alone = replicate_points(atoms, counts, [0, 1, 2], setup.sampling,
+                                 [np.random.default_rng(seed)])[0]
+        assert z.shape == (37, 1) and np.array_equal(z, alone)
 
 
 def test_weighing_by_alpha_instead_would_be_seen():

@@ -176,33 +176,37 @@ def _draw_atom(atom: Atom, u: np.ndarray, problem) -> np.ndarray:
 
 
 def replicate_points(atoms: list[Atom], counts: np.ndarray, used: list[int], problem,
-                     rng: np.random.Generator) -> np.ndarray:
-    """The replicate's working-space points: one scrambled Sobol' sequence of
-    ``max_m atom_dim`` coordinates and ``sum n_m`` points, atom ``m`` (in ``used`` order)
-    on the next ``n_m`` consecutive points.
+                     rngs: list[np.random.Generator]) -> list[np.ndarray]:
+    """Each replicate's working-space points (one array per generator of ``rngs``): one
+    scrambled Sobol' sequence of ``max_m atom_dim`` coordinates and ``sum n_m`` points a
+    replicate, atom ``m`` (in ``used`` order) on the next ``n_m`` consecutive points.
 
     One net a replicate rather than one an atom, because a net's set-up is a fixed cost per
     net; every point of a scrambled sequence is marginally uniform, so each atom's points
     are still marginally ``g_m`` and each replicate exactly unbiased (the layout's cost and
-    variance are measured in docs/benchmarks.md, "One net a replicate").
+    variance are measured in docs/benchmarks.md, "One net a replicate"). Each atom maps its
+    rows of every replicate in one call (its map acts row by row, so the points are those of
+    one call per replicate; a law's map has a fixed cost per call, and 100 laws are 100
+    atoms).
     """
     width = max(atom_dim(atoms[m], problem.dim) for m in used)
-    u = sobol_uniform(int(sum(counts[m] for m in used)), width, rng)
+    nets = [sobol_uniform(int(sum(counts[m] for m in used)), width, rng) for rng in rngs]
     ends = np.cumsum([counts[m] for m in used])
-    return np.concatenate([_draw_atom(atoms[m], u[end - counts[m]:end], problem)
-                           for m, end in zip(used, ends)])
+    parts = [np.split(_draw_atom(atoms[m], np.concatenate([u[end - counts[m]:end]
+                                                           for u in nets]), problem),
+                      len(nets))
+             for m, end in zip(used, ends)]
+    return [np.concatenate([part[r] for part in parts]) for r in range(len(nets))]
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               replicate: int, kish: KishSize, pooling=None):
-    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) with the kept ``β``, the runs it
-    spent and the sums of its responses and controls (:class:`ControlSums`, None without
-    controls); its responses go to ``kish``, its points to ``pooling``
-    (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
+               used: list[int], replicate: int, z: np.ndarray, kish: KishSize,
+               pooling=None):
+    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) at its points ``z`` (of the atoms
+    ``used``) with the kept ``β``, the runs it spent and the sums of its responses and
+    controls (:class:`ControlSums`, None without controls); its responses go to ``kish``,
+    its points to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
     key = batch_keys.final_replicate(state.sample.n_stages, replicate)
-    used = [m for m, k in enumerate(counts) if k]
-    z = replicate_points(atoms, counts, used, state.setup.sampling,
-                         batch_keys.final_replicate_generator(state.setup.seed, key))
     n = z.shape[0]
     summands, responses, controls, spent = _net_summands(
         state, best, atoms, used, np.log(counts[used] / n), z, key, kish, pooling)
@@ -304,8 +308,14 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
     counts = allocate(n, [a.weight for a in atoms])
     values, runs, sums = [], 0, []
     kish = KishSize(state.problem.n_quantities)
+    rngs = [batch_keys.final_replicate_generator(
+        state.setup.seed, batch_keys.final_replicate(state.sample.n_stages, r))
+        for r in range(replicates)]
+    used = [m for m, k in enumerate(counts) if k]
+    points = replicate_points(atoms, counts, used, state.setup.sampling, rngs)
     for r in range(replicates):
-        value, spent, control_sums = _replicate(state, best, atoms, counts, r, kish, pooling)
+        value, spent, control_sums = _replicate(state, best, atoms, counts, used, r,
+                                                points[r], kish, pooling)
         values.append(value)
         sums.append(control_sums)
         runs += spent
