@@ -8,6 +8,16 @@ from scipy import stats
 import multiexpect as me
 
 
+def within_four_sigma(res, truth) -> bool:
+    """Whether every estimate of ``res`` is within its own "four sigma" of ``truth``: ``4 se``
+    for a normal interval, Student's t's quantile at the same level (two-sided 6.3e-5) on
+    ``diagnostics["dof"]`` where the standard error is read from a few RQMC replicates."""
+    dof = res.diagnostics.get("dof")
+    scale = 4.0 if dof is None else float(stats.t.ppf(stats.norm.cdf(4.0), dof))
+    return bool(np.all(np.abs(res.estimate - np.asarray(truth, dtype=float))
+                       < scale * res.stderr))
+
+
 class Interrupting:
     """A model that raises after ``limit`` calls (a crash mid-study); counts its runs."""
 

@@ -108,8 +108,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         Student's t on the smallest of their degrees of freedom. ``"auto"`` (``aiscv``
         only): the pilot is drawn on nets of the law and decides whether adaptation can pay;
         if not, the whole budget is RQMC of the law (at least ``replicates`` nets, the
-        replicates' intervals), else the adaptation goes on as with ``"mc"``;
-        ``diagnostics["route"]`` says which and ``diagnostics["route_reason"]`` why
+        replicates' intervals), else the adaptation goes on as with ``"mc"`` and, when no
+        quantity is an event, its final stage is ``replicates`` RQMC replicates
+        (the adaptive stages kept apart; fewer than ``replicates`` runs may be left
+        unspent); ``diagnostics["route"]`` says which and ``diagnostics["route_reason"]`` why
         (:mod:`multiexpect.engine.law_first`).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
@@ -194,7 +196,8 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
-                         replicates=replicates, law_first=law_first, blocks=blocks)
+                         replicates=replicates, law_first=law_first, blocks=blocks,
+                         adaptive_rqmc_final=True)
         # the law route draws from the law (or the laws' mixture) only
         law_only = out.route is not None and out.route["route"] == LAW_ROUTE
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,

@@ -56,6 +56,8 @@ def test_heavy_case_takes_the_adaptive_route_unbiased_and_covers():
     runs = [me.expectations(_moments, law, budget=2000, rng=SEED0 + r, sampling="auto")
             for r in range(REPS)]
     assert _routes(runs).count("adaptive") >= 0.95 * REPS
+    # ... and its final stage is RQMC replicates (no event quantity)
+    assert sum(r.diagnostics.get("interval") == "subset-means" for r in runs) >= 0.95 * REPS
     _check(runs, [1.0, 3.0, 15.0])
 
 

@@ -308,7 +308,9 @@ def test_each_family_gives_moments_within_four_standard_errors(family):
     res = me.expectations(lambda x: x[:, :1] ** np.array([2, 4, 6]), law, budget=3000, rng=8,
                           family=family)
     assert np.all(np.abs(res.estimate - [1.0, 3.0, 15.0]) < 4 * res.stderr)
-    assert res.n_evaluations == 3000
+    # the adaptive route's final stage is R = 8 equal RQMC replicates: fewer than R runs of
+    # the budget may be left unspent, never more spent
+    assert 3000 - 8 < res.n_evaluations <= 3000
 
 
 def test_auto_family_fits_student_components_to_event_probabilities_only():

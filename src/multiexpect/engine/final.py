@@ -77,13 +77,15 @@ def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -
 
 
 def final(state: EngineState, keep_sample: bool = False,
-          replicates: int | None = None, blocks: int | None = None) -> EngineResult:
+          replicates: int | None = None, blocks: int | None = None,
+          pool: bool = True) -> EngineResult:
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
     (:mod:`.rqmc_final`), pooled with the adaptive stages (:mod:`.rqmc_pooling`);
     ``replicates=1`` with ``blocks``: the one-net form
-    (:func:`~.rqmc_final.final_one_net`); ``keep_sample`` is then refused.
+    (:func:`~.rqmc_final.final_one_net`); ``keep_sample`` is then refused. ``pool=False``
+    keeps the adaptive stages out of an RQMC final stage (as option ``pool_adaptive=False``).
 
     Raises
     ------
@@ -103,7 +105,7 @@ def final(state: EngineState, keep_sample: bool = False,
             raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
                              "replicates is not an i.i.d. sample to reanalyse)")
         rule = pooling_rule(state, selection)
-        stages = pooled_stages(state, selection, rule)
+        stages = pooled_stages(state, selection, rule) if pool else []
         pooling = RqmcStagePooling(state, stages) if stages else None
         out = (final_one_net(state, best, n_final, blocks, pooling) if blocks is not None
                else final_replicates(state, best, n_final, replicates, pooling))

@@ -55,7 +55,9 @@ nets, 400 repetitions).
 The adaptive route goes on as ``sampling="mc"`` from the pilot state (the nets' points
 are law points: fits, weights, selection and pooling read them as the i.i.d. pilot; a
 net's variance is no larger than i.i.d. points' on the integrands where it matters, so
-their i.i.d. standard errors are conservative).
+their i.i.d. standard errors are conservative). For expectations without an event
+quantity its final stage is ``replicates`` RQMC replicates of the kept proposal, the
+adaptive stages not pooled (:func:`~multiexpect.engine.run.adaptive_replicates`).
 """
 
 from __future__ import annotations

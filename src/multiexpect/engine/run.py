@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import numpy as np
+
 from .adapt import Proposal, adapt, adaptation_done
 from .final import final
 from .law_first import choose_route, draw_law_pilot, law_plan, law_result
@@ -14,7 +16,12 @@ from .pilot import init
 from .result import EngineResult
 from .state import EngineSetup, EngineState, Stage
 
-__all__ = ["run_engine", "stages"]
+__all__ = ["ADAPTIVE_FINAL_MIN_POINTS", "adaptive_replicates", "run_engine", "stages"]
+
+#: ``sampling="auto"``'s adaptive route ends on RQMC replicates only when each gets at least
+#: this many points (a net of 2^5): a replicate of a few weighted points is too skewed for
+#: the replicates' interval.
+ADAPTIVE_FINAL_MIN_POINTS = 32
 
 
 def stages(setup: EngineSetup, state: EngineState | None = None,
@@ -35,7 +42,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                options: AiscvOptions | None = None, names=None, keep_sample: bool = False,
                observe: Callable[[Stage], None] | None = None,
                scored: bool = False, replicates: int | None = None,
-               law_first: bool = False, blocks: int | None = None) -> EngineResult:
+               law_first: bool = False, blocks: int | None = None,
+               adaptive_rqmc_final: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -46,11 +54,13 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     pilot is drawn on nets of the law and decides whether adaptation can pay, else the
     budget is spent on ``replicates`` or more nets of the law (:mod:`.law_first`).
     ``blocks`` (with ``replicates=1``): the final stage's one-net form.
+    ``adaptive_rqmc_final`` (with ``law_first``): the adaptive route's final stage on
+    ``replicates`` RQMC replicates where :func:`adaptive_replicates` allows it.
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored)
     if law_first:
-        return _law_first(setup, replicates, observe, keep_sample)
+        return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
@@ -58,8 +68,22 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     return final(last, keep_sample=keep_sample, replicates=replicates, blocks=blocks)
 
 
-def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool
-               ) -> EngineResult:
+def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int | None:
+    """The RQMC replicates of the final stage of ``sampling="auto"``'s adaptive route:
+    ``replicates`` when the caller ``asked`` for them (expectations: measured there, not on
+    the pick-freeze or perturbed-law quantities, docs/benchmarks.md), no quantity is an
+    event (the spread of a weighted 0/1 column over a few replicates is skewed, small more
+    often than not: its intervals under-cover) and each replicate gets
+    :data:`ADAPTIVE_FINAL_MIN_POINTS` points; else ``None``, the i.i.d. final."""
+    n_final = state.setup.budget - state.runs_used
+    if (not asked or bool(np.any(state.events))
+            or n_final < ADAPTIVE_FINAL_MIN_POINTS * replicates):
+        return None
+    return replicates
+
+
+def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
+               adaptive_rqmc_final: bool) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
     plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
@@ -81,7 +105,10 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool
     for last, stage in stages(setup, state, proposed):  # noqa: B007
         if observe is not None:
             observe(stage)
-    result = final(last, keep_sample=keep_sample)
-    if law is not None:
-        return split_result(result, pilot, plan, route, law)
+    if law is not None:  # the split route ends i.i.d. (its nets of the law are apart)
+        return split_result(final(last, keep_sample=keep_sample), pilot, plan, route, law)
+    # the adaptive route's RQMC final keeps the stages apart: pooling them would reweigh
+    # every stage at every final point, the engine's cost up 1.6x (docs/benchmarks.md)
+    result = final(last, keep_sample=keep_sample, pool=False,
+                   replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
     return replace(result, route=route.record())
