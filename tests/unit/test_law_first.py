@@ -146,13 +146,17 @@ def test_resumed_auto_study_is_bit_identical(limit):
     assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
 
 
-def test_resumed_auto_study_on_the_adaptive_route_is_bit_identical():
+@pytest.mark.parametrize("limit", [3, 8])  # in the adaptive batches; in the final replicates
+def test_resumed_auto_study_on_the_adaptive_route_is_bit_identical(limit):
     law = me.Law([stats.norm(0, 1)])
     kwargs = {"budget": 4000, "rng": 11, "sampling": "auto", "study_id": "auto-heavy"}
-    whole = me.expectations(_moments, law, **kwargs)
-    assert whole.diagnostics["route"] == "adaptive"
+    counted = Interrupting(_moments)
+    whole = me.expectations(counted, law, **kwargs)
+    assert whole.diagnostics["route"] == "adaptive" and whole.diagnostics["replicates"] == 8
+    # the final stage's 8 replicates are the last 8 model calls
+    assert (limit < counted.calls - 8) == (limit == 3)
     store = me.InMemoryStore()
-    crashing = Interrupting(_moments, limit=3)  # after the pilot, in the adaptive batches
+    crashing = Interrupting(_moments, limit=limit)
     with pytest.raises(KeyboardInterrupt):
         me.expectations(crashing, law, store=store, **kwargs)
     again = Interrupting(_moments)
