@@ -63,14 +63,18 @@ def test_allocation_keeps_the_final_stage_exactly_unbiased():
     assert np.all(np.abs(z) < 4), z
 
 
+def _three_atoms():
+    """A one-law setup and the atoms of its frozen candidate (a Gaussian, a Student t, the
+    law)."""
+    setup = EngineSetup.build([me.Law([stats.norm(0, 1)])], _moments, budget=40, seed=3)
+    return setup, atoms_of(_frozen_candidate(setup).proposal, 1, law_kept=False)
+
+
 def test_a_replicate_is_one_net_and_each_atom_its_consecutive_points():
     """The replicate's points are one scrambled sequence of ``d + 1`` coordinates (the
     Student t's): atom ``m`` maps the next ``n_m`` of its points, the Gaussian and the law
     reading the first ``d`` coordinates."""
-    law = me.Law([stats.norm(0, 1)])
-    setup = EngineSetup.build([law], _moments, budget=40, seed=3)
-    cand = _frozen_candidate(setup)
-    atoms = atoms_of(cand.proposal, 1, law_kept=False)
+    setup, atoms = _three_atoms()
     counts = allocate(20, [a.weight for a in atoms])
     z = replicate_points(atoms, counts, [0, 1, 2], setup.sampling,
                          [np.random.default_rng(7)])[0]
@@ -85,10 +89,7 @@ def test_a_replicate_is_one_net_and_each_atom_its_consecutive_points():
 def test_replicates_mapped_together_are_each_replicate_mapped_alone():
     """Each atom maps its rows of every replicate in one call: every replicate's points are,
     to the bit, those drawn from its generator alone."""
-    law = me.Law([stats.norm(0, 1)])
-    setup = EngineSetup.build([law], _moments, budget=40, seed=3)
-    cand = _frozen_candidate(setup)
-    atoms = atoms_of(cand.proposal, 1, law_kept=False)
+    setup, atoms = _three_atoms()
     counts = allocate(37, [a.weight for a in atoms])
     together = replicate_points(atoms, counts, [0, 1, 2], setup.sampling,
                                 [np.random.default_rng(s) for s in (1, 2, 3)])
