@@ -105,10 +105,11 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     for last, stage in stages(setup, state, proposed):  # noqa: B007
         if observe is not None:
             observe(stage)
-    if law is not None:  # the split route ends i.i.d. (its nets of the law are apart)
+    if law is not None:  # the split route keeps the i.i.d. final (its law quantities
+        # are estimated on nets of the law, apart)
         return split_result(final(last, keep_sample=keep_sample), pilot, plan, route, law)
     # the adaptive route's RQMC final keeps the stages apart: pooling them would reweigh
-    # every stage at every final point, the engine's cost up 1.6x (docs/benchmarks.md)
+    # every stage at every final point, the engine's cost (docs/benchmarks.md)
     result = final(last, keep_sample=keep_sample, pool=False,
                    replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
     return replace(result, route=route.record())
