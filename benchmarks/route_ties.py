@@ -55,8 +55,8 @@ def _guarded_adaptive_error(state, route) -> float:
 def _hook(pilot_only: bool):
     original = run_mod.choose_route
 
-    def choose(state, plan):
-        route = original(state, plan)
+    def choose(state, plan, *args, **kwargs):
+        route = original(state, plan, *args, **kwargs)
         summands = state.pilot_summands
         _RECORD.append({
             "replicates": plan.replicates, "points": plan.points,

@@ -306,3 +306,30 @@ def test_resumed_sobol_auto_study_on_the_law_route_is_bit_identical():
     assert resumed.first_order.tobytes() == whole.first_order.tobytes()
     assert resumed.total_order_stderr.tobytes() == whole.total_order_stderr.tobytes()
     assert 0 < again.runs == whole.n_evaluations - crashing.runs
+
+
+def test_the_law_is_counted_ten_times_against_an_rqmc_final():
+    """When the adaptive route would end on RQMC replicates, ``E_ad`` (an i.i.d. figure)
+    overstates it, so the law must be predicted 10 times better: the same pilot that the
+    margin 0.5 sends to the law goes to adaptation."""
+    from multiexpect.engine.law_first import (
+        LAW_MARGIN,
+        RQMC_FINAL_LAW_MARGIN,
+        choose_route,
+        draw_law_pilot,
+        law_plan,
+    )
+    from multiexpect.engine.pilot import init
+
+    law = me.Law([stats.norm()] * 2)
+    setup = EngineSetup.build(
+        [law], lambda x, key: np.exp(0.5 * x[:, :1] + 0.3 * x[:, 1:]), budget=10_000, seed=0)
+    plan = law_plan(10_000, 8)
+    state = init(setup, draw_law_pilot(setup, plan))
+    iid, rqmc = choose_route(state, plan), choose_route(state, plan, rqmc_final=True)
+    assert LAW_MARGIN * iid.law_error <= iid.adaptive_error < RQMC_FINAL_LAW_MARGIN * iid.law_error
+    assert iid.law and not rqmc.law and "x10" in rqmc.reason
+    # the default study: no event, so the margin 10 and the adaptive route
+    res = me.expectations(lambda x: np.exp(0.5 * x[:, 0] + 0.3 * x[:, 1]), law,
+                          budget=10_000, rng=0)
+    assert res.diagnostics["route"] == "adaptive" and "x10" in res.diagnostics["route_reason"]

@@ -90,7 +90,8 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     state = init(setup, first)
     if observe is not None:
         observe(state.history[-1])
-    route = choose_route(state, plan)
+    route = choose_route(state, plan, rqmc_final=adaptive_replicates(
+        state, replicates, adaptive_rqmc_final) is not None)
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)

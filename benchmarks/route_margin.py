@@ -1,0 +1,131 @@
+"""The law's margin of ``sampling="auto"`` against an adaptive route ending on RQMC replicates.
+
+For each case and seed, the default study is run twice with the pilot's route *forced*
+(law, then adaptive; a pilot the event or tail guard decides keeps its route), recording
+the pilot's numbers ``E_law``, ``E_ad``, ``E_iid`` (:func:`multiexpect.engine.law_first.
+choose_route`) and each run's weighted squared error and interval coverage. Any margin
+``K`` (the law route when ``K E_law <= E_ad``, or when ``E_iid <= ADAPTIVE_GAIN E_ad``) is
+then scored offline by picking, per seed, the forced run of the route it chooses.
+
+Cases: four not in the no-regret suite (analytic means; budget 10 000, seeds 20 000 + r)
+and the suite's ``smooth_d15`` and ``flood_log`` (their budgets and references, seeds
+1000 + r).
+
+    cd benchmarks && python route_margin.py --reps 100 --margins 0.5,5,10,20,50,100
+"""
+
+from __future__ import annotations
+
+import _one_blas_thread  # noqa: F401  (before numpy)
+
+# isort: split
+import argparse
+import dataclasses
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from scipy import stats
+
+import multiexpect as me
+import multiexpect.engine.run as run_mod
+import no_regret as nr
+from multiexpect.engine.law_first import ADAPTIVE_GAIN, LAW_ROUTE
+
+
+def _fresh():
+    """Four cases outside the suite: ``(model, law, truth, budget, seed0)``."""
+    return {
+        "x+y2_lognormal": (lambda x: x[:, 0] + x[:, 1] ** 2,
+                           me.Law([stats.norm(0, 1), stats.lognorm(0.25)]),
+                           [np.exp(0.125)], 10_000, 20_000),
+        "exp_linear_d2": (lambda x: np.exp(0.5 * x[:, 0] + 0.3 * x[:, 1]),
+                          me.Law([stats.norm()] * 2), [np.exp(0.17)], 10_000, 20_000),
+        "prod_lognormal_d5": (lambda x: np.exp(0.2 * x.sum(axis=1)),
+                              me.Law([stats.norm()] * 5), [np.exp(0.1)], 10_000, 20_000),
+        "power_singular": (lambda x: np.column_stack([x[:, 0] ** -0.3, x[:, 0] ** -0.45,
+                                                      x[:, 1] ** 2]),
+                           me.Law([stats.uniform(0, 1)] * 2), [1 / 0.7, 1 / 0.55, 1 / 3],
+                           10_000, 20_000),
+    }
+
+
+def _case(name: str):
+    fresh = _fresh()
+    if name in fresh:
+        return fresh[name]
+    model, law, truth, _, _ = nr.BUILDERS[name]()
+    budget = next(c.budget for c in nr.CASES if c.name == name)
+    return model, law, truth, budget, 1000
+
+
+CASES = [*_fresh(), "smooth_d15", "flood_log"]
+
+
+def _run(args):
+    """One seed of one case with the route forced: its pilot numbers, error and coverage."""
+    name, rep, force = args
+    model, law, truth, budget, seed0 = _case(name)
+    seen = {}
+    original = run_mod.choose_route
+
+    def forced(state, plan, *rest, **kwargs):
+        route = original(state, plan, *rest, **kwargs)
+        if np.isfinite(route.adaptive_error):  # the margin test was reached
+            seen["dec"] = (route.law_error, route.adaptive_error, route.iid_error)
+            return dataclasses.replace(route, law=force == "law")
+        return route
+
+    run_mod.choose_route = forced
+    try:
+        res = me.expectations(model, law, budget=budget, rng=seed0 + rep)
+    finally:
+        run_mod.choose_route = original
+    low, high = res.confidence_interval(0.95)
+    truth = np.asarray(truth, dtype=float)
+    return (name, rep, force, seen.get("dec"), float((res.estimate - truth) ** 2 @ res.weights),
+            float(np.mean((low < truth) & (truth < high))),
+            res.diagnostics["route"] == LAW_ROUTE)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=100)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--margins", default="0.5,5,10,20,50,100")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    names = args.cases.split(",")
+    margins = [float(m) for m in args.margins.split(",")]
+    start = time.perf_counter()
+    jobs = [(n, r, f) for n in names for r in range(args.reps) for f in ("law", "adaptive")]
+    with ProcessPoolExecutor(args.workers) as ex:
+        out = list(ex.map(_run, jobs, chunksize=4))
+    print("case: forced law / forced adaptive (weighted MSE, coverage); median E_ad/E_law; "
+          "then per margin K: MSE / coverage / share on the law route")
+    for name in names:
+        law = {r[1]: r for r in out if r[0] == name and r[2] == "law"}
+        ad = {r[1]: r for r in out if r[0] == name and r[2] == "adaptive"}
+        reps = sorted(law)
+        el, ea = np.array([law[r][4] for r in reps]), np.array([ad[r][4] for r in reps])
+        cl, ca = np.array([law[r][5] for r in reps]), np.array([ad[r][5] for r in reps])
+        ratio = [law[r][3][1] / law[r][3][0] for r in reps if law[r][3]]
+        line = (f"{name:18s} law {el.mean():.3g} ({cl.mean():.2f}) adaptive {ea.mean():.3g} "
+                f"({ca.mean():.2f}); E_ad/E_law {np.median(ratio) if ratio else np.nan:.3g} |")
+        for k in margins:
+            pick = np.array([_law_route(law[r][3], k) if law[r][3] else law[r][6]
+                             for r in reps])
+            line += (f" K={k:g}: {np.where(pick, el, ea).mean():.3g} / "
+                     f"{np.where(pick, cl, ca).mean():.2f} / {pick.mean():.2f}")
+        print(line)
+    print(f"({time.perf_counter() - start:.0f} s)")
+
+
+def _law_route(dec, margin: float) -> bool:
+    """The rule with margin ``margin`` on the pilot's ``(E_law, E_ad, E_iid)``."""
+    law_error, adaptive_error, iid_error = dec
+    return margin * law_error <= adaptive_error or iid_error <= ADAPTIVE_GAIN * adaptive_error
+
+
+if __name__ == "__main__":
+    main()
