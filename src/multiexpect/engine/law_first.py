@@ -94,7 +94,8 @@ PILOT_REPLICATES = 2
 #: the nets' spread is not (only skewed).
 LAW_MARGIN = 0.5
 #: ... and this many times when the adaptive route would end on RQMC replicates
-#: (:func:`~multiexpect.engine.run.adaptive_replicates`): ``E_ad`` is then an i.i.d.
+#: (:func:`~multiexpect.engine.run.adaptive_replicates`, asked of the pilot's state: a
+#: final stage that adaptation leaves too small for them ends i.i.d.): ``E_ad`` is an i.i.d.
 #: prediction of an RQMC final stage, which does far better on smooth residuals; the law
 #: must be predicted 10 times better than it (the largest margin that kept the one
 #: smooth case where the law wins on the law route; docs/benchmarks.md).
