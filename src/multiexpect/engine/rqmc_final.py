@@ -200,13 +200,12 @@ def replicate_points(atoms: list[Atom], counts: np.ndarray, used: list[int], pro
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               used: list[int], replicate: int, z: np.ndarray, kish: KishSize,
-               pooling=None):
-    """Replicate ``replicate``'s estimate ``Î_r`` ((J,)) at its points ``z`` (of the atoms
-    ``used``) with the kept ``β``, the runs it spent and the sums of its responses and
-    controls (:class:`ControlSums`, None without controls); its responses go to ``kish``,
-    its points to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`) when given."""
-    key = batch_keys.final_replicate(state.sample.n_stages, replicate)
+               used: list[int], key: int, z: np.ndarray, kish: KishSize, pooling=None):
+    """The estimate ``Î_r`` ((J,)) of the replicate of batch ``key`` at its points ``z`` (of
+    the atoms ``used``) with the kept ``β``, the runs it spent and the sums of its responses
+    and controls (:class:`ControlSums`, None without controls); its responses go to
+    ``kish``, its points to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`) when
+    given."""
     n = z.shape[0]
     summands, responses, controls, spent = _net_summands(
         state, best, atoms, used, np.log(counts[used] / n), z, key, kish, pooling)
@@ -308,14 +307,14 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
     counts = allocate(n, [a.weight for a in atoms])
     values, runs, sums = [], 0, []
     kish = KishSize(state.problem.n_quantities)
-    rngs = [batch_keys.final_replicate_generator(
-        state.setup.seed, batch_keys.final_replicate(state.sample.n_stages, r))
-        for r in range(replicates)]
+    keys = [batch_keys.final_replicate(state.sample.n_stages, r) for r in range(replicates)]
     used = [m for m, k in enumerate(counts) if k]
-    points = replicate_points(atoms, counts, used, state.setup.sampling, rngs)
-    for r in range(replicates):
-        value, spent, control_sums = _replicate(state, best, atoms, counts, used, r,
-                                                points[r], kish, pooling)
+    points = replicate_points(
+        atoms, counts, used, state.setup.sampling,
+        [batch_keys.final_replicate_generator(state.setup.seed, key) for key in keys])
+    for key, z in zip(keys, points):
+        value, spent, control_sums = _replicate(state, best, atoms, counts, used, key, z,
+                                                kish, pooling)
         values.append(value)
         sums.append(control_sums)
         runs += spent
