@@ -21,6 +21,7 @@ import _one_blas_thread  # noqa: F401  (before numpy)
 # isort: split
 import argparse
 import dataclasses
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -28,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 import multiexpect as me
+import multiexpect.engine.law_first as law_first
 import multiexpect.engine.run as run_mod
 import no_regret as nr
 from multiexpect.engine.law_first import ADAPTIVE_GAIN, LAW_ROUTE
@@ -60,14 +62,24 @@ def _case(name: str):
 
 
 CASES = [*_fresh(), "smooth_d15", "flood_log"]
+PILOT_NETS = law_first.PILOT_REPLICATES  # the library's
 
 
 def _run(args):
-    """One seed of one case with the route forced: its pilot numbers, error and coverage."""
-    name, rep, force = args
+    """One seed of one case with the route forced: its pilot numbers, error and coverage.
+    ``pilot_nets`` above :data:`~multiexpect.engine.law_first.PILOT_REPLICATES`: the pilot
+    is that many nets and the adaptation cap is raised by the extra nets' runs (what a
+    pilot grown after its first two nets would leave the adaptive route)."""
+    name, rep, force, pilot_nets = args
     model, law, truth, budget, seed0 = _case(name)
     seen = {}
     original = run_mod.choose_route
+    options = {}
+    law_first.PILOT_REPLICATES = pilot_nets  # read by law_plan at each call
+    if pilot_nets != PILOT_NETS:
+        extra = (pilot_nets - PILOT_NETS) * law_first.law_plan(budget, 8).points
+        default_cap = me.AiscvOptions().resolved(budget).adaptation_cap
+        options = {"adaptation_cap": default_cap + extra}
 
     def forced(state, plan, *rest, **kwargs):
         route = original(state, plan, *rest, **kwargs)
@@ -76,16 +88,18 @@ def _run(args):
             return dataclasses.replace(route, law=force == "law")
         return route
 
-    run_mod.choose_route = forced
+    if force != "default":
+        run_mod.choose_route = forced
     try:
-        res = me.expectations(model, law, budget=budget, rng=seed0 + rep)
+        res = me.expectations(model, law, budget=budget, rng=seed0 + rep, **options)
     finally:
         run_mod.choose_route = original
     low, high = res.confidence_interval(0.95)
     truth = np.asarray(truth, dtype=float)
     return (name, rep, force, seen.get("dec"), float((res.estimate - truth) ** 2 @ res.weights),
             float(np.mean((low < truth) & (truth < high))),
-            res.diagnostics["route"] == LAW_ROUTE)
+            res.diagnostics["route"] == LAW_ROUTE, res.diagnostics.get("replicate_values"),
+            np.asarray(res.weights, dtype=float).tolist(), res.diagnostics.get("pilot_replicates"))
 
 
 def main(argv=None):
@@ -94,13 +108,37 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--margins", default="0.5,5,10,20,50,100")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", help="write every forced run's record here")
+    parser.add_argument("--pilot-nets", type=int, default=2,
+                        help="nets in the pilot (the cap raised by the extra nets' runs)")
+    parser.add_argument("--default", action="store_true",
+                        help="run the library's rule unforced, once per seed, instead")
     args = parser.parse_args(argv)
     names = args.cases.split(",")
     margins = [float(m) for m in args.margins.split(",")]
     start = time.perf_counter()
-    jobs = [(n, r, f) for n in names for r in range(args.reps) for f in ("law", "adaptive")]
+    forces = ("default",) if args.default else ("law", "adaptive")
+    jobs = [(n, r, f, args.pilot_nets) for n in names for r in range(args.reps)
+            for f in forces]
     with ProcessPoolExecutor(args.workers) as ex:
         out = list(ex.map(_run, jobs, chunksize=4))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([dict(zip(("case", "rep", "force", "pilot", "error", "coverage",
+                                 "law_route", "replicate_values", "weights",
+                                 "pilot_replicates"), r))
+                       for r in out], fh)
+    if args.default:
+        print("case: the library's rule (weighted MSE, coverage, share on the law route, "
+              "mean pilot nets)")
+        for name in names:
+            rows = [r for r in out if r[0] == name]
+            nets = [r[9] for r in rows if r[9] is not None]
+            print(f"{name:18s} {np.mean([r[4] for r in rows]):.3g} "
+                  f"{np.mean([r[5] for r in rows]):.3f} {np.mean([r[6] for r in rows]):.2f} "
+                  f"{np.mean(nets) if nets else np.nan:.2f}")
+        print(f"({time.perf_counter() - start:.0f} s)")
+        return
     print("case: forced law / forced adaptive (weighted MSE, coverage); median E_ad/E_law; "
           "then per margin K: MSE / coverage / share on the law route")
     for name in names:
