@@ -34,8 +34,10 @@ Sobol' pick-freeze one net               ``0``               ``(seed, 0, 0)``
 replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.
 ``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
 nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
-them; when the law route is taken the law's replicates ``R_0 .. R - 1`` follow as the final
-stage after the one stage, the pilot; when it is not, the keys are the table's above. The
+them (so are the split route's law nets, :mod:`multiexpect.engine.law_split`: pilot nets
+``R_0 ..``); when the law route is taken the law's replicates after the pilot's nets follow
+as the final stage after the one stage, the pilot; when it is not, the keys are the table's
+above. The
 nets of the law, :func:`law_net_generator` ``(seed, r)``, are the same for the law-first
 pilot and law route, for separate RQMC and for the Sobol' pick-freeze RQMC replicates (in
 ``2d`` dimensions), so that the law route draws exactly the points of ``method="mc",
@@ -71,7 +73,6 @@ __all__ = [
     "separate_is_probe",
     "separate_is_probe_generator",
     "separate_is_seed",
-    "split_law_replicate",
 ]
 
 PILOT = 0
@@ -123,14 +124,6 @@ def law_replicate(replicate: int, pilot_replicates: int) -> int:
     if replicate < pilot_replicates:
         return pilot_replicate(replicate)
     return final_replicate(1, replicate - pilot_replicates)
-
-
-def split_law_replicate(replicate: int) -> int:
-    """The key of the split route's law net ``replicate >= R_0``
-    (:mod:`multiexpect.engine.law_split`): a pilot net's key, ``-(10^6 + replicate)``, since
-    adaptive batches and the final stage follow with the table's keys (law draws:
-    :func:`is_pilot` holds)."""
-    return pilot_replicate(replicate)
 
 
 def law_net_generator(seed: int, replicate: int) -> np.random.Generator:

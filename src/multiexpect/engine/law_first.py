@@ -83,9 +83,9 @@ from .result import EngineResult
 from .state import EngineSetup, EngineState
 
 __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "LAW_MARGIN", "LAW_ROUTE", "PILOT_REPLICATES",
-           "RQMC_FINAL_LAW_MARGIN",
-           "TAIL_GUARD", "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot",
-           "law_plan", "law_points", "law_result", "variance_uncertainty"]
+           "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
+           "choose_route", "draw_law_pilot", "law_nets", "law_plan", "law_points", "law_result",
+           "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
 PILOT_REPLICATES = 2
@@ -172,15 +172,22 @@ def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
 def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:
     """The pilot: ``R_0`` nets of ``n`` points, net ``r`` batch
     :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net order."""
-    parts = []
-    for r in range(plan.pilot_replicates):
-        key = batch_keys.pilot_replicate(r)
-        z = law_points(setup, plan.points, r)
-        parts.append((z, *run_model_scored(setup, z, key)))
-    scores = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
-    return PilotDraw(np.concatenate([p[0] for p in parts]),
-                     np.concatenate([p[1] for p in parts]), scores,
-                     np.concatenate([p[3] for p in parts]), sum(p[4] for p in parts))
+    return law_nets(setup, plan.points, range(plan.pilot_replicates))
+
+
+def law_nets(setup: EngineSetup, n: int, replicates: range,
+             before: PilotDraw | None = None) -> PilotDraw:
+    """The nets ``replicates`` of the law, ``n`` points each, run after ``before`` (a pilot
+    of the nets before them) and joined to it (the split route's law nets): net ``r`` is batch
+    :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net order."""
+    parts = [] if before is None else [before]
+    for r in replicates:
+        z = law_points(setup, n, r)
+        parts.append(PilotDraw(z, *run_model_scored(setup, z, batch_keys.pilot_replicate(r))))
+    scores = None if parts[0].scores is None else np.concatenate([p.scores for p in parts])
+    return PilotDraw(np.concatenate([p.z for p in parts]),
+                     np.concatenate([p.outputs for p in parts]), scores,
+                     np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
 
 
 @dataclass(frozen=True)

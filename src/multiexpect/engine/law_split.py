@@ -15,7 +15,7 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
   infinite but reads 30-50 on two nets) makes that spread too small and the mean of few
   nets skewed low (docs/benchmarks.md, "The split's guard"). The pilot grows to ``R_L``
   nets of the law of the plan's size ``n`` (the nets beyond the first ``R_0`` keyed
-  :func:`~multiexpect.batch_keys.split_law_replicate`), ``R_L = max(R_0 + 1,
+  :func:`~multiexpect.batch_keys.pilot_replicate`), ``R_L = max(R_0 + 1,
   floor(R N / (J_a N + R n)))`` for the budget ``N`` and ``J_a = J - |L|`` quantities
   left to adapt: the count at which the two groups stand equally far from their
   specialists given the whole budget, if every error fell as one over the square root of
@@ -49,13 +49,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from .. import batch_keys
 from ..estimators.effective_size import kish_size
 from ..estimators.monte_carlo import net_means, summand_ranges
 from ..sampling.rqmc import replicate_estimate
-from .law_first import TAIL_GUARD, LawPlan, Route, law_points, variance_uncertainty
+from .law_first import TAIL_GUARD, LawPlan, Route, law_nets, variance_uncertainty
 from .options import MAX_DEFAULT_BATCH
-from .pilot import PilotDraw, run_model_scored
+from .pilot import PilotDraw
 from .result import EngineResult
 from .state import EngineSetup, EngineState
 
@@ -107,15 +106,9 @@ def split_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw,
                 law: np.ndarray) -> PilotDraw:
     """The pilot ``first`` (``R_0`` nets) with nets ``R_0 .. R_L - 1`` of the law run after
     it, rows in net order."""
-    parts = [first]
-    for r in range(plan.pilot_replicates, split_replicates(plan, law, setup.budget)):
-        z = law_points(setup, plan.points, r)
-        parts.append(PilotDraw(z, *run_model_scored(setup, z,
-                                                    batch_keys.split_law_replicate(r))))
-    scores = None if first.scores is None else np.concatenate([p.scores for p in parts])
-    return PilotDraw(np.concatenate([p.z for p in parts]),
-                     np.concatenate([p.outputs for p in parts]), scores,
-                     np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
+    return law_nets(setup, plan.points,
+                    range(plan.pilot_replicates, split_replicates(plan, law, setup.budget)),
+                    first)
 
 
 def split_setup(setup: EngineSetup, plan: LawPlan, law: np.ndarray) -> EngineSetup:
