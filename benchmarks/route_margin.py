@@ -12,6 +12,10 @@ and the suite's ``smooth_d15`` and ``flood_log`` (their budgets and references, 
 1000 + r).
 
     cd benchmarks && python route_margin.py --reps 100 --margins 0.5,5,10,20,50,100
+
+The forced runs switch the library's pilot growth off (``law_first.grows``): each is the
+route on a pilot of ``--pilot-nets`` nets. ``--default`` runs the library's rule instead,
+unforced, once per seed (``route_pilot_growth.py`` scores growth rules offline).
 """
 
 from __future__ import annotations
@@ -88,12 +92,13 @@ def _run(args):
             return dataclasses.replace(route, law=force == "law")
         return route
 
-    if force != "default":
-        run_mod.choose_route = forced
+    grows = run_mod.grows
+    if force != "default":  # the route forced on a pilot of pilot_nets nets: no growth
+        run_mod.choose_route, run_mod.grows = forced, lambda *args: False
     try:
         res = me.expectations(model, law, budget=budget, rng=seed0 + rep, **options)
     finally:
-        run_mod.choose_route = original
+        run_mod.choose_route, run_mod.grows = original, grows
     low, high = res.confidence_interval(0.95)
     truth = np.asarray(truth, dtype=float)
     return (name, rep, force, seen.get("dec"), float((res.estimate - truth) ** 2 @ res.weights),

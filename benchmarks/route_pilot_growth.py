@@ -7,16 +7,20 @@ quantity), so ``E_ad / E_law`` spans three decades over the seeds of one case, a
 adaptive when ``E_ad / E_law < LO``; otherwise grow the pilot to ``R_g`` nets of the law
 (the law route's next replicates), re-read ``E_law`` on them and take the law route when
 ``K E_law <= E_ad`` (or ``E_iid <= ADAPTIVE_GAIN E_ad``, as today). It is scored on the
-records of ``route_margin.py --json`` (each seed run with each route forced, the law
-route's ``R`` replicate estimates kept): a seed that grows its pilot and then adapts is
-charged its forced adaptive error times ``--penalty`` (its adaptive route would have
-``(R_g - 2) n`` fewer runs; an assumption, not a measurement).
+records of ``route_margin.py --json`` (each seed run with each route forced on a pilot of
+two nets, the library's growth switched off, the law route's ``R`` replicate estimates
+kept): a seed that grows its pilot and then adapts takes its forced adaptive run on a
+pilot of ``R_g`` nets from ``--grown`` (``route_margin.py --pilot-nets R_g``, the cap
+raised by the extra nets, as the library does), or without it its two-net run times
+``--penalty`` (an assumption). The library's rule since growpilot is ``3:10:4``.
 
     cd benchmarks
     python route_margin.py --reps 100 --json /tmp/route_margin.json --cases \
         x+y2_lognormal,exp_linear_d2,prod_lognormal_d5,power_singular,smooth_d15,flood_log,\
 mixed_marginals,d50_normal,d50_lognormal,ishigami_moments,oscillating
-    python route_pilot_growth.py /tmp/route_margin.json
+    python route_margin.py --reps 100 --pilot-nets 4 --json /tmp/route_margin_p4.json \
+        --cases x+y2_lognormal,exp_linear_d2,prod_lognormal_d5,power_singular,smooth_d15,flood_log
+    python route_pilot_growth.py /tmp/route_margin.json --grown /tmp/route_margin_p4.json
 """
 
 from __future__ import annotations

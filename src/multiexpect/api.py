@@ -106,7 +106,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         (``"net-blocks"``, :func:`~multiexpect.engine.rqmc_final.final_one_net`). For
         ``separate-is`` each quantity's study ends so, and the result's interval is
         Student's t on the smallest of their degrees of freedom. ``"auto"`` (``aiscv``
-        only): the pilot is drawn on nets of the law and decides whether adaptation can pay;
+        only): the pilot is drawn on nets of the law (two, four when adaptation does not
+        lead clearly on two) and decides whether adaptation can pay;
         if not, the whole budget is RQMC of the law (at least ``replicates`` nets, the
         replicates' intervals), else the adaptation goes on as with ``"mc"`` and, when no
         quantity is an event, its final stage is ``replicates`` RQMC replicates

@@ -34,10 +34,10 @@ Sobol' pick-freeze one net               ``0``               ``(seed, 0, 0)``
 replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.
 ``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
 nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
-them (so are the split route's law nets, :mod:`multiexpect.engine.law_split`: pilot nets
-``R_0 ..``); when the law route is taken the law's replicates after the pilot's nets follow
-as the final stage after the one stage, the pilot; when it is not, the keys are the table's
-above. The
+them (so are a grown pilot's nets, :func:`~multiexpect.engine.law_first.grows`, and the
+split route's law nets, :mod:`multiexpect.engine.law_split`: pilot nets ``R_0 ..``); when
+the law route is taken the law's replicates after the pilot's nets follow as the final
+stage after the one stage, the pilot; when it is not, the keys are the table's above. The
 nets of the law, :func:`law_net_generator` ``(seed, r)``, are the same for the law-first
 pilot and law route, for separate RQMC and for the Sobol' pick-freeze RQMC replicates (in
 ``2d`` dimensions), so that the law route draws exactly the points of ``method="mc",

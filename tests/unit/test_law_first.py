@@ -12,9 +12,9 @@ from multiexpect import testfunctions as tf
 from multiexpect.engine import AiscvOptions, EngineSetup
 from multiexpect.engine.law_first import (
     ADAPTIVE_GAIN,
+    GROWN_PILOT_REPLICATES,
     LAW_MARGIN,
     LAW_ROUTE,
-    PILOT_REPLICATES,
     law_plan,
     law_points,
     variance_uncertainty,
@@ -103,9 +103,10 @@ def test_law_route_batches_are_the_pilot_nets_then_the_law_replicates():
     recorder = KeyRecorder(smooth)
     res = me.expectations(smooth, NORM2, budget=4000, rng=3, sampling="auto",
                           evaluate=recorder)
-    reps = res.diagnostics["replicates"]
-    pilot = [0] + [-(10**6 + r) for r in range(1, PILOT_REPLICATES)]
-    assert recorder.keys == pilot + list(range(1, reps - PILOT_REPLICATES + 1))
+    reps, nets = res.diagnostics["replicates"], res.diagnostics["pilot_replicates"]
+    assert nets == GROWN_PILOT_REPLICATES  # the smooth case's pilot grew (no lead to adapt)
+    pilot = [0] + [-(10**6 + r) for r in range(1, nets)]
+    assert recorder.keys == pilot + list(range(1, reps - nets + 1))
 
 
 def test_several_laws_nets_pick_each_law_equally():
@@ -333,3 +334,66 @@ def test_the_law_is_counted_ten_times_against_an_rqmc_final():
     res = me.expectations(lambda x: np.exp(0.5 * x[:, 0] + 0.3 * x[:, 1]), law,
                           budget=10_000, rng=0)
     assert res.diagnostics["route"] == "adaptive" and "x10" in res.diagnostics["route_reason"]
+
+
+def _exp_linear(x):
+    return np.exp(0.5 * x[:, 0] + 0.3 * x[:, 1])
+
+
+def test_pilot_grows_and_the_law_route_stays_plain_rqmc_bit_for_bit():
+    """Adaptation does not lead by 3 on the two nets: the pilot grows to the law route's
+    next two nets, which then decide; taking the law costs nothing (the same nets)."""
+    law, kwargs = me.Law([stats.norm()] * 2), {"budget": 4000, "rng": 7}
+    auto = me.expectations(_exp_linear, law, **kwargs)
+    plain = me.expectations(_exp_linear, law, method="mc", sampling="rqmc", **kwargs)
+    diag = auto.diagnostics
+    assert (diag["route"], diag["pilot_replicates"]) == (LAW_ROUTE, GROWN_PILOT_REPLICATES)
+    assert "the pilot grown to 4 nets; on 2:" in diag["route_reason"]
+    assert auto.estimate.tobytes() == plain.estimate.tobytes()
+    assert auto.stderr.tobytes() == plain.stderr.tobytes()
+    assert auto.n_evaluations == plain.n_evaluations
+
+
+def test_pilot_grows_then_adapts_within_the_budget_with_the_cap_raised():
+    law = me.Law([stats.norm()] * 2)
+    counted = Interrupting(_exp_linear)
+    res = me.expectations(counted, law, budget=4000, rng=0)
+    diag = res.diagnostics
+    assert (diag["route"], diag["pilot_replicates"]) == ("adaptive", GROWN_PILOT_REPLICATES)
+    n = replicate_plan(4000, 8)[1]
+    # the 4 nets, then adaptive batches: the cap (budget // 2) raised by the 2 extra nets,
+    # so the adaptive route keeps its batches; the final stage on 8 replicates
+    cap = AiscvOptions().resolved(4000).adaptation_cap + 2 * n
+    batches = counted.calls - GROWN_PILOT_REPLICATES - 8
+    assert batches >= 1 and 4 * n + batches * 400 <= cap
+    assert counted.runs == res.n_evaluations <= 4000
+    assert np.all(np.isfinite(res.stderr)) and np.all(res.stderr > 0)
+
+
+def test_no_growth_where_adaptation_leads_or_the_final_is_iid():
+    from multiexpect.engine.law_first import PILOT_GROWTH_LOW, Route, grows
+
+    plan = law_plan(10_000, 8)
+    values = np.zeros((2, 1))
+    lead = Route(False, "", 1.0, 0.99 * PILOT_GROWTH_LOW, 1.0, values)
+    close = Route(False, "", 1.0, PILOT_GROWTH_LOW, 1.0, values)
+    guarded = Route(False, "", 1.0, np.nan, 1.0, values)
+    assert not grows(lead, plan, True) and grows(close, plan, True)
+    assert not grows(close, plan, False) and not grows(guarded, plan, True)
+
+
+@pytest.mark.parametrize("limit", [3, 6])  # in the grown nets; in the adaptive batches
+def test_resumed_study_with_a_grown_pilot_is_bit_identical(limit):
+    law = me.Law([stats.norm()] * 2)
+    kwargs = {"budget": 4000, "rng": 0, "study_id": "grown"}
+    whole = me.expectations(_exp_linear, law, **kwargs)
+    assert whole.diagnostics["pilot_replicates"] == GROWN_PILOT_REPLICATES
+    store = me.InMemoryStore()
+    crashing = Interrupting(_exp_linear, limit=limit)
+    with pytest.raises(KeyboardInterrupt):
+        me.expectations(crashing, law, store=store, **kwargs)
+    again = Interrupting(_exp_linear)
+    resumed = me.expectations(again, law, store=store, **kwargs)
+    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs

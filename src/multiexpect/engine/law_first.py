@@ -35,6 +35,15 @@ events, many laws) importance sampling wins. The pilot measures both:
   The second test catches a pilot whose two nets differ by chance (``E_law`` on one
   degree of freedom is above 4 times its mean one time in 22 for one quantity) where
   adaptation has little to gain.
+* **The grown pilot.** ``E_law`` on two nets has one degree of freedom per quantity: over
+  the seeds of one case ``E_ad / E_law`` spans three decades, so a margin large enough
+  where adaptation wins sends seeds of a case the law wins to adaptation. So when the
+  adaptive route would end on RQMC replicates and adaptation does not lead by
+  :data:`PILOT_GROWTH_LOW` on the two nets, the pilot grows to
+  :data:`GROWN_PILOT_REPLICATES` nets (the law route's next nets, pilot keys) and the rule
+  is read again on them (:func:`grows`). A grown pilot that takes the law route costs
+  nothing (the same nets, plain RQMC bit for bit); one that adapts has its adaptation cap
+  raised by the extra nets' runs, so it keeps its adaptive batches and loses final points.
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
@@ -82,10 +91,10 @@ from .pilot import PilotDraw, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
 
-__all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "LAW_MARGIN", "LAW_ROUTE", "PILOT_REPLICATES",
-           "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
-           "choose_route", "draw_law_pilot", "law_nets", "law_plan", "law_points", "law_result",
-           "variance_uncertainty"]
+__all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "GROWN_PILOT_REPLICATES", "LAW_MARGIN",
+           "LAW_ROUTE", "PILOT_GROWTH_LOW", "PILOT_REPLICATES", "RQMC_FINAL_LAW_MARGIN",
+           "TAIL_GUARD", "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot",
+           "grows", "law_nets", "law_plan", "law_points", "law_result", "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
 PILOT_REPLICATES = 2
@@ -100,6 +109,14 @@ LAW_MARGIN = 0.5
 #: must be predicted 10 times better than it (the largest margin that kept the one
 #: smooth case where the law wins on the law route; docs/benchmarks.md).
 RQMC_FINAL_LAW_MARGIN = 10.0
+#: Nets of the law in a grown pilot (:func:`grows`): ``E_law`` then rests on 3 degrees of
+#: freedom per quantity, not 1, so ``E_ad / E_law`` no longer spans three decades over the
+#: seeds of one case (docs/benchmarks.md, "A grown pilot").
+GROWN_PILOT_REPLICATES = 4
+#: The pilot grows unless adaptation leads by this factor on the first nets
+#: (``E_ad < PILOT_GROWTH_LOW E_law``): a grown pilot that then takes the law route costs
+#: nothing (its nets are the law route's), one that adapts loses their runs.
+PILOT_GROWTH_LOW = 3.0
 #: Adaptation must predict an error this many times below the i.i.d. error of the law's
 #: points (``E_iid``), or the law route is taken: ``E_ad`` is optimistic by a factor of
 #: up to 3 (module docstring), and the nets do no worse than i.i.d. points.
@@ -178,7 +195,8 @@ def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:
 def law_nets(setup: EngineSetup, n: int, replicates: range,
              before: PilotDraw | None = None) -> PilotDraw:
     """The nets ``replicates`` of the law, ``n`` points each, run after ``before`` (a pilot
-    of the nets before them) and joined to it (the split route's law nets): net ``r`` is batch
+    of the nets before them) and joined to it (a grown pilot, the split route's law nets):
+    net ``r`` is batch
     :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net order."""
     parts = [] if before is None else [before]
     for r in replicates:
@@ -188,6 +206,17 @@ def law_nets(setup: EngineSetup, n: int, replicates: range,
     return PilotDraw(np.concatenate([p.z for p in parts]),
                      np.concatenate([p.outputs for p in parts]), scores,
                      np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
+
+
+def grows(route: Route, plan: LawPlan, rqmc_final: bool) -> bool:
+    """Whether the pilot grows to :data:`GROWN_PILOT_REPLICATES` nets before the route is
+    decided again: the margin test was reached on the first ``R_0`` nets, the adaptive
+    route would end on RQMC replicates, adaptation does not lead by
+    :data:`PILOT_GROWTH_LOW` (``E_ad >= PILOT_GROWTH_LOW E_law``) and the plan has nets left
+    after the grown pilot."""
+    return (rqmc_final and np.isfinite(route.adaptive_error)
+            and plan.pilot_replicates < GROWN_PILOT_REPLICATES < plan.replicates
+            and route.adaptive_error >= PILOT_GROWTH_LOW * route.law_error)
 
 
 @dataclass(frozen=True)

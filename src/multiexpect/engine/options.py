@@ -46,6 +46,8 @@ class AiscvOptions:
     adaptation_cap : int or None
         Most model runs spent adapting (pilot included); ``budget // 2`` by default, at
         most ``5 * min(budget // 10, 20_000)`` (every adaptive point is kept in memory).
+        Under ``sampling="auto"`` the law's nets after its first two (a grown pilot, the
+        split route's law nets) are not counted: they are the law route's runs.
     space : {"auto", "standard", "input"}
         Working space; ``auto`` is the standard normal space of the first law, or input
         space when another law has mass outside the first law's support.

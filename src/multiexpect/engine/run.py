@@ -9,7 +9,15 @@ import numpy as np
 
 from .adapt import Proposal, adapt, adaptation_done
 from .final import final
-from .law_first import choose_route, draw_law_pilot, law_plan, law_result
+from .law_first import (
+    GROWN_PILOT_REPLICATES,
+    choose_route,
+    draw_law_pilot,
+    grows,
+    law_nets,
+    law_plan,
+    law_result,
+)
 from .law_split import law_quantities, split_pilot, split_result, split_setup, split_state
 from .options import AiscvOptions
 from .pilot import init
@@ -90,8 +98,20 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     state = init(setup, first)
     if observe is not None:
         observe(state.history[-1])
-    route = choose_route(state, plan, rqmc_final=adaptive_replicates(
-        state, replicates, adaptive_rqmc_final) is not None)
+    rqmc_final = adaptive_replicates(state, replicates, adaptive_rqmc_final) is not None
+    route = choose_route(state, plan, rqmc_final=rqmc_final)
+    if grows(route, plan, rqmc_final):  # E_law on more nets before deciding (.law_first)
+        first = law_nets(setup, plan.points,
+                         range(plan.pilot_replicates, GROWN_PILOT_REPLICATES), first)
+        setup = _cap_raised(setup, (GROWN_PILOT_REPLICATES - plan.pilot_replicates)
+                            * plan.points)
+        plan, before = replace(plan, pilot_replicates=GROWN_PILOT_REPLICATES), route
+        state = init(setup, first)
+        route = choose_route(state, plan, rqmc_final=adaptive_replicates(
+            state, replicates, adaptive_rqmc_final) is not None)
+        route = replace(route, reason=f"{route.reason} (the pilot grown to "
+                        f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
+                        f"{before.law_error:.3g} against {before.adaptive_error:.3g})")
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
@@ -114,3 +134,11 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     result = final(last, keep_sample=keep_sample, pool=False,
                    replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
     return replace(result, route=route.record())
+
+
+def _cap_raised(setup: EngineSetup, runs: int) -> EngineSetup:
+    """``setup`` with its adaptation cap raised by ``runs``: a grown pilot's nets are the
+    law route's runs, not the adaptation's, so the adaptive route keeps the batches the
+    cap gave it (as the split route's nets, :func:`~.law_split.split_setup`)."""
+    return replace(setup, options=replace(setup.options,
+                                          adaptation_cap=setup.options.adaptation_cap + runs))
