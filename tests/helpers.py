@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 import multiexpect as me
+
+
+def assert_resumes_bit_for_bit(model, laws, whole, limit: int, **kwargs) -> None:
+    """``expectations(model, laws, **kwargs)`` interrupted after ``limit`` model calls,
+    then resumed from its store, gives ``whole`` (the uninterrupted study) to the bit, and
+    runs only what the interrupted study had not stored."""
+    store = me.InMemoryStore()
+    crashing = Interrupting(model, limit=limit)
+    with pytest.raises(KeyboardInterrupt):
+        me.expectations(crashing, laws, store=store, **kwargs)
+    again = Interrupting(model)
+    resumed = me.expectations(again, laws, store=store, **kwargs)
+    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
+    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
 
 
 def within_four_sigma(res, truth) -> bool:

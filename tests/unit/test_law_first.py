@@ -21,7 +21,7 @@ from multiexpect.engine.law_first import (
 )
 from multiexpect.intervals import subset_mean_interval
 from multiexpect.sampling import replicate_plan
-from tests.helpers import NORM2, Interrupting, smooth
+from tests.helpers import NORM2, Interrupting, assert_resumes_bit_for_bit, smooth
 
 
 def _moments(x):
@@ -136,15 +136,7 @@ def test_resumed_auto_study_is_bit_identical(limit):
     kwargs = {"budget": 4000, "rng": 11, "sampling": "auto", "study_id": "auto"}
     whole = me.expectations(smooth, NORM2, **kwargs)
     assert whole.diagnostics["route"] == LAW_ROUTE
-    store = me.InMemoryStore()
-    crashing = Interrupting(smooth, limit=limit)
-    with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, NORM2, store=store, **kwargs)
-    again = Interrupting(smooth)
-    resumed = me.expectations(again, NORM2, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+    assert_resumes_bit_for_bit(smooth, NORM2, whole, limit, **kwargs)
 
 
 @pytest.mark.parametrize("limit", [3, 8])  # in the adaptive batches; in the final replicates
@@ -156,15 +148,7 @@ def test_resumed_auto_study_on_the_adaptive_route_is_bit_identical(limit):
     assert whole.diagnostics["route"] == "adaptive" and whole.diagnostics["replicates"] == 8
     # the final stage's 8 replicates are the last 8 model calls
     assert (limit < counted.calls - 8) == (limit == 3)
-    store = me.InMemoryStore()
-    crashing = Interrupting(_moments, limit=limit)
-    with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, law, store=store, **kwargs)
-    again = Interrupting(_moments)
-    resumed = me.expectations(again, law, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs
+    assert_resumes_bit_for_bit(_moments, law, whole, limit, **kwargs)
 
 
 class NeverRun:
@@ -388,12 +372,4 @@ def test_resumed_study_with_a_grown_pilot_is_bit_identical(limit):
     kwargs = {"budget": 4000, "rng": 0, "study_id": "grown"}
     whole = me.expectations(_exp_linear, law, **kwargs)
     assert whole.diagnostics["pilot_replicates"] == GROWN_PILOT_REPLICATES
-    store = me.InMemoryStore()
-    crashing = Interrupting(_exp_linear, limit=limit)
-    with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, law, store=store, **kwargs)
-    again = Interrupting(_exp_linear)
-    resumed = me.expectations(again, law, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs
+    assert_resumes_bit_for_bit(_exp_linear, law, whole, limit, **kwargs)

@@ -5,7 +5,6 @@ bit) and the events adapt without them."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from scipy import stats
 
 import multiexpect as me
@@ -13,7 +12,7 @@ from multiexpect.engine.law_first import ADAPTIVE_ROUTE, PILOT_REPLICATES, LawPl
 from multiexpect.engine.law_split import SPLIT_ROUTE, split_replicates
 from multiexpect.intervals import event_interval
 from multiexpect.sampling.rqmc import describe_interval
-from tests.helpers import Interrupting
+from tests.helpers import assert_resumes_bit_for_bit
 
 SUM5 = me.Law([stats.norm()] * 5)
 LEVELS = (2.326 * np.sqrt(5), 4.753 * np.sqrt(5))
@@ -109,15 +108,7 @@ def test_resumed_split_study_is_bit_identical():
     whole = me.expectations(_sum, SUM5, **kwargs)
     assert whole.diagnostics["route"] == SPLIT_ROUTE
     for limit in (3, 6):
-        store = me.InMemoryStore()
-        crashing = Interrupting(_sum, limit=limit)
-        with pytest.raises(KeyboardInterrupt):
-            me.expectations(crashing, SUM5, store=store, **kwargs)
-        again = Interrupting(_sum)
-        resumed = me.expectations(again, SUM5, store=store, **kwargs)
-        assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-        assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-        assert 0 < again.runs == whole.n_evaluations - crashing.runs
+        assert_resumes_bit_for_bit(_sum, SUM5, whole, limit, **kwargs)
 
 
 def _heavy(x):

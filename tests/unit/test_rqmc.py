@@ -25,7 +25,7 @@ from multiexpect.sampling import (
     student_from_uniform,
     tie_departure,
 )
-from tests.helpers import NORM2, Interrupting, smooth
+from tests.helpers import NORM2, Interrupting, assert_resumes_bit_for_bit, smooth
 
 
 class NeverRun:
@@ -224,15 +224,7 @@ def test_resumed_rqmc_study_is_bit_identical(method):
     kwargs = {"budget": 2000, "rng": 11, "method": method, "sampling": "rqmc",
               "study_id": "rqmc"}
     whole = me.expectations(smooth, laws, **kwargs)
-    store = me.InMemoryStore()
-    crashing = Interrupting(smooth, limit=3)
-    with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, laws, store=store, **kwargs)
-    again = Interrupting(smooth)
-    resumed = me.expectations(again, laws, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+    assert_resumes_bit_for_bit(smooth, laws, whole, 3, **kwargs)
 
 
 def test_resumed_pick_freeze_rqmc_is_bit_identical():

@@ -20,7 +20,7 @@ from multiexpect.engine.rqmc_pooling import cross_fitted_stage
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
 from multiexpect.sampling import INTERVAL_POOLED, allocate, sobol_uniform
-from tests.helpers import NORM2, Interrupting, smooth
+from tests.helpers import NORM2, assert_resumes_bit_for_bit, smooth
 
 MOMENTS = np.array([1.0, 3.0])  # E[x^2], E[x^4] under N(0, 1)
 
@@ -242,15 +242,7 @@ def test_resumed_rqmc_aiscv_study_is_bit_identical(limit, replicates):
     kwargs = {"budget": 3000, "rng": 11, "sampling": "rqmc", "replicates": replicates,
               "study_id": "rqmc-aiscv"}
     whole = me.expectations(smooth, laws, **kwargs)
-    store = me.InMemoryStore()
-    crashing = Interrupting(smooth, limit=limit)
-    with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, laws, store=store, **kwargs)
-    again = Interrupting(smooth)
-    resumed = me.expectations(again, laws, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+    assert_resumes_bit_for_bit(smooth, laws, whole, limit, **kwargs)
 
 
 @pytest.mark.parametrize("replicates", [4, 1])  # replicates; the one-net final stage
