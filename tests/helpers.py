@@ -9,18 +9,21 @@ from scipy import stats
 import multiexpect as me
 
 
-def assert_resumes_bit_for_bit(model, laws, whole, limit: int, **kwargs) -> None:
-    """``expectations(model, laws, **kwargs)`` interrupted after ``limit`` model calls,
-    then resumed from its store, gives ``whole`` (the uninterrupted study) to the bit, and
-    runs only what the interrupted study had not stored."""
+def assert_resumes_bit_for_bit(model, laws, whole, limit: int, *, study=None,
+                               fields=("estimate", "stderr"), **kwargs) -> None:
+    """``study(model, laws, **kwargs)`` (``multiexpect.expectations`` by default)
+    interrupted after ``limit`` model calls, then resumed from its store, gives ``whole``
+    (the uninterrupted study) to the bit in each result attribute of ``fields``, and runs
+    only what the interrupted study had not stored."""
+    study = me.expectations if study is None else study
     store = me.InMemoryStore()
     crashing = Interrupting(model, limit=limit)
     with pytest.raises(KeyboardInterrupt):
-        me.expectations(crashing, laws, store=store, **kwargs)
+        study(crashing, laws, store=store, **kwargs)
     again = Interrupting(model)
-    resumed = me.expectations(again, laws, store=store, **kwargs)
-    assert resumed.estimate.tobytes() == whole.estimate.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
+    resumed = study(again, laws, store=store, **kwargs)
+    for field in fields:
+        assert getattr(resumed, field).tobytes() == getattr(whole, field).tobytes(), field
     assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
 
 

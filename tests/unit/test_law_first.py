@@ -282,15 +282,9 @@ def test_resumed_sobol_auto_study_on_the_law_route_is_bit_identical():
     kwargs = {"budget": 20_000, "rng": 5, "sampling": "auto", "study_id": "sobol-auto"}
     whole = me.sobol_indices(_linear3, law, **kwargs)
     assert whole.diagnostics["route"] == LAW_ROUTE
-    store = me.InMemoryStore()
-    crashing = Interrupting(_linear3, limit=4)  # the pilot's two nets and two more
-    with pytest.raises(KeyboardInterrupt):
-        me.sobol_indices(crashing, law, store=store, **kwargs)
-    again = Interrupting(_linear3)
-    resumed = me.sobol_indices(again, law, store=store, **kwargs)
-    assert resumed.first_order.tobytes() == whole.first_order.tobytes()
-    assert resumed.total_order_stderr.tobytes() == whole.total_order_stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs
+    # interrupted after the pilot's two nets and two more
+    assert_resumes_bit_for_bit(_linear3, law, whole, 4, study=me.sobol_indices,
+                               fields=("first_order", "total_order_stderr"), **kwargs)
 
 
 def test_the_law_is_counted_ten_times_against_an_rqmc_final():

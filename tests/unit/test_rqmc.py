@@ -389,12 +389,6 @@ def test_resumed_rqmc_perturbed_law_study_is_bit_identical(method):
     kwargs = {"budget": 2000, "rng": 12, "method": method, "sampling": "rqmc",
               "study_id": "pli"}
     whole = me.perturbed_law_indices(model, NORM2, pert, **kwargs)
-    store = me.InMemoryStore()
-    crashing = Interrupting(model, limit=3)
-    with pytest.raises(KeyboardInterrupt):
-        me.perturbed_law_indices(crashing, NORM2, pert, store=store, **kwargs)
-    again = Interrupting(model)
-    resumed = me.perturbed_law_indices(again, NORM2, pert, store=store, **kwargs)
-    assert resumed.indices.tobytes() == whole.indices.tobytes()
-    assert resumed.stderr.tobytes() == whole.stderr.tobytes()
-    assert 0 < again.runs == whole.n_evaluations - crashing.runs  # stored runs not re-run
+    assert_resumes_bit_for_bit(
+        model, NORM2, whole, 3, fields=("indices", "stderr"),
+        study=lambda f, law, **kw: me.perturbed_law_indices(f, law, pert, **kw), **kwargs)
