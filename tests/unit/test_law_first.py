@@ -355,8 +355,53 @@ def test_no_growth_where_adaptation_leads_or_the_final_is_iid():
     lead = Route(False, "", 1.0, 0.99 * PILOT_GROWTH_LOW, 1.0, values)
     close = Route(False, "", 1.0, PILOT_GROWTH_LOW, 1.0, values)
     guarded = Route(False, "", 1.0, np.nan, 1.0, values)
+    marginal = Route(False, "", 1.0, np.nan, 1.0, values, marginal_tail=True)
     assert not grows(lead, plan, True) and grows(close, plan, True)
     assert not grows(close, plan, False) and not grows(guarded, plan, True)
+    assert grows(marginal, plan, False) and grows(marginal, plan, True)
+
+
+def test_marginal_tail_with_little_to_gain_grows_and_takes_the_law_route_bit_for_bit():
+    """The borehole's pilot on two nets reads its tail statistic at 0.31, just over the
+    guard, while adaptation promises less than i.i.d. points of the law: read again on four
+    nets, the guard lets it through and the law route is pick-freeze RQMC bit for bit."""
+    kwargs = {"budget": 18_000, "rng": 1183, "orders": ("first",)}
+    auto = me.sobol_indices(tf.borehole, tf.borehole_law(), **kwargs)
+    plain = me.sobol_indices(tf.borehole, tf.borehole_law(), method="pick-freeze",
+                             sampling="rqmc", **kwargs)
+    diag = auto.diagnostics
+    assert (diag["route"], diag["pilot_replicates"]) == (LAW_ROUTE, GROWN_PILOT_REPLICATES)
+    assert "on 2: a heavy tail" in diag["route_reason"]
+    assert auto.first_order.tobytes() == plain.first_order.tobytes()
+    assert auto.first_order_stderr.tobytes() == plain.first_order_stderr.tobytes()
+
+
+def test_marginal_tail_with_much_to_gain_adapts_without_growing():
+    """The moments x^2 .. x^8 of a normal input (seed 1) read a tail statistic just over
+    the guard, but adaptation promises far more than i.i.d. points of the law: the guard's
+    adaptive route at once, as before, no growth."""
+    from multiexpect.engine.adapt import propose
+    from multiexpect.engine.law_first import (
+        ADAPTIVE_GAIN,
+        MARGINAL_TAIL,
+        TAIL_GUARD,
+        choose_route,
+        draw_law_pilot,
+        grows,
+    )
+    from multiexpect.engine.pilot import init
+
+    setup = EngineSetup.build([me.Law([stats.norm()])], lambda x, key: _moments(x),
+                              budget=20_000, seed=1)
+    plan = law_plan(20_000, 8)
+    state = init(setup, draw_law_pilot(setup, plan))
+    route = choose_route(state, plan, rqmc_final=True)
+    tail = variance_uncertainty(state.pilot_summands, state.weights)
+    assert TAIL_GUARD < tail <= MARGINAL_TAIL * TAIL_GUARD
+    assert not route.law and not route.marginal_tail and "heavy tail" in route.reason
+    adaptive_error = propose(state).criterion / (20_000 - state.runs_used)
+    assert route.iid_error > ADAPTIVE_GAIN * adaptive_error
+    assert not grows(route, plan, True)
 
 
 @pytest.mark.parametrize("limit", [3, 6])  # in the grown nets; in the adaptive batches

@@ -111,7 +111,7 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
             state, replicates, adaptive_rqmc_final) is not None)
         route = replace(route, reason=f"{route.reason} (the pilot grown to "
                         f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
-                        f"{before.law_error:.3g} against {before.adaptive_error:.3g})")
+                        f"{before.reason})")
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
