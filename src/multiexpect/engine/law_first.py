@@ -291,11 +291,11 @@ def choose_route(state: EngineState, plan: LawPlan, rqmc_final: bool = False) ->
         reason = (f"a heavy tail: the pilot's weighted variance is known to {tail:.2g} "
                   f"(relative s.e., > {TAIL_GUARD:g})")
         if tail <= MARGINAL_TAIL * TAIL_GUARD and not adaptation_done(state):
-            proposal = propose(state)
+            proposal = propose(state)  # kept for the adaptive route's first step
             adaptive_error = proposal.criterion / (state.setup.budget - state.runs_used)
-            if iid_error <= ADAPTIVE_GAIN * adaptive_error:  # little to gain: read it again
-                return Route(False, reason, law_error, np.nan, iid_error, values, proposal,
-                             marginal_tail=True)
+            # little to gain: the statistic is read again on a grown pilot (grows)
+            return Route(False, reason, law_error, np.nan, iid_error, values, proposal,
+                         marginal_tail=iid_error <= ADAPTIVE_GAIN * adaptive_error)
         return Route(False, reason, law_error, np.nan, iid_error, values)
     if adaptation_done(state):
         return Route(True, "no adaptive batch fits in the budget", law_error, np.nan,
