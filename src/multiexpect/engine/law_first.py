@@ -77,7 +77,7 @@ adaptive stages not pooled (:func:`~multiexpect.engine.run.adaptive_replicates`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -97,9 +97,10 @@ from .result import EngineResult
 from .state import EngineSetup, EngineState
 
 __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "GROWN_PILOT_REPLICATES", "LAW_MARGIN",
-           "LAW_ROUTE", "PILOT_GROWTH_LOW", "PILOT_REPLICATES", "RQMC_FINAL_LAW_MARGIN",
-           "TAIL_GUARD", "LawPlan", "Route", "check_law_first", "choose_route", "draw_law_pilot",
-           "grows", "law_nets", "law_plan", "law_points", "law_result", "variance_uncertainty"]
+           "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
+           "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
+           "choose_route", "draw_law_pilot", "grow_pilot", "grows", "law_nets", "law_plan",
+           "law_points", "law_result", "uncounted_nets", "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
 PILOT_REPLICATES = 2
@@ -227,6 +228,27 @@ def grows(route: Route, plan: LawPlan, rqmc_final: bool) -> bool:
              and route.adaptive_error >= PILOT_GROWTH_LOW * route.law_error)
     return ((close or route.marginal_tail)
             and plan.pilot_replicates < GROWN_PILOT_REPLICATES < plan.replicates)
+
+
+def uncounted_nets(setup: EngineSetup, plan: LawPlan, nets: int) -> EngineSetup:
+    """``setup`` with its adaptation cap raised by the runs of the law's nets after the
+    plan's first ``plan.pilot_replicates``, up to ``nets``: they are the law route's runs
+    (a grown pilot's, the split route's law quantities'), not the adaptation's, so the
+    adaptive route keeps the batches the cap gave it."""
+    extra = (nets - plan.pilot_replicates) * plan.points
+    return replace(setup, options=replace(setup.options,
+                                          adaptation_cap=setup.options.adaptation_cap + extra))
+
+
+def grow_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw
+               ) -> tuple[EngineSetup, LawPlan, PilotDraw]:
+    """The pilot ``first`` grown to :data:`GROWN_PILOT_REPLICATES` nets (:func:`grows`):
+    the setup with those nets outside the cap (:func:`uncounted_nets`), the plan counting
+    them as the pilot's, and the grown pilot."""
+    grown = law_nets(setup, plan.points,
+                     range(plan.pilot_replicates, GROWN_PILOT_REPLICATES), first)
+    return (uncounted_nets(setup, plan, GROWN_PILOT_REPLICATES),
+            replace(plan, pilot_replicates=GROWN_PILOT_REPLICATES), grown)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,14 @@ import numpy as np
 from ..estimators.effective_size import kish_size
 from ..estimators.monte_carlo import net_means, summand_ranges
 from ..sampling.rqmc import replicate_estimate
-from .law_first import TAIL_GUARD, LawPlan, Route, law_nets, variance_uncertainty
+from .law_first import (
+    TAIL_GUARD,
+    LawPlan,
+    Route,
+    law_nets,
+    uncounted_nets,
+    variance_uncertainty,
+)
 from .options import MAX_DEFAULT_BATCH
 from .pilot import PilotDraw
 from .result import EngineResult
@@ -118,10 +125,9 @@ def split_setup(setup: EngineSetup, plan: LawPlan, law: np.ndarray) -> EngineSet
     stepping aside while another climbs."""
     reps = split_replicates(plan, law, setup.budget)
     left = setup.budget - reps * plan.points
-    extra = (reps - plan.pilot_replicates) * plan.points
-    options = replace(setup.options, batch_size=_batch_size(setup, left),
-                      adaptation_cap=setup.options.adaptation_cap + extra)
-    return replace(setup, options=options, ladder_aside=True)
+    raised = uncounted_nets(setup, plan, reps)
+    options = replace(raised.options, batch_size=_batch_size(setup, left))
+    return replace(raised, options=options, ladder_aside=True)
 
 
 def split_state(state: EngineState, law: np.ndarray) -> EngineState:

@@ -13,8 +13,8 @@ from .law_first import (
     GROWN_PILOT_REPLICATES,
     choose_route,
     draw_law_pilot,
+    grow_pilot,
     grows,
-    law_nets,
     law_plan,
     law_result,
 )
@@ -101,11 +101,8 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     rqmc_final = adaptive_replicates(state, replicates, adaptive_rqmc_final) is not None
     route = choose_route(state, plan, rqmc_final=rqmc_final)
     if grows(route, plan, rqmc_final):  # E_law on more nets before deciding (.law_first)
-        first = law_nets(setup, plan.points,
-                         range(plan.pilot_replicates, GROWN_PILOT_REPLICATES), first)
-        setup = _cap_raised(setup, (GROWN_PILOT_REPLICATES - plan.pilot_replicates)
-                            * plan.points)
-        plan, before = replace(plan, pilot_replicates=GROWN_PILOT_REPLICATES), route
+        before = route
+        setup, plan, first = grow_pilot(setup, plan, first)
         state = init(setup, first)
         route = choose_route(state, plan, rqmc_final=adaptive_replicates(
             state, replicates, adaptive_rqmc_final) is not None)
@@ -135,10 +132,3 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                    replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
     return replace(result, route=route.record())
 
-
-def _cap_raised(setup: EngineSetup, runs: int) -> EngineSetup:
-    """``setup`` with its adaptation cap raised by ``runs``: a grown pilot's nets are the
-    law route's runs, not the adaptation's, so the adaptive route keeps the batches the
-    cap gave it (as the split route's nets, :func:`~.law_split.split_setup`)."""
-    return replace(setup, options=replace(setup.options,
-                                          adaptation_cap=setup.options.adaptation_cap + runs))
