@@ -1,4 +1,4 @@
-"""Small models shared by several test files."""
+"""Small models and checks shared by several test files."""
 
 from __future__ import annotations
 

@@ -47,8 +47,8 @@ events, many laws) importance sampling wins. The pilot measures both:
   The pilot grows too when the tail guard fires on a statistic at most
   :data:`MARGINAL_TAIL` times :data:`TAIL_GUARD` while adaptation promises little
   (``E_iid <= ADAPTIVE_GAIN E_ad``, the fit made to judge then kept for the first step):
-  the statistic is read again on twice the points (a pick-freeze borehole's two nets read
-  0.31-0.45 where its 97th percentile over seeds is 0.29), for every kind of study.
+  the statistic, itself noisy on two nets, is read again on twice the points, for every
+  kind of study (the measurements: docs/benchmarks.md, "A grown pilot").
 
 The law route spends the rest of the budget on replicates ``R_0 .. R - 1`` of the same net
 size (:func:`~multiexpect.batch_keys.law_replicate`): the estimate is the mean of all ``R``
