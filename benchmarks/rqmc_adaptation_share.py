@@ -83,11 +83,25 @@ def pooled_done(state) -> bool:
     return not _pooled_error(history, last, budget) < _pooled_error(history, last - 1, budget)
 
 
+_ADAPTIVE_REPLICATES = engine_run.adaptive_replicates
+
+
+def _final_replicates(r: int):
+    """A screen: ``sampling="auto"``'s adaptive route ends on ``r`` replicates where the
+    library's rule allows its own number (the law route keeps the library's)."""
+    def rule(state, replicates, asked):
+        return None if _ADAPTIVE_REPLICATES(state, r, asked) is None else r
+    return rule
+
+
 def one_run(task) -> dict:
     case_name, label, kwargs, seed = task
     kwargs = dict(kwargs)
     stop = kwargs.pop("_stop", None)
     engine_run.adaptation_done = pooled_done if stop == "pooled" else adaptation_done
+    final_r = kwargs.pop("_final_replicates", None)
+    engine_run.adaptive_replicates = (_ADAPTIVE_REPLICATES if final_r is None
+                                      else _final_replicates(final_r))
     case = _case(case_name)
     t0 = time.perf_counter()
     res = me.expectations(case["model"], case["law"], budget=case["budget"], rng=seed,

@@ -109,6 +109,7 @@ from ..vocabulary import (
 )
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
+from .chaos import SURROGATES, check_block_points, controlled_values
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -306,11 +307,10 @@ class _PickFreezeModel:
         """``θ = L θ_adj`` (identity without adjustment)."""
         return self.layout.unadjust(self.ratios)
 
-    def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
+    def outputs(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
+        """The stacked runs' outputs ((runs_per_point * n,)) of the points ``u`` ((n, 2d));
+        the centre is fixed on the first call unless given."""
         d = self.layout.dim
-        n = u.shape[0]
-        if n == 0:
-            return np.empty((0, self.layout.n_quantities))
         x = self.law.from_standard(u[:, :d])
         x_prime = self.law.from_standard(u[:, d:])
         inputs = self.layout.stack(x, x_prime)
@@ -323,7 +323,12 @@ class _PickFreezeModel:
         y = out.reshape(-1)
         if self.centre is None:
             self.centre = float(np.mean(y))
-        values = self.layout.quantities(y, self.centre)
+        return y
+
+    def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
+        if u.shape[0] == 0:
+            return np.empty((0, self.layout.n_quantities))
+        values = self.layout.quantities(self.outputs(u, batch), self.centre)
         if self.record:
             self.plain_means.append(values.mean(axis=0))
         if self.adjust and self.ratios is None:
@@ -367,12 +372,25 @@ def _check_law(law) -> Law:
     return law
 
 
+def _check_surrogate(surrogate, method: str, blocks: int | None) -> None:
+    """``surrogate`` is None or one of :data:`~.chaos.SURROGATES`, and only on one net of
+    pick-freeze (its blocks cross-fit the surrogate)."""
+    if surrogate is None:
+        return
+    if surrogate not in SURROGATES:
+        raise ValueError(f"'surrogate' must be None or one of {SURROGATES}, got {surrogate!r}")
+    if method != "pick-freeze" or blocks is None:
+        raise ValueError(f"'surrogate' needs method='pick-freeze', sampling='rqmc' and "
+                         f"replicates=1 (one net), got method={method!r}"
+                         + ("" if blocks is not None else " without one net"))
+
+
 # ---------------------------------------------------------------------- the public function
 def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"),
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
                   evaluation: Evaluation | None = None, sampling: str | None = None,
-                  **options) -> SobolResult:
+                  surrogate: str | None = None, **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -435,6 +453,12 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         of ``method="pick-freeze", sampling="rqmc"``, and the law route is that estimator
         on the same nets, bit for bit (plain quantities centred on net 0, ``R``
         replicates, Student t).
+    surrogate : {None, "chaos"}
+        ``"chaos"`` (``method="pick-freeze", sampling="rqmc", replicates=1`` only): a
+        polynomial chaos of the inputs, fitted on the runs and cross-fitted by the net's
+        blocks, serves as a control variate of every pick-freeze quantity
+        (:mod:`multiexpect.sensitivity.chaos`); ``diagnostics`` gives its degree, its terms
+        and the share of the output's spread it leaves (``residual_share``).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -471,6 +495,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
     law_first = sampling == "auto"
     blocks = blocks_option(replicates, options)
+    _check_surrogate(surrogate, method, blocks)
     # the one-net form of the pick-freeze estimators; aISCV's one net is its final stage's
     layout = PickFreezeLayout(law.dim, orders,
                               one_net=blocks is not None and method == "pick-freeze")
@@ -497,7 +522,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     elif replicates is not None and method == "aiscv":
         check_rqmc_final(points, prepared.options, replicates, blocks)
     elif blocks is not None:
-        one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
+        n_net = one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
+        if surrogate is not None:
+            check_block_points(n_net, blocks)
     elif replicates is not None:
         replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
 
@@ -516,7 +543,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                 theta, cov = lmat @ theta, lmat @ cov @ lmat.T
                 diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
         elif blocks is not None:
-            theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks)
+            theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks,
+                                                    surrogate)
         elif replicates is not None:
             theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates)
         else:
@@ -636,19 +664,33 @@ def _law_route_moments(wrapper, replicates: int) -> tuple[np.ndarray, np.ndarray
     return _replicate_moments(means)
 
 
-def _run_pick_freeze_net(wrapper, layout, points, seed, blocks):
+def _run_pick_freeze_net(wrapper, layout, points, seed, blocks, surrogate=None):
     """Pick-freeze on ONE scrambled Sobol' sequence of ``points`` points (batch 0; a net
     when ``points`` is a power of 2).
 
     The net's first ``d`` coordinates are ``U'``, its last ``d`` are ``U`` (SALib's layout);
     the estimate is the mean over all points, its covariance that of the ``blocks`` block
     means over ``blocks`` (``"net-blocks"`` interval, ``blocks - 1`` degrees of freedom).
+    ``surrogate="chaos"``: the point values carry the chaos control variate
+    (:mod:`multiexpect.sensitivity.chaos`), cross-fitted by the same blocks.
     """
     n = one_net_plan(points, blocks)
     net = sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, 0))
-    values = wrapper(np.roll(net, layout.dim, axis=1), batch_keys.rqmc_replicate(0))
+    u = np.roll(net, layout.dim, axis=1)
+    extra = {}
+    if surrogate is None:
+        values = wrapper(u, batch_keys.rqmc_replicate(0))
+    else:
+        y = wrapper.outputs(u, batch_keys.rqmc_replicate(0))
+        d = layout.dim
+        bounded = np.all(np.isfinite(wrapper.law.support_box), axis=1)
+        values, floor, extra = controlled_values(
+            layout, layout.stack(u[:, :d], u[:, d:]), y,
+            layout.quantities(y, wrapper.centre), wrapper.centre, bounded, blocks)
     theta, cov, dof = block_estimate(values, blocks)
+    if surrogate is not None:  # never below the arithmetic's resolution (.chaos)
+        cov = cov + np.diag(floor**2)
     return theta, cov, {"n_points": n, "sampling": "rqmc", "interval": INTERVAL_NET_BLOCKS,
                         "replicates": ONE_NET, "blocks": blocks, "points_per_replicate": n,
                         "points_per_block": n // blocks, "whole_net": n & (n - 1) == 0,
-                        "dof": dof}
+                        "dof": dof, **extra}

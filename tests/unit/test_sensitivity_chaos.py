@@ -1,0 +1,102 @@
+"""The polynomial chaos control variate of one-net pick-freeze (``surrogate="chaos"``)."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.sensitivity import chaos
+
+ONE_NET = {"method": "pick-freeze", "sampling": "rqmc", "replicates": 1}
+
+
+def sum_and_product(x):
+    """``x_1 + x_2 x_3``: degree 1 in the uniform input, a Hermite product in the normal
+    ones, so a chaos of degree 2 reproduces it."""
+    return x[:, 0] + x[:, 1] * x[:, 2]
+
+
+LAW = me.Law([stats.uniform(0, 1), stats.norm(0, 1), stats.norm(0, 1)])
+#: Var = 1/12 + 1; x_1 alone carries 1/12, the product 1 (no first-order part)
+FIRST = np.array([1.0, 0.0, 0.0]) / 13.0
+TOTAL = np.array([1.0, 12.0, 12.0]) / 13.0
+
+
+class CountingModel:
+    def __init__(self, model):
+        self.model = model
+        self.runs = 0
+
+    def __call__(self, x):
+        self.runs += x.shape[0]
+        return self.model(x)
+
+
+def test_a_model_the_chaos_reproduces_is_estimated_to_rounding_with_a_nonzero_interval():
+    res = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=3,
+                           surrogate="chaos", **ONE_NET)
+    np.testing.assert_allclose(res.first_order, FIRST, atol=1e-9)
+    np.testing.assert_allclose(res.total_order, TOTAL, atol=1e-9)
+    se = np.concatenate([res.first_order_stderr, res.total_order_stderr])
+    assert np.all(se > 0) and np.all(se < 1e-8)  # the arithmetic's floor, never zero
+    assert res.diagnostics["surrogate"] == "chaos"
+    assert res.diagnostics["residual_share"] < 1e-20
+    # 2 (2048 - 128) fit rows allow 192 terms: degree 8 in 3 inputs (165), not 9 (220)
+    assert (res.diagnostics["degree"], res.diagnostics["terms"]) == (8, 165)
+    assert "polynomial chaos of degree 8 (165 terms)" in res.summary()
+    again = type(res).from_dict(res.to_dict())  # the record survives JSON
+    assert again.diagnostics["terms"] == res.diagnostics["terms"]
+    plain = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=3, **ONE_NET)
+    assert "chaos" not in plain.summary()
+    assert np.max(np.abs(plain.first_order - FIRST)) > 1e-6  # the net alone is not exact
+
+
+def test_same_seed_same_result_and_the_runs_are_the_plain_nets():
+    model = CountingModel(lambda x: np.sin(x[:, 0]) + x[:, 1] ** 2 * x[:, 2])
+    a = me.sobol_indices(model, LAW, budget=5 * 2**10 + 7, rng=5, surrogate="chaos",
+                         **ONE_NET)
+    assert model.runs == a.n_evaluations == 5 * (2**10 + 1)  # every point the budget allows
+    b = me.sobol_indices(model, LAW, budget=5 * 2**10 + 7, rng=5, surrogate="chaos",
+                         **ONE_NET)
+    assert np.array_equal(a.first_order, b.first_order)
+    assert np.array_equal(a.total_order_stderr, b.total_order_stderr)
+    plain = me.sobol_indices(model, LAW, budget=5 * 2**10 + 7, rng=5, **ONE_NET)
+    assert plain.mean != a.mean or plain.variance != a.variance  # the control moved them
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"surrogate": "pce", **ONE_NET}, "'surrogate' must be None or one of"),
+    ({"surrogate": "chaos"}, "'surrogate' needs method='pick-freeze'"),
+    ({"surrogate": "chaos", "method": "pick-freeze", "sampling": "rqmc"},
+     "'surrogate' needs method='pick-freeze'"),
+    ({"surrogate": "chaos", "method": "pick-freeze"}, "'surrogate' needs method='pick-freeze'"),
+])
+def test_bad_surrogate_is_refused_before_any_run(kwargs, match):
+    model = CountingModel(sum_and_product)
+    with pytest.raises(ValueError, match=match):
+        me.sobol_indices(model, LAW, budget=5 * 2**10, rng=1, **kwargs)
+    assert model.runs == 0
+
+
+def test_blocks_too_small_for_the_chaos_are_refused_before_any_run():
+    model = CountingModel(sum_and_product)
+    with pytest.raises(ValueError, match="'surrogate' needs at least 64 points a block"):
+        me.sobol_indices(model, LAW, budget=5 * 2**9, rng=1, surrogate="chaos", **ONE_NET)
+    assert model.runs == 0
+    res = me.sobol_indices(model, LAW, budget=5 * 2**9, rng=1, surrogate="chaos", blocks=8,
+                           **ONE_NET)
+    assert res.diagnostics["blocks"] == 8
+
+
+@pytest.mark.parametrize("dim, degree", [(2, 10), (3, 10), (8, 3), (15, 2), (20, 2),
+                                         (30, 1)])
+def test_the_degree_is_the_largest_within_the_terms_cap(dim, degree):
+    assert chaos.chaos_degree(dim, 10**7) == degree
+    assert chaos.chaos_degree(dim, 10**7) <= chaos.MAX_DEGREE
+
+
+def test_too_few_fit_rows_for_degree_one_are_refused():
+    with pytest.raises(ValueError, match="'surrogate' needs at least"):
+        chaos.chaos_degree(10, 100)
+    assert chaos.chaos_degree(3, 20 * 10) == 2  # degree 2 in 3 inputs: 10 terms, 200 rows
+    assert chaos.chaos_degree(3, 20 * 10 - 1) == 1
