@@ -10,7 +10,7 @@ __all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL
            "RQMC_ONE_NET_EXPECTATION_METHODS", "RQMC_ONE_NET_PERTURBED_LAW_METHODS",
            "RQMC_ONE_NET_SOBOL_METHODS",
            "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
-           "SENSITIVITY_WEIGHTS", "SOBOL_METHODS"]
+           "SENSITIVITY_WEIGHTS", "SOBOL_METHODS", "SOBOL_SURROGATES"]
 
 #: ``expectations(method=...)``: the adaptive method, then its baselines.
 EXPECTATION_METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
@@ -29,6 +29,9 @@ RQMC_PERTURBED_LAW_METHODS = PERTURBED_LAW_METHODS
 RQMC_ONE_NET_SOBOL_METHODS = ("aiscv", "pick-freeze")
 RQMC_ONE_NET_EXPECTATION_METHODS = ("aiscv",)
 RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
+#: ``sobol_indices(surrogate=...)`` on one net of pick-freeze: a polynomial chaos control
+#: variate (``sensitivity/chaos.py``).
+SOBOL_SURROGATES = ("chaos",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

@@ -328,6 +328,28 @@ blocks = 8
     assert [r["estimate"] for r in record["rows"]] == estimates
 
 
+def test_chaos_controlled_sobol_study_gives_the_library_numbers(tmp_path, capsys):
+    """``surrogate = "chaos"`` in a ``[sobol]`` table's options reaches the library."""
+    extra = """
+[sobol]
+budget = 8000
+method = "pick-freeze"
+sampling = "rqmc"
+[sobol.options]
+replicates = 1
+blocks = 8
+surrogate = "chaos"
+"""
+    doc = run_study(tmp_path, capsys, extra, report=True)
+    record = doc["analyses"][0]["main"]
+    result = me.sobol_indices(tf.cantilever_beam, cantilever_law(), budget=8000,
+                              method="pick-freeze", rng=SEED, sampling="rqmc", replicates=1,
+                              blocks=8, surrogate="chaos")
+    assert result.diagnostics["surrogate"] == "chaos" and result.diagnostics["degree"] == 3
+    estimates = [float(v) for v in result.first_order] + [float(v) for v in result.total_order]
+    assert [r["estimate"] for r in record["rows"]] == estimates
+
+
 def test_one_net_expectations_study_gives_the_library_numbers(tmp_path, capsys):
     """aISCV's one-net final stage (``replicates = 1``) through the command: the library's
     numbers, and the report names its interval."""

@@ -100,3 +100,12 @@ def test_too_few_fit_rows_for_degree_one_are_refused():
         chaos.chaos_degree(10, 100)
     assert chaos.chaos_degree(3, 20 * 10) == 2  # degree 2 in 3 inputs: 10 terms, 200 rows
     assert chaos.chaos_degree(3, 20 * 10 - 1) == 1
+
+
+@pytest.mark.parametrize("orders", ["first", "total"])
+def test_one_order_alone_is_controlled_too(orders):
+    res = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=4, orders=orders,
+                           surrogate="chaos", **ONE_NET)
+    est, se = res.indices(orders)
+    np.testing.assert_allclose(est, FIRST if orders == "first" else TOTAL, atol=1e-9)
+    assert np.all(se > 0)

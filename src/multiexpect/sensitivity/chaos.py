@@ -13,9 +13,10 @@ is again an estimate of ``θ``, and its error is that of the net's integral of
 ``g`` is a total-degree polynomial chaos fitted by least squares: per input, orthonormal
 Legendre polynomials of ``u = Φ(z)`` when its law is bounded, orthonormal (probabilists')
 Hermite polynomials of ``z`` otherwise. The fit is **cross-fitted by blocks**: the points of
-block ``b`` of the net are corrected with the ``g`` fitted on the other blocks' runs ``Y``
-and ``Y'``, so no point's correction was fitted on its own outputs (no overfitting bias),
-and the blocks' spread (the ``"net-blocks"`` interval) is that of the corrected values.
+block ``b`` of the net are corrected with the ``g`` fitted on the other blocks' first two
+runs a point (``Y`` and ``Y'``; ``Y'`` and ``Y^(1)`` for total order alone), so no point's
+correction was fitted on its own outputs (no overfitting bias), and the blocks' spread (the
+``"net-blocks"`` interval) is that of the corrected values.
 Where ``g`` equals the model (a polynomial model) the corrected values agree to rounding:
 each quantity's standard error is then kept at least :data:`ROUNDING` times the root mean
 square of its plain values, the arithmetic's resolution, never zero.
@@ -32,10 +33,8 @@ import numpy as np
 from scipy import special
 
 __all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROUNDING", "ROWS_PER_TERM",
-           "SURROGATES", "chaos_degree", "check_block_points", "controlled_values"]
+           "chaos_degree", "check_block_points", "controlled_values"]
 
-#: The surrogates ``sobol_indices(surrogate=...)`` knows.
-SURROGATES = ("chaos",)
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10
 #: Most terms of the chaos (the least-squares fit's columns).
@@ -43,8 +42,8 @@ MAX_TERMS = 300
 #: Fit rows per term at least (the fit's rows are the runs ``Y`` and ``Y'`` of the other
 #: blocks).
 ROWS_PER_TERM = 20
-#: Points a block at least: with 32 (512 points in 16 blocks) the blocks' interval of the
-#: controlled Ishigami indices covered 0.83-0.88 on two indices (200 seeds), with 64 0.98-1.00.
+#: Points a block at least: below it the blocks' interval of the controlled values
+#: under-covered (measured: docs/method.md, "The chaos control variate").
 MIN_BLOCK_POINTS = 64
 #: A quantity's standard error is at least this times the root mean square of its plain
 #: point values: the resolution of the arithmetic, where the chaos reproduces the model.
@@ -112,11 +111,13 @@ def _univariate(z: np.ndarray, bounded: bool, degree: int) -> np.ndarray:
 
 
 def _design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """The chaos basis at standard inputs ``z`` ((n, d)) -> (n, terms)."""
+    """The chaos basis at standard inputs ``z`` ((n, d)) -> (n, terms). Each input
+    multiplies only the terms that hold it (its degree-0 polynomial is exactly 1)."""
     degree = int(alphas.max())
     out = np.ones((z.shape[0], alphas.shape[0]))
     for j in range(z.shape[1]):
-        out *= _univariate(z[:, j], bool(bounded[j]), degree)[:, alphas[:, j]]
+        terms = np.flatnonzero(alphas[:, j])
+        out[:, terms] *= _univariate(z[:, j], bool(bounded[j]), degree)[:, alphas[terms, j]]
     return out
 
 
@@ -159,12 +160,12 @@ def controlled_values(layout, z_runs: np.ndarray, y: np.ndarray, values: np.ndar
     d = layout.dim
     size = n // blocks
     block_of = np.minimum(np.arange(n) // size, blocks - 1)
-    fit_rows = 2 * (n - size)  # Y and Y' of all blocks but one
+    fit_rows = 2 * (n - size)  # two runs a point, of all blocks but one
     degree = chaos_degree(d, fit_rows)
     alphas = _multi_indices(d, degree)
     z = z_runs.reshape(runs, n, d)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
-    fit_z = z[:2]  # Y and Y' (the one-net layout has both first)
+    fit_z = z[:2]  # Y and Y' (Y' and Y^(1) for total order alone): two draws of the law
     grams, moments = [], []
     for b in range(blocks):
         rows = fit_z[:, block_of == b].reshape(-1, d)

@@ -106,10 +106,11 @@ from ..vocabulary import (
     RQMC_ONE_NET_SOBOL_METHODS,
     RQMC_SOBOL_METHODS,
     SENSITIVITY_WEIGHTS,
+    SOBOL_SURROGATES,
 )
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
-from .chaos import SURROGATES, check_block_points, controlled_values
+from .chaos import check_block_points, controlled_values
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -373,12 +374,13 @@ def _check_law(law) -> Law:
 
 
 def _check_surrogate(surrogate, method: str, blocks: int | None) -> None:
-    """``surrogate`` is None or one of :data:`~.chaos.SURROGATES`, and only on one net of
-    pick-freeze (its blocks cross-fit the surrogate)."""
+    """``surrogate`` is None or one of :data:`~multiexpect.vocabulary.SOBOL_SURROGATES`, and
+    only on one net of pick-freeze (its blocks cross-fit the surrogate)."""
     if surrogate is None:
         return
-    if surrogate not in SURROGATES:
-        raise ValueError(f"'surrogate' must be None or one of {SURROGATES}, got {surrogate!r}")
+    if surrogate not in SOBOL_SURROGATES:
+        raise ValueError(f"'surrogate' must be None or one of {SOBOL_SURROGATES}, got "
+                         f"{surrogate!r}")
     if method != "pick-freeze" or blocks is None:
         raise ValueError(f"'surrogate' needs method='pick-freeze', sampling='rqmc' and "
                          f"replicates=1 (one net), got method={method!r}"
