@@ -8,8 +8,9 @@ MC 2.53e-3). Side by side, at the SAME number of model runs:
 * ``aiscv``          : ``multiexpect.sobol_indices(method="aiscv")`` (centred, delta weights);
 * ``pick-freeze``    : ``method="pick-freeze"``: plain MC of the same centred quantities;
 * ``pick-freeze-raw``: the same without centring (``centre=0``), as the paper's baseline;
-* ``pick-freeze-rqmc``, ``pick-freeze-net``, ``pick-freeze-net8`` (``--methods``): the same
-  with ``sampling="rqmc"``: 8+ replicates, or one net with 16 (8) blocks (Student-t
+* ``pick-freeze-rqmc``, ``pick-freeze-net``, ``pick-freeze-net8``,
+  ``pick-freeze-net-chaos`` (``--methods``): the same with ``sampling="rqmc"``: 8+
+  replicates, or one net with 16 (8) blocks, or one net with the chaos control (Student-t
   intervals: the reported se is scaled by ``t_{0.975, dof} / 1.96``, so that ``1.96 se`` is
   the interval's half-width);
 * ``salib``          : ``SALib.sample.sobol`` (scrambled Sobol' sequence, Saltelli scheme,
@@ -46,10 +47,12 @@ POINTS = 20_000
 D = 6
 METHODS_FIRST = ("aiscv", "pick-freeze", "pick-freeze-raw", "salib")
 METHODS_TOTAL = ("aiscv", "pick-freeze", "salib")
-#: randomised QMC pick-freeze (``--methods``): 8+ replicates, or one net (16 or 8 blocks)
+#: randomised QMC pick-freeze (``--methods``): 8+ replicates, or one net (16 or 8 blocks; the
+#: chaos control)
 RQMC = {"pick-freeze-rqmc": {"sampling": "rqmc"},
         "pick-freeze-net": {"sampling": "rqmc", "replicates": 1},
-        "pick-freeze-net8": {"sampling": "rqmc", "replicates": 1, "blocks": 8}}
+        "pick-freeze-net8": {"sampling": "rqmc", "replicates": 1, "blocks": 8},
+        "pick-freeze-net-chaos": {"sampling": "rqmc", "replicates": 1, "surrogate": "chaos"}}
 
 
 def salib_indices(model, law, runs: int, seed: int, orders=("first", "total")) -> dict:
