@@ -88,6 +88,15 @@ def test_blocks_too_small_for_the_chaos_are_refused_before_any_run():
     assert res.diagnostics["blocks"] == 8
 
 
+def test_too_many_inputs_for_the_net_are_refused_before_any_run():
+    law = me.Law([stats.norm()] * 100)
+    model = CountingModel(lambda x: x.sum(axis=1))
+    with pytest.raises(ValueError, match="'surrogate' needs at least 2020 fit runs for a "
+                                         "degree-1 chaos in 100 inputs, got 1920"):
+        me.sobol_indices(model, law, budget=102 * 2**10, rng=1, surrogate="chaos", **ONE_NET)
+    assert model.runs == 0
+
+
 @pytest.mark.parametrize("dim, degree", [(2, 10), (3, 10), (8, 3), (15, 2), (20, 2),
                                          (30, 1)])
 def test_the_degree_is_the_largest_within_the_terms_cap(dim, degree):

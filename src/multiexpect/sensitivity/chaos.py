@@ -33,7 +33,7 @@ import numpy as np
 from scipy import special
 
 __all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROUNDING", "ROWS_PER_TERM",
-           "chaos_degree", "check_block_points", "controlled_values"]
+           "chaos_degree", "check_chaos", "controlled_values"]
 
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10
@@ -50,13 +50,20 @@ MIN_BLOCK_POINTS = 64
 ROUNDING = 1e-12
 
 
-def check_block_points(points: int, blocks: int) -> None:
-    """A ValueError naming ``surrogate`` when the net's ``blocks`` get fewer than
-    :data:`MIN_BLOCK_POINTS` of its ``points`` each (before any run)."""
+def check_chaos(points: int, blocks: int, dim: int) -> int:
+    """The chaos's degree for one net of ``points`` points in ``blocks`` blocks and ``dim``
+    inputs, checked before any run: a ValueError naming ``surrogate`` when a block gets
+    fewer than :data:`MIN_BLOCK_POINTS` points or not even degree 1 fits."""
     if points // blocks < MIN_BLOCK_POINTS:
         raise ValueError(f"'surrogate' needs at least {MIN_BLOCK_POINTS} points a block: "
                          f"{points} points in {blocks} blocks give {points // blocks}; raise "
                          f"'budget' or lower 'blocks'")
+    return chaos_degree(dim, _fit_rows(points, blocks))
+
+
+def _fit_rows(points: int, blocks: int) -> int:
+    """The fewest fit rows of a block's chaos: two runs a point of all blocks but one."""
+    return 2 * (points - points // blocks)
 
 
 def chaos_degree(dim: int, fit_rows: int) -> int:
@@ -144,42 +151,45 @@ def _exact(coef: np.ndarray, alphas: np.ndarray, names, centre: float) -> np.nda
     return np.array(out, dtype=float)
 
 
-def controlled_values(layout, z_runs: np.ndarray, y: np.ndarray, values: np.ndarray,
+def controlled_values(layout, u: np.ndarray, y: np.ndarray, values: np.ndarray,
                       centre: float, bounded: np.ndarray, blocks: int
                       ) -> tuple[np.ndarray, np.ndarray, dict]:
     """The one net's point values with the chaos control, cross-fitted by blocks.
 
-    ``z_runs`` ((runs_per_point * n, d)) and ``y`` are the runs' standard inputs and
-    outputs in the layout's stacked order, ``values`` ((n, J)) the plain quantity values.
-    Returns the corrected values, a per-quantity floor for the standard error
-    (:data:`ROUNDING`) and a record of the fit (degree, terms, the out-of-block residual
-    share ``sum (y - g)^2 / sum (y - mean y)^2`` of the runs).
+    ``u`` ((n, 2d)) are the net's standard points (``U``, ``U'``), ``y`` the runs' outputs in
+    the layout's stacked order, ``values`` ((n, J)) the plain quantity values; each block's
+    runs' standard inputs are stacked as the model's were, one block at a time (memory of
+    one block, not of all ``(d + 2) n`` runs). Returns the corrected values, a per-quantity
+    floor for the standard error (:data:`ROUNDING`) and a record of the fit (degree, terms,
+    the out-of-block residual share ``sum (y - g)^2 / sum (y - mean y)^2`` of the runs).
     """
     runs = layout.runs_per_point
     n = values.shape[0]
     d = layout.dim
     size = n // blocks
     block_of = np.minimum(np.arange(n) // size, blocks - 1)
-    fit_rows = 2 * (n - size)  # two runs a point, of all blocks but one
-    degree = chaos_degree(d, fit_rows)
+    degree = chaos_degree(d, _fit_rows(n, blocks))
     alphas = _multi_indices(d, degree)
-    z = z_runs.reshape(runs, n, d)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
-    fit_z = z[:2]  # Y and Y' (Y' and Y^(1) for total order alone): two draws of the law
+
+    def block_inputs(mine: np.ndarray) -> np.ndarray:
+        """The stacked standard inputs of the runs of the points ``mine``."""
+        return layout.stack(u[mine, :d], u[mine, d:])
+
     grams, moments = [], []
     for b in range(blocks):
-        rows = fit_z[:, block_of == b].reshape(-1, d)
-        phi = _design(rows, bounded, alphas)
+        mine = block_of == b
+        # the first two runs a point: Y and Y' (Y' and Y^(1) for total order alone)
+        phi = _design(block_inputs(mine)[:2 * int(mine.sum())], bounded, alphas)
         grams.append(phi.T @ phi)
-        moments.append(phi.T @ yr[:2, block_of == b].reshape(-1))
+        moments.append(phi.T @ yr[:2, mine].reshape(-1))
     gram, moment = sum(grams), sum(moments)
     out = np.empty_like(values)
     residual = 0.0
     for b in range(blocks):
         coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
         mine = block_of == b
-        phi = _design(z[:, mine].reshape(-1, d), bounded, alphas)
-        g = (phi @ coef).reshape(runs, -1)
+        g = (_design(block_inputs(mine), bounded, alphas) @ coef).reshape(runs, -1)
         residual += float(np.sum((yr[:, mine] - g) ** 2))
         g_values = layout.quantities(g.reshape(-1), centre)
         out[mine] = (values[mine] - g_values

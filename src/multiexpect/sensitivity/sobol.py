@@ -110,7 +110,7 @@ from ..vocabulary import (
 )
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
-from .chaos import check_block_points, controlled_values
+from .chaos import check_chaos, controlled_values
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -526,7 +526,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     elif blocks is not None:
         n_net = one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
         if surrogate is not None:
-            check_block_points(n_net, blocks)
+            check_chaos(n_net, blocks, law.dim)
     elif replicates is not None:
         replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
 
@@ -684,11 +684,10 @@ def _run_pick_freeze_net(wrapper, layout, points, seed, blocks, surrogate=None):
         values = wrapper(u, batch_keys.rqmc_replicate(0))
     else:
         y = wrapper.outputs(u, batch_keys.rqmc_replicate(0))
-        d = layout.dim
         bounded = np.all(np.isfinite(wrapper.law.support_box), axis=1)
         values, floor, extra = controlled_values(
-            layout, layout.stack(u[:, :d], u[:, d:]), y,
-            layout.quantities(y, wrapper.centre), wrapper.centre, bounded, blocks)
+            layout, u, y, layout.quantities(y, wrapper.centre), wrapper.centre, bounded,
+            blocks)
     theta, cov, dof = block_estimate(values, blocks)
     if surrogate is not None:  # never below the arithmetic's resolution (.chaos)
         cov = cov + np.diag(floor**2)
