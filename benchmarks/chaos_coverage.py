@@ -9,6 +9,7 @@ standard errors of the mean, the coverage of the 95% intervals, and the mean rep
 Usage::
 
     python benchmarks/chaos_coverage.py --points 512 1024 --reps 200 --min-block-points 32
+    python benchmarks/chaos_coverage.py --points 1024 2048 --replicates 8 --reps 200
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=16)
+    parser.add_argument("--replicates", type=int, default=1,
+                        help="1: one net (its blocks); R >= 2: R replicates")
     parser.add_argument("--min-block-points", type=int, default=None,
                         help="a screen: the library's MIN_BLOCK_POINTS replaced")
     args = parser.parse_args()
@@ -40,9 +43,11 @@ def main() -> None:
     for points in args.points:
         est, se, covered = [], [], []
         for r in range(args.reps):
+            split = ({"replicates": 1, "blocks": args.blocks} if args.replicates == 1
+                     else {"replicates": args.replicates})
             res = me.sobol_indices(tf.ishigami, tf.ishigami_law(), budget=5 * points,
                                    rng=40_000 + r, method="pick-freeze", sampling="rqmc",
-                                   replicates=1, blocks=args.blocks, surrogate="chaos")
+                                   surrogate="chaos", **split)
             ci = res.confidence_interval()
             est.append(np.concatenate([res.first_order, res.total_order]))
             se.append(np.concatenate([res.first_order_stderr, res.total_order_stderr]))
@@ -50,7 +55,9 @@ def main() -> None:
                            & (truth <= np.concatenate([ci["first"][1], ci["total"][1]])))
         est, se = np.array(est), np.array(se)
         z = (est.mean(axis=0) - truth) / (est.std(axis=0, ddof=1) / np.sqrt(args.reps))
-        print(f"{points} points, {args.blocks} blocks, degree {res.diagnostics['degree']}: "
+        split = (f"{args.blocks} blocks" if args.replicates == 1
+                 else f"{res.diagnostics['replicates']} replicates")
+        print(f"{points} points, {split}, degree {res.diagnostics['degree']}: "
               f"coverage {np.mean(covered):.3f} (per index "
               f"{np.round(np.mean(covered, axis=0), 3).tolist()}), bias in s.e. "
               f"{np.round(z, 2).tolist()}, se²/Var "

@@ -9,8 +9,9 @@ MC 2.53e-3). Side by side, at the SAME number of model runs:
 * ``pick-freeze``    : ``method="pick-freeze"``: plain MC of the same centred quantities;
 * ``pick-freeze-raw``: the same without centring (``centre=0``), as the paper's baseline;
 * ``pick-freeze-rqmc``, ``pick-freeze-net``, ``pick-freeze-net8``,
-  ``pick-freeze-net-chaos`` (``--methods``): the same with ``sampling="rqmc"``: 8+
-  replicates, or one net with 16 (8) blocks, or one net with the chaos control (Student-t
+  ``pick-freeze-net-chaos``, ``pick-freeze-rqmc-chaos`` (``--methods``): the same with
+  ``sampling="rqmc"``: 8+ replicates, or one net with 16 (8) blocks, or one net or the
+  replicates with the chaos control (Student-t
   intervals: the reported se is scaled by ``t_{0.975, dof} / 1.96``, so that ``1.96 se`` is
   the interval's half-width);
 * ``salib``          : ``SALib.sample.sobol`` (scrambled Sobol' sequence, Saltelli scheme,
@@ -52,7 +53,8 @@ METHODS_TOTAL = ("aiscv", "pick-freeze", "salib")
 RQMC = {"pick-freeze-rqmc": {"sampling": "rqmc"},
         "pick-freeze-net": {"sampling": "rqmc", "replicates": 1},
         "pick-freeze-net8": {"sampling": "rqmc", "replicates": 1, "blocks": 8},
-        "pick-freeze-net-chaos": {"sampling": "rqmc", "replicates": 1, "surrogate": "chaos"}}
+        "pick-freeze-net-chaos": {"sampling": "rqmc", "replicates": 1, "surrogate": "chaos"},
+        "pick-freeze-rqmc-chaos": {"sampling": "rqmc", "surrogate": "chaos"}}
 
 
 def salib_indices(model, law, runs: int, seed: int, orders=("first", "total")) -> dict:

@@ -13,8 +13,9 @@ Every method gets ``N (d + 2)`` model runs (``N = --n``, ``2^14`` by default) on
   ``sampling="mc"`` and ``"rqmc"`` (replicates of scrambled nets, t intervals);
 * ``pf-net``, ``pf-net8``: the same with ``replicates=1``: one scrambled net of ``N`` points,
   intervals from the spread of its 16 (8) consecutive blocks (``"net-blocks"``);
-* ``pf-net-chaos``: ``pf-net`` with ``surrogate="chaos"`` (a polynomial chaos control
-  variate, cross-fitted by the net's blocks: :mod:`multiexpect.sensitivity.chaos`);
+* ``pf-net-chaos``, ``pf-rqmc-chaos``: ``pf-net`` and ``pf-rqmc`` with
+  ``surrogate="chaos"`` (a polynomial chaos control variate, cross-fitted by the net's
+  blocks or by replicate: :mod:`multiexpect.sensitivity.chaos`);
 * ``salib-same-net``: the paired comparator (common random numbers): ``pf-net``'s run, then
   ``SALib.analyze.sobol.analyze`` on the SAME model outputs, reordered into the rows of
   ``SALib.sample.sobol.sample`` (per point ``A, AB_1 .. AB_d, B``); no extra model run. Our
@@ -67,7 +68,7 @@ from multiexpect.testproblems.sensitivity import PROBLEMS, problem
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "sensitivity_reference.json"
 METHODS = ("salib", "salib-same-net", "martinez", "martinez-same-net", "pf-mc", "pf-rqmc",
-           "pf-net", "pf-net8", "pf-net-chaos", "aiscv")
+           "pf-net", "pf-net8", "pf-net-chaos", "pf-rqmc-chaos", "aiscv")
 REFERENCE_POINTS = 2**20
 REFERENCE_REPLICATES = 64
 
@@ -257,6 +258,8 @@ RUNNERS = {
     "pf-net-chaos": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze",
                                                  sampling="rqmc", replicates=1,
                                                  surrogate="chaos"),
+    "pf-rqmc-chaos": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze",
+                                                  sampling="rqmc", surrogate="chaos"),
     "aiscv": lambda p, n, s: _multiexpect(p, n, s),
 }
 

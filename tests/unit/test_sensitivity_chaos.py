@@ -67,9 +67,13 @@ def test_same_seed_same_result_and_the_runs_are_the_plain_nets():
 @pytest.mark.parametrize("kwargs, match", [
     ({"surrogate": "pce", **ONE_NET}, "'surrogate' must be None or one of"),
     ({"surrogate": "chaos"}, "'surrogate' needs method='pick-freeze'"),
-    ({"surrogate": "chaos", "method": "pick-freeze", "sampling": "rqmc"},
+    ({"surrogate": "chaos", "method": "aiscv", "sampling": "rqmc"},
      "'surrogate' needs method='pick-freeze'"),
-    ({"surrogate": "chaos", "method": "pick-freeze"}, "'surrogate' needs method='pick-freeze'"),
+    ({"surrogate": "chaos", "method": "pick-freeze"}, "'surrogate' needs method='pick-freeze' "
+                                                       "and sampling='rqmc', got "
+                                                       "method='pick-freeze' without RQMC"),
+    ({"surrogate": "chaos", "method": "pick-freeze", "sampling": "rqmc", "replicates": 32},
+     "'surrogate' needs at least 64 points a block: 1024 points in 32 blocks give 32"),
 ])
 def test_bad_surrogate_is_refused_before_any_run(kwargs, match):
     model = CountingModel(sum_and_product)
@@ -118,3 +122,21 @@ def test_one_order_alone_is_controlled_too(orders):
     est, se = res.indices(orders)
     np.testing.assert_allclose(est, FIRST if orders == "first" else TOTAL, atol=1e-9)
     assert np.all(se > 0)
+
+
+@pytest.mark.parametrize("orders", [("first", "total"), "first", "total"])
+def test_replicates_are_controlled_too_each_by_the_chaos_of_the_other_nets(orders):
+    """``sampling="rqmc"`` with replicates: each net corrected by the chaos fitted on the
+    others; exact on a model the chaos reproduces (first order alone: the centred form
+    ``Y Y^(i)`` of ``d + 1`` runs), Student's t on ``R - 1``."""
+    runs_per_point = 5 if len(orders) == 2 else 4  # first alone: the centred d + 1 form
+    res = me.sobol_indices(sum_and_product, LAW, budget=runs_per_point * 8 * 128, rng=6,
+                           orders=orders,
+                           method="pick-freeze", sampling="rqmc", surrogate="chaos")
+    assert res.diagnostics["replicates"] == 8 and res.diagnostics["dof"] == 7
+    assert res.diagnostics["surrogate"] == "chaos"
+    assert "cross-fitted by replicate" in res.summary()
+    for order in (orders,) if isinstance(orders, str) else orders:
+        est, se = res.indices(order)
+        np.testing.assert_allclose(est, FIRST if order == "first" else TOTAL, atol=1e-9)
+        assert np.all(se > 0)

@@ -1,4 +1,4 @@
-r"""A polynomial chaos control variate for the one-net pick-freeze quantities.
+r"""A polynomial chaos control variate for the RQMC pick-freeze quantities.
 
 Every pick-freeze quantity is the mean of a quadratic form of the outputs of one point's
 runs (:class:`~multiexpect.sensitivity.sobol.PickFreezeLayout`): ``θ = E[q(Y)]``. For a
@@ -12,11 +12,12 @@ is again an estimate of ``θ``, and its error is that of the net's integral of
 ``q(Y) - q(G)``, a form in the residual ``Y - G``: small where ``g`` follows the model.
 ``g`` is a total-degree polynomial chaos fitted by least squares: per input, orthonormal
 Legendre polynomials of ``u = Φ(z)`` when its law is bounded, orthonormal (probabilists')
-Hermite polynomials of ``z`` otherwise. The fit is **cross-fitted by blocks**: the points of
-block ``b`` of the net are corrected with the ``g`` fitted on the other blocks' first two
-runs a point (``Y`` and ``Y'``; ``Y'`` and ``Y^(1)`` for total order alone), so no point's
-correction was fitted on its own outputs (no overfitting bias), and the blocks' spread (the
-``"net-blocks"`` interval) is that of the corrected values.
+Hermite polynomials of ``z`` otherwise. The fit is **cross-fitted by blocks** (the one
+net's blocks, or the replicates' nets): the points of block ``b`` are corrected with the
+``g`` fitted on the other blocks' first two runs a point (``Y`` and ``Y'``; ``Y'`` and
+``Y^(1)`` for total order alone), so no point's correction was fitted on its own outputs
+(no overfitting bias), and the interval (the blocks' spread, ``"net-blocks"``, or Student's
+t over the replicates) is that of the corrected values.
 Where ``g`` equals the model (a polynomial model) the corrected values agree to rounding:
 each quantity's standard error is then kept at least :data:`ROUNDING` times the root mean
 square of its plain values, the arithmetic's resolution, never zero.
@@ -140,6 +141,8 @@ def _exact(coef: np.ndarray, alphas: np.ndarray, names, centre: float) -> np.nda
         kind, i = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
         if kind == "F":
             out.append(sq[(order > 0) & (alphas[:, int(i) - 1] == order)].sum())
+        elif kind == "P":  # E[g g^(i)] = V_i + mean^2
+            out.append(sq[(order > 0) & (alphas[:, int(i) - 1] == order)].sum() + mean**2)
         elif kind == "T":
             out.append(sq[alphas[:, int(i) - 1] > 0].sum())
         elif kind in ("Mf", "M"):
@@ -151,12 +154,13 @@ def _exact(coef: np.ndarray, alphas: np.ndarray, names, centre: float) -> np.nda
     return np.array(out, dtype=float)
 
 
-def controlled_values(layout, u: np.ndarray, y: np.ndarray, values: np.ndarray,
-                      centre: float, bounded: np.ndarray, blocks: int
-                      ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The one net's point values with the chaos control, cross-fitted by blocks.
+def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndarray,
+                      centre: float, blocks: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Point values with the chaos control, cross-fitted by blocks: the one net's blocks,
+    or the replicates' nets concatenated (``blocks`` = ``R``, each net a block).
 
-    ``u`` ((n, 2d)) are the net's standard points (``U``, ``U'``), ``y`` the runs' outputs in
+    ``law`` gives each input's family (bounded or not), ``u`` ((n, 2d)) are the standard
+    points (``U``, ``U'``), ``y`` the runs' outputs in
     the layout's stacked order, ``values`` ((n, J)) the plain quantity values; each block's
     runs' standard inputs are stacked as the model's were, one block at a time (memory of
     one block, not of all ``(d + 2) n`` runs). Returns the corrected values, a per-quantity
@@ -171,6 +175,7 @@ def controlled_values(layout, u: np.ndarray, y: np.ndarray, values: np.ndarray,
     degree = chaos_degree(d, _fit_rows(n, blocks))
     alphas = _multi_indices(d, degree)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
+    bounded = np.all(np.isfinite(law.support_box), axis=1)
 
     def block_inputs(mine: np.ndarray) -> np.ndarray:
         """The stacked standard inputs of the runs of the points ``mine``."""

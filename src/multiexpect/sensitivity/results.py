@@ -197,11 +197,12 @@ class SobolResult(JsonResult):
                      f"intervals '{INTERVAL_NET_BLOCKS}': Student's t from the spread of its "
                      f"{self.diagnostics['blocks']} blocks (an empirical, mostly conservative "
                      f"rule)")
-            if self.diagnostics.get("surrogate") == "chaos":
-                head += (f"\ncontrolled by a polynomial chaos of degree "
-                         f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
-                         f"cross-fitted by the blocks; it leaves "
-                         f"{self.diagnostics['residual_share']:.2g} of the output's spread")
+        if self.diagnostics.get("surrogate") == "chaos":
+            by = "the blocks" if one_net else "replicate"
+            head += (f"\ncontrolled by a polynomial chaos of degree "
+                     f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
+                     f"cross-fitted by {by}; it leaves "
+                     f"{self.diagnostics['residual_share']:.2g} of the output's spread")
         table = format_table(header, rows)
         line = "" if one_net else interval_line(self.diagnostics, level)
         return "\n".join([head, table, *([line] if line else [])])

@@ -373,18 +373,18 @@ def _check_law(law) -> Law:
     return law
 
 
-def _check_surrogate(surrogate, method: str, blocks: int | None) -> None:
+def _check_surrogate(surrogate, method: str, replicates: int | None) -> None:
     """``surrogate`` is None or one of :data:`~multiexpect.vocabulary.SOBOL_SURROGATES`, and
-    only on one net of pick-freeze (its blocks cross-fit the surrogate)."""
+    only for RQMC pick-freeze (its replicates, or its one net's blocks, cross-fit it)."""
     if surrogate is None:
         return
     if surrogate not in SOBOL_SURROGATES:
         raise ValueError(f"'surrogate' must be None or one of {SOBOL_SURROGATES}, got "
                          f"{surrogate!r}")
-    if method != "pick-freeze" or blocks is None:
-        raise ValueError(f"'surrogate' needs method='pick-freeze', sampling='rqmc' and "
-                         f"replicates=1 (one net), got method={method!r}"
-                         + ("" if blocks is not None else " without one net"))
+    if method != "pick-freeze" or replicates is None:
+        raise ValueError(f"'surrogate' needs method='pick-freeze' and sampling='rqmc', got "
+                         f"method={method!r}"
+                         + ("" if replicates is not None else " without RQMC"))
 
 
 # ---------------------------------------------------------------------- the public function
@@ -456,11 +456,12 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         on the same nets, bit for bit (plain quantities centred on net 0, ``R``
         replicates, Student t).
     surrogate : {None, "chaos"}
-        ``"chaos"`` (``method="pick-freeze", sampling="rqmc", replicates=1`` only): a
-        polynomial chaos of the inputs, fitted on the runs and cross-fitted by the net's
-        blocks, serves as a control variate of every pick-freeze quantity
+        ``"chaos"`` (``method="pick-freeze", sampling="rqmc"`` only): a polynomial chaos of
+        the inputs, fitted on the runs and cross-fitted by replicate (or by the one net's
+        blocks, ``replicates=1``), serves as a control variate of every pick-freeze quantity
         (:mod:`multiexpect.sensitivity.chaos`); ``diagnostics`` gives its degree, its terms
-        and the share of the output's spread it leaves (``residual_share``).
+        and the share of the output's spread it leaves (``residual_share``). The runs are
+        the same as without it.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -497,7 +498,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
     law_first = sampling == "auto"
     blocks = blocks_option(replicates, options)
-    _check_surrogate(surrogate, method, blocks)
+    _check_surrogate(surrogate, method, replicates)
     # the one-net form of the pick-freeze estimators; aISCV's one net is its final stage's
     layout = PickFreezeLayout(law.dim, orders,
                               one_net=blocks is not None and method == "pick-freeze")
@@ -528,7 +529,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         if surrogate is not None:
             check_chaos(n_net, blocks, law.dim)
     elif replicates is not None:
-        replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
+        reps, n_net = replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
+        if surrogate is not None:
+            check_chaos(reps * n_net, reps, law.dim)
 
     with prepared.evaluation_context() as counter:
         wrapper = _PickFreezeModel(law, layout, counter, centre,
@@ -548,7 +551,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks,
                                                     surrogate)
         elif replicates is not None:
-            theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates)
+            theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates,
+                                                     surrogate)
         else:
             theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
@@ -628,22 +632,52 @@ def _run_pick_freeze(wrapper, layout, points, seed):
     return values.mean(axis=0), cov, {"n_points": int(values.shape[0])}
 
 
-def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates):
+def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates, surrogate=None):
     """Pick-freeze on ``R`` scrambled Sobol' nets of ``n`` points in ``2d`` dimensions.
 
     Replicate ``r`` is batch ``r``, its points net ``r`` of the ``2d``-dimensional law
     (:func:`~multiexpect.estimators.monte_carlo.law_net`, the nets ``sampling="auto"``
     draws: its law route is this estimator); returns the mean of the replicate means, their
     covariance over ``R`` and the degrees of freedom ``R - 1`` in the diagnostics.
+    ``surrogate="chaos"``: the chaos control, cross-fitted by replicate
+    (:func:`_chaos_replicates`).
     """
     reps, n = replicate_plan(points, replicates)
     nets = (normal_from_uniform(law_net(seed, r, n, 2 * layout.dim)) for r in range(reps))
-    means = np.stack([wrapper(u, batch_keys.rqmc_replicate(r)).mean(axis=0)
-                      for r, u in enumerate(nets)])
-    theta, cov = _replicate_moments(means)
+    if surrogate is not None:
+        theta, cov, extra = _chaos_replicates(wrapper, layout, list(nets))
+    else:
+        means = np.stack([wrapper(u, batch_keys.rqmc_replicate(r)).mean(axis=0)
+                          for r, u in enumerate(nets)])
+        (theta, cov), extra = _replicate_moments(means), {}
     return theta, cov, {"n_points": reps * n, "sampling": "rqmc",
                         "interval": INTERVAL_REPLICATES, "replicates": reps,
-                        "points_per_replicate": n, "dof": reps - 1}
+                        "points_per_replicate": n, "dof": reps - 1, **extra}
+
+
+def _chaos_replicates(wrapper, layout, nets: list) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The replicates' estimate with the chaos control (:mod:`.chaos`), cross-fitted by
+    replicate: net ``r``'s points are corrected by the chaos fitted on the other nets, and
+    the estimate is the mean of the corrected replicate means, its covariance theirs over
+    ``R`` (each replicate mean is unbiased given the other nets)."""
+    runs = layout.runs_per_point
+    outputs = [wrapper.outputs(u, batch_keys.rqmc_replicate(r)).reshape(runs, -1)
+               for r, u in enumerate(nets)]
+    y = np.concatenate(outputs, axis=1).reshape(-1)  # the layout's stacked order, all nets
+    theta, cov, _, extra = _chaos_estimate(wrapper, layout, np.concatenate(nets), y,
+                                           len(nets))
+    return theta, cov, extra
+
+
+def _chaos_estimate(wrapper, layout, u, y, blocks):
+    """Mean, covariance, degrees of freedom and record of the chaos-controlled values of
+    the points ``u`` cut into ``blocks`` equal blocks (:func:`.chaos.controlled_values`);
+    the covariance never below the arithmetic's resolution (:data:`.chaos.ROUNDING`)."""
+    values, floor, extra = controlled_values(layout, wrapper.law, u, y,
+                                             layout.quantities(y, wrapper.centre),
+                                             wrapper.centre, blocks)
+    theta, cov, dof = block_estimate(values, blocks)
+    return theta, cov + np.diag(floor**2), dof, extra
 
 
 def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -679,18 +713,12 @@ def _run_pick_freeze_net(wrapper, layout, points, seed, blocks, surrogate=None):
     n = one_net_plan(points, blocks)
     net = sobol_normal(n, 2 * layout.dim, batch_keys.rqmc_generator(seed, 0))
     u = np.roll(net, layout.dim, axis=1)
-    extra = {}
     if surrogate is None:
-        values = wrapper(u, batch_keys.rqmc_replicate(0))
+        theta, cov, dof = block_estimate(wrapper(u, batch_keys.rqmc_replicate(0)), blocks)
+        extra = {}
     else:
         y = wrapper.outputs(u, batch_keys.rqmc_replicate(0))
-        bounded = np.all(np.isfinite(wrapper.law.support_box), axis=1)
-        values, floor, extra = controlled_values(
-            layout, u, y, layout.quantities(y, wrapper.centre), wrapper.centre, bounded,
-            blocks)
-    theta, cov, dof = block_estimate(values, blocks)
-    if surrogate is not None:  # never below the arithmetic's resolution (.chaos)
-        cov = cov + np.diag(floor**2)
+        theta, cov, dof, extra = _chaos_estimate(wrapper, layout, u, y, blocks)
     return theta, cov, {"n_points": n, "sampling": "rqmc", "interval": INTERVAL_NET_BLOCKS,
                         "replicates": ONE_NET, "blocks": blocks, "points_per_replicate": n,
                         "points_per_block": n // blocks, "whole_net": n & (n - 1) == 0,
