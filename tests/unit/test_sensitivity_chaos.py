@@ -1,4 +1,5 @@
-"""The polynomial chaos control variate of one-net pick-freeze (``surrogate="chaos"``)."""
+"""The polynomial chaos control variate of RQMC pick-freeze (``surrogate="chaos"``): one net
+and replicates."""
 
 import numpy as np
 import pytest
@@ -23,12 +24,16 @@ TOTAL = np.array([1.0, 12.0, 12.0]) / 13.0
 
 
 class CountingModel:
+    """Counts the runs it receives and keeps their inputs."""
+
     def __init__(self, model):
         self.model = model
         self.runs = 0
+        self.inputs = []
 
     def __call__(self, x):
         self.runs += x.shape[0]
+        self.inputs.append(np.array(x))
         return self.model(x)
 
 
@@ -60,7 +65,9 @@ def test_same_seed_same_result_and_the_runs_are_the_plain_nets():
                          **ONE_NET)
     assert np.array_equal(a.first_order, b.first_order)
     assert np.array_equal(a.total_order_stderr, b.total_order_stderr)
-    plain = me.sobol_indices(model, LAW, budget=5 * 2**10 + 7, rng=5, **ONE_NET)
+    plain_model = CountingModel(model.model)
+    plain = me.sobol_indices(plain_model, LAW, budget=5 * 2**10 + 7, rng=5, **ONE_NET)
+    assert np.array_equal(np.concatenate(plain_model.inputs), np.concatenate(model.inputs[:1]))
     assert plain.mean != a.mean or plain.variance != a.variance  # the control moved them
 
 
