@@ -51,6 +51,22 @@ class Interrupting:
         return self.model(x)
 
 
+class CountingModel:
+    """Counts the rows (model runs) and the calls it receives, and keeps their inputs."""
+
+    def __init__(self, model):
+        self.model = model
+        self.runs = 0
+        self.calls = []
+        self.inputs = []
+
+    def __call__(self, x):
+        self.runs += x.shape[0]
+        self.calls.append(x.shape[0])
+        self.inputs.append(np.array(x))
+        return self.model(x)
+
+
 def smooth(x):
     """Two smooth outputs of two inputs."""
     return np.column_stack([x[:, 0] + x[:, 1] ** 2, np.exp(0.3 * x[:, 0])])

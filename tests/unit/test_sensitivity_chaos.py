@@ -7,6 +7,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.sensitivity import chaos
+from tests.helpers import CountingModel
 
 ONE_NET = {"method": "pick-freeze", "sampling": "rqmc", "replicates": 1}
 
@@ -21,20 +22,6 @@ LAW = me.Law([stats.uniform(0, 1), stats.norm(0, 1), stats.norm(0, 1)])
 #: Var = 1/12 + 1; x_1 alone carries 1/12, the product 1 (no first-order part)
 FIRST = np.array([1.0, 0.0, 0.0]) / 13.0
 TOTAL = np.array([1.0, 12.0, 12.0]) / 13.0
-
-
-class CountingModel:
-    """Counts the runs it receives and keeps their inputs."""
-
-    def __init__(self, model):
-        self.model = model
-        self.runs = 0
-        self.inputs = []
-
-    def __call__(self, x):
-        self.runs += x.shape[0]
-        self.inputs.append(np.array(x))
-        return self.model(x)
 
 
 def test_a_model_the_chaos_reproduces_is_estimated_to_rounding_with_a_nonzero_interval():

@@ -8,6 +8,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.sensitivity.sobol import PickFreezeLayout
+from tests.helpers import CountingModel
 
 A = np.array([1.0, 2.0, 0.5])
 
@@ -20,20 +21,6 @@ def linear(x):
 def law3():
     return me.Law([stats.norm(1.0, 1.0), stats.lognorm(0.3), stats.uniform(0, 2)],
                   names=["a", "b", "c"])
-
-
-class CountingModel:
-    """Counts the rows (model runs) and the calls it receives."""
-
-    def __init__(self, model):
-        self.model = model
-        self.runs = 0
-        self.calls = []
-
-    def __call__(self, x):
-        self.runs += x.shape[0]
-        self.calls.append(x.shape[0])
-        return self.model(x)
 
 
 # ---------------------------------------------------------------------- layout algebra
