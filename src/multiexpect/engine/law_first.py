@@ -205,8 +205,8 @@ def law_nets(setup: EngineSetup, n: int, replicates: range,
              before: PilotDraw | None = None) -> PilotDraw:
     """The nets ``replicates`` of the law, ``n`` points each, run after ``before`` (a pilot
     of the nets before them) and joined to it (a grown pilot, the split route's law nets):
-    net ``r`` is batch
-    :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net order."""
+    net ``r`` is batch :func:`~multiexpect.batch_keys.pilot_replicate` ``(r)``, rows in net
+    order."""
     parts = [] if before is None else [before]
     for r in replicates:
         z = law_points(setup, n, r)

@@ -131,4 +131,3 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     result = final(last, keep_sample=keep_sample, pool=False,
                    replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
     return replace(result, route=route.record())
-

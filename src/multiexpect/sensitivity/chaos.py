@@ -129,28 +129,26 @@ def _design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarra
     return out
 
 
-def _exact(coef: np.ndarray, alphas: np.ndarray, names, centre: float) -> np.ndarray:
-    """The pick-freeze quantities' means for the chaos ``coef`` (the layout's column
-    ``names``; outputs centred on ``centre``)."""
+def _exact(coef: np.ndarray, alphas: np.ndarray, kinds, centre: float) -> np.ndarray:
+    """The pick-freeze quantities' means for the chaos ``coef`` (the layout's
+    ``quantity_kinds``; outputs centred on ``centre``)."""
     sq = coef**2
     order = alphas.sum(axis=1)
     var = float(sq[order > 0].sum())
     mean = float(coef[0]) - centre
     out = []
-    for name in names:
-        kind, i = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
-        if kind == "F":
-            out.append(sq[(order > 0) & (alphas[:, int(i) - 1] == order)].sum())
-        elif kind == "P":  # E[g g^(i)] = V_i + mean^2
-            out.append(sq[(order > 0) & (alphas[:, int(i) - 1] == order)].sum() + mean**2)
+    for kind, i in kinds:
+        if kind in ("F", "P"):  # V_i; E[g g^(i)] = V_i + mean^2 for the centred form P
+            first = sq[(order > 0) & (alphas[:, i] == order)].sum()
+            out.append(first + (mean**2 if kind == "P" else 0.0))
         elif kind == "T":
-            out.append(sq[alphas[:, int(i) - 1] > 0].sum())
+            out.append(sq[alphas[:, i] > 0].sum())
         elif kind in ("Mf", "M"):
             out.append(mean)
         elif kind in ("Sf", "S"):
             out.append(mean * mean + var)
         else:
-            raise ValueError(f"no chaos control for pick-freeze quantity {name!r}")
+            raise ValueError(f"no chaos control for pick-freeze quantity kind {kind!r}")
     return np.array(out, dtype=float)
 
 
@@ -198,7 +196,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         residual += float(np.sum((yr[:, mine] - g) ** 2))
         g_values = layout.quantities(g.reshape(-1), centre)
         out[mine] = (values[mine] - g_values
-                     + _exact(coef, alphas, layout.quantity_names, centre))
+                     + _exact(coef, alphas, layout.quantity_kinds, centre))
     spread = float(np.sum((yr - yr.mean()) ** 2))
     floor = ROUNDING * np.sqrt(np.mean(values**2, axis=0))
     record = {"surrogate": "chaos", "degree": degree, "terms": int(alphas.shape[0]),

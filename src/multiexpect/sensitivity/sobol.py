@@ -148,14 +148,16 @@ class PickFreezeLayout:
         self.pair_variance = self.first and self.one_net
         self.runs_per_point = self.dim + int(self.uses_y) + int(self.uses_y_prime)
         d = self.dim
-        names = []
+        kinds = []  # (kind, input index or None), one per quantity column
         if self.first:
-            names += [f"F{i + 1}" if self.saltelli else f"P{i + 1}" for i in range(d)]
+            kinds += [("F" if self.saltelli else "P", i) for i in range(d)]
         if self.total:
-            names += [f"T{i + 1}" for i in range(d)]
+            kinds += [("T", i) for i in range(d)]
         if self.pair_variance:
-            names += [f"Mf{i + 1}" for i in range(d)] + [f"Sf{i + 1}" for i in range(d)]
-        self.quantity_names = (*names, "M", "S")
+            kinds += [("Mf", i) for i in range(d)] + [("Sf", i) for i in range(d)]
+        self.quantity_kinds = (*kinds, ("M", None), ("S", None))
+        self.quantity_names = tuple(k if i is None else f"{k}{i + 1}"
+                                    for k, i in self.quantity_kinds)
         self.n_quantities = len(self.quantity_names)
 
     # ------------------------------------------------------------------ runs
