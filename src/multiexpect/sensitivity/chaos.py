@@ -28,21 +28,20 @@ The basis has the largest total degree ``p <= MAX_DEGREE`` with at most
 
 from __future__ import annotations
 
-from math import comb, factorial
-
 import numpy as np
-from scipy import special
+
+from ..polychaos import (
+    MAX_DEGREE,
+    MAX_TERMS,
+    ROWS_PER_TERM,
+    chaos_degree,
+    design,
+    multi_indices,
+)
 
 __all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROUNDING", "ROWS_PER_TERM",
            "chaos_degree", "check_chaos", "controlled_values"]
 
-#: Largest total degree of the chaos.
-MAX_DEGREE = 10
-#: Most terms of the chaos (the least-squares fit's columns).
-MAX_TERMS = 300
-#: Fit rows per term at least (the fit's rows are the runs ``Y`` and ``Y'`` of the other
-#: blocks).
-ROWS_PER_TERM = 20
 #: Points a block at least: below it the blocks' interval of the controlled values
 #: under-covered (measured: docs/method.md, "The chaos control variate").
 MIN_BLOCK_POINTS = 64
@@ -65,68 +64,6 @@ def check_chaos(points: int, blocks: int, dim: int) -> int:
 def _fit_rows(points: int, blocks: int) -> int:
     """The fewest fit rows of a block's chaos: two runs a point of all blocks but one."""
     return 2 * (points - points // blocks)
-
-
-def chaos_degree(dim: int, fit_rows: int) -> int:
-    """The total degree of the chaos for ``dim`` inputs and ``fit_rows`` fit rows (module
-    docstring); a ValueError naming ``surrogate`` when not even degree 1 fits."""
-    cap = min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
-    degree = 0
-    while degree < MAX_DEGREE and comb(degree + 1 + dim, dim) <= cap:
-        degree += 1
-    if degree == 0:
-        raise ValueError(f"'surrogate' needs at least {ROWS_PER_TERM * (dim + 1)} fit runs "
-                         f"for a degree-1 chaos in {dim} inputs, got {fit_rows}")
-    return degree
-
-
-def _multi_indices(dim: int, degree: int) -> np.ndarray:
-    """All ``α`` with ``|α| <= degree``, by total degree ((terms, dim))."""
-    out = [np.zeros(dim, dtype=int)]
-    for total in range(1, degree + 1):
-        for combo in _compositions(total, dim):
-            out.append(np.array(combo))
-    return np.array(out)
-
-
-def _compositions(total: int, parts: int):
-    """The ``parts``-tuples of non-negative ints summing to ``total``."""
-    if parts == 1:
-        yield (total,)
-        return
-    for first in range(total, -1, -1):
-        for rest in _compositions(total - first, parts - 1):
-            yield (first, *rest)
-
-
-def _univariate(z: np.ndarray, bounded: bool, degree: int) -> np.ndarray:
-    """Orthonormal polynomials of degrees ``0..degree`` of one input ((n, degree + 1)):
-    Legendre of ``u = Φ(z)`` on ``[0, 1]`` when ``bounded``, Hermite of ``z`` otherwise."""
-    x = 2.0 * special.ndtr(z) - 1.0 if bounded else z
-    out = np.empty((z.size, degree + 1))
-    out[:, 0] = 1.0
-    if degree >= 1:
-        out[:, 1] = x
-    for k in range(1, degree):
-        if bounded:  # Legendre: (k + 1) P_{k+1} = (2k + 1) x P_k - k P_{k-1}
-            out[:, k + 1] = ((2 * k + 1) * x * out[:, k] - k * out[:, k - 1]) / (k + 1)
-        else:  # probabilists' Hermite: He_{k+1} = z He_k - k He_{k-1}
-            out[:, k + 1] = x * out[:, k] - k * out[:, k - 1]
-    k = np.arange(degree + 1)
-    norm = (np.sqrt(2 * k + 1.0) if bounded
-            else 1.0 / np.sqrt([float(factorial(j)) for j in k]))
-    return out * norm
-
-
-def _design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """The chaos basis at standard inputs ``z`` ((n, d)) -> (n, terms). Each input
-    multiplies only the terms that hold it (its degree-0 polynomial is exactly 1)."""
-    degree = int(alphas.max())
-    out = np.ones((z.shape[0], alphas.shape[0]))
-    for j in range(z.shape[1]):
-        terms = np.flatnonzero(alphas[:, j])
-        out[:, terms] *= _univariate(z[:, j], bool(bounded[j]), degree)[:, alphas[terms, j]]
-    return out
 
 
 def _exact(coef: np.ndarray, alphas: np.ndarray, kinds, centre: float) -> np.ndarray:
@@ -171,7 +108,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     size = n // blocks
     block_of = np.minimum(np.arange(n) // size, blocks - 1)
     degree = chaos_degree(d, _fit_rows(n, blocks))
-    alphas = _multi_indices(d, degree)
+    alphas = multi_indices(d, degree)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
     bounded = np.all(np.isfinite(law.support_box), axis=1)
 
@@ -183,7 +120,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     for b in range(blocks):
         mine = block_of == b
         # the first two runs a point: Y and Y' (Y' and Y^(1) for total order alone)
-        phi = _design(block_inputs(mine)[:2 * int(mine.sum())], bounded, alphas)
+        phi = design(block_inputs(mine)[:2 * int(mine.sum())], bounded, alphas)
         grams.append(phi.T @ phi)
         moments.append(phi.T @ yr[:2, mine].reshape(-1))
     gram, moment = sum(grams), sum(moments)
@@ -192,7 +129,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     for b in range(blocks):
         coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
         mine = block_of == b
-        g = (_design(block_inputs(mine), bounded, alphas) @ coef).reshape(runs, -1)
+        g = (design(block_inputs(mine), bounded, alphas) @ coef).reshape(runs, -1)
         residual += float(np.sum((yr[:, mine] - g) ** 2))
         g_values = layout.quantities(g.reshape(-1), centre)
         out[mine] = (values[mine] - g_values

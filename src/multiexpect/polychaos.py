@@ -1,0 +1,90 @@
+"""Polynomial chaos bases: orthonormal polynomials of standard inputs, of total degree.
+
+Per input, orthonormal Legendre polynomials of ``u = Φ(z)`` on ``[0, 1]`` when its law is
+bounded (``u`` is then uniform), orthonormal (probabilists') Hermite polynomials of ``z``
+otherwise; a multi-index ``α`` multiplies one polynomial per input, and the basis holds
+every ``α`` with ``|α| <= p``. The total degree ``p`` is the largest with at most
+``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``), at most
+:data:`MAX_DEGREE`. Used by the Sobol' chaos control
+(:mod:`multiexpect.sensitivity.chaos`) and the final stage's
+(:mod:`multiexpect.engine.surrogate`).
+"""
+
+from __future__ import annotations
+
+from math import comb, factorial
+
+import numpy as np
+from scipy import special
+
+__all__ = ["MAX_DEGREE", "MAX_TERMS", "ROWS_PER_TERM", "chaos_degree", "design",
+           "multi_indices", "univariate"]
+
+#: Largest total degree of the chaos.
+MAX_DEGREE = 10
+#: Most terms of the chaos (the least-squares fit's columns).
+MAX_TERMS = 300
+#: Fit rows per term at least.
+ROWS_PER_TERM = 20
+
+
+def chaos_degree(dim: int, fit_rows: int) -> int:
+    """The total degree of the chaos for ``dim`` inputs and ``fit_rows`` fit rows (module
+    docstring); a ValueError naming ``surrogate`` when not even degree 1 fits."""
+    cap = min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
+    degree = 0
+    while degree < MAX_DEGREE and comb(degree + 1 + dim, dim) <= cap:
+        degree += 1
+    if degree == 0:
+        raise ValueError(f"'surrogate' needs at least {ROWS_PER_TERM * (dim + 1)} fit runs "
+                         f"for a degree-1 chaos in {dim} inputs, got {fit_rows}")
+    return degree
+
+
+def multi_indices(dim: int, degree: int) -> np.ndarray:
+    """All ``α`` with ``|α| <= degree``, by total degree ((terms, dim))."""
+    out = [np.zeros(dim, dtype=int)]
+    for total in range(1, degree + 1):
+        for combo in _compositions(total, dim):
+            out.append(np.array(combo))
+    return np.array(out)
+
+
+def _compositions(total: int, parts: int):
+    """The ``parts``-tuples of non-negative ints summing to ``total``."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in _compositions(total - first, parts - 1):
+            yield (first, *rest)
+
+
+def univariate(z: np.ndarray, bounded: bool, degree: int) -> np.ndarray:
+    """Orthonormal polynomials of degrees ``0..degree`` of one input ((n, degree + 1)):
+    Legendre of ``u = Φ(z)`` on ``[0, 1]`` when ``bounded``, Hermite of ``z`` otherwise."""
+    x = 2.0 * special.ndtr(z) - 1.0 if bounded else z
+    out = np.empty((z.size, degree + 1))
+    out[:, 0] = 1.0
+    if degree >= 1:
+        out[:, 1] = x
+    for k in range(1, degree):
+        if bounded:  # Legendre: (k + 1) P_{k+1} = (2k + 1) x P_k - k P_{k-1}
+            out[:, k + 1] = ((2 * k + 1) * x * out[:, k] - k * out[:, k - 1]) / (k + 1)
+        else:  # probabilists' Hermite: He_{k+1} = z He_k - k He_{k-1}
+            out[:, k + 1] = x * out[:, k] - k * out[:, k - 1]
+    k = np.arange(degree + 1)
+    norm = (np.sqrt(2 * k + 1.0) if bounded
+            else 1.0 / np.sqrt([float(factorial(j)) for j in k]))
+    return out * norm
+
+
+def design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """The chaos basis at standard inputs ``z`` ((n, d)) -> (n, terms). Each input
+    multiplies only the terms that hold it (its degree-0 polynomial is exactly 1)."""
+    degree = int(alphas.max())
+    out = np.ones((z.shape[0], alphas.shape[0]))
+    for j in range(z.shape[1]):
+        terms = np.flatnonzero(alphas[:, j])
+        out[:, terms] *= univariate(z[:, j], bool(bounded[j]), degree)[:, alphas[terms, j]]
+    return out
