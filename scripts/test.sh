@@ -21,6 +21,15 @@ python3 -m ruff check src tests benchmarks examples
 # Our matrices are small: multi-threaded BLAS only adds contention when tests run worker
 # processes side by side (measured: a 6x6 triangular solve 100x slower on 2 loaded cores).
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# The same floating-point code paths on every x86-64 machine with AVX2, so that the golden
+# file (tests/golden) holds bit for bit wherever the suite runs: numpy's AVX-512 kernels
+# (exp, log, pow, sums) and OpenBLAS's per-CPU kernels round differently in the last bits
+# (measured: 55 of 68 golden calls differ on an AVX-512 machine, none with these two set).
+if [ -z "${NPY_DISABLE_CPU_FEATURES+set}" ]; then
+    NPY_DISABLE_CPU_FEATURES="$(python3 scripts/avx512_features.py)"
+    export NPY_DISABLE_CPU_FEATURES
+fi
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 # Two pytest workers (pytest-xdist): CI's two cores; many slow tests wait on sleeping models
 # and worker processes, so the suite takes about 5 minutes there instead of 9 (loadgroup:
 # the tests that read the one demo run share a worker).
