@@ -4,6 +4,8 @@
 named calls only, when given; the others are kept as recorded); the test
 ``tests/unit/test_golden.py`` recomputes every call and compares bit for bit. A refactor
 must leave the file unchanged; a deliberate numeric change re-records it in its own commit.
+Record under the suite's kernels (``scripts/test.sh``, ``tests/unit/test_golden.py``):
+``NPY_DISABLE_CPU_FEATURES="$(python3 scripts/avx512_features.py)" OPENBLAS_CORETYPE=Haswell``.
 """
 
 from __future__ import annotations

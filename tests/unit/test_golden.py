@@ -7,6 +7,11 @@ floating-point operations (batched densities, say) may check itself with
 relative, every count exact) and then re-records the file in a commit of its own that says
 so; a deliberate numeric change re-records it in its own commit that says which values
 changed and why.
+
+The file holds on numpy's AVX2 kernels and OpenBLAS's Haswell kernels, which
+``scripts/test.sh`` selects on every x86-64 machine (AVX-512 ones round differently in the
+last bits); run and record under the same two variables:
+``NPY_DISABLE_CPU_FEATURES="$(python3 scripts/avx512_features.py)" OPENBLAS_CORETYPE=Haswell``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ GOLDEN = json.loads((HERE / "golden.json").read_text())
 CALLS = dict(make_golden.cases())
 RELATIVE = 1e-12
 EXACT = os.environ.get("MULTIEXPECT_GOLDEN_RELATIVE", "") in ("", "0")
+
+
+def _avx512_active() -> bool:
+    """Whether numpy dispatches any of its AVX-512 kernels in this process."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    disabled = set(os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split())
+    return any(__cpu_features__.get(f, False) and f not in disabled
+               for f in __cpu_dispatch__ if f.startswith(("AVX512", "X86_V4")))
 
 
 def mismatches(got, want, path: str = "") -> list[str]:
@@ -66,6 +82,9 @@ def test_tolerance_mode_compares_floats_relatively():
     pytest.param(n, marks=pytest.mark.xdist_group("demo")) if n == "cli/demo" else n
     for n in sorted(CALLS)])  # one worker runs the session's demo (conftest.demo_run)
 def test_golden_call(name, request):
+    assert not _avx512_active(), (
+        "numpy runs AVX-512 kernels here, which round differently from the golden file's: "
+        "run the suite through scripts/test.sh (or set NPY_DISABLE_CPU_FEATURES as it does)")
     if name == "cli/demo":  # the session's one demo run (conftest.demo_run)
         code, _, err, folder = request.getfixturevalue("demo_run")
         assert code in (0, None), err
