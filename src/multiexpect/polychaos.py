@@ -81,10 +81,12 @@ def univariate(z: np.ndarray, bounded: bool, degree: int) -> np.ndarray:
 
 def design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     """The chaos basis at standard inputs ``z`` ((n, d)) -> (n, terms). Each input
-    multiplies only the terms that hold it (its degree-0 polynomial is exactly 1)."""
+    multiplies only the terms that hold it (its degree-0 polynomial is exactly 1); built
+    term by term as rows of ``n`` values (whole-row gathers), then laid out point by point."""
     degree = int(alphas.max())
-    out = np.ones((z.shape[0], alphas.shape[0]))
+    out = np.ones((alphas.shape[0], z.shape[0]))
     for j in range(z.shape[1]):
         terms = np.flatnonzero(alphas[:, j])
-        out[:, terms] *= univariate(z[:, j], bool(bounded[j]), degree)[:, alphas[terms, j]]
-    return out
+        polys = np.ascontiguousarray(univariate(z[:, j], bool(bounded[j]), degree).T)
+        out[terms] *= polys[alphas[terms, j]]
+    return np.ascontiguousarray(out.T)
