@@ -10,6 +10,7 @@ from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
 from .engine.law_first import LAW_ROUTE, check_law_first
 from .engine.rqmc_final import check_rqmc_final
+from .engine.surrogate import check_surrogate
 from .estimators.monte_carlo import (
     crude_monte_carlo,
     crude_rqmc,
@@ -114,6 +115,12 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         (the adaptive stages kept apart; fewer than ``replicates`` runs may be left
         unspent); ``diagnostics["route"]`` says which and ``diagnostics["route_reason"]`` why
         (:mod:`multiexpect.engine.law_first`).
+        Option ``surrogate="chaos"`` (``aiscv`` with ``sampling`` ``"rqmc"`` or ``"auto"``):
+        the RQMC final stage after adaptation estimates each quantity's residual from a
+        polynomial chaos fitted on the earlier runs, and adds the chaos's mean under the
+        law from nets of its own (:mod:`multiexpect.engine.surrogate`); the same runs,
+        exactly unbiased, ``diagnostics["surrogate"]`` describes the fit. It is not applied
+        on the law route, the split route or an i.i.d. final stage (an event).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
@@ -150,6 +157,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                                 one_net=RQMC_ONE_NET_EXPECTATION_METHODS,
                                 auto=AUTO_EXPECTATION_METHODS)
     blocks = blocks_option(replicates, options)
+    surrogate = check_surrogate(options.pop("surrogate", None), method, sampling)
     laws = as_laws(law)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
@@ -180,25 +188,26 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
         result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
                              prepared.weights, prepared.options, names, prepared.settings,
-                             keep_sample, replicates, scored, law_first, blocks)
+                             keep_sample, replicates, scored, law_first, blocks, surrogate)
     return scaled.unscale(result)
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
                 keep_sample=False, replicates=None, scored=False, law_first=False,
-                blocks=None):
+                blocks=None, surrogate=None):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
     version of the baseline ``mc`` or ``mixture-mc``, or aISCV's RQMC final stage, or with
     ``law_first`` (``sampling="auto"``) its plan of nets of the law; ``blocks`` (with
-    ``replicates=1``) aISCV's one-net final stage."""
+    ``replicates=1``) aISCV's one-net final stage; ``surrogate`` its final stage's chaos
+    control."""
     if method == "aiscv":
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
                          replicates=replicates, law_first=law_first, blocks=blocks,
-                         adaptive_rqmc_final=True)
+                         adaptive_rqmc_final=True, surrogate=surrogate)
         # the law route draws from the law (or the laws' mixture) only
         law_only = out.route is not None and out.route["route"] == LAW_ROUTE
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,

@@ -15,6 +15,7 @@ aISCV adaptive batch ``t >= 1``         ``t``               ``(seed, t, 0)``
 aISCV fit subsets and EM seeding, ``t``  (no run)            ``(seed, t, 1)``
 aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 0)``
 aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed, T + 1 + r, m)``
+its chaos integration net, law ``l``    (no run)            ``(seed, T + 1 + r, 2·10^6 + b)``
 law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
 law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
@@ -30,7 +31,8 @@ Sobol' pick-freeze RQMC replicate ``r``  ``r``               ``(seed, 0, 10^6 + 
 Sobol' pick-freeze one net               ``0``               ``(seed, 0, 0)``
 =====================================  ==================  ==============================
 
-(``T`` adaptive batches; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
+(``T`` adaptive batches; ``b`` the block of the one-net final stage's net, 0 for a
+replicate; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
 replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.
 ``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
 nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
@@ -73,6 +75,7 @@ __all__ = [
     "separate_is_probe",
     "separate_is_probe_generator",
     "separate_is_seed",
+    "surrogate_generator",
 ]
 
 PILOT = 0
@@ -86,6 +89,9 @@ PROBE = 10**9
 PROBE_STREAM = 999_999
 #: Law-first pilot nets ``r >= 1`` are keys ``-(PILOT_NET_OFFSET + r)``.
 PILOT_NET_OFFSET = 10**6
+#: First stream of the chaos integration nets of a final replicate (its atoms take streams
+#: ``0..``, one per atom).
+SURROGATE_STREAM = 2 * 10**6
 
 
 def generator(seed: int, key: int, stream: int = 0) -> np.random.Generator:
@@ -162,6 +168,12 @@ def final_replicate(n_stages: int, replicate: int) -> int:
 def final_replicate_generator(seed: int, key: int) -> np.random.Generator:
     """The scrambling of the net of the RQMC final replicate of batch ``key``."""
     return generator(seed, key)
+
+
+def surrogate_generator(seed: int, key: int, offset: int) -> np.random.Generator:
+    """The scrambling of a chaos integration net (:mod:`multiexpect.engine.surrogate`) of
+    the final replicate of batch ``key``: stream ``SURROGATE_STREAM + offset``."""
+    return generator(seed, key, SURROGATE_STREAM + offset)
 
 
 def separate_is_offset(quantity: int) -> int:

@@ -334,13 +334,17 @@ class ExpectationResult(JsonResult):
                       high: np.ndarray) -> None:
         """Hartigan's subset-means interval in place of Student's t where the estimate is
         the mean of replicates (``diagnostics["replicate_values"]``, one column per quantity
-        of ``on_nets``) that are not all equal (a tie keeps its bounded ``se``); Student's t
-        stays where :func:`~multiexpect.intervals.subset_mean_interval` does not apply."""
+        of ``on_nets``) that are not all equal (a tie keeps its bounded ``se``, as does a
+        standard error at its floor, ``diagnostics["resolution_floor"]``); Student's t stays
+        where :func:`~multiexpect.intervals.subset_mean_interval` does not apply."""
         values = self.diagnostics.get("replicate_values")
         if values is None:
             return
         values = np.asarray(values, dtype=float).reshape(-1, int(np.sum(on_nets)))
         spread = np.ptp(values, axis=0) > 0
+        # a standard error kept at the arithmetic's resolution (engine/surrogate.py) is
+        # wider than the replicates' spread: Student's t on it
+        spread &= ~np.isin(np.flatnonzero(on_nets), self.diagnostics.get("resolution_floor", []))
         bounds = subset_mean_interval(values[:, spread], level)
         if bounds is not None:
             rows = np.flatnonzero(on_nets)[spread]

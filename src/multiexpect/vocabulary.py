@@ -4,12 +4,10 @@ The library's functions, the CLI's study files and the docs read them from here.
 """
 
 __all__ = ["AUTO_EXPECTATION_METHODS", "AUTO_PERTURBED_LAW_METHODS", "AUTO_SOBOL_METHODS",
-           "ENGINE_WEIGHTS",
-           "EXPECTATION_METHODS",
+           "ENGINE_WEIGHTS", "EXPECTATION_METHODS", "EXPECTATION_SURROGATES",
            "PERTURBED_LAW_METHODS", "RQMC_EXPECTATION_METHODS",
            "RQMC_ONE_NET_EXPECTATION_METHODS", "RQMC_ONE_NET_PERTURBED_LAW_METHODS",
-           "RQMC_ONE_NET_SOBOL_METHODS",
-           "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
+           "RQMC_ONE_NET_SOBOL_METHODS", "RQMC_PERTURBED_LAW_METHODS", "RQMC_SOBOL_METHODS",
            "SENSITIVITY_WEIGHTS", "SOBOL_METHODS", "SOBOL_SURROGATES"]
 
 #: ``expectations(method=...)``: the adaptive method, then its baselines.
@@ -32,6 +30,9 @@ RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
 #: ``sobol_indices(surrogate=...)`` on one net of pick-freeze: a polynomial chaos control
 #: variate (``sensitivity/chaos.py``).
 SOBOL_SURROGATES = ("chaos",)
+#: ``expectations(surrogate=...)`` (aISCV with an RQMC final stage): the same chaos, fitted
+#: on the runs before the final stage (``engine/surrogate.py``).
+EXPECTATION_SURROGATES = SOBOL_SURROGATES
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

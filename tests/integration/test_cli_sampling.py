@@ -350,6 +350,27 @@ surrogate = "chaos"
     assert [r["estimate"] for r in record["rows"]] == estimates
 
 
+def test_chaos_controlled_expectations_study_gives_the_library_numbers(tmp_path, capsys):
+    """``surrogate = "chaos"`` in an ``[expectations]`` table's options reaches aISCV's RQMC
+    final stage: the library's numbers, and the report names the control."""
+    extra = """
+[expectations]
+budget = 4000
+moments = [1, 2]
+sampling = "rqmc"
+[expectations.options]
+surrogate = "chaos"
+"""
+    doc = run_study(tmp_path, capsys, extra, report=True)
+    record = doc["analyses"][0]["main"]
+    quantities = [me.Moment(0, 1), me.Moment(0, 2)]
+    result = me.expectations(deflection, cantilever_law(), budget=4000, quantities=quantities,
+                             rng=SEED, sampling="rqmc", surrogate="chaos")
+    assert all(result.diagnostics["surrogate"]["controlled"])
+    assert_same_numbers(record, result)
+    assert "polynomial chaos control on 2 of 2 quantities" in (tmp_path / "r.html").read_text()
+
+
 def test_one_net_expectations_study_gives_the_library_numbers(tmp_path, capsys):
     """aISCV's one-net final stage (``replicates = 1``) through the command: the library's
     numbers, and the report names its interval."""

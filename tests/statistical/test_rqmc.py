@@ -192,3 +192,21 @@ def test_separate_is_rqmc_unbiased_and_covers():
     assert all(r.diagnostics["sampling"] == "rqmc" and r.diagnostics["dof"] >= 7 for r in runs)
     _check([r.estimate for r in runs], [r.confidence_interval()[0] for r in runs],
            [r.confidence_interval()[1] for r in runs], truth)
+
+
+def _beam_like(x):
+    return np.exp(0.3 * x[:, 0]) * (1.0 + x[:, 1] ** 2 / 4.0)
+
+
+def test_aiscv_rqmc_final_with_chaos_control_unbiased_and_covers():
+    """aISCV's RQMC final stage with the chaos control (``surrogate="chaos"``) on a smooth
+    model under three laws (``tests/unit/test_engine_surrogate.py``'s): every replicate is
+    exactly unbiased, and their spread holds the law means' integration error too."""
+    second = 1.0 + 1.25 / 4.0
+    truth = np.array([np.exp(0.3 * m + 0.045 * s**2) * second
+                      for m, s in ((0.0, 1.0), (0.5, 0.8), (-0.3, 1.3))])
+    runs = [me.expectations(_beam_like, LAWS, budget=3000, rng=SEED0 + r, sampling="rqmc",
+                            weights="absolute", surrogate="chaos") for r in range(REPS)]
+    assert all(all(r.diagnostics["surrogate"]["controlled"]) for r in runs)
+    _check([r.estimate for r in runs], [r.confidence_interval()[0] for r in runs],
+           [r.confidence_interval()[1] for r in runs], truth)

@@ -30,6 +30,7 @@ from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
+from .surrogate import fit_surrogate
 
 __all__ = ["POOL_TIE", "REWEIGHT_POINTS", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
 
@@ -78,7 +79,7 @@ def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -
 
 def final(state: EngineState, keep_sample: bool = False,
           replicates: int | None = None, blocks: int | None = None,
-          pool: bool = True) -> EngineResult:
+          pool: bool = True, surrogate: str | None = None) -> EngineResult:
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
@@ -86,6 +87,10 @@ def final(state: EngineState, keep_sample: bool = False,
     ``replicates=1`` with ``blocks``: the one-net form
     (:func:`~.rqmc_final.final_one_net`); ``keep_sample`` is then refused. ``pool=False``
     keeps the adaptive stages out of an RQMC final stage (as option ``pool_adaptive=False``).
+    ``surrogate="chaos"``: an RQMC final stage with the chaos control fitted on the earlier
+    runs (:mod:`.surrogate`), the adaptive stages kept out of the quantities it controls
+    (their plain estimates are far less precise than the controlled final stage's); the
+    i.i.d. final stage ignores it.
 
     Raises
     ------
@@ -105,11 +110,21 @@ def final(state: EngineState, keep_sample: bool = False,
             raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
                              "replicates is not an i.i.d. sample to reanalyse)")
         rule = pooling_rule(state, selection)
+        fitted = fit_surrogate(state, best, blocks or replicates) if surrogate is not None else None
+        control = fitted if fitted is not None and fitted.used.any() else None
+        if control is not None:  # the quantities it controls keep the adaptive stages out
+            pools = np.ones(len(control.used), dtype=bool) if rule.quantities is None \
+                else rule.quantities
+            rule = replace(rule, quantities=pools & ~control.used)
         stages = pooled_stages(state, selection, rule) if pool else []
         pooling = RqmcStagePooling(state, stages) if stages else None
-        out = (final_one_net(state, best, n_final, blocks, pooling) if blocks is not None
-               else final_replicates(state, best, n_final, replicates, pooling))
-        return replace(_rqmc_result(state, selection, out, rule, pooling),
+        out = (final_one_net(state, best, n_final, blocks, pooling, control)
+               if blocks is not None
+               else final_replicates(state, best, n_final, replicates, pooling, control))
+        result = _rqmc_result(state, selection, out, rule, pooling)
+        if fitted is not None:
+            result = _with_surrogate(result, fitted)
+        return replace(result,
                        points_not_run=_not_run(
                            state, out.values.shape[0] * out.points_per_replicate - out.runs),
                        effective_points=out.effective_points)
@@ -138,6 +153,22 @@ def final(state: EngineState, keep_sample: bool = False,
                       for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
     return replace(result, points_not_run=_not_run(state, n_final - runs),
                    effective_points=kish.value)
+
+
+def _with_surrogate(result: EngineResult, fitted) -> EngineResult:
+    """``result`` with the chaos's record, and each controlled quantity's standard error kept
+    at least its floor (:data:`~.surrogate.RESOLUTION`); a quantity whose floor binds is
+    listed in ``resolution_floor``, and its interval is Student's t on that standard error
+    (:meth:`~multiexpect.results.ExpectationResult.confidence_interval`)."""
+    rqmc = {**result.rqmc, "surrogate": fitted.record()}
+    floored = result.stderr < fitted.floor
+    if not np.any(floored):
+        return replace(result, rqmc=rqmc)
+    stderr = np.maximum(result.stderr, fitted.floor)
+    covariance = np.array(result.covariance, dtype=float)
+    covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance), stderr**2)
+    rqmc["resolution_floor"] = np.flatnonzero(floored).tolist()
+    return replace(result, stderr=stderr, covariance=covariance, rqmc=rqmc)
 
 
 def _not_run(state: EngineState, final: int) -> int:

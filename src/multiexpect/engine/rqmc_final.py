@@ -200,27 +200,31 @@ def replicate_points(atoms: list[Atom], counts: np.ndarray, used: list[int], pro
 
 
 def _replicate(state: EngineState, best, atoms: list[Atom], counts: np.ndarray,
-               used: list[int], key: int, z: np.ndarray, kish: KishSize, pooling=None):
+               used: list[int], key: int, z: np.ndarray, kish: KishSize, pooling=None,
+               surrogate=None):
     """The estimate ``Î_r`` ((J,)) of the replicate of batch ``key`` at its points ``z`` (of
     the atoms ``used``) with the kept ``β``, the runs it spent and the sums of its responses
     and controls (:class:`ControlSums`, None without controls); its responses go to
     ``kish``, its points to ``pooling`` (:class:`~.rqmc_pooling.RqmcStagePooling`) when
-    given."""
+    given; with a ``surrogate`` (:mod:`.surrogate`) of the residual ``phi - s``."""
     n = z.shape[0]
     summands, responses, controls, spent = _net_summands(
-        state, best, atoms, used, np.log(counts[used] / n), z, key, kish, pooling)
+        state, best, atoms, used, np.log(counts[used] / n), z, key, kish, pooling,
+        surrogate)
     sums = None if controls is None else _control_sums(responses, controls)
     return summands.mean(axis=0), spent, sums
 
 
 def _net_summands(state: EngineState, best, atoms: list[Atom], used: list[int],
                   log_shares: np.ndarray, z: np.ndarray, key: int, kish: KishSize,
-                  pooling=None):
+                  pooling=None, surrogate=None):
     """Run the model at the working points ``z`` (batch ``key``), drawn from the mixture
     ``ḡ = sum_m exp(log_shares_m) g_m`` of the atoms ``used`` (fitted atoms first); return
     the ISCV summands with the kept ``β``, the responses ``phi f / ḡ``, the controls
     ``g_k / ḡ - 1`` (None without them) and the runs spent. The responses go to ``kish``,
-    the points to ``pooling`` when given."""
+    the points to ``pooling`` when given. With a ``surrogate`` (:mod:`.surrogate`) the
+    summands and responses are those of the residual ``phi - s`` (``kish`` still reads
+    ``phi``'s)."""
     setup, problem = state.setup, state.problem
     outputs, log_laws, spent = run_model(setup, z, key, best.proposal if best.stage else None)
     phi = problem.quantity_values(outputs)
@@ -239,13 +243,18 @@ def _net_summands(state: EngineState, best, atoms: list[Atom], used: list[int],
     # iscv_summands' steps, the responses and the controls each formed once: the refit and
     # the effective size read them too
     responses = is_responses(phi, log_laws, log_g, problem.law_index)
+    if surrogate is not None:
+        kish.update(responses)
+        residual = phi - surrogate.values(z, problem)
+        responses = is_responses(residual, log_laws, log_g, problem.law_index)
     summands, controls = responses, None
     if log_comp is not None and best.beta is not None and best.beta.size:
         controls = log_ratio_exp(log_comp, log_g[:, None])  # the ratios, then the controls
         summands = subtract_ratio_controls(responses.copy(order="K"), controls, best.beta)
     if pooling is not None:
         pooling.update(z, phi, log_laws, log_g, summands)
-    kish.update(responses)
+    if surrogate is None:
+        kish.update(responses)
     return summands, responses, controls, spent
 
 
@@ -288,9 +297,10 @@ def refit_leave_one_out(sums: list, mask: np.ndarray, groups: list | None = None
 
 
 def final_replicates(state: EngineState, best, n_final: int, replicates: int,
-                     pooling=None) -> RqmcFinal:
+                     pooling=None, surrogate=None) -> RqmcFinal:
     """Spend ``n_final`` runs on ``replicates`` replicates of the frozen ``best`` proposal
-    (their points also accumulated in ``pooling`` when given).
+    (their points also accumulated in ``pooling`` when given; with the chaos control
+    ``surrogate``, :mod:`.surrogate`, when given).
 
     Raises
     ------
@@ -314,14 +324,24 @@ def final_replicates(state: EngineState, best, n_final: int, replicates: int,
         [batch_keys.final_replicate_generator(state.setup.seed, key) for key in keys])
     for key, z in zip(keys, points):
         value, spent, control_sums = _replicate(state, best, atoms, counts, used, key, z,
-                                                kish, pooling)
+                                                kish, pooling, surrogate)
         values.append(value)
         sums.append(control_sums)
         runs += spent
     values = np.array(values)
     if REFIT_BETA and sums[0] is not None:
         values = refit_leave_one_out(sums, np.asarray(best.beta) != 0)
+    if surrogate is not None:
+        values = values + _law_means(state, surrogate, keys, [0] * len(keys))
     return RqmcFinal(values, n, runs, counts.tolist(), kish.value)
+
+
+def _law_means(state: EngineState, surrogate, keys: list[int], rows: list[int]
+               ) -> np.ndarray:
+    """The chaos's law means ((len(keys), J)) of the final rows, row ``i`` the block
+    ``rows[i]`` of batch ``keys[i]``, each on integration nets of its own."""
+    return np.array([surrogate.law_means(state.problem, state.setup.seed, key, row)
+                     for key, row in zip(keys, rows)])
 
 
 def one_net_points(atoms: list[Atom], n: int, problem, rng: np.random.Generator
@@ -343,14 +363,15 @@ def one_net_points(atoms: list[Atom], n: int, problem, rng: np.random.Generator
 
 
 def final_one_net(state: EngineState, best, n_final: int, blocks: int,
-                  pooling=None) -> RqmcFinal:
+                  pooling=None, surrogate=None) -> RqmcFinal:
     """The one-net final stage (``replicates=1``): :data:`ONE_NET_NETS` independent scrambled
     sequences (batches :func:`~multiexpect.batch_keys.final_replicate` 0, 1) of
     ``n_final // blocks * blocks / 2`` points each (:func:`one_net_points`, weighed by the
     nominal mixture ``ḡ``), each cut into ``blocks / 2`` blocks of consecutive points; the
     estimate is the mean of all points, its covariance the blocks' over ``blocks``
     (``"net-blocks"``), each sequence's control coefficients fitted on the other's points
-    (:func:`refit_leave_one_out` by sequence: exactly unbiased).
+    (:func:`refit_leave_one_out` by sequence: exactly unbiased); with the chaos control
+    ``surrogate`` (:mod:`.surrogate`) each block has integration nets of its own.
 
     The blocks' spread sees only what the whole sequence cancels (docs/method.md, "One
     net"): conservative where the nets beat their blocks, which is where this form wins
@@ -371,15 +392,16 @@ def final_one_net(state: EngineState, best, n_final: int, blocks: int,
     log_shares = np.log(np.array([a.weight for a in atoms]) / sum(a.weight for a in atoms))
     every = list(range(len(atoms)))
     kish = KishSize(problem.n_quantities)
-    values, sums, groups, runs = [], [], [], 0
+    values, sums, groups, runs, keys = [], [], [], 0, []
     counts = np.zeros(len(atoms), dtype=int)
     for net in range(ONE_NET_NETS):
         key = batch_keys.final_replicate(state.sample.n_stages, net)
+        keys.extend([key] * per_net)
         z, pick = one_net_points(atoms, size * per_net, setup.sampling,
                                  batch_keys.final_replicate_generator(setup.seed, key))
         counts += np.bincount(pick, minlength=len(atoms))
         summands, responses, controls, spent = _net_summands(
-            state, best, atoms, every, log_shares, z, key, kish, pooling)
+            state, best, atoms, every, log_shares, z, key, kish, pooling, surrogate)
         runs += spent
         values.extend(summands.reshape(per_net, size, -1).mean(axis=1))
         if controls is not None:
@@ -390,4 +412,6 @@ def final_one_net(state: EngineState, best, n_final: int, blocks: int,
     values = np.array(values)
     if REFIT_BETA and sums:
         values = refit_leave_one_out(sums, np.asarray(best.beta) != 0, groups)
+    if surrogate is not None:
+        values = values + _law_means(state, surrogate, keys, list(range(per_net)) * ONE_NET_NETS)
     return RqmcFinal(values, size, runs, counts.tolist(), kish.value, blocks)

@@ -51,7 +51,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                observe: Callable[[Stage], None] | None = None,
                scored: bool = False, replicates: int | None = None,
                law_first: bool = False, blocks: int | None = None,
-               adaptive_rqmc_final: bool = False) -> EngineResult:
+               adaptive_rqmc_final: bool = False, surrogate: str | None = None
+               ) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -64,16 +65,20 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     ``blocks`` (with ``replicates=1``): the final stage's one-net form.
     ``adaptive_rqmc_final`` (with ``law_first``): the adaptive route's final stage on
     ``replicates`` RQMC replicates where :func:`adaptive_replicates` allows it.
+    ``surrogate="chaos"``: an RQMC final stage after adaptation has the chaos control
+    (:mod:`.surrogate`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored)
     if law_first:
-        return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final)
+        return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
+                          surrogate)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
             observe(stage)
-    return final(last, keep_sample=keep_sample, replicates=replicates, blocks=blocks)
+    return final(last, keep_sample=keep_sample, replicates=replicates, blocks=blocks,
+                 surrogate=surrogate)
 
 
 def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int | None:
@@ -91,7 +96,7 @@ def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int
 
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
-               adaptive_rqmc_final: bool) -> EngineResult:
+               adaptive_rqmc_final: bool, surrogate: str | None = None) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
     plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
@@ -129,5 +134,6 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     # the adaptive route's RQMC final keeps the stages apart: pooling them would reweigh
     # every stage at every final point, the engine's cost (docs/benchmarks.md)
     result = final(last, keep_sample=keep_sample, pool=False,
-                   replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final))
+                   replicates=adaptive_replicates(last, replicates, adaptive_rqmc_final),
+                   surrogate=surrogate)
     return replace(result, route=route.record())

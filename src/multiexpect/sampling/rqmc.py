@@ -415,6 +415,11 @@ def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
     `` of`` the quantities it applies to, ``also``: what follows), ``""`` for an i.i.d.
     result: :func:`describe_interval` as ``summary()`` and the report print it."""
     text = describe_interval(diagnostics, level)
+    chaos = diagnostics.get("surrogate")
+    if text and isinstance(chaos, dict) and "controlled" in chaos:  # engine/surrogate.py
+        text += (f", the final stage with a degree-{chaos['degree']} polynomial chaos "
+                 f"control on {sum(chaos['controlled'])} of {len(chaos['controlled'])} "
+                 f"quantities")
     return f"intervals{which}: {text}{also}" if text else ""
 
 

@@ -1,0 +1,122 @@
+"""The polynomial chaos control of aISCV's RQMC final stage (``surrogate="chaos"``,
+``engine/surrogate.py``): the same runs, an estimate within its errors that are far smaller
+where the chaos follows the model, no control where it does not, clear refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.engine.surrogate import RESOLUTION, FinalSurrogate
+from multiexpect.polychaos import multi_indices
+from multiexpect.problem import Problem
+from tests.helpers import CountingModel
+
+#: the beam-like smooth model: ``exp(0.3 x_1) (1 + x_2^2 / 4)`` under three laws
+LAWS = [me.Law([stats.norm(m, s), stats.norm(1.0, 0.5)])
+        for m, s in ((0.0, 1.0), (0.5, 0.8), (-0.3, 1.3))]
+
+
+def _smooth(x):
+    return np.exp(0.3 * x[:, 0]) * (1.0 + x[:, 1] ** 2 / 4.0)
+
+
+def _truth():
+    """``E[exp(0.3 X_1)] E[1 + X_2^2 / 4]`` under each law."""
+    second = 1.0 + (1.0 + 0.25) / 4.0
+    return np.array([np.exp(0.3 * m + 0.045 * s**2) * second
+                     for m, s in ((0.0, 1.0), (0.5, 0.8), (-0.3, 1.3))])
+
+
+def _run(model, surrogate=None, rng=3, **kw):
+    extra = {} if surrogate is None else {"surrogate": surrogate}
+    return me.expectations(model, LAWS, budget=6000, rng=rng, sampling="rqmc",
+                           weights="absolute", **extra, **kw)
+
+
+def test_chaos_control_is_within_its_errors_and_far_tighter():
+    plain, chaos = _run(_smooth), _run(_smooth, "chaos")
+    record = chaos.diagnostics["surrogate"]
+    assert record["surrogate"] == "chaos" and all(record["controlled"])
+    assert record["degree"] >= 2 and max(record["residual_share"]) < 0.1
+    assert np.all(np.abs(chaos.estimate - _truth()) < 4 * chaos.stderr)
+    assert np.all(chaos.stderr > 0)
+    assert np.sum(chaos.stderr**2) < 0.1 * np.sum(plain.stderr**2)
+    assert "polynomial chaos control on 3 of 3 quantities" in chaos.summary()
+    again = _run(_smooth, "chaos")  # same seed, same result
+    assert np.array_equal(again.estimate, chaos.estimate)
+    assert np.array_equal(again.stderr, chaos.stderr)
+
+
+def test_chaos_control_runs_the_same_points():
+    plain, chaos = CountingModel(_smooth), CountingModel(_smooth)
+    _run(plain)
+    _run(chaos, "chaos")
+    assert plain.runs == chaos.runs == 6000
+    assert np.array_equal(np.concatenate(plain.inputs), np.concatenate(chaos.inputs))
+
+
+def test_an_indicator_is_left_uncontrolled_bit_for_bit():
+    def event(x):
+        return (x[:, 0] + 0.3 * np.sin(3 * x[:, 1]) > 1.2).astype(float)
+
+    plain, chaos = _run(event), _run(event, "chaos")
+    record = chaos.diagnostics["surrogate"]
+    assert not any(record["controlled"])
+    assert min(record["residual_share"]) > 0.5
+    assert np.array_equal(plain.estimate, chaos.estimate)
+    assert np.array_equal(plain.stderr, chaos.stderr)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"surrogate": "kriging"}, "'surrogate' must be None or one of"),
+    ({"surrogate": "chaos", "method": "mc", "sampling": "rqmc"}, "method 'aiscv'"),
+    ({"surrogate": "chaos", "sampling": "mc"}, "sampling 'rqmc' or 'auto'"),
+])
+def test_bad_surrogate_is_refused_before_any_run(kw, words):
+    model = CountingModel(_smooth)
+    kw = {"sampling": "rqmc", **kw}
+    with pytest.raises(ValueError, match=words):
+        me.expectations(model, LAWS, budget=6000, rng=1, **kw)
+    assert model.runs == 0
+
+
+def test_law_means_of_a_known_polynomial():
+    """``s = ζ`` (Hermite degree 1 of the first law's standard input): its mean is 0 under
+    the first law (exactly: the net's points cancel against themselves) and the second
+    law's mean in the first law's standard units under the second."""
+    laws = [me.Law([stats.norm(0.0, 1.0)]), me.Law([stats.norm(1.0, 2.0)])]
+    problem = Problem.build(laws, 2, "standard")
+    alphas = multi_indices(1, 2)
+    coef = np.zeros((alphas.shape[0], 1))
+    coef[1] = 1.0  # He_1(ζ) = ζ, for both quantities (the model's one column)
+    wide = np.full(2, np.inf)
+    chaos = FinalSurrogate(alphas, np.array([False]), coef, coef, np.array([False]),
+                           np.zeros(2, dtype=int), -wide, wide, np.zeros(2),
+                           np.ones(2, dtype=bool), np.zeros(2), 0)
+    means = np.array([chaos.law_means(problem, seed=5, key=7, row=r) for r in range(4)])
+    assert np.all(np.abs(means[:, 0]) < 1e-12)
+    assert np.all(np.abs(means[:, 1] - 1.0) < 1e-2)
+    assert len({float(m) for m in means[:, 1]}) == 4  # each row its own net
+
+
+def test_a_model_the_chaos_reproduces_keeps_its_errors_at_the_resolution():
+    """``x_1^2 + x_2`` is a polynomial of the first law's standard inputs: its replicates
+    agree to rounding, so its standard error is kept at :data:`RESOLUTION` of its size and
+    its interval is Student's t on it, never narrower (and it holds the truth)."""
+    def quadratic(x):
+        return x[:, 0] ** 2 + x[:, 1]
+
+    truth = np.array([m**2 + s**2 + 1.0 for m, s in ((0.0, 1.0), (0.5, 0.8), (-0.3, 1.3))])
+    res = _run(quadratic, "chaos")
+    floored = res.diagnostics["resolution_floor"]
+    assert 0 in floored  # the first law's integration is exact: nothing but rounding left
+    scale = np.sqrt(np.mean(truth**2))
+    assert np.all(res.stderr[floored] >= 0.1 * RESOLUTION * scale)
+    low, high = res.confidence_interval()
+    assert np.all(high - low > 0)
+    assert np.all((low <= truth) & (truth <= high))
+    t = stats.t.ppf(0.975, res.diagnostics["dof"])
+    assert np.allclose((high - low)[floored] / 2, t * res.stderr[floored])
