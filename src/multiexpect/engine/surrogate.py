@@ -1,29 +1,34 @@
 r"""A polynomial chaos control for the RQMC final stage (``surrogate="chaos"``).
 
 Before the final stage, each quantity's values on every earlier run (the pilot and the
-adaptive batches) are fitted by a polynomial chaos ``s_j`` of the chaos inputs ``ζ``
-(:mod:`multiexpect.polychaos`; ``ζ = z`` in the standard space, ``T_0(x)`` the first law's
-standard map in input space): least squares, total degree by the rule of
-:func:`~multiexpect.polychaos.chaos_degree`. ``s_j`` is 0 outside its domain ``D`` (the
-practical box, and finite ``ζ``), so it is never extrapolated to the far tails. Then each
-final row (an RQMC replicate, or a block of the one net) estimates
+adaptive batches, less the points left unrun outside the practical box) are fitted by least
+squares with a total-degree chaos ``p`` of the chaos inputs ``ζ`` (:mod:`multiexpect.
+polychaos`; ``ζ = z`` in the standard space, ``T_0(x)`` the first law's standard map in
+input space; the degree by :func:`~multiexpect.polychaos.chaos_degree`), and a column of
+positive values also by ``exp`` of a chaos of its logarithm; ``s_j`` is the form with the
+smaller predicted variance (:func:`fit_surrogate`), 0 where ``ζ`` is not finite. Then each
+final row ``r`` (an RQMC replicate, or a block of the one net) estimates
 
     Î_r = (1/n) sum_i (phi_j - s_j)(x_i) f_j(x_i) / ḡ(x_i)  [ISCV controls as without]
-          + (1/M) sum_k s_j(ξ_rk),        ξ_r1..ξ_rM a scrambled net of law f_j,
+          + p_0 + (1/M) sum_k [s_j(ζ_l(ξ_rk)) - p(ξ_rk)],
 
 the first term the final stage's estimator of the residual ``phi_j - s_j``, the second the
-law's RQMC mean of the cheap polynomial on :data:`INTEGRATION_POINTS` points of a net of its
-own (no model run). ``s_j`` is fixed before the final points are drawn and every point of a
-net is marginally its law, so every row stays exactly unbiased; the rows stay independent,
-so their spread holds the integration's error too, and the interval machinery is unchanged.
-The gain is the residual's: where the chaos follows the model, ``Var(phi - s)`` is a small
-share of ``Var(phi)``.
+law's mean of ``s_j`` on a scrambled net ``ξ_r`` of :data:`INTEGRATION_POINTS` standard
+normal points of its own (no model run): ``p``'s exact mean ``p_0`` under the first law
+(``ζ`` is standard normal there and the basis orthonormal) plus the net's mean of the
+difference, ``ζ_l(ξ)`` the chaos inputs of law ``l``'s point ``from_standard(ξ)``. ``s_j``
+is fixed before the final points are drawn and every point of a net is marginally its law,
+so every row stays exactly unbiased; the rows stay independent, so their spread holds the
+integration's error too, and the interval machinery is unchanged. The gain is the
+residual's: where the chaos follows the model, ``Var(phi - s)`` is a small share of
+``Var(phi)``.
 
 A quantity is left uncontrolled (``s_j = 0``) unless, on the kept proposal's own batch, the
 chaos fitted on the other runs cuts the variance of its summands to at most
-:data:`MAX_SHARE` of the plain ones' (:func:`fit_surrogate`; an event's indicator, a heavy
-integrand the polynomial cannot follow in the proposal's tails): a decision on the earlier
-runs alone, unbiased too.
+:data:`MAX_SHARE` of the plain ones' (an event's indicator, a heavy integrand the polynomial
+cannot follow in the proposal's tails): a decision on the earlier runs alone, unbiased too.
+Where the chaos reproduces the model, a controlled quantity's standard error is kept at the
+arithmetic's resolution (:data:`RESOLUTION`).
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
 
-__all__ = ["GROWTH_CAP", "INTEGRATION_POINTS", "MAX_SHARE", "RESOLUTION", "FinalSurrogate",
-           "check_surrogate", "fit_surrogate"]
+__all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS", "MAX_SHARE", "RESOLUTION",
+           "FinalSurrogate", "check_surrogate", "fit_surrogate"]
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).
 INTEGRATION_POINTS = 2048
@@ -49,6 +54,11 @@ INTEGRATION_POINTS = 2048
 #: quantiles, the fit) where the chaos reproduces the model (measured: errors of 7e-11 of
 #: the value on a model a degree-10 chaos follows, with replicates agreeing closer still).
 RESOLUTION = 1e-9
+#: The exponential form replaces the polynomial for a column only where its predicted
+#: variance is this many times smaller (:func:`_predicted`'s i.i.d. proxies understate the
+#: integration of a heavy ``s`` on a net against the residual's gain on the final nets:
+#: ``smooth_d15``'s ``exp`` of a 15-input sum, chosen at 2.7x, lost 1.6x; the beam's 6x-7x).
+EXP_MARGIN = 4.0
 #: Largest share of its plain summands' variance that a quantity's controlled summands may
 #: keep, on the kept proposal's own batch, for it to get the control.
 MAX_SHARE = 0.5
@@ -169,8 +179,8 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
 
     Each column of positive values is fitted twice, the polynomial ``p`` of its values and
     ``s = exp`` of a polynomial of their logarithms (a model that grows like a power of its
-    inputs), and keeps the form with the smaller predicted variance summed over its
-    quantities (:func:`_predicted`: the residual's, from the shares of
+    inputs), and keeps ``exp`` where its predicted variance summed over its quantities is
+    :data:`EXP_MARGIN` times smaller (:func:`_predicted`: the residual's, from the shares of
     :func:`_batch_shares`, and for ``exp`` the law means' integration of ``s - p``); a
     quantity is controlled where its share is at most :data:`MAX_SHARE`."""
     problem, sample = state.problem, state.sample
@@ -194,7 +204,7 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     n_final = state.setup.budget - state.runs_used
     linear, exponential = _predicted(state, basis, y, rows, back, positive, coef, coef_log,
                                      shares, before, n_final, final_rows)
-    logged = np.array([positive[c] and exponential[back == c].sum()
+    logged = np.array([positive[c] and EXP_MARGIN * exponential[back == c].sum()
                        < linear[back == c].sum() for c in range(y.shape[1])], dtype=bool)
     share = np.where(logged[back], shares[1], shares[0])
     used = share <= MAX_SHARE
