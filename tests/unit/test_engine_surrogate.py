@@ -131,3 +131,20 @@ def test_the_one_net_form_takes_the_control_block_by_block():
     assert all(chaos.diagnostics["surrogate"]["controlled"])
     assert np.all(np.abs(chaos.estimate - _truth()) < 4 * chaos.stderr)
     assert np.sum(chaos.stderr**2) < 0.1 * np.sum(plain.stderr**2)
+
+
+def test_too_few_earlier_runs_for_a_chaos_control_nothing():
+    """In 30 inputs degree 1 needs 620 earlier runs: with fewer the study ends as without
+    the option (no error after runs were paid for), and says so."""
+    law = me.Law([stats.norm()] * 30)
+
+    def model(x):
+        return np.exp(0.1 * x.sum(axis=1))
+
+    plain = me.expectations(model, law, budget=1200, rng=4, sampling="rqmc")
+    chaos = me.expectations(model, law, budget=1200, rng=4, sampling="rqmc",
+                            surrogate="chaos")
+    record = chaos.diagnostics["surrogate"]
+    assert record["degree"] == 0 and not any(record["controlled"])
+    assert record["fit_runs"] < 20 * 31
+    assert np.array_equal(plain.estimate, chaos.estimate)

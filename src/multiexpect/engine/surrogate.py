@@ -174,8 +174,9 @@ def _basis(z: np.ndarray, problem, bounded: np.ndarray, alphas: np.ndarray) -> n
 
 def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     """Fit the chaos on every earlier run of ``state`` (module docstring) for the final stage
-    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks); a
-    ValueError naming ``surrogate`` when not even degree 1 fits.
+    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks). Where the
+    earlier runs are too few for degree 1 the chaos is a constant and controls nothing:
+    the study goes on as without the option (its runs are already paid for).
 
     Each column of positive values is fitted twice, the polynomial ``p`` of its values and
     ``s = exp`` of a polynomial of their logarithms (a model that grows like a power of its
@@ -192,7 +193,10 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
         rows &= ~box.outside(problem.to_inputs(z))
     bounded = np.all(np.isfinite(problem.laws[0].support_box), axis=1)
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
-    degree = chaos_degree(problem.dim, int(rows.sum()))
+    try:
+        degree = chaos_degree(problem.dim, int(rows.sum()))
+    except ValueError:  # too few runs for degree 1: a constant, which controls nothing
+        degree = 0
     alphas = multi_indices(problem.dim, degree)
     basis = np.zeros((z.shape[0], alphas.shape[0]))
     basis[rows] = design(zeta[rows], bounded, alphas)
@@ -280,6 +284,8 @@ def _batch_shares(state, best, basis: np.ndarray, y: np.ndarray, rows: np.ndarra
     log_laws, log_g = sample.log_laws[batch], sample.log_props[best.stage][batch]
     plain = (best.batch_responses if best.batch_responses is not None
              else state.pilot_summands)
+    if plain.shape[0] != int(batch.sum()):  # no responses of its own batch to read
+        return (none, none), none
     regressors = np.ones((plain.shape[0], 1))
     if best.stage != 0:  # the kept mixture's controls: its components over g
         log_comp = component_logpdfs(best.proposal.components[:-1], sample.z[batch],
