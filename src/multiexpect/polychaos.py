@@ -17,8 +17,8 @@ from math import comb, factorial
 import numpy as np
 from scipy import special
 
-__all__ = ["MAX_DEGREE", "MAX_TERMS", "ROWS_PER_TERM", "chaos_degree", "design",
-           "multi_indices", "univariate"]
+__all__ = ["MAX_DEGREE", "MAX_TERMS", "ROWS_PER_TERM", "bounded_inputs", "chaos_degree",
+           "design", "multi_indices", "univariate"]
 
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10
@@ -26,6 +26,16 @@ MAX_DEGREE = 10
 MAX_TERMS = 300
 #: Fit rows per term at least.
 ROWS_PER_TERM = 20
+
+
+def bounded_inputs(law) -> np.ndarray:
+    """Which inputs of ``law`` are bounded ((d,) bool), read from its ``support_box``; none
+    for a law without one (an OpenTURNS law kept as such), whose inputs then all take
+    Hermite polynomials of their standard scores (a valid basis for any law)."""
+    box = getattr(law, "support_box", None)
+    if box is None:
+        return np.zeros(law.dim, dtype=bool)
+    return np.all(np.isfinite(box), axis=1)
 
 
 def chaos_degree(dim: int, fit_rows: int) -> int:

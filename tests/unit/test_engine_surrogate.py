@@ -148,3 +148,17 @@ def test_too_few_earlier_runs_for_a_chaos_control_nothing():
     assert record["degree"] == 0 and not any(record["controlled"])
     assert record["fit_runs"] < 20 * 31
     assert np.array_equal(plain.estimate, chaos.estimate)
+
+
+def test_an_openturns_law_kept_as_such_takes_the_control():
+    """A law OpenTURNS keeps (a Clayton copula: no ``support_box``) takes Hermite
+    polynomials of its standard scores: the study runs to the end with the control (it
+    stopped with an AttributeError after its runs before)."""
+    import openturns as ot
+
+    dist = ot.JointDistribution([ot.Normal(0.0, 1.0), ot.Normal(1.0, 0.5)],
+                                ot.ClaytonCopula(2.0))
+    res = me.expectations(_smooth, dist, budget=4000, rng=1, sampling="rqmc",
+                          surrogate="chaos")
+    assert all(res.diagnostics["surrogate"]["controlled"])
+    assert np.all(res.stderr > 0) and np.all(np.isfinite(res.estimate))

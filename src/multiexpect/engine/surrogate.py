@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.importance import is_responses, log_ratio_exp
-from ..polychaos import ROWS_PER_TERM, chaos_degree, design, multi_indices
+from ..polychaos import ROWS_PER_TERM, bounded_inputs, chaos_degree, design, multi_indices
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
@@ -191,7 +191,7 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     rows = np.all(np.isfinite(zeta), axis=1) & np.all(np.isfinite(phi), axis=1)
     if box is not None:  # the points left unrun there hold no output
         rows &= ~box.outside(problem.to_inputs(z))
-    bounded = np.all(np.isfinite(problem.laws[0].support_box), axis=1)
+    bounded = bounded_inputs(problem.laws[0])
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
         degree = chaos_degree(problem.dim, int(rows.sum()))

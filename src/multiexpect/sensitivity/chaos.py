@@ -34,6 +34,7 @@ from ..polychaos import (
     MAX_DEGREE,
     MAX_TERMS,
     ROWS_PER_TERM,
+    bounded_inputs,
     chaos_degree,
     design,
     multi_indices,
@@ -110,7 +111,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     degree = chaos_degree(d, _fit_rows(n, blocks))
     alphas = multi_indices(d, degree)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
-    bounded = np.all(np.isfinite(law.support_box), axis=1)
+    bounded = bounded_inputs(law)
 
     def block_inputs(mine: np.ndarray) -> np.ndarray:
         """The stacked standard inputs of the runs of the points ``mine``."""
