@@ -15,7 +15,7 @@ aISCV adaptive batch ``t >= 1``         ``t``               ``(seed, t, 0)``
 aISCV fit subsets and EM seeding, ``t``  (no run)            ``(seed, t, 1)``
 aISCV final chunk ``i >= 0``            ``T + 1 + i``       ``(seed, T + 1 + i, 0)``
 aISCV RQMC final replicate ``r >= 0``   ``T + 1 + r``       atom ``m``: ``(seed, T + 1 + r, m)``
-its chaos integration net, law ``l``    (no run)            ``(seed, T + 1 + r, 2·10^6 + b)``
+its chaos integration net (block ``b``)  (no run)            ``(seed, T + 1 + r, 2·10^6 + b)``
 law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
 law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``

@@ -35,13 +35,11 @@ EXACT = os.environ.get("MULTIEXPECT_GOLDEN_RELATIVE", "") in ("", "0")
 
 def _avx512_active() -> bool:
     """Whether numpy dispatches any of its AVX-512 kernels in this process."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    disabled = set(os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split())
-    return any(__cpu_features__.get(f, False) and f not in disabled
-               for f in __cpu_dispatch__ if f.startswith(("AVX512", "X86_V4")))
+    path = Path(__file__).resolve().parents[2] / "scripts" / "avx512_features.py"
+    spec = importlib.util.spec_from_file_location("avx512_features", path)
+    features = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(features)
+    return features.avx512_running(os.environ.get("NPY_DISABLE_CPU_FEATURES", ""))
 
 
 def mismatches(got, want, path: str = "") -> list[str]:

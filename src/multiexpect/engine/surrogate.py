@@ -69,9 +69,9 @@ class FinalSurrogate:
     """The fitted chaos: multi-indices ``alphas``, bounded inputs; per distinct quantity
     column of the model, the polynomial ``p``'s coefficients ``coef`` ((terms, m)) and the
     surrogate's ``coef_s``, of the logarithm where ``logged`` (``s = exp(...)``, else
-    ``s = p``); each quantity's column ``column`` ((J,)), clipping range ``[low, high]``
-    (:func:`_bounds`), share (:func:`_batch_shares`), whether it is controlled (``s_j = 0``
-    where not) and its standard error's floor (:data:`RESOLUTION`)."""
+    ``s = p``) and its clipping range ``[low, high]`` ((m,), :func:`_bounds`); each
+    quantity's column ``column`` ((J,)), share (:func:`_batch_shares`), whether it is
+    controlled (``s_j = 0`` where not) and its standard error's floor (:data:`RESOLUTION`)."""
 
     alphas: np.ndarray
     bounded: np.ndarray
@@ -91,18 +91,20 @@ class FinalSurrogate:
         """The chaos's total degree."""
         return int(self.alphas.sum(axis=1).max())
 
-    def _from_basis(self, basis: np.ndarray) -> np.ndarray:
-        """``s_j`` ((n, J)) from the chaos basis at the points ((n, terms))."""
-        poly = basis @ self.coef_s
-        if np.any(self.logged):
-            poly[:, self.logged] = np.exp(np.minimum(poly[:, self.logged], 700.0))
-        out = np.clip(poly[:, self.column], self.low, self.high)
-        out[:, ~self.used] = 0.0
+    def _quantities(self, columns: np.ndarray, which=slice(None)) -> np.ndarray:
+        """``s_j`` ((n, J), or of the quantities ``which``) from the columns' surrogates."""
+        out = columns[:, self.column[which]]
+        out[:, ~self.used[which]] = 0.0
         return out
+
+    def _columns(self, z: np.ndarray, problem) -> np.ndarray:
+        """Each distinct column's surrogate ((n, m)) at working points ``z``."""
+        poly = _basis(z, problem, self.bounded, self.alphas) @ self.coef_s
+        return _forms(poly, self.logged, self.low, self.high)
 
     def values(self, z: np.ndarray, problem) -> np.ndarray:
         """``s_j`` at working points ``z`` ((n, J))."""
-        return self._from_basis(_basis(z, problem, self.bounded, self.alphas))
+        return self._quantities(self._columns(z, problem))
 
     def law_means(self, problem, seed: int, key: int, row: int) -> np.ndarray:
         """Each quantity's RQMC mean of ``s_j`` under its law ((J,)), from one net ``ξ`` of
@@ -123,7 +125,8 @@ class FinalSurrogate:
             if not np.any(mine & self.used):
                 continue
             z = problem.to_working(law.from_standard(xi))
-            means[mine] = self.values(z, problem)[:, mine].mean(axis=0) + shift[mine]
+            columns = self._columns(z, problem)
+            means[mine] = self._quantities(columns, mine).mean(axis=0) + shift[mine]
         means[~self.used] = 0.0
         return means
 
@@ -214,7 +217,6 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     used = share <= MAX_SHARE
     coef_log = np.where(logged, coef_log, coef)
     low, high = _bounds(y[rows], logged)
-    low, high = low[back], high[back]
     floor = np.where(used, RESOLUTION * np.sqrt(np.mean(y[rows] ** 2, axis=0))[back], 0.0)
     return FinalSurrogate(alphas, bounded, coef, coef_log, logged, back, low, high, share,
                           used, floor, int(rows.sum()))
@@ -239,13 +241,19 @@ def _predicted(state, basis, y, rows, back, positive, coef, coef_log, shares, be
     pilot &= rows
     spread = np.full(y.shape[1], np.inf)
     if np.any(positive) and pilot.sum() > 1:
-        low, high = _bounds(y[rows], positive)
-        poly = basis[pilot] @ coef_log
-        exp_form = np.clip(np.exp(np.minimum(poly, 700.0)), low, high)
+        exp_form = _forms(basis[pilot] @ coef_log, positive, *_bounds(y[rows], positive))
         spread = np.where(positive, (exp_form - basis[pilot] @ coef).var(axis=0), np.inf)
     exponential = shares[1] * before / n_final + spread[back] / (INTEGRATION_POINTS
                                                                   * final_rows)
     return linear, exponential
+
+
+def _forms(poly: np.ndarray, logged: np.ndarray, low: np.ndarray, high: np.ndarray
+           ) -> np.ndarray:
+    """The columns' surrogates from their polynomials' values ``poly`` ((n, m)): ``exp`` of
+    them where ``logged`` (the exponent capped at 700), clipped to ``[low, high]``."""
+    with np.errstate(over="ignore"):
+        return np.clip(np.where(logged, np.exp(np.minimum(poly, 700.0)), poly), low, high)
 
 
 def _bounds(y: np.ndarray, logged: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -304,8 +312,7 @@ def _batch_shares(state, best, basis: np.ndarray, y: np.ndarray, rows: np.ndarra
             out.append(np.full(back.size, np.inf))
             continue
         poly = basis[batch] @ _fit(basis[train], y[train], logged)
-        low, high = _bounds(y[train], logged)
-        fitted = np.clip(np.where(logged, np.exp(np.minimum(poly, 700.0)), poly), low, high)
+        fitted = _forms(poly, logged, *_bounds(y[train], logged))
         fitted = is_responses(fitted[:, back], log_laws, log_g, problem.law_index)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = left(plain - fitted) / before
