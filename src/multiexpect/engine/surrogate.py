@@ -51,13 +51,13 @@ __all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS", "MAX_SHARE", "RESOL
 INTEGRATION_POINTS = 2048
 #: A controlled quantity's standard error is at least this times the root mean square of its
 #: values on the fit runs: the resolution of the arithmetic (the maps through ``Φ`` and the
-#: quantiles, the fit) where the chaos reproduces the model (measured: errors of 7e-11 of
-#: the value on a model a degree-10 chaos follows, with replicates agreeing closer still).
+#: quantiles, the fit) where the chaos reproduces the model and the replicates agree closer
+#: than the estimate's error (docs/method.md, "The chaos control of the final stage").
 RESOLUTION = 1e-9
 #: The exponential form replaces the polynomial for a column only where its predicted
-#: variance is this many times smaller (:func:`_predicted`'s i.i.d. proxies understate the
-#: integration of a heavy ``s`` on a net against the residual's gain on the final nets:
-#: ``smooth_d15``'s ``exp`` of a 15-input sum, chosen at 2.7x, lost 1.6x; the beam's 6x-7x).
+#: variance is this many times smaller: :func:`_predicted`'s i.i.d. proxies understate the
+#: integration of a heavy ``s`` on a net against the residual's gain on the final nets
+#: (measured in docs/benchmarks.md).
 EXP_MARGIN = 4.0
 #: Largest share of its plain summands' variance that a quantity's controlled summands may
 #: keep, on the kept proposal's own batch, for it to get the control.
