@@ -27,12 +27,14 @@ RQMC_PERTURBED_LAW_METHODS = PERTURBED_LAW_METHODS
 RQMC_ONE_NET_SOBOL_METHODS = ("aiscv", "pick-freeze")
 RQMC_ONE_NET_EXPECTATION_METHODS = ("aiscv",)
 RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
-#: ``sobol_indices(surrogate=...)`` on one net of pick-freeze: a polynomial chaos control
-#: variate (``sensitivity/chaos.py``).
-SOBOL_SURROGATES = ("chaos",)
+#: ``sobol_indices(surrogate=...)``: a polynomial chaos control variate of the pick-freeze
+#: quantities (``sensitivity/chaos.py``). ``"chaos"``: on pick-freeze RQMC (its replicates
+#: or its one net's blocks); ``"auto"``: on aISCV's law route of ``sampling="auto"`` where
+#: its nets are large enough, nowhere else.
+SOBOL_SURROGATES = ("auto", "chaos")
 #: ``expectations(surrogate=...)`` (aISCV with an RQMC final stage): the same chaos, fitted
 #: on the runs before the final stage (``engine/surrogate.py``).
-EXPECTATION_SURROGATES = SOBOL_SURROGATES
+EXPECTATION_SURROGATES = ("chaos",)
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

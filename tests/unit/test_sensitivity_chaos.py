@@ -134,3 +134,61 @@ def test_replicates_are_controlled_too_each_by_the_chaos_of_the_other_nets(order
         est, se = res.indices(order)
         np.testing.assert_allclose(est, FIRST if order == "first" else TOTAL, atol=1e-9)
         assert np.all(se > 0)
+
+
+def _same(a, b):
+    """Two Sobol' results agree to the bit in every index and standard error."""
+    for order in ("first", "total"):
+        for x, y in zip(a.indices(order), b.indices(order)):
+            assert np.array_equal(x, y, equal_nan=True)
+
+
+def _beam_like(x):
+    """A smooth non-polynomial model: the chaos follows it without reproducing it."""
+    return np.exp(0.3 * x[:, 0]) + x[:, 1] * np.sin(x[:, 2])
+
+
+@pytest.mark.parametrize("orders", [("first", "total"), "first"])
+def test_auto_law_route_takes_the_chaos_of_pick_freeze_rqmc_on_the_same_nets(orders):
+    """``surrogate="auto"``: aISCV's law route of ``sampling="auto"`` is
+    ``method="pick-freeze", sampling="rqmc", surrogate="chaos"`` on the same nets, bit for
+    bit, and the same runs as without the control."""
+    budget = 5 * 8 * 256
+    auto_model, plain_model = CountingModel(_beam_like), CountingModel(_beam_like)
+    auto = me.sobol_indices(auto_model, LAW, budget=budget, rng=11, orders=orders,
+                            surrogate="auto")
+    plain = me.sobol_indices(plain_model, LAW, budget=budget, rng=11, orders=orders)
+    assert auto.diagnostics["route"] == "law-rqmc" == plain.diagnostics["route"]
+    assert auto.diagnostics["surrogate"] == "chaos" and "surrogate" not in plain.diagnostics
+    assert auto_model.runs == plain_model.runs
+    np.testing.assert_array_equal(np.concatenate(auto_model.inputs),
+                                  np.concatenate(plain_model.inputs))
+    reference = me.sobol_indices(_beam_like, LAW, budget=budget, rng=11, orders=orders,
+                                 method="pick-freeze", sampling="rqmc", surrogate="chaos")
+    _same(auto, reference)
+    _, first_se = auto.indices("first")
+    _, plain_se = plain.indices("first")
+    assert np.all(first_se > 0)
+    assert np.sum(first_se**2) < np.sum(plain_se**2)  # the control works on this model
+
+
+def test_auto_law_route_on_nets_too_small_for_the_chaos_stays_plain():
+    """Nets under 64 points: the law route stays plain pick-freeze RQMC, bit for bit."""
+    budget = 5 * 8 * 32
+    auto = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12, surrogate="auto")
+    plain = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12)
+    assert auto.diagnostics["route"] == "law-rqmc"
+    assert "surrogate" not in auto.diagnostics
+    _same(auto, plain)
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "pick-freeze"},
+                                    {"method": "pick-freeze", "sampling": "rqmc"},
+                                    {"sampling": "mc"}])
+def test_auto_surrogate_acts_on_the_law_route_alone(kwargs):
+    """``surrogate="auto"`` outside aISCV's ``sampling="auto"``: no control, bit for bit."""
+    auto = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, surrogate="auto",
+                            **kwargs)
+    plain = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, **kwargs)
+    assert "surrogate" not in auto.diagnostics
+    _same(auto, plain)

@@ -41,7 +41,7 @@ from ..polychaos import (
 )
 
 __all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROUNDING", "ROWS_PER_TERM",
-           "chaos_degree", "check_chaos", "controlled_values"]
+           "chaos_degree", "chaos_fits", "check_chaos", "controlled_values"]
 
 #: Points a block at least: below it the blocks' interval of the controlled values
 #: under-covered (measured: docs/method.md, "The chaos control variate").
@@ -60,6 +60,16 @@ def check_chaos(points: int, blocks: int, dim: int) -> int:
                          f"{points} points in {blocks} blocks give {points // blocks}; raise "
                          f"'budget' or lower 'blocks'")
     return chaos_degree(dim, _fit_rows(points, blocks))
+
+
+def chaos_fits(points: int, blocks: int, dim: int) -> bool:
+    """Whether :func:`check_chaos` accepts ``points`` points in ``blocks`` blocks of ``dim``
+    inputs (the law route of ``sampling="auto"`` takes the chaos only then)."""
+    try:
+        check_chaos(points, blocks, dim)
+    except ValueError:
+        return False
+    return True
 
 
 def _fit_rows(points: int, blocks: int) -> int:

@@ -110,7 +110,7 @@ from ..vocabulary import (
 )
 from ..vocabulary import SOBOL_METHODS as METHODS
 from ._common import floored_delta_weights
-from .chaos import check_chaos, controlled_values
+from .chaos import chaos_fits, check_chaos, controlled_values
 from .results import SobolResult
 
 __all__ = ["METHODS", "PickFreezeLayout", "sobol_indices"]
@@ -289,9 +289,10 @@ class _PickFreezeModel:
     Maps ``(U, U')`` to ``(X, X')`` with ``law.from_standard``, sends the stacked
     ``runs_per_point * n`` inputs to the model in ONE call, and returns the quantity columns.
     The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
-    With ``record``, the mean of each call's plain (not adjusted) quantity values is kept in
-    ``plain_means``, in call order: on the law route of ``sampling="auto"`` the calls are
-    the law's nets ``0 .. R - 1`` and these are pick-freeze RQMC's replicate means.
+    With ``record``, each call's points and outputs are kept in ``nets`` and the mean of
+    its plain (not adjusted) quantity values in ``plain_means``, in call order: on the law
+    route of ``sampling="auto"`` the calls are the law's nets ``0 .. R - 1`` and these are
+    pick-freeze RQMC's replicates (the chaos control refits on them).
     """
 
     def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None,
@@ -304,6 +305,7 @@ class _PickFreezeModel:
         self.ratios: np.ndarray | None = None
         self.record = record
         self.plain_means: list[np.ndarray] = []
+        self.nets: list[tuple[np.ndarray, np.ndarray]] = []
 
     @property
     def lmat(self) -> np.ndarray:
@@ -331,9 +333,11 @@ class _PickFreezeModel:
     def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
         if u.shape[0] == 0:
             return np.empty((0, self.layout.n_quantities))
-        values = self.layout.quantities(self.outputs(u, batch), self.centre)
+        y = self.outputs(u, batch)
+        values = self.layout.quantities(y, self.centre)
         if self.record:
             self.plain_means.append(values.mean(axis=0))
+            self.nets.append((u, y))
         if self.adjust and self.ratios is None:
             first, total, _ = self.layout.indices(values.mean(axis=0))
             ratios = np.concatenate([first[np.isfinite(first)], total[np.isfinite(total)]])
@@ -376,14 +380,15 @@ def _check_law(law) -> Law:
 
 
 def _check_surrogate(surrogate, method: str, replicates: int | None) -> None:
-    """``surrogate`` is None or one of :data:`~multiexpect.vocabulary.SOBOL_SURROGATES`, and
-    only for RQMC pick-freeze (its replicates, or its one net's blocks, cross-fit it)."""
+    """``surrogate`` is None or one of :data:`~multiexpect.vocabulary.SOBOL_SURROGATES`;
+    ``"chaos"`` only for RQMC pick-freeze (its replicates, or its one net's blocks, cross-fit
+    it), ``"auto"`` anywhere (it acts on aISCV's law route alone)."""
     if surrogate is None:
         return
     if surrogate not in SOBOL_SURROGATES:
         raise ValueError(f"'surrogate' must be None or one of {SOBOL_SURROGATES}, got "
                          f"{surrogate!r}")
-    if method != "pick-freeze" or replicates is None:
+    if surrogate == "chaos" and (method != "pick-freeze" or replicates is None):
         raise ValueError(f"'surrogate' needs method='pick-freeze' and sampling='rqmc', got "
                          f"method={method!r}"
                          + ("" if replicates is not None else " without RQMC"))
@@ -457,13 +462,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         of ``method="pick-freeze", sampling="rqmc"``, and the law route is that estimator
         on the same nets, bit for bit (plain quantities centred on net 0, ``R``
         replicates, Student t).
-    surrogate : {None, "chaos"}
+    surrogate : {None, "auto", "chaos"}
         ``"chaos"`` (``method="pick-freeze", sampling="rqmc"`` only): a polynomial chaos of
         the inputs, fitted on the runs and cross-fitted by replicate (or by the one net's
         blocks, ``replicates=1``), serves as a control variate of every pick-freeze quantity
         (:mod:`multiexpect.sensitivity.chaos`); ``diagnostics`` gives its degree, its terms
         and the share of the output's spread it leaves (``residual_share``). The runs are
-        the same as without it.
+        the same as without it. ``"auto"``: the same control on the law route of
+        ``method="aiscv", sampling="auto"`` (its nets are pick-freeze RQMC's replicates)
+        where every net has at least 64 points and a degree-1 chaos fits, nothing
+        elsewhere. ``None``: no control.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -501,6 +509,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     law_first = sampling == "auto"
     blocks = blocks_option(replicates, options)
     _check_surrogate(surrogate, method, replicates)
+    # "auto" acts on aISCV's law route alone; "chaos" on pick-freeze RQMC
+    net_chaos = "chaos" if surrogate == "chaos" else None
     # the one-net form of the pick-freeze estimators; aISCV's one net is its final stage's
     layout = PickFreezeLayout(law.dim, orders,
                               one_net=blocks is not None and method == "pick-freeze")
@@ -528,11 +538,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         check_rqmc_final(points, prepared.options, replicates, blocks)
     elif blocks is not None:
         n_net = one_net_plan(points, blocks, f"budget // {layout.runs_per_point}")
-        if surrogate is not None:
+        if net_chaos is not None:
             check_chaos(n_net, blocks, law.dim)
     elif replicates is not None:
         reps, n_net = replicate_plan(points, replicates, f"budget // {layout.runs_per_point}")
-        if surrogate is not None:
+        if net_chaos is not None:
             check_chaos(reps * n_net, reps, law.dim)
 
     with prepared.evaluation_context() as counter:
@@ -543,7 +553,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                                           prepared.options, replicates, law_first, blocks)
             diag = index_diagnostics(diag)
             if diag.get("route") == LAW_ROUTE:  # pick-freeze RQMC of the same runs
-                theta, cov = _law_route_moments(wrapper, diag["replicates"])
+                theta, cov, extra = _law_route_moments(wrapper, layout, diag["replicates"],
+                                                       chaos=surrogate == "auto")
+                diag.update(extra)
                 diag["ratios"] = None  # the plain quantities: nothing adjusted
             else:
                 lmat = wrapper.lmat  # back from adjusted to plain quantities
@@ -551,10 +563,10 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                 diag["ratios"] = None if wrapper.ratios is None else wrapper.ratios.tolist()
         elif blocks is not None:
             theta, cov, diag = _run_pick_freeze_net(wrapper, layout, points, seed, blocks,
-                                                    surrogate)
+                                                    net_chaos)
         elif replicates is not None:
             theta, cov, diag = _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates,
-                                                     surrogate)
+                                                     net_chaos)
         else:
             theta, cov, diag = _run_pick_freeze(wrapper, layout, points, seed)
 
@@ -647,7 +659,10 @@ def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates, surrogate=N
     reps, n = replicate_plan(points, replicates)
     nets = (normal_from_uniform(law_net(seed, r, n, 2 * layout.dim)) for r in range(reps))
     if surrogate is not None:
-        theta, cov, extra = _chaos_replicates(wrapper, layout, list(nets))
+        nets = list(nets)
+        outputs = [wrapper.outputs(u, batch_keys.rqmc_replicate(r))
+                   for r, u in enumerate(nets)]
+        theta, cov, extra = _chaos_replicates(wrapper, layout, nets, outputs)
     else:
         means = np.stack([wrapper(u, batch_keys.rqmc_replicate(r)).mean(axis=0)
                           for r, u in enumerate(nets)])
@@ -657,15 +672,16 @@ def _run_pick_freeze_rqmc(wrapper, layout, points, seed, replicates, surrogate=N
                         "points_per_replicate": n, "dof": reps - 1, **extra}
 
 
-def _chaos_replicates(wrapper, layout, nets: list) -> tuple[np.ndarray, np.ndarray, dict]:
+def _chaos_replicates(wrapper, layout, nets: list,
+                      outputs: list) -> tuple[np.ndarray, np.ndarray, dict]:
     """The replicates' estimate with the chaos control (:mod:`.chaos`), cross-fitted by
     replicate: net ``r``'s points are corrected by the chaos fitted on the other nets, and
     the estimate is the mean of the corrected replicate means, its covariance theirs over
-    ``R`` (each replicate mean is unbiased given the other nets)."""
+    ``R`` (each replicate mean is unbiased given the other nets). ``outputs[r]`` are the
+    stacked runs' outputs of the points ``nets[r]``."""
     runs = layout.runs_per_point
-    outputs = [wrapper.outputs(u, batch_keys.rqmc_replicate(r)).reshape(runs, -1)
-               for r, u in enumerate(nets)]
-    y = np.concatenate(outputs, axis=1).reshape(-1)  # the layout's stacked order, all nets
+    y = np.concatenate([out.reshape(runs, -1) for out in outputs],
+                       axis=1).reshape(-1)  # the layout's stacked order, all nets
     theta, cov, _, extra = _chaos_estimate(wrapper, layout, np.concatenate(nets), y,
                                            len(nets))
     return theta, cov, extra
@@ -689,17 +705,24 @@ def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return means.mean(axis=0), np.atleast_2d(np.cov(means, rowvar=False)) / reps
 
 
-def _law_route_moments(wrapper, replicates: int) -> tuple[np.ndarray, np.ndarray]:
+def _law_route_moments(wrapper, layout, replicates: int,
+                       chaos: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """The law route of ``sampling="auto"``: the engine ran the law's nets ``0 .. R - 1``
-    (the pilot's two, then the rest) through ``wrapper``, which kept each net's plain
-    quantity means; their :func:`_replicate_moments` are ``method="pick-freeze",
-    sampling="rqmc"``'s estimate from the same nets, bit for bit (the engine's own estimate
-    of the adjusted quantities, ``Q_k - r_k S``, is the same mean up to rounding)."""
+    (the pilot's two, then the rest) through ``wrapper``, which kept each net's points,
+    outputs and plain quantity means; their :func:`_replicate_moments` are
+    ``method="pick-freeze", sampling="rqmc"``'s estimate from the same nets, bit for bit
+    (the engine's own estimate of the adjusted quantities, ``Q_k - r_k S``, is the same mean
+    up to rounding). With ``chaos``, where the nets are large enough
+    (:func:`~.chaos.chaos_fits`), the estimate is ``surrogate="chaos"``'s on the same nets
+    (:func:`_chaos_replicates`), bit for bit too; the third value is its record."""
     means = np.stack(wrapper.plain_means)
     if means.shape[0] != replicates:
         raise RuntimeError(f"the law route ran {means.shape[0]} batches for {replicates} "
                            f"replicates")
-    return _replicate_moments(means)
+    nets = [u for u, _ in wrapper.nets]
+    if chaos and chaos_fits(sum(u.shape[0] for u in nets), replicates, layout.dim):
+        return _chaos_replicates(wrapper, layout, nets, [y for _, y in wrapper.nets])
+    return *_replicate_moments(means), {}
 
 
 def _run_pick_freeze_net(wrapper, layout, points, seed, blocks, surrogate=None):
