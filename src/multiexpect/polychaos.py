@@ -17,8 +17,8 @@ from math import comb, factorial
 import numpy as np
 from scipy import special
 
-__all__ = ["MAX_DEGREE", "MAX_TERMS", "ROWS_PER_TERM", "bounded_inputs", "chaos_degree",
-           "design", "multi_indices", "univariate"]
+__all__ = ["MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
+           "bounded_inputs", "chaos_degree", "design", "multi_indices", "univariate"]
 
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10
@@ -26,6 +26,16 @@ MAX_DEGREE = 10
 MAX_TERMS = 300
 #: Fit rows per term at least.
 ROWS_PER_TERM = 20
+#: Largest share of its plain values' variance that a quantity's chaos-controlled values may
+#: keep for it to take the control (both chaos controls): an event's indicator, or a model a
+#: polynomial follows badly (a bounded model under Hermite polynomials of its normal scores,
+#: whose fit explodes in the tails), stays plain.
+MAX_SHARE = 0.5
+#: A controlled quantity's standard error is at least this times the root mean square of its
+#: values: the resolution of the arithmetic (the maps through ``Φ`` and the quantiles, the
+#: fit, the exact means) where the chaos reproduces the model and the rows agree closer than
+#: the estimate's error (docs/method.md, "The chaos control of the final stage").
+RESOLUTION = 1e-9
 
 
 def bounded_inputs(law) -> np.ndarray:

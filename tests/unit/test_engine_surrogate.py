@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 import multiexpect as me
-from multiexpect.engine.surrogate import RESOLUTION, FinalSurrogate
-from multiexpect.polychaos import multi_indices
+from multiexpect.engine.surrogate import FinalSurrogate
+from multiexpect.polychaos import RESOLUTION, multi_indices
 from multiexpect.problem import Problem
 from tests.helpers import CountingModel
 

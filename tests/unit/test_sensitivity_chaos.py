@@ -192,3 +192,42 @@ def test_auto_surrogate_acts_on_the_law_route_alone(kwargs):
     plain = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, **kwargs)
     assert "surrogate" not in auto.diagnostics
     _same(auto, plain)
+
+
+def _saturating(x):
+    """Bounded in normal inputs: a Hermite chaos of high degree fitted on some nets explodes
+    in the tails of the others (out-of-block residual share above 1)."""
+    return np.tanh(3.0 * x[:, 0]) + x[:, 1] * np.tanh(2.0 * x[:, 2])
+
+
+def test_quantities_the_chaos_would_make_worse_stay_plain():
+    """A quantity keeps the control only where it leaves at most ``MAX_SHARE`` of the plain
+    values' variance: here none does, and the result is plain pick-freeze RQMC's (to the
+    last bits: the blocks' means are summed in another order)."""
+    law = me.Law([stats.norm()] * 3)
+    kwargs = {"budget": 50_000, "rng": 3, "method": "pick-freeze", "sampling": "rqmc"}
+    res = me.sobol_indices(_saturating, law, surrogate="chaos", **kwargs)
+    plain = me.sobol_indices(_saturating, law, **kwargs)
+    assert res.diagnostics["residual_share"] > 1.0
+    assert not any(res.diagnostics["controlled"])
+    for order in ("first", "total"):
+        for x, y in zip(res.indices(order), plain.indices(order)):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15)
+
+
+def test_a_model_close_to_a_polynomial_is_covered_at_the_resolution_floor():
+    """``10 + x_1 + 2 exp(0.3 z_2)``: the degree-10 chaos follows it to 1e-13, closer than
+    the arithmetic of the estimate (errors up to 2e-11 measured, 20x a floor of 1e-12 of the
+    values): the floor, ``RESOLUTION`` of the values, covers the errors."""
+    law = me.Law([stats.norm(1.0, 1.0), stats.lognorm(0.3)])
+    var_b = stats.lognorm(0.3).var()
+    truth = np.array([1.0, 4.0 * var_b]) / (1.0 + 4.0 * var_b)
+    for seed in range(5):
+        res = me.sobol_indices(lambda x: 10.0 + x @ np.array([1.0, 2.0]), law,
+                               budget=4 * 8 * 512, rng=seed, method="pick-freeze",
+                               sampling="rqmc", surrogate="chaos")
+        assert all(res.diagnostics["controlled"])
+        for order in ("first", "total"):
+            est, se = res.indices(order)
+            assert np.all(se > 0)
+            assert np.all(np.abs(est - truth) <= 2.0 * se), (seed, est - truth, se)

@@ -157,7 +157,7 @@ def final(state: EngineState, keep_sample: bool = False,
 
 def _with_surrogate(result: EngineResult, fitted) -> EngineResult:
     """``result`` with the chaos's record, and each controlled quantity's standard error kept
-    at least its floor (:data:`~.surrogate.RESOLUTION`); a quantity whose floor binds is
+    at least its floor (:data:`~multiexpect.polychaos.RESOLUTION`); a quantity whose floor binds is
     listed in ``resolution_floor``, and its interval is Student's t on that standard error
     (:meth:`~multiexpect.results.ExpectationResult.confidence_interval`)."""
     rqmc = {**result.rqmc, "surrogate": fitted.record()}

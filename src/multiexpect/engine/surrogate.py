@@ -39,7 +39,15 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.importance import is_responses, log_ratio_exp
-from ..polychaos import ROWS_PER_TERM, bounded_inputs, chaos_degree, design, multi_indices
+from ..polychaos import (
+    MAX_SHARE,
+    RESOLUTION,
+    ROWS_PER_TERM,
+    bounded_inputs,
+    chaos_degree,
+    design,
+    multi_indices,
+)
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
@@ -49,19 +57,11 @@ __all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS", "MAX_SHARE", "RESOL
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).
 INTEGRATION_POINTS = 2048
-#: A controlled quantity's standard error is at least this times the root mean square of its
-#: values on the fit runs: the resolution of the arithmetic (the maps through ``Φ`` and the
-#: quantiles, the fit) where the chaos reproduces the model and the replicates agree closer
-#: than the estimate's error (docs/method.md, "The chaos control of the final stage").
-RESOLUTION = 1e-9
 #: The exponential form replaces the polynomial for a column only where its predicted
 #: variance is this many times smaller: :func:`_predicted`'s i.i.d. proxies understate the
 #: integration of a heavy ``s`` on a net against the residual's gain on the final nets
 #: (measured in docs/benchmarks.md).
 EXP_MARGIN = 4.0
-#: Largest share of its plain summands' variance that a quantity's controlled summands may
-#: keep, on the kept proposal's own batch, for it to get the control.
-MAX_SHARE = 0.5
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,14 @@ net's blocks, or the replicates' nets): the points of block ``b`` are corrected 
 ``Y^(1)`` for total order alone), so no point's correction was fitted on its own outputs
 (no overfitting bias), and the interval (the blocks' spread, ``"net-blocks"``, or Student's
 t over the replicates) is that of the corrected values.
-Where ``g`` equals the model (a polynomial model) the corrected values agree to rounding:
-each quantity's standard error is then kept at least :data:`ROUNDING` times the root mean
-square of its plain values, the arithmetic's resolution, never zero.
+A quantity takes the corrected values only where their variance is at most
+:data:`~multiexpect.polychaos.MAX_SHARE` of its plain values' (over all points): where the
+fit explodes out of its blocks (a bounded model under Hermite polynomials of its normal
+scores: the products ``g g^(i)`` of the tails are heavy, and a net cannot integrate them) the
+quantity stays plain. Where ``g`` equals the model (a polynomial model) the corrected values
+agree to rounding: each controlled quantity's standard error is then kept at least
+:data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its plain values, the
+arithmetic's resolution, never zero.
 
 The basis has the largest total degree ``p <= MAX_DEGREE`` with at most
 ``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``).
@@ -32,7 +37,9 @@ import numpy as np
 
 from ..polychaos import (
     MAX_DEGREE,
+    MAX_SHARE,
     MAX_TERMS,
+    RESOLUTION,
     ROWS_PER_TERM,
     bounded_inputs,
     chaos_degree,
@@ -40,15 +47,12 @@ from ..polychaos import (
     multi_indices,
 )
 
-__all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROUNDING", "ROWS_PER_TERM",
+__all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM",
            "chaos_degree", "chaos_fits", "check_chaos", "controlled_values"]
 
 #: Points a block at least: below it the blocks' interval of the controlled values
 #: under-covered (measured: docs/method.md, "The chaos control variate").
 MIN_BLOCK_POINTS = 64
-#: A quantity's standard error is at least this times the root mean square of its plain
-#: point values: the resolution of the arithmetic, where the chaos reproduces the model.
-ROUNDING = 1e-12
 
 
 def check_chaos(points: int, blocks: int, dim: int) -> int:
@@ -109,9 +113,13 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     points (``U``, ``U'``), ``y`` the runs' outputs in
     the layout's stacked order, ``values`` ((n, J)) the plain quantity values; each block's
     runs' standard inputs are stacked as the model's were, one block at a time (memory of
-    one block, not of all ``(d + 2) n`` runs). Returns the corrected values, a per-quantity
-    floor for the standard error (:data:`ROUNDING`) and a record of the fit (degree, terms,
-    the out-of-block residual share ``sum (y - g)^2 / sum (y - mean y)^2`` of the runs).
+    one block, not of all ``(d + 2) n`` runs). Returns the values (corrected where the
+    control keeps at most :data:`~multiexpect.polychaos.MAX_SHARE` of a quantity's variance,
+    plain elsewhere), a per-quantity floor for the standard error
+    (:data:`~multiexpect.polychaos.RESOLUTION` on the controlled ones, 0 on the others) and a
+    record of the fit (degree, terms, the out-of-block residual share
+    ``sum (y - g)^2 / sum (y - mean y)^2`` of the runs, which quantities are
+    ``controlled``).
     """
     runs = layout.runs_per_point
     n = values.shape[0]
@@ -146,7 +154,10 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         out[mine] = (values[mine] - g_values
                      + _exact(coef, alphas, layout.quantity_kinds, centre))
     spread = float(np.sum((yr - yr.mean()) ** 2))
-    floor = ROUNDING * np.sqrt(np.mean(values**2, axis=0))
+    controlled = np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0)
+    out = np.where(controlled, out, values)
+    floor = np.where(controlled, RESOLUTION * np.sqrt(np.mean(values**2, axis=0)), 0.0)
     record = {"surrogate": "chaos", "degree": degree, "terms": int(alphas.shape[0]),
-              "residual_share": residual / spread if spread > 0 else 0.0}
+              "residual_share": residual / spread if spread > 0 else 0.0,
+              "controlled": controlled.tolist()}
     return out, floor, record

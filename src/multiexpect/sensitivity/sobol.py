@@ -690,7 +690,8 @@ def _chaos_replicates(wrapper, layout, nets: list,
 def _chaos_estimate(wrapper, layout, u, y, blocks):
     """Mean, covariance, degrees of freedom and record of the chaos-controlled values of
     the points ``u`` cut into ``blocks`` equal blocks (:func:`.chaos.controlled_values`);
-    the covariance never below the arithmetic's resolution (:data:`.chaos.ROUNDING`)."""
+    the covariance never below the arithmetic's resolution
+    (:data:`~multiexpect.polychaos.RESOLUTION`) on the controlled quantities."""
     values, floor, extra = controlled_values(layout, wrapper.law, u, y,
                                              layout.quantities(y, wrapper.centre),
                                              wrapper.centre, blocks)
