@@ -34,7 +34,11 @@ is that estimator: a tie by construction, not by noise); the i.i.d.
 comparators ``500 000 + 100 000 k + rep`` (``k`` the comparator's rank), independent.
 
 Floors (issues 7 and 16): ratio >= 1.0 on every case, coverage in [93%, 97%], no |bias|
-beyond 4 s.e.
+beyond 4 s.e. A quantity whose intervals are at the arithmetic's resolution (a chaos control
+that reproduces the model: mean half-width <= ``RESOLVED`` of its size) is judged
+apart: every one of its intervals must cover, and it leaves the coverage band and the bias
+test, whose statistics mean nothing at rounding (docs/method.md, "The no-regret suite's
+judge").
 
 Usage::
 
@@ -66,6 +70,12 @@ from multiexpect import testfunctions as tf
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "no_regret_reference.json"
+#: A quantity is resolved to the arithmetic when its 95% intervals' mean half-width is at
+#: most this fraction of its true value (of the case's largest true value where its own is
+#: 0, as an index of an input without effect): the chaos controls' floors are 1e-9
+#: (``expectations``) and 1e-12 (``sobol_indices``) of the values' size, and no statistical
+#: interval of the suite comes within 30x of this.
+RESOLVED = 1e-7
 
 
 # ---------------------------------------------------------------------------- the cases
@@ -576,12 +586,21 @@ def _estimator_summary(runs: list[dict], key: str, truth, truth_se, w, budget) -
     bias_se = np.sqrt(var / reps + truth_se**2)
     with np.errstate(divide="ignore", invalid="ignore"):
         zbias = np.where(bias_se > 0, np.abs(est.mean(axis=0) - truth) / bias_se, 0.0)
+    # intervals at the arithmetic's resolution: judged apart (module docstring)
+    scale = np.where(truth != 0, np.abs(truth), np.max(np.abs(truth)))
+    resolved = np.mean(high - low, axis=0) / 2 <= RESOLVED * scale
+    judged = ~resolved
     spent = float(runs_used.mean()) / budget
     return {"weighted_var": float(w @ var), "weighted_var_equal_runs": float(w @ var) * spent,
-            "spent_fraction": spent, "coverage": float(covered.mean()),
+            "spent_fraction": spent,
+            "coverage": float(covered[:, judged].mean()) if judged.any() else math.nan,
+            "coverage_all": float(covered.mean()),
             "coverage_by_quantity": covered.mean(axis=0).round(3).tolist(),
+            "resolved_quantities": np.flatnonzero(resolved).tolist(),
+            "resolved_all_covered": bool(covered[:, resolved].all()),
             "bias_se_by_quantity": np.round(zbias, 2).tolist(), "var_by_quantity": var.tolist(),
-            "max_abs_bias_se": float(np.max(zbias)), "max_runs": int(runs_used.max()),
+            "max_abs_bias_se": float(np.max(zbias[judged])) if judged.any() else 0.0,
+            "max_runs": int(runs_used.max()),
             "mean_time_s": float(np.mean([r["time"][key] for r in runs]))}
 
 
@@ -633,7 +652,9 @@ def summarise(case: Case, runs: list[dict]) -> dict:
         row["routes"] = {k: routes.count(k) for k in sorted(set(routes))}
     a = row["aiscv"]
     row["pass"] = {"ratio>=1": row["ratio"] >= 1.0,
-                   "coverage93-97": 0.93 <= a["coverage"] <= 0.97,
+                   "coverage93-97": ((math.isnan(a["coverage"])
+                                      or 0.93 <= a["coverage"] <= 0.97)
+                                     and a["resolved_all_covered"]),
                    "bias<=4se": a["max_abs_bias_se"] <= 4.0}
     if case.name in PAPER:
         row["paper_figure"] = PAPER[case.name]
@@ -666,6 +687,13 @@ def print_table(rows: list[dict]) -> str:
             f"{stages:24s} {verdict}")
     lines.append("coverage: binomial s.e. of one quantity's 95% coverage 0.022 / 0.013 / 0.007 "
                  "at 100 / 300 / 1000 reps")
+    for r in rows:
+        a = r["aiscv"]
+        if a["resolved_quantities"]:
+            lines.append(f"{r['case']}: quantities {a['resolved_quantities']} resolved to the "
+                         f"arithmetic (half-width <= {RESOLVED:g} of the value; every interval "
+                         f"covers: {'yes' if a['resolved_all_covered'] else 'NO'}), judged "
+                         f"apart; coverage of all {a['coverage_all']:.3f}")
     lines.append("")
     lines.append("every classical estimator (weighted variance at equal runs, coverage):")
     for r in rows:
@@ -741,9 +769,13 @@ def _saltelli_first(function, law, base_points, batches, rng, qmc_scrambles=Fals
 
 
 def _ref_borehole_first(rng) -> dict:
-    """Borehole first-order indices: pick-freeze, 20 batches of 1e6 i.i.d. points."""
-    value, se = _saltelli_first(tf.borehole, tf.borehole_law(), 1_000_000, 20, rng)
-    return {"value": value, "se": se, "n": 20_000_000, "method": "Saltelli 2010 pick-freeze"}
+    """Borehole first-order indices: pick-freeze on 16 scrambled Sobol' sequences of 2^20
+    points (the i.i.d. reference before, 2e7 points, had s.e. up to 5e-4: coarser than the
+    chaos-controlled law route's errors)."""
+    value, se = _saltelli_first(tf.borehole, tf.borehole_law(), 2**20, 16, rng,
+                                qmc_scrambles=True)
+    return {"value": value, "se": se, "n": 16 * 2**20,
+            "method": "Saltelli 2010 pick-freeze, randomised QMC (scrambled Sobol')"}
 
 
 def _ref_cantilever_first(rng) -> dict:
