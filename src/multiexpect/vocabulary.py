@@ -29,8 +29,8 @@ RQMC_ONE_NET_EXPECTATION_METHODS = ("aiscv",)
 RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
 #: ``sobol_indices(surrogate=...)``: a polynomial chaos control variate of the pick-freeze
 #: quantities (``sensitivity/chaos.py``). ``"chaos"``: on pick-freeze RQMC (its replicates
-#: or its one net's blocks); ``"auto"``: on aISCV's law route of ``sampling="auto"`` where
-#: its nets are large enough, nowhere else.
+#: or its one net's blocks); ``"auto"`` (the default): on aISCV's law route of
+#: ``sampling="auto"`` where its nets are large enough, nowhere else.
 SOBOL_SURROGATES = ("auto", "chaos")
 #: ``expectations(surrogate=...)`` (aISCV with an RQMC final stage): the same chaos, fitted
 #: on the runs before the final stage (``engine/surrogate.py``).

@@ -73,8 +73,13 @@ def test_sobol_with_openturns_function_and_law_equals_native_call(method):
         for name in ("first_order", "total_order"):
             se = getattr(ref, name + "_stderr")
             assert np.all(np.abs(getattr(symbolic, name) - getattr(ref, name)) < 0.25 * se)
+    # the law route's chaos takes its basis from the law's support_box, which a generic
+    # OpenTURNS law lacks (Hermite polynomials of its scores, not Legendre): the generic law
+    # is compared without it
+    ref = me.sobol_indices(ishigami, ishigami_law(), budget=5000, rng=3, method=method,
+                           surrogate=None)
     generic = me.sobol_indices(_ishigami_symbolic(), from_openturns(dist, native=False),
-                               budget=5000, rng=3, method=method)
+                               budget=5000, rng=3, method=method, surrogate=None)
     if method == "pick-freeze":
         _assert_same(generic, ref, SOBOL_FIELDS, rtol=1e-9)
     # aISCV: the generic law's map differs from scipy's in the last bits of the inputs, and

@@ -201,13 +201,21 @@ def test_sobol_auto_takes_the_law_route_on_a_linear_model():
 
 def test_sobol_auto_law_route_covers():
     """Over 100 seeds (all on the law route at this budget) the 95% intervals of the three
-    first-order indices cover (binomial s.e. of 300 correlated intervals about 0.02) and
-    the mean error is within 4 of its standard errors."""
+    first-order indices of plain pick-freeze RQMC (``surrogate=None``) cover (binomial s.e.
+    of 300 correlated intervals about 0.02) and the mean error is within 4 of its standard
+    errors; with the default chaos control, which reproduces this linear model, every
+    interval covers at the arithmetic's resolution, never zero-width."""
     law = me.Law([stats.norm()] * 3)
+    for seed in range(10):
+        res = me.sobol_indices(_linear3, law, budget=5 * 4096, rng=seed, orders="first")
+        low, high = res.confidence_interval(0.95)["first"]
+        assert res.diagnostics["surrogate"] == "chaos" and all(res.diagnostics["controlled"])
+        assert np.all((low <= LINEAR3_FIRST) & (LINEAR3_FIRST <= high))
+        assert np.all((high - low > 0) & (high - low < 1e-7))
     cover, errors = [], []
     for seed in range(100):
         res = me.sobol_indices(_linear3, law, budget=5 * 4096, rng=seed, sampling="auto",
-                               orders="first")
+                               orders="first", surrogate=None)
         assert res.diagnostics["route"] == LAW_ROUTE
         low, high = res.confidence_interval(0.95)["first"]
         cover.append((low <= LINEAR3_FIRST) & (LINEAR3_FIRST <= high))
@@ -256,14 +264,19 @@ def test_perturbed_law_indices_take_auto():
 
 @pytest.mark.parametrize(("orders", "budget"), [(("first", "total"), 20_000),
                                                 ("first", 7000), ("total", 5 * 4096)])
-def test_sobol_law_route_is_pick_freeze_rqmc_bit_for_bit(orders, budget):
+@pytest.mark.parametrize("surrogate", [None, "chaos"])
+def test_sobol_law_route_is_pick_freeze_rqmc_bit_for_bit(orders, budget, surrogate):
     """The law route of Sobol' ``"auto"`` is ``method="pick-freeze", sampling="rqmc"`` on
     the same nets (the pilot's two the first replicates): the same indices, standard
-    errors and covariance to the last bit, so that comparing them is a tie by construction."""
+    errors and covariance to the last bit, so that comparing them is a tie by construction;
+    with its default chaos control (``surrogate="auto"``), pick-freeze RQMC's with
+    ``surrogate="chaos"``."""
     law = me.Law([stats.norm()] * 3)
     kwargs = {"budget": budget, "rng": 11, "orders": orders}
-    auto = me.sobol_indices(_linear3, law, sampling="auto", **kwargs)
-    plain = me.sobol_indices(_linear3, law, method="pick-freeze", sampling="rqmc", **kwargs)
+    auto = me.sobol_indices(_linear3, law, sampling="auto",
+                            surrogate=None if surrogate is None else "auto", **kwargs)
+    plain = me.sobol_indices(_linear3, law, method="pick-freeze", sampling="rqmc",
+                             surrogate=surrogate, **kwargs)
     assert auto.diagnostics["route"] == LAW_ROUTE
     for field in ("first_order", "total_order", "first_order_stderr", "total_order_stderr",
                   "covariance"):
@@ -368,7 +381,7 @@ def test_marginal_tail_with_little_to_gain_grows_and_takes_the_law_route_bit_for
     kwargs = {"budget": 18_000, "rng": 1183, "orders": ("first",)}
     auto = me.sobol_indices(tf.borehole, tf.borehole_law(), **kwargs)
     plain = me.sobol_indices(tf.borehole, tf.borehole_law(), method="pick-freeze",
-                             sampling="rqmc", **kwargs)
+                             sampling="rqmc", surrogate="chaos", **kwargs)
     diag = auto.diagnostics
     assert (diag["route"], diag["pilot_replicates"]) == (LAW_ROUTE, GROWN_PILOT_REPLICATES)
     assert "on 2: a heavy tail" in diag["route_reason"]

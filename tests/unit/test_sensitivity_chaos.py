@@ -157,7 +157,8 @@ def test_auto_law_route_takes_the_chaos_of_pick_freeze_rqmc_on_the_same_nets(ord
     auto_model, plain_model = CountingModel(_beam_like), CountingModel(_beam_like)
     auto = me.sobol_indices(auto_model, LAW, budget=budget, rng=11, orders=orders,
                             surrogate="auto")
-    plain = me.sobol_indices(plain_model, LAW, budget=budget, rng=11, orders=orders)
+    plain = me.sobol_indices(plain_model, LAW, budget=budget, rng=11, orders=orders,
+                             surrogate=None)
     assert auto.diagnostics["route"] == "law-rqmc" == plain.diagnostics["route"]
     assert auto.diagnostics["surrogate"] == "chaos" and "surrogate" not in plain.diagnostics
     assert auto_model.runs == plain_model.runs
@@ -175,8 +176,8 @@ def test_auto_law_route_takes_the_chaos_of_pick_freeze_rqmc_on_the_same_nets(ord
 def test_auto_law_route_on_nets_too_small_for_the_chaos_stays_plain():
     """Nets under 64 points: the law route stays plain pick-freeze RQMC, bit for bit."""
     budget = 5 * 8 * 32
-    auto = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12, surrogate="auto")
-    plain = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12)
+    auto = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12)  # "auto", the default
+    plain = me.sobol_indices(_beam_like, LAW, budget=budget, rng=12, surrogate=None)
     assert auto.diagnostics["route"] == "law-rqmc"
     assert "surrogate" not in auto.diagnostics
     _same(auto, plain)
@@ -189,7 +190,8 @@ def test_auto_surrogate_acts_on_the_law_route_alone(kwargs):
     """``surrogate="auto"`` outside aISCV's ``sampling="auto"``: no control, bit for bit."""
     auto = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, surrogate="auto",
                             **kwargs)
-    plain = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, **kwargs)
+    plain = me.sobol_indices(_beam_like, LAW, budget=5 * 2**10, rng=13, surrogate=None,
+                             **kwargs)
     assert "surrogate" not in auto.diagnostics
     _same(auto, plain)
 

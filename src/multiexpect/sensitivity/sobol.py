@@ -399,7 +399,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
                   method: str = "aiscv", rng=None, weights="delta", centre=None,
                   adjust: bool = True, vectorized: bool = True, evaluate: Callable | None = None,
                   evaluation: Evaluation | None = None, sampling: str | None = None,
-                  surrogate: str | None = None, **options) -> SobolResult:
+                  surrogate: str | None = "auto", **options) -> SobolResult:
     r"""First- and total-order Sobol' indices from one budget of model runs.
 
     Parameters
@@ -468,10 +468,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         blocks, ``replicates=1``), serves as a control variate of every pick-freeze quantity
         (:mod:`multiexpect.sensitivity.chaos`); ``diagnostics`` gives its degree, its terms
         and the share of the output's spread it leaves (``residual_share``). The runs are
-        the same as without it. ``"auto"``: the same control on the law route of
-        ``method="aiscv", sampling="auto"`` (its nets are pick-freeze RQMC's replicates)
+        the same as without it. ``"auto"`` (the default): the same control on the law route
+        of ``method="aiscv", sampling="auto"`` (its nets are pick-freeze RQMC's replicates)
         where every net has at least 64 points and a degree-1 chaos fits, nothing
-        elsewhere. ``None``: no control.
+        elsewhere. ``None``: no control. Either form controls a quantity only where the
+        chaos leaves at most half its plain values' variance (``diagnostics["controlled"]``).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
