@@ -392,3 +392,25 @@ blocks = 8
     assert_same_numbers(record, result)
     assert record["result"]["diagnostics"]["dof"] == result.diagnostics["dof"]
     assert "blocks of 2 scrambled nets" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("surrogate", ["", 'surrogate = "none"'])
+def test_sobol_study_takes_the_law_route_chaos_by_default_and_none_turns_it_off(
+        tmp_path, capsys, surrogate):
+    """A ``[sobol]`` table with the defaults takes the library's default
+    (``surrogate="auto"``: the chaos control on the law route); ``surrogate = "none"`` in its
+    options is the library's ``surrogate=None`` (TOML has no None)."""
+    extra = f"""
+[sobol]
+budget = 20000
+[sobol.options]
+{surrogate}
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    record = doc["analyses"][0]["main"]
+    result = me.sobol_indices(tf.cantilever_beam, cantilever_law(), budget=20000, rng=SEED,
+                              surrogate=None if surrogate else "auto")
+    assert result.diagnostics["route"] == "law-rqmc"
+    assert ("surrogate" in result.diagnostics) == (not surrogate)
+    estimates = [float(v) for v in result.first_order] + [float(v) for v in result.total_order]
+    assert [r["estimate"] for r in record["rows"]] == estimates

@@ -52,7 +52,7 @@ from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
 
-__all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS", "MAX_SHARE", "RESOLUTION",
+__all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS",
            "FinalSurrogate", "check_surrogate", "fit_surrogate"]
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).

@@ -199,7 +199,10 @@ class SobolResult(JsonResult):
                      f"rule)")
         if self.diagnostics.get("surrogate") == "chaos":
             by = "the blocks" if one_net else "replicate"
-            head += (f"\ncontrolled by a polynomial chaos of degree "
+            controlled = self.diagnostics.get("controlled")
+            which = ("" if controlled is None or all(controlled)
+                     else f" on {sum(controlled)} of {len(controlled)} pick-freeze quantities")
+            head += (f"\ncontrolled{which} by a polynomial chaos of degree "
                      f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
                      f"cross-fitted by {by}; it leaves "
                      f"{self.diagnostics['residual_share']:.2g} of the output's spread")
