@@ -162,3 +162,35 @@ def test_an_openturns_law_kept_as_such_takes_the_control():
                           surrogate="chaos")
     assert all(res.diagnostics["surrogate"]["controlled"])
     assert np.all(res.stderr > 0) and np.all(np.isfinite(res.estimate))
+
+
+def test_fit_runs_beyond_the_cap_are_thinned_in_run_order():
+    """:func:`_thinned` keeps every ``k``-th fit run, at most ``cap``, and nothing changes
+    below the cap."""
+    from multiexpect.engine.surrogate import _thinned
+    rows = np.ones(1000, dtype=bool)
+    rows[::7] = False  # 857 fit runs
+    assert _thinned(rows, 857) is rows
+    kept = _thinned(rows, 300)
+    assert kept.sum() <= 300 and kept.sum() >= 250 and not np.any(kept & ~rows)
+    # spread over the whole run order, not the first runs alone
+    assert np.flatnonzero(kept)[-1] > 900
+
+
+def test_a_capped_fit_still_controls_and_stays_within_its_errors(monkeypatch):
+    """With the fit cap below the earlier runs (a budget in the millions, in miniature) the
+    chaos is fitted on every ``k``-th earlier run, the kept batch's shares still read on all
+    its runs: the control still acts and the estimate stays within its errors."""
+    import multiexpect.engine.surrogate as surrogate
+
+    def run():
+        return me.expectations(_smooth, LAWS, budget=20_000, rng=3, sampling="rqmc",
+                               weights="absolute", surrogate="chaos")
+    full = run()
+    monkeypatch.setattr(surrogate, "FIT_ROWS_CAP", 4000)
+    capped = run()
+    record = capped.diagnostics["surrogate"]
+    assert record["fit_runs"] <= 4000 < full.diagnostics["surrogate"]["fit_runs"]
+    assert all(record["controlled"])
+    assert np.all(np.abs(capped.estimate - _truth()) < 4 * capped.stderr)
+    assert np.sum(capped.stderr**2) < 2 * np.sum(full.stderr**2)

@@ -33,6 +33,7 @@ arithmetic's resolution (:data:`RESOLUTION`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,6 +195,7 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     rows = np.all(np.isfinite(zeta), axis=1) & np.all(np.isfinite(phi), axis=1)
     if box is not None:  # the points left unrun there hold no output
         rows &= ~box.outside(problem.to_inputs(z))
+    valid, rows = rows, _thinned(rows, FIT_ROWS_CAP)
     bounded = bounded_inputs(problem.laws[0])
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
@@ -201,13 +203,12 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     except ValueError:  # too few runs for degree 1: a constant, which controls nothing
         degree = 0
     alphas = multi_indices(problem.dim, degree)
-    basis = np.zeros((z.shape[0], alphas.shape[0]))
-    basis[rows] = design(zeta[rows], bounded, alphas)
+    basis = _held_basis(zeta, valid, rows | _batch_mask(state, best), bounded, alphas)
     y = phi[:, first]
     positive = np.all(y[rows] > 0, axis=0)
     shares, before = _batch_shares(state, best, basis, y, rows, back, alphas, positive)
-    coef = _fit(basis[rows], y[rows], np.zeros_like(positive))
-    coef_log = _fit(basis[rows], y[rows], positive) if np.any(positive) else coef
+    coef = _fit(basis(rows), y[rows], np.zeros_like(positive))
+    coef_log = _fit(basis(rows), y[rows], positive) if np.any(positive) else coef
     n_final = state.setup.budget - state.runs_used
     linear, exponential = _predicted(state, basis, y, rows, back, positive, coef, coef_log,
                                      shares, before, n_final, final_rows)
@@ -220,6 +221,48 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     floor = np.where(used, RESOLUTION * np.sqrt(np.mean(y[rows] ** 2, axis=0))[back], 0.0)
     return FinalSurrogate(alphas, bounded, coef, coef_log, logged, back, low, high, share,
                           used, floor, int(rows.sum()))
+
+
+#: Most earlier runs the chaos is fitted on: beyond it every ``k``-th run is kept (in run
+#: order, so every stage keeps its share), so that the basis stays within about
+#: ``FIT_ROWS_CAP x MAX_TERMS x 8`` bytes (120 MB) whatever the budget; 166 rows a term
+#: at 300 terms, 8x :data:`~multiexpect.polychaos.ROWS_PER_TERM`.
+FIT_ROWS_CAP = 50_000
+
+
+def _thinned(rows: np.ndarray, cap: int) -> np.ndarray:
+    """``rows`` ((n,) bool) with every ``k``-th of its ``True`` kept, ``k`` the least stride
+    that leaves at most ``cap``; unchanged when it holds at most ``cap``."""
+    held = np.flatnonzero(rows)
+    if held.size <= cap:
+        return rows
+    out = np.zeros_like(rows)
+    out[held[::-(-held.size // cap)]] = True
+    return out
+
+
+def _batch_mask(state, best) -> np.ndarray:
+    """The rows ((n,) bool) of the kept candidate ``best``'s own batch."""
+    batch = np.zeros(state.sample.n_points, dtype=bool)
+    batch[state.sample.stage_rows(best.stage)] = True
+    return batch
+
+
+def _held_basis(zeta: np.ndarray, valid: np.ndarray, held: np.ndarray, bounded: np.ndarray,
+                alphas: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The chaos basis held on the rows ``held`` only (the fit runs and the kept batch),
+    zero on those outside ``valid`` (no finite chaos inputs or output, or unrun): a function
+    of a row mask within ``held`` -> its rows of the basis, in run order (the same values as
+    a basis of every run, without its memory)."""
+    inside = valid & held
+    values = np.zeros((int(held.sum()), alphas.shape[0]))
+    values[inside[held]] = design(zeta[inside], bounded, alphas)
+
+    def at(mask: np.ndarray) -> np.ndarray:
+        if np.any(mask & ~held):
+            raise ValueError("the chaos basis is held on the fit runs and the kept batch only")
+        return values[mask[held]]
+    return at
 
 
 #: The exponential form of a column is clipped to ``[0, GROWTH_CAP * max(y)]`` over its fit
@@ -241,8 +284,8 @@ def _predicted(state, basis, y, rows, back, positive, coef, coef_log, shares, be
     pilot &= rows
     spread = np.full(y.shape[1], np.inf)
     if np.any(positive) and pilot.sum() > 1:
-        exp_form = _forms(basis[pilot] @ coef_log, positive, *_bounds(y[rows], positive))
-        spread = np.where(positive, (exp_form - basis[pilot] @ coef).var(axis=0), np.inf)
+        exp_form = _forms(basis(pilot) @ coef_log, positive, *_bounds(y[rows], positive))
+        spread = np.where(positive, (exp_form - basis(pilot) @ coef).var(axis=0), np.inf)
     exponential = shares[1] * before / n_final + spread[back] / (INTEGRATION_POINTS
                                                                   * final_rows)
     return linear, exponential
@@ -272,9 +315,9 @@ def _fit(basis: np.ndarray, y: np.ndarray, logged: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(basis, target, rcond=None)[0]
 
 
-def _batch_shares(state, best, basis: np.ndarray, y: np.ndarray, rows: np.ndarray,
-                  back: np.ndarray, alphas: np.ndarray, positive: np.ndarray
-                  ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+def _batch_shares(state, best, basis: Callable[[np.ndarray], np.ndarray], y: np.ndarray,
+                  rows: np.ndarray, back: np.ndarray, alphas: np.ndarray,
+                  positive: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """Each quantity's share on ``best``'s own batch (drawn from the kept proposal ``g``),
     for the polynomial and for the ``exp`` of a polynomial (``inf`` where a column is not
     positive): the variance of its responses less ``s_j f_j / g``, ``s`` fitted on the
@@ -283,8 +326,7 @@ def _batch_shares(state, best, basis: np.ndarray, y: np.ndarray, rows: np.ndarra
     coefficients on either); ``inf`` when too few runs are left for the chaos's terms or the
     plain responses are fitted exactly. Returns the two shares and that plain variance."""
     sample, problem = state.sample, state.problem
-    batch = np.zeros(sample.n_points, dtype=bool)
-    batch[sample.stage_rows(best.stage)] = True
+    batch = _batch_mask(state, best)
     train = rows & ~batch
     none = np.full(back.size, np.inf)
     if train.sum() < ROWS_PER_TERM * alphas.shape[0] // 2:
@@ -311,7 +353,7 @@ def _batch_shares(state, best, basis: np.ndarray, y: np.ndarray, rows: np.ndarra
         if out and not np.any(logged):
             out.append(np.full(back.size, np.inf))
             continue
-        poly = basis[batch] @ _fit(basis[train], y[train], logged)
+        poly = basis(batch) @ _fit(basis(train), y[train], logged)
         fitted = _forms(poly, logged, *_bounds(y[train], logged))
         fitted = is_responses(fitted[:, back], log_laws, log_g, problem.law_index)
         with np.errstate(divide="ignore", invalid="ignore"):
