@@ -234,3 +234,13 @@ def test_a_model_close_to_a_polynomial_is_covered_at_the_resolution_floor():
             est, se = res.indices(order)
             assert np.all(se > 0)
             assert np.all(np.abs(est - truth) <= 2.0 * se), (seed, est - truth, se)
+
+
+def test_the_chaos_values_in_chunks_equal_those_at_once(monkeypatch):
+    """A block's runs take the chaos :data:`CHUNK_RUNS` at a time (memory): the result is
+    the same to the bit as at once."""
+    kwargs = {"budget": 5 * 8 * 256, "rng": 14, "method": "pick-freeze", "sampling": "rqmc",
+              "surrogate": "chaos"}
+    whole = me.sobol_indices(_beam_like, LAW, **kwargs)
+    monkeypatch.setattr(chaos, "CHUNK_RUNS", 100)  # 1280 runs a block: 13 chunks
+    _same(me.sobol_indices(_beam_like, LAW, **kwargs), whole)
