@@ -38,17 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import batch_keys
+from .. import batch_keys, polychaos
 from ..estimators.importance import is_responses, log_ratio_exp
-from ..polychaos import (
-    MAX_SHARE,
-    RESOLUTION,
-    ROWS_PER_TERM,
-    bounded_inputs,
-    chaos_degree,
-    design,
-    multi_indices,
-)
+from ..polychaos import MAX_SHARE, RESOLUTION, ROWS_PER_TERM
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
@@ -118,7 +110,7 @@ class FinalSurrogate:
         near the first one."""
         rng = batch_keys.surrogate_generator(seed, key, row)
         xi = sobol_normal(INTEGRATION_POINTS, problem.dim, rng)
-        base = (design(xi, self.bounded, self.alphas) @ self.coef).mean(axis=0)
+        base = (polychaos.design(xi, self.bounded, self.alphas) @ self.coef).mean(axis=0)
         shift = (self.coef[0] - base)[self.column]
         means = np.zeros(self.column.size)
         for law_index, law in enumerate(problem.laws):
@@ -169,10 +161,10 @@ def _basis(z: np.ndarray, problem, bounded: np.ndarray, alphas: np.ndarray) -> n
     zeta = _chaos_inputs(z, problem)
     inside = np.all(np.isfinite(zeta), axis=1)
     if np.all(inside):
-        return design(zeta, bounded, alphas)
+        return polychaos.design(zeta, bounded, alphas)
     out = np.zeros((z.shape[0], alphas.shape[0]))
     if np.any(inside):
-        out[inside] = design(zeta[inside], bounded, alphas)
+        out[inside] = polychaos.design(zeta[inside], bounded, alphas)
     return out
 
 
@@ -196,13 +188,13 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     if box is not None:  # the points left unrun there hold no output
         rows &= ~box.outside(problem.to_inputs(z))
     valid, rows = rows, _thinned(rows, FIT_ROWS_CAP)
-    bounded = bounded_inputs(problem.laws[0])
+    bounded = polychaos.bounded_inputs(problem.laws[0])
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
-        degree = chaos_degree(problem.dim, int(rows.sum()))
+        degree = polychaos.chaos_degree(problem.dim, int(rows.sum()))
     except ValueError:  # too few runs for degree 1: a constant, which controls nothing
         degree = 0
-    alphas = multi_indices(problem.dim, degree)
+    alphas = polychaos.multi_indices(problem.dim, degree)
     basis = _held_basis(zeta, valid, rows | _batch_mask(state, best), bounded, alphas)
     y = phi[:, first]
     positive = np.all(y[rows] > 0, axis=0)
@@ -256,7 +248,7 @@ def _held_basis(zeta: np.ndarray, valid: np.ndarray, held: np.ndarray, bounded: 
     a basis of every run, without its memory)."""
     inside = valid & held
     values = np.zeros((int(held.sum()), alphas.shape[0]))
-    values[inside[held]] = design(zeta[inside], bounded, alphas)
+    values[inside[held]] = polychaos.design(zeta[inside], bounded, alphas)
 
     def at(mask: np.ndarray) -> np.ndarray:
         if np.any(mask & ~held):
