@@ -62,7 +62,7 @@ def test_same_seed_same_result_and_the_runs_are_the_plain_nets():
     ({"surrogate": "pce", **ONE_NET}, "'surrogate' must be None or one of"),
     ({"surrogate": "chaos"}, "'surrogate' needs method='pick-freeze'"),
     ({"surrogate": "chaos", "method": "aiscv", "sampling": "rqmc"},
-     "'surrogate' needs method='pick-freeze'"),
+     "'surrogate' needs method='pick-freeze'.*surrogate='auto', the default"),
     ({"surrogate": "chaos", "method": "pick-freeze"}, "'surrogate' needs method='pick-freeze' "
                                                        "and sampling='rqmc', got "
                                                        "method='pick-freeze' without RQMC"),

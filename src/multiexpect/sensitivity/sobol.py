@@ -391,7 +391,9 @@ def _check_surrogate(surrogate, method: str, replicates: int | None) -> None:
     if surrogate == "chaos" and (method != "pick-freeze" or replicates is None):
         raise ValueError(f"'surrogate' needs method='pick-freeze' and sampling='rqmc', got "
                          f"method={method!r}"
-                         + ("" if replicates is not None else " without RQMC"))
+                         + ("" if replicates is not None else " without RQMC")
+                         + ("; aISCV's law route takes the chaos with surrogate='auto', the "
+                            "default" if method == "aiscv" else ""))
 
 
 # ---------------------------------------------------------------------- the public function
