@@ -463,7 +463,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         ``diagnostics["route"]`` says which). The pilot's nets are the first two replicates
         of ``method="pick-freeze", sampling="rqmc"``, and the law route is that estimator
         on the same nets, bit for bit (plain quantities centred on net 0, ``R``
-        replicates, Student t).
+        replicates, Student t; with its chaos control under ``surrogate="auto"``, the
+        default).
     surrogate : {None, "auto", "chaos"}
         ``"chaos"`` (``method="pick-freeze", sampling="rqmc"`` only): a polynomial chaos of
         the inputs, fitted on the runs and cross-fitted by replicate (or by the one net's
