@@ -290,11 +290,13 @@ def test_sobol_law_route_is_pick_freeze_rqmc_bit_for_bit(orders, budget, surroga
 
 def test_resumed_sobol_auto_study_on_the_law_route_is_bit_identical():
     """The law route's estimate is read from every net's runs, stored or not: a study
-    interrupted after four nets and resumed gives the uninterrupted indices."""
+    interrupted after four nets and resumed gives the uninterrupted indices (the default's
+    chaos control fitted on every net's runs too)."""
     law = me.Law([stats.norm()] * 3)
     kwargs = {"budget": 20_000, "rng": 5, "sampling": "auto", "study_id": "sobol-auto"}
     whole = me.sobol_indices(_linear3, law, **kwargs)
     assert whole.diagnostics["route"] == LAW_ROUTE
+    assert whole.diagnostics["surrogate"] == "chaos"  # the default's control, refitted
     # interrupted after the pilot's two nets and two more
     assert_resumes_bit_for_bit(_linear3, law, whole, 4, study=me.sobol_indices,
                                fields=("first_order", "total_order_stderr"), **kwargs)
