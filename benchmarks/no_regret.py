@@ -30,7 +30,8 @@ pick-freeze RQMC for Sobol' indices. The classical comparator of a case is the b
 Seeds: aISCV's repetition ``rep`` has ``rng = 1000 + rep``; each RQMC comparator (label
 ``*-rqmc``) the same seed, so that they are paired (with ``sampling="auto"`` the law route
 then draws exactly the comparator's nets, ``mc-rqmc``'s or ``pick-freeze-rqmc``'s, and
-is that estimator: a tie by construction, not by noise); the i.i.d.
+is that estimator for expectations, a tie by construction, not by noise; for Sobol'
+indices it is that estimator with its chaos control, ``surrogate="auto"``); the i.i.d.
 comparators ``500 000 + 100 000 k + rep`` (``k`` the comparator's rank), independent.
 
 Floors (issues 7 and 16): ratio >= 1.0 on every case, coverage in [93%, 97%], no |bias|
