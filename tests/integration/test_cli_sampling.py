@@ -406,11 +406,14 @@ budget = 20000
 [sobol.options]
 {surrogate}
 """
-    doc = run_study(tmp_path, capsys, extra)
+    doc = run_study(tmp_path, capsys, extra, report=True)
     record = doc["analyses"][0]["main"]
     result = me.sobol_indices(tf.cantilever_beam, cantilever_law(), budget=20000, rng=SEED,
                               surrogate=None if surrogate else "auto")
     assert result.diagnostics["route"] == "law-rqmc"
     assert ("surrogate" in result.diagnostics) == (not surrogate)
+    # the report says so under the indices' table
+    html = (tmp_path / "r.html").read_text()
+    assert ("cross-fitted by replicate" in html) == (not surrogate)
     estimates = [float(v) for v in result.first_order] + [float(v) for v in result.total_order]
     assert [r["estimate"] for r in record["rows"]] == estimates

@@ -190,25 +190,43 @@ class SobolResult(JsonResult):
                 f"output mean {self.mean:.6g} (se {self.mean_stderr:.2g}), "
                 f"variance {self.variance:.6g} (se {self.variance_stderr:.2g})")
         # pick-freeze on one net: its own line (aISCV's one-net final stage: the usual one)
-        one_net = self.method == "pick-freeze" \
-            and self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS
+        one_net = self._one_net()
         if one_net:
             head += (f"\none scrambled net of {self.diagnostics['points_per_replicate']} points; "
                      f"intervals '{INTERVAL_NET_BLOCKS}': Student's t from the spread of its "
                      f"{self.diagnostics['blocks']} blocks (an empirical, mostly conservative "
                      f"rule)")
-        if self.diagnostics.get("surrogate") == "chaos":
-            by = "the blocks" if one_net else "replicate"
-            controlled = self.diagnostics.get("controlled")
-            which = ("" if controlled is None or all(controlled)
-                     else f" on {sum(controlled)} of {len(controlled)} pick-freeze quantities")
-            head += (f"\ncontrolled{which} by a polynomial chaos of degree "
-                     f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
-                     f"cross-fitted by {by}; it leaves "
-                     f"{self.diagnostics['residual_share']:.2g} of the output's spread")
+        chaos = self._chaos_note()
+        if chaos:
+            head += "\n" + chaos
         table = format_table(header, rows)
         line = "" if one_net else interval_line(self.diagnostics, level)
         return "\n".join([head, table, *([line] if line else [])])
+
+    def interval_note(self, level: float = 0.95) -> str:
+        """The report's line under the indices' table: the interval's kind
+        (:func:`~multiexpect.sampling.rqmc.interval_line`) and the chaos control, if any;
+        ``""`` for an i.i.d. result without it."""
+        return "; ".join(part for part in (interval_line(self.diagnostics, level),
+                                            self._chaos_note()) if part)
+
+    def _one_net(self) -> bool:
+        """Pick-freeze on one net (the blocks' interval)."""
+        return (self.method == "pick-freeze"
+                and self.diagnostics.get("interval") == INTERVAL_NET_BLOCKS)
+
+    def _chaos_note(self) -> str:
+        """What the chaos control did (:mod:`~multiexpect.sensitivity.chaos`), or ``""``."""
+        if self.diagnostics.get("surrogate") != "chaos":
+            return ""
+        by = "the blocks" if self._one_net() else "replicate"
+        controlled = self.diagnostics.get("controlled")
+        which = ("" if controlled is None or all(controlled)
+                 else f" on {sum(controlled)} of {len(controlled)} pick-freeze quantities")
+        return (f"controlled{which} by a polynomial chaos of degree "
+                f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
+                f"cross-fitted by {by}; it leaves "
+                f"{self.diagnostics['residual_share']:.2g} of the output's spread")
 
     @classmethod
     def from_dict(cls, data: dict) -> SobolResult:
