@@ -159,10 +159,16 @@ def _chaos_inputs(z: np.ndarray, problem) -> np.ndarray:
 def _basis(z: np.ndarray, problem, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     """The chaos basis at working points ``z``, zero where ``ζ`` is not finite."""
     zeta = _chaos_inputs(z, problem)
-    inside = np.all(np.isfinite(zeta), axis=1)
+    return _design_where(zeta, np.all(np.isfinite(zeta), axis=1), bounded, alphas)
+
+
+def _design_where(zeta: np.ndarray, inside: np.ndarray, bounded: np.ndarray,
+                  alphas: np.ndarray) -> np.ndarray:
+    """The chaos basis at the chaos inputs ``zeta`` ((n, d)) on the rows ``inside``, zero on
+    the others."""
     if np.all(inside):
         return polychaos.design(zeta, bounded, alphas)
-    out = np.zeros((z.shape[0], alphas.shape[0]))
+    out = np.zeros((zeta.shape[0], alphas.shape[0]))
     if np.any(inside):
         out[inside] = polychaos.design(zeta[inside], bounded, alphas)
     return out
@@ -199,8 +205,9 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     y = phi[:, first]
     positive = np.all(y[rows] > 0, axis=0)
     shares, before = _batch_shares(state, best, basis, y, rows, back, alphas, positive)
-    coef = _fit(basis(rows), y[rows], np.zeros_like(positive))
-    coef_log = _fit(basis(rows), y[rows], positive) if np.any(positive) else coef
+    fit_basis = basis(rows)
+    coef = _fit(fit_basis, y[rows], np.zeros_like(positive))
+    coef_log = _fit(fit_basis, y[rows], positive) if np.any(positive) else coef
     n_final = state.setup.budget - state.runs_used
     linear, exponential = _predicted(state, basis, y, rows, back, positive, coef, coef_log,
                                      shares, before, n_final, final_rows)
@@ -246,9 +253,7 @@ def _held_basis(zeta: np.ndarray, valid: np.ndarray, held: np.ndarray, bounded: 
     zero on those outside ``valid`` (no finite chaos inputs or output, or unrun): a function
     of a row mask within ``held`` -> its rows of the basis, in run order (the same values as
     a basis of every run, without its memory)."""
-    inside = valid & held
-    values = np.zeros((int(held.sum()), alphas.shape[0]))
-    values[inside[held]] = polychaos.design(zeta[inside], bounded, alphas)
+    values = _design_where(zeta[held], valid[held], bounded, alphas)
 
     def at(mask: np.ndarray) -> np.ndarray:
         if np.any(mask & ~held):
@@ -276,8 +281,9 @@ def _predicted(state, basis, y, rows, back, positive, coef, coef_log, shares, be
     pilot &= rows
     spread = np.full(y.shape[1], np.inf)
     if np.any(positive) and pilot.sum() > 1:
-        exp_form = _forms(basis(pilot) @ coef_log, positive, *_bounds(y[rows], positive))
-        spread = np.where(positive, (exp_form - basis(pilot) @ coef).var(axis=0), np.inf)
+        pilot_basis = basis(pilot)
+        exp_form = _forms(pilot_basis @ coef_log, positive, *_bounds(y[rows], positive))
+        spread = np.where(positive, (exp_form - pilot_basis @ coef).var(axis=0), np.inf)
     exponential = shares[1] * before / n_final + spread[back] / (INTEGRATION_POINTS
                                                                   * final_rows)
     return linear, exponential
@@ -340,12 +346,13 @@ def _batch_shares(state, best, basis: Callable[[np.ndarray], np.ndarray], y: np.
         return (values - fit).var(axis=0)
 
     before = left(plain)
+    batch_basis, train_basis = basis(batch), basis(train)
     out = []
     for logged in (np.zeros_like(positive), positive):
         if out and not np.any(logged):
             out.append(np.full(back.size, np.inf))
             continue
-        poly = basis(batch) @ _fit(basis(train), y[train], logged)
+        poly = batch_basis @ _fit(train_basis, y[train], logged)
         fitted = _forms(poly, logged, *_bounds(y[train], logged))
         fitted = is_responses(fitted[:, back], log_laws, log_g, problem.law_index)
         with np.errstate(divide="ignore", invalid="ignore"):

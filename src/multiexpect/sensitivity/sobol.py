@@ -289,10 +289,9 @@ class _PickFreezeModel:
     Maps ``(U, U')`` to ``(X, X')`` with ``law.from_standard``, sends the stacked
     ``runs_per_point * n`` inputs to the model in ONE call, and returns the quantity columns.
     The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
-    With ``record``, each call's points and outputs are kept in ``nets`` and the mean of
-    its plain (not adjusted) quantity values in ``plain_means``, in call order: on the law
-    route of ``sampling="auto"`` the calls are the law's nets ``0 .. R - 1`` and these are
-    pick-freeze RQMC's replicates (the chaos control refits on them).
+    With ``record``, each call's points and outputs are kept in ``nets``, in call order: on
+    the law route of ``sampling="auto"`` the calls are the law's nets ``0 .. R - 1``, which
+    are pick-freeze RQMC's replicates.
     """
 
     def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None,
@@ -304,7 +303,6 @@ class _PickFreezeModel:
         self.adjust = adjust
         self.ratios: np.ndarray | None = None
         self.record = record
-        self.plain_means: list[np.ndarray] = []
         self.nets: list[tuple[np.ndarray, np.ndarray]] = []
 
     @property
@@ -336,7 +334,6 @@ class _PickFreezeModel:
         y = self.outputs(u, batch)
         values = self.layout.quantities(y, self.centre)
         if self.record:
-            self.plain_means.append(values.mean(axis=0))
             self.nets.append((u, y))
         if self.adjust and self.ratios is None:
             first, total, _ = self.layout.indices(values.mean(axis=0))
@@ -713,20 +710,22 @@ def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _law_route_moments(wrapper, layout, replicates: int,
                        chaos: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """The law route of ``sampling="auto"``: the engine ran the law's nets ``0 .. R - 1``
-    (the pilot's two, then the rest) through ``wrapper``, which kept each net's points,
-    outputs and plain quantity means; their :func:`_replicate_moments` are
+    (the pilot's two, then the rest) through ``wrapper``, which kept each net's points and
+    outputs; the means of their plain (not adjusted) quantities, by
+    :func:`_replicate_moments`, are
     ``method="pick-freeze", sampling="rqmc"``'s estimate from the same nets, bit for bit
     (the engine's own estimate of the adjusted quantities, ``Q_k - r_k S``, is the same mean
     up to rounding). With ``chaos``, where the nets are large enough
     (:func:`~.chaos.chaos_fits`), the estimate is ``surrogate="chaos"``'s on the same nets
     (:func:`_chaos_replicates`), bit for bit too; the third value is its record."""
-    means = np.stack(wrapper.plain_means)
-    if means.shape[0] != replicates:
-        raise RuntimeError(f"the law route ran {means.shape[0]} batches for {replicates} "
+    if len(wrapper.nets) != replicates:
+        raise RuntimeError(f"the law route ran {len(wrapper.nets)} batches for {replicates} "
                            f"replicates")
     nets = [u for u, _ in wrapper.nets]
+    outputs = [y for _, y in wrapper.nets]
     if chaos and chaos_fits(sum(u.shape[0] for u in nets), replicates, layout.dim):
-        return _chaos_replicates(wrapper, layout, nets, [y for _, y in wrapper.nets])
+        return _chaos_replicates(wrapper, layout, nets, outputs)
+    means = np.stack([layout.quantities(y, wrapper.centre).mean(axis=0) for y in outputs])
     return *_replicate_moments(means), {}
 
 
