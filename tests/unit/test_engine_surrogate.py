@@ -194,3 +194,17 @@ def test_a_capped_fit_still_controls_and_stays_within_its_errors(monkeypatch):
     assert all(record["controlled"])
     assert np.all(np.abs(capped.estimate - _truth()) < 4 * capped.stderr)
     assert np.sum(capped.stderr**2) < 2 * np.sum(full.stderr**2)
+
+
+def test_the_held_basis_refuses_rows_it_does_not_hold():
+    """The final stage's chaos basis is held on the fit runs and the kept batch only: a row
+    outside them is a ValueError, never a row of zeros."""
+    from multiexpect.engine.surrogate import _held_basis
+    from multiexpect.polychaos import multi_indices
+    zeta = np.random.default_rng(0).standard_normal((10, 2))
+    held = np.arange(10) < 6
+    basis = _held_basis(zeta, np.ones(10, dtype=bool), held, np.zeros(2, dtype=bool),
+                        multi_indices(2, 2))
+    assert basis(np.arange(10) < 3).shape == (3, 6)
+    with pytest.raises(ValueError, match="held on the fit runs and the kept batch only"):
+        basis(np.arange(10) > 7)

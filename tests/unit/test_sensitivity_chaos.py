@@ -219,9 +219,9 @@ def test_quantities_the_chaos_would_make_worse_stay_plain():
 
 
 def test_a_model_close_to_a_polynomial_is_covered_at_the_resolution_floor():
-    """``10 + x_1 + 2 exp(0.3 z_2)``: the degree-10 chaos follows it to 1e-13, closer than
-    the arithmetic of the estimate (errors up to 2e-11 measured, 20x a floor of 1e-12 of the
-    values): the floor, ``RESOLUTION`` of the values, covers the errors."""
+    """``10 + x_1 + 2 exp(0.3 z_2)``: the degree-10 chaos follows it closer than the
+    arithmetic of the estimate, whose errors the floor, ``RESOLUTION`` of the values, must
+    cover (method.md, "The chaos control variate")."""
     law = me.Law([stats.norm(1.0, 1.0), stats.lognorm(0.3)])
     var_b = stats.lognorm(0.3).var()
     truth = np.array([1.0, 4.0 * var_b]) / (1.0 + 4.0 * var_b)
@@ -244,3 +244,4 @@ def test_the_chaos_values_in_chunks_equal_those_at_once(monkeypatch):
     whole = me.sobol_indices(_beam_like, LAW, **kwargs)
     monkeypatch.setattr(chaos, "CHUNK_RUNS", 100)  # 1280 runs a block: 13 chunks
     _same(me.sobol_indices(_beam_like, LAW, **kwargs), whole)
+
