@@ -56,8 +56,45 @@ def _fresh():
     }
 
 
+def _more():
+    """Ten more cases outside the suite, for the rule on adaptation's gain (``--gains``):
+    singular or heavy-tailed integrands of the law's uniforms (``trunc_power`` a flood-like
+    power of a normal truncated at 0, ``inv_gamma3``, ``exp_sq``, ``t5_square``,
+    ``weibull_inv``, ``beta_power``) and smooth ones (``lognormal_sum_d4``, ``rational_d3``,
+    ``poly_uniform``, ``sin_product_d6``); budget 10 000, seeds 30 000 + r, means exact or
+    by quadrature."""
+    norm, unif = stats.norm(), stats.uniform(0, 1)
+    trunc = stats.truncnorm(-2.5, np.inf, loc=5, scale=2)  # density 0.0088 at 0
+    return {
+        "trunc_power": (lambda x: np.column_stack([x[:, 0] ** -0.3, np.log(x[:, 0])
+                                                   + 0.1 * x[:, 1]]),
+                        me.Law([trunc, norm]), [0.6441200095380755, 1.5138261386098424],
+                        10_000, 30_000),
+        "inv_gamma3": (lambda x: 1 / x[:, 0] + x[:, 1], me.Law([stats.gamma(3), norm]),
+                       [0.5], 10_000, 30_000),
+        "exp_sq": (lambda x: np.exp(0.2 * x[:, 0] ** 2) + x[:, 1], me.Law([norm] * 2),
+                   [1 / np.sqrt(0.6)], 10_000, 30_000),
+        "t5_square": (lambda x: x[:, 0] ** 2 + x[:, 1], me.Law([stats.t(5), norm]),
+                      [5 / 3], 10_000, 30_000),
+        "weibull_inv": (lambda x: x[:, 0] ** -0.5 + 0.5 * x[:, 1],
+                        me.Law([stats.weibull_min(2), norm]), [1.2254167024651774],
+                        10_000, 30_000),
+        "beta_power": (lambda x: x[:, 0] ** -0.4 + x[:, 1], me.Law([stats.beta(2, 2), norm]),
+                       [1.4423076923076923], 10_000, 30_000),
+        "lognormal_sum_d4": (lambda x: np.exp(0.4 * x).sum(axis=1), me.Law([norm] * 4),
+                             [4 * np.exp(0.08)], 10_000, 30_000),
+        "rational_d3": (lambda x: 1 / (1 + (x**2).sum(axis=1)), me.Law([norm] * 3),
+                        [0.3443204575809574], 10_000, 30_000),
+        "poly_uniform": (lambda x: np.column_stack([x[:, 0], x[:, 0] ** 2,
+                                                    x[:, 0] ** 3 + x[:, 1]]),
+                         me.Law([unif] * 2), [0.5, 1 / 3, 0.75], 10_000, 30_000),
+        "sin_product_d6": (lambda x: np.prod(1 + 0.3 * np.sin(2 * np.pi * x), axis=1),
+                           me.Law([unif] * 6), [1.0], 10_000, 30_000),
+    }
+
+
 def _case(name: str):
-    fresh = _fresh()
+    fresh = {**_fresh(), **_more()}
     if name in fresh:
         return fresh[name]
     model, law, truth, _, _ = nr.BUILDERS[name]()
@@ -112,6 +149,9 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--margins", default="0.5,5,10,20,50,100")
+    parser.add_argument("--gains", default="",
+                        help="rules G:K scored at margin 10: the adaptive route also when "
+                             "E_iid >= G E_ad and E_ad <= K E_law")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write every forced run's record here")
     parser.add_argument("--pilot-nets", type=int, default=2,
@@ -160,6 +200,12 @@ def main(argv=None):
                              for r in reps])
             line += (f" K={k:g}: {np.where(pick, el, ea).mean():.3g} / "
                      f"{np.where(pick, cl, ca).mean():.2f} / {pick.mean():.2f}")
+        for rule in filter(None, args.gains.split(",")):
+            gain, ceiling = (float(v) for v in rule.split(":"))
+            pick = np.array([_gain_route(law[r][3], gain, ceiling) if law[r][3]
+                             else law[r][6] for r in reps])
+            line += (f" G={gain:g},K={ceiling:g}: {np.where(pick, el, ea).mean():.3g} / "
+                     f"{np.where(pick, cl, ca).mean():.2f} / {pick.mean():.2f}")
         print(line)
     print(f"({time.perf_counter() - start:.0f} s)")
 
@@ -168,6 +214,16 @@ def _law_route(dec, margin: float) -> bool:
     """The rule with margin ``margin`` on the pilot's ``(E_law, E_ad, E_iid)``."""
     law_error, adaptive_error, iid_error = dec
     return margin * law_error <= adaptive_error or iid_error <= ADAPTIVE_GAIN * adaptive_error
+
+
+def _gain_route(dec, gain: float, ceiling: float) -> bool:
+    """Margin 10's rule, but the adaptive route whenever adaptation predicts a gain of at
+    least ``gain`` over i.i.d. points of the law and the law's predicted error is not
+    ``ceiling`` times below adaptation's."""
+    law_error, adaptive_error, iid_error = dec
+    if iid_error >= gain * adaptive_error and adaptive_error <= ceiling * law_error:
+        return False
+    return _law_route(dec, 10.0)
 
 
 if __name__ == "__main__":
