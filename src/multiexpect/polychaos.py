@@ -17,8 +17,12 @@ from math import comb, factorial
 import numpy as np
 from scipy import special
 
-__all__ = ["MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
-           "bounded_inputs", "chaos_degree", "design", "multi_indices", "univariate"]
+__all__ = ["CHAOS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
+           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices",
+           "univariate"]
+
+#: The value of a chaos control's record's ``"surrogate"`` key (:func:`chaos_record`).
+CHAOS = "chaos"
 
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10
@@ -36,6 +40,21 @@ MAX_SHARE = 0.5
 #: fit, the exact means) where the chaos reproduces the model and the rows agree closer than
 #: the estimate's error (docs/method.md, "The chaos control of the final stage").
 RESOLUTION = 1e-9
+
+
+def chaos_record(diagnostics: dict) -> dict | None:
+    """The record of a chaos control in a result's ``diagnostics``, or None: both controls
+    (``expectations``' final stage, :mod:`multiexpect.engine.surrogate`; the Sobol' one,
+    :mod:`multiexpect.sensitivity.chaos`) file it as one dict under ``"surrogate"``, with
+    ``"surrogate": "chaos"``, ``"degree"``, ``"terms"``, ``"residual_share"`` and
+    ``"controlled"`` (a flag per quantity). Sobol' results saved before the two shapes were
+    one carry these keys at the top level of their diagnostics; they are read too."""
+    record = diagnostics.get("surrogate")
+    if isinstance(record, dict) and record.get("surrogate") == CHAOS:
+        return record
+    if record == CHAOS:  # a Sobol' result saved in the older, flat shape
+        return diagnostics
+    return None
 
 
 def bounded_inputs(law) -> np.ndarray:

@@ -209,7 +209,8 @@ def test_sobol_auto_law_route_covers():
     for seed in range(10):
         res = me.sobol_indices(_linear3, law, budget=5 * 4096, rng=seed, orders="first")
         low, high = res.confidence_interval(0.95)["first"]
-        assert res.diagnostics["surrogate"] == "chaos" and all(res.diagnostics["controlled"])
+        record = res.diagnostics["surrogate"]
+        assert record["surrogate"] == "chaos" and all(record["controlled"])
         assert np.all((low <= LINEAR3_FIRST) & (LINEAR3_FIRST <= high))
         assert np.all((high - low > 0) & (high - low < 1e-7))
     cover, errors = [], []
@@ -296,7 +297,7 @@ def test_resumed_sobol_auto_study_on_the_law_route_is_bit_identical():
     kwargs = {"budget": 20_000, "rng": 5, "sampling": "auto", "study_id": "sobol-auto"}
     whole = me.sobol_indices(_linear3, law, **kwargs)
     assert whole.diagnostics["route"] == LAW_ROUTE
-    assert whole.diagnostics["surrogate"] == "chaos"  # the default's control, refitted
+    assert whole.diagnostics["surrogate"]["surrogate"] == "chaos"  # the default's, refitted
     # interrupted after the pilot's two nets and two more
     assert_resumes_bit_for_bit(_linear3, law, whole, 4, study=me.sobol_indices,
                                fields=("first_order", "total_order_stderr"), **kwargs)

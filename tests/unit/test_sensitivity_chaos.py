@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 import multiexpect as me
+from multiexpect.polychaos import chaos_record
 from multiexpect.sensitivity import chaos
 from tests.helpers import CountingModel
 
@@ -31,13 +32,13 @@ def test_a_model_the_chaos_reproduces_is_estimated_to_rounding_with_a_nonzero_in
     np.testing.assert_allclose(res.total_order, TOTAL, atol=1e-9)
     se = np.concatenate([res.first_order_stderr, res.total_order_stderr])
     assert np.all(se > 0) and np.all(se < 1e-8)  # the arithmetic's floor, never zero
-    assert res.diagnostics["surrogate"] == "chaos"
-    assert res.diagnostics["residual_share"] < 1e-20
+    record = res.diagnostics["surrogate"]  # the shape of the final stage's record
+    assert record["surrogate"] == "chaos" and record["residual_share"] < 1e-20
     # 2 (2048 - 128) fit rows allow 192 terms: degree 8 in 3 inputs (165), not 9 (220)
-    assert (res.diagnostics["degree"], res.diagnostics["terms"]) == (8, 165)
+    assert (record["degree"], record["terms"]) == (8, 165)
     assert "polynomial chaos of degree 8 (165 terms)" in res.summary()
     again = type(res).from_dict(res.to_dict())  # the record survives JSON
-    assert again.diagnostics["terms"] == res.diagnostics["terms"]
+    assert again.diagnostics["surrogate"] == record
     plain = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=3, **ONE_NET)
     assert "chaos" not in plain.summary()
     assert np.max(np.abs(plain.first_order - FIRST)) > 1e-6  # the net alone is not exact
@@ -128,7 +129,7 @@ def test_replicates_are_controlled_too_each_by_the_chaos_of_the_other_nets(order
                            orders=orders,
                            method="pick-freeze", sampling="rqmc", surrogate="chaos")
     assert res.diagnostics["replicates"] == 8 and res.diagnostics["dof"] == 7
-    assert res.diagnostics["surrogate"] == "chaos"
+    assert res.diagnostics["surrogate"]["surrogate"] == "chaos"
     assert "cross-fitted by replicate" in res.summary()
     for order in (orders,) if isinstance(orders, str) else orders:
         est, se = res.indices(order)
@@ -160,7 +161,8 @@ def test_auto_law_route_takes_the_chaos_of_pick_freeze_rqmc_on_the_same_nets(ord
     plain = me.sobol_indices(plain_model, LAW, budget=budget, rng=11, orders=orders,
                              surrogate=None)
     assert auto.diagnostics["route"] == "law-rqmc" == plain.diagnostics["route"]
-    assert auto.diagnostics["surrogate"] == "chaos" and "surrogate" not in plain.diagnostics
+    assert auto.diagnostics["surrogate"]["surrogate"] == "chaos"
+    assert "surrogate" not in plain.diagnostics
     assert auto_model.runs == plain_model.runs
     np.testing.assert_array_equal(np.concatenate(auto_model.inputs),
                                   np.concatenate(plain_model.inputs))
@@ -210,8 +212,8 @@ def test_quantities_the_chaos_would_make_worse_stay_plain():
     kwargs = {"budget": 50_000, "rng": 3, "method": "pick-freeze", "sampling": "rqmc"}
     res = me.sobol_indices(_saturating, law, surrogate="chaos", **kwargs)
     plain = me.sobol_indices(_saturating, law, **kwargs)
-    assert res.diagnostics["residual_share"] > 1.0
-    assert not any(res.diagnostics["controlled"])
+    assert res.diagnostics["surrogate"]["residual_share"] > 1.0
+    assert not any(res.diagnostics["surrogate"]["controlled"])
     assert "controlled on 0 of 8 pick-freeze quantities" in res.summary()
     for order in ("first", "total"):
         for x, y in zip(res.indices(order), plain.indices(order)):
@@ -229,7 +231,7 @@ def test_a_model_close_to_a_polynomial_is_covered_at_the_resolution_floor():
         res = me.sobol_indices(lambda x: 10.0 + x @ np.array([1.0, 2.0]), law,
                                budget=4 * 8 * 512, rng=seed, method="pick-freeze",
                                sampling="rqmc", surrogate="chaos")
-        assert all(res.diagnostics["controlled"])
+        assert all(res.diagnostics["surrogate"]["controlled"])
         for order in ("first", "total"):
             est, se = res.indices(order)
             assert np.all(se > 0)
@@ -245,3 +247,19 @@ def test_the_chaos_values_in_chunks_equal_those_at_once(monkeypatch):
     monkeypatch.setattr(chaos, "CHUNK_RUNS", 100)  # 1280 runs a block: 13 chunks
     _same(me.sobol_indices(_beam_like, LAW, **kwargs), whole)
 
+
+
+def test_a_result_saved_in_the_older_flat_shape_still_names_its_chaos():
+    """Sobol' results saved before both chaos controls filed one record under
+    ``"surrogate"`` kept its keys at the top level of the diagnostics: they are read as the
+    record (``polychaos.chaos_record``), and the summary words the control as before."""
+    res = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=3,
+                           surrogate="chaos", **ONE_NET)
+    data = res.to_dict()
+    data["diagnostics"] = {**{k: v for k, v in data["diagnostics"].items()
+                              if k != "surrogate"}, **data["diagnostics"]["surrogate"]}
+    old = type(res).from_dict(data)
+    assert old.diagnostics["surrogate"] == "chaos"  # the flat shape
+    assert chaos_record(old.diagnostics)["terms"] == 165
+    assert old.summary() == res.summary() and old.interval_note() == res.interval_note()
+    assert chaos_record({"surrogate": None}) is None and chaos_record({}) is None

@@ -40,7 +40,7 @@ import numpy as np
 
 from .. import batch_keys, polychaos
 from ..estimators.importance import is_responses, log_ratio_exp
-from ..polychaos import MAX_SHARE, RESOLUTION, ROWS_PER_TERM
+from ..polychaos import CHAOS, MAX_SHARE, RESOLUTION, ROWS_PER_TERM
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
@@ -125,7 +125,7 @@ class FinalSurrogate:
 
     def record(self) -> dict:
         """JSON-able description for the result's diagnostics."""
-        return {"surrogate": "chaos", "degree": self.degree, "terms": int(self.alphas.shape[0]),
+        return {"surrogate": CHAOS, "degree": self.degree, "terms": int(self.alphas.shape[0]),
                 "fit_runs": self.fit_rows, "residual_share": self.share.tolist(),
                 "controlled": self.used.tolist(),
                 "logarithm": self.logged[self.column].tolist()}

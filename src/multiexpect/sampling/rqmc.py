@@ -73,6 +73,7 @@ from scipy.special import ndtri
 from scipy.stats import qmc
 
 from ..intervals import subset_means_apply
+from ..polychaos import chaos_record
 
 __all__ = [
     "AUTO_BY_DEFAULT",
@@ -410,13 +411,15 @@ def describe_interval(diagnostics: dict, level: float = 0.95) -> str:
 
 
 def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
-                  also: str = "") -> str:
+                  also: str = "", final_chaos: bool = True) -> str:
     """The line under a result's table naming its interval kind at ``level`` (``which``:
     `` of`` the quantities it applies to, ``also``: what follows), ``""`` for an i.i.d.
-    result: :func:`describe_interval` as ``summary()`` and the report print it."""
+    result: :func:`describe_interval` as ``summary()`` and the report print it; with
+    ``final_chaos``, the final stage's chaos control when the diagnostics record one (Sobol'
+    results word their own control)."""
     text = describe_interval(diagnostics, level)
-    chaos = diagnostics.get("surrogate")
-    if text and isinstance(chaos, dict) and "controlled" in chaos:  # engine/surrogate.py
+    chaos = chaos_record(diagnostics) if final_chaos else None
+    if text and chaos is not None:
         text += (f", the final stage with a degree-{chaos['degree']} polynomial chaos "
                  f"control on {sum(chaos['controlled'])} of {len(chaos['controlled'])} "
                  f"quantities")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..polychaos import (
+    CHAOS,
     MAX_DEGREE,
     MAX_SHARE,
     MAX_TERMS,
@@ -168,7 +169,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     controlled = np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0)
     out = np.where(controlled, out, values)
     floor = np.where(controlled, RESOLUTION * np.sqrt(np.mean(values**2, axis=0)), 0.0)
-    record = {"surrogate": "chaos", "degree": degree, "terms": int(alphas.shape[0]),
+    record = {"surrogate": CHAOS, "degree": degree, "terms": int(alphas.shape[0]),
               "residual_share": residual / spread if spread > 0 else 0.0,
               "controlled": controlled.tolist()}
     return out, floor, record

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..polychaos import chaos_record
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
 
@@ -200,14 +201,15 @@ class SobolResult(JsonResult):
         if chaos:
             head += "\n" + chaos
         table = format_table(header, rows)
-        line = "" if one_net else interval_line(self.diagnostics, level)
+        line = "" if one_net else interval_line(self.diagnostics, level, final_chaos=False)
         return "\n".join([head, table, *([line] if line else [])])
 
     def interval_note(self, level: float = 0.95) -> str:
         """The report's line under the indices' table: the interval's kind
         (:func:`~multiexpect.sampling.rqmc.interval_line`) and the chaos control, if any;
         ``""`` for an i.i.d. result without it."""
-        return "; ".join(part for part in (interval_line(self.diagnostics, level),
+        return "; ".join(part for part in (interval_line(self.diagnostics, level,
+                                                          final_chaos=False),
                                             self._chaos_note()) if part)
 
     def _one_net(self) -> bool:
@@ -217,16 +219,16 @@ class SobolResult(JsonResult):
 
     def _chaos_note(self) -> str:
         """What the chaos control did (:mod:`~multiexpect.sensitivity.chaos`), or ``""``."""
-        if self.diagnostics.get("surrogate") != "chaos":
+        record = chaos_record(self.diagnostics)
+        if record is None:
             return ""
         by = "the blocks" if self._one_net() else "replicate"
-        controlled = self.diagnostics.get("controlled")
+        controlled = record.get("controlled")
         which = ("" if controlled is None or all(controlled)
                  else f" on {sum(controlled)} of {len(controlled)} pick-freeze quantities")
-        return (f"controlled{which} by a polynomial chaos of degree "
-                f"{self.diagnostics['degree']} ({self.diagnostics['terms']} terms), "
-                f"cross-fitted by {by}; it leaves "
-                f"{self.diagnostics['residual_share']:.2g} of the output's spread")
+        return (f"controlled{which} by a polynomial chaos of degree {record['degree']} "
+                f"({record['terms']} terms), cross-fitted by {by}; it leaves "
+                f"{record['residual_share']:.2g} of the output's spread")
 
     @classmethod
     def from_dict(cls, data: dict) -> SobolResult:

@@ -472,7 +472,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         of ``method="aiscv", sampling="auto"`` (its nets are pick-freeze RQMC's replicates)
         where every net has at least 64 points and a degree-1 chaos fits, nothing
         elsewhere. ``None``: no control. Either form controls a quantity only where the
-        chaos leaves at most half its plain values' variance (``diagnostics["controlled"]``).
+        chaos leaves at most half its plain values' variance
+        (``diagnostics["surrogate"]["controlled"]``).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
@@ -689,15 +690,17 @@ def _chaos_replicates(wrapper, layout, nets: list,
 
 
 def _chaos_estimate(wrapper, layout, u, y, blocks):
-    """Mean, covariance, degrees of freedom and record of the chaos-controlled values of
-    the points ``u`` cut into ``blocks`` equal blocks (:func:`.chaos.controlled_values`);
+    """Mean, covariance, degrees of freedom and diagnostics (the fit's record under
+    ``"surrogate"``, :func:`~multiexpect.polychaos.chaos_record`) of the chaos-controlled
+    values of the points ``u`` cut into ``blocks`` equal blocks
+    (:func:`.chaos.controlled_values`);
     the covariance never below the arithmetic's resolution
     (:data:`~multiexpect.polychaos.RESOLUTION`) on the controlled quantities."""
     values, floor, extra = controlled_values(layout, wrapper.law, u, y,
                                              layout.quantities(y, wrapper.centre),
                                              wrapper.centre, blocks)
     theta, cov, dof = block_estimate(values, blocks)
-    return theta, cov + np.diag(floor**2), dof, extra
+    return theta, cov + np.diag(floor**2), dof, {"surrogate": extra}
 
 
 def _replicate_moments(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
