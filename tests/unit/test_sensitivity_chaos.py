@@ -248,6 +248,23 @@ def test_the_chaos_values_in_chunks_equal_those_at_once(monkeypatch):
     _same(me.sobol_indices(_beam_like, LAW, **kwargs), whole)
 
 
+def test_the_fit_in_chunks_agrees_with_the_fit_at_once(monkeypatch):
+    """The fit's normal equations are summed :data:`FIT_CHUNK_ROWS` rows at a time
+    (memory): another summation order, so the indices agree to rounding, not to the bit,
+    and the fit is the same (degree, terms, which quantities are controlled)."""
+    kwargs = {"budget": 5 * 8 * 256, "rng": 14, "method": "pick-freeze", "sampling": "rqmc",
+              "surrogate": "chaos"}
+    whole = me.sobol_indices(_beam_like, LAW, **kwargs)
+    monkeypatch.setattr(chaos, "FIT_CHUNK_ROWS", 100)  # 512 fit rows a block: 6 chunks
+    chunked = me.sobol_indices(_beam_like, LAW, **kwargs)
+    for order in ("first", "total"):
+        for x, y in zip(chunked.indices(order), whole.indices(order)):
+            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-14)
+    record, before = chunked.diagnostics["surrogate"], whole.diagnostics["surrogate"]
+    assert (record["degree"], record["terms"], record["controlled"]) == (
+        before["degree"], before["terms"], before["controlled"])
+
+
 
 def test_a_result_saved_in_the_older_flat_shape_still_names_its_chaos():
     """Sobol' results saved before both chaos controls filed one record under

@@ -57,6 +57,10 @@ MIN_BLOCK_POINTS = 64
 #: Runs whose chaos values are computed at once: the basis of a whole block's runs would
 #: hold ``(d + 2) n / R x terms`` floats (1.8 GB for ``d = 10`` at 10^7 runs).
 CHUNK_RUNS = 2**16
+#: Fit rows whose basis is held at once for the normal equations: a block's two runs a
+#: point would hold ``2 n / R x terms`` floats (300 MB for ``d = 10`` at 10^7 runs). Above
+#: one chunk the Gram matrix is summed in another order (rounding only).
+FIT_CHUNK_ROWS = 2**16
 
 
 def check_chaos(points: int, blocks: int, dim: int) -> int:
@@ -86,6 +90,19 @@ def _chaos_at(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray,
     the basis at a time (each row's value is its own dot product: the same as at once)."""
     return np.concatenate([design(z[i:i + CHUNK_RUNS], bounded, alphas) @ coef
                            for i in range(0, max(z.shape[0], 1), CHUNK_RUNS)])
+
+
+def _normal_equations(z: np.ndarray, y: np.ndarray, bounded: np.ndarray,
+                      alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``B^T B`` and ``B^T y`` of the chaos basis ``B`` at the standard inputs ``z``
+    ((n, d)), summed over :data:`FIT_CHUNK_ROWS` rows at a time; one chunk gives the
+    products at once, bit for bit."""
+    gram, moment = 0.0, 0.0
+    for i in range(0, max(z.shape[0], 1), FIT_CHUNK_ROWS):
+        phi = design(z[i:i + FIT_CHUNK_ROWS], bounded, alphas)
+        gram = gram + phi.T @ phi
+        moment = moment + phi.T @ y[i:i + FIT_CHUNK_ROWS]
+    return gram, moment
 
 
 def _fit_rows(points: int, blocks: int) -> int:
@@ -151,9 +168,10 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     for b in range(blocks):
         mine = block_of == b
         # the first two runs a point: Y and Y' (Y' and Y^(1) for total order alone)
-        phi = design(block_inputs(mine)[:2 * int(mine.sum())], bounded, alphas)
-        grams.append(phi.T @ phi)
-        moments.append(phi.T @ yr[:2, mine].reshape(-1))
+        gram_b, moment_b = _normal_equations(block_inputs(mine)[:2 * int(mine.sum())],
+                                             yr[:2, mine].reshape(-1), bounded, alphas)
+        grams.append(gram_b)
+        moments.append(moment_b)
     gram, moment = sum(grams), sum(moments)
     out = np.empty_like(values)
     residual = 0.0
