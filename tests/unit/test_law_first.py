@@ -427,3 +427,27 @@ def test_resumed_study_with_a_grown_pilot_is_bit_identical(limit):
     whole = me.expectations(_exp_linear, law, **kwargs)
     assert whole.diagnostics["pilot_replicates"] == GROWN_PILOT_REPLICATES
     assert_resumes_bit_for_bit(_exp_linear, law, whole, limit, **kwargs)
+
+
+def test_sobol_adaptive_route_does_not_keep_its_batches(monkeypatch):
+    """The Sobol' wrapper keeps each batch's points and outputs for the law route only: the
+    first adaptive stage drops what it kept and ends the record, so an adaptive study does
+    not hold its runs to the end; a law-route study keeps exactly its ``R`` nets."""
+    from multiexpect.sensitivity import sobol as sobol_module
+
+    made = []
+
+    class Kept(sobol_module._PickFreezeModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(sobol_module, "_PickFreezeModel", Kept)
+    law = me.Law([stats.norm()] * 3)
+    heavy = me.sobol_indices(lambda x: np.exp(2.5 * x[:, 0]) + x[:, 1], law,
+                             budget=5 * 4096, rng=2)
+    assert heavy.diagnostics["route"] == "adaptive"
+    assert made[-1].nets == [] and not made[-1].record
+    smooth_study = me.sobol_indices(_linear3, law, budget=5 * 4096, rng=2)
+    assert smooth_study.diagnostics["route"] == LAW_ROUTE
+    assert len(made[-1].nets) == smooth_study.diagnostics["replicates"]

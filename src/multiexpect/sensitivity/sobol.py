@@ -291,7 +291,8 @@ class _PickFreezeModel:
     The centre is fixed on the first batch seen (the engine's pilot, batch 0) unless given.
     With ``record``, each call's points and outputs are kept in ``nets``, in call order: on
     the law route of ``sampling="auto"`` the calls are the law's nets ``0 .. R - 1``, which
-    are pick-freeze RQMC's replicates.
+    are pick-freeze RQMC's replicates; on the adaptive route the first adaptive stage ends
+    the record (:meth:`stage_seen`).
     """
 
     def __init__(self, law, layout: PickFreezeLayout, evaluate: Callable, centre=None,
@@ -304,6 +305,14 @@ class _PickFreezeModel:
         self.ratios: np.ndarray | None = None
         self.record = record
         self.nets: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def stage_seen(self, stage) -> None:
+        """The engine's ``observe``: an adaptive stage (index 1 or more) means the law route
+        was not taken, so the nets kept so far are dropped and no more are kept (the
+        adaptive route's batches would otherwise be held to the end)."""
+        if stage.index > 0 and self.record:
+            self.record = False
+            self.nets.clear()
 
     @property
     def lmat(self) -> np.ndarray:
@@ -620,7 +629,8 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None,
         spec = weights
     out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
                      options=opts, names=layout.quantity_names, replicates=replicates,
-                     law_first=law_first, blocks=blocks)
+                     law_first=law_first, blocks=blocks,
+                     observe=wrapper.stage_seen if law_first else None)
     # the covariance of the estimate: final stage and pooled earlier stages together
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
