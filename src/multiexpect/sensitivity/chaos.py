@@ -48,7 +48,7 @@ from ..polychaos import (
     multi_indices,
 )
 
-__all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM",
+__all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM", "TAIL_Z",
            "chaos_degree", "chaos_fits", "check_chaos", "controlled_values"]
 
 #: Points a block at least: below it the blocks' interval of the controlled values
@@ -57,6 +57,11 @@ MIN_BLOCK_POINTS = 64
 #: Runs whose chaos values are computed at once: the basis of a whole block's runs would
 #: hold ``(d + 2) n / R x terms`` floats (1.8 GB for ``d = 10`` at 10^7 runs).
 CHUNK_RUNS = 2**16
+#: A chaos degree is kept only where the fitted chaos's exact variance exceeds its variance
+#: on the fit rows by at most this many standard errors of the outputs' sample variance
+#: (:func:`_tail_consistent_degree`): on 14 public and smooth models the excess was -0.3 to
+#: 1.0 of them, on bounded or periodic models of normal inputs 10-24 (docs/benchmarks.md).
+TAIL_Z = 4.0
 #: Fit rows whose basis is held at once for the normal equations: a block's two runs a
 #: point would hold ``2 n / R x terms`` floats (300 MB for ``d = 10`` at 10^7 runs). Above
 #: one chunk the Gram matrix is summed in another order (rounding only).
@@ -103,6 +108,34 @@ def _normal_equations(z: np.ndarray, y: np.ndarray, bounded: np.ndarray,
         gram = gram + phi.T @ phi
         moment = moment + phi.T @ y[i:i + FIT_CHUNK_ROWS]
     return gram, moment
+
+
+def _tail_consistent_degree(gram: np.ndarray, moment: np.ndarray, alphas: np.ndarray,
+                            y: np.ndarray) -> int:
+    """The largest total degree ``p`` whose chaos, fitted on all fit rows (``y`` their
+    outputs, ``gram`` and ``moment`` their normal equations), has an exact variance under
+    the law ``sum_{k>0} c_k^2`` at most :data:`TAIL_Z` standard errors of the outputs'
+    sample variance above its variance on those rows (both from ``gram``: the first basis
+    column is 1). A polynomial that grows where the rows are sparse (Hermite polynomials of
+    a bounded or periodic model's normal scores) holds variance in the law's tails that no
+    sample of this size reaches: its exact moments, which the control adds back, then
+    exceed what the rows' values subtract, a bias many standard errors wide. Degree 1 is
+    always kept (a linear chaos holds no such tail)."""
+    rows = y.size
+    centred = (y - y.mean()) ** 2
+    se = float(np.std(centred) / np.sqrt(rows))
+    order = alphas.sum(axis=1)
+    top = int(order.max())
+    if se <= 0:
+        return top
+    for degree in range(top, 1, -1):
+        terms = int(np.sum(order <= degree))
+        g, m = gram[:terms, :terms], moment[:terms]
+        coef = np.linalg.lstsq(g, m, rcond=None)[0]
+        sample = float(coef @ g @ coef) / rows - (float(coef @ g[:, 0]) / rows) ** 2
+        if float(np.sum(coef[1:] ** 2)) - sample <= TAIL_Z * se:
+            return degree
+    return 1
 
 
 def _fit_rows(points: int, blocks: int) -> int:
@@ -173,6 +206,13 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         grams.append(gram_b)
         moments.append(moment_b)
     gram, moment = sum(grams), sum(moments)
+    fit_y = yr[:2].reshape(-1)
+    degree = _tail_consistent_degree(gram, moment, alphas, fit_y)
+    if degree < int(alphas.sum(axis=1).max()):  # the terms are ordered by total degree
+        terms = int(np.sum(alphas.sum(axis=1) <= degree))
+        alphas, gram, moment = alphas[:terms], gram[:terms, :terms], moment[:terms]
+        grams = [g[:terms, :terms] for g in grams]
+        moments = [m[:terms] for m in moments]
     out = np.empty_like(values)
     residual = 0.0
     for b in range(blocks):
