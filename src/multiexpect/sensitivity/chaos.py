@@ -62,6 +62,9 @@ CHUNK_RUNS = 2**16
 #: (:func:`_tail_consistent_degree`): on 14 public and smooth models the excess was -0.3 to
 #: 1.0 of them, on bounded or periodic models of normal inputs 10-24 (docs/benchmarks.md).
 TAIL_Z = 4.0
+#: A quantity whose corrected block means spread more than this many times (variance) as
+#: much as its plain block means stays plain (:func:`_keeps_control`).
+BLOCK_VETO = 4.0
 #: Fit rows whose basis is held at once for the normal equations: a block's two runs a
 #: point would hold ``2 n / R x terms`` floats (300 MB for ``d = 10`` at 10^7 runs). Above
 #: one chunk the Gram matrix is summed in another order (rounding only).
@@ -138,6 +141,66 @@ def _tail_consistent_degree(gram: np.ndarray, moment: np.ndarray, alphas: np.nda
     return 1
 
 
+def _block_spread(v: np.ndarray, block_of: np.ndarray, blocks: int) -> np.ndarray:
+    """Per quantity, the variance of the block means of ``v``: the spread the interval
+    reads."""
+    means = np.stack([v[block_of == b].mean(axis=0) for b in range(blocks)])
+    return np.var(means, axis=0, ddof=1)
+
+
+def _keeps_control(out: np.ndarray, values: np.ndarray, block_of: np.ndarray,
+                   blocks: int) -> np.ndarray:
+    """Per quantity, whether the corrected values ``out`` replace the plain ``values``:
+    their variance over the points at most :data:`~multiexpect.polychaos.MAX_SHARE` of the
+    plain one's, and their block means spread at most :data:`BLOCK_VETO` times as much as
+    the plain block means. The second test catches a chaos that halves the points'
+    variance yet adds polynomial tails the net integrates badly. Example: ``|x_1| + x_2``
+    of normal inputs under Hermite polynomials, where the mean's replicate variance is
+    2-430 times the plain one's, because the net integrates the kink far better than the
+    points' variance says."""
+    return ((np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0))
+            & (_block_spread(out, block_of, blocks)
+               <= BLOCK_VETO * _block_spread(values, block_of, blocks)))
+
+
+def _relative_spread(out: np.ndarray, plain: np.ndarray, block_of: np.ndarray,
+                     blocks: int) -> float:
+    """The block-mean spread of ``out`` relative to the plain one (``plain``), summed over
+    the quantities that spread at all: the score that picks the chaos's basis."""
+    varied = plain > 0
+    return float(np.sum(_block_spread(out, block_of, blocks)[varied] / plain[varied]))
+
+
+def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
+               alphas: np.ndarray):
+    """The chaos in one basis (``bounded``: Legendre polynomials of ``u = Φ(z)`` for those
+    inputs, Hermite polynomials of ``z`` for the others): each block's normal equations on
+    its fit rows (``fit_rows(b)``: inputs and outputs, one block at a time), the degree cut
+    by the tail check (:func:`_tail_consistent_degree`), and the residual sum of squares
+    of the fit on all rows (``all_y``). Returns ``(bounded, alphas, grams, moments, rss)``.
+    """
+    grams, moments = [], []
+    for b in range(blocks):
+        gram_b, moment_b = _normal_equations(*fit_rows(b), bounded, alphas)
+        grams.append(gram_b)
+        moments.append(moment_b)
+    gram, moment = sum(grams), sum(moments)
+    degree = _tail_consistent_degree(gram, moment, alphas, all_y)
+    if degree < int(alphas.sum(axis=1).max()):  # the terms are ordered by total degree
+        terms = int(np.sum(alphas.sum(axis=1) <= degree))
+        alphas, gram, moment = alphas[:terms], gram[:terms, :terms], moment[:terms]
+        grams = [g[:terms, :terms] for g in grams]
+        moments = [m[:terms] for m in moments]
+    coef = np.linalg.lstsq(gram, moment, rcond=None)[0]
+    rss = float(all_y @ all_y - 2.0 * coef @ moment + coef @ gram @ coef)
+    return bounded, alphas, grams, moments, rss
+
+
+def _basis_name(bounded: np.ndarray) -> str:
+    """``"legendre"``, ``"hermite"`` or ``"mixed"``: the chaos's polynomials per input."""
+    return "legendre" if np.all(bounded) else "hermite" if not np.any(bounded) else "mixed"
+
+
 def _fit_rows(points: int, blocks: int) -> int:
     """The fewest fit rows of a block's chaos: two runs a point of all blocks but one."""
     return 2 * (points - points // blocks)
@@ -188,46 +251,51 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     d = layout.dim
     size = n // blocks
     block_of = np.minimum(np.arange(n) // size, blocks - 1)
-    degree = chaos_degree(d, _fit_rows(n, blocks))
-    alphas = multi_indices(d, degree)
     yr = np.asarray(y, dtype=float).reshape(runs, n)
-    bounded = bounded_inputs(law)
 
     def block_inputs(mine: np.ndarray) -> np.ndarray:
         """The stacked standard inputs of the runs of the points ``mine``."""
         return layout.stack(u[mine, :d], u[mine, d:])
 
-    grams, moments = [], []
-    for b in range(blocks):
+    def fit_rows(b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block ``b``'s fit rows, the first two runs a point (``Y`` and ``Y'``; ``Y'`` and
+        ``Y^(1)`` for total order alone): their standard inputs and outputs."""
         mine = block_of == b
-        # the first two runs a point: Y and Y' (Y' and Y^(1) for total order alone)
-        gram_b, moment_b = _normal_equations(block_inputs(mine)[:2 * int(mine.sum())],
-                                             yr[:2, mine].reshape(-1), bounded, alphas)
-        grams.append(gram_b)
-        moments.append(moment_b)
-    gram, moment = sum(grams), sum(moments)
-    fit_y = yr[:2].reshape(-1)
-    degree = _tail_consistent_degree(gram, moment, alphas, fit_y)
-    if degree < int(alphas.sum(axis=1).max()):  # the terms are ordered by total degree
-        terms = int(np.sum(alphas.sum(axis=1) <= degree))
-        alphas, gram, moment = alphas[:terms], gram[:terms, :terms], moment[:terms]
-        grams = [g[:terms, :terms] for g in grams]
-        moments = [m[:terms] for m in moments]
-    out = np.empty_like(values)
-    residual = 0.0
-    for b in range(blocks):
-        coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
-        mine = block_of == b
-        g = _chaos_at(block_inputs(mine), bounded, alphas, coef).reshape(runs, -1)
-        residual += float(np.sum((yr[:, mine] - g) ** 2))
-        g_values = layout.quantities(g.reshape(-1), centre)
-        out[mine] = (values[mine] - g_values
-                     + _exact(coef, alphas, layout.quantity_kinds, centre))
+        return block_inputs(mine)[:2 * int(mine.sum())], yr[:2, mine].reshape(-1)
+
+    def corrected(fit) -> tuple[np.ndarray, np.ndarray, float]:
+        """The values with the chaos ``fit`` cross-fitted by block (plain where the
+        control does not pay, :func:`_keeps_control`), which quantities took it, and the
+        out-of-block residual sum of squares of the runs."""
+        bounded, alphas, grams, moments, _ = fit
+        gram, moment = sum(grams), sum(moments)
+        out = np.empty_like(values)
+        residual = 0.0
+        for b in range(blocks):
+            coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
+            mine = block_of == b
+            g = _chaos_at(block_inputs(mine), bounded, alphas, coef).reshape(runs, -1)
+            residual += float(np.sum((yr[:, mine] - g) ** 2))
+            g_values = layout.quantities(g.reshape(-1), centre)
+            out[mine] = (values[mine] - g_values
+                         + _exact(coef, alphas, layout.quantity_kinds, centre))
+        controlled = _keeps_control(out, values, block_of, blocks)
+        return np.where(controlled, out, values), controlled, residual
+
+    top = multi_indices(d, chaos_degree(d, _fit_rows(n, blocks)))
+    own = bounded_inputs(law)
+    fits = [_block_fit(fit_rows, blocks, yr[:2].reshape(-1), own, top)]
+    if not np.all(own):  # Legendre polynomials of u = Φ(z) for every input, the other basis
+        fits.append(_block_fit(fit_rows, blocks, yr[:2].reshape(-1), np.ones_like(own), top))
+    tried = [(fit, *corrected(fit)) for fit in fits]
+    plain = _block_spread(values, block_of, blocks)
+    fit, out, controlled, residual = min(  # the smaller spread of block means; ties: own
+        tried, key=lambda t: _relative_spread(t[1], plain, block_of, blocks))
+    bounded, alphas = fit[0], fit[1]
     spread = float(np.sum((yr - yr.mean()) ** 2))
-    controlled = np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0)
-    out = np.where(controlled, out, values)
     floor = np.where(controlled, RESOLUTION * np.sqrt(np.mean(values**2, axis=0)), 0.0)
-    record = {"surrogate": CHAOS, "degree": degree, "terms": int(alphas.shape[0]),
+    record = {"surrogate": CHAOS, "degree": int(alphas.sum(axis=1).max()),
+              "terms": int(alphas.shape[0]), "basis": _basis_name(bounded),
               "residual_share": residual / spread if spread > 0 else 0.0,
               "controlled": controlled.tolist()}
     return out, floor, record
