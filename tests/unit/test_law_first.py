@@ -451,3 +451,21 @@ def test_sobol_adaptive_route_does_not_keep_its_batches(monkeypatch):
     smooth_study = me.sobol_indices(_linear3, law, budget=5 * 4096, rng=2)
     assert smooth_study.diagnostics["route"] == LAW_ROUTE
     assert len(made[-1].nets) == smooth_study.diagnostics["replicates"]
+
+
+def test_sobol_input_with_no_effect_is_no_event():
+    """An input with no effect makes its pick-freeze quantities exactly 0 at every point.
+    They are no event with no hit: the pilot is not extended for them, and the study
+    takes the law route (before: the split route, 3 law nets and intervals on 2 degrees
+    of freedom, 5-14 s.e. off on 2 of 5 seeds of ``|x_1| + x_2``)."""
+    law = me.Law([stats.norm()] * 3)
+    v = np.array([1 - 2 / np.pi, 1.0, 0.0])
+    truth = v / v.sum()
+    for seed in range(5):
+        res = me.sobol_indices(lambda x: np.abs(x[:, 0]) + x[:, 1], law, budget=5 * 4096,
+                               rng=seed)
+        assert res.diagnostics["route"] == LAW_ROUTE, res.diagnostics["route_reason"]
+        for order in ("first", "total"):
+            est, se = res.indices(order)
+            assert est[2] == 0.0
+            assert np.all(np.abs(est[:2] - truth[:2]) <= 4.0 * se[:2]), (seed, order)

@@ -53,8 +53,11 @@ def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int, proposal=None,
     return values, scores, log_laws, int(support.sum())
 
 
-def event_quantities(phi: np.ndarray) -> np.ndarray:
-    """The quantities that are 0/1 at every point so far: event probabilities."""
+def event_quantities(phi: np.ndarray, events: bool = True) -> np.ndarray:
+    """The quantities that are 0/1 at every point so far: event probabilities (none when
+    ``events`` is False: :class:`~.state.EngineSetup`'s ``events``)."""
+    if not events:
+        return np.zeros(phi.shape[1], dtype=bool)
     return np.all((phi == 0.0) | (phi == 1.0), axis=0)
 
 
@@ -101,7 +104,7 @@ def init(setup: EngineSetup, first: PilotDraw | None = None) -> EngineState:
         setup=setup, problem=problem, weights=weights,
         sample=RecycledSample.first(setup.initial, z, phi, log_laws, log_g0, scores),
         candidates=(), history=(), runs_used=runs, pilot_estimate=moments.mean,
-        pilot_summands=summands, events=event_quantities(phi),
+        pilot_summands=summands, events=event_quantities(phi, setup.events),
         reference_cov=reference_covariance(problem), centre=centre)
     error0 = state.predicted_error(moments.variance)
     law = Candidate(0, setup.initial, None, error0,
@@ -136,7 +139,8 @@ def _extend(setup: EngineSetup, problem: Problem, z, phi, scores, log_laws):
     while opts.pilot_hits > 0 and z.shape[0] + opts.pilot_size <= opts.pilot_max:
         inside = np.isfinite(log_laws[:, problem.law_index])
         hits = np.sum((phi == 1.0) & inside, axis=0)
-        if not np.any(event_quantities(phi) & (hits < opts.pilot_hits) & ~scored):
+        if not np.any(event_quantities(phi, setup.events) & (hits < opts.pilot_hits)
+                      & ~scored):
             break
         chunk += 1
         z_new = setup.initial.sample(

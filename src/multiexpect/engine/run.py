@@ -51,8 +51,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                observe: Callable[[Stage], None] | None = None,
                scored: bool = False, replicates: int | None = None,
                law_first: bool = False, blocks: int | None = None,
-               adaptive_rqmc_final: bool = False, surrogate: str | None = None
-               ) -> EngineResult:
+               adaptive_rqmc_final: bool = False, surrogate: str | None = None,
+               events: bool = True) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -66,10 +66,11 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     ``adaptive_rqmc_final`` (with ``law_first``): the adaptive route's final stage on
     ``replicates`` RQMC replicates where :func:`adaptive_replicates` allows it.
     ``surrogate="chaos"``: an RQMC final stage after adaptation has the chaos control
-    (:mod:`.surrogate`).
+    (:mod:`.surrogate`). ``events=False``: no quantity is treated as an event probability
+    (:meth:`EngineSetup.build`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
-                              options=options, names=names, scored=scored)
+                              options=options, names=names, scored=scored, events=events)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
                           surrogate)

@@ -108,12 +108,16 @@ class EngineSetup:
     scored: bool = False
     practical: PracticalBox | None = None
     ladder_aside: bool = False
+    events: bool = True
 
     @classmethod
     def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
               options: AiscvOptions | None = None, names=None,
-              scored: bool = False) -> EngineSetup:
-        """Laws converted, options resolved for ``budget``, working space chosen."""
+              scored: bool = False, events: bool = True) -> EngineSetup:
+        """Laws converted, options resolved for ``budget``, working space chosen;
+        ``events=False``: no quantity is an event probability, even when 0/1 on the pilot
+        (Sobol' pick-freeze quantities: an input with no effect gives a quantity exactly 0
+        at every point, which is no event with no hit)."""
         laws = as_laws(laws)
         budget = int(budget)
         opts = (options or AiscvOptions()).resolved(budget)
@@ -122,7 +126,8 @@ class EngineSetup:
         return cls(tuple(laws), evaluate, budget, int(seed), opts, weights,
                    None if names is None else tuple(names), sampling,
                    sampling.initial_proposal(), bool(scored),
-                   PracticalBox.build(laws, float(opts.practical_mass), sampling.space))
+                   PracticalBox.build(laws, float(opts.practical_mass), sampling.space),
+                   events=bool(events))
 
 
 @dataclass(frozen=True)

@@ -630,7 +630,8 @@ def _run_aiscv(wrapper, layout, points, seed, weights, opts, replicates=None,
     out = run_engine([space_law], wrapper, budget=points, seed=seed, weights=spec,
                      options=opts, names=layout.quantity_names, replicates=replicates,
                      law_first=law_first, blocks=blocks,
-                     observe=wrapper.stage_seen if law_first else None)
+                     observe=wrapper.stage_seen if law_first else None,
+                     events=False)  # pick-freeze quantities are no event probabilities
     # the covariance of the estimate: final stage and pooled earlier stages together
     cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
     diag = {"n_points": out.runs_used, "n_final": int(out.n_final),
