@@ -28,7 +28,16 @@ agree to rounding: each controlled quantity's standard error is then kept at lea
 arithmetic's resolution, never zero.
 
 The basis has the largest total degree ``p <= MAX_DEGREE`` with at most
-``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``).
+``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``), lowered until the
+chaos's exact variance agrees with its variance on the fit rows (:data:`TAIL_Z`: a
+polynomial that grows beyond the rows would add back variance they never subtract). A
+quantity also stays plain where its corrected block means spread more than
+:data:`BLOCK_VETO` times its plain ones'. For a law with an unbounded input the chaos is
+fitted in two bases, the law's own and Legendre polynomials of ``u = Φ(z)`` for every
+input; the basis kept is the one whose controlled block means spread less (a kink the net
+integrates well, ``|x|`` of a normal input, takes Legendre; a polynomial of normal inputs
+keeps Hermite). docs/method.md, "The degree's tail check" and "Two bases, and the block
+spread".
 """
 
 from __future__ import annotations
@@ -176,9 +185,8 @@ def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
     """The chaos in one basis (``bounded``: Legendre polynomials of ``u = Φ(z)`` for those
     inputs, Hermite polynomials of ``z`` for the others): each block's normal equations on
     its fit rows (``fit_rows(b)``: inputs and outputs, one block at a time), the degree cut
-    by the tail check (:func:`_tail_consistent_degree`), and the residual sum of squares
-    of the fit on all rows (``all_y``). Returns ``(bounded, alphas, grams, moments, rss)``.
-    """
+    by the tail check (:func:`_tail_consistent_degree`, on all rows' outputs ``all_y``).
+    Returns ``(bounded, alphas, grams, moments)``."""
     grams, moments = [], []
     for b in range(blocks):
         gram_b, moment_b = _normal_equations(*fit_rows(b), bounded, alphas)
@@ -191,9 +199,7 @@ def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
         alphas, gram, moment = alphas[:terms], gram[:terms, :terms], moment[:terms]
         grams = [g[:terms, :terms] for g in grams]
         moments = [m[:terms] for m in moments]
-    coef = np.linalg.lstsq(gram, moment, rcond=None)[0]
-    rss = float(all_y @ all_y - 2.0 * coef @ moment + coef @ gram @ coef)
-    return bounded, alphas, grams, moments, rss
+    return bounded, alphas, grams, moments
 
 
 def _basis_name(bounded: np.ndarray) -> str:
@@ -238,11 +244,11 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     points (``U``, ``U'``), ``y`` the runs' outputs in
     the layout's stacked order, ``values`` ((n, J)) the plain quantity values; each block's
     runs' standard inputs are stacked as the model's were, one block at a time (memory of
-    one block, not of all ``(d + 2) n`` runs). Returns the values (corrected where the
-    control keeps at most :data:`~multiexpect.polychaos.MAX_SHARE` of a quantity's variance,
-    plain elsewhere), a per-quantity floor for the standard error
+    one block, not of all ``(d + 2) n`` runs). Returns the values (corrected where
+    :func:`_keeps_control` says so, plain elsewhere; in the basis whose controlled block
+    means spread less, module docstring), a per-quantity floor for the standard error
     (:data:`~multiexpect.polychaos.RESOLUTION` on the controlled ones, 0 on the others) and a
-    record of the fit (degree, terms, the out-of-block residual share
+    record of the fit (degree, terms, ``basis``, the out-of-block residual share
     ``sum (y - g)^2 / sum (y - mean y)^2`` of the runs, which quantities are
     ``controlled``).
     """
@@ -267,7 +273,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         """The values with the chaos ``fit`` cross-fitted by block (plain where the
         control does not pay, :func:`_keeps_control`), which quantities took it, and the
         out-of-block residual sum of squares of the runs."""
-        bounded, alphas, grams, moments, _ = fit
+        bounded, alphas, grams, moments = fit
         gram, moment = sum(grams), sum(moments)
         out = np.empty_like(values)
         residual = 0.0
