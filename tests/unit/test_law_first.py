@@ -469,3 +469,19 @@ def test_sobol_input_with_no_effect_is_no_event():
             est, se = res.indices(order)
             assert est[2] == 0.0
             assert np.all(np.abs(est[:2] - truth[:2]) <= 4.0 * se[:2]), (seed, order)
+
+
+def test_sobol_input_with_no_effect_gets_a_bound_not_a_zero_width_interval():
+    """An inert input's indices are exactly 0, but no sample proves it has no effect: the
+    95% interval reaches the rule of three's bound on the output's range, the summary says
+    so, and the other indices are untouched."""
+    law = me.Law([stats.norm()] * 3)
+    model = lambda x: np.abs(x[:, 0]) + x[:, 1]  # noqa: E731
+    res = me.sobol_indices(model, law, budget=5 * 4096, rng=1)
+    assert res.diagnostics["inert_inputs"] == [law.names[2]]
+    for low, high in res.confidence_interval(0.95).values():
+        assert low[2] < 0.0 < high[2] < 0.05
+    assert "no run moved the output" in res.summary()
+    plain = me.sobol_indices(lambda x: np.abs(x[:, 0]) + x[:, 1] + 0.1 * x[:, 2], law,
+                             budget=5 * 4096, rng=1)
+    assert "inert_inputs" not in plain.diagnostics

@@ -200,6 +200,11 @@ class SobolResult(JsonResult):
         chaos = self._chaos_note()
         if chaos:
             head += "\n" + chaos
+        inert = self.diagnostics.get("inert_inputs")
+        if inert:
+            head += (f"\n{', '.join(inert)}: no run moved the output when it alone changed; "
+                     f"its indices' 95% intervals reach the rule of three's bound on the "
+                     f"output's range (a bound, not an estimate's error)")
         table = format_table(header, rows)
         line = "" if one_net else interval_line(self.diagnostics, level, final_chaos=False)
         return "\n".join([head, table, *([line] if line else [])])

@@ -87,6 +87,7 @@ from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
 from ..prepare import prepare
+from ..results import z_value
 from ..sampling.rqmc import (
     INTERVAL_NET_BLOCKS,
     INTERVAL_REPLICATES,
@@ -305,6 +306,7 @@ class _PickFreezeModel:
         self.ratios: np.ndarray | None = None
         self.record = record
         self.nets: list[tuple[np.ndarray, np.ndarray]] = []
+        self.low, self.high = np.inf, -np.inf  # the outputs' range so far
 
     def stage_seen(self, stage) -> None:
         """The engine's ``observe``: an adaptive stage (index 1 or more) means the law route
@@ -335,6 +337,8 @@ class _PickFreezeModel:
         y = out.reshape(-1)
         if self.centre is None:
             self.centre = float(np.mean(y))
+        if y.size:
+            self.low, self.high = min(self.low, float(y.min())), max(self.high, float(y.max()))
         return y
 
     def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
@@ -584,6 +588,13 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         first, total, jac = layout.indices(theta)
         index_cov = _sandwich(jac, cov)
         se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
+        inert = _inert_inputs(layout, theta, cov)
+        if np.any(inert):  # a bound, never a zero-width interval (_inert_bound)
+            floor = _inert_bound(wrapper, counter.n_runs // layout.runs_per_point,
+                                 float(theta[-1] - theta[-2] ** 2))
+            floor /= z_value(0.95, diag.get("dof"))
+            se = np.where(np.concatenate([inert, inert]), np.maximum(se, floor), se)
+            diag["inert_inputs"] = [law.names[i] for i in np.flatnonzero(inert)]
         m, s = theta[-2], theta[-1]
         grad_var = np.zeros(layout.n_quantities)
         grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
@@ -601,6 +612,32 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             mean=float(m + wrapper.centre), variance=float(s - m * m),
             mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _inert_inputs(layout: PickFreezeLayout, theta: np.ndarray,
+                  cov: np.ndarray) -> np.ndarray:
+    """Per input, whether no run moved the output when the input alone changed: its
+    total-order quantity ``T_i``, a mean of squares, is exactly 0 with no spread (all
+    ``False`` without total order)."""
+    inert = np.zeros(layout.dim, dtype=bool)
+    for k, (kind, i) in enumerate(layout.quantity_kinds):
+        if kind == "T":
+            inert[i] = theta[k] == 0.0 and cov[k, k] == 0.0
+    return inert
+
+
+def _inert_bound(wrapper: _PickFreezeModel, points: int, variance: float) -> float:
+    """The 95% upper bound on an inert input's total-order index: no run of ``points``
+    points moved the output, so a point moves it with probability at most
+    ``q = 1 - 0.05^(1 / points)`` (the rule of three), and a move is at most the outputs'
+    range ``r`` (the tied replicates' rule, :func:`~multiexpect.sampling.rqmc.
+    replicate_estimate`): ``S_Ti = E[(Y - Y^(i))^2] / (2 V) <= q r^2 / (2 V)``, and
+    ``|S_i| <= S_Ti``."""
+    q = 1.0 - 0.05 ** (1.0 / max(points, 1))
+    spread = wrapper.high - wrapper.low
+    if not (variance > 0 and np.isfinite(spread)):
+        return 1.0
+    return float(min(1.0, q * spread**2 / (2.0 * variance)))
 
 
 def _sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
