@@ -157,19 +157,19 @@ def _block_spread(v: np.ndarray, block_of: np.ndarray, blocks: int) -> np.ndarra
     return np.var(means, axis=0, ddof=1)
 
 
-def _keeps_control(out: np.ndarray, values: np.ndarray, block_of: np.ndarray,
-                   blocks: int) -> np.ndarray:
+def _keeps_control(out: np.ndarray, values: np.ndarray, plain: np.ndarray,
+                   block_of: np.ndarray, blocks: int) -> np.ndarray:
     """Per quantity, whether the corrected values ``out`` replace the plain ``values``:
     their variance over the points at most :data:`~multiexpect.polychaos.MAX_SHARE` of the
     plain one's, and their block means spread at most :data:`BLOCK_VETO` times as much as
-    the plain block means. The second test catches a chaos that halves the points'
-    variance yet adds polynomial tails the net integrates badly. Example: ``|x_1| + x_2``
+    the plain block means (their spread ``plain``, :func:`_block_spread`). The second
+    test catches a chaos that halves the points' variance yet adds polynomial tails the
+    net integrates badly. Example: ``|x_1| + x_2``
     of normal inputs under Hermite polynomials, where the mean's replicate variance is
     2-430 times the plain one's, because the net integrates the kink far better than the
     points' variance says."""
     return ((np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0))
-            & (_block_spread(out, block_of, blocks)
-               <= BLOCK_VETO * _block_spread(values, block_of, blocks)))
+            & (_block_spread(out, block_of, blocks) <= BLOCK_VETO * plain))
 
 
 def _relative_spread(out: np.ndarray, plain: np.ndarray, block_of: np.ndarray,
@@ -285,16 +285,17 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
             g_values = layout.quantities(g.reshape(-1), centre)
             out[mine] = (values[mine] - g_values
                          + _exact(coef, alphas, layout.quantity_kinds, centre))
-        controlled = _keeps_control(out, values, block_of, blocks)
+        controlled = _keeps_control(out, values, plain, block_of, blocks)
         return np.where(controlled, out, values), controlled, residual
 
+    plain = _block_spread(values, block_of, blocks)
     top = multi_indices(d, chaos_degree(d, _fit_rows(n, blocks)))
     own = bounded_inputs(law)
-    fits = [_block_fit(fit_rows, blocks, yr[:2].reshape(-1), own, top)]
+    fit_y = yr[:2].reshape(-1)
+    fits = [_block_fit(fit_rows, blocks, fit_y, own, top)]
     if not np.all(own):  # Legendre polynomials of u = Φ(z) for every input, the other basis
-        fits.append(_block_fit(fit_rows, blocks, yr[:2].reshape(-1), np.ones_like(own), top))
+        fits.append(_block_fit(fit_rows, blocks, fit_y, np.ones_like(own), top))
     tried = [(fit, *corrected(fit)) for fit in fits]
-    plain = _block_spread(values, block_of, blocks)
     fit, out, controlled, residual = min(  # the smaller spread of block means; ties: own
         tried, key=lambda t: _relative_spread(t[1], plain, block_of, blocks))
     bounded, alphas = fit[0], fit[1]

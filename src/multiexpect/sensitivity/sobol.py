@@ -485,8 +485,11 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         of ``method="aiscv", sampling="auto"`` (its nets are pick-freeze RQMC's replicates)
         where every net has at least 64 points and a degree-1 chaos fits, nothing
         elsewhere. ``None``: no control. Either form controls a quantity only where the
-        chaos leaves at most half its plain values' variance
-        (``diagnostics["surrogate"]["controlled"]``).
+        chaos leaves at most half its plain values' variance and does not widen the spread
+        of its block means more than fourfold (``diagnostics["surrogate"]["controlled"]``);
+        its degree is lowered until its exact variance agrees with the runs', and for a
+        law with an unbounded input the basis is the one, Hermite or Legendre of the
+        uniform scores, whose controlled block means spread less (``["basis"]``).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
