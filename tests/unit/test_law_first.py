@@ -455,9 +455,8 @@ def test_sobol_adaptive_route_does_not_keep_its_batches(monkeypatch):
 
 def test_sobol_input_with_no_effect_is_no_event():
     """An input with no effect makes its pick-freeze quantities exactly 0 at every point.
-    They are no event with no hit: the pilot is not extended for them, and the study
-    takes the law route (before: the split route, 3 law nets and intervals on 2 degrees
-    of freedom, 5-14 s.e. off on 2 of 5 seeds of ``|x_1| + x_2``)."""
+    They are no event with no hit: the pilot is not extended for them, the study takes
+    the law route, and the other indices are within 4 s.e."""
     law = me.Law([stats.norm()] * 3)
     v = np.array([1 - 2 / np.pi, 1.0, 0.0])
     truth = v / v.sum()

@@ -293,12 +293,10 @@ def _periodic(x):
 
 
 def test_a_chaos_that_grows_where_the_runs_are_sparse_is_cut_to_a_consistent_degree():
-    """``sin(x_1) + 7 sin^2(x_2)`` of normal inputs: Hermite polynomials of degree 10 follow
-    it on the runs (residual share 5e-4) but grow beyond them, and their exact variance
-    (7.4 against 6.3) held the estimates 35 standard errors off. The degree is now cut until
-    the chaos's exact variance agrees with its variance on the fit rows
-    (``chaos.TAIL_Z``), and the defaults' indices are within 4 standard errors of the
-    exact ones on every seed."""
+    """``sin(x_1) + 7 sin^2(x_2)`` of normal inputs: high-degree Hermite polynomials follow
+    it on the runs but grow beyond them, so their exact variance exceeds the runs'. The
+    degree is cut until the two agree (``chaos.TAIL_Z``), and the defaults' indices are
+    within 4 standard errors of the exact ones on every seed."""
     law = me.Law([stats.norm()] * 3)
     v1 = (1 - np.exp(-2.0)) / 2
     v2 = 49.0 * ((1 + np.exp(-8.0)) / 2 - np.exp(-4.0)) / 4
@@ -325,11 +323,10 @@ def _kinked(x):
 
 def test_a_kinked_model_of_normal_inputs_takes_the_legendre_basis_and_covers():
     """``|x_1| + x_2`` of normal inputs. The net integrates the kink far better than the
-    points' variance says. A Hermite chaos halves the points' variance but adds degree-9
-    tails the net integrates badly: before, the defaults' intervals covered 0.25-0.5 over
-    20 seeds (errors up to 17 s.e.). The chaos now also tries Legendre polynomials of
-    ``u = Φ(z)`` and keeps the basis whose corrected block means spread less; here that
-    is Legendre, and every index is within 4 s.e. on every seed."""
+    points' variance says, and a Hermite chaos adds tails the net integrates badly. The
+    chaos also tries Legendre polynomials of ``u = Φ(z)`` and keeps the basis whose
+    corrected block means spread less: here Legendre, and every index is within 4 s.e.
+    on every seed."""
     law = me.Law([stats.norm()] * 2)
     v = np.array([1 - 2 / np.pi, 1.0])
     truth = v / v.sum()  # additive: first and total orders equal

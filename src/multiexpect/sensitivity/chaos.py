@@ -68,8 +68,7 @@ MIN_BLOCK_POINTS = 64
 CHUNK_RUNS = 2**16
 #: A chaos degree is kept only where the fitted chaos's exact variance exceeds its variance
 #: on the fit rows by at most this many standard errors of the outputs' sample variance
-#: (:func:`_tail_consistent_degree`): on 14 public and smooth models the excess was -0.3 to
-#: 1.0 of them, on bounded or periodic models of normal inputs 10-24 (docs/benchmarks.md).
+#: (:func:`_tail_consistent_degree`; its choice: docs/benchmarks.md).
 TAIL_Z = 4.0
 #: A quantity whose corrected block means spread more than this many times (variance) as
 #: much as its plain block means stays plain (:func:`_keeps_control`).
@@ -164,10 +163,8 @@ def _keeps_control(out: np.ndarray, values: np.ndarray, plain: np.ndarray,
     plain one's, and their block means spread at most :data:`BLOCK_VETO` times as much as
     the plain block means (their spread ``plain``, :func:`_block_spread`). The second
     test catches a chaos that halves the points' variance yet adds polynomial tails the
-    net integrates badly. Example: ``|x_1| + x_2``
-    of normal inputs under Hermite polynomials, where the mean's replicate variance is
-    2-430 times the plain one's, because the net integrates the kink far better than the
-    points' variance says."""
+    net integrates badly: a kink of a normal input (``|x_1|``) under Hermite polynomials,
+    which the net integrates far better than the points' variance says."""
     return ((np.var(out, axis=0) <= MAX_SHARE * np.var(values, axis=0))
             & (_block_spread(out, block_of, blocks) <= BLOCK_VETO * plain))
 
