@@ -258,8 +258,9 @@ RUNNERS = {
     "pf-net-chaos": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze",
                                                  sampling="rqmc", replicates=1,
                                                  surrogate="chaos"),
-    "pf-rqmc-chaos": lambda p, n, s: _multiexpect(p, n, s, method="pick-freeze",
-                                                  sampling="rqmc", surrogate="chaos"),
+    "pf-rqmc-chaos": lambda p, n, s, r=None: _multiexpect(p, n, s, method="pick-freeze",
+                                                          sampling="rqmc", replicates=r,
+                                                          surrogate="chaos"),
     "aiscv": lambda p, n, s: _multiexpect(p, n, s),
 }
 
@@ -268,7 +269,8 @@ def one_run(task) -> dict:
     """One method on one problem with one seed: indices, half-widths, runs, time, failure."""
     name, method, n, seed, replicates, resamples = task
     prob = problem(name)
-    extra = () if replicates is None or method != "pf-rqmc" else (replicates,)
+    replicated = ("pf-rqmc", "pf-rqmc-chaos")
+    extra = () if replicates is None or method not in replicated else (replicates,)
     if method.startswith("salib"):
         extra = (resamples,)
     t0 = time.perf_counter()
@@ -348,8 +350,8 @@ def main(argv=None) -> int:
     parser.add_argument("--problems", nargs="*", default=list(PROBLEMS), choices=PROBLEMS)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--replicates", type=int, help="pf-rqmc: at least this many "
-                        "scramblings (default: the library's)")
+    parser.add_argument("--replicates", type=int, help="pf-rqmc, pf-rqmc-chaos: at least "
+                        "this many scramblings (default: the library's)")
     parser.add_argument("--salib-resamples", type=int, default=100,
                         help="SALib's bootstrap size (its default 100; sets only its "
                         "half-widths, not its estimates)")
