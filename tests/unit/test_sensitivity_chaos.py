@@ -346,3 +346,38 @@ def test_a_model_the_hermite_chaos_follows_keeps_it():
     res = me.sobol_indices(tf.cantilever_beam, tf.cantilever_law(), budget=7 * 8 * 512,
                            rng=4, method="pick-freeze", sampling="rqmc", surrogate="chaos")
     assert res.diagnostics["surrogate"]["basis"] == "hermite"
+
+
+def _exp_first(x):
+    return np.exp(x[:, 0]) + x[:, 1] + 0.5 * x[:, 2]
+
+
+def test_a_chaos_whose_fits_disagree_beyond_the_runs_is_not_used():
+    """``exp(x_1) + x_2 + x_3 / 2`` of normal inputs, seed 4 (the law route): the Hermite
+    chaos of degree 10 follows the runs to rounding, but 0.6% of the variance of
+    ``exp(x_1)`` lies beyond ``x_1 = 4.5``, where no run goes, and the blocks'
+    leave-one-out fits disagree there by several times the precision the control would
+    claim (``chaos.EXTRAPOLATION_Z``). Every quantity then stays plain: the estimate is the
+    plain law route's, to rounding (it was 78 standard errors off with the control)."""
+    law = me.Law([stats.norm()] * 3)
+    res = me.sobol_indices(_exp_first, law, budget=5 * 4096, rng=4)
+    plain = me.sobol_indices(_exp_first, law, budget=5 * 4096, rng=4, surrogate=None)
+    assert res.diagnostics["route"] == "law-rqmc"
+    record = res.diagnostics["surrogate"]
+    assert record["extrapolation"] > chaos.EXTRAPOLATION_Z
+    assert not any(record["controlled"])
+    np.testing.assert_allclose(res.first_order, plain.first_order, rtol=1e-12)
+    np.testing.assert_allclose(res.total_order_stderr, plain.total_order_stderr, rtol=1e-9)
+
+
+def test_the_extrapolation_ratio_of_a_reproduced_polynomial_is_rounding():
+    """Where the chaos reproduces the model (``x_1 + x_2 x_3``), every leave-one-out fit
+    is the same polynomial, so its unseen second moment does not move between fits."""
+    res = me.sobol_indices(sum_and_product, LAW, budget=5 * 2**11, rng=3,
+                           surrogate="chaos", **ONE_NET)
+    assert res.diagnostics["surrogate"]["extrapolation"] < 1e-3
+    assert all(res.diagnostics["surrogate"]["controlled"])
+    # the statistic itself: a jackknife over identical fits is zero
+    block_of = np.repeat(np.arange(4), 8)
+    s_values = np.arange(32.0)
+    assert chaos._extrapolation_ratio(np.full(4, 0.3), s_values, block_of, 4, 0.0) == 0.0

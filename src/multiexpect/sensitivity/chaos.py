@@ -36,8 +36,11 @@ quantity also stays plain where its corrected block means spread more than
 fitted in two bases, the law's own and Legendre polynomials of ``u = Φ(z)`` for every
 input; the basis kept is the one whose controlled block means spread less (a kink the net
 integrates well, ``|x|`` of a normal input, takes Legendre; a polynomial of normal inputs
-keeps Hermite). docs/method.md, "The degree's tail check" and "Two bases, and the block
-spread".
+keeps Hermite). A basis with Hermite polynomials is not used where the blocks'
+leave-one-out fits disagree about the second moment beyond the fit rows by more than
+:data:`EXTRAPOLATION_Z` standard errors of the controlled one (a model like ``exp(x_1)``,
+whose variance lies partly where no run goes). docs/method.md, "The degree's tail check",
+"Two bases, and the block spread" and "The extrapolation check".
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ from ..polychaos import (
     multi_indices,
 )
 
-__all__ = ["MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM", "TAIL_Z",
-           "chaos_degree", "chaos_fits", "check_chaos", "controlled_values"]
+__all__ = ["EXTRAPOLATION_Z", "MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM",
+           "TAIL_Z", "chaos_degree", "chaos_fits", "check_chaos", "controlled_values"]
 
 #: Points a block at least: below it the blocks' interval of the controlled values
 #: under-covered (measured: docs/method.md, "The chaos control variate").
@@ -73,6 +76,11 @@ TAIL_Z = 4.0
 #: A quantity whose corrected block means spread more than this many times (variance) as
 #: much as its plain block means stays plain (:func:`_keeps_control`).
 BLOCK_VETO = 4.0
+#: The chaos is not used where the jackknife standard error (over the blocks' leave-one-out
+#: fits) of its closed-form second moment beyond the fit rows exceeds this many standard
+#: errors of the controlled second moment (:func:`_extrapolation_ratio`; its choice:
+#: docs/benchmarks.md).
+EXTRAPOLATION_Z = 4.0
 #: Fit rows whose basis is held at once for the normal equations: a block's two runs a
 #: point would hold ``2 n / R x terms`` floats (300 MB for ``d = 10`` at 10^7 runs). Above
 #: one chunk the Gram matrix is summed in another order (rounding only).
@@ -147,6 +155,33 @@ def _tail_consistent_degree(gram: np.ndarray, moment: np.ndarray, alphas: np.nda
         if float(np.sum(coef[1:] ** 2)) - sample <= TAIL_Z * se:
             return degree
     return 1
+
+
+def _unseen_square(coef: np.ndarray, gram: np.ndarray, rows: int, centre: float) -> float:
+    """``E[(g - centre)^2] - mean over the fit rows of (g - centre)^2`` for the chaos
+    ``coef`` (``gram`` the fit rows' normal matrix, ``rows`` their number; the first basis
+    column is 1): the part of the closed-form second moment the rows do not hold, which the
+    control takes from the polynomial alone."""
+    c = np.array(coef, dtype=float)
+    c[0] -= centre
+    return float(np.sum(c**2) - c @ gram @ c / rows)
+
+
+def _extrapolation_ratio(unseen: np.ndarray, s_values: np.ndarray, block_of: np.ndarray,
+                         blocks: int, floor: float) -> float:
+    """The jackknife standard error of :func:`_unseen_square` over the blocks'
+    leave-one-out fits (``unseen``), over the standard error of the second-moment
+    quantity ``S`` the control reports (its ``s_values``' block spread, at least
+    ``floor``): above :data:`EXTRAPOLATION_Z` the fits disagree about the region the rows
+    do not reach by more than the precision claimed, and the control is not used. Only a
+    basis with Hermite polynomials is checked: Legendre polynomials of ``u`` are bounded, and
+    the region of ``u`` the rows do not reach has a measure of about ``1 / rows``."""
+    jack = np.sqrt((blocks - 1) / blocks * np.sum((unseen - unseen.mean()) ** 2))
+    se = max(float(np.sqrt(_block_spread(s_values[:, None], block_of, blocks)[0] / blocks)),
+             floor)
+    if se <= 0:
+        return 0.0 if jack == 0 else float("inf")
+    return float(jack / se)
 
 
 def _block_spread(v: np.ndarray, block_of: np.ndarray, blocks: int) -> np.ndarray:
@@ -266,16 +301,19 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         mine = block_of == b
         return block_inputs(mine)[:2 * int(mine.sum())], yr[:2, mine].reshape(-1)
 
-    def corrected(fit) -> tuple[np.ndarray, np.ndarray, float]:
+    def corrected(fit) -> tuple[np.ndarray, np.ndarray, float, float]:
         """The values with the chaos ``fit`` cross-fitted by block (plain where the
-        control does not pay, :func:`_keeps_control`), which quantities took it, and the
-        out-of-block residual sum of squares of the runs."""
+        control does not pay, :func:`_keeps_control`; all plain where the fits disagree
+        beyond the rows, :func:`_extrapolation_ratio`), which quantities took it, the
+        out-of-block residual sum of squares of the runs and the extrapolation ratio."""
         bounded, alphas, grams, moments = fit
         gram, moment = sum(grams), sum(moments)
         out = np.empty_like(values)
         residual = 0.0
+        unseen = np.empty(blocks)
         for b in range(blocks):
             coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
+            unseen[b] = _unseen_square(coef, gram, fit_y.size, centre)
             mine = block_of == b
             g = _chaos_at(block_inputs(mine), bounded, alphas, coef).reshape(runs, -1)
             residual += float(np.sum((yr[:, mine] - g) ** 2))
@@ -283,8 +321,15 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
             out[mine] = (values[mine] - g_values
                          + _exact(coef, alphas, layout.quantity_kinds, centre))
         controlled = _keeps_control(out, values, plain, block_of, blocks)
-        return np.where(controlled, out, values), controlled, residual
+        kept = np.where(controlled, out, values)
+        ratio = (0.0 if np.all(bounded) else  # bounded polynomials of u do not extrapolate
+                 _extrapolation_ratio(unseen, kept[:, -1], block_of, blocks, resolution[-1]))
+        if ratio > EXTRAPOLATION_Z:  # the fits disagree beyond the rows: every quantity plain
+            controlled = np.zeros_like(controlled)
+            kept = values
+        return kept, controlled, residual, ratio
 
+    resolution = RESOLUTION * np.sqrt(np.mean(values**2, axis=0))
     plain = _block_spread(values, block_of, blocks)
     top = multi_indices(d, chaos_degree(d, _fit_rows(n, blocks)))
     own = bounded_inputs(law)
@@ -293,13 +338,13 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     if not np.all(own):  # Legendre polynomials of u = Φ(z) for every input, the other basis
         fits.append(_block_fit(fit_rows, blocks, fit_y, np.ones_like(own), top))
     tried = [(fit, *corrected(fit)) for fit in fits]
-    fit, out, controlled, residual = min(  # the smaller spread of block means; ties: own
-        tried, key=lambda t: _relative_spread(t[1], plain, block_of, blocks))
+    fit, out, controlled, residual, ratio = min(  # the smaller spread of block means;
+        tried, key=lambda t: _relative_spread(t[1], plain, block_of, blocks))  # ties: own
     bounded, alphas = fit[0], fit[1]
     spread = float(np.sum((yr - yr.mean()) ** 2))
-    floor = np.where(controlled, RESOLUTION * np.sqrt(np.mean(values**2, axis=0)), 0.0)
+    floor = np.where(controlled, resolution, 0.0)
     record = {"surrogate": CHAOS, "degree": int(alphas.sum(axis=1).max()),
               "terms": int(alphas.shape[0]), "basis": _basis_name(bounded),
               "residual_share": residual / spread if spread > 0 else 0.0,
-              "controlled": controlled.tolist()}
+              "extrapolation": ratio, "controlled": controlled.tolist()}
     return out, floor, record

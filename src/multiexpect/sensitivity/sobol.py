@@ -489,7 +489,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         of its block means more than fourfold (``diagnostics["surrogate"]["controlled"]``);
         its degree is lowered until its exact variance agrees with the runs', and for a
         law with an unbounded input the basis is the one, Hermite or Legendre of the
-        uniform scores, whose controlled block means spread less (``["basis"]``).
+        uniform scores, whose controlled block means spread less (``["basis"]``); a
+        Hermite basis whose blocks' fits disagree beyond the runs
+        (``["extrapolation"]`` above :data:`~.chaos.EXTRAPOLATION_Z`) is not used.
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`, in pick-freeze *points* (e.g. ``batch_size``).
