@@ -65,8 +65,10 @@ class OutputScale:
     def unscale(self, result):
         """``result`` (an ``ExpectationResult``) in the model's units: estimates and
         standard errors times ``2^e``, weights times ``2^-2e``, the kept sample's outputs
-        times ``2^e``; ``diagnostics["output_exponents"]`` says which columns were scaled
-        (the history and the other diagnostics stay in the scaled units). A weight beyond
+        and the replicates' values (``diagnostics["replicate_values"]``, which the
+        subset-means interval reads) times ``2^e``; ``diagnostics["output_exponents"]``
+        says which columns were scaled (the history and the other diagnostics stay in the
+        scaled units). A weight beyond
         the doubles' range becomes ``inf`` (or a subnormal number), so the criterion
         ``sum_j w_j se_j^2``, which the scale leaves unchanged, is kept as computed in the
         scaled units (``diagnostics["weighted_variance"]``, read by
@@ -81,11 +83,17 @@ class OutputScale:
                                                                   self.exponents))
         with np.errstate(over="ignore"):  # a weight beyond the range: inf, said above
             weights = np.ldexp(result.weights, -2 * exps)
+        diagnostics = {**result.diagnostics, "output_exponents": self.exponents.tolist(),
+                       "weighted_variance": result.weighted_variance}
+        replicates = result.diagnostics.get("replicate_values")
+        if replicates is not None:  # the subset-means interval reads them: model units too
+            on_nets = exps[result._dof_mask()]
+            values = np.asarray(replicates, dtype=float).reshape(-1, on_nets.size)
+            diagnostics["replicate_values"] = np.ldexp(values, on_nets).tolist()
         return dataclasses.replace(
             result, estimate=np.ldexp(result.estimate, exps),
             stderr=np.ldexp(result.stderr, exps), weights=weights, sample=sample,
-            diagnostics={**result.diagnostics, "output_exponents": self.exponents.tolist(),
-                         "weighted_variance": result.weighted_variance})
+            diagnostics=diagnostics)
 
 
 def _quantity_columns(result, n_outputs: int) -> np.ndarray:

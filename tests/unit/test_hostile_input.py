@@ -115,6 +115,27 @@ def test_every_method_keeps_tiny_and_huge_outputs_finite(method):
     assert "output_exponents" not in plain.diagnostics  # ordinary outputs: untouched
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"method": "mc", "sampling": "rqmc"},
+                                    {"method": "mixture-mc", "sampling": "rqmc"}])
+def test_rqmc_intervals_of_tiny_and_huge_outputs_are_in_the_model_units(kwargs):
+    """The replicates' subset-means interval reads ``diagnostics["replicate_values"]``:
+    they are scaled back with the estimate (before, at 1e-300 the interval of an estimate
+    of 2e-300 was [0.669, 0.670], the scaled units)."""
+    law = me.Law([stats.uniform(), stats.uniform()])
+
+    def run(scale):
+        res = me.expectations(lambda x: scale * (1.0 + x.sum(axis=1)), law, budget=256,
+                              rng=1, **kwargs)
+        return res.estimate / scale, np.array(res.confidence_interval()) / scale
+
+    estimate, interval = run(1.0)
+    for scale in (1e-300, 1e200):
+        scaled_estimate, scaled_interval = run(scale)
+        np.testing.assert_allclose(scaled_estimate, estimate, rtol=1e-12)
+        np.testing.assert_allclose(scaled_interval, interval, rtol=1e-12)
+        assert scaled_interval[0] <= scaled_estimate <= scaled_interval[1]
+
+
 def test_a_mixture_weight_step_into_nothing_warns_nobody():
     """The flood's water height has a tail the mixture's components barely cover: on this
     seed a step of α's solver reaches points where the mixture's density is at its floor,
