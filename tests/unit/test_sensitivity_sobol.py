@@ -251,3 +251,18 @@ def test_one_order_leaves_the_other_nan_and_out_of_salib(law3):
     assert np.all(np.isnan(res.indices("total")[0]))
     with pytest.raises(ValueError, match=r"'order' must be 'first' or 'total', got 'second'"):
         res.indices("second")
+
+
+@pytest.mark.parametrize("model", [lambda x: np.full(len(x), 3.0),
+                                   lambda x: np.maximum(x[:, 0] - 3.5, 0.0)])
+def test_outputs_without_spread_on_the_pilot_give_undefined_indices_not_a_crash(model):
+    """A constant output, or one that moves only beyond 3.5 standard deviations (no pilot
+    run reaches it), has no spread on aISCV's pilot: its indices there are NaN. The pilot's
+    adjustment ratios are then 0 for every index (they were dropped, and the study ended
+    with a numpy broadcasting error after its runs); the result says why its indices are
+    NaN."""
+    law = me.Law([stats.norm()] * 3)
+    res = me.sobol_indices(model, law, budget=2000, rng=1)
+    assert res.n_evaluations > 0
+    assert res.variance == 0.0 and np.all(np.isnan(res.first_order))
+    assert "the indices are undefined" in res.summary()

@@ -201,7 +201,10 @@ class SobolResult(JsonResult):
         if chaos:
             head += "\n" + chaos
         inert = self.diagnostics.get("inert_inputs")
-        if inert:
+        if not self.variance > 0:
+            head += ("\nthe output's sample variance is 0 (it took one value on every run): "
+                     "the indices are undefined (NaN)")
+        elif inert:
             head += (f"\n{', '.join(inert)}: no run moved the output when it alone changed; "
                      f"its indices' 95% intervals reach the rule of three's bound on the "
                      f"output's range (a bound, not an estimate's error)")

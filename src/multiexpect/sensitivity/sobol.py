@@ -280,7 +280,8 @@ class PickFreezeLayout:
         """
         lmat = np.eye(self.n_quantities) if lmat is None else lmat
         _, _, jac = self.indices(lmat @ theta)
-        jac = jac @ lmat
+        with np.errstate(invalid="ignore"):  # NaN rows (no spread yet) are dropped below
+            jac = jac @ lmat
         return floored_delta_weights(jac[np.all(np.isfinite(jac), axis=1)], floor)
 
 
@@ -350,7 +351,9 @@ class _PickFreezeModel:
             self.nets.append((u, y))
         if self.adjust and self.ratios is None:
             first, total, _ = self.layout.indices(values.mean(axis=0))
-            ratios = np.concatenate([first[np.isfinite(first)], total[np.isfinite(total)]])
+            # one ratio per index computed, 0 where the pilot's is not finite (outputs
+            # without spread)
+            ratios = np.concatenate([first] * self.layout.first + [total] * self.layout.total)
             self.ratios = np.where(np.isfinite(ratios), ratios, 0.0)
         if self.ratios is not None:
             values = values.copy()
