@@ -266,3 +266,20 @@ def test_outputs_without_spread_on_the_pilot_give_undefined_indices_not_a_crash(
     assert res.n_evaluations > 0
     assert res.variance == 0.0 and np.all(np.isnan(res.first_order))
     assert "the indices are undefined" in res.summary()
+
+
+@pytest.mark.parametrize("kwargs", [{"orders": ("first",), "method": "pick-freeze",
+                                     "sampling": "rqmc"}, {}])
+def test_an_index_every_replicate_gives_alike_gets_a_bound_not_a_zero_width_interval(kwargs):
+    """``1{x_1 > 0}`` on nets of 8 points: each net holds exactly half its points on each
+    side, so every replicate gives ``S_1 = 1`` and ``S_2 = S_3 = 0`` exactly (standard
+    errors 0 before). Such an index takes the inert inputs' rule-of-three bound, and the
+    result says so."""
+    law = me.Law([stats.norm()] * 3)
+    res = me.sobol_indices(lambda x: (x[:, 0] > 0).astype(float), law, budget=500, rng=7,
+                           **kwargs)
+    low, high = res.confidence_interval()["first"]
+    assert np.all(high - low > 0)
+    assert np.all(res.first_order_stderr > 0)
+    assert "S1 x1" in res.diagnostics["tied_indices"]
+    assert "every replicate gave the same value" in res.summary()

@@ -208,6 +208,11 @@ class SobolResult(JsonResult):
             head += (f"\n{', '.join(inert)}: no run moved the output when it alone changed; "
                      f"its indices' 95% intervals reach the rule of three's bound on the "
                      f"output's range (a bound, not an estimate's error)")
+        tied = self.diagnostics.get("tied_indices")
+        if tied and self.variance > 0:
+            head += (f"\n{', '.join(tied)}: every replicate gave the same value; its 95% "
+                     f"interval reaches the rule of three's bound on the output's range (a "
+                     f"bound, not an estimate's error)")
         table = format_table(header, rows)
         line = "" if one_net else interval_line(self.diagnostics, level, final_chaos=False)
         return "\n".join([head, table, *([line] if line else [])])

@@ -597,12 +597,22 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         index_cov = _sandwich(jac, cov)
         se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
         inert = _inert_inputs(layout, theta, cov)
-        if np.any(inert):  # a bound, never a zero-width interval (_inert_bound)
+        # an index every replicate (or point) gave alike, e.g. a net that integrates an
+        # indicator exactly: the same bound, never a zero-width interval from a sample
+        tied = (se == 0) & np.isfinite(np.concatenate([first, total])) & ~np.concatenate(
+            [inert, inert])
+        if np.any(inert) or np.any(tied):  # a bound, not an error (_inert_bound)
             floor = _inert_bound(wrapper, counter.n_runs // layout.runs_per_point,
                                  float(theta[-1] - theta[-2] ** 2))
             floor /= z_value(0.95, diag.get("dof"))
-            se = np.where(np.concatenate([inert, inert]), np.maximum(se, floor), se)
+            bounded = np.concatenate([inert, inert]) | tied
+            se = np.where(bounded, np.maximum(se, floor), se)
+        if np.any(inert):
             diag["inert_inputs"] = [law.names[i] for i in np.flatnonzero(inert)]
+        if np.any(tied):
+            diag["tied_indices"] = [f"{order} {law.names[i % law.dim]}" for i, order in
+                                    ((k, "S1" if k < law.dim else "ST")
+                                     for k in np.flatnonzero(tied))]
         m, s = theta[-2], theta[-1]
         grad_var = np.zeros(layout.n_quantities)
         grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
