@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .api import expectations
-from .intervals import FLAG_FEW_HITS, FLAG_NO_HIT
+from .intervals import FLAG_FEW_HITS, FLAG_NO_HIT, check_level
 from .quantities import SIDES, Exceedance
 from .results import ExpectationResult
 
@@ -115,6 +115,7 @@ def exceedance_curve(model: Callable, law, thresholds: Sequence[float], *, budge
     ``level``, and the quantiles at ``levels`` (``P(Y > q) = a``; ``side`` ``">"`` or
     ``">="`` for quantiles). ``kwargs`` go to :func:`~multiexpect.expectations`."""
     t, levels = _check_grid(thresholds, levels, side)
+    check_level(level)  # before any run
     if levels and side not in (">", ">="):
         raise ValueError(f"'levels' needs side '>' or '>=' (an upper tail), got {side!r}")
     quantities = [Exceedance(output, float(v), side) for v in t]

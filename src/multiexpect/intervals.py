@@ -42,7 +42,7 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 __all__ = ["CAP_HITS", "FEW_HITS", "FEW_POINTS", "FLAG_FEW_HITS", "FLAG_FEW_POINTS",
-           "FLAG_NO_HIT", "SUBSET_REPLICATES", "HitTally",
+           "FLAG_NO_HIT", "SUBSET_REPLICATES", "HitTally", "check_level",
            "effective_hits", "event_diagnostics", "event_interval", "event_notes",
            "normal_interval", "subset_mean_interval", "subset_means_apply", "trust_flags",
            "z_value", "zero_hit_bound"]
@@ -57,12 +57,22 @@ FEW_POINTS = 100.0
 FLAG_NO_HIT, FLAG_FEW_HITS, FLAG_FEW_POINTS = "no hit", "few hits", "few points"
 
 
+def check_level(level) -> float:
+    """``level`` as a float in (0, 1); a ValueError naming it otherwise."""
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    return value
+
+
 def z_value(level: float, dof: float | None = None) -> float:
     """``z_{(1 + level)/2}`` of the normal law, or of Student's t on ``dof`` degrees of
     freedom (a standard error estimated from ``dof + 1`` RQMC replicates), with a clear error
-    for a level outside (0, 1)."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    for a level outside (0, 1) (:func:`check_level`)."""
+    level = check_level(level)
     if dof is not None:
         return float(student_t.ppf(0.5 + level / 2.0, dof))
     return float(norm.ppf(0.5 + level / 2.0))

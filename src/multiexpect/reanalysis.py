@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._rng import check_rng
+from .intervals import check_level
 from .laws import describe_law, standard_normal_logpdf
 from .results import ExpectationResult, FinalSample, z_value
 
@@ -192,8 +193,7 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
             "'result' must be an ExpectationResult with a kept final sample (run "
             "expectations(..., keep_sample=True)) or a FinalSample"
         )
-    if not (0.0 < float(level) < 1.0):
-        raise ValueError(f"'level' must lie in (0, 1), got {level!r}")
+    check_level(level)
     if not np.isfinite(min_ess) or min_ess < 0:
         raise ValueError(f"'min_ess' must be a non-negative number, got {min_ess!r}")
     n, d = sample.x.shape

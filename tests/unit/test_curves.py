@@ -23,6 +23,8 @@ def _never_run(x):
     ({"thresholds": [1.0], "levels": [0.0]}, "'levels'"),
     ({"thresholds": [1.0], "side": "!"}, "'side'"),
     ({"thresholds": [1.0], "side": "<", "levels": [0.1]}, "'levels'"),
+    ({"thresholds": [1.0], "level": 1.5}, "'level'"),
+    ({"thresholds": [1.0], "level": "high"}, "'level'"),
 ])
 def test_bad_curve_is_refused_before_any_run(kwargs, word):
     with pytest.raises(ValueError, match=word) as err:
