@@ -164,6 +164,7 @@ class NeverRun:
     ({"keep_sample": True}, "'keep_sample' needs sampling 'mc'"),
     ({"budget": 30, "replicates": 16}, "'budget' \\(30\\) is too small for sampling 'auto'"),
     ({"replicates": 1}, "'replicates' must be an int >= 2"),
+    ({"budget": 10**6, "replicates": 2}, "'replicates' \\(2\\) is too small for sampling"),
     ({"sampling": "Auto"}, "'sampling' must be one of"),
 ])
 def test_bad_auto_input_is_refused_before_any_run(kwargs, match):
@@ -243,7 +244,9 @@ def test_law_plan_needs_a_net_after_the_pilot():
     plan = law_plan(10_000, 8)
     assert (plan.replicates, plan.points, plan.pilot_replicates) == (9, 1024, 2)
     with pytest.raises(ValueError, match="'budget'"):
-        law_plan(2, 2)
+        law_plan(2, 3)
+    with pytest.raises(ValueError, match="'replicates'"):  # no budget gives 4 nets of 2
+        law_plan(10**6, 2)
 
 
 def test_perturbed_law_indices_take_auto():

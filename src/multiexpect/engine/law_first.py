@@ -151,7 +151,14 @@ class LawPlan:
 def law_plan(budget: int, replicates: int) -> LawPlan:
     """The plan of :func:`~multiexpect.sampling.rqmc.replicate_plan` for ``budget``, or a
     ValueError naming ``budget`` when it leaves fewer than 2 points per net or no net after
-    the pilot's."""
+    the pilot's (naming ``replicates`` when no budget can: a plan has fewer than
+    ``2 replicates`` nets)."""
+    least = PILOT_REPLICATES + 2
+    if 2 * replicates - 1 < least:
+        raise ValueError(
+            f"'replicates' ({replicates}) is too small for sampling 'auto': it needs "
+            f"{PILOT_REPLICATES} pilot nets and at least 2 more, and a plan has fewer than "
+            f"2 x 'replicates' nets; use 'replicates' >= {(least + 2) // 2}")
     reps, n = replicate_plan(budget, replicates)
     if n < 2 or reps < PILOT_REPLICATES + 2:
         raise ValueError(
