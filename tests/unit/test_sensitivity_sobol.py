@@ -283,3 +283,15 @@ def test_an_index_every_replicate_gives_alike_gets_a_bound_not_a_zero_width_inte
     assert np.all(res.first_order_stderr > 0)
     assert "S1 x1" in res.diagnostics["tied_indices"]
     assert "every replicate gave the same value" in res.summary()
+
+
+@pytest.mark.parametrize("kwargs, name", [({"centre": "a"}, "'centre'"),
+                                          ({"centre": [1.0, 2.0]}, "'centre'"),
+                                          ({"centre": float("inf")}, "'centre'"),
+                                          ({"adjust": "no"}, "'adjust'")])
+def test_bad_centre_and_adjust_are_named_before_any_run(kwargs, name):
+    law = me.Law([stats.norm()] * 3)
+    model = CountingModel(lambda x: x.sum(axis=1))
+    with pytest.raises(ValueError, match=name):
+        me.sobol_indices(model, law, budget=500, rng=1, **kwargs)
+    assert model.runs == 0

@@ -378,6 +378,18 @@ def _check_orders(orders) -> tuple[str, ...]:
     return tuple(o for o in ORDERS if o in orders)
 
 
+def _check_centre(centre) -> None:
+    """``centre`` is None or a finite real number; a ValueError naming it otherwise."""
+    if centre is None:
+        return
+    try:
+        finite = np.isfinite(float(centre))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+
+
 def _check_law(law) -> Law:
     law = as_one_law(law, "Law for Sobol' indices")
     correlation = getattr(law, "correlation", None)
@@ -524,8 +536,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
     """
     orders = _check_orders(orders)
     law = _check_law(law)
-    if centre is not None and not np.isfinite(float(centre)):
-        raise ValueError(f"'centre' must be a finite number, got {centre!r}")
+    _check_centre(centre)
+    if not isinstance(adjust, (bool, np.bool_)):
+        raise ValueError(f"'adjust' must be True or False, got {adjust!r}")
     sampling = resolve_sampling(sampling, method)
     replicates = replicates_for(sampling, method, RQMC_SOBOL_METHODS, options,
                                 one_net=RQMC_ONE_NET_SOBOL_METHODS, auto=AUTO_SOBOL_METHODS)
