@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["EXPONENT_LIMIT", "OutputScale"]
+__all__ = ["EXPONENT_LIMIT", "OutputScale", "column_exponents"]
 
 #: columns whose largest magnitude has a binary exponent beyond this are scaled
 EXPONENT_LIMIT = 400

@@ -155,3 +155,24 @@ def test_a_mixture_weight_step_into_nothing_warns_nobody():
         res = me.expectations(model, sp.problem("flood").law, budget=10_000, rng=6,
                               sampling="mc")
     assert np.all(np.isfinite(res.estimate)) and np.all(res.stderr > 0)
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "pick-freeze"}, {}])
+def test_sobol_indices_of_tiny_and_huge_outputs(kwargs):
+    """Sobol' indices do not depend on the output's scale: outputs beyond 2^±400 are
+    divided by a power of two on the first batch (their squares left the doubles: the
+    indices were NaN at 1e200), the mean comes back in the model's units."""
+    from multiexpect.testfunctions import ishigami, ishigami_law
+
+    plain = me.sobol_indices(ishigami, ishigami_law(), budget=5000, rng=1, **kwargs)
+    for scale in (1e200, 1e-300):
+        res = me.sobol_indices(lambda x, s=scale: s * ishigami(x), ishigami_law(),
+                               budget=5000, rng=1, **kwargs)
+        np.testing.assert_allclose(res.first_order, plain.first_order, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.total_order, plain.total_order, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.first_order_stderr, plain.first_order_stderr,
+                                   rtol=1e-9)
+        np.testing.assert_allclose(res.mean / scale, plain.mean, rtol=1e-12)
+        assert res.diagnostics["output_exponent"] != 0
+        assert "undefined" not in res.summary()  # its variance in the model's units is 0
+    assert "output_exponent" not in plain.diagnostics  # ordinary outputs: untouched

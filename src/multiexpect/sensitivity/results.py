@@ -201,7 +201,8 @@ class SobolResult(JsonResult):
         if chaos:
             head += "\n" + chaos
         inert = self.diagnostics.get("inert_inputs")
-        if not self.variance > 0:
+        no_spread = bool(self.diagnostics.get("no_spread"))
+        if no_spread:
             head += ("\nthe output's sample variance is 0 (it took one value on every run): "
                      "the indices are undefined (NaN)")
         elif inert:
@@ -209,7 +210,7 @@ class SobolResult(JsonResult):
                      f"its indices' 95% intervals reach the rule of three's bound on the "
                      f"output's range (a bound, not an estimate's error)")
         tied = self.diagnostics.get("tied_indices")
-        if tied and self.variance > 0:
+        if tied and not no_spread:
             head += (f"\n{', '.join(tied)}: every replicate gave the same value; its 95% "
                      f"interval reaches the rule of three's bound on the output's range (a "
                      f"bound, not an estimate's error)")

@@ -86,6 +86,7 @@ from ..estimators.monte_carlo import law_net
 from ..evaluation.config import Evaluation
 from ..interop import as_one_law
 from ..laws import Law, describe_law
+from ..output_scale import column_exponents
 from ..prepare import prepare
 from ..results import z_value
 from ..sampling.rqmc import (
@@ -308,6 +309,11 @@ class _PickFreezeModel:
         self.record = record
         self.nets: list[tuple[np.ndarray, np.ndarray]] = []
         self.low, self.high = np.inf, -np.inf  # the outputs' range so far
+        #: the binary exponent ``e`` the outputs are divided by (``2^e``), fixed on the first
+        #: call (:func:`~multiexpect.output_scale.column_exponents`: 0 unless they lie beyond
+        #: ``2^±400``, where their squares leave the doubles); the centre, the range and
+        #: the quantities are in the scaled units, the indices do not depend on them
+        self.exponent: int | None = None
 
     def stage_seen(self, stage) -> None:
         """The engine's ``observe``: an adaptive stage (index 1 or more) means the law route
@@ -336,6 +342,12 @@ class _PickFreezeModel:
                 f"{out.shape[1]} columns"
             )
         y = out.reshape(-1)
+        if self.exponent is None:  # outputs beyond 2^±400: scaled by a power of 2
+            self.exponent = int(column_exponents(y[:, None])[0])
+            if self.centre is not None:
+                self.centre = float(np.ldexp(self.centre, -self.exponent))
+        if self.exponent:
+            y = np.ldexp(y, -self.exponent)
         if self.centre is None:
             self.centre = float(np.mean(y))
         if y.size:
@@ -630,7 +642,16 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         grad_var = np.zeros(layout.n_quantities)
         grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
         var_se = float(np.sqrt(max(grad_var @ cov @ grad_var, 0.0)))
-        diag.update({"centre": wrapper.centre, "runs_per_point": layout.runs_per_point,
+        e = wrapper.exponent or 0  # mean and variance back in the model's units (a variance
+        if e:  # beyond the doubles' range becomes inf, or 0)
+            diag["output_exponent"] = e
+        if not s - m * m > 0:  # no spread in any run: the indices are undefined
+            diag["no_spread"] = True
+        with np.errstate(over="ignore", under="ignore"):
+            variance = float(np.ldexp(s - m * m, 2 * e))
+            variance_se = float(np.ldexp(var_se, 2 * e))
+        diag.update({"centre": float(np.ldexp(wrapper.centre, e)),
+                     "runs_per_point": layout.runs_per_point,
                      "quantity_names": list(layout.quantity_names),
                      "quantity_estimate": theta.tolist(),
                      "quantity_stderr": np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()})
@@ -640,8 +661,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             total_order=total, total_order_stderr=se[law.dim:] if layout.total
             else np.full(law.dim, np.nan),
             names=law.names, method=method, n_evaluations=counter.n_runs, budget=budget,
-            mean=float(m + wrapper.centre), variance=float(s - m * m),
-            mean_stderr=float(np.sqrt(max(cov[-2, -2], 0.0))), variance_stderr=var_se,
+            mean=float(np.ldexp(m + wrapper.centre, e)),
+            variance=variance, mean_stderr=float(np.ldexp(np.sqrt(max(cov[-2, -2], 0.0)), e)),
+            variance_stderr=variance_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
 
 
