@@ -295,3 +295,24 @@ def test_bad_centre_and_adjust_are_named_before_any_run(kwargs, name):
     with pytest.raises(ValueError, match=name):
         me.sobol_indices(model, law, budget=500, rng=1, **kwargs)
     assert model.runs == 0
+
+
+def test_indices_resting_on_a_few_moving_points_are_flagged():
+    """``max(x_1 - 3.5, 0)``: at 2000 runs one pick-freeze point of aISCV's RQMC final
+    stage moves the output, and its runs alone make ``S_1 = 2.5`` with a standard error of
+    0.003 (the ratio of two sums of the same point: the delta method sees no spread). The
+    result counts the points whose runs differ and flags indices resting on fewer than
+    ``FEW_HITS`` of them, in ``summary()`` and in the CLI report's notes."""
+    from multiexpect.cli.kinds.sobol import notes
+    from multiexpect.intervals import FEW_HITS
+
+    law = me.Law([stats.norm()] * 3)
+    res = me.sobol_indices(lambda x: np.maximum(x[:, 0] - 3.5, 0.0), law, budget=2000,
+                           rng=1, sampling="rqmc")
+    assert 0 < res.diagnostics["moving_points"] < FEW_HITS
+    assert "not to be trusted" in res.summary()
+    assert any("not to be trusted" in note for note in notes(res))
+    # an ordinary model: every point moves, no flag
+    ok = me.sobol_indices(linear, law, budget=2000, rng=1)
+    assert ok.diagnostics["moving_points"] >= ok.n_evaluations // 5 - 1
+    assert "not to be trusted" not in ok.summary()

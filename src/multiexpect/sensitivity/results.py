@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..intervals import FEW_HITS
 from ..polychaos import chaos_record
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
@@ -200,23 +201,37 @@ class SobolResult(JsonResult):
         chaos = self._chaos_note()
         if chaos:
             head += "\n" + chaos
-        inert = self.diagnostics.get("inert_inputs")
-        no_spread = bool(self.diagnostics.get("no_spread"))
-        if no_spread:
-            head += ("\nthe output's sample variance is 0 (it took one value on every run): "
-                     "the indices are undefined (NaN)")
-        elif inert:
-            head += (f"\n{', '.join(inert)}: no run moved the output when it alone changed; "
-                     f"its indices' 95% intervals reach the rule of three's bound on the "
-                     f"output's range (a bound, not an estimate's error)")
-        tied = self.diagnostics.get("tied_indices")
-        if tied and not no_spread:
-            head += (f"\n{', '.join(tied)}: every replicate gave the same value; its 95% "
-                     f"interval reaches the rule of three's bound on the output's range (a "
-                     f"bound, not an estimate's error)")
+        for note in self.trust_notes():
+            head += "\n" + note
         table = format_table(header, rows)
         line = "" if one_net else interval_line(self.diagnostics, level, final_chaos=False)
         return "\n".join([head, table, *([line] if line else [])])
+
+    def trust_notes(self) -> list[str]:
+        """What the indices rest on, one line each (``summary()`` and the report): an output
+        without spread, inert inputs and tied indices with their bounds, too few points
+        whose runs differ (fewer than :data:`~multiexpect.intervals.FEW_HITS`)."""
+        notes = []
+        inert = self.diagnostics.get("inert_inputs")
+        no_spread = bool(self.diagnostics.get("no_spread"))
+        if no_spread:
+            notes.append("the output's sample variance is 0 (it took one value on every "
+                         "run): the indices are undefined (NaN)")
+        elif inert:
+            notes.append(f"{', '.join(inert)}: no run moved the output when it alone "
+                         f"changed; its indices' 95% intervals reach the rule of three's bound "
+                         f"on the output's range (a bound, not an estimate's error)")
+        moving = self.diagnostics.get("moving_points")
+        if moving is not None and 0 < moving < FEW_HITS:
+            notes.append(f"! only {moving} pick-freeze point(s) had runs that differ: the "
+                         f"indices and their intervals rest on them and are not to be "
+                         f"trusted")
+        tied = self.diagnostics.get("tied_indices")
+        if tied and not no_spread:
+            notes.append(f"{', '.join(tied)}: every replicate gave the same value; its 95% "
+                         f"interval reaches the rule of three's bound on the output's range "
+                         f"(a bound, not an estimate's error)")
+        return notes
 
     def interval_note(self, level: float = 0.95) -> str:
         """The report's line under the indices' table: the interval's kind

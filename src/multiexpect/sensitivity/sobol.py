@@ -314,6 +314,8 @@ class _PickFreezeModel:
         #: ``2^±400``, where their squares leave the doubles); the centre, the range and
         #: the quantities are in the scaled units, the indices do not depend on them
         self.exponent: int | None = None
+        #: points whose runs are not all equal (the only ones the indices rest on)
+        self.moving = 0
 
     def stage_seen(self, stage) -> None:
         """The engine's ``observe``: an adaptive stage (index 1 or more) means the law route
@@ -352,6 +354,8 @@ class _PickFreezeModel:
             self.centre = float(np.mean(y))
         if y.size:
             self.low, self.high = min(self.low, float(y.min())), max(self.high, float(y.max()))
+            self.moving += int(np.count_nonzero(np.ptp(
+                y.reshape(self.layout.runs_per_point, -1), axis=0) > 0))
         return y
 
     def __call__(self, u: np.ndarray, batch: int = 0) -> np.ndarray:
@@ -647,6 +651,7 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             diag["output_exponent"] = e
         if not s - m * m > 0:  # no spread in any run: the indices are undefined
             diag["no_spread"] = True
+        diag["moving_points"] = wrapper.moving  # fewer than FEW_HITS: not to be trusted
         with np.errstate(over="ignore", under="ignore"):
             variance = float(np.ldexp(s - m * m, 2 * e))
             variance_se = float(np.ldexp(var_se, 2 * e))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+
 from ...sensitivity.sobol import METHODS
 from ...vocabulary import AUTO_SOBOL_METHODS, RQMC_SOBOL_METHODS, SENSITIVITY_WEIGHTS
 from ..analysis import (
@@ -78,10 +80,12 @@ def rows(result, level: float) -> list[dict]:
 
 
 def notes(result) -> list[str]:
-    """The output's mean and variance."""
+    """The output's mean and variance, then what the indices rest on
+    (:meth:`~multiexpect.SobolResult.trust_notes`)."""
     return [f'<p class="note">Output mean {num(result.mean)} (s.e. '
             f'{num(result.mean_stderr, 2)}), variance {num(result.variance)} (s.e. '
-            f'{num(result.variance_stderr, 2)}).</p>']
+            f'{num(result.variance_stderr, 2)}).</p>',
+            *(f'<p class="note">{html.escape(note)}</p>' for note in result.trust_notes())]
 
 
 def figure(result, baseline, main: dict, base: dict | None, level: float) -> str:
