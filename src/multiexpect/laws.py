@@ -24,9 +24,9 @@ from scipy.special import ndtr, ndtri
 from ._rng import check_rng
 from .quadratic_forms import QuadraticForms
 
-__all__ = ["Law", "as_points", "check_marginal", "closed_form_kinds", "correlated_scores",
-           "describe_law", "inputs_of_laws", "law_from_description", "logpdfs_of_laws",
-           "sample_laws", "standard_normal_logpdf"]
+__all__ = ["Law", "as_points", "check_marginal", "check_same_inputs", "closed_form_kinds",
+           "correlated_scores", "describe_law", "inputs_of_laws", "law_from_description",
+           "logpdfs_of_laws", "sample_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
@@ -419,6 +419,20 @@ def _generic_score(dist, xi: np.ndarray) -> np.ndarray:
     zi[~upper] = ndtri(cdf[~upper])
     zi[upper] = -ndtri(dist.sf(xi[upper]))
     return zi
+
+
+def check_same_inputs(names: Sequence[str], law: Law, what: str, of: str) -> None:
+    """A law meant for the same inputs as the laws named ``names`` (in order) is matched to
+    them by position. Where one of its input names is one of ``names`` at another position
+    (``["b", "a"]`` for ``["a", "b"]``), it would be matched to the wrong input: a
+    ValueError naming ``what`` (``of`` names the other). Other names (the defaults
+    ``x1 .. xd``, OpenTURNS' ``X0``, anything else) are taken by position."""
+    names = [str(n) for n in names]
+    moved = [n for i, n in enumerate(law.names) if n in names and names[i] != n]
+    if moved:
+        raise ValueError(f"'{what}' names its inputs {list(law.names)} but {of} has "
+                         f"{names} ({', '.join(moved)} at another position): inputs are "
+                         f"matched by position; give them in the same order")
 
 
 def sample_laws(laws: Sequence, counts: Sequence[int], rng: np.random.Generator

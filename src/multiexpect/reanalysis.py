@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 
 from ._rng import check_rng
 from .intervals import check_level
-from .laws import describe_law, standard_normal_logpdf
+from .laws import check_same_inputs, describe_law, standard_normal_logpdf
 from .results import ExpectationResult, FinalSample, z_value
 
 __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
@@ -212,6 +212,9 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
         if laws[0].dim != d:
             raise ValueError(f"'law' has dimension {laws[0].dim} but the study's inputs have "
                              f"dimension {d}")
+        if sample.laws:
+            for lw in laws:
+                check_same_inputs(sample.laws[0].names, lw, "law", "the study's law")
         _check_support(sample, laws, rng)
         log_f = np.column_stack([lw.logpdf(sample.x) for lw in laws])
         law_desc = [describe_law(lw) for lw in laws]

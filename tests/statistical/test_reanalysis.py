@@ -190,6 +190,16 @@ def test_bad_input_is_named(study_a):
         me.reanalyse(res, level=1.5)
     with pytest.raises(ValueError, match=r"'names' must have 2 entries"):
         me.reanalyse(res, names=["only one"])
+    # inputs are matched by position: a law naming them in another order is refused
+    swapped = me.Law([stats.norm(0, 1), stats.norm(0.2, 1.1)], names=["b", "a"])
+    with pytest.raises(ValueError, match=r"'law' names its inputs \['b', 'a'\] but the "
+                                         r"study's law has \['a', 'b'\]"):
+        me.reanalyse(res, law=swapped)
+    with pytest.raises(ValueError, match=r"'perturbations\[0\]' names its inputs"):
+        me.perturbed_law_indices(Counted(), LAW_A, [swapped], budget=200, rng=1)
+    unnamed = me.Law([stats.norm(0.2, 1.1), stats.norm(0, 1)])  # x1, x2: by position
+    np.testing.assert_array_equal(me.reanalyse(res, law=unnamed).estimate,
+                                  me.reanalyse(res, law=LAW_B).estimate)
 
 
 def test_new_law_outside_the_study_support_is_refused():

@@ -42,7 +42,7 @@ from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import crude_monte_carlo, crude_rqmc, mixture_rqmc
 from ..evaluation.config import Evaluation
 from ..interop import as_law, as_one_law
-from ..laws import Law, describe_law
+from ..laws import Law, check_same_inputs, describe_law
 from ..prepare import prepare
 from ..problem import Problem
 from ..sampling.rqmc import (
@@ -409,6 +409,7 @@ def _perturbed_laws(nominal, perturbations) -> tuple[list, list[str]]:
         if converted.dim != nominal.dim:
             raise ValueError(f"'{name}' has dimension {converted.dim} but 'law' has "
                              f"dimension {nominal.dim}")
+        check_same_inputs(nominal.names, converted, name, "'law'")
         laws.append(converted)
     return laws, labels
 
