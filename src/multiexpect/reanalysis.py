@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy import stats
 from scipy.special import logsumexp
 
 from ._rng import check_rng
@@ -33,6 +34,13 @@ __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
 #: Default floor of the effective sample size below which :func:`reanalyse` warns; the
 #: floor used is ``max(min_ess, 0.01 * n)``.
 DEFAULT_MIN_ESS = 100
+#: The Pareto tail index of a quantity's summands ``|phi| w`` above which :func:`reanalyse`
+#: warns. Summands whose tail falls like ``s^(-1/k)`` have an infinite variance from
+#: ``k = 1/2``, but the fitted index of a finite sample of light tails (``exp(c a^2)``
+#: weights, ``k`` 0.17) comes out up to 0.54: 0.7 is the published practical limit
+#: (Vehtari, Simpson, Gelman, Yao & Gabry, "Pareto smoothed importance sampling", JMLR
+#: 2024), measured in docs/method.md.
+PARETO_K_MAX = 0.7
 
 _SUPPORT_DRAWS = 4096
 
@@ -94,6 +102,27 @@ def _values(phi, outputs: np.ndarray) -> np.ndarray:
 def _kish_ess(log_w: np.ndarray) -> float:
     """``(sum w)^2 / sum w^2`` computed in log space."""
     return float(np.exp(2.0 * logsumexp(log_w) - logsumexp(2.0 * log_w)))
+
+
+def _pareto_k(log_w: np.ndarray) -> float:
+    """The tail index ``k`` of the largest of the values ``exp(log_w)``: a generalised
+    Pareto law fitted (scipy's maximum likelihood, location 0) to the exceedances of the
+    ``M = min(n / 5, 3 sqrt(n))`` largest over the next one (PSIS's tail). Values whose
+    tail falls like ``w^(-1/k)`` have a finite variance only for ``k < 1/2``; a new law
+    with heavier tails than the proposal gives ``k`` near 1 while its effective sample
+    size can still look large. NaN for fewer than 5 tail values."""
+    finite = np.sort(log_w[np.isfinite(log_w)])
+    tail = int(np.ceil(min(0.2 * finite.size, 3.0 * np.sqrt(finite.size))))
+    if tail < 5:
+        return float("nan")
+    scaled = np.exp(finite[-tail - 1:] - finite[-1])  # the largest weight is 1
+    exceed = scaled[1:] - scaled[0]
+    if not np.any(exceed > 0):
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shape, _, _ = stats.genpareto.fit(exceed, floc=0.0)
+    return float(shape)
 
 
 def _check_support(sample: FinalSample, laws: list, rng) -> None:
@@ -162,7 +191,10 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     -------
     ExpectationResult
         Method ``"reanalysis"``, ``n_evaluations`` 0; ``diagnostics`` holds ``ess`` (per
-        quantity), ``ess_per_law``, ``ess_threshold``, ``weight_mean`` (exactly 1 in
+        quantity, of its law's weights), ``effective_points`` (Kish's of its summands
+        ``|phi| w``: below ``intervals.FEW_POINTS`` ``summary()`` flags it), ``pareto_k``
+        (the summands' tail index: above :data:`PARETO_K_MAX` a warning, their variance
+        being infinite), ``ess_per_law``, ``ess_threshold``, ``weight_mean`` (exactly 1 in
         expectation; far from 1 in standard errors means the weights are not to be trusted),
         ``weight_mean_stderr``, ``n_points`` and the interval. As for any
         :class:`~multiexpect.ExpectationResult`, ``to_frame(level)`` gives the estimates
@@ -252,6 +284,20 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     w_mean = w.mean(axis=0)
     w_se = w.std(axis=0, ddof=1) / np.sqrt(n)
 
+    with np.errstate(divide="ignore"):
+        log_summands = log_w[:, law_index] + np.log(np.abs(values[:, column]))
+    pareto_k = np.array([_pareto_k(log_summands[:, j]) for j in range(n_q)])
+    points = np.array([_kish_ess(log_summands[:, j]) if np.any(np.isfinite(
+        log_summands[:, j])) else 0.0 for j in range(n_q)])  # summary()'s "few points" flag
+    heavy = np.flatnonzero(pareto_k > PARETO_K_MAX)
+    if heavy.size:
+        worst = int(heavy[np.argmax(pareto_k[heavy])])
+        warnings.warn(
+            f"reanalysis: the summands of {names[worst]} have a heavy tail (Pareto index "
+            f"{pareto_k[worst]:.2f} > {PARETO_K_MAX}: an infinite variance), as when the new "
+            f"law has heavier tails than the study's proposal: the estimate and its "
+            f"standard error are not to be trusted, whatever the effective sample size; run "
+            f"a study for it", UserWarning, stacklevel=2)
     threshold = max(float(min_ess), 0.01 * n)
     low = np.flatnonzero(ess_law < threshold)
     if low.size:
@@ -271,6 +317,8 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
         weights=np.ones(n_q),
         diagnostics={
             "n_points": n, "ess": ess_law[law_index].tolist(), "ess_per_law": ess_law.tolist(),
+            "pareto_k": pareto_k.tolist(), "pareto_k_max": PARETO_K_MAX,
+            "effective_points": points.tolist(),
             "ess_threshold": threshold, "weight_mean": w_mean.tolist(),
             "weight_mean_stderr": w_se.tolist(), "level": float(level),
             "control": bool(control),

@@ -1,6 +1,7 @@
 """Reanalysis of a finished study by importance reweighting: no model run, honest errors."""
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -82,13 +83,35 @@ def test_nearby_law_agrees_with_a_fresh_study(study_a):
 
 def test_far_law_warns_about_the_effective_sample_size(study_a):
     res, _ = study_a
-    with pytest.warns(UserWarning, match=r"effective sample size of the importance weights "
-                                         r"is [0-9.]+ of \d+ points for law 0"):
+    with pytest.warns(UserWarning) as caught:
         out = me.reanalyse(res, law=LAW_FAR)
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"effective sample size of the importance weights is [0-9.]+ of "
+                         r"\d+ points for law 0", m) for m in messages)
+    assert any("heavy tail" in m for m in messages)  # a few points carry it: both fire
     assert out.diagnostics["ess_per_law"][0] < out.diagnostics["ess_threshold"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         me.reanalyse(res, law=LAW_B)  # a nearby law does not warn
+
+
+def test_a_law_with_heavier_tails_than_the_proposal_warns_and_is_flagged(study_a):
+    """``a ~ N(0, 3^2)`` reweighted from a proposal fitted to ``N(0, 1)``: ``w ~ exp(c a^2)``
+    has an infinite variance and ``E[exp(a / 2)]``'s summands a heavier tail still. The
+    effective sample size of the weights can look fine (hundreds), the sample standard
+    error does not measure the error, and the estimate is typically low by several of them.
+    The summands' Pareto tail index (``pareto_k``) is above ``PARETO_K_MAX``: a warning; the
+    nearby law's is well below it (``test_far_law_warns...`` checks it does not warn)."""
+    from multiexpect.reanalysis import PARETO_K_MAX
+
+    res, _ = study_a
+    wide = me.Law([stats.norm(0, 3), stats.norm(0, 1)], names=["a", "b"])
+    with pytest.warns(UserWarning, match=r"heavy tail \(Pareto index"):
+        out = me.reanalyse(res, law=wide)
+    assert max(out.diagnostics["pareto_k"]) > PARETO_K_MAX
+    near = me.reanalyse(res, law=LAW_B)
+    assert max(near.diagnostics["pareto_k"]) < PARETO_K_MAX
+    assert min(near.diagnostics["effective_points"]) > 100
 
 
 def test_new_quantity_exceedance_agrees_with_truth(study_a):
