@@ -97,6 +97,37 @@ def test_command_model_arguments():
         me.CommandModel(["sim"], keep="some")
     with pytest.raises(ValueError, match="'output_file' must be a plain file name"):
         me.CommandModel(["sim"], output_file="../out.txt")
+    # a placeholder that is no input's name and not reserved would reach the program as
+    # text, and the study run on: refused before any run (a shell's ${name} is left alone)
+    with pytest.raises(ValueError, match=r"'argv' uses the placeholder \{nosuch\}"):
+        me.CommandModel(["sim", "{a}", "{nosuch}"], names=["a", "b"])
+    with pytest.raises(ValueError, match=r"the placeholder \{A\}"):
+        me.CommandModel(["sim", "{A}", "{input}"], names=["a", "b"])
+    me.CommandModel(["bash", "-c", "echo ${HOME} {a} {workdir}"], names=["a", "b"])
+
+
+def test_a_study_input_named_like_a_study_placeholder_is_refused(tmp_path):
+    """``{python}`` and ``{study_dir}`` are replaced before the program's placeholders: an
+    input named ``python`` would have received the interpreter's path, not its value."""
+    from multiexpect.cli.study import StudyError, load_model, load_study
+
+    path = tmp_path / "s.toml"
+    path.write_text(textwrap.dedent("""
+        [study]
+        name = "p"
+        seed = 1
+        [model]
+        command = ["{python}", "sim.py", "{input}", "{output}"]
+        [[inputs]]
+        name = "python"
+        dist = "norm"
+        [expectations]
+        budget = 100
+        moments = [1]
+    """))
+    with pytest.raises(StudyError, match=r"inputs\[0\]\.name: an input of a command model may "
+                                         r"not be named 'python'"):
+        load_model(load_study(str(path)))
 
 
 # ---------------------------------------------------------------------- hardening (issue 15)

@@ -280,6 +280,10 @@ def load_study(path: str, *, seed: int | None = None) -> Study:
 
 
 # ---------------------------------------------------------------------- the model
+#: the study's own placeholders of ``model.command``, replaced before the program's
+STUDY_PLACEHOLDERS = ("study_dir", "python")
+
+
 def load_model(study: Study):
     """The model callable of the study (a Python function, or a CommandModel)."""
     spec = study.model
@@ -291,6 +295,11 @@ def load_model(study: Study):
         if workdir is not None and not os.path.isabs(workdir):
             workdir = os.path.join(base, workdir)
         # {study_dir}: the study file's folder; {python}: this Python interpreter
+        for i, item in enumerate(study.inputs):
+            if item["name"] in STUDY_PLACEHOLDERS:
+                raise StudyError(f"inputs[{i}].name", f"an input of a command model may not "
+                                 f"be named {item['name']!r}, the name of the "
+                                 f"{{{item['name']}}} placeholder of model.command")
         argv = [arg.replace("{study_dir}", base or ".").replace("{python}", sys.executable)
                 for arg in spec["command"]]
         try:

@@ -46,6 +46,9 @@ _TAIL_CHARS = 500
 #: the largest output file read (a few numbers are expected)
 _MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 
+#: a ``{name}`` placeholder of the command line (not a shell's ``${name}``)
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+
 # process groups of the programs running in this process (killed by kill_running_commands)
 _RUNNING: set[int] = set()
 _RUNNING_LOCK = threading.Lock()
@@ -142,6 +145,20 @@ def _keep_tail(stream, tail: bytearray) -> None:
         pass
 
 
+def _check_placeholders(argv, names: list[str]) -> None:
+    """Every ``{name}`` in the command line is an input's name or a reserved placeholder;
+    a ValueError naming ``argv`` otherwise (an unknown or misspelt one would reach the
+    program as literal text, and the study would run on)."""
+    known = set(names) | set(RESERVED_NAMES)
+    for arg in argv:
+        for found in _PLACEHOLDER.findall(str(arg)):
+            if found not in known:
+                raise ValueError(
+                    f"'argv' uses the placeholder {{{found}}}, which is neither an input "
+                    f"name ({', '.join(names)}) nor one of "
+                    f"{', '.join('{' + r + '}' for r in RESERVED_NAMES)}")
+
+
 class CommandModel:
     """A model that runs an external program per point.
 
@@ -226,6 +243,7 @@ class CommandModel:
                     f"'names': an input may not be named {clash[0]!r}, the name of the "
                     f"{{{clash[0]}}} placeholder ({', '.join(RESERVED_NAMES)} are reserved): "
                     f"rename the input")
+            _check_placeholders(argv, names)
         if workdir is not None:
             workdir = os.path.abspath(os.fspath(workdir))
             if os.path.exists(workdir) and not os.path.isdir(workdir):
