@@ -23,7 +23,7 @@ from .intervals import HitTally, event_diagnostics
 from .laws import describe_law
 from .output_scale import OutputScale
 from .prepare import prepare
-from .problem import Problem
+from .problem import Problem, check_quantity_count
 from .quantities import QuantityColumns, QuantityMap
 from .reanalysis import final_sample_from_engine
 from .results import ExpectationResult
@@ -162,6 +162,10 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
     qmap = None if quantities is None else QuantityMap(quantities)
+    if qmap is not None and len(laws) == 1:  # before any run (several laws: one per law)
+        check_quantity_count(qmap.n_quantities, "'quantities'")
+    if len(laws) > 1:
+        check_quantity_count(len(laws), "'law'")
     if qmap is not None:
         extra["quantities"] = qmap.describe()
         names = qmap.names() if names is None else names

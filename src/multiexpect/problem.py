@@ -19,9 +19,22 @@ import numpy as np
 from .laws import Law, logpdfs_of_laws, sample_laws, standard_normal_logpdf
 from .logspace import logsumexp_rows
 
-__all__ = ["LawMixture", "Problem"]
+__all__ = ["MAX_QUANTITIES", "LawMixture", "Problem", "check_quantity_count"]
 
 SPACES = ("auto", "standard", "input")
+#: Quantities one study may estimate: the engine holds ``J x J`` matrices and fits
+#: components per event (measured: 1000 thresholds of a curve took 31 s and 0.36 GB at
+#: 300 runs, 3000 took 104 s and 2.2 GB, growing as ``J^2``; docs/method.md).
+MAX_QUANTITIES = 2048
+
+
+def check_quantity_count(count: int, what: str) -> None:
+    """At most :data:`MAX_QUANTITIES` quantities; a ValueError naming ``what`` (checked
+    before any run where the count is declared, at the first batch otherwise)."""
+    if count > MAX_QUANTITIES:
+        raise ValueError(f"{what} gives {count} quantities, more than the {MAX_QUANTITIES} "
+                         f"one study can hold (the engine keeps J x J matrices): split them "
+                         f"over several studies, or use fewer thresholds")
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class Problem:
                     f"space 'standard' reaches only the first law's support, and law "
                     f"{outside} has mass outside it: use space 'input' (or 'auto')")
         j = len(law_index)
+        check_quantity_count(j, "'model'" if n_laws == 1 else "'law'")
         if names is None:
             names = [f"I{i + 1}" for i in range(j)]
         names = tuple(str(n) for n in names)

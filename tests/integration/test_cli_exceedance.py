@@ -159,6 +159,7 @@ def test_changing_only_the_quantile_levels_resumes_from_the_store(tmp_path, caps
                              r"and 'points' \(missing 'points'\)$"),
     ("from = 2.0\nto = 1.0\npoints = 3", r"exceedance_curve\.to: must be above 'from'"),
     ("from = 1.0\nto = 2.0\npoints = 1", r"exceedance_curve\.points: must be"),
+    ("from = 1.0\nto = 2.0\npoints = 100000", r"exceedance_curve\.points: at most 2048"),
     ("thresholds = [1.0, 2.0]\nquantiles = [1.5]",
      r"exceedance_curve\.quantiles\[0\]: must lie in \(0, 1\)"),
     ("thresholds = [1.0, 2.0]\nweights = [1.0]",

@@ -25,6 +25,7 @@ def _never_run(x):
     ({"thresholds": [1.0], "side": "<", "levels": [0.1]}, "'levels'"),
     ({"thresholds": [1.0], "level": 1.5}, "'level'"),
     ({"thresholds": [1.0], "level": "high"}, "'level'"),
+    ({"thresholds": np.linspace(1.0, 2.0, 100_000)}, "'quantities' gives 100000 quantities"),
 ])
 def test_bad_curve_is_refused_before_any_run(kwargs, word):
     with pytest.raises(ValueError, match=word) as err:

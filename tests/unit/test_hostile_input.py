@@ -176,3 +176,11 @@ def test_sobol_indices_of_tiny_and_huge_outputs(kwargs):
         assert res.diagnostics["output_exponent"] != 0
         assert "undefined" not in res.summary()  # its variance in the model's units is 0
     assert "output_exponent" not in plain.diagnostics  # ordinary outputs: untouched
+
+
+def test_a_model_with_more_outputs_than_a_study_holds_is_refused_at_its_first_batch():
+    """3000 output columns are 3000 quantities: more than ``MAX_QUANTITIES`` (the engine's
+    ``J x J`` matrices; 3000 thresholds of a curve took 2.2 GB at 300 runs)."""
+    law = me.Law([stats.norm(), stats.norm()])
+    with pytest.raises(ValueError, match=r"'model' gives 3000 quantities, more than the 2048"):
+        me.expectations(lambda x: np.repeat(x[:, :1], 3000, axis=1), law, budget=300, rng=1)

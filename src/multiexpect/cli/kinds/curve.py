@@ -11,6 +11,7 @@ import numpy as np
 
 from ...api import METHODS
 from ...curves import ExceedanceCurve
+from ...problem import MAX_QUANTITIES
 from ...vocabulary import (
     AUTO_EXPECTATION_METHODS,
     ENGINE_WEIGHTS,
@@ -65,6 +66,9 @@ def grid(table: dict, kind: str = NAME) -> list[float]:
                          f"(missing {', '.join(repr(k) for k in missing)})")
     start, stop = get_float(table, "from", kind), get_float(table, "to", kind)
     points = get_int(table, "points", kind, minimum=2)
+    if points > MAX_QUANTITIES:
+        raise StudyError(f"{kind}.points", f"at most {MAX_QUANTITIES} (one quantity a "
+                         f"threshold), got {points}")
     if stop <= start:
         raise StudyError(f"{kind}.to", f"must be above 'from' ({start:g}), got {stop:g}")
     # 12 significant digits: a decimal grid keeps decimal thresholds (0.08, not
