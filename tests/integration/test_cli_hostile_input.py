@@ -155,6 +155,17 @@ def test_output_paths_are_checked_resolved_before_any_run(tmp_path, capsys):
     code, _, err = run(["run", study, "--store", through, "--no-progress"], capsys)
     one_line_error(code, err, r"--store: folder .*missing/\.\. does not exist$")
     assert not (tmp_path / "s.sqlite").exists()
+    # the study's own run.store is named as such, and an empty one is refused
+    with open(study, "a") as fh:
+        fh.write(f'\n[run]\nstore = "{tmp_path / "folder"}"\n')
+    code, _, err = run(["run", study, "--no-progress"], capsys)
+    one_line_error(code, err, r"run\.store: .*folder is a folder; give a file name$")
+    with open(study) as fh:
+        text = fh.read().replace(f'store = "{tmp_path / "folder"}"', 'store = ""')
+    with open(study, "w") as fh:
+        fh.write(text)
+    code, _, err = run(["run", study, "--no-progress"], capsys)
+    one_line_error(code, err, r"run\.store: must be a file name, got an empty string")
 
 
 # ---------------------------------------------------------------------- 12: sys.path

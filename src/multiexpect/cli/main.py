@@ -190,11 +190,14 @@ def _run(args, study_path: str, store: str | None = None) -> int:
             raise UsageError(str(exc)) from exc
     study = load_study(study_path, seed=getattr(args, "seed", None))
     study.accept_model_change = bool(getattr(args, "accept_model_change", False))
-    store = store or args.store or _default_store(study_path, study)
+    given = store or args.store
+    store = given or _default_store(study_path, study)
+    # the option that set the store, for its errors: the flag, or the study's run.store
+    option = "--store" if given else "run.store" if study.run.get("store") else "--store"
     html = getattr(args, "report", None)
     # checked before the study runs: an output that cannot be written would come too late
-    check_output_path(store, "--store")
-    check_output_path(results_path_for(store), "--store (its results file)")
+    check_output_path(store, option)
+    check_output_path(results_path_for(store), f"{option} (its results file)")
     if html:
         check_output_path(html, "--report")
     executor_spec = args.executor or study.run["executor"]

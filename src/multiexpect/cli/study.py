@@ -199,7 +199,11 @@ def _parse_run(data: dict) -> dict:
     if executor is not None:
         check_executor_spec(executor, "run.executor")
     workers = get_int(table, "workers", "run", minimum=1)
-    return {"executor": executor, "workers": workers, "store": get_str(table, "store", "run"),
+    store = get_str(table, "store", "run")
+    if store is not None and not store.strip():
+        raise StudyError("run.store", "must be a file name, got an empty string (leave it out "
+                         "for the default, <study>.sqlite)")
+    return {"executor": executor, "workers": workers, "store": store,
             "retries": get_int(table, "retries", "run", default=0, minimum=0),
             "chunk_size": get_int(table, "chunk_size", "run", minimum=1),
             "progress": get_bool(table, "progress", "run", True)}
