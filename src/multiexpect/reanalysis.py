@@ -125,6 +125,14 @@ def _pareto_k(log_w: np.ndarray) -> float:
     return float(shape)
 
 
+def _warn_worst(scores: np.ndarray, flagged: np.ndarray, pick, message) -> None:
+    """One :class:`UserWarning` for the worst flagged entry (``pick`` of the flagged
+    ``scores``, ``argmax`` or ``argmin``), worded by ``message(index)``."""
+    rows = np.flatnonzero(flagged)
+    if rows.size:
+        warnings.warn(message(int(rows[pick(scores[rows])])), UserWarning, stacklevel=3)
+
+
 def _check_support(sample: FinalSample, laws: list, rng) -> None:
     """Raise when a new law puts visible mass where the proposal density is zero.
 
@@ -289,25 +297,17 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
     pareto_k = np.array([_pareto_k(log_summands[:, j]) for j in range(n_q)])
     points = np.array([_kish_ess(log_summands[:, j]) if np.any(np.isfinite(
         log_summands[:, j])) else 0.0 for j in range(n_q)])  # summary()'s "few points" flag
-    heavy = np.flatnonzero(pareto_k > PARETO_K_MAX)
-    if heavy.size:
-        worst = int(heavy[np.argmax(pareto_k[heavy])])
-        warnings.warn(
-            f"reanalysis: the summands of {names[worst]} have a heavy tail (Pareto index "
-            f"{pareto_k[worst]:.2f} > {PARETO_K_MAX}: an infinite variance), as when the new "
-            f"law has heavier tails than the study's proposal: the estimate and its "
-            f"standard error are not to be trusted, whatever the effective sample size; run "
-            f"a study for it", UserWarning, stacklevel=2)
+    _warn_worst(pareto_k, pareto_k > PARETO_K_MAX, np.argmax, lambda j: (
+        f"reanalysis: the summands of {names[j]} have a heavy tail (Pareto index "
+        f"{pareto_k[j]:.2f} > {PARETO_K_MAX}: an infinite variance), as when the new law has "
+        f"heavier tails than the study's proposal: the estimate and its standard error are "
+        f"not to be trusted, whatever the effective sample size; run a study for it"))
     threshold = max(float(min_ess), 0.01 * n)
-    low = np.flatnonzero(ess_law < threshold)
-    if low.size:
-        worst = int(low[np.argmin(ess_law[low])])
-        warnings.warn(
-            f"reanalysis: the effective sample size of the importance weights is "
-            f"{ess_law[worst]:.1f} of {n} points for law {worst} (threshold {threshold:.0f}): "
-            f"the new law is too far from the study's proposal for the estimate and its "
-            f"standard error to be trusted; run a study for it",
-            UserWarning, stacklevel=2)
+    _warn_worst(ess_law, ess_law < threshold, np.argmin, lambda k: (
+        f"reanalysis: the effective sample size of the importance weights is "
+        f"{ess_law[k]:.1f} of {n} points for law {k} (threshold {threshold:.0f}): the new "
+        f"law is too far from the study's proposal for the estimate and its standard error "
+        f"to be trusted; run a study for it"))
 
     z = z_value(float(level))
     source = result if isinstance(result, ExpectationResult) else None
