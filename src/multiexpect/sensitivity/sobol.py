@@ -625,23 +625,8 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         first, total, jac = layout.indices(theta)
         index_cov = _sandwich(jac, cov)
         se = np.sqrt(np.clip(np.diag(index_cov), 0.0, None))
-        inert = _inert_inputs(layout, theta, cov)
-        # an index every replicate (or point) gave alike, e.g. a net that integrates an
-        # indicator exactly: the same bound, never a zero-width interval from a sample
-        tied = (se == 0) & np.isfinite(np.concatenate([first, total])) & ~np.concatenate(
-            [inert, inert])
-        if np.any(inert) or np.any(tied):  # a bound, not an error (_inert_bound)
-            floor = _inert_bound(wrapper, counter.n_runs // layout.runs_per_point,
-                                 float(theta[-1] - theta[-2] ** 2))
-            floor /= z_value(0.95, diag.get("dof"))
-            bounded = np.concatenate([inert, inert]) | tied
-            se = np.where(bounded, np.maximum(se, floor), se)
-        if np.any(inert):
-            diag["inert_inputs"] = [law.names[i] for i in np.flatnonzero(inert)]
-        if np.any(tied):
-            diag["tied_indices"] = [f"{order} {law.names[i % law.dim]}" for i, order in
-                                    ((k, "S1" if k < law.dim else "ST")
-                                     for k in np.flatnonzero(tied))]
+        se = _bounded_stderr(se, np.concatenate([first, total]), layout, wrapper, law,
+                             theta, cov, counter.n_runs // layout.runs_per_point, diag)
         m, s = theta[-2], theta[-1]
         grad_var = np.zeros(layout.n_quantities)
         grad_var[-2], grad_var[-1] = -2.0 * m, 1.0
@@ -670,6 +655,28 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             variance=variance, mean_stderr=float(np.ldexp(np.sqrt(max(cov[-2, -2], 0.0)), e)),
             variance_stderr=variance_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _bounded_stderr(se: np.ndarray, indices: np.ndarray, layout: PickFreezeLayout,
+                    wrapper: _PickFreezeModel, law: Law, theta: np.ndarray, cov: np.ndarray,
+                    points: int, diag: dict) -> np.ndarray:
+    """The indices' standard errors, never 0 from a sample: an inert input's indices
+    (:func:`_inert_inputs`) and an index every replicate (or point) gave alike (a net that
+    integrates an indicator exactly) take the rule of three's bound (:func:`_inert_bound`,
+    a bound, not an error), recorded in ``diag`` (``"inert_inputs"``, ``"tied_indices"``)."""
+    inert = _inert_inputs(layout, theta, cov)
+    both = np.concatenate([inert, inert])
+    tied = (se == 0) & np.isfinite(indices) & ~both
+    if np.any(both) or np.any(tied):
+        floor = _inert_bound(wrapper, points, float(theta[-1] - theta[-2] ** 2))
+        floor /= z_value(0.95, diag.get("dof"))
+        se = np.where(both | tied, np.maximum(se, floor), se)
+    if np.any(inert):
+        diag["inert_inputs"] = [law.names[i] for i in np.flatnonzero(inert)]
+    if np.any(tied):
+        diag["tied_indices"] = [f"{'S1' if k < law.dim else 'ST'} {law.names[k % law.dim]}"
+                                for k in np.flatnonzero(tied)]
+    return se
 
 
 def _inert_inputs(layout: PickFreezeLayout, theta: np.ndarray,
