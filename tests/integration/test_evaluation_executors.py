@@ -216,6 +216,48 @@ def test_a_pool_broken_during_submission_loses_chunks_that_are_run_again():
     np.testing.assert_array_equal(out, np.array([point_model(row) for row in x]))
 
 
+class DropsAFuture:
+    """A process pool that broke while a chunk was being submitted and dropped its future:
+    the first chunk fails, the second's future never completes (CPython < 3.12's
+    ``ProcessPoolExecutor`` race: its manager thread clears the pending work without
+    failing it); the pool's own ``_broken`` flag is set."""
+
+    def __init__(self):
+        self.submits = 0
+        self._broken = "a child process terminated abruptly"
+
+    def submit(self, *args, **kwargs):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        self.submits += 1
+        fut = Future()
+        if self.submits == 1:
+            fut.set_exception(BrokenProcessPool(self._broken))
+        return fut  # the second one: never completed
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_future_the_broken_pool_dropped_is_lost_and_run_again(monkeypatch):
+    """The wait checks the pool every ``BROKEN_POLL_SECONDS``: a chunk still pending after
+    two checks of a broken pool is lost and run again (the study hung on it before)."""
+    from multiexpect.evaluation import executors
+
+    monkeypatch.setattr(executors, "BROKEN_POLL_SECONDS", 0.05)
+    ev = build_evaluate(point_model, vectorized=False, executor="processes", n_workers=2,
+                        retries=1, chunk_size=100)
+    try:
+        ev.runner._ensure_payload()
+        ev.runner._pool = DropsAFuture()  # recover() then starts a real pool
+        x = LAW2.sample(200, np.random.default_rng(1))
+        out = ev(x, 0)
+    finally:
+        ev.close()
+    np.testing.assert_array_equal(out, np.array([point_model(row) for row in x]))
+
+
 def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
     distributed = pytest.importorskip("distributed")
     law = tf.borehole_law()

@@ -49,6 +49,9 @@ __all__ = ["ChunkResult", "Runner", "check_executor", "dumps_model", "run_chunk"
 # oldest are dropped beyond _MAX_CACHED, so a long-lived worker serving many studies does not
 # keep every model it ever ran)
 _WORKER_MODELS: dict[str, Callable] = {}
+#: How often a wait for chunks checks whether the process pool broke; a chunk still pending
+#: after two such checks of a broken pool is lost (:func:`_pool_broken`).
+BROKEN_POLL_SECONDS = 1.0
 _MAX_CACHED = 4
 
 
@@ -440,6 +443,7 @@ class Runner:
         pending = self._pending
         pending.clear()
         unsent: list[tuple[int, BaseException]] = []
+        pool = None
         if self.kind == "processes":
             pool = self._process_pool()
             for cid, x in chunks:
@@ -453,13 +457,25 @@ class Runner:
             for cid, x in chunks:
                 pending[self._external.submit(_run_shipped, self._key, shipment, x,
                                               self.pointwise, isolate, n_outputs)] = cid
-        for fut in cf.as_completed(list(pending)):
-            cid = pending.pop(fut)
-            try:
-                yield cid, fut.result()
-            except Exception as exc:
-                yield cid, exc
+        waiting, broken_polls = set(pending), 0
+        while waiting:
+            done, waiting = cf.wait(waiting, timeout=BROKEN_POLL_SECONDS,
+                                    return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                cid = pending.pop(fut)
+                try:
+                    yield cid, fut.result()
+                except Exception as exc:
+                    yield cid, exc
+            broken_polls = broken_polls + 1 if not done and _pool_broken(pool) else 0
+            if broken_polls >= 2:  # a future the broken pool dropped: lost, run again
+                for fut in waiting:
+                    yield pending.pop(fut), BrokenProcessPool(
+                        "the process pool broke and never finished this chunk")
+                waiting = set()
         yield from unsent
+
+
 
     def harvest(self) -> list[tuple[int, ChunkResult]]:
         """The chunks already finished but not yet yielded by :meth:`run` (after an
@@ -499,6 +515,15 @@ class Runner:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._release_scattered()
+
+
+def _pool_broken(pool) -> bool:
+    """Whether a ``"processes"`` pool (None for the other kinds) is broken: a worker died.
+    CPython before 3.12 can drop a future submitted while the pool breaks (its manager
+    thread clears the pending work without failing that one, which then never completes:
+    a study waiting for it hung). ``_broken`` is the executor's own flag; it has no public
+    accessor."""
+    return pool is not None and bool(getattr(pool, "_broken", False))
 
 
 def _dask_client(executor):
