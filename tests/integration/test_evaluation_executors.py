@@ -203,19 +203,6 @@ class BreaksAtSecondSubmit:
         pass
 
 
-def test_a_pool_broken_during_submission_loses_chunks_that_are_run_again():
-    ev = build_evaluate(point_model, vectorized=False, executor="processes", n_workers=2,
-                        retries=1, chunk_size=50)
-    try:
-        ev.runner._ensure_payload()
-        ev.runner._pool = BreaksAtSecondSubmit()  # recover() then starts a real pool
-        x = LAW2.sample(200, np.random.default_rng(1))
-        out = ev(x, 0)
-    finally:
-        ev.close()
-    np.testing.assert_array_equal(out, np.array([point_model(row) for row in x]))
-
-
 class DropsAFuture:
     """A process pool that broke while a chunk was being submitted and dropped its future:
     the first chunk fails, the second's future never completes (CPython < 3.12's
@@ -240,17 +227,20 @@ class DropsAFuture:
         pass
 
 
-def test_a_future_the_broken_pool_dropped_is_lost_and_run_again(monkeypatch):
-    """The wait checks the pool every ``BROKEN_POLL_SECONDS``: a chunk still pending after
-    two checks of a broken pool is lost and run again (the study hung on it before)."""
+@pytest.mark.parametrize("pool", [BreaksAtSecondSubmit, DropsAFuture])
+def test_a_pool_broken_during_submission_loses_chunks_that_are_run_again(pool, monkeypatch):
+    """The chunks a broken pool lost, failed or dropped, are run again on a fresh pool. A
+    dropped one is found by the wait's checks of the pool every ``BROKEN_POLL_SECONDS``:
+    still pending after two checks of a broken pool, it is lost (the study hung on it
+    before)."""
     from multiexpect.evaluation import executors
 
     monkeypatch.setattr(executors, "BROKEN_POLL_SECONDS", 0.05)
     ev = build_evaluate(point_model, vectorized=False, executor="processes", n_workers=2,
-                        retries=1, chunk_size=100)
+                        retries=1, chunk_size=50)
     try:
         ev.runner._ensure_payload()
-        ev.runner._pool = DropsAFuture()  # recover() then starts a real pool
+        ev.runner._pool = pool()  # recover() then starts a real pool
         x = LAW2.sample(200, np.random.default_rng(1))
         out = ev(x, 0)
     finally:
