@@ -383,6 +383,9 @@ def test_study_errors_name_the_key(tmp_path, capsys, old, new, pattern):
      r"laws\.alternative\[0\]\.inputs\.Q: unknown input 'Q'; inputs: F_X, F_Y, E, w, t, L$"),
     ('[laws]\nbudget = 500\n[[laws.alternative]]\nname = "x"\n',
      r"laws\.alternative\[0\]: changes nothing"),
+    ('[laws]\nbudget = 500\n[[laws.alternative]]\nname = "x"\n'
+     'inputs.w = { dist = "norm", params = { loc = 0.062, scale = 0.0062 } }\n',
+     r"laws\.alternative\[0\]: changes nothing: .* differ from the input law$"),
     ('[perturbed]\nbudget = 500\ninputs = ["Q"]\n', r"perturbed\.inputs\[0\]: unknown input "
                                                    r"'Q'"),
     ("[perturbed]\nbudget = 500\ndelta = -1\n", r"perturbed\.delta: must be a positive "

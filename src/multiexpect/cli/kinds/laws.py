@@ -78,8 +78,10 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
         if "correlation" in alt:
             correlation = parse_correlation({"correlation": alt["correlation"]}, path,
                                             len(inputs))
-        if not marginals and correlation is None:
-            raise StudyError(path, "changes nothing: give 'inputs' and/or 'correlation'")
+        nominal = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in inputs}
+        if correlation is None and all(m == nominal[k] for k, m in marginals.items()):
+            raise StudyError(path, "changes nothing: give 'inputs' and/or 'correlation' that "
+                             "differ from the input law")
         alternatives.append({"name": name, "inputs": marginals, "correlation": correlation})
     spec = {**statistic, "alternatives": alternatives,
             "weights": parse_weights(table, kind, ENGINE_WEIGHTS,
