@@ -248,6 +248,36 @@ def test_a_pool_broken_during_submission_loses_chunks_that_are_run_again(pool, m
     np.testing.assert_array_equal(out, np.array([point_model(row) for row in x]))
 
 
+class CannotImport:
+    """A pool whose workers cannot load the model (a Dask worker without the study's
+    module): every task fails with ``ModuleNotFoundError``; nobody dies."""
+
+    def submit(self, *args, **kwargs):
+        from concurrent.futures import Future
+
+        fut = Future()
+        fut.set_exception(ModuleNotFoundError("No module named 'mymodel'"))
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_worker_that_cannot_load_the_model_is_not_reported_as_dead(monkeypatch):
+    pool = CannotImport()
+    ev = build_evaluate(point_model, vectorized=False, executor="processes", n_workers=2,
+                        chunk_size=50)
+    monkeypatch.setattr(ev.runner, "_process_pool", lambda: pool)
+    try:
+        with pytest.raises(me.ModelEvaluationError,
+                           match=r"the executor could not run \d+ of 100 points; .*could not "
+                                 r"load the model \(ModuleNotFoundError: No module named "
+                                 r"'mymodel'\); make the model's module importable"):
+            ev(LAW2.sample(100, np.random.default_rng(1)), 0)
+    finally:
+        ev.close()
+
+
 def test_dask_local_cluster_equals_in_process_model_scattered_once(tmp_path):
     distributed = pytest.importorskip("distributed")
     law = tf.borehole_law()

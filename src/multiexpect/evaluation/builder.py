@@ -251,8 +251,14 @@ class StudyEvaluator:
                     self._run_alone(x, batch, np.array([i]), pieces, failures, isolate,
                                     split=False)
                 return
-            text = (f"the worker process died while running it "
-                    f"({type(result).__name__}: {result})")
+            if isinstance(result, ImportError):  # the task reached a worker that could not
+                # load the model (a Dask worker without the study's module): nobody died
+                text = (f"the executor's worker could not load the model "
+                        f"({type(result).__name__}: {result}); make the model's module "
+                        f"importable on the workers (install it, or set PYTHONPATH)")
+            else:
+                text = (f"the worker process died while running it "
+                        f"({type(result).__name__}: {result})")
             self._accept(x, batch, idx, ChunkResult(
                 np.empty((idx.size, 0)), np.zeros(idx.size, bool), [text] * idx.size,
                 np.zeros(idx.size)), pieces, failures)
@@ -285,6 +291,8 @@ class StudyEvaluator:
                     f"points")
         elif message.startswith("the worker process died"):
             head = f"a worker process died running {n_failed} of {n} points"
+        elif message.startswith("the executor's worker could not load"):
+            head = f"the executor could not run {n_failed} of {n} points"
         else:
             head = f"the model failed at {n_failed} of {n} points"
         where = (f"the other {n - n_failed} runs of batch {batch} are in the store (study "
