@@ -20,8 +20,14 @@ from .intervals import (
 from .laws import describe_law, law_from_description
 from .sampling.rqmc import interval_line
 
-__all__ = ["ExpectationResult", "FinalSample", "JsonResult", "data_frame", "format_table",
-           "frozen_array", "jsonable", "z_value"]
+__all__ = ["NO_SPREAD", "ExpectationResult", "FinalSample", "JsonResult", "data_frame",
+           "format_table", "frozen_array", "jsonable", "z_value"]
+
+#: A quantity that is no event whose standard error is at most this times its estimate had
+#: no spread in its runs (rounding only): ``summary()`` says its interval is the runs' value
+#: and claims nothing beyond them (a zero-width interval is not a claim of certainty). The
+#: chaos controls keep theirs at ``1e-9`` of the values (``polychaos.RESOLUTION``), above it.
+NO_SPREAD = 1e-12
 
 
 def frozen_array(values) -> np.ndarray:
@@ -458,6 +464,14 @@ class ExpectationResult(JsonResult):
                          "mass there and they count as 0 (option 'practical_mass', "
                          "docs/method.md)")
         notes += [line for line in [self.interval_note(level)] if line]
+        flat = [n for n, e, se, k in zip(self.names, self.estimate, self.stderr, k_eff)
+                if np.isnan(k) and np.isfinite(e) and se <= NO_SPREAD * abs(e)]
+        if flat:
+            runs = max(self.n_evaluations, 1)
+            notes.append(f"{', '.join(flat)}: no spread (every run gave the same value, to "
+                         f"rounding): the interval holds the runs' value only. By the rule of "
+                         f"three the law gives another value with probability below "
+                         f"{3.0 / runs:.2g} (95%), but nothing the runs saw bounds how far")
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "

@@ -184,3 +184,14 @@ def test_a_model_with_more_outputs_than_a_study_holds_is_refused_at_its_first_ba
     law = me.Law([stats.norm(), stats.norm()])
     with pytest.raises(ValueError, match=r"'model' gives 3000 quantities, more than the 2048"):
         me.expectations(lambda x: np.repeat(x[:, :1], 3000, axis=1), law, budget=300, rng=1)
+
+
+def test_a_quantity_without_spread_says_its_interval_is_the_runs_value_only():
+    """A constant output's interval is [3, 3]: a zero-width interval would claim certainty.
+    ``summary()`` says it holds the runs' value only (the rule of three bounds how often the
+    law gives another value, nothing bounds how far); a quantity with spread gets no note."""
+    law = me.Law([stats.norm(), stats.norm()])
+    res = me.expectations(lambda x: np.column_stack([np.full(len(x), 3.0), x[:, 0]]), law,
+                          budget=1000, rng=1)
+    notes = [line for line in res.summary().splitlines() if "no spread" in line]
+    assert len(notes) == 1 and notes[0].startswith("I1: no spread")
