@@ -68,10 +68,9 @@ class OutputScale:
         and the replicates' values (``diagnostics["replicate_values"]``, which the
         subset-means interval reads) times ``2^e``; ``diagnostics["output_exponents"]``
         says which columns were scaled (the history and the other diagnostics stay in the
-        scaled units). A weight beyond
-        the doubles' range becomes ``inf`` (or a subnormal number), so the criterion
-        ``sum_j w_j se_j^2``, which the scale leaves unchanged, is kept as computed in the
-        scaled units (``diagnostics["weighted_variance"]``, read by
+        scaled units). A weight beyond the doubles' range becomes ``inf`` (or a subnormal
+        number), so the criterion ``sum_j w_j se_j^2``, which the scale leaves unchanged,
+        is kept as computed in the scaled units (``diagnostics["weighted_variance"]``, read by
         ``ExpectationResult.weighted_variance``)."""
         if self.exponents is None or not np.any(self.exponents):
             return result

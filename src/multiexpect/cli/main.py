@@ -193,7 +193,7 @@ def _run(args, study_path: str, store: str | None = None) -> int:
     given = store or args.store
     store = given or _default_store(study_path, study)
     # the option that set the store, for its errors: the flag, or the study's run.store
-    option = "--store" if given else "run.store" if study.run.get("store") else "--store"
+    option = "run.store" if not given and study.run.get("store") else "--store"
     html = getattr(args, "report", None)
     # checked before the study runs: an output that cannot be written would come too late
     check_output_path(store, option)

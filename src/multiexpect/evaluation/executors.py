@@ -475,8 +475,6 @@ class Runner:
                 waiting = set()
         yield from unsent
 
-
-
     def harvest(self) -> list[tuple[int, ChunkResult]]:
         """The chunks already finished but not yet yielded by :meth:`run` (after an
         interrupt: they are stored before the study stops)."""

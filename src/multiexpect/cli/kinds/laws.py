@@ -52,6 +52,7 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     statistic = parse_statistic(table, kind)
     names = {s["name"] for s in inputs}
     alternatives, seen = [], {"nominal"}
+    nominal = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in inputs}
     for i, alt in enumerate(get_list(table, "alternative", kind, required=True)):
         path = f"{kind}.alternative[{i}]"
         if not isinstance(alt, dict):
@@ -78,7 +79,6 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
         if "correlation" in alt:
             correlation = parse_correlation({"correlation": alt["correlation"]}, path,
                                             len(inputs))
-        nominal = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in inputs}
         if correlation is None and all(m == nominal[k] for k, m in marginals.items()):
             raise StudyError(path, "changes nothing: give 'inputs' and/or 'correlation' that "
                              "differ from the input law")
