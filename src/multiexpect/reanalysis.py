@@ -27,6 +27,7 @@ from scipy.special import logsumexp
 from ._rng import check_rng
 from .intervals import check_level
 from .laws import check_same_inputs, describe_law, standard_normal_logpdf
+from .output_scale import column_exponents
 from .results import ExpectationResult, FinalSample, z_value
 
 __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
@@ -285,8 +286,12 @@ def reanalyse(result, *, law=None, phi: Callable | None = None, level: float = 0
         beta = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
         summands = summands - ctrl * beta
         ddof = 2
-    estimate = summands.mean(axis=0)
-    stderr = summands.std(axis=0, ddof=ddof) / np.sqrt(n)
+    # summands beyond 2^±400 (tiny weights) divided by a power of two, as a study's outputs
+    # are (output_scale): their squares would leave the doubles, a standard error of 0
+    exps = column_exponents(summands)
+    scaled = np.ldexp(summands, -exps)
+    estimate = np.ldexp(scaled.mean(axis=0), exps)
+    stderr = np.ldexp(scaled.std(axis=0, ddof=ddof) / np.sqrt(n), exps)
     ess_law = np.array([_kish_ess(log_w[:, k]) if np.any(np.isfinite(log_w[:, k])) else 0.0
                         for k in range(n_laws)])
     w_mean = w.mean(axis=0)

@@ -234,3 +234,16 @@ def test_new_law_outside_the_study_support_is_refused():
     inside = me.reanalyse(res, law=me.Law([stats.beta(2, 2)]))
     # E[X^2] for Beta(2, 2) = var + mean^2 = 0.05 + 0.25
     assert abs(inside.estimate[0] - 0.3) < 4 * inside.stderr[0]
+
+
+def test_tiny_weights_give_a_nonzero_standard_error(study_a):
+    """A law so far from the proposal that every weight is below 2^-400: the summands'
+    squares would underflow to a standard error of 0 (a zero-width interval); they are
+    scaled by a power of two first, and the estimate is flagged (few effective points)."""
+    res, _ = study_a
+    far = me.Law([stats.norm(40.0, 1.0), stats.norm(0, 1)], names=["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = me.reanalyse(res, law=far)
+    assert np.all(out.stderr > 0) and np.all(out.estimate < 1e-100)
+    assert all(flag == "few points" for flag in out.trust)
