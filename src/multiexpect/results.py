@@ -466,12 +466,13 @@ class ExpectationResult(JsonResult):
         notes += [line for line in [self.interval_note(level)] if line]
         flat = [n for n, e, se, k in zip(self.names, self.estimate, self.stderr, k_eff)
                 if np.isnan(k) and np.isfinite(e) and se <= NO_SPREAD * abs(e)]
-        if flat:
-            runs = max(self.n_evaluations, 1)
+        if flat:  # the runs behind the estimate: a reanalysis made none, it reweighs points
+            runs = self.n_evaluations or int(self.diagnostics.get("n_points", 0))
             notes.append(f"{', '.join(flat)}: no spread (every run gave the same value, to "
                          f"rounding): the interval holds the runs' value only. By the rule of "
                          f"three the law gives another value with probability below "
-                         f"{3.0 / runs:.2g} (95%), but nothing the runs saw bounds how far")
+                         f"{3.0 / max(runs, 1):.2g} (95%), but nothing the runs saw bounds "
+                         f"how far")
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "
