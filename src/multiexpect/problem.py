@@ -23,8 +23,8 @@ __all__ = ["MAX_QUANTITIES", "LawMixture", "Problem", "check_quantity_count"]
 
 SPACES = ("auto", "standard", "input")
 #: Quantities one study may estimate: the engine holds ``J x J`` matrices and fits
-#: components per event (measured: 1000 thresholds of a curve took 31 s and 0.36 GB at
-#: 300 runs, 3000 took 104 s and 2.2 GB, growing as ``J^2``; docs/method.md).
+#: components per event, so its memory grows as ``J^2`` (measured: docs/method.md, "What
+#: we measured").
 MAX_QUANTITIES = 2048
 
 

@@ -37,10 +37,9 @@ __all__ = ["DEFAULT_MIN_ESS", "final_sample_from_engine", "reanalyse"]
 DEFAULT_MIN_ESS = 100
 #: The Pareto tail index of a quantity's summands ``|phi| w`` above which :func:`reanalyse`
 #: warns. Summands whose tail falls like ``s^(-1/k)`` have an infinite variance from
-#: ``k = 1/2``, but the fitted index of a finite sample of light tails (``exp(c a^2)``
-#: weights, ``k`` 0.17) comes out up to 0.54: 0.7 is the published practical limit
-#: (Vehtari, Simpson, Gelman, Yao & Gabry, "Pareto smoothed importance sampling", JMLR
-#: 2024), measured in docs/method.md.
+#: ``k = 1/2``, but the index fitted to a finite sample of light tails can exceed it: 0.7
+#: is the published practical limit (Vehtari, Simpson, Gelman, Yao & Gabry, "Pareto
+#: smoothed importance sampling", JMLR 2024; measured here: docs/interop.md).
 PARETO_K_MAX = 0.7
 
 _SUPPORT_DRAWS = 4096
