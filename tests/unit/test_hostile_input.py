@@ -195,3 +195,13 @@ def test_a_quantity_without_spread_says_its_interval_is_the_runs_value_only():
                           budget=1000, rng=1)
     notes = [line for line in res.summary().splitlines() if "no spread" in line]
     assert len(notes) == 1 and notes[0].startswith("I1: no spread")
+
+
+def test_more_laws_than_a_study_holds_are_refused_before_any_run():
+    law = me.Law([stats.norm(), stats.norm()])
+
+    def never_run(x):
+        raise AssertionError("the model must not run")
+
+    with pytest.raises(ValueError, match=r"'law' gives 2049 quantities, more than the 2048"):
+        me.expectations(never_run, [law] * 2049, budget=5000, rng=1)
