@@ -5,7 +5,8 @@
 over ``--reps`` seeds. Per threshold: the coverage of its 95% intervals (``curve.low``,
 ``curve.high``: Wilson's for events, the bound for no hit) over all seeds and
 over the seeds where the estimate is not flagged (``result.trust``), the share not
-flagged, the mean and the median of the estimate over the truth, and the routes taken.
+flagged, the mean and the median of the estimate over the truth, the relative MSE
+``MSE / P^2`` beside crude MC's exact ``(1 - P) / (n P)``, and the routes taken.
 
     python benchmarks/small_budget.py --budget 300 --reps 200 --thresholds 0.5 1.1667 2.1667 3.5
     python benchmarks/small_budget.py --budget 300 --reps 200 --points 10
@@ -60,14 +61,15 @@ def main(argv=None) -> None:
     print(f"budget {args.budget}, {args.reps} seeds, options {args.options}, routes "
           f"{dict(routes)}")
     print("| threshold | P | coverage | coverage, not flagged | not flagged | mean / P | "
-          "median / P |")
-    print("|---|---|---|---|---|---|---|")
+          "median / P | MSE / P^2 | crude MC |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for j, (tj, pj) in enumerate(zip(t, truth)):
         kept = covered[ok[:, j], j]
         unflagged = f"{kept.mean():.3f}" if kept.size else "-"
         print(f"| {tj:.4g} | {pj:.3g} | {covered[:, j].mean():.3f} | {unflagged} | "
               f"{ok[:, j].mean():.2f} | {est[:, j].mean() / pj:.3f} | "
-              f"{np.median(est[:, j]) / pj:.3f} |")
+              f"{np.median(est[:, j]) / pj:.3f} | {np.mean((est[:, j] - pj) ** 2) / pj**2:.3g} | "
+              f"{(1 - pj) / (args.budget * pj):.3g} |")
 
 
 if __name__ == "__main__":

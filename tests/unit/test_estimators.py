@@ -14,7 +14,7 @@ from scipy.special import factorial2
 import multiexpect as me
 from multiexpect.aiscv import AISCV, AiscvOptions
 from multiexpect.engine import resolve_weights
-from multiexpect.engine.adapt import balanced_weights
+from multiexpect.engine.adapt import POINTS_PER_CONTROL, balanced_weights, control_mask
 from multiexpect.estimators.control_variates import regress_controls
 from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
@@ -154,6 +154,29 @@ def test_truncated_lstsq_by_qr_first_matches_gelsy_on_the_design():
     want, _, want_rank, _ = lstsq(near, rhs, cond=RCOND, lapack_driver="gelsy")
     assert rank == want_rank < k
     assert np.array_equal(sol, want)
+
+
+def test_control_mask_fits_no_more_coefficients_than_the_batch_carries():
+    # two quantities, their components 0-1 and 2-3, the law last: "all" is 5 controls each,
+    # "own" 3 (two components and the law)
+    specs = [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+    alpha = np.full(5, 0.2)
+    every = control_mask("all", specs, 2, 5, alpha)
+    own = control_mask("own", specs, 2, 5, alpha)
+    assert every.all() and own.sum(axis=1).tolist() == [3, 3]
+    assert (control_mask("all", specs, 2, 5, alpha, n_points=5 * POINTS_PER_CONTROL)
+            == every).all()
+    assert (control_mask("all", specs, 2, 5, alpha, n_points=5 * POINTS_PER_CONTROL - 1)
+            == own).all()
+    assert (control_mask("own", specs, 2, 5, alpha, n_points=3 * POINTS_PER_CONTROL)
+            == own).all()
+    assert not control_mask("all", specs, 2, 5, alpha, n_points=3 * POINTS_PER_CONTROL - 1
+                            ).any()
+    # a component below MIN_CONTROL_ALPHA is no control and frees room for the others
+    low = np.array([0.2, 1e-4, 0.2, 1e-4, 0.2])
+    assert control_mask("all", specs, 2, 5, low, n_points=3 * POINTS_PER_CONTROL
+                        ).sum(axis=1).tolist() == [3, 3]
+    assert not control_mask("none", specs, 2, 5, alpha, n_points=10**6).any()
 
 
 def test_gaussian_moments_seed_with_collinear_controls_stays_accurate():

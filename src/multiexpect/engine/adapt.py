@@ -51,6 +51,9 @@ __all__ = ["MIN_CONTROL_ALPHA", "Proposal", "adapt", "adaptation_done", "balance
 
 #: Lighter components are no control variate: their control is bounded only by ``1/α_k``.
 MIN_CONTROL_ALPHA = 1e-3
+#: Batch points a control's coefficient needs: a regression on a batch of ``n`` points fits
+#: at most ``n / POINTS_PER_CONTROL`` coefficients per quantity (:func:`control_mask`).
+POINTS_PER_CONTROL = 10
 
 
 def adaptation_done(state: EngineState) -> bool:
@@ -393,7 +396,8 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
     responses = iscv_summands(phi, log_laws, None, log_g, None, problem.law_index)
     controls = log_ratio_exp(log_comp, log_g[:, None])
     controls -= 1.0
-    mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha)
+    mask = control_mask(control, fits.specs, problem.n_quantities, log_comp.shape[1], alpha,
+                        n_points=responses.shape[0])
     beta, variance = regress_controls(responses, controls, mask)
     if control == "none":
         beta = None
@@ -404,17 +408,25 @@ def _regress(state: EngineState, fits: _Fits, alpha, phi, log_laws, log_comp, lo
 
 
 def control_mask(control: str, specs, n_quantities: int, n_comp: int,
-                 alpha: np.ndarray) -> np.ndarray:
+                 alpha: np.ndarray, n_points: int | None = None) -> np.ndarray:
     """Which controls ``g_k / g_α - 1`` each quantity uses: all, its own components and the
     law, or none; never a component with ``α_k < MIN_CONTROL_ALPHA``, whose control, bounded
     only by ``1/α_k``, can take at a far point a value the batch that fitted ``β`` never
-    showed."""
-    if control == "all":
-        mask = np.ones((n_quantities, n_comp), dtype=bool)
-    else:
-        mask = np.zeros((n_quantities, n_comp), dtype=bool)
-        if control == "own":
-            for k, (j, _) in enumerate(specs):
-                mask[j, k] = True
-            mask[:, -1] = True
-    return mask & (np.asarray(alpha) >= MIN_CONTROL_ALPHA)[None, :]
+    showed. On a batch of ``n_points`` a quantity fits at most ``n_points /
+    POINTS_PER_CONTROL`` coefficients: ``"all"`` narrows to ``"own"`` for a quantity with
+    more, and ``"own"`` to none (a regression on a few points per coefficient fits ``β`` to
+    the batch's noise, which the final stage then pays for: docs/method.md)."""
+    usable = (np.asarray(alpha) >= MIN_CONTROL_ALPHA)[None, :]
+    own = np.zeros((n_quantities, n_comp), dtype=bool)
+    for k, (j, _) in enumerate(specs):
+        own[j, k] = True
+    own[:, -1] = True
+    own &= usable
+    if control == "none":
+        return np.zeros((n_quantities, n_comp), dtype=bool)
+    mask = np.ones((n_quantities, n_comp), dtype=bool) & usable if control == "all" else own
+    if n_points is None:
+        return mask
+    room = n_points / POINTS_PER_CONTROL
+    mask = np.where((mask.sum(axis=1) > room)[:, None], own, mask)
+    return mask & (mask.sum(axis=1) <= room)[:, None]

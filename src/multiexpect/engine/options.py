@@ -56,7 +56,9 @@ class AiscvOptions:
         ``f / g_α <= 1/δ``.
     control : {"all", "own", "none"}
         Control variates of each quantity: every component, its own components, or none
-        (plain importance sampling).
+        (plain importance sampling); at most one coefficient per
+        :data:`~multiexpect.engine.adapt.POINTS_PER_CONTROL` batch points
+        (:func:`~multiexpect.engine.adapt.control_mask`).
     split_signs : bool
         One component per sign part ``phi^±`` of a signed quantity (else one fitted to ``|phi|``).
     chunk_size : int or None
