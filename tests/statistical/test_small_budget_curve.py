@@ -6,8 +6,8 @@ points: a control regression on every component fitted ``β`` to the batch's noi
 common thresholds came out 50-70 times less precise than crude MC's (docs/benchmarks.md,
 "Small budgets with several thresholds"). The rule that a batch fits at most one coefficient
 per ``POINTS_PER_CONTROL`` points keeps them at crude MC's precision or better. The MSE over
-``REPS`` seeds has a relative s.d. of about ``sqrt(2 / REPS) = 0.22`` for normal errors, so
-the bound of twice crude MC's variance is some four s.d. above a tie.
+``REPS`` seeds has a relative s.d. of about ``sqrt(2 / REPS) = 0.26`` for normal errors, so
+the bound of twice crude MC's variance is nearly four s.d. above a tie.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from scipy import stats
 
 import multiexpect as me
 
-REPS = 40
+REPS = 30
 BUDGET = 300
 THRESHOLDS = np.linspace(0.5, 3.5, 10)
 TRUTH = stats.norm.sf(THRESHOLDS)
