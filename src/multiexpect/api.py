@@ -76,8 +76,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
     evaluation : Evaluation, optional
         Where and how the model runs: executor, store (resume), retries, progress bar
         (:class:`~multiexpect.Evaluation`). Its fields ``executor``, ``n_workers``, ``store``,
-        ``study_id``, ``retries``, ``progress`` and ``eval_chunk_size`` may be passed as
-        keywords instead, a shorthand for ``evaluation=Evaluation(...)``.
+        ``study_id``, ``retries``, ``progress``, ``eval_chunk_size`` and ``share_runs_with``
+        may be passed as keywords instead, a shorthand for ``evaluation=Evaluation(...)``.
     quantities : sequence of me.Output, me.Moment, me.Exceedance, optional
         Quantities declared on the model's raw outputs (:mod:`multiexpect.quantities`): the
         model returns its outputs and the library computes ``phi`` (names ``E[y1^2]``,

@@ -360,6 +360,8 @@ STUDY_ERRORS = [
                                         r"model, perturbed, run, sobol, study$"),
     ("[expectations]", '[run]\nexecutor = "threads"\n[expectations]',
      r"run\.executor: must be 'processes' or 'dask://HOST:PORT', got 'threads'$"),
+    ("[expectations]", '[run]\nshare_runs = "yes"\n[expectations]',
+     r"run\.share_runs: must be"),
 ]
 
 
@@ -599,3 +601,41 @@ def test_command_model_study_runs_through_the_program(tmp_path, capsys):
     row = doc["analyses"][0]["main"]["rows"][0]
     assert doc["analyses"][0]["main"]["runs"]["new"] == 12
     assert abs(row["estimate"] - 2.0) < 4 * row["stderr"]  # E[a + 2 b] = 2, sd sqrt(5)
+
+
+SHARED = """
+[run]
+share_runs = {share}
+
+[expectations]
+budget = 600
+moments = [1]
+baseline = "mc"
+
+[exceedance_curve]
+budget = 600
+from = 0.04
+to = 0.08
+points = 3
+baseline = "mc"
+"""
+
+
+def test_analyses_read_the_points_another_analysis_ran(tmp_path, capsys):
+    docs = {}
+    for share in ("true", "false"):
+        study = write(tmp_path, SHARED.format(share=share), name=f"{share}.toml")
+        store = str(tmp_path / f"{share}.sqlite")
+        code, _, err = run_cli(["run", study, "--store", store, "--no-progress"], capsys)
+        assert code == 0, err
+        docs[share] = json.loads((tmp_path / f"{share}.results.json").read_text())
+    shared, alone = (docs[s]["analyses"] for s in ("true", "false"))
+    # the curve's crude MC baseline draws the expectations baseline's 600 points, and the
+    # curve's aISCV pilot the expectations aISCV's pilot: read, not run, the results equal
+    assert shared[1]["baseline"]["runs"] == {"spent": 600, "new": 0, "reused": 600}
+    assert alone[1]["baseline"]["runs"] == {"spent": 600, "new": 600, "reused": 0}
+    assert shared[1]["main"]["runs"]["reused"] > 0 == alone[1]["main"]["runs"]["reused"]
+    for a, b in zip(shared, alone):
+        for role in ("main", "baseline"):
+            assert a[role]["result"]["estimate"] == b[role]["result"]["estimate"]
+            assert a[role]["result"]["stderr"] == b[role]["result"]["stderr"]

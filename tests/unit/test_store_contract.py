@@ -130,6 +130,24 @@ def test_studies_are_separate(store):
     assert store.load_runs("b", 0)["index"].size == 0
 
 
+def test_find_runs_reads_ok_runs_of_the_named_studies_by_exact_input(store):
+    store.open_study("a", SETTINGS)
+    store.open_study("b", SETTINGS)
+    x, y = _runs(4)
+    store.put_runs("a", 0, [0, 1, 2], x[:3], y[:3], ["ok", "failed", "ok"], ["", "boom", ""],
+                   [1, 1, 1])
+    store.put_runs("b", 3, [0], x[3:], y[3:], ["ok"], [""], [1])
+    probe = np.vstack([x[2], x[0], x[1], x[3], np.nextafter(x[0], 1.0)])
+    found, got = store.find_runs(["a"], probe)
+    # an ok run of "a" is found; the failed one, "b"'s and a point one ulp away are not
+    assert found.tolist() == [True, True, False, False, False]
+    assert np.array_equal(got[:2], y[[2, 0]]) and np.isnan(got[2:]).all()
+    found, _ = store.find_runs(["a", "b"], probe)
+    assert found.tolist() == [True, True, False, True, False]
+    found, got = store.find_runs([], probe)
+    assert not found.any() and got.shape == (5, 0)
+
+
 # ---------------------------------------------------------------------- SQLite only
 def test_sqlite_persists_uses_wal_and_checks_schema(tmp_path):
     path = tmp_path / "p.sqlite"

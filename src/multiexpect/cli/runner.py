@@ -79,6 +79,21 @@ def _study_id(study: Study, analysis, method: str) -> str:
     return f"{study.name}/{analysis.kind}/{method}"
 
 
+def _shared_studies(study: Study, plan: list) -> dict[str, tuple]:
+    """For each study of the plan, the others whose runs it may read (``[run] share_runs``):
+    those of the same model identity (the ``[model]`` table and its code's hash, which
+    ``--accept-model-change`` may keep per study)."""
+    if not study.run["share_runs"]:
+        return {}
+    identity = {}
+    for analysis, method in plan:
+        model = _store_settings(study, analysis, method)["model"]
+        identity[_study_id(study, analysis, method)] = json.dumps(model, sort_keys=True)
+    return {sid: tuple(other for other, same in identity.items()
+                       if other != sid and same == mine)
+            for sid, mine in identity.items()}
+
+
 def check_store(study: Study, store: str) -> None:
     """Before any run: the store, if it exists, must be an SQLite store whose copies of this
     study's analyses (if any) have the same settings (else the study would not resume).
@@ -157,6 +172,7 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
     totals = {"spent": 0, "new": 0, "reused": 0}
     run = study.run
     plan = _plan(study)
+    shared = _shared_studies(study, plan)
     for step, (analysis, method) in enumerate(plan, start=1):
         label = f"[{step}/{len(plan)}] {analysis.kind} by {method} ({analysis.budget} runs)"
         log(label + " ...")
@@ -166,7 +182,8 @@ def run_study(study: Study, *, store: str, executor=None, workers: int | None = 
             n_workers=workers if executor == "processes" else None, store=store,
             study_id=_study_id(study, analysis, method),
             settings=_store_settings(study, analysis, method), retries=run["retries"],
-            progress=progress, budget=analysis.budget, chunk_size=run["chunk_size"])
+            progress=progress, budget=analysis.budget, chunk_size=run["chunk_size"],
+            share_runs_with=shared.get(_study_id(study, analysis, method), ()))
         try:
             result = call_analysis(study, analysis, method, evaluate)
         finally:

@@ -194,7 +194,7 @@ def _parse_inputs(data: dict) -> list[dict]:
 def _parse_run(data: dict) -> dict:
     table = get_table(data, "run", "") or {}
     check_keys(table, "run", {"executor", "workers", "store", "retries", "chunk_size",
-                               "progress"})
+                               "progress", "share_runs"})
     executor = get_str(table, "executor", "run")
     if executor is not None:
         check_executor_spec(executor, "run.executor")
@@ -206,7 +206,8 @@ def _parse_run(data: dict) -> dict:
     return {"executor": executor, "workers": workers, "store": store,
             "retries": get_int(table, "retries", "run", default=0, minimum=0),
             "chunk_size": get_int(table, "chunk_size", "run", minimum=1),
-            "progress": get_bool(table, "progress", "run", True)}
+            "progress": get_bool(table, "progress", "run", True),
+            "share_runs": get_bool(table, "share_runs", "run", True)}
 
 
 def check_executor_spec(spec: str, where: str) -> None:

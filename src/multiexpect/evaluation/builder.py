@@ -5,7 +5,8 @@ store memo -> retries -> checks.
 algorithm calls (see ``docs/evaluation.md``). On ``evaluate(x, batch)``:
 
 1. with a store, the batch's points hash is recorded or checked (a resumed study must replay
-   the same points), and the batch's stored ``"ok"`` runs are read, not run again;
+   the same points), and the batch's stored ``"ok"`` runs are read, not run again; so are
+   the points that a study named in ``share_runs_with`` ran (copied into this batch);
 2. the other points are split into chunks and mapped over the executor; each completed chunk
    is written to the store in one transaction before anything else uses it;
 3. failed points (the model raised, returned NaN or inf, or its worker process died) are run
@@ -117,6 +118,7 @@ class StudyEvaluator:
         self.runner = Runner(model, self.pointwise, evaluation.executor, evaluation.n_workers)
         self.settings = settings if settings is not None else {}
         self.study_id = study_id
+        self.shared = evaluation.share_runs_with
         self._opened = False
         self.progress = Progress(evaluation.progress, budget)
         self.sizer = ChunkSizer(self.chunk_size, inline=self.runner.kind == "inline",
@@ -169,6 +171,8 @@ class StudyEvaluator:
                 self.progress.update(int(ok.sum()))
         failures: dict[int, str] = {}
         todo = np.flatnonzero(~done)
+        if todo.size and self.shared:
+            todo = self._read_shared(x, batch, todo, pieces)
         for _ in range(self.retries + 1):
             if todo.size == 0:
                 break
@@ -183,6 +187,23 @@ class StudyEvaluator:
             for idx, ys in pieces:
                 out[idx] = ys
         return out
+
+    def _read_shared(self, x, batch, todo, pieces) -> np.ndarray:
+        """Read the points ``todo`` that a study in ``share_runs_with`` already ran (copied
+        into this batch in one transaction, so that a resume finds them there); return the
+        points left to run."""
+        others = [s for s in self.shared if s != self.study_id]
+        found, ys = self.store.find_runs(others, x[todo])
+        if not found.any():
+            return todo
+        idx, ys = todo[found], ys[found]
+        self._check_width(ys.shape[1])
+        self.store.put_runs(self.study_id, batch, idx, x[idx], ys, ["ok"] * idx.size,
+                            [""] * idx.size, np.zeros(idx.size))
+        pieces.append((idx, ys))
+        self.n_reused += int(idx.size)
+        self.progress.update(int(idx.size))
+        return todo[~found]
 
     def _check_width(self, m: int) -> None:
         if self.n_outputs is None:
@@ -321,8 +342,8 @@ class StudyEvaluator:
 def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
                    n_workers: int | None = None, store=None, study_id: str | None = None,
                    settings: dict | None = None, retries: int = 0, progress: bool = False,
-                   budget: int | None = None, chunk_size: int | None = None
-                   ) -> StudyEvaluator:
+                   budget: int | None = None, chunk_size: int | None = None,
+                   share_runs_with: tuple = ()) -> StudyEvaluator:
     """Compose the ``evaluate(x, batch)`` callable of a study.
 
     Parameters
@@ -357,6 +378,9 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
         ``eval_chunk_size``); by default sized by wall time and budget
         (:mod:`~multiexpect.evaluation.chunking`): about two seconds of work, and a small
         share of the budget, so that a crash loses little.
+    share_runs_with : tuple of str
+        Studies of the same deterministic model in the store whose runs at the same points
+        are read, not run (:class:`~multiexpect.Evaluation`).
 
     Returns
     -------
@@ -367,7 +391,7 @@ def build_evaluate(model: Callable, *, vectorized: bool = True, executor=None,
     """
     evaluation = Evaluation(executor=executor, n_workers=n_workers, store=store,
                             study_id=study_id, retries=retries, progress=progress,
-                            eval_chunk_size=chunk_size)
+                            eval_chunk_size=chunk_size, share_runs_with=share_runs_with)
     return StudyEvaluator(model, vectorized=vectorized, evaluation=evaluation,
                           settings=settings, budget=budget)
 

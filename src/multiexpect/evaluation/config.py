@@ -51,6 +51,12 @@ class Evaluation:
         Show a progress bar on stderr (needs tqdm, and stdout and stderr to be terminals).
     eval_chunk_size : int, optional
         Points per task sent to a worker (and per store transaction).
+    share_runs_with : tuple of str
+        Other studies in the same store whose runs this study reads instead of running the
+        model again at the same point (the same float64 input): studies of **the same
+        deterministic model** only (the caller vouches for it; the command-line tool shares
+        the runs of a study file's analyses). A point so read is copied into this study's
+        batch, so a resumed study reads it from there.
     """
 
     executor: object = None
@@ -60,6 +66,7 @@ class Evaluation:
     retries: int = 0
     progress: bool = False
     eval_chunk_size: int | None = None
+    share_runs_with: tuple = ()
 
     def __post_init__(self):
         check_executor(self.executor, self.n_workers)
@@ -73,6 +80,15 @@ class Evaluation:
                                           or not self.study_id):
             raise ValueError(f"'study_id' must be a non-empty str, got {self.study_id!r}")
         check_store(self.store)
+        shared = self.share_runs_with
+        if isinstance(shared, str) or not isinstance(shared, (tuple, list)) or not all(
+                isinstance(s, str) and s for s in shared):
+            raise ValueError(f"'share_runs_with' must be a tuple of study ids (non-empty str), "
+                             f"got {shared!r}")
+        if shared and self.store is None:
+            raise ValueError("'share_runs_with' reads the runs of other studies in the store: "
+                             "give a store")
+        object.__setattr__(self, "share_runs_with", tuple(shared))
 
     @property
     def is_default(self) -> bool:

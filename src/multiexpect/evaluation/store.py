@@ -109,6 +109,8 @@ class Store(ABC):
     * :meth:`put_runs` writes records atomically (all or none); ``"ok"`` records are
       immutable, ``"failed"`` ones are replaced by later attempts.
     * :meth:`load_runs` returns the records of a batch, sorted by index.
+    * :meth:`find_runs` looks up ``"ok"`` runs of given points (their exact float64 bytes)
+      in given studies: the runs another study of the same model already paid for.
 
     Implementations are safe to use from one thread at a time per object.
     """
@@ -161,6 +163,12 @@ class Store(ABC):
     @abstractmethod
     def count_runs(self, study_id: str, status: str | None = None) -> int: ...
 
+    @abstractmethod
+    def find_runs(self, study_ids, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs of ``"ok"`` runs, in the studies ``study_ids``, of the points ``x`` ((n,
+        d)): ``found`` ((n,) bool) and ``y`` ((n, m); rows not found are NaN, ``m`` 0 when
+        none is). A point matches a run whose input has the same float64 bytes."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (a no-op for the in-memory store)."""
 
@@ -193,6 +201,18 @@ def _from_blobs(blobs: list) -> np.ndarray:
         m = sizes.pop() // 8
         return np.frombuffer(b"".join(blobs), dtype=np.float64).reshape(len(blobs), m).copy()
     return _stack_rows([np.frombuffer(b, dtype=np.float64) for b in blobs])
+
+
+def _found_rows(x: np.ndarray, outputs: dict[bytes, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Store.find_runs`'s answer from the outputs found, keyed by input bytes."""
+    keys = [row.tobytes() for row in x]
+    found = np.array([key in outputs for key in keys], dtype=bool)
+    width = next(iter(outputs.values())).size if outputs else 0
+    y = np.full((x.shape[0], width), np.nan)
+    for k in np.flatnonzero(found):
+        y[k] = outputs[keys[k]]
+    return found, y
 
 
 def _check_settings(study_id: str, stored: dict, new: dict) -> None:
@@ -263,6 +283,20 @@ class InMemoryStore(Store):
         return sum(1 for (s, _), runs in self._runs.items() if s == study_id
                    for r in runs.values() if status is None or r[2] == status)
 
+    def find_runs(self, study_ids, x):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        wanted = {row.tobytes() for row in x}
+        studies = set(study_ids)
+        outputs: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for (study, _), runs in self._runs.items():
+                if study in studies:
+                    for record in runs.values():
+                        key = record[0].tobytes()
+                        if record[2] == "ok" and key in wanted:
+                            outputs.setdefault(key, record[1])
+        return _found_rows(x, outputs)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -275,7 +309,11 @@ CREATE TABLE IF NOT EXISTS runs (
     study TEXT NOT NULL, batch INTEGER NOT NULL, idx INTEGER NOT NULL,
     x BLOB NOT NULL, y BLOB, status TEXT NOT NULL, error TEXT NOT NULL,
     seconds REAL NOT NULL, written REAL NOT NULL, PRIMARY KEY (study, batch, idx));
+CREATE INDEX IF NOT EXISTS runs_by_x ON runs (x);
 """
+#: Points per query of :meth:`SQLiteStore.find_runs` (SQLite's bound on a statement's
+#: parameters is 999 before version 3.32).
+_FIND_CHUNK = 500
 
 
 def describe_sqlite_error(exc: BaseException, path: str) -> str:
@@ -534,6 +572,22 @@ class SQLiteStore(Store):
             rows = self._read("SELECT COUNT(*) FROM runs WHERE study=? AND status=?",
                               (study_id, status))
         return int(rows[0][0])
+
+    def find_runs(self, study_ids, x):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        studies = list(dict.fromkeys(study_ids))
+        outputs: dict[bytes, np.ndarray] = {}
+        if studies:
+            blobs = list(dict.fromkeys(row.tobytes() for row in x))
+            among = ", ".join("?" * len(studies))
+            for start in range(0, len(blobs), _FIND_CHUNK):
+                part = blobs[start:start + _FIND_CHUNK]
+                rows = self._read(
+                    f"SELECT x, y FROM runs WHERE x IN ({', '.join('?' * len(part))}) "
+                    f"AND status='ok' AND study IN ({among})", (*part, *studies))
+                for key, value in rows:
+                    outputs.setdefault(bytes(key), np.frombuffer(value, dtype=np.float64))
+        return _found_rows(x, outputs)
 
     def close(self):
         conn, self._conn = getattr(self, "_conn", None), None
