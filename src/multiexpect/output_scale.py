@@ -86,7 +86,7 @@ class OutputScale:
                        "weighted_variance": result.weighted_variance}
         replicates = result.diagnostics.get("replicate_values")
         if replicates is not None:  # the subset-means interval reads them: model units too
-            on_nets = exps[result._dof_mask()]
+            on_nets = exps[result.replicate_mask()]
             values = np.asarray(replicates, dtype=float).reshape(-1, on_nets.size)
             diagnostics["replicate_values"] = np.ldexp(values, on_nets).tolist()
         return dataclasses.replace(

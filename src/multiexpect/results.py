@@ -308,7 +308,7 @@ class ExpectationResult(JsonResult):
         the adapted ones have normal intervals.
         """
         dof = self.diagnostics.get("dof")
-        on_nets = self._dof_mask()
+        on_nets = self.replicate_mask()
         low, high = normal_interval(self.estimate, self.stderr, level)
         if np.any(on_nets):
             t_low, t_high = normal_interval(self.estimate, self.stderr, level, dof=dof)
@@ -329,7 +329,7 @@ class ExpectationResult(JsonResult):
         """Which interval an RQMC result has at ``level`` (and for which quantities, on the
         split route), the line under ``summary()``'s table and the report's; ``""`` for
         i.i.d. results."""
-        on_nets = self._dof_mask()
+        on_nets = self.replicate_mask()
         which = "" if np.all(on_nets) or not np.any(on_nets) else \
             " of " + ", ".join(n for n, on in zip(self.names, on_nets) if on)
         also = "; event probabilities: Wilson's, with Student's quantile" \
@@ -356,9 +356,10 @@ class ExpectationResult(JsonResult):
             rows = np.flatnonzero(on_nets)[spread]
             low[rows], high[rows] = bounds
 
-    def _dof_mask(self) -> np.ndarray:
-        """Which quantities ``diagnostics["dof"]`` applies to: all when it is given, but on
-        the split route only ``diagnostics["law_quantities"]``; none without it."""
+    def replicate_mask(self) -> np.ndarray:
+        """Which quantities are means of RQMC replicates, read with ``diagnostics["dof"]``
+        degrees of freedom: all when it is given, but on the split route only
+        ``diagnostics["law_quantities"]``; none without it (an i.i.d. result)."""
         mask = np.zeros(len(self.estimate), dtype=bool)
         if self.diagnostics.get("dof") is None:
             return mask
