@@ -135,18 +135,26 @@ def subset_mean_interval(values, level: float) -> tuple[np.ndarray, np.ndarray] 
     return low, high
 
 
-def effective_hits(estimate, stderr, hits=None) -> np.ndarray:
+def effective_hits(estimate, stderr, hits=None, rarer_side: bool = True) -> np.ndarray:
     """``k_eff = p̂² (1 - p̂) / se²`` (0 without a positive estimate), capped by ``hits``
-    where they are fewer than ``CAP_HITS``.
+    where they are fewer than ``CAP_HITS``; with ``rarer_side``, for ``p̂ > 1/2`` the
+    smaller of it and the effective misses ``p̂ (1 - p̂)² / se²``.
 
     For crude Monte Carlo it is the number of hits; for importance sampling it is the number
-    of hits crude Monte Carlo would need for the same relative error.
+    of hits crude Monte Carlo would need for the same relative error. A probability near 1
+    is as uncertain as its complement: its misses are what the sample must see (a sample
+    that saw none claims ``1 - p̂`` to its rounding), so the flag (:func:`trust_flags`)
+    counts the rarer side; the interval's effective sample size reads the hits.
     """
     p = np.clip(np.asarray(estimate, dtype=float), 0.0, 1.0)
     se = np.asarray(stderr, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(se > 0, p * p * (1.0 - p) / np.where(se > 0, se * se, 1.0),
                      np.where((p > 0) & (p < 1), np.inf, 0.0))
+        if rarer_side:
+            misses = np.where(se > 0, p * (1.0 - p) ** 2 / np.where(se > 0, se * se, 1.0),
+                              np.inf)
+            k = np.where(p > 0.5, np.minimum(k, misses), k)
     if hits is not None:
         hits = np.asarray(hits, dtype=float)
         k = np.where(hits < CAP_HITS, np.minimum(k, hits), k)
@@ -183,7 +191,7 @@ def event_interval(estimate, stderr, level: float, *, hits=None,
     se = np.asarray(stderr, dtype=float)
     n_q = p_hat.shape[0]
     law_draws = np.zeros(n_q) if law_draws is None else np.asarray(law_draws, dtype=float)
-    k = effective_hits(p_hat, se, hits)
+    k = effective_hits(p_hat, se, hits, rarer_side=False)
     low, high = np.zeros(n_q), np.ones(n_q)
     p = np.clip(p_hat, 0.0, 1.0)
     hit = (k > 0) & (p > 0) & (p < 1)
@@ -308,7 +316,8 @@ def event_notes(names, estimate, k_eff, high, level: float, points=None) -> list
             notes.append(f"note: {name}: {why}; the interval is an upper confidence bound, "
                          f"p < {hi:.3g} ({round(level * 100)}%)")
         elif flag == FLAG_FEW_HITS:
-            notes.append(f"warning: {name}: only {k:.1f} effective hits (< {FEW_HITS:g}): "
+            side = "hits" if p <= 0.5 else "misses (runs outside the event, the rarer side)"
+            notes.append(f"warning: {name}: only {k:.1f} effective {side} (< {FEW_HITS:g}): "
                          f"the estimate and its standard error are not to be trusted")
         elif flag == FLAG_FEW_POINTS:
             notes.append(f"warning: {name}: only {m:.1f} effective points (< {FEW_POINTS:g}; "

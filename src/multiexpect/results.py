@@ -382,8 +382,9 @@ class ExpectationResult(JsonResult):
         """Effective hits ``k_eff`` of each event probability (NaN for other quantities).
 
         ``k_eff = p̂² (1 - p̂) / se²``, capped by the raw hits: the hits crude Monte Carlo
-        would need for the same relative error; below ``intervals.FEW_HITS`` the estimate
-        and its standard error are not to be trusted.
+        would need for the same relative error; for ``p̂ > 1/2`` the misses when fewer
+        (:func:`~multiexpect.intervals.effective_hits`); below ``intervals.FEW_HITS`` the
+        estimate and its standard error are not to be trusted.
         """
         event = self._event_mask()
         out = np.full(len(self.estimate), np.nan)
@@ -397,7 +398,12 @@ class ExpectationResult(JsonResult):
         """Effective sample size ``n_eff = k_eff / p̂`` of each event probability (NaN for
         other quantities, 0 without a hit): the crude Monte Carlo runs with the same
         precision, ``p̂ (1 - p̂) / se²``, within the cap of :attr:`effective_hits`."""
-        k = self.effective_hits
+        event = self._event_mask()
+        k = np.full(len(self.estimate), np.nan)
+        if np.any(event):
+            k[event] = effective_hits(self.estimate[event], self.stderr[event],
+                                      np.asarray(self.diagnostics["hits"])[event],
+                                      rarer_side=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.isnan(k), np.nan,
                             np.where(self.estimate > 0, k / self.estimate, 0.0))

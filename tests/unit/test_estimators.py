@@ -170,8 +170,12 @@ def test_control_mask_fits_no_more_coefficients_than_the_batch_carries():
             == own).all()
     assert (control_mask("own", specs, 2, 5, alpha, n_points=3 * POINTS_PER_CONTROL)
             == own).all()
-    assert not control_mask("all", specs, 2, 5, alpha, n_points=3 * POINTS_PER_CONTROL - 1
-                            ).any()
+    # fewer than the own controls: the law's alone, then none
+    law = np.zeros((2, 5), dtype=bool)
+    law[:, -1] = True
+    assert (control_mask("all", specs, 2, 5, alpha, n_points=3 * POINTS_PER_CONTROL - 1)
+            == law).all()
+    assert not control_mask("own", specs, 2, 5, alpha, n_points=POINTS_PER_CONTROL - 1).any()
     # a component below MIN_CONTROL_ALPHA is no control and frees room for the others
     low = np.array([0.2, 1e-4, 0.2, 1e-4, 0.2])
     assert control_mask("all", specs, 2, 5, low, n_points=3 * POINTS_PER_CONTROL
@@ -591,6 +595,24 @@ def test_stage_pooling_weighs_stages_by_precision():
     assert pooling.combine(tie=2.0)["lambdas"][0, 0] == 0.0
 
 
+def test_stage_pooling_keeps_a_constant_final_estimate_out_of_the_stages_noise():
+    """Final summands constant (controls made ``E[1]`` exact; a never-hit event's zeros):
+    a stage joins only with the final mean as its own. A stage whose plain mean is 0.97
+    and whose reweighted variance comes out below 0 once mixed its noise into the exact 1
+    (found by a fuzz: ``E[1]`` beside a rare event at 200 runs)."""
+    rows = 128
+    ones, zeros = np.ones((rows, 1)), np.zeros((rows, 1))
+    pooling = StagePooling(np.array([[0.97, 0.0]]), np.array([20]))
+    # g_F / g_s below 1 at every final point: the stage's reweighted second moment of 1 is
+    # below 1, its variance estimate negative
+    pooling.update(np.hstack([ones, zeros]), np.hstack([ones, zeros]),
+                   np.full((rows, 1), np.log(0.9)))
+    out = pooling.combine()
+    assert out["estimate"].tolist() == [1.0, 0.0]
+    assert out["lambdas"][:, 0].tolist() == [0.0, 1.0]
+    assert out["lambdas"][0, 1] > 0  # the zeros of both: pooled by size, as before
+
+
 def test_stage_pooling_reweights_the_rows_it_is_given():
     """A stage's second moment comes from the rows passed to ``reweight`` only (the engine
     stops after REWEIGHT_POINTS), the final moments from every row: reweighting the first
@@ -686,7 +708,7 @@ def _pooled_reference(means, sizes, chunks, tie, quantities):
     positive = variances[-1] > 0
     limit = tie * np.where(positive, variances[-1], 1.0)
     usable[:-1] &= np.where(positive, (variances[:-1] > 0) & (variances[:-1] <= limit),
-                            variances[:-1] <= 0)
+                            (variances[:-1] <= 0) & (means == final.mean[None, :]))
     precision = np.where(usable, np.append(sizes, final.n)[:, None]
                          / np.where(usable & (variances > 0), variances, 1.0), 0.0)
     lambdas = precision / precision.sum(axis=0)
@@ -711,6 +733,8 @@ def test_stage_pooling_forms_a_stage_moment_only_where_it_may_pool(monkeypatch):
         monkeypatch.setattr(pooling_module, "KEPT_ENTRIES", 300 if trial % 4 == 0 else 1 << 23)
         width, n_stages = int(rng.integers(1, 7)), int(rng.integers(1, 4))
         means = rng.normal(1.0, 0.1, size=(n_stages, width))
+        if trial % 6 == 0:  # a quantity 0 everywhere, its stages' means too (pooled)
+            means[:, 0] = 0.0
         sizes = rng.integers(500, 3000, size=n_stages)
         spread = rng.choice([0.0, 0.3, 1.5], size=n_stages)  # log g_F / g_s per stage
         chunks = []

@@ -129,6 +129,34 @@ def test_effective_hits_cap_and_flag():
     assert zero_hit_bound(np.array([0.0]), 0.95)[0] == 1.0  # no draw from the law: no bound
 
 
+def test_a_probability_near_one_counts_its_misses():
+    # P = 1 - 1.3e-8 with se 1.26e-8: a sample that saw almost no miss claims its rounding;
+    # the hits side would give 8e7 effective hits, the misses side one
+    p, se = np.array([1 - 1.3e-8, 0.3, 0.7]), np.array([1.26e-8, 0.01, 0.01])
+    k = effective_hits(p, se)
+    assert k[0] < 2 and k[1] == pytest.approx(0.3**2 * 0.7 / 1e-4)
+    assert k[2] == pytest.approx(0.7 * 0.3**2 / 1e-4)  # the misses, fewer than the hits
+    # the interval still reads the hits side (its effective sample size is the same)
+    assert effective_hits(p, se, rarer_side=False)[0] > 1e7
+    assert me.intervals.trust_flags(p, k)[0] == me.intervals.FLAG_FEW_HITS
+
+
+def test_a_near_certain_event_beside_a_rare_one_is_flagged_not_certain():
+    # P(max of 3 uniforms > 0.05) = 1 - 1.25e-4 at 200 runs (a fuzz, seed 0): the final
+    # stage saw no miss and the estimate came out 1 - 1.3e-8 +- 1.3e-8, unflagged
+    law = me.Law([stats.uniform(0, 1)] * 3)
+
+    def model(x):
+        y = x.max(axis=1)
+        return np.column_stack([(y > 0.05).astype(float), (y > 0.999667).astype(float), y])
+
+    res = me.expectations(model, law, budget=200, rng=0)
+    low, high = res.confidence_interval(0.95)
+    assert not low[0] <= 1 - 0.05**3 <= high[0]  # the sample cannot tell ...
+    assert res.trust[0] == me.intervals.FLAG_FEW_HITS  # ... and says so
+    assert "effective misses" in res.summary()
+
+
 def test_tally_counts_law_equivalent_draws():
     """Pilot draws count 1/L, later ones defensive/L; a column hit only before the final
     stage is bounded by the final stage's draws alone."""

@@ -414,13 +414,16 @@ def control_mask(control: str, specs, n_quantities: int, n_comp: int,
     only by ``1/α_k``, can take at a far point a value the batch that fitted ``β`` never
     showed. On a batch of ``n_points`` a quantity fits at most ``n_points /
     POINTS_PER_CONTROL`` coefficients: ``"all"`` narrows to ``"own"`` for a quantity with
-    more, and ``"own"`` to none (a regression on a few points per coefficient fits ``β`` to
-    the batch's noise, which the final stage then pays for: docs/method.md)."""
+    more, ``"own"`` to the law's control alone (``f / g_α - 1``, which alone makes the
+    estimate of a constant exact), and that to none (a regression on a few points per
+    coefficient fits ``β`` to the batch's noise, which the final stage then pays for:
+    docs/method.md)."""
     usable = (np.asarray(alpha) >= MIN_CONTROL_ALPHA)[None, :]
-    own = np.zeros((n_quantities, n_comp), dtype=bool)
+    law = np.zeros((n_quantities, n_comp), dtype=bool)
+    law[:, -1] = True
+    own = law.copy()
     for k, (j, _) in enumerate(specs):
         own[j, k] = True
-    own[:, -1] = True
     own &= usable
     if control == "none":
         return np.zeros((n_quantities, n_comp), dtype=bool)
@@ -428,5 +431,6 @@ def control_mask(control: str, specs, n_quantities: int, n_comp: int,
     if n_points is None:
         return mask
     room = n_points / POINTS_PER_CONTROL
-    mask = np.where((mask.sum(axis=1) > room)[:, None], own, mask)
+    for narrower in (own, law & usable):
+        mask = np.where((mask.sum(axis=1) > room)[:, None], narrower, mask)
     return mask & (mask.sum(axis=1) <= room)[:, None]

@@ -174,7 +174,7 @@ class StagePooling:
         with np.errstate(over="ignore", invalid="ignore"):
             rough = self._diagonal / n_rows - np.diag(outer)[None, :]
             margin = 1e-9 * (np.abs(self._diagonal) / n_rows + np.diag(outer)[None, :])
-        maybe = self._usable(rough, margin, final_var, tie, quantities).any(axis=1)
+        maybe = self._usable(rough, margin, final_var, tie, quantities, mean_f).any(axis=1)
         second = np.zeros((len(self.stage_sizes), *outer.shape))
         second[:, np.arange(outer.shape[0]), np.arange(outer.shape[0])] = self._diagonal
         for s in np.flatnonzero(maybe):
@@ -182,7 +182,8 @@ class StagePooling:
         stage_cov = second / n_rows - outer[None]
         variances = np.vstack([np.diagonal(stage_cov, axis1=1, axis2=2), final_var])
         sizes = np.append(self.stage_sizes, float(final.n))
-        usable = np.vstack([self._usable(variances[:-1], 0.0, final_var, tie, quantities),
+        usable = np.vstack([self._usable(variances[:-1], 0.0, final_var, tie, quantities,
+                                         mean_f),
                             np.ones((1, variances.shape[1]), dtype=bool)])
         precision = np.where(usable, sizes[:, None]
                              / np.where(usable & (variances > 0), variances, 1.0), 0.0)
@@ -195,11 +196,15 @@ class StagePooling:
         return {"estimate": estimate, "covariance": covariance, "lambdas": lambdas}
 
     def _usable(self, variances: np.ndarray, margin, final_var: np.ndarray, tie: float,
-                quantities: np.ndarray | None) -> np.ndarray:
+                quantities: np.ndarray | None, final_mean: np.ndarray) -> np.ndarray:
         """Which stages ((S, J) bool) quantity ``j`` may pool (:meth:`combine`'s rule) with
         the stages' variances ``variances`` ((S, J)); with a ``margin`` ((S, J)) every
         stage that could be usable with variances that far off (a non-finite variance
-        included: a NaN margin as well)."""
+        included: a NaN margin as well). Where the final summands are constant (variance
+        0), a stage joins only with the final mean as its own: a quantity 0 at every run
+        seen pools its stages' zeros, but an estimate the controls made exact (``E[1]``)
+        is not mixed with the stages' plain means, whose variance estimated on the final
+        sample can come out at or below 0."""
         maybe = np.asarray(margin) != 0
         usable = self._finite[:, None] & np.isfinite(self.stage_means)
         usable &= np.isfinite(variances) | maybe
@@ -213,5 +218,7 @@ class StagePooling:
         with np.errstate(invalid="ignore"):
             low, high = variances - margin, variances + margin
             unknown = maybe & ~(np.isfinite(low) & np.isfinite(high))
-            usable &= unknown | np.where(positive, (high > 0) & (low <= limit), low <= 0)
+            same = self.stage_means == np.asarray(final_mean)[None, :]
+            usable &= unknown | np.where(positive, (high > 0) & (low <= limit),
+                                         (low <= 0) & same)
         return usable
