@@ -383,14 +383,22 @@ class ExpectationResult(JsonResult):
 
         ``k_eff = p̂² (1 - p̂) / se²``, capped by the raw hits: the hits crude Monte Carlo
         would need for the same relative error; for ``p̂ > 1/2`` the misses when fewer
-        (:func:`~multiexpect.intervals.effective_hits`); below ``intervals.FEW_HITS`` the
-        estimate and its standard error are not to be trusted.
+        (:func:`~multiexpect.intervals.effective_hits`); and at most the
+        :attr:`effective_points` of the final stage (where recorded): the hits that carry
+        its estimate. Below ``intervals.FEW_HITS`` the estimate and its standard error are
+        not to be trusted.
         """
         event = self._event_mask()
         out = np.full(len(self.estimate), np.nan)
         if np.any(event):
             out[event] = effective_hits(self.estimate[event], self.stderr[event],
                                         np.asarray(self.diagnostics["hits"])[event])
+            # at most the hits that carry the final stage's estimate (Kish's effective
+            # points of its responses, 0 off the event): a standard error measured on a few
+            # heavy hits claims more than they can give
+            points = self.effective_points[event]
+            out[event] = np.where(np.isnan(points), out[event],
+                                  np.minimum(out[event], points))
         return out
 
     @property

@@ -136,3 +136,17 @@ def test_light_quantities_are_not_flagged():
     crude = me.expectations(model, SUM4, budget=2000, rng=4, method="mc")
     assert np.all(np.isnan(crude.effective_points))  # not recorded: never flagged
     assert "eff. points" not in crude.summary()
+
+
+def test_effective_hits_are_at_most_the_final_stages_effective_points():
+    """A standard error measured on a few heavy hits: 25 effective hits by it, 2.8 hits
+    carrying the final stage (Kish): flagged (a fuzz's curve point, 17 times its truth)."""
+    res = me.expectations(_three_events, LAW, budget=3000, rng=5, method="mc")
+    assert res.trust[1] == ""
+    few = dict(res.diagnostics, effective_points=[400.0, 2.8, 1.0, 0.0])
+    capped = me.ExpectationResult.from_dict({**res.to_dict(), "diagnostics": few})
+    assert capped.effective_hits[1] == 2.8 and capped.trust[1] == FLAG_FEW_HITS
+    np.testing.assert_array_equal(capped.confidence_interval(0.95)[0],
+                                  res.confidence_interval(0.95)[0])  # the interval unchanged
+    # without effective points recorded (crude MC's here), nothing is capped
+    assert np.isnan(res.effective_points).all() and res.effective_hits[1] > 400
