@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .. import batch_keys
 from ..estimators.control_variates import regress_controls
@@ -51,6 +52,9 @@ __all__ = ["MIN_CONTROL_ALPHA", "Proposal", "adapt", "adaptation_done", "balance
 
 #: Lighter components are no control variate: their control is bounded only by ``1/α_k``.
 MIN_CONTROL_ALPHA = 1e-3
+#: A sign part carrying less of its quantity's mass does not decide the quantity's fit
+#: effective points (:func:`_fit_ess`).
+MINOR_PART = 0.05
 #: Batch points a control's coefficient needs: a regression on a batch of ``n`` points fits
 #: at most ``n / POINTS_PER_CONTROL`` coefficients per quantity (:func:`control_mask`).
 POINTS_PER_CONTROL = 10
@@ -79,6 +83,7 @@ class _Fits:
     labels: list
     shares: list
     specs: list  # (quantity, sign) of each component
+    part_mass: list  # its part's share of its quantity's |phi_j| f_j mass (1 unsplit)
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,7 @@ def adapt(state: EngineState, proposed: Proposal | None = None) -> tuple[EngineS
         state, fits, alpha, phi_new, log_laws_new, log_comp_new, log_g_new)
     runs_used = state.runs_used + runs
     error = state.predicted_error(variance, runs_used)
-    fit_ess = np.zeros(problem.n_quantities)
-    for (j, _), n_eff in zip(fits.specs, fits.ess):
-        fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
+    fit_ess = _fit_ess(fits, problem.n_quantities)
     candidate = Candidate(t, proposal, beta, error, own_score=float(state.weights @ variance),
                           fit_ess=fit_ess, on_ladder=bool(np.any(np.isfinite(levels))),
                           batch_summands=summands, response_mean=responses.mean(axis=0),
@@ -228,10 +231,11 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
         if unpulled[j]:  # on the ladder: a Gaussian, its mean not pulled
             ctx = replace(ctx, pull=False, gaussian_event=True)
         contexts.append(ctx)
-    fitted_parts = fit_parts(FAMILIES[opts.family], z, _part_log_weights(phi, log_fq, log_h,
-                                                                          specs), contexts)
-    fits = _Fits([], [], [], [], [])
-    for (j, sign), fitted in zip(specs, fitted_parts):
+    log_w = _part_log_weights(phi, log_fq, log_h, specs)
+    fitted_parts = fit_parts(FAMILIES[opts.family], z, log_w, contexts)
+    mass = _part_shares(log_w, specs)
+    fits = _Fits([], [], [], [], [], [])
+    for (j, sign), fitted, part_mass in zip(specs, fitted_parts, mass):
         label = f"{names[j]}{'+' if sign > 0 else '-' if sign < 0 else ''}"
         for piece in fitted.parts:
             fits.components.append(piece.component)
@@ -239,7 +243,34 @@ def _fit_components(state: EngineState, z, phi, log_fq, log_h, context: FitConte
             fits.labels.append(f"{names[j]}~" if piece.widened else label)
             fits.shares.append(piece.share)
             fits.specs.append((j, sign))
+            fits.part_mass.append(part_mass)
     return fits
+
+
+def _fit_ess(fits: _Fits, n_quantities: int) -> np.ndarray:
+    """Each quantity's effective points behind its fits: the fewest of its parts', a sign
+    part carrying less than ``MINOR_PART`` of the quantity's mass left out (a moment of an
+    output that is rarely negative is not a fit on a few points for the pooling rule,
+    :func:`~multiexpect.engine.final.pooling_rule`, because its negative part is)."""
+    fit_ess = np.zeros(n_quantities)
+    for (j, _), n_eff, share in zip(fits.specs, fits.ess, fits.part_mass):
+        if share < MINOR_PART:
+            continue
+        fit_ess[j] = n_eff if fit_ess[j] == 0 else min(fit_ess[j], n_eff)
+    return fit_ess
+
+
+def _part_shares(log_w: np.ndarray, specs) -> np.ndarray:
+    """Each part's share of its quantity's mass ``sum_i ω_i`` over the parts (1 for an
+    unsplit quantity or a quantity one sign of which was seen)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_mass = logsumexp(log_w, axis=1)
+    total: dict[int, float] = {}
+    for (j, _), m in zip(specs, log_mass):
+        total[j] = np.logaddexp(total.get(j, -np.inf), m)
+    with np.errstate(invalid="ignore"):
+        share = np.exp(log_mass - np.array([total[j] for j, _ in specs]))
+    return np.where(np.isfinite(share), share, 1.0)
 
 
 def _part_log_weights(phi, log_fq, log_h, specs) -> np.ndarray:
