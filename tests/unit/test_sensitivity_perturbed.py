@@ -124,3 +124,26 @@ def test_bad_input_refused_before_any_run(law, kwargs, match):
     with pytest.raises(ValueError, match=match):
         me.perturbed_law_indices(model, law, pert, **args)
     assert not calls
+
+
+@pytest.mark.parametrize("seed, flag", [(3005, "few hits"), (3001, "no hit")])
+def test_a_rare_exceedance_is_flagged_and_gets_no_zero_width_interval(seed, flag):
+    """P(x1 + x2 + x3 > 6) = 2.7e-4 at 2000 runs (a fuzz): on seed 3005 the nominal
+    probability rests on one effective hit and every index came out with a standard error
+    of 0-2e-7, its interval of zero width around a value twice the truth; on 3001 no run
+    hit, and the NaN indices came without a word."""
+    law = me.Law([stats.norm()] * 3)
+    res = me.perturbed_law_indices(lambda x: x.sum(axis=1), law,
+                                   me.mean_shift_perturbations(law, 0.5), budget=2000,
+                                   rng=seed, quantity=("exceedance", 6.0))
+    assert res.trust == (flag,) * 6
+    low, high = res.confidence_interval(0.95)
+    assert np.isnan(low).all() and np.isnan(high).all()
+    assert res.trust_notes() and res.trust_notes()[0] in res.summary()
+    # a common exceedance is not flagged and keeps its intervals
+    res = me.perturbed_law_indices(lambda x: x.sum(axis=1), law,
+                                   me.mean_shift_perturbations(law, 0.5), budget=2000,
+                                   rng=1, quantity=("exceedance", 2.0))
+    assert res.trust == ("",) * 6 and not res.trust_notes()
+    low, high = res.confidence_interval(0.95)
+    assert np.all(high - low > 0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..intervals import FEW_HITS
+from ..intervals import FEW_HITS, effective_hits
 from ..polychaos import chaos_record
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
@@ -321,9 +321,50 @@ class PerturbedLawResult(JsonResult):
 
     def confidence_interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Normal-theory interval ``S ± z_{(1+level)/2} se``: (low, high) arrays (Student's t
-        on ``diagnostics["dof"]`` degrees of freedom when given: RQMC)."""
+        on ``diagnostics["dof"]`` degrees of freedom when given: RQMC); NaN for an index
+        :attr:`trust` flags (an event seen on too few effective hits: the delta method's
+        interval there can have zero width, a claim no sample can make)."""
         z = z_value(level, self.diagnostics.get("dof"))
-        return self.indices - z * self.stderr, self.indices + z * self.stderr
+        low, high = self.indices - z * self.stderr, self.indices + z * self.stderr
+        flagged = np.array([flag != "" for flag in self.trust], dtype=bool)
+        low[flagged] = high[flagged] = np.nan
+        return low, high
+
+    @property
+    def effective_hits(self) -> np.ndarray:
+        """Effective hits of :attr:`quantities` ((K + 1,): the nominal law's, then each
+        perturbed law's) for an exceedance probability
+        (:func:`~multiexpect.intervals.effective_hits`), NaN for a mean."""
+        if not self.quantity.startswith("exceedance"):
+            return np.full(len(self.quantities), np.nan)
+        return effective_hits(self.quantities, self.quantities_stderr)
+
+    @property
+    def trust(self) -> tuple[str, ...]:
+        """Per index, ``"no hit"`` (the nominal exceedance probability is 0 on every run:
+        the index, a ratio to it, is undefined), ``"few hits"`` (it or the perturbed law's
+        rests on fewer than ``intervals.FEW_HITS`` effective hits: neither the index nor its
+        standard error is to be trusted) or ``""``."""
+        k = self.effective_hits
+        if np.all(np.isnan(k)):
+            return ("",) * len(self.indices)
+        if not self.quantities[0] > 0:
+            return ("no hit",) * len(self.indices)
+        return tuple("few hits" if min(k[0], kj) < FEW_HITS else "" for kj in k[1:])
+
+    def trust_notes(self) -> list[str]:
+        """Lines for ``summary()`` and the report: what the flagged indices rest on."""
+        flags, k = self.trust, self.effective_hits
+        if "no hit" in flags:
+            return [f"no run hit the {self.quantity} event under the nominal law: the "
+                    f"indices, ratios to its probability, are undefined (NaN); raise the "
+                    f"budget"]
+        few = [n for n, flag in zip(self.names, flags) if flag]
+        if not few:
+            return []
+        return [f"! {', '.join(few)}: the {self.quantity} probabilities rest on fewer than "
+                f"{FEW_HITS:g} effective hits (nominal {k[0]:.2g}): these indices and their "
+                f"standard errors are not to be trusted, and have no interval"]
 
     def to_frame(self, level: float = 0.95):
         """The indices as a pandas DataFrame (``pip install 'multiexpect[pandas]'``).
@@ -365,5 +406,5 @@ class PerturbedLawResult(JsonResult):
         table = format_table(["perturbation", "Q", "index", "std. error",
                               f"{round(level * 100)}% interval"], rows)
         line = interval_line(self.diagnostics, level)
-        return "\n".join([head, table, *([line] if line else [])])
+        return "\n".join([head, table, *([line] if line else []), *self.trust_notes()])
 

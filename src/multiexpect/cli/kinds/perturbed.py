@@ -108,10 +108,12 @@ def rows(result, level: float) -> list[dict]:
 
 
 def notes(result) -> list[str]:
-    """The quantity and its nominal value."""
+    """The quantity and its nominal value, then what the indices rest on
+    (:meth:`~multiexpect.PerturbedLawResult.trust_notes`)."""
     return [f'<p class="note">Quantity {esc(result.quantity)}: nominal value '
             f'{num(result.quantities[0])} (s.e. {num(result.quantities_stderr[0], 2)})'
-            f'; index form {esc(result.form)}.</p>']
+            f'; index form {esc(result.form)}.</p>',
+            *(f'<p class="note">{esc(note)}</p>' for note in result.trust_notes())]
 
 
 def figure(result, baseline, main: dict, base: dict | None, level: float) -> str:
