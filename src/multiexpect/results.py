@@ -388,17 +388,22 @@ class ExpectationResult(JsonResult):
         its estimate. Below ``intervals.FEW_HITS`` the estimate and its standard error are
         not to be trusted.
         """
+        # at most the hits that carry the final stage's estimate (Kish's effective points
+        # of its responses, 0 off the event): a standard error measured on a few heavy
+        # hits claims more than they can give (NaN points: none recorded, no cap)
+        k = self._event_hits(rarer_side=True)
+        return np.where(np.isnan(self.effective_points), k,
+                        np.minimum(k, self.effective_points))
+
+    def _event_hits(self, rarer_side: bool) -> np.ndarray:
+        """:func:`~multiexpect.intervals.effective_hits` of each event probability, capped
+        by its raw hits (NaN for other quantities)."""
         event = self._event_mask()
         out = np.full(len(self.estimate), np.nan)
         if np.any(event):
             out[event] = effective_hits(self.estimate[event], self.stderr[event],
-                                        np.asarray(self.diagnostics["hits"])[event])
-            # at most the hits that carry the final stage's estimate (Kish's effective
-            # points of its responses, 0 off the event): a standard error measured on a few
-            # heavy hits claims more than they can give
-            points = self.effective_points[event]
-            out[event] = np.where(np.isnan(points), out[event],
-                                  np.minimum(out[event], points))
+                                        np.asarray(self.diagnostics["hits"])[event],
+                                        rarer_side=rarer_side)
         return out
 
     @property
@@ -406,12 +411,7 @@ class ExpectationResult(JsonResult):
         """Effective sample size ``n_eff = k_eff / p̂`` of each event probability (NaN for
         other quantities, 0 without a hit): the crude Monte Carlo runs with the same
         precision, ``p̂ (1 - p̂) / se²``, within the cap of :attr:`effective_hits`."""
-        event = self._event_mask()
-        k = np.full(len(self.estimate), np.nan)
-        if np.any(event):
-            k[event] = effective_hits(self.estimate[event], self.stderr[event],
-                                      np.asarray(self.diagnostics["hits"])[event],
-                                      rarer_side=False)
+        k = self._event_hits(rarer_side=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.isnan(k), np.nan,
                             np.where(self.estimate > 0, k / self.estimate, 0.0))

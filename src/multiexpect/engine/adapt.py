@@ -449,6 +449,8 @@ def control_mask(control: str, specs, n_quantities: int, n_comp: int,
     estimate of a constant exact), and that to none (a regression on a few points per
     coefficient fits ``β`` to the batch's noise, which the final stage then pays for:
     docs/method.md)."""
+    if control == "none":
+        return np.zeros((n_quantities, n_comp), dtype=bool)
     usable = (np.asarray(alpha) >= MIN_CONTROL_ALPHA)[None, :]
     law = np.zeros((n_quantities, n_comp), dtype=bool)
     law[:, -1] = True
@@ -456,8 +458,6 @@ def control_mask(control: str, specs, n_quantities: int, n_comp: int,
     for k, (j, _) in enumerate(specs):
         own[j, k] = True
     own &= usable
-    if control == "none":
-        return np.zeros((n_quantities, n_comp), dtype=bool)
     mask = np.ones((n_quantities, n_comp), dtype=bool) & usable if control == "all" else own
     if n_points is None:
         return mask

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..intervals import FEW_HITS, effective_hits
+from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT, effective_hits
 from ..polychaos import chaos_record
 from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
@@ -349,13 +349,13 @@ class PerturbedLawResult(JsonResult):
         if np.all(np.isnan(k)):
             return ("",) * len(self.indices)
         if not self.quantities[0] > 0:
-            return ("no hit",) * len(self.indices)
-        return tuple("few hits" if min(k[0], kj) < FEW_HITS else "" for kj in k[1:])
+            return (FLAG_NO_HIT,) * len(self.indices)
+        return tuple(FLAG_FEW_HITS if min(k[0], kj) < FEW_HITS else "" for kj in k[1:])
 
     def trust_notes(self) -> list[str]:
         """Lines for ``summary()`` and the report: what the flagged indices rest on."""
         flags, k = self.trust, self.effective_hits
-        if "no hit" in flags:
+        if FLAG_NO_HIT in flags:
             return [f"no run hit the {self.quantity} event under the nominal law: the "
                     f"indices, ratios to its probability, are undefined (NaN); raise the "
                     f"budget"]
