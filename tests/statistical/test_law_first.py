@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 import multiexpect as me
-from multiexpect.engine.law_first import LAW_ROUTE
+from multiexpect.engine.law_first import COMMON_ROUTE, LAW_ROUTE
 from tests.helpers import NORM2, smooth
 
 SEED0 = 50_000
@@ -76,3 +76,30 @@ def test_several_laws_auto_unbiased_and_covers():
     runs = [me.expectations(_quadratic, LAWS, budget=2000, rng=SEED0 + r, sampling="auto")
             for r in range(REPS)]
     _check(runs, LAWS_TRUTH)
+
+
+def _exp_and_sine(x):
+    return np.exp(0.3 * x[:, 0]) + np.sin(x[:, 1])
+
+
+def test_perturbed_law_indices_common_nets_unbiased_and_cover():
+    """The default's common-nets route (:mod:`multiexpect.engine.common_nets`) on four mean
+    shifts of ``N(0, 1)^2``: it reuses the pilot's nets after a decision taken on their
+    spread, so a selection bias of the indices would show here."""
+    law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+
+    def q(shifted):  # E[exp(0.3 X_a)] + E[sin X_b] for X ~ N(mu, I)
+        mu_a, mu_b = (float(m.mean()) for m in shifted.marginals)
+        return np.exp(0.3 * mu_a + 0.045) + np.sin(mu_b) * np.exp(-0.5)
+
+    truth = np.array([q(p) for p in pert.values()]) / q(law) - 1.0
+    runs = [me.perturbed_law_indices(_exp_and_sine, law, pert, budget=1200, rng=SEED0 + r)
+            for r in range(REPS)]
+    assert _routes(runs).count(COMMON_ROUTE) >= 0.95 * REPS
+    indices = np.array([r.indices for r in runs])
+    sem = indices.std(axis=0, ddof=1) / np.sqrt(REPS)
+    assert np.all(np.abs(indices.mean(axis=0) - truth) < 4 * sem)
+    lows, highs = (np.array(side) for side in zip(*(r.confidence_interval() for r in runs)))
+    covered = (lows <= truth) & (truth <= highs)
+    assert 0.90 <= covered.mean() <= 0.98, covered.mean(axis=0)

@@ -12,6 +12,8 @@ from multiexpect import testfunctions as tf
 from multiexpect.engine import AiscvOptions, EngineSetup
 from multiexpect.engine.law_first import (
     ADAPTIVE_GAIN,
+    ADAPTIVE_ROUTE,
+    COMMON_ROUTE,
     GROWN_PILOT_REPLICATES,
     LAW_MARGIN,
     LAW_ROUTE,
@@ -250,7 +252,9 @@ def test_law_plan_needs_a_net_after_the_pilot():
 
 
 def test_perturbed_law_indices_take_auto():
-    """The laws' mixture on nets, then RQMC of it or adaptation; ``mc`` refuses ``auto``."""
+    """The laws' nets, then RQMC or adaptation; ``mc`` refuses ``auto``. A mean shift of a
+    linear model takes the laws' common nets: separate RQMC (``method="mc",
+    sampling="rqmc"``) to the last bit, whose index errors nearly cancel."""
     law = me.Law([stats.norm()] * 2, names=["a", "b"])
     pert = me.mean_shift_perturbations(law, delta=0.5)
 
@@ -258,12 +262,75 @@ def test_perturbed_law_indices_take_auto():
         return 3 + x[:, 0] + 0.2 * x[:, 1]
 
     res = me.perturbed_law_indices(model, law, pert, budget=8000, rng=0, sampling="auto")
-    assert res.diagnostics["route"] == LAW_ROUTE
+    assert res.diagnostics["route"] == COMMON_ROUTE
     exact = np.array([0.5, -0.5, 0.1, -0.1]) / 3
     assert np.all(np.abs(res.indices - exact) < 5 * res.stderr)
+    separate = me.perturbed_law_indices(model, law, pert, budget=8000, rng=0, method="mc",
+                                        sampling="rqmc")
+    for field in ("indices", "stderr", "quantities", "quantities_stderr", "covariance"):
+        assert np.array_equal(getattr(res, field), getattr(separate, field)), field
+    assert res.n_evaluations == separate.n_evaluations
+    assert np.array_equal(res.confidence_interval(), separate.confidence_interval())
     with pytest.raises(ValueError, match="'sampling' 'auto' is not available for method 'mc'"):
         me.perturbed_law_indices(NeverRun(), law, pert, budget=8000, rng=0,
                                  sampling="auto", method="mc")
+
+
+@pytest.mark.parametrize("kwargs", [{"quantity": ("exceedance", 1.0)},
+                                    {"weights": "relative"}])
+def test_common_nets_only_for_the_mean_on_delta_weights(kwargs):
+    """An exceedance's indicators do not cancel between laws, and weights other than
+    ``"delta"`` ask for the quantities, not the indices: the mixture's nets as before."""
+    law = me.Law([stats.norm()] * 2, names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+    res = me.perturbed_law_indices(lambda x: 3 + x[:, 0] + 0.2 * x[:, 1], law, pert,
+                                   budget=8000, rng=0, **kwargs)
+    assert res.diagnostics["route"] in (LAW_ROUTE, ADAPTIVE_ROUTE)
+    assert "common nets" not in res.diagnostics["route_reason"]
+
+
+def test_common_nets_not_taken_where_the_mixture_leads():
+    """Where the laws' points do not move together (``sin(40 x)`` under shifts of half a
+    standard deviation) the nets' spreads are compared, and a mixture that leads keeps
+    its route, saying why."""
+    law = me.Law([stats.norm()] * 2, names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+    res = me.perturbed_law_indices(lambda x: np.sin(40 * x[:, 0]) + 2, law, pert,
+                                   budget=4000, rng=2)
+    assert res.diagnostics["route"] == LAW_ROUTE
+    assert "common nets' index error" in res.diagnostics["route_reason"]
+    assert "not taken" in res.diagnostics["route_reason"]
+
+
+@pytest.mark.parametrize("limit", [1, 6])  # in the pilot's nets; in the route's
+def test_common_nets_resume_bit_for_bit(limit):
+    """A common-nets study stopped after ``limit`` model calls resumes from its store to
+    the bit, running only what was not stored (each net of each law one batch)."""
+    law = me.Law([stats.norm()] * 2, names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+
+    def model(x):
+        return 3 + x[:, 0] + 0.2 * x[:, 1] ** 2
+
+    def study(m, laws, **kwargs):
+        return me.perturbed_law_indices(m, laws, pert, vectorized=True, **kwargs)
+
+    whole = study(model, law, budget=4000, rng=3)
+    assert whole.diagnostics["route"] == COMMON_ROUTE
+    assert_resumes_bit_for_bit(model, law, whole, limit, study=study,
+                               fields=("indices", "stderr"), budget=4000, rng=3)
+
+
+def test_common_nets_plan_counts_every_law():
+    """A net of ``n`` points costs ``n L`` runs: the plan is separate RQMC's, on
+    ``budget // L``, and a budget that leaves no 2-point net of every law is refused before
+    any run, naming ``budget``."""
+    plan = law_plan(10_000, 8, 5)
+    assert (plan.replicates, plan.points) == (15, 128 * 5)
+    law = me.Law([stats.norm()] * 2, names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+    with pytest.raises(ValueError, match=r"'budget' \(60\).*5 laws' points"):
+        me.perturbed_law_indices(NeverRun(), law, pert, budget=60, rng=0)
 
 
 @pytest.mark.parametrize(("orders", "budget"), [(("first", "total"), 20_000),

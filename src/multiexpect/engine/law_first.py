@@ -96,8 +96,8 @@ from .pilot import PilotDraw, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
 
-__all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "GROWN_PILOT_REPLICATES", "LAW_MARGIN",
-           "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
+__all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "COMMON_ROUTE", "GROWN_PILOT_REPLICATES",
+           "LAW_MARGIN", "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
            "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
            "choose_route", "draw_law_pilot", "grow_pilot", "grows", "law_nets", "law_plan",
            "law_points", "law_result", "uncounted_nets", "variance_uncertainty"]
@@ -136,6 +136,8 @@ TAIL_GUARD = 0.3
 #: The values of ``diagnostics["route"]``.
 LAW_ROUTE = "law-rqmc"
 ADAPTIVE_ROUTE = "adaptive"
+#: ... and of the laws' common nets (:mod:`.common_nets`, perturbed-law indices).
+COMMON_ROUTE = "common-nets"
 
 
 @dataclass(frozen=True)
@@ -148,39 +150,49 @@ class LawPlan:
     pilot_replicates: int
 
 
-def law_plan(budget: int, replicates: int) -> LawPlan:
-    """The plan of :func:`~multiexpect.sampling.rqmc.replicate_plan` for ``budget``, or a
-    ValueError naming ``budget`` when it leaves fewer than 2 points per net or no net after
-    the pilot's (naming ``replicates`` when no budget can: a plan has fewer than
-    ``2 replicates`` nets)."""
+def law_plan(budget: int, replicates: int, laws: int = 1) -> LawPlan:
+    """The plan of :func:`~multiexpect.sampling.rqmc.replicate_plan` for ``budget`` (for
+    ``budget // laws`` when ``laws`` share each net, :data:`COMMON_ROUTE`: a net of ``n``
+    points is then ``laws n`` runs, the plan's ``points``), or a ValueError naming
+    ``budget`` when it leaves fewer than 2 points per net or no net after the pilot's
+    (naming ``replicates`` when no budget can: a plan has fewer than ``2 replicates``
+    nets)."""
     least = PILOT_REPLICATES + 2
     if 2 * replicates - 1 < least:
         raise ValueError(
             f"'replicates' ({replicates}) is too small for sampling 'auto': it needs "
             f"{PILOT_REPLICATES} pilot nets and at least 2 more, and a plan has fewer than "
             f"2 x 'replicates' nets; use 'replicates' >= {(least + 2) // 2}")
-    reps, n = replicate_plan(budget, replicates)
+    reps, n = replicate_plan(budget // laws, replicates)
     if n < 2 or reps < PILOT_REPLICATES + 2:
+        shared = "" if laws == 1 else f", a net of {laws} laws' points each"
         raise ValueError(
             f"'budget' ({budget}) is too small for sampling 'auto' with 'replicates' "
             f"{replicates}: it needs {PILOT_REPLICATES} pilot nets and at least 2 more, "
-            f"each of at least 2 points")
-    return LawPlan(reps, n, PILOT_REPLICATES)
+            f"each of at least 2 points{shared}")
+    return LawPlan(reps, n * laws, PILOT_REPLICATES)
 
 
-def check_law_first(budget: int, replicates: int | None) -> None:
-    """Before any run: the budget gives a law plan (:func:`law_plan`)."""
+def check_law_first(budget: int, replicates: int | None, laws: int = 1) -> None:
+    """Before any run: the budget gives a law plan (:func:`law_plan`; ``laws`` sharing
+    each net)."""
     if replicates is not None:
-        law_plan(budget, replicates)
+        law_plan(budget, replicates, laws)
 
 
 def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
     """``n`` working-space points of ``g_0`` on net ``replicate`` of the law
     (:func:`~multiexpect.estimators.monte_carlo.law_net`, separate RQMC's nets: for one law
     the same points); for ``L`` laws the net has ``d + 1`` coordinates and the last picks the
-    law: each point follows ``f̄`` exactly."""
+    law: each point follows ``f̄`` exactly. With the laws' common nets
+    (``setup.common_nets``) the net has ``n / L`` points of ``d`` coordinates, mapped
+    through every law in turn (the nets of separate RQMC, ``method="mc"``): ``n / L``
+    points of each law, a stratified sample of ``f̄``."""
     problem, laws = setup.sampling, setup.laws
     d = problem.dim
+    if setup.common_nets > 1:  # one net of n / L points through every law, law by law
+        normal = normal_from_uniform(law_net(setup.seed, replicate, n // len(laws), d))
+        return problem.to_working(np.concatenate([law.from_standard(normal) for law in laws]))
     if len(laws) == 1:
         normal = normal_from_uniform(law_net(setup.seed, replicate, n, d))
         if problem.space == "standard":
@@ -272,11 +284,13 @@ class Route:
     proposal: Proposal | None = None
     event_guard: bool = False
     marginal_tail: bool = False
+    common: bool = False
 
     def record(self) -> dict:
         """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason`` and the predicted
         weighted errors of both routes and of i.i.d. points of the law."""
-        return {"sampling": "auto", "route": LAW_ROUTE if self.law else ADAPTIVE_ROUTE,
+        name = COMMON_ROUTE if self.common else LAW_ROUTE if self.law else ADAPTIVE_ROUTE
+        return {"sampling": "auto", "route": name,
                 "route_reason": self.reason, "law_rqmc_error": self.law_error,
                 "adaptive_error": self.adaptive_error, "law_iid_error": self.iid_error,
                 "pilot_replicates": int(self.pilot_values.shape[0])}

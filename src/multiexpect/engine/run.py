@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from .adapt import Proposal, adapt, adaptation_done
+from .common_nets import common_result, common_route
 from .final import final
 from .law_first import (
     GROWN_PILOT_REPLICATES,
@@ -52,7 +53,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                scored: bool = False, replicates: int | None = None,
                law_first: bool = False, blocks: int | None = None,
                adaptive_rqmc_final: bool = False, surrogate: str | None = None,
-               events: bool = True) -> EngineResult:
+               events: bool = True, index_jacobian: Callable | None = None) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -67,10 +68,13 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     ``replicates`` RQMC replicates where :func:`adaptive_replicates` allows it.
     ``surrogate="chaos"``: an RQMC final stage after adaptation has the chaos control
     (:mod:`.surrogate`). ``events=False``: no quantity is treated as an event probability
-    (:meth:`EngineSetup.build`).
+    (:meth:`EngineSetup.build`). ``index_jacobian`` (perturbed-law indices, with
+    ``law_first``): the nets are common to the laws and the common-nets route may be taken
+    (:mod:`.law_first`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
-                              options=options, names=names, scored=scored, events=events)
+                              options=options, names=names, scored=scored, events=events,
+                              index_jacobian=index_jacobian)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
                           surrogate)
@@ -99,7 +103,7 @@ def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                adaptive_rqmc_final: bool, surrogate: str | None = None) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
-    plan = law_plan(setup.budget, replicates)
+    plan = law_plan(setup.budget, replicates, setup.common_nets)
     first = draw_law_pilot(setup, plan)
     state = init(setup, first)
     if observe is not None:
@@ -115,8 +119,10 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
         route = replace(route, reason=f"{route.reason} (the pilot grown to "
                         f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
                         f"{before.reason})")
+    if setup.common_nets > 1:  # indices of several laws: their common nets (.common_nets)
+        route = common_route(state, plan, route)
     if route.law:
-        return law_result(state, plan, route)
+        return (common_result if route.common else law_result)(state, plan, route)
     law = law_quantities(state, plan, route)
     proposed = route.proposal
     if law is not None:  # the split route (.law_split): the pilot grows to the law's nets

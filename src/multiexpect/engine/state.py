@@ -94,6 +94,9 @@ class EngineSetup:
     which stray proposal points are not run (:mod:`.practical`; None: every point is run).
     ``ladder_aside``: while an exceedance climbs, those already fitted at their real level
     get no component (:func:`~.ladder.stepped_aside`; the split route's adaptive part).
+    ``index_jacobian``: ``q -> ∂S/∂q`` ((K, J)) of indices ``S(q)`` of the quantities
+    (perturbed-law indices): with several laws, ``sampling="auto"`` then draws its nets
+    common to the laws and may take the common-nets route (:mod:`.law_first`).
     """
 
     laws: tuple
@@ -109,11 +112,20 @@ class EngineSetup:
     practical: PracticalBox | None = None
     ladder_aside: bool = False
     events: bool = True
+    index_jacobian: Callable | None = None
+
+    @property
+    def common_nets(self) -> int:
+        """The laws that share each net of ``sampling="auto"`` (``index_jacobian`` given
+        and several laws), else 1: a net of the mixture, its last coordinate picking the
+        law."""
+        return len(self.laws) if self.index_jacobian is not None else 1
 
     @classmethod
     def build(cls, laws, evaluate: Callable, *, budget: int, seed: int, weights="relative",
               options: AiscvOptions | None = None, names=None,
-              scored: bool = False, events: bool = True) -> EngineSetup:
+              scored: bool = False, events: bool = True,
+              index_jacobian: Callable | None = None) -> EngineSetup:
         """Laws converted, options resolved for ``budget``, working space chosen;
         ``events=False``: no quantity is an event probability, even when 0/1 on the pilot
         (Sobol' pick-freeze quantities: an input with no effect gives a quantity exactly 0
@@ -127,7 +139,7 @@ class EngineSetup:
                    None if names is None else tuple(names), sampling,
                    sampling.initial_proposal(), bool(scored),
                    PracticalBox.build(laws, float(opts.practical_mass), sampling.space),
-                   events=bool(events))
+                   events=bool(events), index_jacobian=index_jacobian)
 
 
 @dataclass(frozen=True)

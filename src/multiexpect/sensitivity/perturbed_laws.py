@@ -225,6 +225,15 @@ def _indices(q: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray]:
     return s, jac
 
 
+def _jacobian(form: str):
+    """``Q -> ∂S/∂Q`` ((K, K + 1)), the indices' Jacobian at estimates ``Q``."""
+
+    def jacobian(q: np.ndarray) -> np.ndarray:
+        return _indices(q, form)[1]
+
+    return jacobian
+
+
 def _delta_weights(form: str):
     """Delta-method weights ``w_j = sum_k (∂S_k/∂Q_j)^2`` as a function of the engine's
     pilot estimate ``Q`` (a mixture-IS estimate: the pilot samples the mixture of the laws)."""
@@ -346,8 +355,13 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                                    prepared.options)
     settings = prepared.settings
     names = ["nominal", *labels]
+    # the indices' Jacobian for sampling "auto": the laws' common nets where they pay
+    # (multiexpect.engine.common_nets), for the mean (an exceedance's indicators do not
+    # cancel between laws) and the criterion's own "delta" weights
+    jacobian = (_jacobian(form) if law_first and method == "aiscv" and kind == "mean"
+                and isinstance(weights, str) and weights == "delta" else None)
     if law_first:
-        check_law_first(budget, replicates)
+        check_law_first(budget, replicates, n_laws if jacobian is not None else 1)
     else:
         check_rqmc_final(budget, opts, replicates, blocks)
 
@@ -358,7 +372,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
                 and weights == "delta" else weights
             out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
                              options=opts, names=names, replicates=replicates,
-                             law_first=law_first, blocks=blocks)
+                             law_first=law_first, blocks=blocks, index_jacobian=jacobian)
             q = np.asarray(out.estimate, dtype=float)
             cov = np.atleast_2d(np.asarray(out.covariance, dtype=float))
             diag = {"n_final": int(out.n_final), "n_pooled": int(out.n_pooled),
