@@ -20,6 +20,7 @@ law-first pilot net ``0``               ``0``               ``(seed, 0, 10^6)``
 law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
 split route's law net ``r >= R_0``      ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
+the laws' common net ``r >= 0``         ``-(3·10^6 + r)``   ``(seed, 0, 10^6 + r)``
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
@@ -31,21 +32,24 @@ Sobol' pick-freeze RQMC replicate ``r``  ``r``               ``(seed, 0, 10^6 + 
 Sobol' pick-freeze one net               ``0``               ``(seed, 0, 0)``
 =====================================  ==================  ==============================
 
-(``T`` adaptive batches; ``b`` the block of the one-net final stage's net, 0 for a
-replicate; ``k`` a key of quantity ``j``'s own engine run. The RQMC final
-replicates reuse the final chunks' keys: an RQMC study is another study than its MC twin.
-``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0`` scrambled
-nets of the law, negative keys below every pilot extension's, so :func:`is_pilot` holds for
-them (so are a grown pilot's nets, :func:`~multiexpect.engine.law_first.grows`, and the
-split route's law nets, :mod:`multiexpect.engine.law_split`: pilot nets ``R_0 ..``); when
-the law route is taken the law's replicates after the pilot's nets follow as the final
+(``T`` adaptive batches; the laws' common nets, :mod:`multiexpect.engine.common_nets`, are
+separate RQMC's nets, each mapped through every law in one batch; when their route is not
+taken, the study goes on as ``sampling="auto"`` without them under the seed
+:func:`after_common_probe_seed`, whose keys are the table's; ``b`` the block of the one-net
+final stage's net, 0 for a replicate; ``k`` a key of quantity ``j``'s own engine run. The
+RQMC final replicates reuse the final chunks' keys: an RQMC study is another study than its
+MC twin. ``sampling="auto"`` (:mod:`multiexpect.engine.law_first`): the pilot is ``R_0``
+scrambled nets of the law, negative keys below every pilot extension's, so :func:`is_pilot`
+holds for them (so are a grown pilot's nets, :func:`~multiexpect.engine.law_first.grows`,
+and the split route's law nets, :mod:`multiexpect.engine.law_split`: pilot nets ``R_0 ..``);
+when the law route is taken the law's replicates after the pilot's nets follow as the final
 stage after the one stage, the pilot; when it is not, the keys are the table's above. The
 nets of the law, :func:`law_net_generator` ``(seed, r)``, are the same for the law-first
 pilot and law route, for separate RQMC and for the Sobol' pick-freeze RQMC replicates (in
 ``2d`` dimensions), so that the law route draws exactly the points of ``method="mc",
-sampling="rqmc"`` (of ``method="pick-freeze", sampling="rqmc"`` for Sobol'); their
-streams, ``10^6 + r`` of key 0, are above every pilot extension chunk's and below no other
-stream of key 0.)
+sampling="rqmc"`` (of ``method="pick-freeze", sampling="rqmc"`` for Sobol'); their streams,
+``10^6 + r`` of key 0, are above every pilot extension chunk's and below no other stream of
+key 0.)
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ import numpy as np
 __all__ = [
     "adaptive",
     "adaptive_generator",
+    "after_common_probe_seed",
+    "common_net",
     "final_chunk",
     "final_replicate",
     "final_replicate_generator",
@@ -89,6 +95,11 @@ PROBE = 10**9
 PROBE_STREAM = 999_999
 #: Law-first pilot nets ``r >= 1`` are keys ``-(PILOT_NET_OFFSET + r)``.
 PILOT_NET_OFFSET = 10**6
+#: The laws' common nets ``r >= 0`` are keys ``-(COMMON_NET_OFFSET + r)``.
+COMMON_NET_OFFSET = 3 * 10**6
+#: The root seed of a study that goes on after its common nets' probe is
+#: ``SeedSequence([seed, AFTER_PROBE_ENTROPY])``'s first word.
+AFTER_PROBE_ENTROPY = 17_000_017
 #: First stream of the chaos integration nets of a final replicate (its atoms take streams
 #: ``0..``, one per atom).
 SURROGATE_STREAM = 2 * 10**6
@@ -138,6 +149,21 @@ def law_net_generator(seed: int, replicate: int) -> np.random.Generator:
     ``replicate``): the pilot key's stream ``10^6 + replicate``, above every pilot extension
     chunk's, so that no i.i.d. batch of the engine draws from it."""
     return generator(seed, PILOT, PILOT_NET_OFFSET + replicate)
+
+
+def common_net(replicate: int) -> int:
+    """The key of the laws' common net ``replicate >= 0`` (every law's points of separate
+    RQMC's net ``replicate``, :func:`law_net_generator`): ``-(3·10^6 + replicate)``, below
+    every other key of a study."""
+    return -(COMMON_NET_OFFSET + replicate)
+
+
+def after_common_probe_seed(seed: int) -> int:
+    """The root seed of the study that goes on after a common nets' probe that did not
+    pay: its nets and batches independent of the probe's (whose outcome chose them), and
+    its keys apart from the probe's (:func:`common_net`)."""
+    state = np.random.SeedSequence([int(seed), AFTER_PROBE_ENTROPY]).generate_state(1)
+    return int(state[0])
 
 
 def adaptive(t: int) -> int:

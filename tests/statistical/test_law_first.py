@@ -83,9 +83,10 @@ def _exp_and_sine(x):
 
 
 def test_perturbed_law_indices_common_nets_unbiased_and_cover():
-    """The default's common-nets route (:mod:`multiexpect.engine.common_nets`) on four mean
-    shifts of ``N(0, 1)^2``: it reuses the pilot's nets after a decision taken on their
-    spread, so a selection bias of the indices would show here."""
+    """The default's common nets (:mod:`multiexpect.engine.common_nets`) on four mean
+    shifts of ``N(0, 1)^2``: the route reuses the probe's nets after a decision taken on
+    their spread, and the study after a probe not taken is chosen by it, so a selection
+    bias of the indices would show here (220 of the 300 seeds take the common nets)."""
     law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
     pert = me.mean_shift_perturbations(law, delta=0.5)
 
@@ -96,7 +97,7 @@ def test_perturbed_law_indices_common_nets_unbiased_and_cover():
     truth = np.array([q(p) for p in pert.values()]) / q(law) - 1.0
     runs = [me.perturbed_law_indices(_exp_and_sine, law, pert, budget=1200, rng=SEED0 + r)
             for r in range(REPS)]
-    assert _routes(runs).count(COMMON_ROUTE) >= 0.95 * REPS
+    assert _routes(runs).count(COMMON_ROUTE) >= 0.6 * REPS
     indices = np.array([r.indices for r in runs])
     sem = indices.std(axis=0, ddof=1) / np.sqrt(REPS)
     assert np.all(np.abs(indices.mean(axis=0) - truth) < 4 * sem)

@@ -289,35 +289,47 @@ def test_common_nets_only_for_the_mean_on_delta_weights(kwargs):
     assert "common nets" not in res.diagnostics["route_reason"]
 
 
+def _oscillating(x):
+    return np.sin(40 * x[:, 0]) + 2
+
+
 def test_common_nets_not_taken_where_the_mixture_leads():
     """Where the laws' points do not move together (``sin(40 x)`` under shifts of half a
-    standard deviation) the nets' spreads are compared, and a mixture that leads keeps
-    its route, saying why."""
+    standard deviation) the probe's common nets do not promise enough: the study goes on
+    as for one mixture with the budget left and a seed of its own, saying why, its runs
+    and the probe's within the budget."""
     law = me.Law([stats.norm()] * 2, names=["a", "b"])
     pert = me.mean_shift_perturbations(law, delta=0.5)
-    res = me.perturbed_law_indices(lambda x: np.sin(40 * x[:, 0]) + 2, law, pert,
-                                   budget=4000, rng=2)
-    assert res.diagnostics["route"] == LAW_ROUTE
-    assert "common nets' index error" in res.diagnostics["route_reason"]
-    assert "not taken" in res.diagnostics["route_reason"]
+    res = me.perturbed_law_indices(_oscillating, law, pert, budget=4000, rng=2)
+    diag = res.diagnostics
+    assert diag["route"] == LAW_ROUTE
+    assert "common nets predicted" in diag["route_reason"]
+    assert "not taken" in diag["route_reason"]
+    assert 0 < diag["common_nets"]["runs"] < res.n_evaluations <= 4000
+    assert np.all(np.abs(res.indices) < 5 * res.stderr)  # every Q_k is 2 (to 1e-300)
 
 
-@pytest.mark.parametrize("limit", [1, 6])  # in the pilot's nets; in the route's
-def test_common_nets_resume_bit_for_bit(limit):
-    """A common-nets study stopped after ``limit`` model calls resumes from its store to
-    the bit, running only what was not stored (each net of each law one batch)."""
+@pytest.mark.parametrize(("model", "limit"), [(None, 1), (None, 6),
+                                              ("oscillating", 1), ("oscillating", 4)])
+def test_common_nets_resume_bit_for_bit(model, limit):
+    """A study stopped after ``limit`` model calls resumes from its store to the bit,
+    running only what was not stored: on the common nets (in the probe, in the route) and
+    after a probe not taken (in the probe, in the study after it)."""
     law = me.Law([stats.norm()] * 2, names=["a", "b"])
     pert = me.mean_shift_perturbations(law, delta=0.5)
 
-    def model(x):
+    def smooth_model(x):
         return 3 + x[:, 0] + 0.2 * x[:, 1] ** 2
+
+    f = _oscillating if model == "oscillating" else smooth_model
 
     def study(m, laws, **kwargs):
         return me.perturbed_law_indices(m, laws, pert, vectorized=True, **kwargs)
 
-    whole = study(model, law, budget=4000, rng=3)
-    assert whole.diagnostics["route"] == COMMON_ROUTE
-    assert_resumes_bit_for_bit(model, law, whole, limit, study=study,
+    whole = study(f, law, budget=4000, rng=3)
+    taken = whole.diagnostics["route"] == COMMON_ROUTE
+    assert taken == (model is None)
+    assert_resumes_bit_for_bit(f, law, whole, limit, study=study,
                                fields=("indices", "stderr"), budget=4000, rng=3)
 
 

@@ -1,40 +1,41 @@
-r"""``sampling="auto"`` for indices of several laws: the common-nets route.
+r"""``sampling="auto"`` for indices of several laws: the laws' common nets first.
 
 Perturbed-law indices compare ``K + 1`` expectations ``Q_l`` of one model under nearby
 laws, ``S_k = Q_k / Q_0 - 1``. Evaluating every law on the same scrambled nets (common
 random numbers: the net ``u`` mapped through each law's ``from_standard``) makes ``Q̂_k``
 and ``Q̂_0`` nearly equal errors where the model is smooth, so they cancel in ``S_k``:
 ``method="mc", sampling="rqmc"`` does it, and an importance-sampling estimate of each
-``Q_l`` from a shared sample does not (its errors differ law by law through ``f_l / g``).
-The engine's criterion ``sum_j w_j Var(Q̂_j)`` cannot see that gain, which lies in the
-covariance, so the route is chosen on the indices' error itself:
+``Q_l`` from one shared sample does not (its errors differ law by law through ``f_l /
+g``). The engine's criterion ``sum_j w_j Var(Q̂_j)`` cannot see that gain, which lies in
+the covariance, so the common nets are judged on the indices' error itself:
 
-* **The pilot** (:func:`~.law_first.law_points` with ``setup.common_nets``): each of the
-  ``R_0`` nets has ``n`` points mapped through each of the ``L`` laws, ``n L`` runs, the
-  first nets of separate RQMC (``law_plan`` on ``budget // L``). Its points are ``n`` of
-  each law, a stratified sample of ``f̄``: the mixture estimate and adaptation read them as
-  they read the mixture's nets.
-* **The indices' error** of an estimator whose replicates have covariance ``Σ``
-  ((J, J)) over ``R`` replicates: ``E = tr(G Σ G^T) / R``, ``G = ∂S/∂Q`` at the pilot's
-  common-net estimate (``setup.index_jacobian``). ``E_common`` from the nets' plain
-  per-law means (:func:`common_means`), ``E_mixture`` from the same nets' mixture
-  importance-sampling means (the law route's estimate, ``route.pilot_values``): both
-  unbiased spreads of the same nets. Adaptation's prediction ``E_ad`` is in the criterion's
-  ``sum_j w_j Var`` form; it is carried to the indices' by the ratio ``ρ`` of the two forms
-  on the pilot's mixture summands read as i.i.d. (``tr(G C G^T) / sum_j w_j C_jj``, ``C``
-  their covariance: the share of the criterion the shared sample's correlation leaves).
-* **The rule.** No event quantity (perturbed-law indices of an exceedance do not ask for
-  common nets at all: an indicator's differences do not cancel, and its per-net counts tie
-  on few nets, a spread of 0 that would claim the common nets exact; separate RQMC of
-  ``P(x1 + x2 > 2.5)`` under mean shifts loses 25x to the default, docs/benchmarks.md),
-  and after :func:`~.law_first.choose_route`'s guards (a heavy tail), the common nets when
-  ``E_common <= E_mixture`` and, where that rule
-  chose adaptation, ``LAW_MARGIN E_common <= ρ E_ad`` (adaptation's prediction is
-  optimistic, the nets' spread is not: :data:`~.law_first.LAW_MARGIN`).
-* **The route** (:func:`common_result`) runs the plan's other nets through every law: the
-  estimate is separate RQMC's, ``method="mc", sampling="rqmc"`` bit for bit (the same nets,
-  per-law means in the same order, the replicates' interval, the pilot's nets kept as on
-  the law route).
+* **The probe** (:func:`common_probe`): the first ``R_0`` nets of separate RQMC's plan
+  (``law_plan`` on ``budget // L``: ``R`` nets of ``n`` points, each through every law, ``n
+  L`` runs a net, one batch, :func:`~multiexpect.batch_keys.common_net`).
+* **The indices' errors.** For replicates of covariance ``Σ`` ((J, J)), ``E = tr(G Σ G^T)
+  / R`` (:func:`index_error`), ``G = ∂S/∂Q`` at the probe's estimate
+  (``setup.index_jacobian``). ``E_common``: the probe nets' per-law means' spread.
+  ``E_iid``: the probe's points read as an i.i.d. sample of the laws' mixture ``f̄``, the
+  summands ``phi f_j / f̄`` of their covariance ``C``, ``tr(G C G^T) / N`` over the whole
+  budget: what mixture importance sampling of i.i.d. points would reach.
+* **The rule.** The common nets when ``COMMON_GAIN E_common <= E_iid``
+  (:data:`COMMON_GAIN`) and the probe's summands pass the law route's tail guard. The
+  mixture's nets gain about 10x on i.i.d. points on these integrands and adaptation no
+  more, so the common nets must promise more; ``E_common`` rests on ``R_0 - 1`` degrees of
+  freedom and spans two decades over the seeds of one case, hence the margin (measured in
+  docs/benchmarks.md, "Perturbed-law indices on the laws' common nets").
+* **Taken** (:func:`common_result`): the plan's other nets through every law; the estimate
+  is separate RQMC's, ``method="mc", sampling="rqmc"`` bit for bit (the same nets, per-law
+  means in the same order, the replicates' interval, the probe's nets kept as the law
+  route keeps its pilot's).
+* **Not taken**: the study goes on as ``sampling="auto"`` for one mixture
+  (:mod:`.law_first`) with the budget the probe left and a seed of its own
+  (:func:`~multiexpect.batch_keys.after_common_probe_seed`: its nets independent of the
+  probe, whose outcome chose them). The probe's runs are stored and counted, not used in
+  the estimate: a net of every law's points is a poor sample of the mixture (its law
+  blocks are shifted copies of one net, positively correlated: mixture importance
+  sampling on them measured 2-20x worse than on the mixture's own nets). That is the
+  rule's cost where the common nets do not pay: ``R_0 / R`` of the budget.
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.monte_carlo import SummandRange, net_means
 from ..sampling.rqmc import replicate_estimate
-from .law_first import LAW_MARGIN, LawPlan, Route, law_points
-from .pilot import run_model
+from .law_first import TAIL_GUARD, LawPlan, Route, law_plan, law_points, variance_uncertainty
+from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
-from .state import EngineState
+from .state import EngineSetup, EngineState
 
-__all__ = ["common_means", "common_result", "common_route", "index_error"]
+__all__ = ["COMMON_GAIN", "common_means", "common_probe", "common_result",
+           "index_error", "with_probe"]
 
 
 def common_means(phi: np.ndarray, n: int, law_index: np.ndarray
@@ -80,32 +82,48 @@ def index_error(jacobian: np.ndarray, covariance: np.ndarray) -> float:
     return float(np.sum((jacobian @ covariance) * jacobian))
 
 
-def common_route(state: EngineState, plan: LawPlan, route: Route) -> Route:
-    """``route`` (:func:`~.law_first.choose_route`'s) turned to the common nets where the
-    module docstring's rule says so; unchanged where a guard decided it."""
-    if np.any(state.events) or not (route.law or np.isfinite(route.adaptive_error)):
-        return route
-    setup = state.setup
-    law_index = state.problem.law_index
+#: The common nets are taken when their predicted index error is this many times below
+#: that of i.i.d. points of the laws' mixture (module docstring).
+COMMON_GAIN = 20.0
+
+
+def common_probe(setup: EngineSetup, replicates: int) -> tuple[LawPlan, EngineState, Route]:
+    """Run the probe's ``R_0`` common nets and decide (module docstring): the plan, the
+    probe's state and the decision (``route.common``), its errors and reason."""
+    plan = law_plan(setup.budget, replicates, setup.common_nets)
+    parts = []
+    for r in range(plan.pilot_replicates):
+        z = law_points(setup, plan.points, r)
+        parts.append(PilotDraw(z, *run_model_scored(setup, z, batch_keys.common_net(r))))
+    first = PilotDraw(np.concatenate([p.z for p in parts]),
+                      np.concatenate([p.outputs for p in parts]), None,
+                      np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
+    state = init(setup, first)
     n = plan.points // setup.common_nets
-    phi = state.sample.phi[: plan.pilot_replicates * plan.points]
-    values = common_means(phi, n, law_index)[0]
-    jac = np.asarray(setup.index_jacobian(values.mean(axis=0)), dtype=float)
-    common = index_error(jac, np.atleast_2d(np.cov(values, rowvar=False))) / plan.replicates
-    mixture = index_error(jac, np.atleast_2d(np.cov(route.pilot_values, rowvar=False))
-                          ) / plan.replicates
-    text = f"common nets' index error {common:.3g} against the mixture's {mixture:.3g}"
-    take = bool(np.isfinite(common) and common <= mixture)
-    if take and not route.law:
-        summands = np.atleast_2d(np.cov(state.pilot_summands, rowvar=False))
-        diagonal = float(state.weights @ np.diag(summands))
-        share = index_error(jac, summands) / diagonal if diagonal > 0 else np.inf
-        adaptive = route.adaptive_error * share
-        take = bool(np.isfinite(adaptive) and LAW_MARGIN * common <= adaptive)
-        text += f" and adaptation's {adaptive:.3g} (counted x{1 / LAW_MARGIN:g})"
-    if not take:
-        return replace(route, reason=f"{route.reason}; {text}: not taken")
-    return replace(route, law=True, common=True, reason=f"{text}: taken ({route.reason})")
+    values = common_means(state.sample.phi[: plan.pilot_replicates * plan.points], n,
+                          state.problem.law_index)[0]
+    summands = state.pilot_summands
+    with np.errstate(all="ignore"):
+        jac = np.asarray(setup.index_jacobian(values.mean(axis=0)), dtype=float)
+        common = index_error(jac, np.atleast_2d(np.cov(values, rowvar=False))) / plan.replicates
+        iid = index_error(jac, np.atleast_2d(np.cov(summands, rowvar=False))) / setup.budget
+    tail = variance_uncertainty(summands, state.weights)
+    take = bool(np.isfinite(common) and np.isfinite(iid) and COMMON_GAIN * common <= iid
+                and tail <= TAIL_GUARD and summands.shape[0] == first.z.shape[0])
+    reason = (f"the laws' common nets predicted an index error {common:.3g} (counted "
+              f"x{COMMON_GAIN:g}) {'<=' if take else 'against'} i.i.d. points of the "
+              f"mixture's {iid:.3g}, tail statistic {tail:.2g}")
+    return plan, state, Route(take, reason, common, np.nan, iid, values, common=take)
+
+
+def with_probe(result: EngineResult, probe: Route, runs: int) -> EngineResult:
+    """``result`` of the study after a probe not taken, its runs and route counting the
+    probe's (``diagnostics["common_nets"]``: the probe's errors and runs)."""
+    route = dict(result.route or {})
+    route["route_reason"] = f"{probe.reason}: not taken; {route.get('route_reason', '')}"
+    route["common_nets"] = {"index_error": probe.law_error, "iid_index_error": probe.iid_error,
+                            "runs": int(runs)}
+    return replace(result, runs_used=result.runs_used + int(runs), route=route)
 
 
 def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
@@ -119,7 +137,7 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
     runs = 0
     for r in range(plan.pilot_replicates, plan.replicates):
         outputs, _, spent = run_model(setup, law_points(setup, plan.points, r),
-                                      batch_keys.law_replicate(r, plan.pilot_replicates))
+                                      batch_keys.common_net(r))
         runs += spent
         phi.append(problem.quantity_values(outputs))
     means, squares, blocks = common_means(np.concatenate(phi), n, problem.law_index)

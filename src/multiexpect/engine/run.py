@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import batch_keys
 from .adapt import Proposal, adapt, adaptation_done
-from .common_nets import common_result, common_route
+from .common_nets import common_probe, common_result, with_probe
 from .final import final
 from .law_first import (
     GROWN_PILOT_REPLICATES,
@@ -75,6 +76,14 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,
                               index_jacobian=index_jacobian)
+    if law_first and setup.common_nets > 1:  # indices of several laws (.common_nets)
+        def after_probe(runs: int) -> EngineSetup:  # the study without its probe
+            return EngineSetup.build(laws, evaluate, budget=setup.budget - runs,
+                                     seed=batch_keys.after_common_probe_seed(seed),
+                                     weights=weights, options=options, names=names,
+                                     scored=scored, events=events)
+        return _common_first(setup, after_probe, replicates, observe, keep_sample,
+                             adaptive_rqmc_final, surrogate)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
                           surrogate)
@@ -100,10 +109,25 @@ def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int
     return replicates
 
 
+def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
+                  replicates: int, observe, keep_sample: bool, adaptive_rqmc_final: bool,
+                  surrogate: str | None) -> EngineResult:
+    """``sampling="auto"`` for indices of several laws: the laws' common nets' probe, then
+    their route, or the study ``after_probe(runs)`` on the budget left (:mod:`.common_nets`)."""
+    plan, probed, probe = common_probe(setup, replicates)
+    if observe is not None:
+        observe(probed.history[-1])
+    if probe.common:
+        return common_result(probed, plan, probe)
+    result = _law_first(after_probe(probed.runs_used), replicates, observe, keep_sample,
+                        adaptive_rqmc_final, surrogate)
+    return with_probe(result, probe, probed.runs_used)
+
+
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                adaptive_rqmc_final: bool, surrogate: str | None = None) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
-    plan = law_plan(setup.budget, replicates, setup.common_nets)
+    plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
     state = init(setup, first)
     if observe is not None:
@@ -119,10 +143,8 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
         route = replace(route, reason=f"{route.reason} (the pilot grown to "
                         f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
                         f"{before.reason})")
-    if setup.common_nets > 1:  # indices of several laws: their common nets (.common_nets)
-        route = common_route(state, plan, route)
     if route.law:
-        return (common_result if route.common else law_result)(state, plan, route)
+        return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
     proposed = route.proposal
     if law is not None:  # the split route (.law_split): the pilot grows to the law's nets

@@ -299,7 +299,10 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         ``"auto"`` (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that
         mixture over the whole budget or adaptation, as for
         :func:`~multiexpect.expectations` (:mod:`multiexpect.engine.law_first`;
-        ``diagnostics["route"]`` says which).
+        ``diagnostics["route"]`` says which); for the mean with ``weights="delta"`` the
+        pilot's nets are common to the laws, and where the indices' error is smaller so
+        the route is separate RQMC on them (``"common-nets"``: a mean shift of a smooth
+        model nearly cancels in ``Q_k / Q_0``; :mod:`multiexpect.engine.common_nets`).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`.
