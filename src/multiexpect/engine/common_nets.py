@@ -19,7 +19,8 @@ the covariance, so the common nets are judged on the indices' error itself:
   summands ``phi f_j / f̄`` of their covariance ``C``, ``tr(G C G^T) / N`` over the whole
   budget: what mixture importance sampling of i.i.d. points would reach.
 * **The rule.** The common nets when ``COMMON_GAIN E_common <= E_iid``
-  (:data:`COMMON_GAIN`) and the probe's summands pass the law route's tail guard. The
+  (:data:`COMMON_GAIN`), the probe's summands pass the law route's tail guard and no
+  quantity is 0/1 on it (an indicator's per-net counts tie on few nets: a spread of 0). The
   mixture's nets gain about 10x on i.i.d. points on these integrands and adaptation no
   more, so the common nets must promise more; ``E_common`` rests on ``R_0 - 1`` degrees of
   freedom and spans two decades over the seeds of one case, hence the margin (measured in
@@ -109,7 +110,8 @@ def common_probe(setup: EngineSetup, replicates: int) -> tuple[LawPlan, EngineSt
         iid = index_error(jac, np.atleast_2d(np.cov(summands, rowvar=False))) / setup.budget
     tail = variance_uncertainty(summands, state.weights)
     take = bool(np.isfinite(common) and np.isfinite(iid) and COMMON_GAIN * common <= iid
-                and tail <= TAIL_GUARD and summands.shape[0] == first.z.shape[0])
+                and tail <= TAIL_GUARD and summands.shape[0] == first.z.shape[0]
+                and not np.any(state.events))
     reason = (f"the laws' common nets predicted an index error {common:.3g} (counted "
               f"x{COMMON_GAIN:g}) {'<=' if take else 'against'} i.i.d. points of the "
               f"mixture's {iid:.3g}, tail statistic {tail:.2g}")
