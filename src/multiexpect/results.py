@@ -21,13 +21,23 @@ from .laws import describe_law, law_from_description
 from .sampling.rqmc import interval_line
 
 __all__ = ["NO_SPREAD", "ExpectationResult", "FinalSample", "JsonResult", "data_frame",
-           "format_table", "frozen_array", "jsonable", "z_value"]
+           "format_table", "frozen_array", "jsonable", "no_spread_note", "z_value"]
 
 #: A quantity that is no event whose standard error is at most this times its estimate had
 #: no spread in its runs (rounding only): ``summary()`` says its interval is the runs' value
 #: and claims nothing beyond them (a zero-width interval is not a claim of certainty). The
 #: chaos controls keep theirs at ``1e-9`` of the values (``polychaos.RESOLUTION``), above it.
 NO_SPREAD = 1e-12
+
+
+def no_spread_note(names: list[str], runs: int) -> str:
+    """``summary()``'s line for quantities with no spread in their ``runs`` runs
+    (:data:`NO_SPREAD`): their intervals hold the runs' value only, and the rule of three
+    bounds the chance of another value, not its distance."""
+    return (f"{', '.join(names)}: no spread (every run gave the same value, to rounding): "
+            f"the interval holds the runs' value only. By the rule of three the law gives "
+            f"another value with probability below {3.0 / max(runs, 1):.2g} (95%), but "
+            f"nothing the runs saw bounds how far")
 
 
 def frozen_array(values) -> np.ndarray:
@@ -483,11 +493,7 @@ class ExpectationResult(JsonResult):
                 if np.isnan(k) and np.isfinite(e) and se <= NO_SPREAD * abs(e)]
         if flat:  # the runs behind the estimate: a reanalysis made none, it reweighs points
             runs = self.n_evaluations or int(self.diagnostics.get("n_points", 0))
-            notes.append(f"{', '.join(flat)}: no spread (every run gave the same value, to "
-                         f"rounding): the interval holds the runs' value only. By the rule of "
-                         f"three the law gives another value with probability below "
-                         f"{3.0 / max(runs, 1):.2g} (95%), but nothing the runs saw bounds "
-                         f"how far")
+            notes.append(no_spread_note(flat, runs))
         tied = [self.names[j] for j in self.diagnostics.get("tied_replicates", [])]
         if tied:
             notes.append(f"{', '.join(tied)}: every RQMC replicate gave the same value; the "

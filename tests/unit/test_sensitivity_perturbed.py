@@ -147,3 +147,19 @@ def test_a_rare_exceedance_is_flagged_and_gets_no_zero_width_interval(seed, flag
     assert res.trust == ("",) * 6 and not res.trust_notes()
     low, high = res.confidence_interval(0.95)
     assert np.all(high - low > 0)
+
+
+def test_a_mean_without_spread_says_so():
+    """A constant model, and an input the model ignores, on the laws' common nets: the
+    standard errors are 0 to rounding, and ``summary()`` says the intervals hold the runs'
+    values only (a zero-width interval is no claim of certainty)."""
+    law2 = me.Law([stats.norm(), stats.lognorm(0.5)], names=["a", "b"])
+    pert = me.mean_shift_perturbations(law2, delta=0.5)
+    flat = me.perturbed_law_indices(lambda x: np.full(len(x), 3.0), law2, pert,
+                                    budget=3000, rng=0)
+    assert np.all(flat.quantities == 3.0) and np.all(flat.stderr == 0.0)
+    assert "no spread" in flat.summary() and "rule of three" in flat.summary()
+    inert = me.perturbed_law_indices(lambda x: 3 + x[:, 0], law2, pert, budget=3000, rng=0)
+    notes = inert.trust_notes()
+    assert len(notes) == 1 and notes[0].startswith("b+0.5sd, b-0.5sd: the index has no spread")
+    assert np.all(inert.stderr[:2] > 1e-6)  # the input that moves the output: a real error

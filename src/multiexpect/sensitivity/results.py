@@ -14,7 +14,15 @@ import numpy as np
 
 from ..intervals import FEW_HITS, FLAG_FEW_HITS, FLAG_NO_HIT, effective_hits
 from ..polychaos import chaos_record
-from ..results import JsonResult, data_frame, format_table, frozen_array, z_value
+from ..results import (
+    NO_SPREAD,
+    JsonResult,
+    data_frame,
+    format_table,
+    frozen_array,
+    no_spread_note,
+    z_value,
+)
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, interval_line
 
 __all__ = ["PerturbedLawResult", "SobolResult"]
@@ -353,7 +361,23 @@ class PerturbedLawResult(JsonResult):
         return tuple(FLAG_FEW_HITS if min(k[0], kj) < FEW_HITS else "" for kj in k[1:])
 
     def trust_notes(self) -> list[str]:
-        """Lines for ``summary()`` and the report: what the flagged indices rest on."""
+        """Lines for ``summary()`` and the report: what the flagged indices rest on, and the
+        laws whose mean had no spread in its runs (its interval holds the runs' value only,
+        :func:`~multiexpect.results.no_spread_note`)."""
+        flat = [name for name, q, se in zip(["nominal", *self.names], self.quantities,
+                                             self.quantities_stderr)
+                if np.isfinite(q) and se <= NO_SPREAD * abs(q)]
+        if not self.quantity.startswith("exceedance"):
+            if flat:
+                return [no_spread_note(flat, self.n_evaluations)]
+            still = [name for name, s, se in zip(self.names, self.indices, self.stderr)
+                     if np.isfinite(s) and se <= NO_SPREAD]
+            if still:  # the laws' common nets: every run equal to the nominal law's
+                return [f"{', '.join(still)}: the index has no spread (every run under the "
+                        f"law gave the nominal's value, to rounding: the output did not "
+                        f"move with the change): its interval holds that only, and nothing "
+                        f"the runs saw bounds an effect they missed"]
+            return []
         flags, k = self.trust, self.effective_hits
         if FLAG_NO_HIT in flags:
             return [f"no run hit the {self.quantity} event under the nominal law: the "
