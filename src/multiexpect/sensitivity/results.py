@@ -217,8 +217,9 @@ class SobolResult(JsonResult):
 
     def trust_notes(self) -> list[str]:
         """What the indices rest on, one line each (``summary()`` and the report): an output
-        without spread, inert inputs and tied indices with their bounds, too few points
-        whose runs differ (fewer than :data:`~multiexpect.intervals.FEW_HITS`)."""
+        without spread, inert inputs and tied indices with their bounds, inputs of infinite
+        variance, too few points whose runs differ (fewer than
+        :data:`~multiexpect.intervals.FEW_HITS`)."""
         notes = []
         inert = self.diagnostics.get("inert_inputs")
         no_spread = bool(self.diagnostics.get("no_spread"))
@@ -229,6 +230,11 @@ class SobolResult(JsonResult):
             notes.append(f"{', '.join(inert)}: no run moved the output when it alone "
                          f"changed; its indices' 95% intervals reach the rule of three's bound "
                          f"on the output's range (a bound, not an estimate's error)")
+        heavy = self.diagnostics.get("infinite_variance_inputs")
+        if heavy and not no_spread:
+            notes.append(f"! {', '.join(heavy)}: no finite variance under the law: where the "
+                         f"model moves with them the output's variance is infinite, and the "
+                         f"indices (shares of it) and their intervals say nothing")
         moving = self.diagnostics.get("moving_points")
         if moving is not None and 0 < moving < FEW_HITS:
             notes.append(f"! only {moving} pick-freeze point(s) had runs that differ: the "

@@ -637,6 +637,9 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
         if not s - m * m > 0:  # no spread in any run: the indices are undefined
             diag["no_spread"] = True
         diag["moving_points"] = wrapper.moving  # fewer than FEW_HITS: not to be trusted
+        heavy = _infinite_variance_inputs(law)
+        if heavy:  # the output's variance may be infinite: the indices then are undefined
+            diag["infinite_variance_inputs"] = heavy
         with np.errstate(over="ignore", under="ignore"):
             variance = float(np.ldexp(s - m * m, 2 * e))
             variance_se = float(np.ldexp(var_se, 2 * e))
@@ -655,6 +658,18 @@ def sobol_indices(model: Callable, law, *, budget: int, orders=("first", "total"
             variance=variance, mean_stderr=float(np.ldexp(np.sqrt(max(cov[-2, -2], 0.0)), e)),
             variance_stderr=variance_se,
             orders=orders, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+def _infinite_variance_inputs(law) -> list[str]:
+    """The inputs whose marginal has no finite variance (a Student t on 2 or fewer degrees
+    of freedom, a Cauchy, ...): where the model moves with one, the output's variance is
+    infinite and Sobol' indices, shares of it, are undefined; a sample still gives finite
+    numbers, which say nothing (``SobolResult.trust_notes``)."""
+    try:
+        spread = np.asarray(law.std(), dtype=float)
+    except (AttributeError, NotImplementedError, ValueError):
+        return []
+    return [name for name, sd in zip(law.names, spread) if not np.isfinite(sd)]
 
 
 def _bounded_stderr(se: np.ndarray, indices: np.ndarray, layout: PickFreezeLayout,
