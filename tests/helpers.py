@@ -74,3 +74,22 @@ def smooth(x):
 
 #: two independent normal inputs
 NORM2 = me.Law([stats.norm(0, 1), stats.norm(1, 2)])
+
+
+def exp_and_sine(x):
+    """``exp(0.3 x_a) + sin(x_b)``: a smooth model whose perturbed-law means are exact."""
+    return np.exp(0.3 * x[:, 0]) + np.sin(x[:, 1])
+
+
+def exp_and_sine_shifts() -> tuple:
+    """Four mean shifts of ``N(0, 1)^2`` by half a standard deviation and the exact ratio
+    indices of :func:`exp_and_sine`'s mean, ``E[exp(0.3 X_a)] + E[sin X_b]`` for
+    ``X ~ N(mu, I)``: ``(law, perturbations, indices)``."""
+    law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+
+    def q(shifted):
+        mu_a, mu_b = (float(m.mean()) for m in shifted.marginals)
+        return np.exp(0.3 * mu_a + 0.045) + np.sin(mu_b) * np.exp(-0.5)
+
+    return law, pert, np.array([q(p) for p in pert.values()]) / q(law) - 1.0

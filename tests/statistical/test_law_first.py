@@ -17,7 +17,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect.engine.law_first import COMMON_ROUTE, LAW_ROUTE
-from tests.helpers import NORM2, smooth
+from tests.helpers import NORM2, exp_and_sine, exp_and_sine_shifts, smooth
 
 SEED0 = 50_000
 REPS = 300
@@ -78,24 +78,13 @@ def test_several_laws_auto_unbiased_and_covers():
     _check(runs, LAWS_TRUTH)
 
 
-def _exp_and_sine(x):
-    return np.exp(0.3 * x[:, 0]) + np.sin(x[:, 1])
-
-
 def test_perturbed_law_indices_common_nets_unbiased_and_cover():
     """The default's common nets (:mod:`multiexpect.engine.common_nets`) on four mean
     shifts of ``N(0, 1)^2``: the route reuses the probe's nets after a decision taken on
     their spread, and the study after a probe not taken is chosen by it, so a selection
     bias of the indices would show here (220 of the 300 seeds take the common nets)."""
-    law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
-    pert = me.mean_shift_perturbations(law, delta=0.5)
-
-    def q(shifted):  # E[exp(0.3 X_a)] + E[sin X_b] for X ~ N(mu, I)
-        mu_a, mu_b = (float(m.mean()) for m in shifted.marginals)
-        return np.exp(0.3 * mu_a + 0.045) + np.sin(mu_b) * np.exp(-0.5)
-
-    truth = np.array([q(p) for p in pert.values()]) / q(law) - 1.0
-    runs = [me.perturbed_law_indices(_exp_and_sine, law, pert, budget=1200, rng=SEED0 + r)
+    law, pert, truth = exp_and_sine_shifts()
+    runs = [me.perturbed_law_indices(exp_and_sine, law, pert, budget=1200, rng=SEED0 + r)
             for r in range(REPS)]
     assert _routes(runs).count(COMMON_ROUTE) >= 0.6 * REPS
     indices = np.array([r.indices for r in runs])

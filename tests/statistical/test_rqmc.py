@@ -16,6 +16,7 @@ from scipy import stats
 
 import multiexpect as me
 from multiexpect import testfunctions as tf
+from tests.helpers import exp_and_sine, exp_and_sine_shifts
 
 SEED0 = 40_000
 REPS = 200
@@ -146,10 +147,6 @@ def test_pick_freeze_replicates_with_chaos_control_unbiased_and_cover():
     _check(est, lows, highs, np.concatenate([first, total]))
 
 
-def _exp_and_sine(x):
-    return np.exp(0.3 * x[:, 0]) + np.sin(x[:, 1])
-
-
 @pytest.mark.parametrize("method", ["mc", "mixture-mc"])
 def test_perturbed_law_indices_rqmc_baselines_unbiased_and_cover(method):
     """Separate and mixture RQMC of the perturbed laws' means (four mean shifts of
@@ -158,17 +155,10 @@ def test_perturbed_law_indices_rqmc_baselines_unbiased_and_cover(method):
     replicates: over 400 seeds t covers 0.934 at this budget but 0.914 over these 200 seeds,
     0.924 at budget 4000 (the quantities' own intervals 0.914), 0.903 with 4 replicates:
     the replicates' interval, not the delta method; benchmarks/rqmc_baseline_coverage.py.)"""
-    law = me.Law([stats.norm(0, 1), stats.norm(0, 1)], names=["a", "b"])
-    pert = me.mean_shift_perturbations(law, delta=0.5)
-
-    def q(shifted):  # E[exp(0.3 X_a)] + E[sin X_b] for X ~ N(mu, I)
-        mu_a, mu_b = (float(m.mean()) for m in shifted.marginals)
-        return np.exp(0.3 * mu_a + 0.045) + np.sin(mu_b) * np.exp(-0.5)
-
-    truth = np.array([q(p) for p in pert.values()]) / q(law) - 1.0
+    law, pert, truth = exp_and_sine_shifts()
     est, lows, highs = [], [], []
     for r in range(REPS):
-        res = me.perturbed_law_indices(_exp_and_sine, law, pert, budget=1200,
+        res = me.perturbed_law_indices(exp_and_sine, law, pert, budget=1200,
                                        rng=SEED0 + r, method=method, sampling="rqmc")
         low, high = res.confidence_interval()
         est.append(res.indices)

@@ -48,7 +48,15 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.monte_carlo import SummandRange, net_means
 from ..sampling.rqmc import replicate_estimate
-from .law_first import TAIL_GUARD, LawPlan, Route, law_plan, law_points, variance_uncertainty
+from .law_first import (
+    TAIL_GUARD,
+    LawPlan,
+    Route,
+    law_plan,
+    law_points,
+    nets_result,
+    variance_uncertainty,
+)
 from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
@@ -147,14 +155,5 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
     for index, block in enumerate(blocks):
         span.update(block, problem.law_index == index % setup.common_nets)
     est = replicate_estimate(means, squares, n, span.span)
-    return EngineResult(
-        estimate=est.estimate, stderr=est.stderr, covariance=est.covariance(means),
-        n_final=plan.replicates * plan.points, n_pooled=0, pooled_stages=[],
-        pooled_lambdas=[], chosen_stage=0, predicted_error=route.law_error,
-        problem=problem, weights=state.weights, history=state.history,
-        runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
-        selection_scores=None, chosen=state.candidates[0], final_sample=None,
-        rqmc={"sampling": "auto", "replicates": plan.replicates, "points_per_replicate": n,
-              **est.record()},
-        route=route.record(),
-        effective_points=np.full(problem.n_quantities, float(plan.replicates * n)))
+    return nets_result(state, plan, route, est, means, runs, n,
+                       np.full(problem.n_quantities, float(plan.replicates * n)))

@@ -100,7 +100,8 @@ __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "COMMON_ROUTE", "GROWN_PILOT_REPLI
            "LAW_MARGIN", "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
            "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
            "choose_route", "draw_law_pilot", "grow_pilot", "grows", "law_nets", "law_plan",
-           "law_points", "law_result", "uncounted_nets", "variance_uncertainty"]
+           "law_points", "law_result", "nets_result", "uncounted_nets",
+           "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
 PILOT_REPLICATES = 2
@@ -390,14 +391,21 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     ranges = span.span if len(setup.laws) == 1 else None
     est = replicate_estimate(values, np.array(squares) if squares else None, plan.points,
                              ranges)
-    reps = plan.replicates
+    return nets_result(state, plan, route, est, values, runs, plan.points, kish.value)
+
+
+def nets_result(state: EngineState, plan: LawPlan, route: Route, est, values: np.ndarray,
+                runs: int, points: int, effective_points: np.ndarray) -> EngineResult:
+    """The result of a route that spends the plan on nets (the law route, the laws' common
+    nets): ``est`` (:func:`~multiexpect.sampling.rqmc.replicate_estimate` of the
+    replicates ``values``), ``runs`` beyond the state's, ``points`` a net of each law."""
     return EngineResult(
         estimate=est.estimate, stderr=est.stderr, covariance=est.covariance(values),
         n_final=plan.replicates * plan.points, n_pooled=0, pooled_stages=[],
         pooled_lambdas=[], chosen_stage=0, predicted_error=route.law_error,
-        problem=problem, weights=state.weights, history=state.history,
+        problem=state.problem, weights=state.weights, history=state.history,
         runs_used=state.runs_used + runs, pilot_estimate=state.pilot_estimate,
         selection_scores=None, chosen=state.candidates[0], final_sample=None,
-        rqmc={"sampling": "auto", "replicates": reps, "points_per_replicate": plan.points,
-              **est.record()},
-        route=route.record(), effective_points=kish.value)
+        rqmc={"sampling": "auto", "replicates": plan.replicates,
+              "points_per_replicate": points, **est.record()},
+        route=route.record(), effective_points=effective_points)
