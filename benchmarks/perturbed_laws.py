@@ -85,11 +85,70 @@ def case(name: str):
     if name == "osc":  # 2 + sin(40 x1): E = 2 + sin(40 mu) exp(-800), 2 to 1e-300
         return (lambda x: 2 + np.sin(40 * x[:, 0])), norm2, \
             me.mean_shift_perturbations(norm2, 0.5), "mean", lambda law: 2.0
+    helper = _screen_case(name)
+    if helper is not None:
+        return helper
     raise ValueError(f"unknown case {name!r}")
 
 
+def _expect(marginal, g) -> float:
+    """``E[g(X)]`` by quadrature over the marginal's support."""
+    low, high = marginal.support()
+    if np.isfinite(low) and np.isfinite(high):
+        return float(marginal.expect(g, lb=low, ub=high))
+    return float(marginal.expect(g))
+
+
+def _screen_case(name: str):
+    """The cases of the 2026-12-03 screen of the common nets (a helper's fuzz): where the
+    tail check refused common nets that pay (``prod``, ``mixed``), where mixture RQMC leads
+    (``osc_small``, ``lnprod``, ``bump``), and the intervals (``step``, ``explin``)."""
+    norm = stats.norm(0, 1)
+    if name == "prod":  # (1 + x1)(2 + sin 3 x2)(1 + x3^2 / 10): uniform, beta, gamma
+        law = me.Law([stats.uniform(0, 1), stats.beta(2, 3), stats.gamma(2.0)])
+        gs = [lambda t: 1 + t, lambda t: 2 + np.sin(3 * t), lambda t: 1 + 0.1 * t**2]
+        return (lambda x: (1 + x[:, 0]) * (2 + np.sin(3 * x[:, 1])) * (1 + 0.1 * x[:, 2] ** 2),
+                law, me.mean_shift_perturbations(law, 0.5), "mean",
+                lambda lw: float(np.prod([_expect(m, g) for m, g in zip(lw.marginals, gs)])))
+    if name == "mixed":  # 2 + e^x1 + 3 x2^2 + sqrt(x3 + 2) + log(1 + x4) + cos x5
+        law = me.Law([stats.uniform(0, 1), stats.beta(2, 5), stats.gamma(2.0),
+                      stats.lognorm(0.5), stats.t(5)])
+        gs = [np.exp, lambda t: 3 * t**2, lambda t: np.sqrt(t + 2), lambda t: np.log(t + 1),
+              np.cos]
+        return (lambda x: 2 + sum(g(x[:, i]) for i, g in enumerate(gs))), law, \
+            me.mean_shift_perturbations(law, 0.5), "mean", \
+            lambda lw: 2 + sum(_expect(m, g) for m, g in zip(lw.marginals, gs))
+    law2 = me.Law([norm, norm])
+    if name == "osc_small":  # 2 + sin 3 x1 + cos(2 x2) / 2, shifts of 0.1 sd
+        def q(lw):
+            m1, m2 = (m.mean() for m in lw.marginals)
+            return 2 + np.sin(3 * m1) * np.exp(-4.5) + 0.5 * np.cos(2 * m2) * np.exp(-2)
+        return (lambda x: 2 + np.sin(3 * x[:, 0]) + 0.5 * np.cos(2 * x[:, 1])), law2, \
+            me.mean_shift_perturbations(law2, 0.1), "mean", q
+    if name == "lnprod":  # x1 x2 x3, lognormal(0.5)
+        law = me.Law([stats.lognorm(0.5)] * 3)
+        return (lambda x: np.prod(x, axis=1)), law, me.mean_shift_perturbations(law, 0.5), \
+            "mean", lambda lw: float(np.prod([m.mean() for m in lw.marginals]))
+    if name == "bump":  # 1/2 + exp(-|x|^2 / 2)
+        return (lambda x: 0.5 + np.exp(-0.5 * np.sum(x**2, axis=1))), law2, \
+            me.mean_shift_perturbations(law2, 0.5), "mean", \
+            lambda lw: 0.5 + float(np.prod([np.exp(-m.mean() ** 2 / 4) / np.sqrt(2)
+                                            for m in lw.marginals]))
+    if name == "step":  # 2 + 1{x1 > 0} + x2
+        return (lambda x: 2 + (x[:, 0] > 0) + x[:, 1]), law2, \
+            me.mean_shift_perturbations(law2, 0.5), "mean", \
+            lambda lw: 2 + lw.marginals[0].sf(0) + lw.marginals[1].mean()
+    if name == "explin":  # exp(x1 / 2 + 0.15 x2 - x3 / 5): Q_k / Q_0 exact on common nets
+        a = np.array([0.5, 0.15, -0.2])
+        law = me.Law([norm] * 3)
+        return (lambda x: np.exp(x @ a)), law, me.mean_shift_perturbations(law, 0.5), \
+            "mean", lambda lw: float(np.exp(sum(ai * m.mean() for ai, m
+                                                 in zip(a, lw.marginals)) + 0.5 * a @ a))
+    return None
+
+
 CASES = ("lin_norm", "lin_mixed", "nonlin_norm", "lognorm_heavy", "quad_d5", "osc",
-         "exc_norm", "exc_d4")
+         "exc_norm", "exc_d4", "prod", "mixed", "osc_small", "lnprod", "bump", "step", "explin")
 
 
 def _one(args):

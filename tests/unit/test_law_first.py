@@ -10,6 +10,7 @@ from scipy import stats
 import multiexpect as me
 from multiexpect import testfunctions as tf
 from multiexpect.engine import AiscvOptions, EngineSetup
+from multiexpect.engine.common_nets import probe_plan
 from multiexpect.engine.law_first import (
     ADAPTIVE_GAIN,
     ADAPTIVE_ROUTE,
@@ -335,14 +336,18 @@ def test_common_nets_resume_bit_for_bit(model, limit):
 
 def test_common_nets_plan_counts_every_law():
     """A net of ``n`` points costs ``n L`` runs: the plan is separate RQMC's, on
-    ``budget // L``, and a budget that leaves no 2-point net of every law is refused before
-    any run, naming ``budget``."""
+    ``budget // L``. A budget that gives no net of 4 points of every law (or too little
+    for the study after the probe) does not try them: the study is the mixture's, from
+    the smallest budget it takes (no run spent on a probe)."""
     plan = law_plan(10_000, 8, 5)
     assert (plan.replicates, plan.points) == (15, 128 * 5)
+    assert probe_plan(10_000, 8, 5) == plan
+    assert probe_plan(150, 8, 5) is None
     law = me.Law([stats.norm()] * 2, names=["a", "b"])
     pert = me.mean_shift_perturbations(law, delta=0.5)
-    with pytest.raises(ValueError, match=r"'budget' \(60\).*5 laws' points"):
-        me.perturbed_law_indices(NeverRun(), law, pert, budget=60, rng=0)
+    res = me.perturbed_law_indices(lambda x: 3 + x[:, 0], law, pert, budget=60, rng=0)
+    assert res.diagnostics["route"] in (LAW_ROUTE, ADAPTIVE_ROUTE)
+    assert "common_nets" not in res.diagnostics and res.n_evaluations <= 60
 
 
 @pytest.mark.parametrize(("orders", "budget"), [(("first", "total"), 20_000),
@@ -566,3 +571,23 @@ def test_sobol_input_with_no_effect_gets_a_bound_not_a_zero_width_interval():
     plain = me.sobol_indices(lambda x: np.abs(x[:, 0]) + x[:, 1] + 0.1 * x[:, 2], law,
                              budget=5 * 4096, rng=1)
     assert "inert_inputs" not in plain.diagnostics
+
+
+def test_common_nets_exact_to_rounding_keep_an_interval():
+    """``exp(a . x)`` under mean shifts of normal inputs: on common nets every net gives
+    the same ``Q_k / Q_0`` (the shift is a constant factor), so the spread is rounding.
+    The common nets are taken, and
+    each index keeps an interval of the arithmetic's resolution that holds the exact index
+    (a zero-width one missed it by an ulp), with ``summary()`` saying so."""
+    a = np.array([0.5, 0.15, -0.2])
+    law = me.Law([stats.norm()] * 3, names=["a", "b", "c"])
+    pert = me.mean_shift_perturbations(law, delta=0.5)
+    exact = np.array([np.exp(a[i // 2] * (0.5 if i % 2 == 0 else -0.5)) - 1 for i in range(6)])
+    for seed in range(3):
+        res = me.perturbed_law_indices(lambda x: np.exp(x @ a), law, pert, budget=2000,
+                                       rng=seed)
+        assert res.diagnostics["route"] == COMMON_ROUTE
+        assert np.all(res.stderr >= 1e-12 * np.abs(1 + res.indices))
+        low, high = res.confidence_interval()
+        assert np.all((low <= exact) & (exact <= high))
+        assert "the index took the same value on every net" in res.summary()

@@ -157,9 +157,12 @@ def test_a_mean_without_spread_says_so():
     pert = me.mean_shift_perturbations(law2, delta=0.5)
     flat = me.perturbed_law_indices(lambda x: np.full(len(x), 3.0), law2, pert,
                                     budget=3000, rng=0)
-    assert np.all(flat.quantities == 3.0) and np.all(flat.stderr == 0.0)
+    assert np.all(flat.quantities == 3.0) and np.all(flat.quantities_stderr == 0.0)
+    assert np.all(flat.stderr == 1e-12)  # the indices: the arithmetic's resolution, not 0
     assert "no spread" in flat.summary() and "rule of three" in flat.summary()
     inert = me.perturbed_law_indices(lambda x: 3 + x[:, 0], law2, pert, budget=3000, rng=0)
     notes = inert.trust_notes()
-    assert len(notes) == 1 and notes[0].startswith("b+0.5sd, b-0.5sd: the index has no spread")
+    assert len(notes) == 1
+    assert notes[0].startswith("b+0.5sd, b-0.5sd: the index took the same value on every net")
+    assert np.all(inert.stderr[2:] >= 1e-12)  # the arithmetic's resolution, never 0
     assert np.all(inert.stderr[:2] > 1e-6)  # the input that moves the output: a real error

@@ -174,15 +174,11 @@ def law_plan(budget: int, replicates: int, laws: int = 1) -> LawPlan:
     return LawPlan(reps, n * laws, PILOT_REPLICATES)
 
 
-def check_law_first(budget: int, replicates: int | None, laws: int = 1) -> None:
-    """Before any run: the budget gives a law plan (:func:`law_plan`); with ``laws`` sharing
-    each net, a plan of the common nets and one of the budget their probe leaves
-    (:mod:`.common_nets`)."""
-    if replicates is None:
-        return
-    plan = law_plan(budget, replicates, laws)
-    if laws > 1:
-        law_plan(budget - plan.pilot_replicates * plan.points, replicates)
+def check_law_first(budget: int, replicates: int | None) -> None:
+    """Before any run: the budget gives a law plan (:func:`law_plan`; the laws' common nets,
+    :mod:`.common_nets`, are tried only where their plan fits besides)."""
+    if replicates is not None:
+        law_plan(budget, replicates)
 
 
 def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:

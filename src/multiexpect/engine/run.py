@@ -77,11 +77,12 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                               options=options, names=names, scored=scored, events=events,
                               index_jacobian=index_jacobian)
     if law_first and setup.common_nets > 1:  # indices of several laws (.common_nets)
-        def after_probe(runs: int) -> EngineSetup:  # the study without its probe
-            return EngineSetup.build(laws, evaluate, budget=setup.budget - runs,
-                                     seed=batch_keys.after_common_probe_seed(seed),
-                                     weights=weights, options=options, names=names,
-                                     scored=scored, events=events)
+        def after_probe(runs: int) -> EngineSetup:  # the study without its probe, if any
+            return EngineSetup.build(
+                laws, evaluate, budget=setup.budget - runs,
+                seed=batch_keys.after_common_probe_seed(seed) if runs else seed,
+                weights=weights, options=options, names=names, scored=scored,
+                events=events)
         return _common_first(setup, after_probe, replicates, observe, keep_sample,
                              adaptive_rqmc_final, surrogate)
     if law_first:
@@ -114,7 +115,11 @@ def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
                   surrogate: str | None) -> EngineResult:
     """``sampling="auto"`` for indices of several laws: the laws' common nets' probe, then
     their route, or the study ``after_probe(runs)`` on the budget left (:mod:`.common_nets`)."""
-    plan, probed, probe = common_probe(setup, replicates)
+    probed = common_probe(setup, replicates)
+    if probed is None:  # no net of every law fits: as for one mixture, the whole budget
+        return _law_first(after_probe(0), replicates, observe, keep_sample,
+                          adaptive_rqmc_final, surrogate)
+    plan, probed, probe = probed
     if observe is not None:
         observe(probed.history[-1])
     if probe.common:

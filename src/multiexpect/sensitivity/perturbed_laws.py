@@ -364,7 +364,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     jacobian = (_jacobian(form) if law_first and method == "aiscv" and kind == "mean"
                 and isinstance(weights, str) and weights == "delta" else None)
     if law_first:
-        check_law_first(budget, replicates, n_laws if jacobian is not None else 1)
+        check_law_first(budget, replicates)
     else:
         check_rqmc_final(budget, opts, replicates, blocks)
 
@@ -396,10 +396,25 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         s, jac = _indices(q, form)
         index_cov = jac @ cov @ jac.T
         return PerturbedLawResult(
-            indices=s, stderr=np.sqrt(np.clip(np.diag(index_cov), 0.0, None)), names=labels,
+            indices=s, stderr=_resolved(np.sqrt(np.clip(np.diag(index_cov), 0.0, None)), s),
+            names=labels,
             quantities=q, quantities_stderr=np.sqrt(np.clip(np.diag(cov), 0.0, None)),
             quantity=quantity_name, form=form, method=method, n_evaluations=counter.n_runs,
             budget=budget, covariance=index_cov, diagnostics=diag, settings=settings)
+
+
+#: An index's standard error is at least this times ``|1 + S|`` (its ratio ``Q_k / Q_0``):
+#: where every net gives the same ratio (the model's dependence cancels in it on the laws'
+#: common nets) the spread is rounding, and a zero-width interval would miss the exact
+#: index by an ulp (a claim of certainty the arithmetic does not make).
+INDEX_RESOLUTION = 1e-12
+
+
+def _resolved(stderr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``stderr`` no smaller than :data:`INDEX_RESOLUTION` ``|1 + S|``."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(indices),
+                        np.maximum(stderr, INDEX_RESOLUTION * np.abs(1.0 + indices)), stderr)
 
 
 def _perturbed_laws(nominal, perturbations) -> tuple[list, list[str]]:

@@ -285,6 +285,11 @@ class SobolResult(JsonResult):
 
 
 
+#: A perturbed-law index whose standard error is at most this times ``|1 + S|`` (its ratio
+#: ``Q_k / Q_0``) has the spread of rounding only: ``trust_notes`` says so.
+INDEX_ROUNDING = 1e-9
+
+
 @dataclass(frozen=True)
 class PerturbedLawResult(JsonResult):
     """Perturbed-law indices ``S_k`` of a quantity ``Q`` (mean or exceedance probability).
@@ -376,13 +381,20 @@ class PerturbedLawResult(JsonResult):
         if not self.quantity.startswith("exceedance"):
             if flat:
                 return [no_spread_note(flat, self.n_evaluations)]
+            q0, se0 = self.quantities[0], self.quantities_stderr[0]
+            if abs(q0) <= 2 * se0:  # the indices divide by Q_0
+                return [f"! the nominal mean {q0:.3g} is within two standard errors ({se0:.2g}) "
+                        f"of 0: the indices, ratios to it, are not to be trusted (undefined "
+                        f"where it is 0): compare the Q column instead"]
             still = [name for name, s, se in zip(self.names, self.indices, self.stderr)
-                     if np.isfinite(s) and se <= NO_SPREAD]
-            if still:  # the laws' common nets: every run equal to the nominal law's
-                return [f"{', '.join(still)}: the index has no spread (every run under the "
-                        f"law gave the nominal's value, to rounding: the output did not "
-                        f"move with the change): its interval holds that only, and nothing "
-                        f"the runs saw bounds an effect they missed"]
+                     if np.isfinite(s) and se <= INDEX_ROUNDING * abs(1 + s)]
+            if still:  # the laws' common nets: the same Q_k / Q_0 on every net
+                return [f"{', '.join(still)}: the index took the same value on every net, to "
+                        f"rounding (the model's dependence on the change cancels in Q_k / Q_0 "
+                        f"on the laws' common nets, as a linear or exponential-linear model's "
+                        f"does under a mean shift): its standard error is the arithmetic's "
+                        f"resolution, and nothing the runs saw bounds a departure they "
+                        f"missed"]
             return []
         flags, k = self.trust, self.effective_hits
         if FLAG_NO_HIT in flags:
