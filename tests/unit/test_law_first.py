@@ -10,7 +10,7 @@ from scipy import stats
 import multiexpect as me
 from multiexpect import testfunctions as tf
 from multiexpect.engine import AiscvOptions, EngineSetup
-from multiexpect.engine.common_nets import probe_plan
+from multiexpect.engine.common_nets import GROWN_NETS, probe_plan
 from multiexpect.engine.law_first import (
     ADAPTIVE_GAIN,
     ADAPTIVE_ROUTE,
@@ -24,7 +24,14 @@ from multiexpect.engine.law_first import (
 )
 from multiexpect.intervals import subset_mean_interval
 from multiexpect.sampling import replicate_plan
-from tests.helpers import NORM2, Interrupting, assert_resumes_bit_for_bit, smooth
+from tests.helpers import (
+    NORM2,
+    Interrupting,
+    assert_resumes_bit_for_bit,
+    exp_and_sine,
+    exp_and_sine_shifts,
+    smooth,
+)
 
 
 def _moments(x):
@@ -591,3 +598,24 @@ def test_common_nets_exact_to_rounding_keep_an_interval():
         low, high = res.confidence_interval()
         assert np.all((low <= exact) & (exact <= high))
         assert "the index took the same value on every net" in res.summary()
+
+
+@pytest.mark.parametrize(("seed", "taken"), [(4, True), (34, False)])
+def test_a_grown_probe(seed, taken):
+    """Where the common nets pass the rule by less than ``GROWN_BAND`` on two nets, the
+    probe grows to ``GROWN_NETS`` nets and decides again. Taken, the study is still
+    separate RQMC to the bit (the grown nets are its next ones); not taken, the probe's
+    four nets' runs are counted and the study goes on without them."""
+    law, pert, _ = exp_and_sine_shifts()
+    res = me.perturbed_law_indices(exp_and_sine, law, pert, budget=1200, rng=seed)
+    assert f"the probe grown to {GROWN_NETS} nets" in res.diagnostics["route_reason"]
+    assert (res.diagnostics["route"] == COMMON_ROUTE) == taken
+    if taken:
+        separate = me.perturbed_law_indices(exp_and_sine, law, pert, budget=1200, rng=seed,
+                                            method="mc", sampling="rqmc")
+        assert np.array_equal(res.indices, separate.indices)
+        assert np.array_equal(res.stderr, separate.stderr)
+    else:
+        net = law_plan(1200, 8, len(pert) + 1).points
+        assert res.diagnostics["common_nets"]["runs"] == GROWN_NETS * net
+        assert res.n_evaluations <= 1200

@@ -28,6 +28,9 @@ the covariance, so the common nets are judged on the indices' error itself:
   refused them on seeds where they are 30-3000x better and did not restore the coverage it
   was for (measured in docs/benchmarks.md, "Perturbed-law indices on the laws' common
   nets").
+* **The grown probe.** Where the common nets pass the rule by less than
+  :data:`GROWN_BAND`, the probe grows to :data:`GROWN_NETS` nets (the plan's next ones) and
+  the rule is read again on three degrees of freedom.
 * **Taken** (:func:`common_result`): the plan's other nets through every law; the estimate
   is separate RQMC's, ``method="mc", sampling="rqmc"`` bit for bit (the same nets, per-law
   means in the same order, the replicates' interval, the probe's nets kept as the law
@@ -51,7 +54,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.monte_carlo import SummandRange, net_means
 from ..sampling.rqmc import replicate_estimate
-from .law_first import LawPlan, Route, law_plan, law_points, nets_result
+from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, law_points, nets_result
 from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
@@ -59,6 +62,8 @@ from .state import EngineSetup, EngineState
 __all__ = [
     "COMMON_GAIN",
     "COMMON_MIN_POINTS",
+    "GROWN_BAND",
+    "GROWN_NETS",
     "common_means",
     "common_probe",
     "common_result",
@@ -117,37 +122,78 @@ def probe_plan(budget: int, replicates: int, laws: int) -> LawPlan | None:
     return plan if plan.points // laws >= COMMON_MIN_POINTS else None
 
 
+#: A probe whose common nets pass the rule by less than this factor (``E_iid`` under
+#: ``GROWN_BAND COMMON_GAIN E_common``) grows to :data:`GROWN_NETS` nets and decides again
+#: on three degrees of freedom: on one, ``E_common`` falls below a fifth of its mean one
+#: time in three, and a wrong call costs up to 10x where the mixture's nets lead.
+GROWN_BAND = 10.0
+#: Nets of a grown probe (the common nets' next ones: kept where they are taken).
+GROWN_NETS = 4
+
+
 def common_probe(setup: EngineSetup, replicates: int
                  ) -> tuple[LawPlan, EngineState, Route] | None:
-    """Run the probe's ``R_0`` common nets and decide (module docstring): the plan, the
-    probe's state and the decision (``route.common``), its errors and reason; None where
-    :func:`probe_plan` gives no plan (no run made)."""
+    """Run the probe's ``R_0`` common nets and decide (module docstring), growing it to
+    :data:`GROWN_NETS` nets where the rule passes by less than :data:`GROWN_BAND`: the
+    plan (its ``pilot_replicates`` the probe's nets), the probe's state and the decision
+    (``route.common``), its errors and reason; None where :func:`probe_plan` gives no plan
+    (no run made)."""
     plan = probe_plan(setup.budget, replicates, setup.common_nets)
     if plan is None:
         return None
-    parts = []
-    for r in range(plan.pilot_replicates):
-        z = law_points(setup, plan.points, r)
-        parts.append(PilotDraw(z, *run_model_scored(setup, z, batch_keys.common_net(r))))
+    parts = [_probe_net(setup, plan, r) for r in range(plan.pilot_replicates)]
+    state, route, margin = _decide(setup, plan, parts)
+    if route.common and margin < GROWN_BAND and _can_grow(plan, setup.budget, replicates):
+        parts += [_probe_net(setup, plan, r) for r in range(plan.pilot_replicates, GROWN_NETS)]
+        plan = replace(plan, pilot_replicates=GROWN_NETS)
+        state, route, _ = _decide(setup, plan, parts)
+        route = replace(route, reason=f"{route.reason} (the probe grown to {GROWN_NETS} "
+                        f"nets: on {PILOT_REPLICATES} it passed by {margin:.2g}x)")
+    return plan, state, route
+
+
+def _probe_net(setup: EngineSetup, plan: LawPlan, replicate: int) -> PilotDraw:
+    """Common net ``replicate`` through every law, run (batch
+    :func:`~multiexpect.batch_keys.common_net`)."""
+    z = law_points(setup, plan.points, replicate)
+    return PilotDraw(z, *run_model_scored(setup, z, batch_keys.common_net(replicate)))
+
+
+def _can_grow(plan: LawPlan, budget: int, replicates: int) -> bool:
+    """Whether the plan has nets after a grown probe, and the study without it a plan."""
+    if plan.replicates <= GROWN_NETS:
+        return False
+    try:
+        law_plan(budget - GROWN_NETS * plan.points, replicates)
+    except ValueError:
+        return False
+    return True
+
+
+def _decide(setup: EngineSetup, plan: LawPlan, parts: list[PilotDraw]
+            ) -> tuple[EngineState, Route, float]:
+    """The rule (module docstring) on the probe nets ``parts``: the probe's state, the
+    decision and the factor by which the common nets pass it (``E_iid / (COMMON_GAIN
+    E_common)``)."""
     first = PilotDraw(np.concatenate([p.z for p in parts]),
                       np.concatenate([p.outputs for p in parts]), None,
                       np.concatenate([p.log_laws for p in parts]), sum(p.runs for p in parts))
     state = init(setup, first)
     n = plan.points // setup.common_nets
-    law_index = state.problem.law_index
     phi = state.sample.phi[: plan.pilot_replicates * plan.points]
-    values = common_means(phi, n, law_index)[0]
+    values = common_means(phi, n, state.problem.law_index)[0]
     with np.errstate(all="ignore"):
         jac = np.asarray(setup.index_jacobian(values.mean(axis=0)), dtype=float)
         common = index_error(jac, np.atleast_2d(np.cov(values, rowvar=False))) / plan.replicates
         iid = index_error(jac, np.atleast_2d(np.cov(state.pilot_summands, rowvar=False))
                           ) / setup.budget
+        margin = iid / (COMMON_GAIN * common) if common > 0 else np.inf
     take = bool(np.isfinite(common) and np.isfinite(iid) and COMMON_GAIN * common <= iid
                 and not np.any(state.events))
     reason = (f"the laws' common nets predicted an index error {common:.3g} (counted "
               f"x{COMMON_GAIN:g}) {'<=' if take else 'against'} i.i.d. points of the "
               f"mixture's {iid:.3g}")
-    return plan, state, Route(take, reason, common, np.nan, iid, values, common=take)
+    return state, Route(take, reason, common, np.nan, iid, values, common=take), margin
 
 
 def with_probe(result: EngineResult, probe: Route, runs: int) -> EngineResult:
