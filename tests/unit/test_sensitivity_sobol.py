@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 import multiexpect as me
+from multiexpect import testfunctions as tf
 from multiexpect.sensitivity.sobol import PickFreezeLayout
 from tests.helpers import CountingModel
 
@@ -333,3 +334,22 @@ def test_an_input_of_infinite_variance_is_flagged():
     light = me.Law([stats.t(3), stats.norm(), stats.norm()], names=["a", "b", "c"])
     assert "infinite_variance_inputs" not in me.sobol_indices(model, light, budget=8000,
                                                               rng=1).diagnostics
+
+
+def test_a_heavy_tailed_pilot_says_the_intervals_may_be_too_narrow():
+    """A product of ten factors of mixed inputs (a lognormal, a gamma, a Student t5 among
+    them) at 3072 runs: the pilot's variance is known to 0.79 (relative s.e.), and the
+    indices' intervals covered 0.71-0.85 over 100 seeds; ``summary()`` says they may be
+    too narrow. Ishigami's pilot, with a light tail, gets no such note."""
+    marginals = [stats.uniform(0, 1), stats.norm(1, 2), stats.lognorm(0.5),
+                 stats.beta(2, 5), stats.gamma(2.0), stats.t(5)]
+    margs = [marginals[i % 6] for i in range(10)]
+    mu = np.array([m.mean() for m in margs])
+    c = 0.6 * np.random.default_rng(42).uniform(0.3, 1.0, 10) / np.array([m.std() for m in margs])
+    res = me.sobol_indices(lambda x: np.prod(1 + c * (x - mu), axis=1), me.Law(margs),
+                           budget=3072, rng=2000)
+    assert res.diagnostics["pilot_tail_statistic"] > 0.5
+    assert "may be too narrow" in res.summary()
+    light = me.sobol_indices(tf.ishigami, tf.ishigami_law(), budget=5000, rng=1)
+    assert light.diagnostics["pilot_tail_statistic"] < 0.5
+    assert "may be too narrow" not in light.summary()

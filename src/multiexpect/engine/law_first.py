@@ -286,15 +286,18 @@ class Route:
     event_guard: bool = False
     marginal_tail: bool = False
     common: bool = False
+    tail: float = np.nan
 
     def record(self) -> dict:
-        """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason`` and the predicted
-        weighted errors of both routes and of i.i.d. points of the law."""
+        """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason``, the predicted
+        weighted errors of both routes and of i.i.d. points of the law, and the pilot's tail
+        statistic (NaN where no route rule read it)."""
         name = COMMON_ROUTE if self.common else LAW_ROUTE if self.law else ADAPTIVE_ROUTE
         return {"sampling": "auto", "route": name,
                 "route_reason": self.reason, "law_rqmc_error": self.law_error,
                 "adaptive_error": self.adaptive_error, "law_iid_error": self.iid_error,
-                "pilot_replicates": int(self.pilot_values.shape[0])}
+                "pilot_replicates": int(self.pilot_values.shape[0]),
+                "pilot_tail_statistic": self.tail}
 
 
 def variance_uncertainty(summands: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -317,14 +320,21 @@ def variance_uncertainty(summands: np.ndarray, weights: np.ndarray | None = None
 def choose_route(state: EngineState, plan: LawPlan, rqmc_final: bool = False) -> Route:
     """The rule of the module docstring on the pilot state ``state``; ``rqmc_final``: the
     adaptive route would end on RQMC replicates (the law counted
-    :data:`RQMC_FINAL_LAW_MARGIN` times, not :data:`LAW_MARGIN`)."""
+    :data:`RQMC_FINAL_LAW_MARGIN` times, not :data:`LAW_MARGIN`). The route records the
+    pilot's tail statistic (:func:`variance_uncertainty`), which the results' trust notes
+    read."""
+    tail = variance_uncertainty(state.pilot_summands, state.weights)
+    return replace(_route(state, plan, rqmc_final, tail), tail=tail)
+
+
+def _route(state: EngineState, plan: LawPlan, rqmc_final: bool, tail: float) -> Route:
+    """:func:`choose_route`'s rule, the pilot's tail statistic ``tail`` given."""
     n, r0 = plan.points, plan.pilot_replicates
     summands = state.pilot_summands
     values = net_means(summands[: r0 * n], n)
     w = state.weights
     law_error = float(w @ values.var(axis=0, ddof=1)) / plan.replicates
     iid_error = float(w @ summands.var(axis=0, ddof=1)) / (plan.replicates * n)
-    tail = variance_uncertainty(summands, state.weights)
     hits_needed = state.setup.options.pilot_hits
     phi = state.sample.phi
     hits = np.sum(phi == 1.0, axis=0)

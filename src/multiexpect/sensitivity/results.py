@@ -32,6 +32,13 @@ _SOBOL_ARRAYS = ("first_order", "first_order_stderr", "total_order", "total_orde
 _PLI_ARRAYS = ("indices", "stderr", "quantities", "quantities_stderr", "covariance")
 
 
+#: ``SobolResult.trust_notes`` says the intervals may be too narrow where the pilot's tail
+#: statistic (``diagnostics["pilot_tail_statistic"]``, the relative standard error of its
+#: weighted variance) is above this: a product of ten mixed inputs read 0.35-0.9 and its
+#: indices covered 0.71-0.85 (docs/method.md, "Found by a fuzz").
+HEAVY_TAIL_NOTE = 0.5
+
+
 @dataclass(frozen=True)
 class SobolResult(JsonResult):
     """First- and total-order Sobol' indices from one budget of model runs.
@@ -230,6 +237,12 @@ class SobolResult(JsonResult):
             notes.append(f"{', '.join(inert)}: no run moved the output when it alone "
                          f"changed; its indices' 95% intervals reach the rule of three's bound "
                          f"on the output's range (a bound, not an estimate's error)")
+        tail = self.diagnostics.get("pilot_tail_statistic")
+        if tail is not None and np.isfinite(tail) and tail > HEAVY_TAIL_NOTE and not no_spread:
+            notes.append(f"a heavy tail: the pilot's variance of the pick-freeze quantities is "
+                         f"known to {tail:.2g} (relative standard error); the indices' "
+                         f"standard errors rest on such variances, and their intervals may be "
+                         f"too narrow")
         heavy = self.diagnostics.get("infinite_variance_inputs")
         if heavy and not no_spread:
             notes.append(f"! {', '.join(heavy)}: no finite variance under the law: where the "
