@@ -237,27 +237,27 @@ class SobolResult(JsonResult):
             notes.append(f"{', '.join(inert)}: no run moved the output when it alone "
                          f"changed; its indices' 95% intervals reach the rule of three's bound "
                          f"on the output's range (a bound, not an estimate's error)")
-        tail = self.diagnostics.get("pilot_tail_statistic")
-        if tail is not None and np.isfinite(tail) and tail > HEAVY_TAIL_NOTE and not no_spread:
-            notes.append(f"a heavy tail: the pilot's variance of the pick-freeze quantities is "
-                         f"known to {tail:.2g} (relative standard error); the indices' "
-                         f"standard errors rest on such variances, and their intervals may be "
-                         f"too narrow")
-        heavy = self.diagnostics.get("infinite_variance_inputs")
-        if heavy and not no_spread:
-            notes.append(f"! {', '.join(heavy)}: no finite variance under the law: where the "
-                         f"model moves with them the output's variance is infinite, and the "
-                         f"indices (shares of it) and their intervals say nothing")
-        moving = self.diagnostics.get("moving_points")
-        if moving is not None and 0 < moving < FEW_HITS:
-            notes.append(f"! only {moving} pick-freeze point(s) had runs that differ: the "
-                         f"indices and their intervals rest on them and are not to be "
-                         f"trusted")
-        tied = self.diagnostics.get("tied_indices")
-        if tied and not no_spread:
-            notes.append(f"{', '.join(tied)}: every replicate gave the same value; its 95% "
-                         f"interval reaches the rule of three's bound on the output's range "
-                         f"(a bound, not an estimate's error)")
+        diag = self.diagnostics
+        tail, heavy = diag.get("pilot_tail_statistic"), diag.get("infinite_variance_inputs")
+        moving, tied = diag.get("moving_points"), diag.get("tied_indices")
+        lines = (  # (shown, text), in the order summary() prints them
+            (tail is not None and np.isfinite(tail) and tail > HEAVY_TAIL_NOTE and not no_spread,
+             lambda: f"a heavy tail: the pilot's variance of the pick-freeze quantities is "
+                     f"known to {tail:.2g} (relative standard error); the indices' standard "
+                     f"errors rest on such variances, and their intervals may be too narrow"),
+            (bool(heavy) and not no_spread,
+             lambda: f"! {', '.join(heavy)}: no finite variance under the law: where the model "
+                     f"moves with them the output's variance is infinite, and the indices "
+                     f"(shares of it) and their intervals say nothing"),
+            (moving is not None and 0 < moving < FEW_HITS,
+             lambda: f"! only {moving} pick-freeze point(s) had runs that differ: the indices "
+                     f"and their intervals rest on them and are not to be trusted"),
+            (bool(tied) and not no_spread,
+             lambda: f"{', '.join(tied or [])}: every replicate gave the same value; its 95% "
+                     f"interval reaches the rule of three's bound on the output's range (a "
+                     f"bound, not an estimate's error)"),
+        )
+        notes += [text() for shown, text in lines if shown]
         return notes
 
     def interval_note(self, level: float = 0.95) -> str:
