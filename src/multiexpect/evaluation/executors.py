@@ -507,12 +507,29 @@ class Runner:
                     if proc.is_alive():
                         proc.terminate()
             pool.shutdown(wait=False)
+            _join_manager(pool)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._release_scattered()
+
+
+#: Seconds :func:`_join_manager` waits for a stopped pool's manager thread.
+MANAGER_JOIN_SECONDS = 10.0
+
+
+def _join_manager(pool) -> None:
+    """Wait (at most :data:`MANAGER_JOIN_SECONDS`) for a stopped process pool's manager
+    thread, which fails the pending futures and closes the pool's wake-up pipe. On Python
+    3.11 the interpreter's exit hook wakes every pool's manager through that pipe without a
+    lock: if the thread closes it meanwhile, the exit prints an ``OSError`` traceback
+    (``Bad file descriptor``), seen once in a SIGTERM test. ``_executor_manager_thread``
+    has no public accessor."""
+    thread = getattr(pool, "_executor_manager_thread", None)
+    if thread is not None and thread.is_alive():
+        thread.join(MANAGER_JOIN_SECONDS)
 
 
 def _pool_broken(pool) -> bool:
