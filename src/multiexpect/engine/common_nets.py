@@ -25,9 +25,8 @@ the covariance, so the common nets are judged on the indices' error itself:
   these integrands and adaptation no more, so the common nets must promise more;
   ``E_common`` rests on ``R_0 - 1`` degrees of freedom and spans two decades over the seeds
   of one case, hence the margin. No tail guard: read on the common nets' own summands, it
-  refused them on seeds where they are 30-3000x better and did not restore the coverage it
-  was for (measured in docs/benchmarks.md, "Perturbed-law indices on the laws' common
-  nets").
+  refused them where they are far better and did not restore the coverage it was for
+  (docs/benchmarks.md, "Perturbed-law indices on the laws' common nets").
 * **The grown probe.** Where the common nets pass the rule by less than
   :data:`GROWN_BAND`, the probe grows to :data:`GROWN_NETS` nets (the plan's next ones) and
   the rule is read again on three degrees of freedom.
@@ -40,9 +39,9 @@ the covariance, so the common nets are judged on the indices' error itself:
   (:func:`~multiexpect.batch_keys.after_common_probe_seed`: its nets independent of the
   probe, whose outcome chose them). The probe's runs are stored and counted, not used in
   the estimate: a net of every law's points is a poor sample of the mixture (its law
-  blocks are shifted copies of one net, positively correlated: mixture importance
-  sampling on them measured 2-20x worse than on the mixture's own nets). That is the
-  rule's cost where the common nets do not pay: ``R_0 / R`` of the budget.
+  blocks are shifted copies of one net, positively correlated, which mixture importance
+  sampling integrates worse than the mixture's own nets). That is the rule's cost where
+  the common nets do not pay: ``R_0 / R`` of the budget.
 """
 
 from __future__ import annotations
@@ -52,9 +51,9 @@ from dataclasses import replace
 import numpy as np
 
 from .. import batch_keys
-from ..estimators.monte_carlo import SummandRange, net_means
-from ..sampling.rqmc import replicate_estimate
-from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, law_points, nets_result
+from ..estimators.monte_carlo import SummandRange, law_net, net_means
+from ..sampling.rqmc import normal_from_uniform, replicate_estimate
+from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, nets_result
 from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
@@ -65,6 +64,7 @@ __all__ = [
     "GROWN_BAND",
     "GROWN_NETS",
     "common_means",
+    "common_points",
     "common_probe",
     "common_result",
     "index_error",
@@ -125,7 +125,7 @@ def probe_plan(budget: int, replicates: int, laws: int) -> LawPlan | None:
 #: A probe whose common nets pass the rule by less than this factor (``E_iid`` under
 #: ``GROWN_BAND COMMON_GAIN E_common``) grows to :data:`GROWN_NETS` nets and decides again
 #: on three degrees of freedom: on one, ``E_common`` falls below a fifth of its mean one
-#: time in three, and a wrong call costs up to 10x where the mixture's nets lead.
+#: time in three (a chi-square on one degree of freedom), too often to trust near the rule.
 GROWN_BAND = 10.0
 #: Nets of a grown probe (the common nets' next ones: kept where they are taken).
 GROWN_NETS = 4
@@ -152,10 +152,20 @@ def common_probe(setup: EngineSetup, replicates: int
     return plan, state, route
 
 
+def common_points(setup: EngineSetup, plan: LawPlan, replicate: int) -> np.ndarray:
+    """The working points of common net ``replicate``: separate RQMC's net of ``n`` points
+    (:func:`~multiexpect.estimators.monte_carlo.law_net`) mapped through every law in
+    turn, law by law: ``n`` points of each law, a stratified sample of ``f̄``."""
+    normal = normal_from_uniform(law_net(setup.seed, replicate,
+                                         plan.points // setup.common_nets, setup.sampling.dim))
+    return setup.sampling.to_working(np.concatenate([law.from_standard(normal)
+                                                     for law in setup.laws]))
+
+
 def _probe_net(setup: EngineSetup, plan: LawPlan, replicate: int) -> PilotDraw:
     """Common net ``replicate`` through every law, run (batch
     :func:`~multiexpect.batch_keys.common_net`)."""
-    z = law_points(setup, plan.points, replicate)
+    z = common_points(setup, plan, replicate)
     return PilotDraw(z, *run_model_scored(setup, z, batch_keys.common_net(replicate)))
 
 
@@ -216,7 +226,7 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
     phi = [state.sample.phi[: plan.pilot_replicates * plan.points]]
     runs = 0
     for r in range(plan.pilot_replicates, plan.replicates):
-        outputs, _, spent = run_model(setup, law_points(setup, plan.points, r),
+        outputs, _, spent = run_model(setup, common_points(setup, plan, r),
                                       batch_keys.common_net(r))
         runs += spent
         phi.append(problem.quantity_values(outputs))

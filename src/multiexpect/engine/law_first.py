@@ -185,15 +185,10 @@ def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
     """``n`` working-space points of ``g_0`` on net ``replicate`` of the law
     (:func:`~multiexpect.estimators.monte_carlo.law_net`, separate RQMC's nets: for one law
     the same points); for ``L`` laws the net has ``d + 1`` coordinates and the last picks the
-    law: each point follows ``f̄`` exactly. With the laws' common nets
-    (``setup.common_nets``) the net has ``n / L`` points of ``d`` coordinates, mapped
-    through every law in turn (the nets of separate RQMC, ``method="mc"``): ``n / L``
-    points of each law, a stratified sample of ``f̄``."""
+    law: each point follows ``f̄`` exactly (the laws' common nets:
+    :func:`~.common_nets.common_points`)."""
     problem, laws = setup.sampling, setup.laws
     d = problem.dim
-    if setup.common_nets > 1:  # one net of n / L points through every law, law by law
-        normal = normal_from_uniform(law_net(setup.seed, replicate, n // len(laws), d))
-        return problem.to_working(np.concatenate([law.from_standard(normal) for law in laws]))
     if len(laws) == 1:
         normal = normal_from_uniform(law_net(setup.seed, replicate, n, d))
         if problem.space == "standard":

@@ -70,8 +70,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     ``surrogate="chaos"``: an RQMC final stage after adaptation has the chaos control
     (:mod:`.surrogate`). ``events=False``: no quantity is treated as an event probability
     (:meth:`EngineSetup.build`). ``index_jacobian`` (perturbed-law indices, with
-    ``law_first``): the nets are common to the laws and the common-nets route may be taken
-    (:mod:`.law_first`).
+    ``law_first``): the laws' common nets are probed first and may be taken
+    (:mod:`.common_nets`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,

@@ -96,7 +96,7 @@ class EngineSetup:
     get no component (:func:`~.ladder.stepped_aside`; the split route's adaptive part).
     ``index_jacobian``: ``q -> ∂S/∂q`` ((K, J)) of indices ``S(q)`` of the quantities
     (perturbed-law indices): with several laws, ``sampling="auto"`` then draws its nets
-    common to the laws and may take the common-nets route (:mod:`.law_first`).
+    common to the laws and may take the common-nets route (:mod:`.common_nets`).
     """
 
     laws: tuple

@@ -525,8 +525,8 @@ def _join_manager(pool) -> None:
     thread, which fails the pending futures and closes the pool's wake-up pipe. On Python
     3.11 the interpreter's exit hook wakes every pool's manager through that pipe without a
     lock: if the thread closes it meanwhile, the exit prints an ``OSError`` traceback
-    (``Bad file descriptor``), seen once in a SIGTERM test. ``_executor_manager_thread``
-    has no public accessor."""
+    (``Bad file descriptor``) after the study's one line. ``_executor_manager_thread`` has
+    no public accessor."""
     thread = getattr(pool, "_executor_manager_thread", None)
     if thread is not None and thread.is_alive():
         thread.join(MANAGER_JOIN_SECONDS)

@@ -237,9 +237,10 @@ def _jacobian(form: str):
 def _delta_weights(form: str):
     """Delta-method weights ``w_j = sum_k (∂S_k/∂Q_j)^2`` as a function of the engine's
     pilot estimate ``Q`` (a mixture-IS estimate: the pilot samples the mixture of the laws)."""
+    jacobian = _jacobian(form)
 
     def weights(q: np.ndarray) -> np.ndarray:
-        return floored_delta_weights(_indices(q, form)[1])
+        return floored_delta_weights(jacobian(q))
 
     return weights
 
@@ -299,10 +300,11 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
         ``"auto"`` (``aiscv``): the pilot on nets of the laws' mixture chooses RQMC of that
         mixture over the whole budget or adaptation, as for
         :func:`~multiexpect.expectations` (:mod:`multiexpect.engine.law_first`;
-        ``diagnostics["route"]`` says which); for the mean with ``weights="delta"`` the
-        pilot's nets are common to the laws, and where the indices' error is smaller so
-        the route is separate RQMC on them (``"common-nets"``: a mean shift of a smooth
-        model nearly cancels in ``Q_k / Q_0``; :mod:`multiexpect.engine.common_nets`).
+        ``diagnostics["route"]`` says which); for the mean with ``weights="delta"`` a probe
+        of the laws' common nets comes first, and where it predicts the indices' error far
+        below the mixture's the study is separate RQMC on them (``"common-nets"``: a mean
+        shift of a smooth model nearly cancels in ``Q_k / Q_0``;
+        :mod:`multiexpect.engine.common_nets`).
     **options
         The :class:`~multiexpect.Evaluation` keywords, and, ``aiscv`` only, fields of
         :class:`~multiexpect.AiscvOptions`.
@@ -361,8 +363,9 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     # the indices' Jacobian for sampling "auto": the laws' common nets where they pay
     # (multiexpect.engine.common_nets), for the mean (an exceedance's indicators do not
     # cancel between laws) and the criterion's own "delta" weights
+    delta = isinstance(weights, str) and weights == "delta"
     jacobian = (_jacobian(form) if law_first and method == "aiscv" and kind == "mean"
-                and isinstance(weights, str) and weights == "delta" else None)
+                and delta else None)
     if law_first:
         check_law_first(budget, replicates)
     else:
@@ -371,8 +374,7 @@ def perturbed_law_indices(model: Callable, law, perturbations, *, budget: int,
     with prepared.evaluation_context() as counter:
         wrapper = _QuantityModel(counter, kind, threshold)
         if method == "aiscv":
-            spec = _delta_weights(form) if isinstance(weights, str) \
-                and weights == "delta" else weights
+            spec = _delta_weights(form) if delta else weights
             out = run_engine(laws, wrapper, budget=budget, seed=seed, weights=spec,
                              options=opts, names=names, replicates=replicates,
                              law_first=law_first, blocks=blocks, index_jacobian=jacobian)

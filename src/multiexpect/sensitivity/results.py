@@ -34,8 +34,8 @@ _PLI_ARRAYS = ("indices", "stderr", "quantities", "quantities_stderr", "covarian
 
 #: ``SobolResult.trust_notes`` says the intervals may be too narrow where the pilot's tail
 #: statistic (``diagnostics["pilot_tail_statistic"]``, the relative standard error of its
-#: weighted variance) is above this: a product of ten mixed inputs read 0.35-0.9 and its
-#: indices covered 0.71-0.85 (docs/method.md, "Found by a fuzz").
+#: weighted variance) is above this: the standard errors then rest on variances known to
+#: worse than half their size (docs/method.md, "Found by a fuzz").
 HEAVY_TAIL_NOTE = 0.5
 
 
