@@ -166,11 +166,10 @@ def law_plan(budget: int, replicates: int, laws: int = 1) -> LawPlan:
             f"2 x 'replicates' nets; use 'replicates' >= {(least + 2) // 2}")
     reps, n = replicate_plan(budget // laws, replicates)
     if n < 2 or reps < PILOT_REPLICATES + 2:
-        shared = "" if laws == 1 else f", a net of {laws} laws' points each"
         raise ValueError(
             f"'budget' ({budget}) is too small for sampling 'auto' with 'replicates' "
             f"{replicates}: it needs {PILOT_REPLICATES} pilot nets and at least 2 more, "
-            f"each of at least 2 points{shared}")
+            f"each of at least 2 points")
     return LawPlan(reps, n * laws, PILOT_REPLICATES)
 
 
