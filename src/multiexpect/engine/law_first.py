@@ -100,7 +100,7 @@ __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "COMMON_ROUTE", "GROWN_PILOT_REPLI
            "LAW_MARGIN", "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
            "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
            "choose_route", "draw_law_pilot", "grow_pilot", "grows", "law_nets", "law_plan",
-           "law_points", "law_result", "nets_result", "uncounted_nets",
+           "law_points", "law_result", "law_working", "nets_result", "uncounted_nets",
            "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
@@ -189,10 +189,7 @@ def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
     problem, laws = setup.sampling, setup.laws
     d = problem.dim
     if len(laws) == 1:
-        normal = normal_from_uniform(law_net(setup.seed, replicate, n, d))
-        if problem.space == "standard":
-            return normal
-        return problem.to_working(laws[0].from_standard(normal))
+        return law_working(setup, normal_from_uniform(law_net(setup.seed, replicate, n, d)))
     u = law_net(setup.seed, replicate, n, d + 1)
     normal = normal_from_uniform(u[:, :d])
     pick = np.minimum((u[:, d] * len(laws)).astype(int), len(laws) - 1)
@@ -207,6 +204,15 @@ def law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
         rows = pick == law
         x[rows] = laws[law].from_standard(normal[rows])
     return problem.to_working(x)
+
+
+def law_working(setup: EngineSetup, normal: np.ndarray) -> np.ndarray:
+    """Working-space points of the one law from its standard normal coordinates ``normal``
+    ((n, d)): themselves in the standard space, else ``from_standard`` mapped."""
+    problem = setup.sampling
+    if problem.space == "standard":
+        return normal
+    return problem.to_working(setup.laws[0].from_standard(normal))
 
 
 def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:
