@@ -211,7 +211,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
                          replicates=replicates, law_first=law_first, blocks=blocks,
-                         adaptive_rqmc_final=True, surrogate=surrogate)
+                         adaptive_rqmc_final=True, surrogate=surrogate, edge_probe=True)
         # the law route draws from the law (or the laws' mixture) only
         law_only = out.route is not None and out.route["route"] == LAW_ROUTE
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,

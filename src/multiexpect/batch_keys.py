@@ -21,6 +21,7 @@ law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
 split route's law net ``r >= R_0``      ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 the laws' common net ``r >= 0``         ``-(3·10^6 + r)``   ``(seed, 0, 10^6 + r)``
+law route's edge probe                  ``-4·10^6``         (none: fixed points)
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``
 crude / separate MC, law ``l``          ``l``               ``(seed, l, 0)``
@@ -61,6 +62,7 @@ __all__ = [
     "adaptive_generator",
     "after_common_probe_seed",
     "common_net",
+    "edge_probe",
     "final_chunk",
     "final_replicate",
     "final_replicate_generator",
@@ -97,6 +99,8 @@ PROBE_STREAM = 999_999
 PILOT_NET_OFFSET = 10**6
 #: The laws' common nets ``r >= 0`` are keys ``-(COMMON_NET_OFFSET + r)``.
 COMMON_NET_OFFSET = 3 * 10**6
+#: The law route's edge probe (:mod:`multiexpect.engine.edge_probe`) is key ``-EDGE_PROBE``.
+EDGE_PROBE = 4 * 10**6
 #: The root seed of a study that goes on after its common nets' probe is
 #: ``SeedSequence([seed, AFTER_PROBE_ENTROPY])``'s first word.
 AFTER_PROBE_ENTROPY = 17_000_017
@@ -156,6 +160,12 @@ def common_net(replicate: int) -> int:
     RQMC's net ``replicate``, :func:`law_net_generator`): ``-(3·10^6 + replicate)``, below
     every other key of a study."""
     return -(COMMON_NET_OFFSET + replicate)
+
+
+def edge_probe() -> int:
+    """The key of the law route's edge probe (:mod:`multiexpect.engine.edge_probe`): below
+    every pilot extension's, so :func:`is_pilot` holds for it."""
+    return -EDGE_PROBE
 
 
 def after_common_probe_seed(seed: int) -> int:

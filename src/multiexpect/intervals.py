@@ -41,6 +41,8 @@ import numpy as np
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from . import batch_keys
+
 __all__ = ["CAP_HITS", "FEW_HITS", "FEW_POINTS", "FLAG_FEW_HITS", "FLAG_FEW_POINTS",
            "FLAG_NO_HIT", "SUBSET_REPLICATES", "HitTally", "check_level",
            "effective_hits", "event_diagnostics", "event_interval", "event_notes",
@@ -220,7 +222,9 @@ class HitTally:
 
     A column is an event while every value seen is 0 or 1. ``records`` keeps, per call and
     in call order, the batch key, the number of runs and the hits per column, so that the
-    law-equivalent draws of a column without hits can be counted afterwards.
+    law-equivalent draws of a column without hits can be counted afterwards (all but the
+    law route's edge probe, whose points are no law's draws: :mod:`~multiexpect.engine.
+    edge_probe`).
     """
 
     def __init__(self, evaluate: Callable):
@@ -237,7 +241,9 @@ class HitTally:
             still = np.flatnonzero(self.binary)
             self.binary = self.binary.copy()
             self.binary[still] = _zero_one(values[:, still])
-        self.records.append((int(batch), values.shape[0], np.count_nonzero(values, axis=0)))
+        if batch != batch_keys.edge_probe():  # no law's draws: the edges, deliberately
+            self.records.append((int(batch), values.shape[0],
+                                 np.count_nonzero(values, axis=0)))
         return outputs
 
     def hits(self) -> np.ndarray:

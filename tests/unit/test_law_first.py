@@ -47,7 +47,10 @@ def test_law_route_is_plain_rqmc_of_the_law_and_says_why():
     assert "RQMC of the law predicted" in diag["route_reason"]
     assert LAW_MARGIN * diag["law_rqmc_error"] <= diag["adaptive_error"]
     assert (diag["replicates"], diag["points_per_replicate"]) == (reps, n)
-    assert res.n_evaluations == reps * n <= 4000 and res.settings["sampling"] == "auto"
+    # the nets, then the edge probe's 6 d runs (.edge_probe), nothing singular found
+    probe = diag["edge_probe"]
+    assert probe["runs"] == 12 and probe["singular"] == []
+    assert res.n_evaluations == reps * n + 12 <= 4000 and res.settings["sampling"] == "auto"
     values = np.asarray(diag["replicate_values"])
     assert np.allclose(values.mean(axis=0), res.estimate)
     assert np.allclose(res.confidence_interval(0.9), subset_mean_interval(values, 0.9))
@@ -63,7 +66,8 @@ def test_law_route_is_plain_rqmc_bit_for_bit(budget):
     assert auto.diagnostics["route"] == LAW_ROUTE
     assert np.array_equal(auto.estimate, plain.estimate)
     assert np.array_equal(auto.stderr, plain.stderr)
-    assert auto.n_evaluations == plain.n_evaluations
+    # the same nets, and the edge probe's runs beside them
+    assert auto.n_evaluations == plain.n_evaluations + auto.diagnostics["edge_probe"]["runs"]
     assert auto.diagnostics["dof"] == plain.diagnostics["dof"]
 
 
@@ -116,7 +120,8 @@ def test_law_route_batches_are_the_pilot_nets_then_the_law_replicates():
     reps, nets = res.diagnostics["replicates"], res.diagnostics["pilot_replicates"]
     assert nets == GROWN_PILOT_REPLICATES  # the smooth case's pilot grew (no lead to adapt)
     pilot = [0] + [-(10**6 + r) for r in range(1, nets)]
-    assert recorder.keys == pilot + list(range(1, reps - nets + 1))
+    probe = [-4 * 10**6]  # the edge probe (.edge_probe), once the law route is chosen
+    assert recorder.keys == pilot + probe + list(range(1, reps - nets + 1))
 
 
 def test_several_laws_nets_pick_each_law_equally():
@@ -439,7 +444,7 @@ def test_pilot_grows_and_the_law_route_stays_plain_rqmc_bit_for_bit():
     assert "the pilot grown to 4 nets; on 2:" in diag["route_reason"]
     assert auto.estimate.tobytes() == plain.estimate.tobytes()
     assert auto.stderr.tobytes() == plain.stderr.tobytes()
-    assert auto.n_evaluations == plain.n_evaluations
+    assert auto.n_evaluations == plain.n_evaluations + diag["edge_probe"]["runs"]
 
 
 def test_pilot_grows_then_adapts_within_the_budget_with_the_cap_raised():

@@ -274,7 +274,8 @@ def grow_pilot(setup: EngineSetup, plan: LawPlan, first: PilotDraw
 @dataclass(frozen=True)
 class Route:
     """The pilot's decision: the law route or not, why, the errors compared, the pilot
-    nets' estimates ((R_0, J)) and the adaptive route's first fit (when made)."""
+    nets' estimates ((R_0, J)), the adaptive route's first fit (when made) and the law
+    route's edge probe's record (:mod:`.edge_probe`, when run)."""
 
     law: bool
     reason: str
@@ -287,6 +288,7 @@ class Route:
     marginal_tail: bool = False
     common: bool = False
     tail: float = np.nan
+    edges: dict | None = None
 
     def record(self) -> dict:
         """JSON-able diagnostics: ``sampling``, ``route``, ``route_reason``, the predicted
@@ -297,7 +299,8 @@ class Route:
                 "route_reason": self.reason, "law_rqmc_error": self.law_error,
                 "adaptive_error": self.adaptive_error, "law_iid_error": self.iid_error,
                 "pilot_replicates": int(self.pilot_values.shape[0]),
-                "pilot_tail_statistic": self.tail}
+                "pilot_tail_statistic": self.tail,
+                **({} if self.edges is None else {"edge_probe": self.edges})}
 
 
 def variance_uncertainty(summands: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from .. import batch_keys
 from .adapt import Proposal, adapt, adaptation_done
 from .common_nets import common_probe, common_result, with_probe
+from .edge_probe import check_edges
 from .final import final
 from .law_first import (
     GROWN_PILOT_REPLICATES,
@@ -54,7 +55,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                scored: bool = False, replicates: int | None = None,
                law_first: bool = False, blocks: int | None = None,
                adaptive_rqmc_final: bool = False, surrogate: str | None = None,
-               events: bool = True, index_jacobian: Callable | None = None) -> EngineResult:
+               events: bool = True, index_jacobian: Callable | None = None,
+               edge_probe: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -71,7 +73,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     (:mod:`.surrogate`). ``events=False``: no quantity is treated as an event probability
     (:meth:`EngineSetup.build`). ``index_jacobian`` (perturbed-law indices, with
     ``law_first``): the laws' common nets are probed first and may be taken
-    (:mod:`.common_nets`).
+    (:mod:`.common_nets`). ``edge_probe`` (with ``law_first``, expectations of the model's
+    quantities): a law route is checked at the law's edges first (:mod:`.edge_probe`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,
@@ -87,7 +90,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                              adaptive_rqmc_final, surrogate)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
-                          surrogate)
+                          surrogate, edge_probe)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
@@ -130,8 +133,10 @@ def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
 
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
-               adaptive_rqmc_final: bool, surrogate: str | None = None) -> EngineResult:
-    """``sampling="auto"``: the pilot on nets of the law, then the route it chooses."""
+               adaptive_rqmc_final: bool, surrogate: str | None = None,
+               edge_probe: bool = False) -> EngineResult:
+    """``sampling="auto"``: the pilot on nets of the law, then the route it chooses
+    (a law route checked at the edges first with ``edge_probe``)."""
     plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
     state = init(setup, first)
@@ -148,6 +153,8 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
         route = replace(route, reason=f"{route.reason} (the pilot grown to "
                         f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
                         f"{before.reason})")
+    if edge_probe:  # a law route checked at the law's edges (.edge_probe)
+        state, route = check_edges(state, plan, route)
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)

@@ -1,0 +1,140 @@
+r"""``sampling="auto"``'s law route, checked at the edges of the law's unit cube.
+
+A scrambled net of ``n`` points puts exactly one point in each coordinate's edge cells
+``[0, 1/n)`` and ``[1 - 1/n, 1)``; elsewhere the net's strata balance its errors, but a
+quantity unbounded at an edge like ``b + c u^-a`` gives that one point a contribution
+``c (U/n)^-a / n``, ``U`` uniform, whose tail falls like ``t^(-1/a)``: for ``a >= 1/4``
+its fourth moment is infinite. The replicates are then skewed, and the pilot's nets agree
+most when they all missed the edge, which is when the law route is taken: on the flood's
+law-route repetitions the nets' mean is biased low by 4 of its standard errors and its
+interval covers 0.71 (docs/benchmarks.md, "The law route's edge probe"). The pilot's
+points cannot see it (their tails are the nets'), so the law route, once chosen, looks:
+
+* **The probe.** From the pilot's first point ``u_0``, each coordinate ``k`` in turn is
+  moved to ``u = c / n`` and ``1 - c / n`` for ``c`` in :data:`EDGE_LEVELS` (the middle of
+  the edge cell, then a tenth and a hundredth of that): ``6 d`` runs, batch
+  :func:`~multiexpect.batch_keys.edge_probe`, spent from the budget the plan's nets leave
+  and at most :data:`PROBE_SHARE` of the budget (:func:`probe_fits`): the probe's price
+  where nothing is singular. The pilot's sample does not hold them.
+* **The exponent.** For each quantity and edge, the values ``f_1, f_2, f_3`` at the three
+  levels give ``D_1 = f_2 - f_1``, ``D_2 = f_3 - f_2`` and ``a = log10(D_2 / D_1)``,
+  exactly ``a`` for
+  ``b + c u^-a`` (``-1`` for a linear edge, near 0 for ``log u`` or a lognormal's
+  ``exp(σ z)``, whose growth is slower than any power).
+* **The rule.** A quantity is *singular* when, on some edge, ``a >= SINGULAR_EXPONENT``
+  and the deepest probe moves a net's mean, ``|f_3 - f_1| / n``, by more than the
+  pilot's nets disagree (their standard deviation), or when a probe's output is not
+  finite. Event quantities (0/1 on the pilot) are not read: their own guard decides. A
+  singular quantity with a weight sends the study to adaptation, whose importance
+  sampling weighs the edge down; a route decided because no adaptive batch fits stays.
+
+For one law only (a mixture of laws has no one unit cube) and only where its runs fit (a
+study of many inputs on a small budget is not probed); else the route stands and the
+diagnostics say the probe was skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import batch_keys
+from ..estimators.monte_carlo import law_net
+from ..sampling.rqmc import normal_from_uniform
+from .adapt import adaptation_done
+from .law_first import LawPlan, Route, law_working
+from .pilot import run_model
+from .state import EngineState
+
+__all__ = ["EDGE_LEVELS", "PROBE_SHARE", "SINGULAR_EXPONENT", "check_edges", "edge_exponents",
+           "probe_fits", "singular_quantities"]
+
+#: The probe's levels ``c``: points at ``u = c / n`` and ``1 - c / n`` of each coordinate.
+EDGE_LEVELS = (0.5, 0.05, 0.005)
+#: The probe's largest share of the budget.
+PROBE_SHARE = 0.01
+#: The exponent at which an edge's one net point has an infinite fourth moment (``1/4``),
+#: less the three-point estimate's error on a pure power (``u^-1/4 + b`` reads 0.2499).
+SINGULAR_EXPONENT = 0.24
+
+
+def probe_fits(state: EngineState, plan: LawPlan) -> bool:
+    """Whether the probe's ``6 d`` runs fit in the budget the plan's nets leave and in
+    :data:`PROBE_SHARE` of the budget."""
+    setup = state.setup
+    runs = probe_size(setup.sampling.dim)
+    left = setup.budget - max(state.runs_used, plan.replicates * plan.points)
+    return runs <= left and runs <= PROBE_SHARE * setup.budget
+
+
+def probe_size(dim: int) -> int:
+    """Runs of the probe: both edges of each of ``dim`` coordinates at every level."""
+    return 2 * dim * len(EDGE_LEVELS)
+
+
+def probe_uniforms(base: np.ndarray, n: int) -> np.ndarray:
+    """The probe's points in the unit cube ((2 d, L, d)): ``base`` ((d,)) with coordinate
+    ``k`` moved to ``u = c / n`` (rows ``k``) and ``1 - c / n`` (rows ``d + k``), ``c`` in
+    :data:`EDGE_LEVELS` (axis 1)."""
+    d = base.size
+    low = np.asarray(EDGE_LEVELS) / n
+    points = np.broadcast_to(base, (2 * d, len(EDGE_LEVELS), d)).copy()
+    for k in range(d):
+        points[k, :, k] = low
+        points[d + k, :, k] = 1.0 - low
+    return points
+
+
+def edge_exponents(values: np.ndarray) -> np.ndarray:
+    """``a = log10(D_2 / D_1)`` ((2 d, J)) of the values ((2 d, 3, J)) at the three depths;
+    ``inf`` where ``D_1 = 0 != D_2``, NaN where the differences change sign or both vanish."""
+    d1 = values[:, 1] - values[:, 0]
+    d2 = values[:, 2] - values[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log10(d2 / d1)
+    return np.where((d1 == 0) & (d2 != 0), np.inf, a)
+
+
+def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int) -> np.ndarray:
+    """The singular quantities ((J,) bool) of the module's rule, from the probe's values
+    ((2 d, 3, J)) and the pilot nets' standard deviation ``net_sd`` ((J,))."""
+    finite = np.all(np.isfinite(values), axis=(0, 1))
+    with np.errstate(invalid="ignore"):
+        moves = np.abs(values[:, 2] - values[:, 0]) / n > net_sd
+        steep = edge_exponents(values) >= SINGULAR_EXPONENT
+    return ~finite | np.any(steep & moves, axis=0)
+
+
+def check_edges(state: EngineState, plan: LawPlan, route: Route
+                ) -> tuple[EngineState, Route]:
+    """The law route ``route`` checked by the probe: the state with its runs counted and
+    the route, turned adaptive when a weighted quantity is singular (the module's rule);
+    any other route, or a study of several laws, unchanged. The probe's record goes into
+    the route's diagnostics (``edge_probe``)."""
+    setup = state.setup
+    if not route.law or len(setup.laws) != 1:
+        return state, route
+    if not probe_fits(state, plan):
+        return state, replace(route, edges={"skipped": f"its {probe_size(setup.sampling.dim)} "
+                                                       "runs do not fit in the budget"})
+    d, n = setup.sampling.dim, plan.points
+    base = law_net(setup.seed, 0, n, d)[0]  # the pilot's first point
+    normals = normal_from_uniform(probe_uniforms(base, n).reshape(-1, d))
+    outputs, _, runs = run_model(setup, law_working(setup, normals), batch_keys.edge_probe())
+    values = state.problem.quantity_values(outputs).reshape(2 * d, len(EDGE_LEVELS), -1)
+    net_sd = route.pilot_values.std(axis=0, ddof=1)
+    read = ~state.events & (state.weights > 0)
+    singular = singular_quantities(values, net_sd, n) & read
+    state = replace(state, runs_used=state.runs_used + runs)
+    exponents = edge_exponents(values)
+    exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
+    record = {"runs": runs, "singular": np.flatnonzero(singular).tolist(),
+              "exponent": [float(a) if np.isfinite(a) else None for a in exponents]}
+    if not np.any(singular) or route.proposal is None or adaptation_done(state):
+        return state, replace(route, edges=record)
+    names = ", ".join(str(j) for j in record["singular"])
+    reason = (f"{route.reason}; but quantities {names} grow at an edge of the law like "
+              f"u^-a, a >= {SINGULAR_EXPONENT:g} (the edge probe): the nets' spread "
+              f"cannot be trusted there")
+    return state, replace(route, law=False, reason=reason, edges=record)

@@ -1,0 +1,91 @@
+"""The law route's edge probe (engine/edge_probe.py): the exponent, the rule, the route."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import multiexpect as me
+from multiexpect.engine.edge_probe import (
+    EDGE_LEVELS,
+    SINGULAR_EXPONENT,
+    edge_exponents,
+    probe_uniforms,
+    singular_quantities,
+)
+from multiexpect.engine.law_first import LAW_ROUTE
+
+N = 1024
+LEVELS = np.asarray(EDGE_LEVELS) / N
+
+
+def _values(*columns):
+    """Values ((1, 3, J)) of one edge at the probe's three levels."""
+    return np.column_stack([f(LEVELS) for f in columns])[None]
+
+
+@pytest.mark.parametrize("a", [0.1, 0.25, 0.3, 0.45])
+def test_the_exponent_of_a_power_is_exact(a):
+    values = _values(lambda u: 2.0 + 3.0 * u**-a)
+    assert edge_exponents(values)[0, 0] == pytest.approx(a, abs=1e-9)
+
+
+def test_bounded_and_slowly_growing_edges_read_below_the_threshold():
+    values = _values(lambda u: 1.0 + u, np.log, lambda u: np.exp(0.5 * stats.norm.isf(u)))
+    a = edge_exponents(values)[0]
+    assert a[0] == pytest.approx(-1.0, abs=1e-9)  # a linear edge
+    assert abs(a[1]) < 1e-9  # log u: equal steps
+    assert 0 < a[2] < SINGULAR_EXPONENT  # a lognormal's exp(σ z): slower than any power
+
+
+def test_singular_needs_steepness_and_a_move_larger_than_the_nets_spread():
+    values = _values(lambda u: u**-0.3, lambda u: u**-0.3, lambda u: 1.0 + u)
+    move = abs(values[0, 2, 0] - values[0, 0, 0]) / N
+    spread = np.array([move / 2, move * 2, 0.0])
+    assert singular_quantities(values, spread, N).tolist() == [True, False, False]
+    values[0, 2, 2] = np.inf  # a probe the model could not evaluate: not to be trusted
+    assert singular_quantities(values, spread, N).tolist() == [True, False, True]
+
+
+def test_probe_points_sit_at_both_edges_of_each_coordinate():
+    base = np.array([0.3, 0.6])
+    points = probe_uniforms(base, N)
+    assert points.shape == (4, 3, 2)
+    assert np.array_equal(points[0, :, 0], LEVELS) and np.all(points[0, :, 1] == 0.6)
+    assert np.array_equal(points[3, :, 1], 1.0 - LEVELS) and np.all(points[3, :, 0] == 0.3)
+
+
+def _singular(x):
+    return np.column_stack([x[:, 0] ** -0.3, x[:, 1] ** 2])
+
+
+def test_a_singular_edge_sends_the_law_route_to_adaptation():
+    """``u^-0.3`` at the edge of a uniform: the nets agree when they miss the corner, so the
+    pilot picks the law route; the probe finds the edge and adaptation is taken."""
+    law = me.Law([stats.uniform(0, 1)] * 2)
+    routes, turned = [], 0
+    for seed in range(6):
+        res = me.expectations(_singular, law, budget=4000, rng=seed)
+        diag = res.diagnostics
+        routes.append(diag["route"])
+        if "edge_probe" in diag:  # the pilot chose the law: the probe turned it
+            assert diag["edge_probe"]["singular"] == [0]
+            assert diag["edge_probe"]["exponent"][0] == pytest.approx(0.3, abs=1e-6)
+            assert diag["route"] == "adaptive" and "edge probe" in diag["route_reason"]
+            assert res.n_evaluations <= 4000
+            turned += 1
+    assert LAW_ROUTE not in routes and turned >= 1  # seeds 2 and 4 chose the law
+
+
+def test_a_probe_that_does_not_fit_is_skipped_and_says_so():
+    # 50 inputs: 300 probe runs, more than 1% of a budget of 10 000
+    law = me.Law([stats.norm()] * 50)
+    res = me.expectations(lambda x: x[:, :3].sum(axis=1), law, budget=10_000, rng=1)
+    diag = res.diagnostics
+    assert diag["route"] == LAW_ROUTE and "skipped" in diag["edge_probe"]
+    assert res.n_evaluations == diag["replicates"] * diag["points_per_replicate"]
+
+
+def test_sobol_indices_are_not_probed():
+    res = me.sobol_indices(lambda x: x[:, 0] + 0.5 * x[:, 1],
+                           me.Law([stats.uniform(0, 1)] * 2), budget=4000, rng=0)
+    assert "edge_probe" not in res.diagnostics
