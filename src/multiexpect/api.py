@@ -157,8 +157,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                                 one_net=RQMC_ONE_NET_EXPECTATION_METHODS,
                                 auto=AUTO_EXPECTATION_METHODS)
     blocks = blocks_option(replicates, options)
-    surrogate = check_surrogate(options.pop("surrogate", None), method, sampling)
     laws = as_laws(law)
+    surrogate = check_surrogate(options.pop("surrogate", None), method, sampling, len(laws))
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
     qmap = None if quantities is None else QuantityMap(quantities)

@@ -34,7 +34,7 @@ RQMC_ONE_NET_PERTURBED_LAW_METHODS = ("aiscv",)
 SOBOL_SURROGATES = ("auto", "chaos")
 #: ``expectations(surrogate=...)`` (aISCV with an RQMC final stage): the same chaos, fitted
 #: on the runs before the final stage (``engine/surrogate.py``).
-EXPECTATION_SURROGATES = ("chaos",)
+EXPECTATION_SURROGATES = ("auto", "chaos")
 #: The methods of ``expectations`` that take ``sampling="auto"`` (the pilot on nets of the
 #: law decides between RQMC of the law and adaptation, ``engine/law_first.py``).
 AUTO_EXPECTATION_METHODS = ("aiscv",)

@@ -30,7 +30,7 @@ from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
 from .select import select
 from .state import EngineState, Selection
-from .surrogate import fit_surrogate
+from .surrogate import ChaosForm, fit_surrogate
 
 __all__ = ["POOL_TIE", "REWEIGHT_POINTS", "PoolingRule", "final", "pooled_stages", "pooling_rule"]
 
@@ -79,7 +79,7 @@ def pooled_stages(state: EngineState, selection: Selection, rule: PoolingRule) -
 
 def final(state: EngineState, keep_sample: bool = False,
           replicates: int | None = None, blocks: int | None = None,
-          pool: bool = True, surrogate: str | None = None) -> EngineResult:
+          pool: bool = True, surrogate: ChaosForm | None = None) -> EngineResult:
     """Spend the rest of the budget on the kept proposal and return the estimate.
 
     ``replicates`` (an int ``R >= 2``): the final stage is ``R`` RQMC replicates
@@ -87,10 +87,10 @@ def final(state: EngineState, keep_sample: bool = False,
     ``replicates=1`` with ``blocks``: the one-net form
     (:func:`~.rqmc_final.final_one_net`); ``keep_sample`` is then refused. ``pool=False``
     keeps the adaptive stages out of an RQMC final stage (as option ``pool_adaptive=False``).
-    ``surrogate="chaos"``: an RQMC final stage with the chaos control fitted on the earlier
-    runs (:mod:`.surrogate`), the adaptive stages kept out of the quantities it controls
-    (their plain estimates are far less precise than the controlled final stage's); the
-    i.i.d. final stage ignores it.
+    ``surrogate`` (a :class:`~.surrogate.ChaosForm`): an RQMC final stage with the chaos
+    control of that form fitted on the earlier runs (:mod:`.surrogate`), the adaptive
+    stages kept out of the quantities it controls (their plain estimates are far less
+    precise than the controlled final stage's); the i.i.d. final stage ignores it.
 
     Raises
     ------
@@ -110,7 +110,8 @@ def final(state: EngineState, keep_sample: bool = False,
             raise ValueError("'keep_sample' needs sampling 'mc' (the final sample of RQMC "
                              "replicates is not an i.i.d. sample to reanalyse)")
         rule = pooling_rule(state, selection)
-        fitted = fit_surrogate(state, best, blocks or replicates) if surrogate is not None else None
+        fitted = (fit_surrogate(state, best, blocks or replicates, surrogate)
+                  if surrogate is not None else None)
         control = fitted if fitted is not None and fitted.used.any() else None
         if control is not None:  # the quantities it controls keep the adaptive stages out
             pools = np.ones(len(control.used), dtype=bool) if rule.quantities is None \

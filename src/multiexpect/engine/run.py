@@ -26,6 +26,7 @@ from .options import AiscvOptions
 from .pilot import init
 from .result import EngineResult
 from .state import EngineSetup, EngineState, Stage
+from .surrogate import ChaosForm
 
 __all__ = ["ADAPTIVE_FINAL_MIN_POINTS", "adaptive_replicates", "run_engine", "stages"]
 
@@ -54,7 +55,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                observe: Callable[[Stage], None] | None = None,
                scored: bool = False, replicates: int | None = None,
                law_first: bool = False, blocks: int | None = None,
-               adaptive_rqmc_final: bool = False, surrogate: str | None = None,
+               adaptive_rqmc_final: bool = False, surrogate: ChaosForm | None = None,
                events: bool = True, index_jacobian: Callable | None = None,
                edge_probe: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
@@ -69,10 +70,11 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     ``blocks`` (with ``replicates=1``): the final stage's one-net form.
     ``adaptive_rqmc_final`` (with ``law_first``): the adaptive route's final stage on
     ``replicates`` RQMC replicates where :func:`adaptive_replicates` allows it.
-    ``surrogate="chaos"``: an RQMC final stage after adaptation has the chaos control
-    (:mod:`.surrogate`). ``events=False``: no quantity is treated as an event probability
-    (:meth:`EngineSetup.build`). ``index_jacobian`` (perturbed-law indices, with
-    ``law_first``): the laws' common nets are probed first and may be taken
+    ``surrogate`` (a :class:`~.surrogate.ChaosForm`): an RQMC final stage after adaptation
+    has the chaos control of that form (:mod:`.surrogate`). ``events=False``: no quantity
+    is treated as an event probability (:meth:`EngineSetup.build`). ``index_jacobian``
+    (perturbed-law indices, with ``law_first``): the laws' common nets are probed first
+    and may be taken
     (:mod:`.common_nets`). ``edge_probe`` (with ``law_first``, expectations of the model's
     quantities): a law route is checked at the law's edges first (:mod:`.edge_probe`).
     """
@@ -115,7 +117,7 @@ def adaptive_replicates(state: EngineState, replicates: int, asked: bool) -> int
 
 def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
                   replicates: int, observe, keep_sample: bool, adaptive_rqmc_final: bool,
-                  surrogate: str | None) -> EngineResult:
+                  surrogate: ChaosForm | None) -> EngineResult:
     """``sampling="auto"`` for indices of several laws: the laws' common nets' probe, then
     their route, or the study ``after_probe(runs)`` on the budget left (:mod:`.common_nets`)."""
     probed = common_probe(setup, replicates)
@@ -133,7 +135,7 @@ def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
 
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
-               adaptive_rqmc_final: bool, surrogate: str | None = None,
+               adaptive_rqmc_final: bool, surrogate: ChaosForm | None = None,
                edge_probe: bool = False) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses
     (a law route checked at the edges first with ``edge_probe``)."""

@@ -40,16 +40,46 @@ import numpy as np
 
 from .. import batch_keys, polychaos
 from ..estimators.importance import is_responses, log_ratio_exp
+from ..laws import closed_form_kinds, correlated_scores, inputs_of_laws
 from ..polychaos import CHAOS, MAX_SHARE, RESOLUTION, ROWS_PER_TERM
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
 
-__all__ = ["EXP_MARGIN", "GROWTH_CAP", "INTEGRATION_POINTS",
-           "FinalSurrogate", "check_surrogate", "fit_surrogate"]
+__all__ = ["EXP_MARGIN", "FULL", "GROWTH_CAP", "INTEGRATION_POINTS", "LIGHT", "LIGHT_DEGREE",
+           "LIGHT_POINTS", "ChaosForm", "FinalSurrogate", "check_surrogate", "fit_surrogate"]
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).
 INTEGRATION_POINTS = 2048
+#: The light form's largest degree and integration points (``surrogate="auto"`` with
+#: several laws): the chaos's cost, 100 laws x 8 rows x 2048 points of a 210-term basis
+#: (3.5 s a study), cut to a 28-term basis on 256 points (docs/benchmarks.md).
+LIGHT_DEGREE = 2
+LIGHT_POINTS = 256
+
+
+@dataclass(frozen=True)
+class ChaosForm:
+    """How the final stage's chaos is fitted and integrated: its largest total degree
+    (None: :func:`~multiexpect.polychaos.chaos_degree`'s for the runs) and the points of
+    each law's integration net per final row."""
+
+    max_degree: int | None
+    points: int
+
+    @property
+    def name(self) -> str:
+        """``"light"`` or ``"full"``, as the diagnostics say."""
+        return "light" if self == LIGHT else "full"
+
+
+#: ``surrogate="chaos"``: the chaos of the degree the runs allow, integrated on
+#: :data:`INTEGRATION_POINTS`.
+FULL = ChaosForm(None, INTEGRATION_POINTS)
+#: ``surrogate="auto"``'s form for several laws.
+LIGHT = ChaosForm(LIGHT_DEGREE, LIGHT_POINTS)
+#: Most points of the laws' integration nets put through the chaos's basis in one call.
+LAW_MEAN_ROWS = 4096
 #: The exponential form replaces the polynomial for a column only where its predicted
 #: variance is this many times smaller: :func:`_predicted`'s i.i.d. proxies understate the
 #: integration of a heavy ``s`` on a net against the residual's gain on the final nets
@@ -78,6 +108,7 @@ class FinalSurrogate:
     used: np.ndarray
     floor: np.ndarray
     fit_rows: int
+    form: ChaosForm = FULL
 
     @property
     def degree(self) -> int:
@@ -101,7 +132,7 @@ class FinalSurrogate:
 
     def law_means(self, problem, seed: int, key: int, row: int) -> np.ndarray:
         """Each quantity's RQMC mean of ``s_j`` under its law ((J,)), from one net ``ξ`` of
-        :data:`INTEGRATION_POINTS` standard normal points (:func:`~multiexpect.batch_keys.
+        ``form.points`` standard normal points (:func:`~multiexpect.batch_keys.
         surrogate_generator` of ``(seed, key, row)``) shared by the laws: the polynomial
         ``p``'s exact mean under the first law (its constant coefficient: ``ζ`` is then
         standard normal and the basis orthonormal) plus the net's mean of
@@ -109,42 +140,67 @@ class FinalSurrogate:
         ``from_standard(ξ)``: unbiased, and small where ``s`` is near ``p`` and the laws
         near the first one."""
         rng = batch_keys.surrogate_generator(seed, key, row)
-        xi = sobol_normal(INTEGRATION_POINTS, problem.dim, rng)
+        xi = sobol_normal(self.form.points, problem.dim, rng)
         base = (polychaos.design(xi, self.bounded, self.alphas) @ self.coef).mean(axis=0)
         shift = (self.coef[0] - base)[self.column]
         means = np.zeros(self.column.size)
-        for law_index, law in enumerate(problem.laws):
-            mine = problem.law_index == law_index
-            if not np.any(mine & self.used):
-                continue
-            z = problem.to_working(law.from_standard(xi))
-            columns = self._columns(z, problem)
-            means[mine] = self._quantities(columns, mine).mean(axis=0) + shift[mine]
+        laws = [law for law in range(len(problem.laws))
+                if np.any((problem.law_index == law) & self.used)]
+        m = xi.shape[0]
+        step = max(1, LAW_MEAN_ROWS // m)
+        for start in range(0, len(laws), step):
+            # several laws' points in one basis (the surrogate is row by row), each law's
+            # columns then averaged over its own contiguous rows
+            chunk = laws[start:start + step]
+            columns = self._columns(_laws_points(problem, chunk, xi), problem)
+            for k, law in enumerate(chunk):
+                mine = problem.law_index == law
+                means[mine] = (self._quantities(columns[k * m:(k + 1) * m], mine)
+                               .mean(axis=0) + shift[mine])
         means[~self.used] = 0.0
         return means
 
     def record(self) -> dict:
         """JSON-able description for the result's diagnostics."""
-        return {"surrogate": CHAOS, "degree": self.degree, "terms": int(self.alphas.shape[0]),
+        return {"surrogate": CHAOS, "form": self.form.name, "degree": self.degree,
+                "terms": int(self.alphas.shape[0]), "integration_points": self.form.points,
                 "fit_runs": self.fit_rows, "residual_share": self.share.tolist(),
                 "controlled": self.used.tolist(),
                 "logarithm": self.logged[self.column].tolist()}
 
 
-def check_surrogate(surrogate, method: str, sampling: str) -> str | None:
-    """``surrogate`` checked before any run: None, or one of
-    :data:`~multiexpect.vocabulary.EXPECTATION_SURROGATES` for ``aiscv`` with an RQMC final
-    stage (``sampling`` ``"rqmc"`` or ``"auto"``); a ValueError naming it otherwise."""
+def _laws_points(problem, laws: list[int], xi: np.ndarray) -> np.ndarray:
+    """The working points of the standard normal net ``xi`` ((m, d)) mapped through each of
+    the ``laws`` in turn ((len(laws) m, d)): all at once where the laws are of
+    :func:`~multiexpect.laws.closed_form_kinds` (the same bits as law by law), else by each
+    law's ``from_standard``."""
+    if closed_form_kinds(problem.laws):
+        scores = np.concatenate([correlated_scores(problem.laws[law], xi) for law in laws])
+        row_law = np.repeat(np.asarray(laws), xi.shape[0])
+        return problem.to_working(inputs_of_laws(problem.laws, row_law, scores))
+    return np.concatenate([problem.to_working(problem.laws[law].from_standard(xi))
+                           for law in laws])
+
+
+def check_surrogate(surrogate, method: str, sampling: str, n_laws: int) -> ChaosForm | None:
+    """``surrogate`` checked before any run and resolved to the final stage's chaos form, or
+    None: ``"chaos"`` the :data:`FULL` form, for ``aiscv`` with an RQMC final stage
+    (``sampling`` ``"rqmc"`` or ``"auto"``; a ValueError naming it otherwise); ``"auto"``
+    (the default) the :data:`LIGHT` form there when the study has several laws (one fit
+    serves every law), else none; a ValueError naming it for any other value."""
     if surrogate is None:
         return None
     if surrogate not in EXPECTATION_SURROGATES:
         raise ValueError(f"'surrogate' must be None or one of {EXPECTATION_SURROGATES}, got "
                          f"{surrogate!r}")
-    if method != "aiscv" or sampling not in ("rqmc", "auto"):
+    rqmc_final = method == "aiscv" and sampling in ("rqmc", "auto")
+    if surrogate == "auto":
+        return LIGHT if rqmc_final and n_laws > 1 else None
+    if not rqmc_final:
         raise ValueError(f"'surrogate' needs method 'aiscv' with sampling 'rqmc' or 'auto' "
                          f"(it controls the RQMC final stage), got method {method!r}, "
                          f"sampling {sampling!r}")
-    return surrogate
+    return FULL
 
 
 def _chaos_inputs(z: np.ndarray, problem) -> np.ndarray:
@@ -174,9 +230,10 @@ def _design_where(zeta: np.ndarray, inside: np.ndarray, bounded: np.ndarray,
     return out
 
 
-def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
+def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> FinalSurrogate:
     """Fit the chaos on every earlier run of ``state`` (module docstring) for the final stage
-    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks). Where the
+    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks), of the
+    ``form``'s degree at most and integrated on its points. Where the
     earlier runs are too few for degree 1 the chaos is a constant and controls nothing:
     the study goes on as without the option (its runs are already paid for).
 
@@ -198,6 +255,8 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
         degree = polychaos.chaos_degree(problem.dim, int(rows.sum()))
+        if form.max_degree is not None:
+            degree = min(degree, form.max_degree)
     except ValueError:  # too few runs for degree 1: a constant, which controls nothing
         degree = 0
     alphas = polychaos.multi_indices(problem.dim, degree)
@@ -210,7 +269,7 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     coef_log = _fit(fit_basis, y[rows], positive) if np.any(positive) else coef
     n_final = state.setup.budget - state.runs_used
     linear, exponential = _predicted(state, basis, y, rows, back, positive, coef, coef_log,
-                                     shares, before, n_final, final_rows)
+                                     shares, before, n_final, final_rows * form.points)
     logged = np.array([positive[c] and EXP_MARGIN * exponential[back == c].sum()
                        < linear[back == c].sum() for c in range(y.shape[1])], dtype=bool)
     share = np.where(logged[back], shares[1], shares[0])
@@ -219,7 +278,7 @@ def fit_surrogate(state, best, final_rows: int) -> FinalSurrogate:
     low, high = _bounds(y[rows], logged)
     floor = np.where(used, RESOLUTION * np.sqrt(np.mean(y[rows] ** 2, axis=0))[back], 0.0)
     return FinalSurrogate(alphas, bounded, coef, coef_log, logged, back, low, high, share,
-                          used, floor, int(rows.sum()))
+                          used, floor, int(rows.sum()), form)
 
 
 #: Most earlier runs the chaos is fitted on: beyond it every ``k``-th run is kept (in run
@@ -269,12 +328,12 @@ GROWTH_CAP = np.e
 
 
 def _predicted(state, basis, y, rows, back, positive, coef, coef_log, shares, before,
-               n_final: int, final_rows: int) -> tuple[np.ndarray, np.ndarray]:
+               n_final: int, integration: int) -> tuple[np.ndarray, np.ndarray]:
     """Each quantity's predicted final variance ((J,) twice) with the polynomial and with
     the exponential form, as if i.i.d.: ``share * v / n_F`` (``v`` the plain responses'
     variance on the batch, ``n_F`` the final points) and, for the exponential form, plus
     ``Var(s - p) / (M R)`` over the pilot's runs (a sample of the laws), the law means'
-    integration on ``R`` rows of ``M`` points (:data:`INTEGRATION_POINTS`)."""
+    integration on ``R`` rows of ``M`` points (``integration = M R``)."""
     linear = shares[0] * before / n_final
     pilot = np.zeros(rows.size, dtype=bool)
     pilot[state.sample.stage_rows(0)] = True
@@ -284,8 +343,7 @@ def _predicted(state, basis, y, rows, back, positive, coef, coef_log, shares, be
         pilot_basis = basis(pilot)
         exp_form = _forms(pilot_basis @ coef_log, positive, *_bounds(y[rows], positive))
         spread = np.where(positive, (exp_form - pilot_basis @ coef).var(axis=0), np.inf)
-    exponential = shares[1] * before / n_final + spread[back] / (INTEGRATION_POINTS
-                                                                  * final_rows)
+    exponential = shares[1] * before / n_final + spread[back] / integration
     return linear, exponential
 
 
