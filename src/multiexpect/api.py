@@ -158,7 +158,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                                 auto=AUTO_EXPECTATION_METHODS)
     blocks = blocks_option(replicates, options)
     laws = as_laws(law)
-    surrogate = check_surrogate(options.pop("surrogate", None), method, sampling, len(laws))
+    surrogate = check_surrogate(options.pop("surrogate", "auto"), method, sampling, len(laws))
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
     qmap = None if quantities is None else QuantityMap(quantities)

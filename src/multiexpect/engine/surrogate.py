@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 
@@ -46,38 +47,55 @@ from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
 
-__all__ = ["EXP_MARGIN", "FULL", "GROWTH_CAP", "INTEGRATION_POINTS", "LIGHT", "LIGHT_DEGREE",
-           "LIGHT_POINTS", "ChaosForm", "FinalSurrogate", "check_surrogate", "fit_surrogate"]
+__all__ = ["AUTO_EVALUATIONS", "CAPPED", "EXP_MARGIN", "FULL", "GROWTH_CAP",
+           "INTEGRATION_POINTS", "LEAST_POINTS", "ChaosForm", "FinalSurrogate", "check_surrogate",
+           "fit_surrogate"]
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).
 INTEGRATION_POINTS = 2048
-#: The light form's largest degree and integration points (``surrogate="auto"`` with
-#: several laws): the chaos's cost, 100 laws x 8 rows x 2048 points of a 210-term basis
-#: (3.5 s a study), cut to a 28-term basis on 256 points (docs/benchmarks.md).
-LIGHT_DEGREE = 2
-LIGHT_POINTS = 256
+#: ``surrogate="auto"`` (several laws) caps the laws' integration at this many basis
+#: evaluations, terms x points x laws x rows (:meth:`ChaosForm.size`): the 100-law beam's
+#: 210-term chaos on 2048 points (3.5 s a study) comes down to 28 terms on 256 points.
+AUTO_EVALUATIONS = 2**23
+#: ... halving the points down to this many before lowering the degree.
+LEAST_POINTS = 256
 
 
 @dataclass(frozen=True)
 class ChaosForm:
-    """How the final stage's chaos is fitted and integrated: its largest total degree
-    (None: :func:`~multiexpect.polychaos.chaos_degree`'s for the runs) and the points of
-    each law's integration net per final row."""
+    """How large the final stage's chaos may be: ``evaluations`` None for
+    ``surrogate="chaos"`` (the degree the runs allow, :data:`INTEGRATION_POINTS` points a law
+    and row), else the cap on the laws' integration cost (:meth:`size`)."""
 
-    max_degree: int | None
-    points: int
+    evaluations: int | None
 
     @property
     def name(self) -> str:
-        """``"light"`` or ``"full"``, as the diagnostics say."""
-        return "light" if self == LIGHT else "full"
+        """``"full"`` or ``"capped"``, as the diagnostics say."""
+        return "full" if self.evaluations is None else "capped"
+
+    def size(self, degree: int, dim: int, laws: int, rows: int) -> tuple[int, int]:
+        """``(degree, points)`` for a chaos the runs allow to ``degree`` in ``dim`` inputs,
+        integrated under ``laws`` laws on ``rows`` final rows: within the cap, the points
+        halved from :data:`INTEGRATION_POINTS` down to :data:`LEAST_POINTS`, then the
+        degree lowered (to 1 at least)."""
+        points = INTEGRATION_POINTS
+        if self.evaluations is None:
+            return degree, points
+        while degree > 1 and comb(dim + degree, degree) * points * laws * rows > self.evaluations:
+            if points > LEAST_POINTS:
+                points //= 2
+            else:
+                degree -= 1
+        return degree, points
 
 
-#: ``surrogate="chaos"``: the chaos of the degree the runs allow, integrated on
-#: :data:`INTEGRATION_POINTS`.
-FULL = ChaosForm(None, INTEGRATION_POINTS)
+#: ``surrogate="chaos"``.
+FULL = ChaosForm(None)
 #: ``surrogate="auto"``'s form for several laws.
-LIGHT = ChaosForm(LIGHT_DEGREE, LIGHT_POINTS)
+CAPPED = ChaosForm(AUTO_EVALUATIONS)
+
+
 #: Most points of the laws' integration nets put through the chaos's basis in one call.
 LAW_MEAN_ROWS = 4096
 #: The exponential form replaces the polynomial for a column only where its predicted
@@ -108,7 +126,8 @@ class FinalSurrogate:
     used: np.ndarray
     floor: np.ndarray
     fit_rows: int
-    form: ChaosForm = FULL
+    points: int = INTEGRATION_POINTS
+    form: str = "full"
 
     @property
     def degree(self) -> int:
@@ -132,7 +151,7 @@ class FinalSurrogate:
 
     def law_means(self, problem, seed: int, key: int, row: int) -> np.ndarray:
         """Each quantity's RQMC mean of ``s_j`` under its law ((J,)), from one net ``ξ`` of
-        ``form.points`` standard normal points (:func:`~multiexpect.batch_keys.
+        ``points`` standard normal points (:func:`~multiexpect.batch_keys.
         surrogate_generator` of ``(seed, key, row)``) shared by the laws: the polynomial
         ``p``'s exact mean under the first law (its constant coefficient: ``ζ`` is then
         standard normal and the basis orthonormal) plus the net's mean of
@@ -140,7 +159,7 @@ class FinalSurrogate:
         ``from_standard(ξ)``: unbiased, and small where ``s`` is near ``p`` and the laws
         near the first one."""
         rng = batch_keys.surrogate_generator(seed, key, row)
-        xi = sobol_normal(self.form.points, problem.dim, rng)
+        xi = sobol_normal(self.points, problem.dim, rng)
         base = (polychaos.design(xi, self.bounded, self.alphas) @ self.coef).mean(axis=0)
         shift = (self.coef[0] - base)[self.column]
         means = np.zeros(self.column.size)
@@ -162,8 +181,8 @@ class FinalSurrogate:
 
     def record(self) -> dict:
         """JSON-able description for the result's diagnostics."""
-        return {"surrogate": CHAOS, "form": self.form.name, "degree": self.degree,
-                "terms": int(self.alphas.shape[0]), "integration_points": self.form.points,
+        return {"surrogate": CHAOS, "form": self.form, "degree": self.degree,
+                "terms": int(self.alphas.shape[0]), "integration_points": self.points,
                 "fit_runs": self.fit_rows, "residual_share": self.share.tolist(),
                 "controlled": self.used.tolist(),
                 "logarithm": self.logged[self.column].tolist()}
@@ -186,7 +205,7 @@ def check_surrogate(surrogate, method: str, sampling: str, n_laws: int) -> Chaos
     """``surrogate`` checked before any run and resolved to the final stage's chaos form, or
     None: ``"chaos"`` the :data:`FULL` form, for ``aiscv`` with an RQMC final stage
     (``sampling`` ``"rqmc"`` or ``"auto"``; a ValueError naming it otherwise); ``"auto"``
-    (the default) the :data:`LIGHT` form there when the study has several laws (one fit
+    (the default) the :data:`CAPPED` form there when the study has several laws (one fit
     serves every law), else none; a ValueError naming it for any other value."""
     if surrogate is None:
         return None
@@ -195,7 +214,7 @@ def check_surrogate(surrogate, method: str, sampling: str, n_laws: int) -> Chaos
                          f"{surrogate!r}")
     rqmc_final = method == "aiscv" and sampling in ("rqmc", "auto")
     if surrogate == "auto":
-        return LIGHT if rqmc_final and n_laws > 1 else None
+        return CAPPED if rqmc_final and n_laws > 1 else None
     if not rqmc_final:
         raise ValueError(f"'surrogate' needs method 'aiscv' with sampling 'rqmc' or 'auto' "
                          f"(it controls the RQMC final stage), got method {method!r}, "
@@ -232,9 +251,9 @@ def _design_where(zeta: np.ndarray, inside: np.ndarray, bounded: np.ndarray,
 
 def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> FinalSurrogate:
     """Fit the chaos on every earlier run of ``state`` (module docstring) for the final stage
-    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks), of the
-    ``form``'s degree at most and integrated on its points. Where the
-    earlier runs are too few for degree 1 the chaos is a constant and controls nothing:
+    of the kept candidate ``best`` in ``final_rows`` rows (replicates or blocks), its
+    degree and integration points within the ``form``'s cap (:meth:`ChaosForm.size`).
+    Where the earlier runs are too few for degree 1 the chaos is a constant and controls nothing:
     the study goes on as without the option (its runs are already paid for).
 
     Each column of positive values is fitted twice, the polynomial ``p`` of its values and
@@ -255,10 +274,9 @@ def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> Final
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
         degree = polychaos.chaos_degree(problem.dim, int(rows.sum()))
-        if form.max_degree is not None:
-            degree = min(degree, form.max_degree)
     except ValueError:  # too few runs for degree 1: a constant, which controls nothing
         degree = 0
+    degree, points = form.size(degree, problem.dim, len(problem.laws), final_rows)
     alphas = polychaos.multi_indices(problem.dim, degree)
     basis = _held_basis(zeta, valid, rows | _batch_mask(state, best), bounded, alphas)
     y = phi[:, first]
@@ -269,7 +287,7 @@ def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> Final
     coef_log = _fit(fit_basis, y[rows], positive) if np.any(positive) else coef
     n_final = state.setup.budget - state.runs_used
     linear, exponential = _predicted(state, basis, y, rows, back, positive, coef, coef_log,
-                                     shares, before, n_final, final_rows * form.points)
+                                     shares, before, n_final, final_rows * points)
     logged = np.array([positive[c] and EXP_MARGIN * exponential[back == c].sum()
                        < linear[back == c].sum() for c in range(y.shape[1])], dtype=bool)
     share = np.where(logged[back], shares[1], shares[0])
@@ -278,7 +296,7 @@ def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> Final
     low, high = _bounds(y[rows], logged)
     floor = np.where(used, RESOLUTION * np.sqrt(np.mean(y[rows] ** 2, axis=0))[back], 0.0)
     return FinalSurrogate(alphas, bounded, coef, coef_log, logged, back, low, high, share,
-                          used, floor, int(rows.sum()), form)
+                          used, floor, int(rows.sum()), points, form.name)
 
 
 #: Most earlier runs the chaos is fitted on: beyond it every ``k``-th run is kept (in run
