@@ -115,12 +115,16 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         (the adaptive stages kept apart; fewer than ``replicates`` runs may be left
         unspent); ``diagnostics["route"]`` says which and ``diagnostics["route_reason"]`` why
         (:mod:`multiexpect.engine.law_first`).
-        Option ``surrogate="chaos"`` (``aiscv`` with ``sampling`` ``"rqmc"`` or ``"auto"``):
-        the RQMC final stage after adaptation estimates each quantity's residual from a
-        polynomial chaos fitted on the earlier runs, and adds the chaos's mean under the
-        law from nets of its own (:mod:`multiexpect.engine.surrogate`); the same runs,
-        exactly unbiased, ``diagnostics["surrogate"]`` describes the fit. It is not applied
-        on the law route, the split route or an i.i.d. final stage (an event).
+        Option ``surrogate`` (``aiscv`` with ``sampling`` ``"rqmc"`` or ``"auto"``):
+        ``"chaos"``: the RQMC final stage after adaptation estimates each quantity's
+        residual from a polynomial chaos fitted on the earlier runs, and adds the chaos's
+        mean under the law from nets of its own (:mod:`multiexpect.engine.surrogate`); the
+        same runs, exactly unbiased, ``diagnostics["surrogate"]`` describes the fit.
+        ``"auto"`` (the default): the same for a study of several laws, its degree and
+        integration nets capped so that the laws' integration stays cheap
+        (:class:`~multiexpect.engine.surrogate.ChaosForm`); none for one law. None: no
+        control. It is not applied on the law route, the split route or an i.i.d. final
+        stage (an event).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
         ``separate-is``, the fields of :class:`~multiexpect.aiscv.AiscvOptions`
