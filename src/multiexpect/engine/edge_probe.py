@@ -110,11 +110,11 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
                 ) -> tuple[EngineState, Route]:
     """The law route ``route`` checked by the probe: the state with its runs counted and
     the route, turned adaptive when a weighted quantity is singular (the module's rule);
-    any other route, or a study of several laws, unchanged. The probe's record goes into
-    the route's diagnostics (``edge_probe``)."""
+    any other route, a law route that could not adapt (no proposal) or a study of several
+    laws unchanged. The probe's record goes into the route's diagnostics (``edge_probe``)."""
     setup = state.setup
-    if not route.law or len(setup.laws) != 1:
-        return state, route
+    if not route.law or len(setup.laws) != 1 or route.proposal is None:
+        return state, route  # (no proposal: no adaptive batch fits, the law route stays)
     if not probe_fits(state, plan):
         return state, replace(route, edges={"skipped": f"its {probe_size(setup.sampling.dim)} "
                                                        "runs do not fit in the budget"})
@@ -131,7 +131,7 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
     exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
     record = {"runs": runs, "singular": np.flatnonzero(singular).tolist(),
               "exponent": [float(a) if np.isfinite(a) else None for a in exponents]}
-    if not np.any(singular) or route.proposal is None or adaptation_done(state):
+    if not np.any(singular) or adaptation_done(state):
         return state, replace(route, edges=record)
     names = ", ".join(str(j) for j in record["singular"])
     reason = (f"{route.reason}; but quantities {names} grow at an edge of the law like "

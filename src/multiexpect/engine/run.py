@@ -74,9 +74,9 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     has the chaos control of that form (:mod:`.surrogate`). ``events=False``: no quantity
     is treated as an event probability (:meth:`EngineSetup.build`). ``index_jacobian``
     (perturbed-law indices, with ``law_first``): the laws' common nets are probed first
-    and may be taken
-    (:mod:`.common_nets`). ``edge_probe`` (with ``law_first``, expectations of the model's
-    quantities): a law route is checked at the law's edges first (:mod:`.edge_probe`).
+    and may be taken (:mod:`.common_nets`). ``edge_probe`` (with ``law_first``,
+    expectations of the model's quantities): a law route is checked at the law's edges
+    first (:mod:`.edge_probe`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,
