@@ -18,13 +18,14 @@ points cannot see it (their tails are the nets'), so the law route, once chosen,
   where nothing is singular. The pilot's sample does not hold them.
 * **The exponent.** For each quantity and edge, the values ``f_1, f_2, f_3`` at the three
   levels give ``D_1 = f_2 - f_1``, ``D_2 = f_3 - f_2`` and ``a = log10(D_2 / D_1)``,
-  exactly ``a`` for
-  ``b + c u^-a`` (``-1`` for a linear edge, near 0 for ``log u`` or a lognormal's
+  exactly ``a`` for ``b + c u^-a`` (``-1`` for a linear edge, near 0 for ``log u`` or a lognormal's
   ``exp(σ z)``, whose growth is slower than any power).
-* **The rule.** A quantity is *singular* when, on some edge, ``a >= SINGULAR_EXPONENT``
-  and the deepest probe moves a net's mean, ``|f_3 - f_1| / n``, by more than the
-  pilot's nets disagree (their standard deviation), or when a probe's output is not
-  finite. Event quantities (0/1 on the pilot) are not read: their own guard decides. A
+* **The rule.** A quantity is *singular* when, on some edge, ``a >= SINGULAR_EXPONENT``,
+  the deepest probe moves a net's mean, ``|f_3 - f_1| / n``, by more than the pilot's
+  nets disagree (their standard deviation), and ``f_3`` lies beyond every value the
+  pilot saw (a bounded oscillation such as ``cos(2 z)`` can read a steep ``a`` from three
+  points, never a value beyond its range); or when a probe's output is not finite.
+  Event quantities (0/1 on the pilot) are not read: their own guard decides. A
   singular quantity with a weight sends the study to adaptation, whose importance
   sampling weighs the edge down; a route decided because no adaptive batch fits stays.
 
@@ -96,14 +97,18 @@ def edge_exponents(values: np.ndarray) -> np.ndarray:
     return np.where((d1 == 0) & (d2 != 0), np.inf, a)
 
 
-def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int) -> np.ndarray:
+def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int,
+                        seen: np.ndarray) -> np.ndarray:
     """The singular quantities ((J,) bool) of the module's rule, from the probe's values
-    ((2 d, 3, J)) and the pilot nets' standard deviation ``net_sd`` ((J,))."""
+    ((2 d, 3, J)), the pilot nets' standard deviation ``net_sd`` ((J,)) and the range of
+    the pilot's values ``seen`` ((2, J): lowest, highest)."""
     finite = np.all(np.isfinite(values), axis=(0, 1))
+    deepest = values[:, 2]
     with np.errstate(invalid="ignore"):
-        moves = np.abs(values[:, 2] - values[:, 0]) / n > net_sd
+        moves = np.abs(deepest - values[:, 0]) / n > net_sd
         steep = edge_exponents(values) >= SINGULAR_EXPONENT
-    return ~finite | np.any(steep & moves, axis=0)
+        beyond = (deepest < seen[0]) | (deepest > seen[1])
+    return ~finite | np.any(steep & moves & beyond, axis=0)
 
 
 def check_edges(state: EngineState, plan: LawPlan, route: Route
@@ -125,7 +130,9 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
     values = state.problem.quantity_values(outputs).reshape(2 * d, len(EDGE_LEVELS), -1)
     net_sd = route.pilot_values.std(axis=0, ddof=1)
     read = ~state.events & (state.weights > 0)
-    singular = singular_quantities(values, net_sd, n) & read
+    pilot = state.pilot_summands  # the law's values: the one law is the pilot's g_0
+    seen = np.vstack([pilot.min(axis=0), pilot.max(axis=0)])
+    singular = singular_quantities(values, net_sd, n, seen) & read
     state = replace(state, runs_used=state.runs_used + runs)
     exponents = edge_exponents(values)
     exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
