@@ -218,24 +218,30 @@ def test_auto_is_the_light_form_for_several_laws_and_nothing_for_one():
     assert check_surrogate("chaos", "aiscv", "auto", 1) == FULL
 
 
-def test_the_default_light_form_is_within_its_errors_and_tighter():
-    """The default (``surrogate="auto"``) under three laws: the capped chaos, here within
-    its cap at 2048 points a law and row; unbiased within its errors and far tighter than
-    no control, on the same runs."""
-    plain = _run(_smooth)
-    light = me.expectations(_smooth, LAWS, budget=6000, rng=3, sampling="rqmc",
-                            weights="absolute")
-    record = light.diagnostics["surrogate"]
-    assert (record["form"], record["integration_points"]) == ("capped", 2048)  # 3 laws: in the cap
-    assert all(record["controlled"])
-    assert np.all(np.abs(light.estimate - _truth()) < 4 * light.stderr)
-    assert np.sum(light.stderr**2) < 0.2 * np.sum(plain.stderr**2)
+def test_the_default_capped_form_is_unbiased_and_tighter_over_seeds():
+    """The default (``surrogate="auto"``) under three laws: the capped chaos, here of
+    degree 2 on 2048 points a law and row. Over 20 seeds, against no control on the same
+    runs: a smaller summed squared error (measured 8.8e-8 against 1.4e-7), no error beyond
+    4 standard errors."""
+    plain_err, capped_err = [], []
+    for seed in range(20):
+        plain = _run(_smooth, rng=seed)
+        capped = me.expectations(_smooth, LAWS, budget=6000, rng=seed, sampling="rqmc",
+                                 weights="absolute")
+        if seed == 0:
+            record = capped.diagnostics["surrogate"]
+            assert (record["form"], record["degree"], record["integration_points"]) == (
+                "capped", 2, 2048)
+        assert np.all(np.abs(capped.estimate - _truth()) < 4 * capped.stderr)
+        plain_err.append(plain.estimate - _truth())
+        capped_err.append(capped.estimate - _truth())
+    assert np.sum(np.square(capped_err)) < np.sum(np.square(plain_err))
 
 
 def test_the_cap_halves_the_points_then_lowers_the_degree():
     # the 100-law beam: 210 terms on 2048 points a law and row, 8 rows, cut to 28 on 256
     assert CAPPED.size(4, 6, 100, 8) == (2, 256)
-    assert CAPPED.size(6, 2, 3, 8) == (6, 2048)  # three laws: within the cap
+    assert CAPPED.size(6, 2, 3, 8) == (2, 2048)  # three laws: degree 2, within the cap
     assert CAPPED.size(2, 15, 7, 8) == (2, 1024)
     assert CAPPED.size(3, 6, 10_000, 8) == (1, 256)  # never below degree 1
     assert FULL.size(4, 6, 100, 8) == (4, 2048)

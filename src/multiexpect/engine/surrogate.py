@@ -47,7 +47,7 @@ from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
 from .sample import component_logpdfs
 
-__all__ = ["AUTO_EVALUATIONS", "CAPPED", "EXP_MARGIN", "FULL", "GROWTH_CAP",
+__all__ = ["AUTO_EVALUATIONS", "AUTO_MAX_DEGREE", "CAPPED", "EXP_MARGIN", "FULL", "GROWTH_CAP",
            "INTEGRATION_POINTS", "LEAST_POINTS", "ChaosForm", "FinalSurrogate", "check_surrogate",
            "fit_surrogate"]
 
@@ -57,6 +57,11 @@ INTEGRATION_POINTS = 2048
 #: evaluations, terms x points x laws x rows (:meth:`ChaosForm.size`): the 100-law beam's
 #: 210-term chaos on 2048 points (3.5 s a study) comes down to 28 terms on 256 points.
 AUTO_EVALUATIONS = 2**23
+#: ... and its degree at this: a higher degree follows the fitted runs but extrapolates
+#: into the other laws' tails and a kink's far side, where the batch's share does not look
+#: (a fuzz: 12x-68x worse than no control on a kink and on ``t_5`` squared, intervals
+#: covering 0.77 on a smooth 7-law model; docs/benchmarks.md, "The capped chaos").
+AUTO_MAX_DEGREE = 2
 #: ... halving the points down to this many before lowering the degree.
 LEAST_POINTS = 256
 
@@ -65,9 +70,11 @@ LEAST_POINTS = 256
 class ChaosForm:
     """How large the final stage's chaos may be: ``evaluations`` None for
     ``surrogate="chaos"`` (the degree the runs allow, :data:`INTEGRATION_POINTS` points a law
-    and row), else the cap on the laws' integration cost (:meth:`size`)."""
+    and row), else the cap on the laws' integration cost (:meth:`size`), and the largest
+    degree ``max_degree`` (None: the runs')."""
 
     evaluations: int | None
+    max_degree: int | None = None
 
     @property
     def name(self) -> str:
@@ -76,10 +83,12 @@ class ChaosForm:
 
     def size(self, degree: int, dim: int, laws: int, rows: int) -> tuple[int, int]:
         """``(degree, points)`` for a chaos the runs allow to ``degree`` in ``dim`` inputs,
-        integrated under ``laws`` laws on ``rows`` final rows: within the cap, the points
-        halved from :data:`INTEGRATION_POINTS` down to :data:`LEAST_POINTS`, then the
-        degree lowered (to 1 at least)."""
+        integrated under ``laws`` laws on ``rows`` final rows: at most ``max_degree``,
+        and within the cap the points halved from :data:`INTEGRATION_POINTS` down to
+        :data:`LEAST_POINTS`, then the degree lowered (to 1 at least)."""
         points = INTEGRATION_POINTS
+        if self.max_degree is not None:
+            degree = min(degree, self.max_degree)
         if self.evaluations is None:
             return degree, points
         while degree > 1 and comb(dim + degree, degree) * points * laws * rows > self.evaluations:
@@ -93,7 +102,7 @@ class ChaosForm:
 #: ``surrogate="chaos"``.
 FULL = ChaosForm(None)
 #: ``surrogate="auto"``'s form for several laws.
-CAPPED = ChaosForm(AUTO_EVALUATIONS)
+CAPPED = ChaosForm(AUTO_EVALUATIONS, AUTO_MAX_DEGREE)
 
 
 #: Most points of the laws' integration nets put through the chaos's basis in one call.
