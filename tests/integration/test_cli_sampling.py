@@ -372,6 +372,26 @@ surrogate = "chaos"
     assert "polynomial chaos control on 2 of 2 quantities" in (tmp_path / "r.html").read_text()
 
 
+def test_surrogate_none_in_a_table_is_the_librarys_none(tmp_path, capsys):
+    """``surrogate = "none"`` (TOML has no None) reaches the library as ``surrogate=None``:
+    here the same numbers as the library's without a control."""
+    extra = """
+[expectations]
+budget = 4000
+moments = [1, 2]
+sampling = "rqmc"
+[expectations.options]
+surrogate = "none"
+"""
+    doc = run_study(tmp_path, capsys, extra)
+    record = doc["analyses"][0]["main"]
+    quantities = [me.Moment(0, 1), me.Moment(0, 2)]
+    result = me.expectations(deflection, cantilever_law(), budget=4000, quantities=quantities,
+                             rng=SEED, sampling="rqmc", surrogate=None)
+    assert "surrogate" not in result.diagnostics
+    assert_same_numbers(record, result)
+
+
 def test_one_net_expectations_study_gives_the_library_numbers(tmp_path, capsys):
     """aISCV's one-net final stage (``replicates = 1``) through the command: the library's
     numbers, and the report names its interval."""

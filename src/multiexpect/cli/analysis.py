@@ -108,7 +108,8 @@ COMMON_KEYS = {"budget", "method", "baseline", "options", "weights", "sampling"}
 
 def parse_common(table: dict, kind: str, methods: tuple[str, ...]
                  ) -> tuple[int, str, str | None, dict]:
-    """``budget``, ``method`` (one of ``methods``), ``baseline`` and ``options``."""
+    """``budget``, ``method`` (one of ``methods``), ``baseline`` and ``options``; an option
+    ``surrogate = "none"`` is the library's ``surrogate=None`` (TOML has no None)."""
     budget = get_int(table, "budget", kind, required=True, minimum=2)
     method = get_str(table, "method", kind, default="aiscv", choices=methods)
     baseline = get_str(table, "baseline", kind, choices=[m for m in methods if m != method])
@@ -117,7 +118,10 @@ def parse_common(table: dict, kind: str, methods: tuple[str, ...]
         raise StudyError(f"{kind}.options.sampling", f"give it as '{kind}.sampling' (it "
                          f"applies to the method and the baseline alike)")
     check_option_types(options, f"{kind}.options")
-    return budget, method, baseline, dict(options)
+    options = dict(options)
+    if options.get("surrogate") == "none":
+        options["surrogate"] = None
+    return budget, method, baseline, options
 
 
 def parse_sampling(table: dict, kind: str, method: str, baseline: str | None,

@@ -31,8 +31,6 @@ def parse(table: dict, inputs: list[dict]) -> Analysis:
     kind = NAME
     check_keys(table, kind, COMMON_KEYS | {"orders"}, ("budget",))
     budget, method, baseline, options = parse_common(table, kind, METHODS)
-    if options.get("surrogate") == "none":  # TOML has no None: the plain law route
-        options["surrogate"] = None
     orders = get_list(table, "orders", kind, default=["first", "total"])
     for i, o in enumerate(orders):
         if o not in ("first", "total"):
