@@ -55,12 +55,11 @@ __all__ = ["AUTO_EVALUATIONS", "AUTO_MAX_DEGREE", "CAPPED", "EXP_MARGIN", "FULL"
 INTEGRATION_POINTS = 2048
 #: ``surrogate="auto"`` (several laws) caps the laws' integration at this many basis
 #: evaluations, terms x points x laws x rows (:meth:`ChaosForm.size`): the 100-law beam's
-#: 210-term chaos on 2048 points (3.5 s a study) comes down to 28 terms on 256 points.
+#: 210-term chaos on 2048 points comes down to 28 terms on 256 points.
 AUTO_EVALUATIONS = 2**23
 #: ... and its degree at this: a higher degree follows the fitted runs but extrapolates
 #: into the other laws' tails and a kink's far side, where the batch's share does not look
-#: (a fuzz: 12x-68x worse than no control on a kink and on ``t_5`` squared, intervals
-#: covering 0.77 on a smooth 7-law model; docs/benchmarks.md, "The capped chaos").
+#: (measured in docs/benchmarks.md, "The capped chaos").
 AUTO_MAX_DEGREE = 2
 #: ... halving the points down to this many before lowering the degree.
 LEAST_POINTS = 256
