@@ -5,10 +5,10 @@ A scrambled net of ``n`` points puts exactly one point in each coordinate's edge
 quantity unbounded at an edge like ``b + c u^-a`` gives that one point a contribution
 ``c (U/n)^-a / n``, ``U`` uniform, whose tail falls like ``t^(-1/a)``: for ``a >= 1/4``
 its fourth moment is infinite. The replicates are then skewed, and the pilot's nets agree
-most when they all missed the edge, which is when the law route is taken: on the flood's
-law-route repetitions the nets' mean is biased low by 4 of its standard errors and its
-interval covers 0.71 (docs/benchmarks.md, "The law route's edge probe"). The pilot's
-points cannot see it (their tails are the nets'), so the law route, once chosen, looks:
+most when they all missed the edge, which is when the law route is taken: the estimate
+of such a route is biased low and its interval too short (measured in docs/benchmarks.md,
+"The law route's edge probe"). The pilot's points cannot see it (their tails are the
+nets'), so the law route, once chosen, looks:
 
 * **The probe.** From the pilot's first point ``u_0``, each coordinate ``k`` in turn is
   moved to ``u = c / n`` and ``1 - c / n`` for ``c`` in :data:`EDGE_LEVELS` (the middle of
