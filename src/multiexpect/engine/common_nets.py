@@ -53,7 +53,7 @@ import numpy as np
 from .. import batch_keys
 from ..estimators.monte_carlo import SummandRange, law_net, net_means
 from ..sampling.rqmc import normal_from_uniform, replicate_estimate
-from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, nets_result
+from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, nets_result, through_laws
 from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
@@ -158,8 +158,7 @@ def common_points(setup: EngineSetup, plan: LawPlan, replicate: int) -> np.ndarr
     turn, law by law: ``n`` points of each law, a stratified sample of ``f̄``."""
     normal = normal_from_uniform(law_net(setup.seed, replicate,
                                          plan.points // setup.common_nets, setup.sampling.dim))
-    return setup.sampling.to_working(np.concatenate([law.from_standard(normal)
-                                                     for law in setup.laws]))
+    return through_laws(setup.sampling, normal)
 
 
 def _probe_net(setup: EngineSetup, plan: LawPlan, replicate: int) -> PilotDraw:

@@ -100,7 +100,8 @@ __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "COMMON_ROUTE", "GROWN_PILOT_REPLI
            "LAW_MARGIN", "LAW_ROUTE", "MARGINAL_TAIL", "PILOT_GROWTH_LOW", "PILOT_REPLICATES",
            "RQMC_FINAL_LAW_MARGIN", "TAIL_GUARD", "LawPlan", "Route", "check_law_first",
            "choose_route", "draw_law_pilot", "grow_pilot", "grows", "law_nets", "law_plan",
-           "law_points", "law_result", "law_working", "nets_result", "uncounted_nets",
+           "law_points", "law_result", "law_working", "nets_result", "through_laws",
+           "uncounted_nets",
            "variance_uncertainty"]
 
 #: Nets of the law in the pilot.
@@ -213,6 +214,22 @@ def law_working(setup: EngineSetup, normal: np.ndarray) -> np.ndarray:
     if problem.space == "standard":
         return normal
     return problem.to_working(setup.laws[0].from_standard(normal))
+
+
+def through_laws(problem, normal: np.ndarray, laws=None) -> np.ndarray:
+    """The working points of the standard normal points ``normal`` ((m, d)) mapped through
+    each of ``problem``'s laws in turn (or of the law indices ``laws``), stacked law by law
+    ((L m, d)): all at once where the laws are of :func:`~multiexpect.laws.closed_form_kinds`
+    (the same bits as law by law), else by each law's ``from_standard``. The laws' common
+    nets (:func:`~.common_nets.common_points`) and the chaos's integration nets
+    (:meth:`~.surrogate.FinalSurrogate.law_means`) are such points."""
+    laws = range(len(problem.laws)) if laws is None else laws
+    if closed_form_kinds(problem.laws):
+        scores = np.concatenate([correlated_scores(problem.laws[law], normal) for law in laws])
+        row_law = np.repeat(np.asarray(list(laws)), normal.shape[0])
+        return problem.to_working(inputs_of_laws(problem.laws, row_law, scores))
+    return problem.to_working(np.concatenate([problem.laws[law].from_standard(normal)
+                                              for law in laws]))
 
 
 def draw_law_pilot(setup: EngineSetup, plan: LawPlan) -> PilotDraw:

@@ -41,10 +41,10 @@ import numpy as np
 
 from .. import batch_keys, polychaos
 from ..estimators.importance import is_responses, log_ratio_exp
-from ..laws import closed_form_kinds, correlated_scores, inputs_of_laws
 from ..polychaos import CHAOS, MAX_SHARE, RESOLUTION, ROWS_PER_TERM
 from ..sampling.rqmc import sobol_normal
 from ..vocabulary import EXPECTATION_SURROGATES
+from .law_first import through_laws
 from .sample import component_logpdfs
 
 __all__ = ["AUTO_EVALUATIONS", "AUTO_MAX_DEGREE", "CAPPED", "EXP_MARGIN", "FULL", "GROWTH_CAP",
@@ -179,7 +179,7 @@ class FinalSurrogate:
             # several laws' points in one basis (the surrogate is row by row), each law's
             # columns then averaged over its own contiguous rows
             chunk = laws[start:start + step]
-            columns = self._columns(_laws_points(problem, chunk, xi), problem)
+            columns = self._columns(through_laws(problem, xi, chunk), problem)
             for k, law in enumerate(chunk):
                 mine = problem.law_index == law
                 means[mine] = (self._quantities(columns[k * m:(k + 1) * m], mine)
@@ -194,19 +194,6 @@ class FinalSurrogate:
                 "fit_runs": self.fit_rows, "residual_share": self.share.tolist(),
                 "controlled": self.used.tolist(),
                 "logarithm": self.logged[self.column].tolist()}
-
-
-def _laws_points(problem, laws: list[int], xi: np.ndarray) -> np.ndarray:
-    """The working points of the standard normal net ``xi`` ((m, d)) mapped through each of
-    the ``laws`` in turn ((len(laws) m, d)): all at once where the laws are of
-    :func:`~multiexpect.laws.closed_form_kinds` (the same bits as law by law), else by each
-    law's ``from_standard``."""
-    if closed_form_kinds(problem.laws):
-        scores = np.concatenate([correlated_scores(problem.laws[law], xi) for law in laws])
-        row_law = np.repeat(np.asarray(laws), xi.shape[0])
-        return problem.to_working(inputs_of_laws(problem.laws, row_law, scores))
-    return np.concatenate([problem.to_working(problem.laws[law].from_standard(xi))
-                           for law in laws])
 
 
 def check_surrogate(surrogate, method: str, sampling: str, n_laws: int) -> ChaosForm | None:
