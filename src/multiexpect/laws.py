@@ -297,6 +297,14 @@ class Law:
             self._support_box = box
         return self._support_box
 
+    def on_support_bounds(self, x: np.ndarray) -> np.ndarray:
+        """Which rows ((n,) bool) of ``x`` ((n, d)) lie exactly on a bound of a marginal's
+        support: a set of probability 0 for these continuous marginals, which a point
+        reaches only by a quantile rounded onto the bound (``method.md``, practical mass)."""
+        box = self.support_box
+        x = np.asarray(x, dtype=float)
+        return np.any((x == box[:, 0]) | (x == box[:, 1]), axis=1)
+
     def practical_box(self, mass: float) -> np.ndarray:
         """(d, 2) bounds ``[F_i^{-1}(mass), F_i^{-1}(1 - mass)]`` of each marginal: the law
         has mass at most ``2 d mass`` outside this box (``docs/method.md``, practical mass);

@@ -134,6 +134,21 @@ class Problem:
         out[:, 0] = base
         return out
 
+    def has_mass(self, x: np.ndarray, log_laws: np.ndarray) -> np.ndarray:
+        """Which input points ((n,) bool) some law gives mass: a finite log-density
+        (``log_laws``, (n, L)) off that law's support bounds (:meth:`Law.on_support_bounds`:
+        a quantile rounded onto a bound where the model may be undefined, a set the law
+        gives probability 0). The others are not run, their integrand 0."""
+        finite = np.isfinite(log_laws)
+        on_bounds = {}  # by support box: many laws share one
+        for l, law in enumerate(self.laws):
+            if isinstance(law, Law):  # (a law kept as OpenTURNS' has no box)
+                key = law.support_box.tobytes()
+                if key not in on_bounds:
+                    on_bounds[key] = law.on_support_bounds(x)
+                finite[:, l] &= ~on_bounds[key]
+        return np.any(finite, axis=1)
+
     def quantity_values(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs ((n, m)) -> quantity values ``phi`` ((n, J))."""
         return outputs[:, self.column]

@@ -29,7 +29,9 @@ def run_model(setup: EngineSetup, z: np.ndarray, key: int, proposal=None,
     """Model outputs and law log-densities at working points ``z``, and the runs spent:
     points where no law has mass are not run (their outputs are 0), nor, for a batch of an
     adaptive ``proposal`` (a mixture), its points where the law has no practical mass
-    (:mod:`.practical`; ``droppable``: whether they may be dropped, when known)."""
+    (:mod:`.practical`; ``droppable``: whether they may be dropped, when known). A point
+    exactly on a bound of a law's support (a quantile rounded onto it) has no mass
+    (:meth:`~multiexpect.problem.Problem.has_mass`)."""
     outputs, _, log_laws, runs = run_model_scored(setup, z, key, proposal, droppable)
     return outputs, log_laws, runs
 
@@ -41,7 +43,7 @@ def run_model_scored(setup: EngineSetup, z: np.ndarray, key: int, proposal=None,
     problem = setup.sampling
     x = problem.to_inputs(z)
     log_laws = problem.law_logpdfs(z, x)
-    support = np.any(np.isfinite(log_laws), axis=1)
+    support = problem.has_mass(x, log_laws)
     support = practical_support(setup.practical, proposal, x, support, droppable)
     if np.all(support):
         outputs = setup.evaluate(x, key)

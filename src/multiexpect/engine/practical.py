@@ -16,6 +16,8 @@ the components fitted to ``|phi_j^±| f`` estimate: a proposal whose fits reach 
 (a heavy integrand such as ``x^20`` under a normal law, an event beyond ``B``) is run in
 full. The pilot and the law's own draws (crude designs) are never filtered. A law kept as
 an OpenTURNS distribution (no exact native conversion) has no box: every point is run.
+Apart from the box, a point exactly on a bound of a law's support (a quantile rounded onto
+it: probability 0) is never run (:meth:`~multiexpect.problem.Problem.has_mass`).
 """
 
 from __future__ import annotations

@@ -262,8 +262,10 @@ def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> Final
     z, phi = sample.z, sample.phi
     zeta = _chaos_inputs(z, problem)
     rows = np.all(np.isfinite(zeta), axis=1) & np.all(np.isfinite(phi), axis=1)
-    if box is not None:  # the points left unrun there hold no output
-        rows &= ~box.outside(problem.to_inputs(z))
+    x = problem.to_inputs(z)
+    rows &= problem.has_mass(x, sample.log_laws)  # the points left unrun hold no output
+    if box is not None:  # (nor, maybe, those outside the practical box)
+        rows &= ~box.outside(x)
     valid, rows = rows, _thinned(rows, FIT_ROWS_CAP)
     bounded = polychaos.bounded_inputs(problem.laws[0])
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
