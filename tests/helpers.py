@@ -93,3 +93,12 @@ def exp_and_sine_shifts() -> tuple:
         return np.exp(0.3 * mu_a + 0.045) + np.sin(mu_b) * np.exp(-0.5)
 
     return law, pert, np.array([q(p) for p in pert.values()]) / q(law) - 1.0
+
+
+def flood_moments_and_event(x: np.ndarray) -> np.ndarray:
+    """``log H``, ``(log H)^2``, ``sqrt H`` and ``1{H > 7.646}`` (P about 1e-3) of the flood's
+    water height ``H = (Q / (K_s B sqrt((Z_m - Z_v) / L)))^(3/5)``, infinite at ``K_s = 0``,
+    the lower bound of its truncated normal law, like ``u^-0.6`` there."""
+    q, ks, zv, zm, _, _, length, width = x.T
+    h = (q / (ks * width * np.sqrt((zm - zv) / length))) ** 0.6
+    return np.column_stack([np.log(h), np.log(h) ** 2, np.sqrt(h), (h > 7.646).astype(float)])

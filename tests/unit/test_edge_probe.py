@@ -13,6 +13,9 @@ from multiexpect.engine.edge_probe import (
     singular_quantities,
 )
 from multiexpect.engine.law_first import LAW_ROUTE
+from multiexpect.engine.law_split import SPLIT_ROUTE
+from multiexpect.testproblems.sensitivity import problem
+from tests.helpers import flood_moments_and_event
 
 N = 1024
 LEVELS = np.asarray(EDGE_LEVELS) / N
@@ -103,3 +106,21 @@ def test_sobol_indices_are_not_probed():
     res = me.sobol_indices(lambda x: x[:, 0] + 0.5 * x[:, 1],
                            me.Law([stats.uniform(0, 1)] * 2), budget=4000, rng=0)
     assert "edge_probe" not in res.diagnostics
+
+
+def test_the_split_routes_singular_law_quantities_are_left_to_the_adaptive_final():
+    """The flood's moments with a 1e-3 event: the split route keeps the moments light on
+    the pilot for its nets; the probe finds ``(log H)^2`` and ``sqrt H`` singular at
+    ``K_s -> 0`` (the nets covered them 0.85 and 0.90 over 300 seeds), which the adaptive
+    final stage estimates; ``log H`` (a slowly growing edge) stays on the nets."""
+    law = problem("flood").law
+    res = me.expectations(flood_moments_and_event, law, budget=10_000, rng=2)
+    diag = res.diagnostics
+    assert diag["route"] == SPLIT_ROUTE and diag["law_quantities"] == [0]
+    assert diag["edge_probe"]["singular"] == [1, 2] and "edge probe" in diag["route_reason"]
+    assert res.n_evaluations <= 10_000
+    ref = me.expectations(flood_moments_and_event, law, budget=2**20, method="mc",
+                          sampling="rqmc", replicates=16, rng=1)
+    t4 = stats.t.ppf(stats.norm.cdf(4.0), diag["dof"])  # the nets' dof, the widest
+    assert np.all(np.abs(res.estimate - ref.estimate)
+                  <= t4 * np.sqrt(res.stderr**2 + ref.stderr**2))

@@ -11,6 +11,7 @@ from multiexpect.problem import Problem
 from multiexpect.proposals import Gaussian, Mixture
 from multiexpect.proposals.student import StudentT
 from multiexpect.testproblems.sensitivity import problem
+from tests.helpers import flood_moments_and_event
 
 
 def test_box_edges_are_the_marginal_quantiles_of_every_law():
@@ -110,23 +111,15 @@ def test_points_on_a_support_bound_have_no_mass():
                                                                   True]
 
 
-def _flood_moments_and_event(x):
-    """``log H``, ``(log H)^2``, ``sqrt H`` and ``1{H > 7.646}`` (P about 1e-3) of the flood's
-    water height, infinite at ``Ks = 0``, the lower bound of its truncated normal law."""
-    q, ks, zv, zm, _, _, length, width = x.T
-    h = (q / (ks * width * np.sqrt((zm - zv) / length))) ** 0.6
-    return np.column_stack([np.log(h), np.log(h) ** 2, np.sqrt(h), (h > 7.646).astype(float)])
-
-
 def test_points_rounded_onto_a_support_bound_are_not_run():
     """An adaptive proposal chasing the flood's event reaches normal scores whose quantile
     rounds onto ``Ks = 0`` (``truncnorm.ppf`` is exactly 0 below ``u`` about 1e-19), where
     ``H`` is infinite: those points are not run (the model's error on 22 of 60 seeds
     before), and the estimates agree with crude RQMC of the law."""
     law = problem("flood").law
-    res = me.expectations(_flood_moments_and_event, law, budget=10_000, rng=0)
+    res = me.expectations(flood_moments_and_event, law, budget=10_000, rng=0)
     assert res.diagnostics["points_not_run"] >= 1
-    ref = me.expectations(_flood_moments_and_event, law, budget=2**20, method="mc",
+    ref = me.expectations(flood_moments_and_event, law, budget=2**20, method="mc",
                           sampling="rqmc", replicates=16, rng=1)
     t4 = stats.t.ppf(stats.norm.cdf(4.0), 15)  # Student's t on the reference's 15 dof
     assert np.all(np.abs(res.estimate - ref.estimate)

@@ -31,7 +31,9 @@ nets'), so the law route, once chosen, looks:
 
 For one law only (a mixture of laws has no one unit cube) and only where its runs fit (a
 study of many inputs on a small budget is not probed); else the route stands and the
-diagnostics say the probe was skipped.
+diagnostics say the probe was skipped. The split route's law quantities (:mod:`.law_split`),
+estimated on nets of the law likewise, are probed the same way when the split is chosen
+(:func:`check_split_edges`).
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from .law_first import LawPlan, Route, law_working
 from .pilot import run_model
 from .state import EngineState
 
-__all__ = ["EDGE_LEVELS", "PROBE_SHARE", "SINGULAR_EXPONENT", "check_edges", "edge_exponents",
-           "probe_fits", "singular_quantities"]
+__all__ = ["EDGE_LEVELS", "PROBE_SHARE", "SINGULAR_EXPONENT", "check_edges",
+           "check_split_edges", "edge_exponents", "probe_fits", "singular_quantities"]
 
 #: The probe's levels ``c``: points at ``u = c / n`` and ``1 - c / n`` of each coordinate.
 EDGE_LEVELS = (0.5, 0.05, 0.005)
@@ -121,23 +123,8 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
     if not route.law or len(setup.laws) != 1 or route.proposal is None:
         return state, route  # (no proposal: no adaptive batch fits, the law route stays)
     if not probe_fits(state, plan):
-        return state, replace(route, edges={"skipped": f"its {probe_size(setup.sampling.dim)} "
-                                                       "runs do not fit in the budget"})
-    d, n = setup.sampling.dim, plan.points
-    base = law_net(setup.seed, 0, n, d)[0]  # the pilot's first point
-    normals = normal_from_uniform(probe_uniforms(base, n).reshape(-1, d))
-    outputs, _, runs = run_model(setup, law_working(setup, normals), batch_keys.edge_probe())
-    values = state.problem.quantity_values(outputs).reshape(2 * d, len(EDGE_LEVELS), -1)
-    net_sd = route.pilot_values.std(axis=0, ddof=1)
-    read = ~state.events & (state.weights > 0)
-    pilot = state.pilot_summands  # the law's values: the one law is the pilot's g_0
-    seen = np.vstack([pilot.min(axis=0), pilot.max(axis=0)])
-    singular = singular_quantities(values, net_sd, n, seen) & read
-    state = replace(state, runs_used=state.runs_used + runs)
-    exponents = edge_exponents(values)
-    exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
-    record = {"runs": runs, "singular": np.flatnonzero(singular).tolist(),
-              "exponent": [float(a) if np.isfinite(a) else None for a in exponents]}
+        return state, replace(route, edges=_skipped(setup))
+    state, singular, record = _probe(state, plan, route, ~state.events & (state.weights > 0))
     if not np.any(singular) or adaptation_done(state):
         return state, replace(route, edges=record)
     names = ", ".join(str(j) for j in record["singular"])
@@ -145,3 +132,55 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
               f"u^-a, a >= {SINGULAR_EXPONENT:g} (the edge probe): the nets' spread "
               f"cannot be trusted there")
     return state, replace(route, law=False, reason=reason, edges=record)
+
+
+def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.ndarray
+                      ) -> tuple[EngineState, Route, np.ndarray]:
+    """The split route's law quantities ``law`` (:mod:`.law_split`), whose nets' spread is
+    trusted as the law route's is, checked by the probe: the state with the probe's runs
+    counted, the route with its record, and the law quantities the nets may estimate,
+    ``law`` less the singular ones. A singular one keeps weight 0 in the adaptation, as
+    every law quantity (the nets and ``α`` as without the probe), and is estimated by the
+    adaptive final stage, whose defensive law component bounds its variance by
+    ``E_f[phi^2] / (α_0 n)``. For one law and at most :data:`PROBE_SHARE` of the budget,
+    spent from the adaptive part's runs; else ``law`` unchanged, and said."""
+    setup = state.setup
+    if len(setup.laws) != 1:
+        return state, route, law
+    if probe_size(setup.sampling.dim) > PROBE_SHARE * setup.budget:
+        return state, replace(route, edges=_skipped(setup)), law
+    state, singular, record = _probe(state, plan, route, law)
+    if not np.any(singular):
+        return state, replace(route, edges=record), law
+    names = ", ".join(str(j) for j in record["singular"])
+    reason = (f"{route.reason}; quantities {names} grow at an edge of the law like u^-a, "
+              f"a >= {SINGULAR_EXPONENT:g} (the edge probe): the adaptive final stage "
+              f"estimates them")
+    return state, replace(route, reason=reason, edges=record), law & ~singular
+
+
+def _skipped(setup) -> dict:
+    """The record of a probe that does not fit."""
+    return {"skipped": f"its {probe_size(setup.sampling.dim)} runs do not fit in the budget"}
+
+
+def _probe(state: EngineState, plan: LawPlan, route: Route, read: np.ndarray
+           ) -> tuple[EngineState, np.ndarray, dict]:
+    """Run the probe from the pilot's first point and read the quantities ``read`` ((J,)
+    bool): the state with its runs counted, the singular quantities ((J,) bool) and the
+    record (runs, singular, the largest exponent of each quantity)."""
+    setup = state.setup
+    d, n = setup.sampling.dim, plan.points
+    base = law_net(setup.seed, 0, n, d)[0]  # the pilot's first point
+    normals = normal_from_uniform(probe_uniforms(base, n).reshape(-1, d))
+    outputs, _, runs = run_model(setup, law_working(setup, normals), batch_keys.edge_probe())
+    values = state.problem.quantity_values(outputs).reshape(2 * d, len(EDGE_LEVELS), -1)
+    net_sd = route.pilot_values.std(axis=0, ddof=1)
+    pilot = state.pilot_summands  # the law's values: the one law is the pilot's g_0
+    seen = np.vstack([pilot.min(axis=0), pilot.max(axis=0)])
+    singular = singular_quantities(values, net_sd, n, seen) & read
+    exponents = edge_exponents(values)
+    exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
+    record = {"runs": runs, "singular": np.flatnonzero(singular).tolist(),
+              "exponent": [float(a) if np.isfinite(a) else None for a in exponents]}
+    return replace(state, runs_used=state.runs_used + runs), singular, record

@@ -10,7 +10,7 @@ import numpy as np
 from .. import batch_keys
 from .adapt import Proposal, adapt, adaptation_done
 from .common_nets import common_probe, common_result, with_probe
-from .edge_probe import check_edges
+from .edge_probe import check_edges, check_split_edges
 from .final import final
 from .law_first import (
     GROWN_PILOT_REPLICATES,
@@ -160,10 +160,16 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
+    on_nets, probed = law, state.runs_used  # the quantities the nets estimate
+    if edge_probe and law is not None:  # the split's law quantities checked likewise
+        state, route, on_nets = check_split_edges(state, plan, route, law)
+        law = law if on_nets.any() else None  # none left: the adaptive route
+    probed = state.runs_used - probed  # the edge probe's runs, if it ran
     proposed = route.proposal
     if law is not None:  # the split route (.law_split): the pilot grows to the law's nets
         setup = split_setup(setup, plan, law)
         state = split_state(init(setup, split_pilot(setup, plan, first, law)), law)
+        state = replace(state, runs_used=state.runs_used + probed)
         proposed = None
     del first  # the pilot nets' raw outputs: not read again (the state has what it needs)
     pilot = state
@@ -172,8 +178,9 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
         if observe is not None:
             observe(stage)
     if law is not None:  # the split route keeps the i.i.d. final (its law quantities
-        # are estimated on nets of the law, apart)
-        return split_result(final(last, keep_sample=keep_sample), pilot, plan, route, law)
+        # are estimated on nets of the law, apart; those singular at an edge, by the final)
+        return split_result(final(last, keep_sample=keep_sample), pilot, plan, route,
+                            on_nets)
     # the adaptive route's RQMC final keeps the stages apart: pooling them would reweigh
     # every stage at every final point, the engine's cost (docs/benchmarks.md)
     result = final(last, keep_sample=keep_sample, pool=False,
