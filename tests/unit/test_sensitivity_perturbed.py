@@ -166,3 +166,16 @@ def test_a_mean_without_spread_says_so():
     assert notes[0].startswith("b+0.5sd, b-0.5sd: the index took the same value on every net")
     assert np.all(inert.stderr[2:] >= 1e-12)  # the arithmetic's resolution, never 0
     assert np.all(inert.stderr[:2] > 1e-6)  # the input that moves the output: a real error
+
+
+def test_every_trust_note_of_a_mean_is_given():
+    """A nominal mean within two standard errors of 0 and an input the model ignores: both
+    notes (only the first was returned before)."""
+    law2 = me.Law([stats.norm(), stats.lognorm(0.5)], names=["a", "b"])
+    pert = me.mean_shift_perturbations(law2, delta=0.5)
+    res = me.perturbed_law_indices(lambda x: x[:, 0] + 0.1 * np.sin(x[:, 0]), law2, pert,
+                                   budget=3000, rng=1)
+    notes = res.trust_notes()
+    assert len(notes) == 2 and notes[0].startswith("! the nominal mean")
+    assert notes[1].startswith("b+0.5sd, b-0.5sd: the index took the same value")
+    assert all(note in res.summary() for note in notes)

@@ -392,23 +392,22 @@ class PerturbedLawResult(JsonResult):
                                              self.quantities_stderr)
                 if np.isfinite(q) and se <= NO_SPREAD * abs(q)]
         if not self.quantity.startswith("exceedance"):
-            if flat:
-                return [no_spread_note(flat, self.n_evaluations)]
+            notes = [no_spread_note(flat, self.n_evaluations)] if flat else []
             q0, se0 = self.quantities[0], self.quantities_stderr[0]
             if abs(q0) <= 2 * se0:  # the indices divide by Q_0
-                return [f"! the nominal mean {q0:.3g} is within two standard errors ({se0:.2g}) "
-                        f"of 0: the indices, ratios to it, are not to be trusted (undefined "
-                        f"where it is 0): compare the Q column instead"]
+                notes.append(f"! the nominal mean {q0:.3g} is within two standard errors "
+                             f"({se0:.2g}) of 0: the indices, ratios to it, are not to be "
+                             f"trusted (undefined where it is 0): compare the Q column instead")
             still = [name for name, s, se in zip(self.names, self.indices, self.stderr)
                      if np.isfinite(s) and se <= INDEX_ROUNDING * abs(1 + s)]
-            if still:  # the laws' common nets: the same Q_k / Q_0 on every net
-                return [f"{', '.join(still)}: the index took the same value on every net, to "
-                        f"rounding (the model's dependence on the change cancels in Q_k / Q_0 "
-                        f"on the laws' common nets, as a linear or exponential-linear model's "
-                        f"does under a mean shift): its standard error is the arithmetic's "
-                        f"resolution, and nothing the runs saw bounds a departure they "
-                        f"missed"]
-            return []
+            if still and not flat:  # the laws' common nets: the same Q_k / Q_0 on every net
+                notes.append(f"{', '.join(still)}: the index took the same value on every "
+                             f"net, to rounding (the model's dependence on the change cancels "
+                             f"in Q_k / Q_0 on the laws' common nets, as a linear or "
+                             f"exponential-linear model's does under a mean shift): its "
+                             f"standard error is the arithmetic's resolution, and nothing the "
+                             f"runs saw bounds a departure they missed")
+            return notes
         flags, k = self.trust, self.effective_hits
         if FLAG_NO_HIT in flags:
             return [f"no run hit the {self.quantity} event under the nominal law: the "
