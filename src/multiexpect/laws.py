@@ -29,6 +29,9 @@ __all__ = ["Law", "as_points", "check_marginal", "check_same_inputs", "closed_fo
            "logpdfs_of_laws", "sample_laws", "standard_normal_logpdf"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
+#: The largest tail mass of a marginal whose quantile rounds onto its support's bound for a
+#: point there to count as a rounding artefact (:meth:`Law.on_support_bounds`).
+ROUNDED_MASS = 1e-12
 _MAX_SCORE = 30.0  # ndtr(-30) = 4.9e-198: scipy quantiles are still finite there (t, Pareto)
 _CHECK_TAIL = 1e-12  # a marginal's quantiles at this tail probability must be finite
 
@@ -255,6 +258,7 @@ class Law:
         self._closed_kinds = (None if any(f is None for f in self._fast) else
                               (d, self._standard, tuple(f.log for f in self._fast)))
         self._support_box: np.ndarray | None = None  # read once, on first use
+        self._rounded_bounds: np.ndarray | None = None  # likewise (on_support_bounds)
 
     @classmethod
     def from_salib(cls, problem) -> Law:
@@ -299,11 +303,20 @@ class Law:
 
     def on_support_bounds(self, x: np.ndarray) -> np.ndarray:
         """Which rows ((n,) bool) of ``x`` ((n, d)) lie exactly on a bound of a marginal's
-        support: a set of probability 0 for these continuous marginals, which a point
-        reaches only by a quantile rounded onto the bound (``method.md``, practical mass)."""
-        box = self.support_box
+        support that its quantile reaches only by rounding, below :data:`ROUNDED_MASS` of
+        its tail (``method.md``, practical mass): a set of probability 0 for these
+        continuous marginals. A bound the quantile reaches on more mass (``gamma(0.01)``'s
+        quantile is 0.0 below ``u`` about 6e-4) is not one: its points are run."""
+        if self._rounded_bounds is None:
+            box = self.support_box
+            inner = self.practical_box(ROUNDED_MASS)  # the quantiles at ROUNDED_MASS
+            rounded = np.isfinite(box) & (inner != box)
+            rounded.setflags(write=False)
+            self._rounded_bounds = rounded
+        box, rounded = self.support_box, self._rounded_bounds
         x = np.asarray(x, dtype=float)
-        return np.any((x == box[:, 0]) | (x == box[:, 1]), axis=1)
+        return np.any(((x == box[:, 0]) & rounded[:, 0]) | ((x == box[:, 1]) & rounded[:, 1]),
+                      axis=1)
 
     def practical_box(self, mass: float) -> np.ndarray:
         """(d, 2) bounds ``[F_i^{-1}(mass), F_i^{-1}(1 - mass)]`` of each marginal: the law
