@@ -124,3 +124,22 @@ def test_the_split_routes_singular_law_quantities_are_left_to_the_adaptive_final
     t4 = stats.t.ppf(stats.norm.cdf(4.0), diag["dof"])  # the nets' dof, the widest
     assert np.all(np.abs(res.estimate - ref.estimate)
                   <= t4 * np.sqrt(res.stderr**2 + ref.stderr**2))
+
+
+def test_a_budget_the_nets_fill_drops_a_net_for_the_probe():
+    """A power-of-2 budget leaves no run beside the plan's nets: the last net makes room
+    (the probe was skipped, and a fuzz found a singular ``x^-0.45`` of a truncated normal
+    covering 0.74 at budget 8192 against 0.93 at 8000)."""
+    law = me.Law([stats.norm()] * 2)
+    res = me.expectations(lambda x: np.sin(x).sum(axis=1) + x[:, 0] ** 2, law, budget=4096,
+                          rng=5)
+    diag = res.diagnostics
+    assert diag["route"] == LAW_ROUTE and diag["edge_probe"]["net_dropped"]
+    assert (diag["replicates"], diag["points_per_replicate"]) == (7, 512)
+    assert res.n_evaluations == 7 * 512 + 12
+    trunc = me.Law([stats.truncnorm(0, 3), stats.norm()])
+    adapted = me.expectations(lambda x: x[:, 0] ** -0.45 + x[:, 1] ** 2, trunc, budget=8192,
+                              rng=1)
+    probe = adapted.diagnostics["edge_probe"]
+    assert probe["net_dropped"] and probe["singular"] == [0]
+    assert adapted.diagnostics["route"] == "adaptive" and adapted.n_evaluations <= 8192

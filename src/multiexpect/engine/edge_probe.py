@@ -14,8 +14,9 @@ nets'), so the law route, once chosen, looks:
   moved to ``u = c / n`` and ``1 - c / n`` for ``c`` in :data:`EDGE_LEVELS` (the middle of
   the edge cell, then a tenth and a hundredth of that): ``6 d`` runs, batch
   :func:`~multiexpect.batch_keys.edge_probe`, spent from the budget the plan's nets leave
-  and at most :data:`PROBE_SHARE` of the budget (:func:`probe_fits`): the probe's price
-  where nothing is singular. The pilot's sample does not hold them.
+  and at most :data:`PROBE_SHARE` of the budget (:func:`probe_plan`; where the nets fill the
+  budget, as a power of 2 does, their last net makes room): the probe's price where
+  nothing is singular. The pilot's sample does not hold them.
 * **The exponent.** For each quantity and edge, the values ``f_1, f_2, f_3`` at the three
   levels give ``D_1 = f_2 - f_1``, ``D_2 = f_3 - f_2`` and ``a = log10(D_2 / D_1)``,
   exactly ``a`` for ``b + c u^-a`` (``-1`` for a linear edge, near 0 for ``log u`` or a lognormal's
@@ -51,7 +52,7 @@ from .pilot import run_model
 from .state import EngineState
 
 __all__ = ["EDGE_LEVELS", "PROBE_SHARE", "SINGULAR_EXPONENT", "check_edges",
-           "check_split_edges", "edge_exponents", "probe_fits", "singular_quantities"]
+           "check_split_edges", "edge_exponents", "probe_plan", "singular_quantities"]
 
 #: The probe's levels ``c``: points at ``u = c / n`` and ``1 - c / n`` of each coordinate.
 EDGE_LEVELS = (0.5, 0.05, 0.005)
@@ -62,13 +63,22 @@ PROBE_SHARE = 0.01
 SINGULAR_EXPONENT = 0.24
 
 
-def probe_fits(state: EngineState, plan: LawPlan) -> bool:
-    """Whether the probe's ``6 d`` runs fit in the budget the plan's nets leave and in
-    :data:`PROBE_SHARE` of the budget."""
+def probe_plan(state: EngineState, plan: LawPlan, pilot_nets: int) -> LawPlan | None:
+    """The law route's plan with room for the probe's ``6 d`` runs, or None when they exceed
+    :data:`PROBE_SHARE` of the budget: ``plan`` where they fit in the budget its nets
+    leave, else ``plan`` less its last net (a budget the nets fill, such as a power of 2),
+    if one net at least is left after the ``pilot_nets`` run and it makes room."""
     setup = state.setup
     runs = probe_size(setup.sampling.dim)
-    left = setup.budget - max(state.runs_used, plan.replicates * plan.points)
-    return runs <= left and runs <= PROBE_SHARE * setup.budget
+    if runs > PROBE_SHARE * setup.budget:
+        return None
+    if runs <= setup.budget - max(state.runs_used, plan.replicates * plan.points):
+        return plan
+    fewer = replace(plan, replicates=plan.replicates - 1)
+    if fewer.replicates <= pilot_nets or \
+            runs > setup.budget - max(state.runs_used, fewer.replicates * fewer.points):
+        return None
+    return fewer
 
 
 def probe_size(dim: int) -> int:
@@ -114,24 +124,28 @@ def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int,
 
 
 def check_edges(state: EngineState, plan: LawPlan, route: Route
-                ) -> tuple[EngineState, Route]:
-    """The law route ``route`` checked by the probe: the state with its runs counted and
-    the route, turned adaptive when a weighted quantity is singular (the module's rule);
-    any other route, a law route that could not adapt (no proposal) or a study of several
-    laws unchanged. The probe's record goes into the route's diagnostics (``edge_probe``)."""
+                ) -> tuple[EngineState, LawPlan, Route]:
+    """The law route ``route`` checked by the probe: the state with its runs counted, the
+    plan that makes room for them (:func:`probe_plan`) and the route, turned adaptive when
+    a weighted quantity is singular (the module's rule); any other route, a law route that
+    could not adapt (no proposal) or a study of several laws unchanged. The probe's record
+    goes into the route's diagnostics (``edge_probe``)."""
     setup = state.setup
     if not route.law or len(setup.laws) != 1 or route.proposal is None:
-        return state, route  # (no proposal: no adaptive batch fits, the law route stays)
-    if not probe_fits(state, plan):
-        return state, replace(route, edges=_skipped(setup))
+        return state, plan, route  # (no proposal: no adaptive batch fits, the law stays)
+    roomy = probe_plan(state, plan, route.pilot_values.shape[0])
+    if roomy is None:
+        return state, plan, replace(route, edges=_skipped(setup))
     state, singular, record = _probe(state, plan, route, ~state.events & (state.weights > 0))
+    if roomy.replicates < plan.replicates:
+        record["net_dropped"] = True  # the plan's last net made room for the probe
     if not np.any(singular) or adaptation_done(state):
-        return state, replace(route, edges=record)
+        return state, roomy, replace(route, edges=record)
     names = ", ".join(str(j) for j in record["singular"])
     reason = (f"{route.reason}; but quantities {names} grow at an edge of the law like "
               f"u^-a, a >= {SINGULAR_EXPONENT:g} (the edge probe): the nets' spread "
               f"cannot be trusted there")
-    return state, replace(route, law=False, reason=reason, edges=record)
+    return state, plan, replace(route, law=False, reason=reason, edges=record)
 
 
 def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.ndarray

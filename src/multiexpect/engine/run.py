@@ -156,7 +156,7 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                         f"{GROWN_PILOT_REPLICATES} nets; on {before.pilot_values.shape[0]}: "
                         f"{before.reason})")
     if edge_probe:  # a law route checked at the law's edges (.edge_probe)
-        state, route = check_edges(state, plan, route)
+        state, plan, route = check_edges(state, plan, route)
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
