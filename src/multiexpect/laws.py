@@ -301,19 +301,26 @@ class Law:
             self._support_box = box
         return self._support_box
 
-    def on_support_bounds(self, x: np.ndarray) -> np.ndarray:
-        """Which rows ((n,) bool) of ``x`` ((n, d)) lie exactly on a bound of a marginal's
-        support that its quantile reaches only by rounding, below :data:`ROUNDED_MASS` of
-        its tail (``method.md``, practical mass): a set of probability 0 for these
-        continuous marginals. A bound the quantile reaches on more mass (``gamma(0.01)``'s
-        quantile is 0.0 below ``u`` about 6e-4) is not one: its points are run."""
+    @property
+    def rounded_bounds(self) -> np.ndarray:
+        """(d, 2) bool: the finite bounds of the marginals' supports that their quantiles
+        reach only by rounding, the quantile at :data:`ROUNDED_MASS` of the tail still off
+        the bound (read once per law)."""
         if self._rounded_bounds is None:
             box = self.support_box
             inner = self.practical_box(ROUNDED_MASS)  # the quantiles at ROUNDED_MASS
             rounded = np.isfinite(box) & (inner != box)
             rounded.setflags(write=False)
             self._rounded_bounds = rounded
-        box, rounded = self.support_box, self._rounded_bounds
+        return self._rounded_bounds
+
+    def on_support_bounds(self, x: np.ndarray) -> np.ndarray:
+        """Which rows ((n,) bool) of ``x`` ((n, d)) lie exactly on a bound of a marginal's
+        support that its quantile reaches only by rounding (:attr:`rounded_bounds`;
+        ``method.md``, practical mass): a set of probability 0 for these continuous
+        marginals. A bound the quantile reaches on more mass (``gamma(0.01)``'s quantile is
+        0.0 below ``u`` about 6e-4) is not one: its points are run."""
+        box, rounded = self.support_box, self.rounded_bounds
         x = np.asarray(x, dtype=float)
         return np.any(((x == box[:, 0]) & rounded[:, 0]) | ((x == box[:, 1]) & rounded[:, 1]),
                       axis=1)

@@ -140,13 +140,13 @@ class Problem:
         a quantile rounded onto a bound where the model may be undefined, a set the law
         gives probability 0). The others are not run, their integrand 0."""
         finite = np.isfinite(log_laws)
-        on_bounds = {}  # by support box: many laws share one
-        for l, law in enumerate(self.laws):
+        on_bounds = {}  # by support box and its rounded bounds: many laws share them
+        for column, law in enumerate(self.laws):
             if isinstance(law, Law):  # (a law kept as OpenTURNS' has no box)
-                key = law.support_box.tobytes()
+                key = law.support_box.tobytes() + law.rounded_bounds.tobytes()
                 if key not in on_bounds:
                     on_bounds[key] = law.on_support_bounds(x)
-                finite[:, l] &= ~on_bounds[key]
+                finite[:, column] &= ~on_bounds[key]
         return np.any(finite, axis=1)
 
     def quantity_values(self, outputs: np.ndarray) -> np.ndarray:

@@ -110,6 +110,13 @@ def test_points_on_a_support_bound_have_no_mass():
     prob = Problem.build([law, wide], 2, space="input")
     logs = prob.law_logpdfs(x)
     assert prob.has_mass(x, logs).all()  # each point is inside the second law's support
+    # gamma(0.01) and gamma(2) share a support, not its rounded bound: each law its own
+    pair = Problem.build([me.Law([stats.gamma(2)]), me.Law([stats.gamma(0.01)])], 2,
+                         space="input")
+    zero = np.array([[0.0]])
+    assert pair.has_mass(zero, np.zeros((1, 2)))  # gamma(0.01) holds 0.0 (mass 6e-4)
+    assert not Problem.build([me.Law([stats.gamma(2)])], 1, space="input").has_mass(
+        zero, np.zeros((1, 1)))
     alone = Problem.build([law], 1, space="input")
     assert alone.has_mass(x, alone.law_logpdfs(x)).tolist() == [False, True, False, False,
                                                                   True]
