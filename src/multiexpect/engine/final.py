@@ -137,7 +137,8 @@ def final(state: EngineState, keep_sample: bool = False,
     kish = KishSize(state.problem.n_quantities)
     if best.stage == 0 and selection.pool_pilot:
         # the law was chosen without looking at the pilot, which is a sample of it with
-        # nothing fitted: it joins the final sample
+        # nothing fitted: it joins the final sample (unless an event had few pilot hits,
+        # select.few_pilot_hits: the choice then follows the pilot)
         summands = state.pilot_summands
         kish.update(summands)  # the law's responses: no control to subtract
         if pooling is None:
