@@ -18,7 +18,7 @@ import numpy as np
 from scipy import special
 
 __all__ = ["CHAOS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
-           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices",
+           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices", "terms",
            "univariate"]
 
 #: The value of a chaos control's record's ``"surrogate"`` key (:func:`chaos_record`).
@@ -67,12 +67,18 @@ def bounded_inputs(law) -> np.ndarray:
     return np.all(np.isfinite(box), axis=1)
 
 
+def terms(dim: int, degree: int) -> int:
+    """The terms of a chaos of total degree ``degree`` in ``dim`` inputs,
+    ``C(dim + degree, degree)`` (the rows of :func:`multi_indices`)."""
+    return comb(dim + degree, degree)
+
+
 def chaos_degree(dim: int, fit_rows: int) -> int:
     """The total degree of the chaos for ``dim`` inputs and ``fit_rows`` fit rows (module
     docstring); a ValueError naming ``surrogate`` when not even degree 1 fits."""
     cap = min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
     degree = 0
-    while degree < MAX_DEGREE and comb(degree + 1 + dim, dim) <= cap:
+    while degree < MAX_DEGREE and terms(dim, degree + 1) <= cap:
         degree += 1
     if degree == 0:
         raise ValueError(f"'surrogate' needs at least {ROWS_PER_TERM * (dim + 1)} fit runs "

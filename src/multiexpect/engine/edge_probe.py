@@ -70,7 +70,7 @@ def probe_plan(state: EngineState, plan: LawPlan, pilot_nets: int) -> LawPlan | 
     if one net at least is left after the ``pilot_nets`` run and it makes room."""
     setup = state.setup
     runs = probe_size(setup.sampling.dim)
-    if runs > PROBE_SHARE * setup.budget:
+    if not _affordable(setup):
         return None
     if runs <= setup.budget - max(state.runs_used, plan.replicates * plan.points):
         return plan
@@ -110,15 +110,18 @@ def edge_exponents(values: np.ndarray) -> np.ndarray:
 
 
 def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int,
-                        seen: np.ndarray) -> np.ndarray:
+                        seen: np.ndarray, exponents: np.ndarray | None = None) -> np.ndarray:
     """The singular quantities ((J,) bool) of the module's rule, from the probe's values
     ((2 d, 3, J)), the pilot nets' standard deviation ``net_sd`` ((J,)) and the range of
-    the pilot's values ``seen`` ((2, J): lowest, highest)."""
+    the pilot's values ``seen`` ((2, J): lowest, highest); ``exponents``: their
+    :func:`edge_exponents`, when already computed."""
     finite = np.all(np.isfinite(values), axis=(0, 1))
     deepest = values[:, 2]
+    if exponents is None:
+        exponents = edge_exponents(values)
     with np.errstate(invalid="ignore"):
         moves = np.abs(deepest - values[:, 0]) / n > net_sd
-        steep = edge_exponents(values) >= SINGULAR_EXPONENT
+        steep = exponents >= SINGULAR_EXPONENT
         beyond = (deepest < seen[0]) | (deepest > seen[1])
     return ~finite | np.any(steep & moves & beyond, axis=0)
 
@@ -161,7 +164,7 @@ def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.n
     setup = state.setup
     if len(setup.laws) != 1:
         return state, route, law
-    if probe_size(setup.sampling.dim) > PROBE_SHARE * setup.budget:
+    if not _affordable(setup):
         return state, replace(route, edges=_skipped(setup)), law
     state, singular, record = _probe(state, plan, route, law)
     if not np.any(singular):
@@ -171,6 +174,11 @@ def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.n
               f"a >= {SINGULAR_EXPONENT:g} (the edge probe): the adaptive final stage "
               f"estimates them")
     return state, replace(route, reason=reason, edges=record), law & ~singular
+
+
+def _affordable(setup) -> bool:
+    """Whether the probe's runs are at most :data:`PROBE_SHARE` of the budget."""
+    return probe_size(setup.sampling.dim) <= PROBE_SHARE * setup.budget
 
 
 def _skipped(setup) -> dict:
@@ -192,8 +200,8 @@ def _probe(state: EngineState, plan: LawPlan, route: Route, read: np.ndarray
     net_sd = route.pilot_values.std(axis=0, ddof=1)
     pilot = state.pilot_summands  # the law's values: the one law is the pilot's g_0
     seen = np.vstack([pilot.min(axis=0), pilot.max(axis=0)])
-    singular = singular_quantities(values, net_sd, n, seen) & read
     exponents = edge_exponents(values)
+    singular = singular_quantities(values, net_sd, n, seen, exponents) & read
     exponents = np.max(np.where(np.isnan(exponents), -np.inf, exponents), axis=0)
     record = {"runs": runs, "singular": np.flatnonzero(singular).tolist(),
               "exponent": [float(a) if np.isfinite(a) else None for a in exponents]}

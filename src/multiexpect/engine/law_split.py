@@ -39,8 +39,9 @@ events (a moment of a smooth output: 34x plain RQMC's error in the mixed study o
 
 With ``sampling="auto"``'s edge probe (``expectations`` of one law), the law quantities are
 probed when the split is chosen (:func:`~.edge_probe.check_split_edges`): a quantity that
-grows like ``u^-a``, ``a >= 1/4``, at an edge of the law leaves the nets, whose spread cannot
-be trusted there, for the adaptive final stage, its weight still 0.
+grows like ``u^-a`` at an edge of the law (``a >= SINGULAR_EXPONENT``, the probe's rule)
+leaves the nets, whose spread cannot be trusted there, for the adaptive final stage, its
+weight still 0.
 
 The two groups' estimates share the pilot nets only through the adaptive route's pooling
 of its stages (its final sample is fresh), so the covariance between them is taken as 0.

@@ -160,11 +160,11 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     if route.law:
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
-    on_nets, probed = law, state.runs_used  # the quantities the nets estimate
+    on_nets, before_probe = law, state.runs_used  # on_nets: the quantities the nets estimate
     if edge_probe and law is not None:  # the split's law quantities checked likewise
         state, route, on_nets = check_split_edges(state, plan, route, law)
         law = law if on_nets.any() else None  # none left: the adaptive route
-    probed = state.runs_used - probed  # the edge probe's runs, if it ran
+    probed = state.runs_used - before_probe  # the edge probe's runs, if it ran
     proposed = route.proposal
     if law is not None:  # the split route (.law_split): the pilot grows to the law's nets
         setup = split_setup(setup, plan, law)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from math import comb
 
 import numpy as np
 
@@ -90,7 +89,7 @@ class ChaosForm:
             degree = min(degree, self.max_degree)
         if self.evaluations is None:
             return degree, points
-        while degree > 1 and comb(dim + degree, degree) * points * laws * rows > self.evaluations:
+        while degree > 1 and polychaos.terms(dim, degree) * points * laws * rows > self.evaluations:
             if points > LEAST_POINTS:
                 points //= 2
             else:
