@@ -129,8 +129,14 @@ class Problem:
             return base[:, None]
         x = self.to_inputs(z) if x is None else x
         out = logpdfs_of_laws(self.laws, x)
-        out -= out[:, [0]]
+        # a point where the reference has no density (a quantile rounded onto a bound of
+        # its support, probability 0 for every continuous law): no law's ratio is defined
+        # there, and -inf - (-inf) would be NaN in every density built on it
+        lost = np.isneginf(out[:, 0])
+        with np.errstate(invalid="ignore"):
+            out -= out[:, [0]]
         out += base[:, None]
+        out[lost, 1:] = -np.inf
         out[:, 0] = base
         return out
 

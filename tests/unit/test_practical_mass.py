@@ -147,3 +147,25 @@ def test_a_bound_the_quantile_reaches_on_real_mass_is_run_and_fails_loudly():
             me.expectations(lambda x: np.log(x[:, 0]), law, budget=5000, rng=0,
                             sampling=sampling, **({"method": "mc"} if sampling == "rqmc"
                                                   else {}))
+
+
+def test_a_point_rounded_onto_the_reference_laws_bound_has_no_nan_density():
+    """In the first law's standard space a score of 8.75 maps onto its bound ``x = 1.2``
+    (``uniform(0.8, 0.4)``), where no law's density ratio is defined: the other laws'
+    densities there are -inf, not NaN (which reached every mixture density and made a
+    study's estimates NaN: seed 5 below, a screen of laws nested in the first)."""
+    narrow, wide = (me.Law([stats.uniform(0.9, 0.2)] * 3),
+                    me.Law([stats.uniform(0.8, 0.4)] * 3))
+    prob = Problem.build([wide, narrow], 1)
+    assert prob.space == "standard"
+    z = np.array([[1.5, -1.7, 8.75], [0.1, 0.2, 0.3]])
+    assert prob.to_inputs(z)[0, 2] == wide.marginals[2].support()[1]
+    logs = prob.law_logpdfs(z)
+    assert np.isneginf(logs[0, 1]) and np.all(np.isfinite(logs[1]))
+    assert logs[0, 0] == pytest.approx(stats.norm.logpdf(z[0]).sum(), rel=1e-12)
+    res = me.expectations(lambda x: (x.sum(axis=1) > 3.45).astype(float), [wide, narrow],
+                          budget=6000, rng=5)
+    assert np.all(np.isfinite(res.estimate)) and res.estimate[1] == 0.0
+    u = (3.45 - 2.4) / 0.4  # P(sum of three U(0.8, 1.2) > 3.45): Irwin-Hall's upper
+    p = (3 - u) ** 3 / 6  # corner, the sum of three U(0, 1) beyond u > 2
+    assert abs(res.estimate[0] - p) <= 4 * res.stderr[0]
