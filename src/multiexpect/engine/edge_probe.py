@@ -30,11 +30,14 @@ nets'), so the law route, once chosen, looks:
   singular quantity with a weight sends the study to adaptation, whose importance
   sampling weighs the edge down; a route decided because no adaptive batch fits stays.
 
-For one law only (a mixture of laws has no one unit cube) and only where its runs fit (a
-study of many inputs on a small budget is not probed); else the route stands and the
-diagnostics say the probe was skipped. The split route's law quantities (:mod:`.law_split`),
-estimated on nets of the law likewise, are probed the same way when the split is chosen
-(:func:`check_split_edges`).
+For ``L`` laws the nets are the mixture's (:func:`~.law_first.law_points`: ``d + 1``
+coordinates, the last picking the law) and a net's edge point follows any of the laws, so
+the probe's points go through every law (``6 d L`` runs) and are read as the nets' points
+are, the summands ``phi f_j / f̄``; a quantity is singular when it is on some law's edge.
+Only where the runs fit (a study of many inputs or many laws on a small budget is not
+probed); else the route stands and the diagnostics say the probe was skipped. The split
+route's law quantities (:mod:`.law_split`), estimated on nets of the law likewise, are
+probed the same way when the split is chosen (:func:`check_split_edges`).
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ from dataclasses import replace
 import numpy as np
 
 from .. import batch_keys
+from ..estimators.importance import iscv_summands
 from ..estimators.monte_carlo import law_net
 from ..sampling.rqmc import normal_from_uniform
 from .adapt import adaptation_done
-from .law_first import LawPlan, Route, law_working
+from .law_first import LawPlan, Route, law_working, through_laws
 from .pilot import run_model
 from .state import EngineState
 
@@ -69,7 +73,7 @@ def probe_plan(state: EngineState, plan: LawPlan, pilot_nets: int) -> LawPlan | 
     leave, else ``plan`` less its last net (a budget the nets fill, such as a power of 2),
     if one net at least is left after the ``pilot_nets`` run and it makes room."""
     setup = state.setup
-    runs = probe_size(setup.sampling.dim)
+    runs = probe_size(setup)
     if not _affordable(setup):
         return None
     if runs <= setup.budget - max(state.runs_used, plan.replicates * plan.points):
@@ -81,13 +85,14 @@ def probe_plan(state: EngineState, plan: LawPlan, pilot_nets: int) -> LawPlan | 
     return fewer
 
 
-def probe_size(dim: int) -> int:
-    """Runs of the probe: both edges of each of ``dim`` coordinates at every level."""
-    return 2 * dim * len(EDGE_LEVELS)
+def probe_size(setup) -> int:
+    """Runs of the probe: both edges of each of the ``d`` coordinates at every level, through
+    each of the ``L`` laws."""
+    return 2 * setup.sampling.dim * len(EDGE_LEVELS) * len(setup.laws)
 
 
 def probe_uniforms(base: np.ndarray, n: int) -> np.ndarray:
-    """The probe's points in the unit cube ((2 d, L, d)): ``base`` ((d,)) with coordinate
+    """The probe's points in the unit cube ((2 d, 3, d)): ``base`` ((d,)) with coordinate
     ``k`` moved to ``u = c / n`` (rows ``k``) and ``1 - c / n`` (rows ``d + k``), ``c`` in
     :data:`EDGE_LEVELS` (axis 1)."""
     d = base.size
@@ -100,7 +105,8 @@ def probe_uniforms(base: np.ndarray, n: int) -> np.ndarray:
 
 
 def edge_exponents(values: np.ndarray) -> np.ndarray:
-    """``a = log10(D_2 / D_1)`` ((2 d, J)) of the values ((2 d, 3, J)) at the three depths;
+    """``a = log10(D_2 / D_1)`` ((E, J)) of the values ((E, 3, J)) on ``E`` edges (``2 d`` a
+    law) at the three depths;
     ``inf`` where ``D_1 = 0 != D_2``, NaN where the differences change sign or both vanish."""
     d1 = values[:, 1] - values[:, 0]
     d2 = values[:, 2] - values[:, 1]
@@ -112,9 +118,9 @@ def edge_exponents(values: np.ndarray) -> np.ndarray:
 def singular_quantities(values: np.ndarray, net_sd: np.ndarray, n: int,
                         seen: np.ndarray, exponents: np.ndarray | None = None) -> np.ndarray:
     """The singular quantities ((J,) bool) of the module's rule, from the probe's values
-    ((2 d, 3, J)), the pilot nets' standard deviation ``net_sd`` ((J,)) and the range of
-    the pilot's values ``seen`` ((2, J): lowest, highest); ``exponents``: their
-    :func:`edge_exponents`, when already computed."""
+    ((E, 3, J) on ``E`` edges), the pilot nets' standard deviation ``net_sd`` ((J,)) and
+    the range of the pilot's values ``seen`` ((2, J): lowest, highest); ``exponents``:
+    their :func:`edge_exponents`, when already computed."""
     finite = np.all(np.isfinite(values), axis=(0, 1))
     deepest = values[:, 2]
     if exponents is None:
@@ -131,10 +137,10 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
     """The law route ``route`` checked by the probe: the state with its runs counted, the
     plan that makes room for them (:func:`probe_plan`) and the route, turned adaptive when
     a weighted quantity is singular (the module's rule); any other route, a law route that
-    could not adapt (no proposal) or a study of several laws unchanged. The probe's record
+    could not adapt (no proposal) unchanged. The probe's record
     goes into the route's diagnostics (``edge_probe``)."""
     setup = state.setup
-    if not route.law or len(setup.laws) != 1 or route.proposal is None:
+    if not route.law or route.proposal is None:
         return state, plan, route  # (no proposal: no adaptive batch fits, the law stays)
     roomy = probe_plan(state, plan, route.pilot_values.shape[0])
     if roomy is None:
@@ -159,11 +165,9 @@ def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.n
     ``law`` less the singular ones. A singular one keeps weight 0 in the adaptation, as
     every law quantity (the nets and ``α`` as without the probe), and is estimated by the
     adaptive final stage, whose defensive law component bounds its variance by
-    ``E_f[phi^2] / (α_0 n)``. For one law and at most :data:`PROBE_SHARE` of the budget,
+    ``E_f[phi^2] / (α_0 n)``. At most :data:`PROBE_SHARE` of the budget,
     spent from the adaptive part's runs; else ``law`` unchanged, and said."""
     setup = state.setup
-    if len(setup.laws) != 1:
-        return state, route, law
     if not _affordable(setup):
         return state, replace(route, edges=_skipped(setup)), law
     state, singular, record = _probe(state, plan, route, law)
@@ -178,12 +182,12 @@ def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.n
 
 def _affordable(setup) -> bool:
     """Whether the probe's runs are at most :data:`PROBE_SHARE` of the budget."""
-    return probe_size(setup.sampling.dim) <= PROBE_SHARE * setup.budget
+    return probe_size(setup) <= PROBE_SHARE * setup.budget
 
 
 def _skipped(setup) -> dict:
     """The record of a probe that does not fit."""
-    return {"skipped": f"its {probe_size(setup.sampling.dim)} runs do not fit in the budget"}
+    return {"skipped": f"its {probe_size(setup)} runs do not fit in the budget"}
 
 
 def _probe(state: EngineState, plan: LawPlan, route: Route, read: np.ndarray
@@ -191,14 +195,23 @@ def _probe(state: EngineState, plan: LawPlan, route: Route, read: np.ndarray
     """Run the probe from the pilot's first point and read the quantities ``read`` ((J,)
     bool): the state with its runs counted, the singular quantities ((J,) bool) and the
     record (runs, singular, the largest exponent of each quantity)."""
-    setup = state.setup
-    d, n = setup.sampling.dim, plan.points
-    base = law_net(setup.seed, 0, n, d)[0]  # the pilot's first point
+    setup, problem = state.setup, state.problem
+    d, n, laws = setup.sampling.dim, plan.points, len(setup.laws)
+    base = law_net(setup.seed, 0, n, d + (laws > 1))[0, :d]  # the pilot's first point
     normals = normal_from_uniform(probe_uniforms(base, n).reshape(-1, d))
-    outputs, _, runs = run_model(setup, law_working(setup, normals), batch_keys.edge_probe())
-    values = state.problem.quantity_values(outputs).reshape(2 * d, len(EDGE_LEVELS), -1)
+    if laws == 1:  # the law's values: the one law is the pilot's g_0
+        outputs, _, runs = run_model(setup, law_working(setup, normals),
+                                     batch_keys.edge_probe())
+        values = problem.quantity_values(outputs)
+    else:  # through every law (stacked law by law), read as the mixture's nets' summands
+        outputs, log_laws, runs = run_model(setup, through_laws(setup.sampling, normals),
+                                            batch_keys.edge_probe())
+        values = iscv_summands(problem.quantity_values(outputs), log_laws, None,
+                               setup.initial.logpdf_from_laws(log_laws), None,
+                               problem.law_index)
+    values = values.reshape(laws * 2 * d, len(EDGE_LEVELS), -1)  # (law, edge) rows
     net_sd = route.pilot_values.std(axis=0, ddof=1)
-    pilot = state.pilot_summands  # the law's values: the one law is the pilot's g_0
+    pilot = state.pilot_summands
     seen = np.vstack([pilot.min(axis=0), pilot.max(axis=0)])
     exponents = edge_exponents(values)
     singular = singular_quantities(values, net_sd, n, seen, exponents) & read
