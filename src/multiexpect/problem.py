@@ -1,9 +1,10 @@
 """The estimation problem: which laws, which quantities, and the working space.
 
 The algorithm runs in a *working space* ``z``. In standard space ``z = u`` and the model sees
-``x = law_0.from_standard(u)``; the density of law ``l`` there is
+``x = law_r.from_standard(u)``, ``r`` the *reference* law (the first law whose support holds
+every other's: the working space reaches only its support); the density of law ``l`` there is
 
-    log f_l(u) = log f_l(x) - log f_0(x) + log φ_d(u),
+    log f_l(u) = log f_l(x) - log f_r(x) + log φ_d(u),
 
 which is exactly ``log φ_d(u)`` for the reference law itself. In input space ``z = x``.
 Quantity ``j`` is column ``column[j]`` of the model output under law ``law_index[j]``.
@@ -50,6 +51,9 @@ class Problem:
     column : (J,) int array
         Model output column of each quantity.
     space : {"standard", "input"}
+    reference : int
+        The law whose standard space is the working space (``"standard"``; 0 in input
+        space).
     """
 
     laws: tuple
@@ -57,6 +61,7 @@ class Problem:
     column: np.ndarray
     space: str
     names: tuple
+    reference: int = 0
 
     @classmethod
     def build(cls, laws: list, n_outputs: int, space: str = "auto",
@@ -80,18 +85,18 @@ class Problem:
                 f"with {n_laws} laws the model must return 1 or {n_laws} columns, "
                 f"got {n_outputs}"
             )
+        # the standard space of a law, for one law or several: measured 3x better than
+        # input space on the 100-law beam (docs/benchmarks.md); but that space only reaches
+        # its law's support, so it is the first law's whose support holds every other's
+        # (nested uniforms listed narrowest first), and without one (shifted uniforms)
+        # input space, or an expectation would miss the mass outside
+        reference = _reference_law(laws, unknown=None if space == "auto" else 0)
         if space == "auto":
-            # standard space of the first law, for one law or several: measured 3x better
-            # than input space on the 100-law beam (docs/benchmarks.md); but that space only
-            # reaches the first law's support, so a law with mass outside it (a shifted
-            # uniform) needs input space, or its expectation would miss that mass
-            space = "standard" if _supports_within_first(laws) else "input"
-        elif space == "standard":
-            outside = _law_outside_first(laws)
-            if outside is not None:
-                raise ValueError(
-                    f"space 'standard' reaches only the first law's support, and law "
-                    f"{outside} has mass outside it: use space 'input' (or 'auto')")
+            space = "standard" if reference is not None else "input"
+        elif space == "standard" and reference is None:
+            raise ValueError(
+                "space 'standard' reaches only one law's support, and no law's support "
+                "holds every other's: use space 'input' (or 'auto')")
         j = len(law_index)
         check_quantity_count(j, "'model'" if n_laws == 1 else "'law'")
         if names is None:
@@ -99,7 +104,8 @@ class Problem:
         names = tuple(str(n) for n in names)
         if len(names) != j:
             raise ValueError(f"'names' must have {j} entries (one per quantity), got {len(names)}")
-        return cls(tuple(laws), law_index, column, space, names)
+        return cls(tuple(laws), law_index, column, space, names,
+                   reference if space == "standard" else 0)
 
     # ------------------------------------------------------------------
     @property
@@ -112,13 +118,18 @@ class Problem:
         """``J``."""
         return len(self.law_index)
 
+    @property
+    def reference_law(self):
+        """The law whose standard space is the working space (``"standard"``)."""
+        return self.laws[self.reference]
+
     def to_inputs(self, z: np.ndarray) -> np.ndarray:
         """Working-space points -> model inputs."""
-        return self.laws[0].from_standard(z) if self.space == "standard" else z
+        return self.reference_law.from_standard(z) if self.space == "standard" else z
 
     def to_working(self, x: np.ndarray) -> np.ndarray:
         """Model inputs -> working-space points."""
-        return self.laws[0].to_standard(x) if self.space == "standard" else x
+        return self.reference_law.to_standard(x) if self.space == "standard" else x
 
     def law_logpdfs(self, z: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """``log f_l(z)`` for every law in the working space, as an (n, L) array."""
@@ -129,15 +140,16 @@ class Problem:
             return base[:, None]
         x = self.to_inputs(z) if x is None else x
         out = logpdfs_of_laws(self.laws, x)
+        ref = self.reference
         # a point where the reference has no density (a quantile rounded onto a bound of
         # its support, probability 0 for every continuous law): no law's ratio is defined
         # there, and -inf - (-inf) would be NaN in every density built on it
-        lost = np.isneginf(out[:, 0])
+        lost = np.isneginf(out[:, ref])
         with np.errstate(invalid="ignore"):
-            out -= out[:, [0]]
+            out -= out[:, [ref]]
         out += base[:, None]
-        out[lost, 1:] = -np.inf
-        out[:, 0] = base
+        out[lost] = -np.inf
+        out[:, ref] = base
         return out
 
     def has_mass(self, x: np.ndarray, log_laws: np.ndarray) -> np.ndarray:
@@ -221,18 +233,14 @@ def _outside(first: np.ndarray | None, box: np.ndarray | None) -> bool:
         np.any(box[:, 0] < first[:, 0]) or np.any(box[:, 1] > first[:, 1]))
 
 
-def _law_outside_first(laws) -> int | None:
-    """Index of the first law known to have mass outside the first law's support."""
-    boxes = [_support_box(law) for law in laws]
-    return next((index for index in range(1, len(laws)) if _outside(boxes[0], boxes[index])),
-                None)
-
-
-def _supports_within_first(laws) -> bool:
-    """Whether every law's support is known to lie in the first law's (one law: trivially)."""
+def _reference_law(laws, unknown: int | None = None) -> int | None:
+    """The first law whose support is known to hold every other law's (one law: itself),
+    None if none does, ``unknown`` when a law's support is not known (an OpenTURNS law
+    kept as such)."""
     if len(laws) == 1:
-        return True
+        return 0
     boxes = [_support_box(law) for law in laws]
     if any(box is None for box in boxes):
-        return False
-    return not any(_outside(boxes[0], box) for box in boxes[1:])
+        return unknown
+    return next((r for r, box in enumerate(boxes)
+                 if not any(_outside(box, other) for other in boxes)), None)

@@ -50,8 +50,8 @@ def final_sample_from_engine(engine) -> FinalSample:
     ``problem`` and ``final_sample``) of a run with ``keep_sample=True``.
 
     Converts the proposal density from the working space to input space: with ``z = T(x)``
-    the standard-space map of the first law ``f_0``,
-    ``log g_x(x) = log g_z(z) + log f_0(x) - log φ_d(z)``.
+    the standard-space map of the reference law ``f_r`` (the problem's),
+    ``log g_x(x) = log g_z(z) + log f_r(x) - log φ_d(z)``.
     """
     kept = getattr(engine, "final_sample", None)
     if kept is None:
@@ -61,7 +61,8 @@ def final_sample_from_engine(engine) -> FinalSample:
     log_f = np.column_stack([law.logpdf(x) for law in problem.laws])
     log_g = np.asarray(kept["log_g"], dtype=float)
     if problem.space == "standard":
-        log_g = log_g + log_f[:, 0] - standard_normal_logpdf(np.asarray(kept["z"], dtype=float))
+        log_g = (log_g + log_f[:, problem.reference]
+                 - standard_normal_logpdf(np.asarray(kept["z"], dtype=float)))
     return FinalSample(x=x, outputs=kept["outputs"], log_g=log_g, log_f=log_f,
                        space=problem.space, laws=tuple(problem.laws))
 
@@ -136,9 +137,10 @@ def _warn_worst(scores: np.ndarray, flagged: np.ndarray, pick, message) -> None:
 def _check_support(sample: FinalSample, laws: list, rng) -> None:
     """Raise when a new law puts visible mass where the proposal density is zero.
 
-    In standard space the proposal is positive exactly where the study's first law is; a
-    new law's mass outside that support is invisible to reweighting (the estimate would be
-    biased by an unknown amount). Checked on draws of the new law (no model run).
+    In standard space the proposal is positive exactly where the study's reference law is,
+    whose support holds every other study law's: where some study law is; a new law's mass
+    outside that support is invisible to reweighting (the estimate would be biased by an
+    unknown amount). Checked on draws of the new law (no model run).
     """
     if sample.space != "standard":
         return
@@ -149,11 +151,10 @@ def _check_support(sample: FinalSample, laws: list, rng) -> None:
             "the final sample's support cannot be checked; reanalyse the result in memory, or "
             "pass a FinalSample with its 'laws'"
         )
-    ref = sample.laws[0]
     gen = check_rng(rng)
     for i, law in enumerate(laws):
         draws = law.sample(_SUPPORT_DRAWS, gen)
-        outside = ~np.isfinite(ref.logpdf(draws))
+        outside = ~np.any([np.isfinite(ref.logpdf(draws)) for ref in sample.laws], axis=0)
         if np.any(outside):
             raise ValueError(
                 f"'law' [{i}] puts about {outside.mean():.2%} of its mass outside the support "

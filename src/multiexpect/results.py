@@ -164,11 +164,12 @@ class FinalSample:
     """The final-stage sample of a study, kept for reanalysis without new runs.
 
     Every density is in the *input* space of the model: when the study worked in the
-    standard space of its first law ``f_0`` (``z = T(x)``), the proposal density of ``x`` is
+    standard space of its reference law ``f_r`` (``z = T(x)``; the first law whose support
+    holds every other's), the proposal density of ``x`` is
 
-        log g_x(x) = log g_z(z) + log f_0(x) - log φ_d(z),
+        log g_x(x) = log g_z(z) + log f_r(x) - log φ_d(z),
 
-    (``log f_0(x) - log φ_d(T(x))`` is the log-Jacobian of ``T``), so that
+    (``log f_r(x) - log φ_d(T(x))`` is the log-Jacobian of ``T``), so that
     ``f(x) / g_x(x)`` is the importance weight of any law ``f`` whose support lies within
     that of ``g_x``.
 
@@ -184,7 +185,8 @@ class FinalSample:
         Log-densities of the study's ``L`` laws at ``x``.
     space : str
         The study's working space (``"standard"``: the proposal is positive exactly on the
-        support of the first law; ``"input"``: on all of ``R^d``).
+        support of the reference law, which holds every study law's; ``"input"``: on all of
+        ``R^d``).
     laws : tuple
         The study's laws, used to check that a new law stays within the proposal's support;
         serialised by their ``describe()`` and rebuilt by :meth:`from_dict` (a law that cannot

@@ -19,6 +19,7 @@ from multiexpect.estimators.control_variates import regress_controls
 from multiexpect.estimators.importance import StreamingMoments, iscv_summands, log_ratio_exp
 from multiexpect.estimators.mixture_weights import optimise_alpha, second_moment
 from multiexpect.estimators.pooling import StagePooling
+from multiexpect.problem import Problem
 
 METHODS = ("aiscv", "mc", "mixture-mc", "separate-is")
 
@@ -865,11 +866,46 @@ def test_laws_reaching_beyond_the_first_laws_support_use_input_space():
     assert nested.diagnostics["space"] == "standard"
     assert np.all(np.abs(nested.estimate - [0.5, 0.45]) < 4 * nested.stderr)
     calls = []
-    with pytest.raises(ValueError, match=r"space 'standard' reaches only the first law's "
-                                         r"support, and law 1 has mass outside it"):
+    with pytest.raises(ValueError, match=r"space 'standard' reaches only one law's support, "
+                                         r"and no law's support holds every other's"):
         me.expectations(lambda x: calls.append(1) or x[:, :1], laws, budget=3000, rng=4,
                         space="standard")
     assert calls == []
+
+
+def test_the_standard_space_is_the_first_law_holding_every_others_support():
+    """Nested laws listed narrowest first (``U(0, 1)``, ``U(0, 1.2)``, ``U(0, 1.5)``) work in
+    the standard space of the widest, the reference: input space before, whose Gaussian
+    components put a support's bound inside them (``x^-0.45 + x_2``: 8-20x the error over
+    200 seeds, coverage 0.88-0.90); the reference's density is the standard normal's and
+    every result is in the user's order of the laws, reanalysis included."""
+    laws = [me.Law([stats.uniform(0, s), stats.uniform(0, 1)]) for s in (1.0, 1.2, 1.5)]
+    prob = Problem.build(laws, 1)
+    assert prob.space == "standard" and prob.reference == 2
+    z = np.array([[-0.3, 0.4], [1.1, -2.0]])
+    x = prob.to_inputs(z)
+    np.testing.assert_allclose(x[:, 0], 1.5 * stats.norm.cdf(z[:, 0]))
+    logs = prob.law_logpdfs(z)
+    np.testing.assert_array_equal(logs[:, 2], stats.norm.logpdf(z).sum(axis=1))
+    np.testing.assert_allclose(logs[:, 0] - logs[:, 2],
+                               np.where(x[:, 0] < 1.0, np.log(1.5), -np.inf))
+    assert Problem.build(laws[:2], 1).reference == 1
+    assert Problem.build(laws[::-1], 1).reference == 0
+
+    def model(x):
+        return x[:, 0] ** -0.45 + x[:, 1]
+
+    res = me.expectations(model, laws, budget=6000, rng=3)
+    assert res.diagnostics["space"] == "standard"
+    truth = np.array([s**-0.45 / 0.55 + 0.5 for s in (1.0, 1.2, 1.5)])
+    assert np.all(np.abs(res.estimate - truth) <= 4 * res.stderr)
+    res = me.expectations(model, laws, budget=6000, rng=3, keep_sample=True)
+    new = me.Law([stats.uniform(0.1, 1.3), stats.uniform(0, 1)])  # inside the reference's
+    again = me.reanalyse(res, law=new)
+    target = (1.4**0.55 - 0.1**0.55) / (0.55 * 1.3) + 0.5
+    assert abs(again.estimate[0] - target) <= 4 * again.stderr[0]
+    with pytest.raises(ValueError, match="outside the support"):
+        me.reanalyse(res, law=me.Law([stats.uniform(0, 2), stats.uniform(0, 1)]))
 
 
 def _heavy_tails_model(x, _batch=None):

@@ -49,8 +49,8 @@ class AiscvOptions:
         Under ``sampling="auto"`` the law's nets after its first two (a grown pilot, the
         split route's law nets) are not counted: they are the law route's runs.
     space : {"auto", "standard", "input"}
-        Working space; ``auto`` is the standard normal space of the first law, or input
-        space when another law has mass outside the first law's support.
+        Working space; ``auto`` is the standard normal space of the first law whose support
+        holds every other law's, or input space when no law's does.
     defensive : float
         Lower bound ``δ`` on the weight of the law (or mixture of laws) in the proposal:
         ``f / g_α <= 1/δ``.

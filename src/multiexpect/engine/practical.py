@@ -47,20 +47,21 @@ class PracticalBox:
     chol: np.ndarray | None
 
     @classmethod
-    def build(cls, laws, mass: float, space: str) -> PracticalBox | None:
-        """The box of ``laws`` at tail mass ``mass``; None (every point is run) when ``mass``
-        is 0 or a law is not a native :class:`~multiexpect.Law` (an OpenTURNS law kept as
-        such: its standard space is not marginal by marginal)."""
+    def build(cls, laws, mass: float, space: str, reference: int = 0) -> PracticalBox | None:
+        """The box of ``laws`` at tail mass ``mass``, in the scores of law ``reference``
+        (the standard space's, :class:`~multiexpect.problem.Problem`); None (every point is
+        run) when ``mass`` is 0 or a law is not a native :class:`~multiexpect.Law` (an
+        OpenTURNS law kept as such: its standard space is not marginal by marginal)."""
         if mass <= 0 or not all(isinstance(law, Law) for law in laws):
             return None
         boxes = np.stack([law.practical_box(mass) for law in laws])
         inputs = np.column_stack([boxes[:, :, 0].min(axis=0), boxes[:, :, 1].max(axis=0)])
         if space != "standard":
             return cls(inputs, inputs, None)
-        first = laws[0]
+        ref = laws[reference]
         scores = np.array([[special.ndtri(m.cdf(lo)), -special.ndtri(m.sf(hi))]
-                           for m, (lo, hi) in zip(first.marginals, inputs)])
-        corr = first.correlation
+                           for m, (lo, hi) in zip(ref.marginals, inputs)])
+        corr = ref.correlation
         return cls(inputs, scores, None if corr is None else np.linalg.cholesky(corr))
 
     def outside(self, x: np.ndarray) -> np.ndarray:

@@ -166,7 +166,7 @@ def _draw_atom(atom: Atom, u: np.ndarray, problem) -> np.ndarray:
     d = problem.dim
     if atom.dist is None:
         normal = normal_from_uniform(u[:, :d])
-        if problem.space == "standard" and atom.law == 0:
+        if problem.space == "standard" and atom.law == problem.reference:
             return normal
         return problem.to_working(problem.laws[atom.law].from_standard(normal))
     chol = atom.dist.cholesky

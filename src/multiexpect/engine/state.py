@@ -138,7 +138,8 @@ class EngineSetup:
         return cls(tuple(laws), evaluate, budget, int(seed), opts, weights,
                    None if names is None else tuple(names), sampling,
                    sampling.initial_proposal(), bool(scored),
-                   PracticalBox.build(laws, float(opts.practical_mass), sampling.space),
+                   PracticalBox.build(laws, float(opts.practical_mass), sampling.space,
+                                      sampling.reference),
                    events=bool(events), index_jacobian=index_jacobian)
 
 

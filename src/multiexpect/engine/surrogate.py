@@ -14,14 +14,14 @@ final row ``r`` (an RQMC replicate, or a block of the one net) estimates
 
 the first term the final stage's estimator of the residual ``phi_j - s_j``, the second the
 law's mean of ``s_j`` on a scrambled net ``ξ_r`` of :data:`INTEGRATION_POINTS` standard
-normal points of its own (no model run): ``p``'s exact mean ``p_0`` under the first law
-(``ζ`` is standard normal there and the basis orthonormal) plus the net's mean of the
-difference, ``ζ_l(ξ)`` the chaos inputs of law ``l``'s point ``from_standard(ξ)``. ``s_j``
-is fixed before the final points are drawn and every point of a net is marginally its law,
-so every row stays exactly unbiased; the rows stay independent, so their spread holds the
-integration's error too, and the interval machinery is unchanged. The gain is the
-residual's: where the chaos follows the model, ``Var(phi - s)`` is a small share of
-``Var(phi)``.
+normal points of its own (no model run): ``p``'s exact mean ``p_0`` under the reference
+law (:class:`~multiexpect.problem.Problem`'s; ``ζ`` is standard normal there and the basis
+orthonormal) plus the net's mean of the difference, ``ζ_l(ξ)`` the chaos inputs of law
+``l``'s point ``from_standard(ξ)``. ``s_j`` is fixed before the final points are drawn and
+every point of a net is marginally its law, so every row stays exactly unbiased; the rows
+stay independent, so their spread holds the integration's error too, and the interval
+machinery is unchanged. The gain is the residual's: where the chaos follows the model,
+``Var(phi - s)`` is a small share of ``Var(phi)``.
 
 A quantity is left uncontrolled (``s_j = 0``) unless, on the kept proposal's own batch, the
 chaos fitted on the other runs cuts the variance of its summands to at most
@@ -160,7 +160,7 @@ class FinalSurrogate:
         """Each quantity's RQMC mean of ``s_j`` under its law ((J,)), from one net ``ξ`` of
         ``points`` standard normal points (:func:`~multiexpect.batch_keys.
         surrogate_generator` of ``(seed, key, row)``) shared by the laws: the polynomial
-        ``p``'s exact mean under the first law (its constant coefficient: ``ζ`` is then
+        ``p``'s exact mean under the reference law (its constant coefficient: ``ζ`` is then
         standard normal and the basis orthonormal) plus the net's mean of
         ``s_j(ζ_l(ξ)) - p(ξ)``, ``ζ_l(ξ)`` the chaos inputs of law ``l``'s point
         ``from_standard(ξ)``: unbiased, and small where ``s`` is near ``p`` and the laws
@@ -266,7 +266,7 @@ def fit_surrogate(state, best, final_rows: int, form: ChaosForm = FULL) -> Final
     if box is not None:  # (nor, maybe, those outside the practical box)
         rows &= ~box.outside(x)
     valid, rows = rows, _thinned(rows, FIT_ROWS_CAP)
-    bounded = polychaos.bounded_inputs(problem.laws[0])
+    bounded = polychaos.bounded_inputs(problem.reference_law)
     _, first, back = np.unique(problem.column, return_index=True, return_inverse=True)
     try:
         degree = polychaos.chaos_degree(problem.dim, int(rows.sum()))
