@@ -381,6 +381,13 @@ class Law:
             xi = np.empty_like(zi)
             xi[~upper] = dist.ppf(ndtr(zi[~upper]))
             xi[upper] = dist.isf(ndtr(-zi[upper]))
+            # scipy's root finding gives up far in some tails (beta(2, 5)'s isf is NaN
+            # beyond z = 26.2, a mass of 1e-152): the support's end there, a point the law
+            # gives probability 0 and that is not run (Problem.has_mass), not a NaN input
+            lost = np.isnan(xi) & ~np.isnan(zi)
+            if np.any(lost):
+                low, high = dist.support()
+                xi[lost] = np.where(upper[lost], high, low)
             x[:, i] = xi
         return x
 
