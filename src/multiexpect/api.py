@@ -172,7 +172,7 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         check_quantity_count(len(laws), "'law'")
     if qmap is not None:
         extra["quantities"] = qmap.describe()
-        names = qmap.names() if names is None else names
+        names = _declared_names(names, qmap, len(laws))
     if replicates is not None:  # an RQMC study is another study than its MC twin
         extra.update(sampling=sampling, replicates=replicates)
     if blocks is not None:
@@ -198,6 +198,28 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                              prepared.weights, prepared.options, names, prepared.settings,
                              keep_sample, replicates, scored, law_first, blocks, surrogate)
     return scaled.unscale(result)
+
+
+def _declared_names(names, qmap: QuantityMap, n_laws: int) -> list:
+    """The study's quantity names, checked before any run: ``names``, else the declared
+    quantities' (``qmap``) under one law or one per law, or the one declared quantity's
+    under each of ``n_laws`` laws (``"P(y1 > 3) [law 0]"``). A ValueError names
+    ``quantities`` when several laws get neither one quantity nor one per law (as a
+    model's columns), ``names`` when their count is not the study's."""
+    declared = qmap.n_quantities
+    if n_laws > 1 and declared not in (1, n_laws):
+        raise ValueError(f"'quantities' declares {declared} quantities for {n_laws} laws: "
+                         f"declare 1 (estimated under every law) or {n_laws} (quantity l "
+                         f"under law l)")
+    count = max(declared, n_laws)
+    if names is None:
+        own = qmap.names()
+        return own if len(own) == count else [f"{own[0]} [law {law}]"
+                                              for law in range(n_laws)]
+    if len(names) != count:
+        raise ValueError(f"'names' must have {count} entries (one per quantity), got "
+                         f"{len(names)}")
+    return list(names)
 
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,

@@ -205,3 +205,50 @@ def test_more_laws_than_a_study_holds_are_refused_before_any_run():
 
     with pytest.raises(ValueError, match=r"'law' gives 2049 quantities, more than the 2048"):
         me.expectations(never_run, [law] * 2049, budget=5000, rng=1)
+
+
+# ---------------------------------------------------------------------- several laws
+def test_a_quantity_declared_for_several_laws_is_named_per_law_before_any_run():
+    """One declared exceedance under three laws: three quantities named per law (a
+    ValueError after 512 runs before, the declaration's one name for three quantities);
+    declarations neither one nor one per law, or names of the wrong count, are refused
+    before any run."""
+    laws = [me.Law([stats.norm(m, 1.0)] * 2) for m in (0.0, 0.2, -0.2)]
+    calls = []
+
+    def model(x):
+        calls.append(len(x))
+        return x.sum(axis=1)
+
+    res = me.expectations(model, laws, budget=4000, rng=1, quantities=[me.Exceedance(0, 5.2)])
+    assert res.names == tuple(f"P(y1 > 5.2) [law {law}]" for law in range(3))
+    truth = [stats.norm.sf(5.2, 2 * m, np.sqrt(2)) for m in (0.0, 0.2, -0.2)]
+    assert np.all(np.abs(res.estimate - truth) <= 4 * res.stderr)
+    calls.clear()
+    with pytest.raises(ValueError, match="'quantities' declares 2 quantities for 3 laws"):
+        me.expectations(model, laws, budget=4000, rng=1,
+                        quantities=[me.Exceedance(0, 5.2), me.Exceedance(0, 4.0)])
+    with pytest.raises(ValueError, match="'names' must have 3 entries"):
+        me.expectations(model, laws, budget=4000, rng=1, quantities=[me.Exceedance(0, 5.2)],
+                        names=["p"])
+    assert calls == []
+
+
+def test_a_quantile_scipy_cannot_find_is_the_supports_end_not_a_nan_input():
+    """``beta(2, 5).isf`` is NaN beyond a normal score of 26.2 (a mass of 1e-152): the
+    support's end there, a point of no mass that is not run; a study whose Student t
+    component reached such a score sent ``[0.042, nan]`` to the model (seed 94, a fuzz)."""
+    from scipy.special import ndtr
+    assert np.isnan(stats.beta(2, 5).isf(ndtr(-26.3)))  # scipy's, the cause
+    x = me.Law([stats.beta(2, 5), stats.beta(5, 2)]).from_standard([[27.0, -27.0], [0, 0]])
+    assert x[0].tolist() == [1.0, 0.0] and np.all((x[1] > 0) & (x[1] < 1))
+    laws = [me.Law([stats.beta(2, 5)] * 2), me.Law([stats.beta(5, 2)] * 2)]
+    seen = []
+
+    def model(x):
+        seen.append(np.isfinite(x).all())
+        return (x[:, 0] > 0.97).astype(float) + 0.0 * x[:, 1]
+
+    res = me.expectations(model, laws, budget=4000, rng=94)
+    assert all(seen) and np.all(np.isfinite(res.estimate))
+    assert res.diagnostics["points_not_run"] >= 1
