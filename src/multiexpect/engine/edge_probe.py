@@ -136,9 +136,9 @@ def check_edges(state: EngineState, plan: LawPlan, route: Route
                 ) -> tuple[EngineState, LawPlan, Route]:
     """The law route ``route`` checked by the probe: the state with its runs counted, the
     plan that makes room for them (:func:`probe_plan`) and the route, turned adaptive when
-    a weighted quantity is singular (the module's rule); any other route, a law route that
-    could not adapt (no proposal) unchanged. The probe's record
-    goes into the route's diagnostics (``edge_probe``)."""
+    a weighted quantity is singular (the module's rule); any other route, or a law route
+    that could not adapt (no proposal), unchanged. The probe's record goes into the
+    route's diagnostics (``edge_probe``)."""
     setup = state.setup
     if not route.law or route.proposal is None:
         return state, plan, route  # (no proposal: no adaptive batch fits, the law stays)
@@ -165,8 +165,8 @@ def check_split_edges(state: EngineState, plan: LawPlan, route: Route, law: np.n
     ``law`` less the singular ones. A singular one keeps weight 0 in the adaptation, as
     every law quantity (the nets and ``α`` as without the probe), and is estimated by the
     adaptive final stage, whose defensive law component bounds its variance by
-    ``E_f[phi^2] / (α_0 n)``. At most :data:`PROBE_SHARE` of the budget,
-    spent from the adaptive part's runs; else ``law`` unchanged, and said."""
+    ``E_f[phi^2] / (α_0 n)``. At most :data:`PROBE_SHARE` of the budget, spent from the
+    adaptive part's runs; else ``law`` unchanged, and said."""
     setup = state.setup
     if not _affordable(setup):
         return state, replace(route, edges=_skipped(setup)), law
