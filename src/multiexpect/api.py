@@ -8,7 +8,7 @@ import numpy as np
 
 from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
-from .engine.law_first import LAW_ROUTE, check_law_first
+from .engine.law_first import COMMON_ROUTE, LAW_ROUTE, check_law_first
 from .engine.rqmc_final import check_rqmc_final
 from .engine.surrogate import check_surrogate
 from .estimators.monte_carlo import (
@@ -237,9 +237,10 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
                          options=opts, names=names, keep_sample=keep_sample,
                          observe=getattr(evaluate, "observe", None), scored=scored,
                          replicates=replicates, law_first=law_first, blocks=blocks,
-                         adaptive_rqmc_final=True, surrogate=surrogate, edge_probe=True)
-        # the law route draws from the law (or the laws' mixture) only
-        law_only = out.route is not None and out.route["route"] == LAW_ROUTE
+                         adaptive_rqmc_final=True, surrogate=surrogate, edge_probe=True,
+                         separate_nets=True)
+        # the law route draws from the law (or the laws' mixture, or each law) only
+        law_only = out.route is not None and out.route["route"] in (LAW_ROUTE, COMMON_ROUTE)
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,
                                    defensive=1.0 if law_only else opts.defensive,
                                    n_laws=len(laws), pilot=batch_keys.is_pilot)

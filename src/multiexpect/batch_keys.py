@@ -21,6 +21,7 @@ law-first pilot net ``r >= 1``          ``-(10^6 + r)``     ``(seed, 0, 10^6 + r
 law-first law replicate ``r >= R_0``    ``1 + r - R_0``     ``(seed, 0, 10^6 + r)``
 split route's law net ``r >= R_0``      ``-(10^6 + r)``     ``(seed, 0, 10^6 + r)``
 the laws' common net ``r >= 0``         ``-(3·10^6 + r)``   ``(seed, 0, 10^6 + r)``
+law route's nets of each law ``r >= R_0``  ``-(3·10^6 + r)``  ``(seed, 0, 10^6 + r)``
 law route's edge probe                  ``-4·10^6``         (none: fixed points)
 separate IS, quantity ``j``             ``(j+1)·10^6 + k``  the engine's, seed ``seed+j+1``
 separate IS, probe of the output width  ``10^9``            ``[seed, 999_999]``

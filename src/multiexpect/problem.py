@@ -119,6 +119,14 @@ class Problem:
         return len(self.law_index)
 
     @property
+    def supports_differ(self) -> bool:
+        """Whether the laws' supports are known to differ (the mixture's ratios ``f_l / f̄``
+        then jump where one ends: its law route goes on nets of each law)."""
+        boxes = [_support_box(law) for law in self.laws]
+        return len(self.laws) > 1 and all(box is not None for box in boxes) and any(
+            not np.array_equal(box, boxes[0]) for box in boxes[1:])
+
+    @property
     def reference_law(self):
         """The law whose standard space is the working space (``"standard"``)."""
         return self.laws[self.reference]

@@ -52,8 +52,16 @@ import numpy as np
 
 from .. import batch_keys
 from ..estimators.monte_carlo import SummandRange, law_net, net_means
-from ..sampling.rqmc import normal_from_uniform, replicate_estimate
-from .law_first import PILOT_REPLICATES, LawPlan, Route, law_plan, nets_result, through_laws
+from ..sampling.rqmc import normal_from_uniform, replicate_estimate, replicate_plan
+from .law_first import (
+    PILOT_REPLICATES,
+    LawPlan,
+    Route,
+    law_plan,
+    law_result,
+    nets_result,
+    through_laws,
+)
 from .pilot import PilotDraw, init, run_model, run_model_scored
 from .result import EngineResult
 from .state import EngineSetup, EngineState
@@ -63,12 +71,15 @@ __all__ = [
     "COMMON_MIN_POINTS",
     "GROWN_BAND",
     "GROWN_NETS",
+    "SEPARATE_GAIN",
+    "SEPARATE_PROBE_NETS",
     "common_means",
     "common_points",
     "common_probe",
     "common_result",
     "index_error",
     "probe_plan",
+    "separate_result",
     "with_probe",
 ]
 
@@ -236,3 +247,78 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
     est = replicate_estimate(means, squares, n, span.span)
     return nets_result(state, plan, route, est, means, runs, n,
                        np.full(problem.n_quantities, float(plan.replicates * n)))
+
+
+#: Nets of each law run to judge them against the mixture's (:func:`separate_result`).
+SEPARATE_PROBE_NETS = 2
+#: Nets of each law are taken when their predicted error is this many times below the
+#: mixture's nets' (both on few degrees of freedom: the margin keeps a close call on the
+#: mixture, whose nets share each law's points with the others).
+SEPARATE_GAIN = 4.0
+
+
+def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates: int
+                    ) -> EngineResult:
+    """The law route of several laws whose supports differ: nets of each law (separate
+    RQMC) where they beat the mixture's, else the mixture's law route. The mixture's
+    summands ``phi f_l / f̄`` jump where a law's support ends, which can cost its nets
+    their rate (20x-500x on smooth models, docs/benchmarks.md, "Studies of several laws
+    with bounded supports"); but the mixture's nets share each law's points with the other
+    laws, which wins on rough models of close laws (a step, an oscillator: 3x-20x).
+
+    * **The probe.** The budget left after the pilot buys ``R`` nets of ``n`` points a law
+      (:func:`~multiexpect.sampling.rqmc.replicate_plan` of its ``1/L`` share); the first
+      :data:`SEPARATE_PROBE_NETS` are run: net ``R_0 + r`` (after the pilot's) of separate
+      RQMC through every law, batch :func:`~multiexpect.batch_keys.common_net`.
+    * **The rule.** Their per-law means' spread predicts ``E_sep = sum_j w_j s_j^2 / R``,
+      against the pilot's ``E_law`` for the mixture's nets: the nets of each law are taken
+      when ``SEPARATE_GAIN E_sep <= E_law``. Then the plan's other nets are run and each
+      quantity is the mean of its law's net means, its standard error their spread over
+      ``sqrt(R)`` (as :func:`common_result`); the pilot's runs, spent deciding, are not in
+      the estimate. Else the mixture's law route goes on with the nets the budget has
+      left, the probe's runs spent.
+    * Neither where the budget left gives no :data:`SEPARATE_PROBE_NETS` + 1 nets of two
+      points a law: the mixture's law route."""
+    setup, problem = state.setup, state.problem
+    n_laws, first = len(setup.laws), int(route.pilot_values.shape[0])
+    try:
+        reps, n = replicate_plan((setup.budget - state.runs_used) // n_laws, replicates)
+    except ValueError:
+        reps, n = 0, 0
+    if n < 2 or reps <= SEPARATE_PROBE_NETS:
+        return law_result(state, plan, route)
+
+    def nets(which: range) -> tuple[list[np.ndarray], int]:
+        phi, runs = [], 0
+        for r in which:
+            normal = normal_from_uniform(law_net(setup.seed, r, n, setup.sampling.dim))
+            outputs, _, spent = run_model(setup, through_laws(setup.sampling, normal),
+                                          batch_keys.common_net(r))
+            runs += spent
+            phi.append(problem.quantity_values(outputs))
+        return phi, runs
+
+    phi, runs = nets(range(first, first + SEPARATE_PROBE_NETS))
+    probe = common_means(np.concatenate(phi), n, problem.law_index)[0]
+    predicted = float(state.weights @ probe.var(axis=0, ddof=1)) / reps
+    if SEPARATE_GAIN * predicted > route.law_error:
+        state = replace(state, runs_used=state.runs_used + runs)
+        left = (setup.budget - state.runs_used) // plan.points
+        reason = (f"{route.reason}; the laws' supports differ, but their own nets predicted "
+                  f"{predicted:.3g} (counted x{SEPARATE_GAIN:g}) > the mixture's nets': "
+                  f"{runs} runs spent")
+        fewer = replace(plan, replicates=plan.pilot_replicates + left)
+        return law_result(state, fewer, replace(route, reason=reason))
+    more, spent = nets(range(first + SEPARATE_PROBE_NETS, first + reps))
+    means, squares, blocks = common_means(np.concatenate(phi + more), n, problem.law_index)
+    span = SummandRange(problem.n_quantities)
+    for index, block in enumerate(blocks):
+        span.update(block, problem.law_index == index % n_laws)
+    est = replicate_estimate(means, squares, n, span.span)
+    reason = (f"{route.reason}; the laws' supports differ: their own nets predicted "
+              f"{predicted:.3g} (counted x{SEPARATE_GAIN:g}) <= the mixture's nets' "
+              f"(separate RQMC, {reps} nets of {n} points a law; the pilot's runs not in "
+              f"the estimate)")
+    return nets_result(state, LawPlan(reps, n * n_laws, 0),
+                       replace(route, reason=reason, common=True), est, means, runs + spent,
+                       n, np.full(problem.n_quantities, float(reps * n)))

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import batch_keys
 from .adapt import Proposal, adapt, adaptation_done
-from .common_nets import common_probe, common_result, with_probe
+from .common_nets import common_probe, common_result, separate_result, with_probe
 from .edge_probe import check_edges, check_split_edges
 from .final import final
 from .law_first import (
@@ -57,7 +57,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                law_first: bool = False, blocks: int | None = None,
                adaptive_rqmc_final: bool = False, surrogate: ChaosForm | None = None,
                events: bool = True, index_jacobian: Callable | None = None,
-               edge_probe: bool = False) -> EngineResult:
+               edge_probe: bool = False, separate_nets: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -76,7 +76,9 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     (perturbed-law indices, with ``law_first``): the laws' common nets are probed first
     and may be taken (:mod:`.common_nets`). ``edge_probe`` (with ``law_first``,
     expectations of the model's quantities): a law route is checked at the law's edges
-    first (:mod:`.edge_probe`).
+    first (:mod:`.edge_probe`). ``separate_nets`` (with ``law_first``, expectations): the
+    law route of several laws whose supports differ goes on nets of each law
+    (:func:`~.common_nets.separate_result`), unless a quantity is an event.
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,
@@ -92,7 +94,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                              adaptive_rqmc_final, surrogate)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
-                          surrogate, edge_probe)
+                          surrogate, edge_probe, separate_nets)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
@@ -136,9 +138,10 @@ def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                adaptive_rqmc_final: bool, surrogate: ChaosForm | None = None,
-               edge_probe: bool = False) -> EngineResult:
+               edge_probe: bool = False, separate_nets: bool = False) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses
-    (a law route checked at the edges first with ``edge_probe``)."""
+    (a law route checked at the edges first with ``edge_probe``; on nets of each law with
+    ``separate_nets`` where the laws' supports differ and no quantity is an event)."""
     plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
     state = init(setup, first)
@@ -158,6 +161,8 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     if edge_probe:  # a law route checked at the law's edges (.edge_probe)
         state, plan, route = check_edges(state, plan, route)
     if route.law:
+        if separate_nets and setup.sampling.supports_differ and not np.any(state.events):
+            return separate_result(state, plan, route, replicates)  # (.common_nets)
         return law_result(state, plan, route)
     law = law_quantities(state, plan, route)
     on_nets, before_probe = law, state.runs_used  # on_nets: the quantities the nets estimate
