@@ -240,13 +240,21 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
                                       batch_keys.common_net(r))
         runs += spent
         phi.append(problem.quantity_values(outputs))
-    means, squares, blocks = common_means(np.concatenate(phi), n, problem.law_index)
-    span = SummandRange(problem.n_quantities)
-    for index, block in enumerate(blocks):
-        span.update(block, problem.law_index == index % setup.common_nets)
-    est = replicate_estimate(means, squares, n, span.span)
+    est, means = _nets_of_each_law(np.concatenate(phi), n, problem.law_index)
     return nets_result(state, plan, route, est, means, runs, n,
                        np.full(problem.n_quantities, float(plan.replicates * n)))
+
+
+def _nets_of_each_law(phi: np.ndarray, n: int, law_index: np.ndarray):
+    """The replicates' estimate (:func:`~multiexpect.sampling.rqmc.replicate_estimate`) of
+    nets of ``n`` points of each law (``phi`` as :func:`common_means` reads it) and the
+    per-net means ((R, J)): a tie bounded by the lattice step of each law's range."""
+    means, squares, blocks = common_means(phi, n, law_index)
+    n_laws = int(law_index.max()) + 1
+    span = SummandRange(law_index.size)
+    for index, block in enumerate(blocks):
+        span.update(block, law_index == index % n_laws)
+    return replicate_estimate(means, squares, n, span.span), means
 
 
 #: Nets of each law run to judge them against the mixture's (:func:`separate_result`).
@@ -310,11 +318,7 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
         fewer = replace(plan, replicates=plan.pilot_replicates + left)
         return law_result(state, fewer, replace(route, reason=reason))
     more, spent = nets(range(first + SEPARATE_PROBE_NETS, first + reps))
-    means, squares, blocks = common_means(np.concatenate(phi + more), n, problem.law_index)
-    span = SummandRange(problem.n_quantities)
-    for index, block in enumerate(blocks):
-        span.update(block, problem.law_index == index % n_laws)
-    est = replicate_estimate(means, squares, n, span.span)
+    est, means = _nets_of_each_law(np.concatenate(phi + more), n, problem.law_index)
     reason = (f"{route.reason}; the laws' supports differ: their own nets predicted "
               f"{predicted:.3g} (counted x{SEPARATE_GAIN:g}) <= the mixture's nets' "
               f"(separate RQMC, {reps} nets of {n} points a law; the pilot's runs not in "
