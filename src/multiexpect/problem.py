@@ -121,10 +121,10 @@ class Problem:
     @property
     def supports_differ(self) -> bool:
         """Whether the laws' supports are known to differ (the mixture's ratios ``f_l / f̄``
-        then jump where one ends: its law route goes on nets of each law)."""
-        boxes = [_support_box(law) for law in self.laws]
-        return len(self.laws) > 1 and all(box is not None for box in boxes) and any(
-            not np.array_equal(box, boxes[0]) for box in boxes[1:])
+        then jump where one ends: its law route may go on nets of each law)."""
+        boxes = _support_boxes(self.laws)
+        return boxes is not None and any(not np.array_equal(box, boxes[0])
+                                         for box in boxes[1:])
 
     @property
     def reference_law(self):
@@ -225,6 +225,12 @@ def reference_covariance(problem: Problem) -> np.ndarray:
     return np.cov(sample, rowvar=False).reshape(problem.dim, problem.dim)
 
 
+def _support_boxes(laws) -> list | None:
+    """Each law's :func:`_support_box`, or None when one is not known."""
+    boxes = [_support_box(law) for law in laws]
+    return None if any(box is None for box in boxes) else boxes
+
+
 def _support_box(law) -> np.ndarray | None:
     """(d, 2) bounds of a law's support, or None when its marginals are not known."""
     if isinstance(law, Law):
@@ -247,8 +253,8 @@ def _reference_law(laws, unknown: int | None = None) -> int | None:
     kept as such)."""
     if len(laws) == 1:
         return 0
-    boxes = [_support_box(law) for law in laws]
-    if any(box is None for box in boxes):
+    boxes = _support_boxes(laws)
+    if boxes is None:
         return unknown
     return next((r for r, box in enumerate(boxes)
                  if not any(_outside(box, other) for other in boxes)), None)

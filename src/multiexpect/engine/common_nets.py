@@ -77,6 +77,7 @@ __all__ = [
     "common_points",
     "common_probe",
     "common_result",
+    "each_law_points",
     "index_error",
     "probe_plan",
     "separate_result",
@@ -164,11 +165,16 @@ def common_probe(setup: EngineSetup, replicates: int
 
 
 def common_points(setup: EngineSetup, plan: LawPlan, replicate: int) -> np.ndarray:
-    """The working points of common net ``replicate``: separate RQMC's net of ``n`` points
+    """The working points of common net ``replicate`` of ``plan``: :func:`each_law_points`
+    of ``n = plan.points / L`` points a law."""
+    return each_law_points(setup, plan.points // setup.common_nets, replicate)
+
+
+def each_law_points(setup: EngineSetup, n: int, replicate: int) -> np.ndarray:
+    """Separate RQMC's net ``replicate`` of ``n`` points
     (:func:`~multiexpect.estimators.monte_carlo.law_net`) mapped through every law in
     turn, law by law: ``n`` points of each law, a stratified sample of ``f̄``."""
-    normal = normal_from_uniform(law_net(setup.seed, replicate,
-                                         plan.points // setup.common_nets, setup.sampling.dim))
+    normal = normal_from_uniform(law_net(setup.seed, replicate, n, setup.sampling.dim))
     return through_laws(setup.sampling, normal)
 
 
@@ -270,9 +276,9 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
     """The law route of several laws whose supports differ: nets of each law (separate
     RQMC) where they beat the mixture's, else the mixture's law route. The mixture's
     summands ``phi f_l / f̄`` jump where a law's support ends, which can cost its nets
-    their rate (20x-500x on smooth models, docs/benchmarks.md, "Studies of several laws
-    with bounded supports"); but the mixture's nets share each law's points with the other
-    laws, which wins on rough models of close laws (a step, an oscillator: 3x-20x).
+    their rate on smooth models; but the mixture's nets share each law's points with the
+    other laws, which wins on rough models of close laws (measured in docs/benchmarks.md,
+    "Studies of several laws with bounded supports").
 
     * **The probe.** The budget left after the pilot buys ``R`` nets of ``n`` points a law
       (:func:`~multiexpect.sampling.rqmc.replicate_plan` of its ``1/L`` share); the first
@@ -283,8 +289,8 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
       when ``SEPARATE_GAIN E_sep <= E_law``. Then the plan's other ``R - 2`` nets are run
       and each quantity is the mean of its law's net means over them, its standard error
       their spread over ``sqrt(R - 2)`` (as :func:`common_result`); the pilot's and the
-      probe's runs, spent deciding, are not in the estimate (with the probe's nets in it,
-      the seeds taken on their small spread covered 0.885 over 87 of 600: a selection).
+      probe's runs, spent deciding, are not in the estimate (the probe's nets, chosen on
+      their small spread, would narrow it).
       Else the mixture's law route goes on with the nets the budget has left, the probe's
       runs spent.
     * Neither where the budget left gives no :data:`SEPARATE_PROBE_NETS` + 2 nets of two
@@ -301,8 +307,7 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
     def nets(which: range) -> tuple[list[np.ndarray], int]:
         phi, runs = [], 0
         for r in which:
-            normal = normal_from_uniform(law_net(setup.seed, r, n, setup.sampling.dim))
-            outputs, _, spent = run_model(setup, through_laws(setup.sampling, normal),
+            outputs, _, spent = run_model(setup, each_law_points(setup, n, r),
                                           batch_keys.common_net(r))
             runs += spent
             phi.append(problem.quantity_values(outputs))
