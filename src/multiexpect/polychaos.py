@@ -18,8 +18,8 @@ import numpy as np
 from scipy import special
 
 __all__ = ["CHAOS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
-           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices", "terms",
-           "univariate"]
+           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices",
+           "raised_indices", "term_cap", "terms", "univariate"]
 
 #: The value of a chaos control's record's ``"surrogate"`` key (:func:`chaos_record`).
 CHAOS = "chaos"
@@ -73,10 +73,16 @@ def terms(dim: int, degree: int) -> int:
     return comb(dim + degree, degree)
 
 
+def term_cap(fit_rows: int) -> int:
+    """The most terms a chaos fitted on ``fit_rows`` rows may hold:
+    ``min(MAX_TERMS, fit_rows // ROWS_PER_TERM)``."""
+    return min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
+
+
 def chaos_degree(dim: int, fit_rows: int) -> int:
     """The total degree of the chaos for ``dim`` inputs and ``fit_rows`` fit rows (module
     docstring); a ValueError naming ``surrogate`` when not even degree 1 fits."""
-    cap = min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
+    cap = term_cap(fit_rows)
     degree = 0
     while degree < MAX_DEGREE and terms(dim, degree + 1) <= cap:
         degree += 1
@@ -84,6 +90,40 @@ def chaos_degree(dim: int, fit_rows: int) -> int:
         raise ValueError(f"'surrogate' needs at least {ROWS_PER_TERM * (dim + 1)} fit runs "
                          f"for a degree-1 chaos in {dim} inputs, got {fit_rows}")
     return degree
+
+
+def raised_indices(alphas: np.ndarray, coef: np.ndarray, cap: int) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+    """The total-degree basis ``alphas`` (degree ``p < MAX_DEGREE``, ordered by total
+    degree) with one degree more among the inputs that interact most, and those inputs.
+
+    The hierarchy of effects: an input that carries much of a degree-``p`` chaos's
+    interaction variance (``sum c_α^2`` over the terms ``α`` holding it and another input,
+    ``coef`` fitted in that basis; ties and ``p = 1`` by its whole variance) is the likeliest
+    to carry higher-order terms too, and a total-degree basis of degree ``p + 1`` in all
+    ``d`` inputs seldom fits the cap (``C(d + p + 1, d)`` terms). So every ``α`` of total
+    degree ``p + 1`` supported on the ``k`` most interacting inputs is appended, ``k`` the
+    largest with at most ``cap`` terms in all: ``C(k + p, p + 1)`` terms more (Morris's
+    third- and fourth-order terms in its first inputs). The result keeps ``alphas`` as its
+    first rows, so a cut by total degree returns to it. Unchanged (and no inputs) where
+    ``p`` is :data:`MAX_DEGREE` or not even one input fits."""
+    order = alphas.sum(axis=1)
+    p = int(order.max())
+    d = alphas.shape[1]
+    k = 0
+    while k < d and alphas.shape[0] + terms(k + 1, p + 1) - terms(k + 1, p) <= cap:
+        k += 1
+    if p >= MAX_DEGREE or k == 0:
+        return alphas, np.zeros(0, dtype=int)
+    sq = np.asarray(coef, dtype=float) ** 2
+    interacting = (alphas > 0).sum(axis=1) >= 2
+    inter = np.array([sq[interacting & (alphas[:, i] > 0)].sum() for i in range(d)])
+    whole = np.array([sq[alphas[:, i] > 0].sum() for i in range(d)])
+    chosen = np.sort(np.lexsort((-whole, -inter))[:k])  # by interaction, then by the whole
+    top = np.array([a for a in multi_indices(k, p + 1) if a.sum() == p + 1])
+    added = np.zeros((top.shape[0], d), dtype=int)
+    added[:, chosen] = top
+    return np.vstack([alphas, added]), chosen
 
 
 def multi_indices(dim: int, degree: int) -> np.ndarray:

@@ -35,8 +35,9 @@ def test_a_model_the_chaos_reproduces_is_estimated_to_rounding_with_a_nonzero_in
     assert np.all(se > 0) and np.all(se < 1e-8)  # the arithmetic's floor, never zero
     record = res.diagnostics["surrogate"]  # the shape of the final stage's record
     assert record["surrogate"] == "chaos" and record["residual_share"] < 1e-20
-    # 2 (2048 - 128) fit rows allow 192 terms: degree 8 in 3 inputs (165), not 9 (220)
-    assert (record["degree"], record["terms"]) == (8, 165)
+    # 2 (2048 - 128) fit rows allow 192 terms: degree 8 in 3 inputs (165), not 9 (220);
+    # its basis holds Hermite polynomials, so no input is raised
+    assert (record["degree"], record["terms"], record["raised"]) == (8, 165, [])
     assert "polynomial chaos of degree 8 (165 terms)" in res.summary()
     again = type(res).from_dict(res.to_dict())  # the record survives JSON
     assert again.diagnostics["surrogate"] == record
@@ -381,3 +382,52 @@ def test_the_extrapolation_ratio_of_a_reproduced_polynomial_is_rounding():
     block_of = np.repeat(np.arange(4), 8)
     s_values = np.arange(32.0)
     assert chaos._extrapolation_ratio(np.full(4, 0.3), s_values, block_of, 4, 0.0) == 0.0
+
+
+def test_the_raised_basis_adds_one_degree_in_the_inputs_that_interact_most():
+    """``polychaos.raised_indices``: the total-degree basis stays its first rows, then every
+    monomial of degree ``p + 1`` in the ``k`` inputs with the most interaction variance,
+    ``k`` the largest the cap allows; unchanged at ``MAX_DEGREE`` or without room."""
+    alphas = polychaos.multi_indices(6, 2)  # 28 terms
+    coef = np.zeros(alphas.shape[0])
+    pair = np.flatnonzero((alphas[:, 2] == 1) & (alphas[:, 4] == 1))[0]
+    coef[pair] = 3.0  # x_3 x_5 interact
+    coef[np.flatnonzero((alphas[:, 0] == 2) & (alphas.sum(axis=1) == 2))[0]] = 1.0
+    coef[1:7] = [5.0, 4.0, 0.0, 3.0, 0.0, 0.0]  # linear terms: the order after the pair
+    wider, raised = polychaos.raised_indices(alphas, coef, cap=28 + 20)
+    assert raised.tolist() == [0, 1, 2, 4]  # C(4 + 2, 3) = 20 fits, C(5 + 2, 3) = 35 does not
+    np.testing.assert_array_equal(wider[:28], alphas)
+    added = wider[28:]
+    assert added.shape[0] == 20 and np.all(added.sum(axis=1) == 3)
+    assert np.all(added[:, [3, 5]] == 0) and len({tuple(a) for a in wider}) == 48
+    assert polychaos.raised_indices(alphas, coef, cap=28)[1].size == 0  # no room
+    top = polychaos.multi_indices(2, polychaos.MAX_DEGREE)
+    same, none = polychaos.raised_indices(top, np.ones(top.shape[0]), cap=10**6)
+    assert same is top and none.size == 0
+
+
+def _product_and_sum(x):
+    """``(1 + x_1)(1 + x_2)(1 + x_3) + x_4 + ... + x_8`` on ``U(0, 1)^8``: a third-order
+    interaction that a total-degree-2 chaos cannot hold."""
+    return np.prod(1.0 + x[:, :3], axis=1) + x[:, 3:].sum(axis=1)
+
+
+def test_the_raised_chaos_reproduces_a_third_order_interaction_a_degree_2_basis_misses():
+    """At 1024 points in 16 blocks the fit rows allow 96 terms: total degree 2 in 8 inputs
+    (45), and degree 3 in the five inputs that interact most (35 more); the product's
+    inputs interact, so the chaos holds the model and the indices come out to rounding.
+    Exact: each factor ``1 + x`` has mean 3/2 and variance 1/12; ``Var P = (7/3)^3 -
+    (3/2)^6``, ``V_i = (9/4)^2 / 12``, ``V_Ti = Var P - (9/4) ((7/3)^2 - (3/2)^4)``."""
+    var_p = (7 / 3) ** 3 - 1.5**6
+    first_p, total_p = 1.5**4 / 12, var_p - 2.25 * ((7 / 3) ** 2 - 1.5**4)
+    var = var_p + 5 / 12
+    first = np.array([first_p] * 3 + [1 / 12] * 5) / var
+    total = np.array([total_p] * 3 + [1 / 12] * 5) / var
+    law = me.Law([stats.uniform(0, 1)] * 8)
+    res = me.sobol_indices(_product_and_sum, law, budget=10 * 2**10, rng=5,
+                           surrogate="chaos", **ONE_NET)
+    record = res.diagnostics["surrogate"]
+    assert (record["degree"], record["terms"]) == (3, 80)
+    assert set(record["raised"]) >= {0, 1, 2} and record["residual_share"] < 1e-20
+    np.testing.assert_allclose(res.first_order, first, atol=1e-9)
+    np.testing.assert_allclose(res.total_order, total, atol=1e-9)

@@ -28,9 +28,13 @@ agree to rounding: each controlled quantity's standard error is then kept at lea
 arithmetic's resolution, never zero.
 
 The basis has the largest total degree ``p <= MAX_DEGREE`` with at most
-``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``), lowered until the
-chaos's exact variance agrees with its variance on the fit rows (:data:`TAIL_Z`: a
-polynomial that grows beyond the rows would add back variance they never subtract). A
+``min(MAX_TERMS, fit rows / ROWS_PER_TERM)`` terms (``C(p + d, d)``), plus, below
+``MAX_DEGREE`` and in a basis of Legendre polynomials only, the terms of degree ``p + 1`` in
+the inputs that interact most in its fit (:func:`~multiexpect.polychaos.raised_indices`, as
+many inputs as the cap allows; a higher Hermite degree makes the products ``g g^(i)`` heavy
+at a net's extreme points), lowered until the chaos's exact variance agrees with its
+variance on the fit rows (:data:`TAIL_Z`: a polynomial that grows beyond the rows would add
+back variance they never subtract). A
 quantity also stays plain where its corrected block means spread more than
 :data:`BLOCK_VETO` times its plain ones'. For a law with an unbounded input the chaos is
 fitted in two bases, the law's own and Legendre polynomials of ``u = Φ(z)`` for every
@@ -58,6 +62,8 @@ from ..polychaos import (
     chaos_degree,
     design,
     multi_indices,
+    raised_indices,
+    term_cap,
 )
 
 __all__ = ["EXTRAPOLATION_Z", "MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "ROWS_PER_TERM",
@@ -213,17 +219,30 @@ def _relative_spread(out: np.ndarray, plain: np.ndarray, block_of: np.ndarray,
 
 
 def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
-               alphas: np.ndarray):
+               alphas: np.ndarray, cap: int):
     """The chaos in one basis (``bounded``: Legendre polynomials of ``u = Φ(z)`` for those
     inputs, Hermite polynomials of ``z`` for the others): each block's normal equations on
-    its fit rows (``fit_rows(b)``: inputs and outputs, one block at a time), the degree cut
-    by the tail check (:func:`_tail_consistent_degree`, on all rows' outputs ``all_y``).
-    Returns ``(bounded, alphas, grams, moments)``."""
-    grams, moments = [], []
-    for b in range(blocks):
-        gram_b, moment_b = _normal_equations(*fit_rows(b), bounded, alphas)
-        grams.append(gram_b)
-        moments.append(moment_b)
+    its fit rows (``fit_rows(b)``: inputs and outputs, one block at a time), the total-degree
+    basis ``alphas`` raised by one degree among the inputs that interact most in its fit on
+    all rows where every polynomial is a Legendre one
+    (:func:`~multiexpect.polychaos.raised_indices`, at most ``cap`` terms), the degree then
+    cut by the tail check (:func:`_tail_consistent_degree`, on all rows' outputs ``all_y``).
+    Returns ``(bounded, alphas, grams, moments, raised)``, ``raised`` the inputs
+    given the extra degree (none when the cut removed it)."""
+
+    def equations(alphas):
+        """Each block's normal equations in the basis ``alphas``."""
+        pairs = [_normal_equations(*fit_rows(b), bounded, alphas) for b in range(blocks)]
+        return [g for g, _ in pairs], [m for _, m in pairs]
+
+    grams, moments = equations(alphas)
+    raised = np.zeros(0, dtype=int)
+    if np.all(bounded):  # Legendre polynomials only: a higher Hermite degree adds tails
+        coef = np.linalg.lstsq(sum(grams), sum(moments), rcond=None)[0]
+        wider, raised = raised_indices(alphas, coef, cap)
+    if raised.size:
+        alphas = wider
+        grams, moments = equations(alphas)
     gram, moment = sum(grams), sum(moments)
     degree = _tail_consistent_degree(gram, moment, alphas, all_y)
     if degree < int(alphas.sum(axis=1).max()):  # the terms are ordered by total degree
@@ -231,7 +250,8 @@ def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
         alphas, gram, moment = alphas[:terms], gram[:terms, :terms], moment[:terms]
         grams = [g[:terms, :terms] for g in grams]
         moments = [m[:terms] for m in moments]
-    return bounded, alphas, grams, moments
+        raised = np.zeros(0, dtype=int)
+    return bounded, alphas, grams, moments, raised
 
 
 def _basis_name(bounded: np.ndarray) -> str:
@@ -306,7 +326,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
         control does not pay, :func:`_keeps_control`; all plain where the fits disagree
         beyond the rows, :func:`_extrapolation_ratio`), which quantities took it, the
         out-of-block residual sum of squares of the runs and the extrapolation ratio."""
-        bounded, alphas, grams, moments = fit
+        bounded, alphas, grams, moments, _ = fit
         gram, moment = sum(grams), sum(moments)
         out = np.empty_like(values)
         residual = 0.0
@@ -332,11 +352,12 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     resolution = RESOLUTION * np.sqrt(np.mean(values**2, axis=0))
     plain = _block_spread(values, block_of, blocks)
     top = multi_indices(d, chaos_degree(d, _fit_rows(n, blocks)))
+    cap = term_cap(_fit_rows(n, blocks))
     own = bounded_inputs(law)
     fit_y = yr[:2].reshape(-1)
-    fits = [_block_fit(fit_rows, blocks, fit_y, own, top)]
+    fits = [_block_fit(fit_rows, blocks, fit_y, own, top, cap)]
     if not np.all(own):  # Legendre polynomials of u = Φ(z) for every input, the other basis
-        fits.append(_block_fit(fit_rows, blocks, fit_y, np.ones_like(own), top))
+        fits.append(_block_fit(fit_rows, blocks, fit_y, np.ones_like(own), top, cap))
     tried = [(fit, *corrected(fit)) for fit in fits]
     fit, out, controlled, residual, ratio = min(  # the smaller spread of block means;
         tried, key=lambda t: _relative_spread(t[1], plain, block_of, blocks))  # ties: own
@@ -345,6 +366,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
     floor = np.where(controlled, resolution, 0.0)
     record = {"surrogate": CHAOS, "degree": int(alphas.sum(axis=1).max()),
               "terms": int(alphas.shape[0]), "basis": _basis_name(bounded),
+              "raised": fit[4].tolist(),
               "residual_share": residual / spread if spread > 0 else 0.0,
               "extrapolation": ratio, "controlled": controlled.tolist()}
     return out, floor, record
