@@ -104,11 +104,10 @@ def raised_indices(alphas: np.ndarray, coef: np.ndarray, cap: int) -> tuple[np.n
     ``d`` inputs seldom fits the cap (``C(d + p + 1, d)`` terms). So every ``α`` of total
     degree ``p + 1`` supported on the ``k`` most interacting inputs is appended, ``k`` the
     largest with at most ``cap`` terms in all: ``C(k + p, p + 1)`` terms more (Morris's
-    third- and fourth-order terms in its first inputs). The result keeps ``alphas`` as its
-    first rows, so a cut by total degree returns to it. Unchanged (and no inputs) where
-    ``p`` is :data:`MAX_DEGREE` or not even one input fits."""
-    order = alphas.sum(axis=1)
-    p = int(order.max())
+    third-order terms in its first inputs, beyond its degree-2 chaos). The result keeps
+    ``alphas`` as its first rows, so a cut by total degree returns to it. Unchanged (and no
+    inputs) where ``p`` is :data:`MAX_DEGREE` or not even one input fits."""
+    p = int(alphas.sum(axis=1).max())
     d = alphas.shape[1]
     k = 0
     while k < d and alphas.shape[0] + terms(k + 1, p + 1) - terms(k + 1, p) <= cap:
