@@ -119,7 +119,7 @@ def raised_indices(alphas: np.ndarray, coef: np.ndarray, cap: int) -> tuple[np.n
     inter = np.array([sq[interacting & (alphas[:, i] > 0)].sum() for i in range(d)])
     whole = np.array([sq[alphas[:, i] > 0].sum() for i in range(d)])
     chosen = np.sort(np.lexsort((-whole, -inter))[:k])  # by interaction, then by the whole
-    top = np.array([a for a in multi_indices(k, p + 1) if a.sum() == p + 1])
+    top = np.array(list(_compositions(p + 1, k)))  # multi_indices' order at degree p + 1
     added = np.zeros((top.shape[0], d), dtype=int)
     added[:, chosen] = top
     return np.vstack([alphas, added]), chosen

@@ -239,16 +239,24 @@ def common_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResu
     law's range): separate RQMC of the laws."""
     setup, problem = state.setup, state.problem
     n = plan.points // setup.common_nets
-    phi = [state.sample.phi[: plan.pilot_replicates * plan.points]]
-    runs = 0
-    for r in range(plan.pilot_replicates, plan.replicates):
-        outputs, _, spent = run_model(setup, common_points(setup, plan, r),
-                                      batch_keys.common_net(r))
-        runs += spent
-        phi.append(problem.quantity_values(outputs))
+    phi, runs = _run_nets(state, n, range(plan.pilot_replicates, plan.replicates))
+    phi = [state.sample.phi[: plan.pilot_replicates * plan.points], *phi]
     est, means = _nets_of_each_law(np.concatenate(phi), n, problem.law_index)
     return nets_result(state, plan, route, est, means, runs, n,
                        np.full(problem.n_quantities, float(plan.replicates * n)))
+
+
+def _run_nets(state: EngineState, n: int, which: range) -> tuple[list[np.ndarray], int]:
+    """Runs separate RQMC's nets ``which`` of ``n`` points through every law
+    (:func:`each_law_points`, batch :func:`~multiexpect.batch_keys.common_net`): their
+    quantity values, net by net, and the runs spent."""
+    phi, runs = [], 0
+    for r in which:
+        outputs, _, spent = run_model(state.setup, each_law_points(state.setup, n, r),
+                                      batch_keys.common_net(r))
+        runs += spent
+        phi.append(state.problem.quantity_values(outputs))
+    return phi, runs
 
 
 def _nets_of_each_law(phi: np.ndarray, n: int, law_index: np.ndarray):
@@ -304,16 +312,7 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
     if n < 2 or reps < SEPARATE_PROBE_NETS + 2:
         return law_result(state, plan, route)
 
-    def nets(which: range) -> tuple[list[np.ndarray], int]:
-        phi, runs = [], 0
-        for r in which:
-            outputs, _, spent = run_model(setup, each_law_points(setup, n, r),
-                                          batch_keys.common_net(r))
-            runs += spent
-            phi.append(problem.quantity_values(outputs))
-        return phi, runs
-
-    phi, runs = nets(range(first, first + SEPARATE_PROBE_NETS))
+    phi, runs = _run_nets(state, n, range(first, first + SEPARATE_PROBE_NETS))
     probe = common_means(np.concatenate(phi), n, problem.law_index)[0]
     predicted = float(state.weights @ probe.var(axis=0, ddof=1)) / reps
     if SEPARATE_GAIN * predicted > route.law_error:
@@ -324,7 +323,7 @@ def separate_result(state: EngineState, plan: LawPlan, route: Route, replicates:
                   f"{runs} runs spent")
         fewer = replace(plan, replicates=plan.pilot_replicates + left)
         return law_result(state, fewer, replace(route, reason=reason))
-    more, spent = nets(range(first + SEPARATE_PROBE_NETS, first + reps))
+    more, spent = _run_nets(state, n, range(first + SEPARATE_PROBE_NETS, first + reps))
     est, means = _nets_of_each_law(np.concatenate(more), n, problem.law_index)
     kept = reps - SEPARATE_PROBE_NETS
     reason = (f"{route.reason}; the laws' supports differ: their own nets predicted "

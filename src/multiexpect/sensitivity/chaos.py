@@ -34,17 +34,16 @@ the inputs that interact most in its fit (:func:`~multiexpect.polychaos.raised_i
 many inputs as the cap allows; a higher Hermite degree makes the products ``g g^(i)`` heavy
 at a net's extreme points), lowered until the chaos's exact variance agrees with its
 variance on the fit rows (:data:`TAIL_Z`: a polynomial that grows beyond the rows would add
-back variance they never subtract). A
-quantity also stays plain where its corrected block means spread more than
-:data:`BLOCK_VETO` times its plain ones'. For a law with an unbounded input the chaos is
-fitted in two bases, the law's own and Legendre polynomials of ``u = Φ(z)`` for every
-input; the basis kept is the one whose controlled block means spread less (a kink the net
-integrates well, ``|x|`` of a normal input, takes Legendre; a polynomial of normal inputs
-keeps Hermite). A basis with Hermite polynomials is not used where the blocks'
-leave-one-out fits disagree about the second moment beyond the fit rows by more than
-:data:`EXTRAPOLATION_Z` standard errors of the controlled one (a model like ``exp(x_1)``,
-whose variance lies partly where no run goes). docs/method.md, "The degree's tail check",
-"Two bases, and the block spread" and "The extrapolation check".
+back variance they never subtract). A quantity also stays plain where its corrected block
+means spread more than :data:`BLOCK_VETO` times its plain ones'. For a law with an
+unbounded input the chaos is fitted in two bases, the law's own and Legendre polynomials of
+``u = Φ(z)`` for every input; the basis kept is the one whose controlled block means spread
+less (a kink the net integrates well, ``|x|`` of a normal input, takes Legendre; a
+polynomial of normal inputs keeps Hermite). A basis with Hermite polynomials is not used
+where the blocks' leave-one-out fits disagree about the second moment beyond the fit rows
+by more than :data:`EXTRAPOLATION_Z` standard errors of the controlled one (a model like
+``exp(x_1)``, whose variance lies partly where no run goes). docs/method.md, "The degree's
+tail check", "Two bases, and the block spread" and "The extrapolation check".
 """
 
 from __future__ import annotations
@@ -240,9 +239,9 @@ def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
     if np.all(bounded):  # Legendre polynomials only: a higher Hermite degree adds tails
         coef = np.linalg.lstsq(sum(grams), sum(moments), rcond=None)[0]
         wider, raised = raised_indices(alphas, coef, cap)
-    if raised.size:
-        alphas = wider
-        grams, moments = equations(alphas)
+        if raised.size:
+            alphas = wider
+            grams, moments = equations(alphas)
     gram, moment = sum(grams), sum(moments)
     degree = _tail_consistent_degree(gram, moment, alphas, all_y)
     if degree < int(alphas.sum(axis=1).max()):  # the terms are ordered by total degree
@@ -351,8 +350,8 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
 
     resolution = RESOLUTION * np.sqrt(np.mean(values**2, axis=0))
     plain = _block_spread(values, block_of, blocks)
-    top = multi_indices(d, chaos_degree(d, _fit_rows(n, blocks)))
-    cap = term_cap(_fit_rows(n, blocks))
+    rows = _fit_rows(n, blocks)
+    top, cap = multi_indices(d, chaos_degree(d, rows)), term_cap(rows)
     own = bounded_inputs(law)
     fit_y = yr[:2].reshape(-1)
     fits = [_block_fit(fit_rows, blocks, fit_y, own, top, cap)]
