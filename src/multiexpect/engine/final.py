@@ -24,7 +24,7 @@ from ..estimators.importance import (
 from ..estimators.pooling import StagePooling
 from ..sampling.rqmc import INTERVAL_NET_BLOCKS, INTERVAL_POOLED, ONE_NET
 from .pilot import run_model
-from .result import EngineResult
+from .result import EngineResult, with_surrogate
 from .rqmc_final import ONE_NET_NETS, RqmcFinal, final_one_net, final_replicates
 from .rqmc_pooling import RqmcStagePooling
 from .sample import component_logpdfs
@@ -124,7 +124,7 @@ def final(state: EngineState, keep_sample: bool = False,
                else final_replicates(state, best, n_final, replicates, pooling, control))
         result = _rqmc_result(state, selection, out, rule, pooling)
         if fitted is not None:
-            result = _with_surrogate(result, fitted)
+            result = with_surrogate(result, fitted.record(), fitted.floor)
         return replace(result,
                        points_not_run=_not_run(
                            state, out.values.shape[0] * out.points_per_replicate - out.runs),
@@ -155,22 +155,6 @@ def final(state: EngineState, keep_sample: bool = False,
                       for i, k in enumerate(_SAMPLE_KEYS)} if keep_sample else None)
     return replace(result, points_not_run=_not_run(state, n_final - runs),
                    effective_points=kish.value)
-
-
-def _with_surrogate(result: EngineResult, fitted) -> EngineResult:
-    """``result`` with the chaos's record, and each controlled quantity's standard error kept
-    at least its floor (:data:`~multiexpect.polychaos.RESOLUTION`); a quantity whose floor binds is
-    listed in ``resolution_floor``, and its interval is Student's t on that standard error
-    (:meth:`~multiexpect.results.ExpectationResult.confidence_interval`)."""
-    rqmc = {**result.rqmc, "surrogate": fitted.record()}
-    floored = result.stderr < fitted.floor
-    if not np.any(floored):
-        return replace(result, rqmc=rqmc)
-    stderr = np.maximum(result.stderr, fitted.floor)
-    covariance = np.array(result.covariance, dtype=float)
-    covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance), stderr**2)
-    rqmc["resolution_floor"] = np.flatnonzero(floored).tolist()
-    return replace(result, stderr=stderr, covariance=covariance, rqmc=rqmc)
 
 
 def _not_run(state: EngineState, final: int) -> int:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..problem import Problem
 from .state import Candidate, Stage
 
-__all__ = ["EngineResult"]
+__all__ = ["EngineResult", "with_surrogate"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,20 @@ class EngineResult:
     def history_records(self) -> tuple[dict, ...]:
         """Every stage as a JSON-able record."""
         return tuple(s.as_dict() for s in self.history)
+
+
+def with_surrogate(result: EngineResult, record: dict, floor: np.ndarray) -> EngineResult:
+    """``result`` with a chaos control's ``record``, and each controlled quantity's standard
+    error kept at least its ``floor`` (:data:`~multiexpect.polychaos.RESOLUTION` times its
+    values' root mean square; 0 where plain); a quantity whose floor binds is listed in
+    ``resolution_floor``, and its interval is Student's t on that standard error
+    (:meth:`~multiexpect.results.ExpectationResult.confidence_interval`)."""
+    rqmc = {**result.rqmc, "surrogate": record}
+    floored = result.stderr < floor
+    if not np.any(floored):
+        return replace(result, rqmc=rqmc)
+    stderr = np.maximum(result.stderr, floor)
+    covariance = np.array(result.covariance, dtype=float)
+    covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance), stderr**2)
+    rqmc["resolution_floor"] = np.flatnonzero(floored).tolist()
+    return replace(result, stderr=stderr, covariance=covariance, rqmc=rqmc)
