@@ -10,7 +10,7 @@ from . import batch_keys
 from .engine import check_weights, options_for_budget, resolve_weights, run_engine
 from .engine.law_first import COMMON_ROUTE, LAW_ROUTE, check_law_first
 from .engine.rqmc_final import check_rqmc_final
-from .engine.surrogate import check_surrogate
+from .engine.surrogate import check_surrogate, controls_law_route
 from .estimators.monte_carlo import (
     crude_monte_carlo,
     crude_rqmc,
@@ -122,8 +122,12 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         same runs, exactly unbiased, ``diagnostics["surrogate"]`` describes the fit.
         ``"auto"`` (the default): the same for a study of several laws, its degree and
         integration nets capped so that the laws' integration stays cheap
-        (:class:`~multiexpect.engine.surrogate.ChaosForm`); none for one law. None: no
-        control. It is not applied on the law route, the split route or an i.i.d. final
+        (:class:`~multiexpect.engine.surrogate.ChaosForm`); none for one law. With
+        ``"auto"`` or ``"chaos"`` the law route of one law (``sampling="auto"``) corrects
+        each net by a Legendre chaos fitted on the other nets, for the non-event quantities
+        whose nets then spread at least 4 times less (:mod:`multiexpect.engine.law_chaos`).
+        None: no control (the law route is then plain RQMC of the law, bit for bit). Not
+        applied on the split route, the law route of several laws or an i.i.d. final
         stage (an event).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and
@@ -162,7 +166,9 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
                                 auto=AUTO_EXPECTATION_METHODS)
     blocks = blocks_option(replicates, options)
     laws = as_laws(law)
-    surrogate = check_surrogate(options.pop("surrogate", "auto"), method, sampling, len(laws))
+    asked = options.pop("surrogate", "auto")
+    surrogate = check_surrogate(asked, method, sampling, len(laws))
+    law_control = controls_law_route(asked, method, sampling)
     per_law = method == "mc" and len(laws) > 1
     extra = {"laws": [describe_law(lw) for lw in laws]}
     qmap = None if quantities is None else QuantityMap(quantities)
@@ -196,7 +202,8 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         scaled = OutputScale(evaluate)  # extreme magnitudes keep finite variances
         result = _run_method(method, laws, scaled, prepared.budget, prepared.seed,
                              prepared.weights, prepared.options, names, prepared.settings,
-                             keep_sample, replicates, scored, law_first, blocks, surrogate)
+                             keep_sample, replicates, scored, law_first, blocks, surrogate,
+                             law_control)
     return scaled.unscale(result)
 
 
@@ -224,13 +231,13 @@ def _declared_names(names, qmap: QuantityMap, n_laws: int) -> list:
 
 def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, settings,
                 keep_sample=False, replicates=None, scored=False, law_first=False,
-                blocks=None, surrogate=None):
+                blocks=None, surrogate=None, law_control=False):
     """Run ``method`` with the ``evaluate`` callable (a run counter) and the engine's
     options ``opts`` (resolved, for ``"aiscv"``); ``replicates`` (an int) runs the RQMC
     version of the baseline ``mc`` or ``mixture-mc``, or aISCV's RQMC final stage, or with
     ``law_first`` (``sampling="auto"``) its plan of nets of the law; ``blocks`` (with
     ``replicates=1``) aISCV's one-net final stage; ``surrogate`` its final stage's chaos
-    control."""
+    control; ``law_control`` the nets' chaos control on its law route."""
     if method == "aiscv":
         tally = HitTally(evaluate)
         out = run_engine(laws, tally, budget=budget, seed=seed, weights=weights,
@@ -238,7 +245,7 @@ def _run_method(method, laws, evaluate, budget, seed, weights, opts, names, sett
                          observe=getattr(evaluate, "observe", None), scored=scored,
                          replicates=replicates, law_first=law_first, blocks=blocks,
                          adaptive_rqmc_final=True, surrogate=surrogate, edge_probe=True,
-                         separate_nets=True)
+                         separate_nets=True, law_control=law_control)
         # the law route draws from the law (or the laws' mixture, or each law) only
         law_only = out.route is not None and out.route["route"] in (LAW_ROUTE, COMMON_ROUTE)
         events = event_diagnostics(tally, out.problem.column, n_final=out.n_final,

@@ -79,12 +79,14 @@ def term_cap(fit_rows: int) -> int:
     return min(MAX_TERMS, fit_rows // ROWS_PER_TERM)
 
 
-def chaos_degree(dim: int, fit_rows: int) -> int:
+def chaos_degree(dim: int, fit_rows: int, max_degree: int | None = MAX_DEGREE) -> int:
     """The total degree of the chaos for ``dim`` inputs and ``fit_rows`` fit rows (module
-    docstring); a ValueError naming ``surrogate`` when not even degree 1 fits."""
+    docstring; at most ``max_degree``, None: the term cap alone); a ValueError naming
+    ``surrogate`` when not even degree 1 fits."""
     cap = term_cap(fit_rows)
+    top = cap if max_degree is None else max_degree
     degree = 0
-    while degree < MAX_DEGREE and terms(dim, degree + 1) <= cap:
+    while degree < top and terms(dim, degree + 1) <= cap:
         degree += 1
     if degree == 0:
         raise ValueError(f"'surrogate' needs at least {ROWS_PER_TERM * (dim + 1)} fit runs "

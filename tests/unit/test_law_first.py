@@ -60,10 +60,12 @@ def test_law_route_is_plain_rqmc_of_the_law_and_says_why():
 def test_law_route_is_plain_rqmc_bit_for_bit(budget):
     # the same nets of the law from the same seed: the same estimates and standard errors,
     # to the last bit, so that comparing auto with plain RQMC is a tie by construction
+    # (here the nets' chaos control is not kept: test_law_chaos.py tests where it is)
     kwargs = {"budget": budget, "rng": 5}
     auto = me.expectations(smooth, NORM2, sampling="auto", **kwargs)
     plain = me.expectations(smooth, NORM2, method="mc", sampling="rqmc", **kwargs)
     assert auto.diagnostics["route"] == LAW_ROUTE
+    assert not any(auto.diagnostics["surrogate"]["controlled"])
     assert np.array_equal(auto.estimate, plain.estimate)
     assert np.array_equal(auto.stderr, plain.stderr)
     # the same nets, and the edge probe's runs beside them

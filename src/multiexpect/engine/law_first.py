@@ -59,6 +59,10 @@ freedom outside 6-16 replicates): exactly plain RQMC of the law. For one law it 
 ``method="mc", sampling="rqmc"`` bit for bit: every net is
 :func:`~multiexpect.estimators.monte_carlo.law_net`'s, the nets separate RQMC draws from
 the same seed, and each net's mean is :func:`~multiexpect.estimators.monte_carlo.net_means`'.
+By default (``surrogate`` not None) a quantity of one law takes the nets' chaos control
+where it pays (:mod:`.law_chaos`: each net corrected by a chaos fitted on the others,
+kept where the nets spread :data:`~.law_chaos.KEEP_GAIN` times less); the others stay
+plain RQMC to the bit.
 The pilot's replicates are reused after a decision taken on their spread; the
 bias and coverage this leaves are measured over repetitions (tests and
 ``docs/benchmarks.md``). A standard error from the fresh replicates alone, independent of
@@ -92,8 +96,9 @@ from ..sampling.rqmc import (
     replicate_plan,
 )
 from .adapt import Proposal, adaptation_done, propose
+from .law_chaos import net_control
 from .pilot import PilotDraw, run_model, run_model_scored
-from .result import EngineResult
+from .result import EngineResult, with_surrogate
 from .state import EngineSetup, EngineState
 
 __all__ = ["ADAPTIVE_GAIN", "ADAPTIVE_ROUTE", "COMMON_ROUTE", "GROWN_PILOT_REPLICATES",
@@ -387,11 +392,13 @@ def _route(state: EngineState, plan: LawPlan, rqmc_final: bool, tail: float) -> 
     return Route(law, reason, law_error, adaptive_error, iid_error, values, proposal)
 
 
-def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
+def law_result(state: EngineState, plan: LawPlan, route: Route,
+               control: bool = False) -> EngineResult:
     """The law route: replicates ``R_0 .. R - 1`` of the law's nets, the estimate the mean of
     all ``R`` replicate estimates and its standard error their spread over ``sqrt(R)``
     (the replicates' interval, ``replicate_values`` in the diagnostics): plain RQMC of the
-    law."""
+    law; with ``control`` and one law, each net's values with the chaos control of
+    :mod:`.law_chaos` where it pays (plain RQMC bit for bit where it does not)."""
     setup, problem = state.setup, state.problem
     values, squares, runs = list(route.pilot_values), [], 0
     kish = KishSize(problem.n_quantities)  # the law's responses: the summands, no control
@@ -399,6 +406,8 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
     kish.update(pilot)
     span = SummandRange(problem.n_quantities)  # the range over every net, for a tie
     span.update(pilot)
+    control = control and len(setup.laws) == 1
+    every = [pilot]  # every net's summands, for the control
     for r in range(plan.pilot_replicates, plan.replicates):
         key = batch_keys.law_replicate(r, plan.pilot_replicates)
         z = law_points(setup, plan.points, r)
@@ -411,13 +420,25 @@ def law_result(state: EngineState, plan: LawPlan, route: Route) -> EngineResult:
         squares.append(net_means(summands**2, plan.points)[0])
         span.update(summands)
         kish.update(summands)
+        if control:
+            every.append(summands)
     values = np.array(values)
+    squares = np.array(squares) if squares else None
     # tied replicates: bounded by the points' variance, read on the route's own nets, and
     # for one law (unweighted summands) by a lattice step of the range over every net
     ranges = span.span if len(setup.laws) == 1 else None
-    est = replicate_estimate(values, np.array(squares) if squares else None, plan.points,
-                             ranges)
-    return nets_result(state, plan, route, est, values, runs, plan.points, kish.value)
+    fitted = None
+    if control:
+        normal = np.concatenate([normal_from_uniform(law_net(setup.seed, r, plan.points,
+                                                             problem.dim))
+                                 for r in range(plan.replicates)])
+        fitted = net_control(normal, np.concatenate(every), plan.points, ~state.events)
+    if fitted is not None and np.any(fitted.floor > 0):  # some quantity took the control
+        values, squares = fitted.values, fitted.squares[plan.pilot_replicates:]
+    est = replicate_estimate(values, squares, plan.points, ranges)
+    result = nets_result(state, plan, route, est, values, runs, plan.points, kish.value)
+    return result if fitted is None else with_surrogate(result, fitted.record(),
+                                                        fitted.floor)
 
 
 def nets_result(state: EngineState, plan: LawPlan, route: Route, est, values: np.ndarray,

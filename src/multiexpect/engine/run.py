@@ -57,7 +57,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                law_first: bool = False, blocks: int | None = None,
                adaptive_rqmc_final: bool = False, surrogate: ChaosForm | None = None,
                events: bool = True, index_jacobian: Callable | None = None,
-               edge_probe: bool = False, separate_nets: bool = False) -> EngineResult:
+               edge_probe: bool = False, separate_nets: bool = False,
+               law_control: bool = False) -> EngineResult:
     """Run the adaptive estimator to the end on ``evaluate(x, key) -> outputs``.
 
     ``observe(stage)`` is called after the pilot and after each adaptive batch (a progress
@@ -79,6 +80,8 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
     first (:mod:`.edge_probe`). ``separate_nets`` (with ``law_first``, expectations): the
     law route of several laws whose supports differ goes on nets of each law
     (:func:`~.common_nets.separate_result`), unless a quantity is an event.
+    ``law_control`` (with ``law_first``): the law route of one law takes the nets' chaos
+    control where it pays (:mod:`.law_chaos`).
     """
     setup = EngineSetup.build(laws, evaluate, budget=budget, seed=seed, weights=weights,
                               options=options, names=names, scored=scored, events=events,
@@ -94,7 +97,7 @@ def run_engine(laws, evaluate: Callable, *, budget: int, seed: int, weights="rel
                              adaptive_rqmc_final, surrogate)
     if law_first:
         return _law_first(setup, replicates, observe, keep_sample, adaptive_rqmc_final,
-                          surrogate, edge_probe, separate_nets)
+                          surrogate, edge_probe, separate_nets, law_control)
     last = None
     for last, stage in stages(setup):  # noqa: B007 (the last state goes to final)
         if observe is not None:
@@ -138,10 +141,12 @@ def _common_first(setup: EngineSetup, after_probe: Callable[[int], EngineSetup],
 
 def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
                adaptive_rqmc_final: bool, surrogate: ChaosForm | None = None,
-               edge_probe: bool = False, separate_nets: bool = False) -> EngineResult:
+               edge_probe: bool = False, separate_nets: bool = False,
+               law_control: bool = False) -> EngineResult:
     """``sampling="auto"``: the pilot on nets of the law, then the route it chooses
     (a law route checked at the edges first with ``edge_probe``; on nets of each law with
-    ``separate_nets`` where the laws' supports differ and no quantity is an event)."""
+    ``separate_nets`` where the laws' supports differ and no quantity is an event; with the
+    nets' chaos control with ``law_control``)."""
     plan = law_plan(setup.budget, replicates)
     first = draw_law_pilot(setup, plan)
     state = init(setup, first)
@@ -163,7 +168,7 @@ def _law_first(setup: EngineSetup, replicates: int, observe, keep_sample: bool,
     if route.law:
         if separate_nets and setup.sampling.supports_differ and not np.any(state.events):
             return separate_result(state, plan, route, replicates)  # (.common_nets)
-        return law_result(state, plan, route)
+        return law_result(state, plan, route, control=law_control)
     law = law_quantities(state, plan, route)
     on_nets, before_probe = law, state.runs_used  # on_nets: the quantities the nets estimate
     if edge_probe and law is not None:  # the split's law quantities checked likewise

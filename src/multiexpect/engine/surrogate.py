@@ -48,7 +48,7 @@ from .sample import component_logpdfs
 
 __all__ = ["AUTO_EVALUATIONS", "AUTO_MAX_DEGREE", "CAPPED", "EXP_MARGIN", "FULL", "GROWTH_CAP",
            "INTEGRATION_POINTS", "LEAST_POINTS", "ChaosForm", "FinalSurrogate", "check_surrogate",
-           "fit_surrogate"]
+           "controls_law_route", "fit_surrogate"]
 
 #: Points of each law's integration net per final row (a power of 2: a whole net).
 INTEGRATION_POINTS = 2048
@@ -214,6 +214,13 @@ def check_surrogate(surrogate, method: str, sampling: str, n_laws: int) -> Chaos
                          f"(it controls the RQMC final stage), got method {method!r}, "
                          f"sampling {sampling!r}")
     return FULL
+
+
+def controls_law_route(surrogate, method: str, sampling: str) -> bool:
+    """Whether the law route of ``sampling="auto"`` takes the nets' chaos control
+    (:mod:`.law_chaos`): for ``aiscv`` unless ``surrogate`` is None (``surrogate`` as
+    given, checked by :func:`check_surrogate`)."""
+    return surrogate is not None and method == "aiscv" and sampling == "auto"
 
 
 def _chaos_inputs(z: np.ndarray, problem) -> np.ndarray:

@@ -1,0 +1,119 @@
+r"""A polynomial chaos control for the law route's nets (one law, ``surrogate`` not None).
+
+On the law route every net ``r`` is a scrambled Sobol' net of the law, and its plain
+estimate of quantity ``j`` is the net's mean of ``phi_j``. For a polynomial ``g`` of the
+net's uniform coordinates ``u`` whose law mean is known, ``mean_r(phi_j - g) + E[g]`` is
+again unbiased, and its error is the net's error on the residual ``phi_j - g``: small where
+``g`` follows the integrand. ``g`` is a total-degree chaos of orthonormal Legendre
+polynomials of ``u`` (every input, whatever its law: they are bounded, so the control adds
+no tail, and ``E[g]`` is its constant term ``c_0``) of the largest degree within the term
+cap (:func:`~multiexpect.polychaos.term_cap` of the other nets' points; bounded and well
+conditioned at any degree, they need no :data:`~multiexpect.polychaos.MAX_DEGREE`: one
+input's ``sin(40 x)`` takes degree 50 and more), fitted by least squares on the other
+nets' points (**cross-fitted by nets**): net ``r``'s value is
+
+    Î_r = mean_{i in r} (phi_j(x_i) - g_{-r}(u_i)) + c_{0,-r},
+
+``g_{-r}`` fixed given the other nets, so each ``Î_r`` is exactly unbiased and the
+replicates' interval reads their spread as for plain nets (the Sobol' law route's control,
+:mod:`multiexpect.sensitivity.chaos`, does the same on pick-freeze forms).
+
+A quantity takes the control only where its controlled nets spread at most
+``1 / KEEP_GAIN`` as much (variance) as its plain nets: where the net already integrates
+the integrand better than the chaos follows it (a kink, a high frequency, an indicator),
+the plain nets stay, and a choice between two spreads read on the same nets biases the
+interval low only where they are close, which the factor excludes. Event quantities (0/1)
+stay plain. Where the chaos reproduces the integrand, a controlled quantity's standard error
+is kept at :data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its
+values, the arithmetic's resolution. docs/method.md, "The law route's chaos control".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..polychaos import CHAOS, RESOLUTION, chaos_degree, design, multi_indices
+
+__all__ = ["KEEP_GAIN", "NetControl", "net_control"]
+
+#: A quantity takes the control only where its controlled nets' spread (variance of the net
+#: means) is at most ``1 / KEEP_GAIN`` of the plain nets'.
+KEEP_GAIN = 4.0
+
+
+@dataclass(frozen=True)
+class NetControl:
+    """The nets' values ((R, J)) and mean squares ((R, J)) with the control where it was
+    kept, each quantity's standard-error floor ((J,), 0 where plain) and the fit's record."""
+
+    values: np.ndarray
+    squares: np.ndarray
+    floor: np.ndarray
+    info: dict
+
+    def record(self) -> dict:
+        """JSON-able description for the result's diagnostics."""
+        return self.info
+
+
+def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
+                eligible: np.ndarray) -> NetControl | None:
+    """The law route's nets with the chaos control (module docstring): ``normal`` ((R n, d))
+    the nets' standard normal coordinates and ``summands`` ((R n, J)) their quantity values,
+    net after net of ``n`` points; ``eligible`` ((J,) bool) the quantities that may take it.
+    None where no quantity is eligible, the coordinates are not all finite or not even a
+    degree-1 chaos fits the other nets' points."""
+    rows, d = normal.shape
+    nets = rows // n
+    if not np.any(eligible) or nets < 2 or not np.all(np.isfinite(normal)):
+        return None
+    fit_rows = rows - n
+    try:
+        degree = chaos_degree(d, fit_rows, max_degree=None)  # Legendre: the term cap alone
+    except ValueError:
+        return None
+    alphas = multi_indices(d, degree)
+    bounded = np.ones(d, dtype=bool)
+    cols = np.flatnonzero(eligible)
+    y = summands[:, cols]
+    grams, moments, bases = [], [], []
+    for r in range(nets):
+        basis = design(normal[r * n:(r + 1) * n], bounded, alphas)
+        bases.append(basis)
+        grams.append(basis.T @ basis)
+        moments.append(basis.T @ y[r * n:(r + 1) * n])
+    gram, moment = sum(grams), sum(moments)
+    corrected = np.array(summands, dtype=float)
+    residual = 0.0
+    for r in range(nets):
+        coef = np.linalg.lstsq(gram - grams[r], moment - moments[r], rcond=None)[0]
+        part = slice(r * n, (r + 1) * n)
+        fitted = bases[r] @ coef
+        residual += float(np.sum((y[part] - fitted) ** 2))
+        corrected[part, cols] = y[part] - fitted + coef[0]
+    plain = _net_spread(summands, n)
+    spread = _net_spread(corrected, n)
+    kept = np.zeros(summands.shape[1], dtype=bool)
+    kept[cols] = (spread[cols] * KEEP_GAIN <= plain[cols]) & (plain[cols] > 0)
+    out = np.where(kept, corrected, summands)
+    values = _net_means(out, n)
+    squares = _net_means(out**2, n)
+    floor = np.where(kept, RESOLUTION * np.sqrt(np.mean(summands**2, axis=0)), 0.0)
+    total = float(np.sum((y - y.mean(axis=0)) ** 2))
+    info = {"surrogate": CHAOS, "form": "law-nets", "degree": degree,
+            "terms": int(alphas.shape[0]), "basis": "legendre",
+            "residual_share": residual / total if total > 0 else 0.0,
+            "controlled": kept.tolist()}
+    return NetControl(values, squares, floor, info)
+
+
+def _net_means(values: np.ndarray, n: int) -> np.ndarray:
+    """The mean ((R, J)) of each net of ``n`` consecutive rows."""
+    return values.reshape(-1, n, values.shape[1]).mean(axis=1)
+
+
+def _net_spread(values: np.ndarray, n: int) -> np.ndarray:
+    """Per quantity, the variance of the net means: the spread the interval reads."""
+    return np.var(_net_means(values, n), axis=0, ddof=1)
