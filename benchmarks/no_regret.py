@@ -899,7 +899,7 @@ def main(argv=None):
         names = [n for n in names if BY_NAME[n].kind != "sobol"]
     print(f"options: {options or 'defaults'}; processes: {args.processes}; "
           f"engine: {_engine_version()}")
-    rows = []
+    rows, failed = [], []  # failed: cases with fewer than 3 repetitions that ran
     start = time.perf_counter()
     with mp.get_context("fork").Pool(args.processes) as pool:
         for name in names:
@@ -912,6 +912,7 @@ def main(argv=None):
             runs = [out for out in runs if "error" not in out]
             if len(runs) < 3:
                 print(f"  {name}: {len(errors)} failed reps, first: {errors[:1]}", flush=True)
+                failed.append(name)
                 continue
             row = summarise(case, runs)
             row["errors"] = len(errors)
@@ -934,8 +935,9 @@ def main(argv=None):
         if "paper" in r["pass"]:
             print(f"paper figure {r['case']}: aISCV {r['aiscv']['weighted_var']:.3g} "
                   f"<= {r['paper_figure']:.3g}: {'PASS' if r['pass']['paper'] else 'FAIL'}")
-    for crit in ("ratio>=1", "coverage93-97", "bias<=4se"):
-        bad = [r["case"] for r in rows if not r["pass"][crit]]
+    for crit in ("ratio>=1", "coverage93-97", "bias<=4se", "no-errors"):
+        # a case whose repetitions failed fails every floor: it measured nothing
+        bad = failed + [r["case"] for r in rows if not r["pass"].get(crit, True)]
         print(f"{crit}: {'PASS' if not bad else 'FAIL on ' + ', '.join(bad)}")
     if skipped:
         print(f"skipped (multiexpect.sobol_indices not available yet): {', '.join(skipped)}")
