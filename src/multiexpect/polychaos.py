@@ -17,12 +17,15 @@ from math import comb, factorial
 import numpy as np
 from scipy import special
 
-__all__ = ["CHAOS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM",
-           "bounded_inputs", "chaos_degree", "chaos_record", "design", "multi_indices",
-           "raised_indices", "term_cap", "terms", "univariate"]
+__all__ = ["CHAOS", "LAW_NETS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION",
+           "ROWS_PER_TERM", "bounded_inputs", "chaos_degree", "chaos_record", "design",
+           "multi_indices", "raised_indices", "term_cap", "terms", "univariate"]
 
 #: The value of a chaos control's record's ``"surrogate"`` key (:func:`chaos_record`).
 CHAOS = "chaos"
+#: The ``"form"`` of the law route's control's record (:mod:`multiexpect.engine.law_chaos`),
+#: beside the final stage's ``"full"`` and ``"capped"``.
+LAW_NETS = "law-nets"
 
 #: Largest total degree of the chaos.
 MAX_DEGREE = 10

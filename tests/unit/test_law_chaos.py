@@ -117,3 +117,14 @@ def test_resumed_study_with_the_control_is_bit_identical(limit):
     whole = me.expectations(_oscillating, law, **kwargs)
     assert whole.diagnostics["surrogate"]["controlled"] == [True, True]
     assert_resumes_bit_for_bit(_oscillating, law, whole, limit, **kwargs)
+
+
+def test_summary_names_the_law_nets_control_only_where_it_acts():
+    law = me.Law([stats.uniform(0, 1)])
+    controlled = me.expectations(_oscillating, law, budget=5000, rng=4)
+    assert "the law's nets with a degree-" in controlled.summary()
+    assert "control on 2 of 2 quantities" in controlled.summary()
+    rough = me.expectations(lambda x: (x[:, 0] * 1e6) % 1.0, law, budget=5000, rng=4)
+    assert rough.diagnostics["route"] == LAW_ROUTE
+    assert rough.diagnostics["surrogate"]["controlled"] == [False]
+    assert "chaos" not in rough.summary()

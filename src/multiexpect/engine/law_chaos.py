@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..polychaos import CHAOS, RESOLUTION, chaos_degree, design, multi_indices
+from ..polychaos import CHAOS, LAW_NETS, RESOLUTION, chaos_degree, design, multi_indices
 
 __all__ = ["KEEP_GAIN", "NetControl", "net_control"]
 
@@ -117,7 +117,7 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     squares = _net_means(out**2, n)
     floor = np.where(kept, resolution, 0.0)
     total = float(np.sum((y - y.mean(axis=0)) ** 2))
-    info = {"surrogate": CHAOS, "form": "law-nets", "degree": degree,
+    info = {"surrogate": CHAOS, "form": LAW_NETS, "degree": degree,
             "terms": int(alphas.shape[0]), "basis": "legendre",
             "residual_share": residual / total if total > 0 else 0.0,
             "controlled": kept.tolist()}

@@ -73,7 +73,7 @@ from scipy.special import ndtri
 from scipy.stats import qmc
 
 from ..intervals import subset_means_apply
-from ..polychaos import chaos_record
+from ..polychaos import LAW_NETS, chaos_record
 
 __all__ = [
     "AUTO_BY_DEFAULT",
@@ -419,8 +419,10 @@ def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
     results word their own control)."""
     text = describe_interval(diagnostics, level)
     chaos = chaos_record(diagnostics) if final_chaos else None
-    if text and chaos is not None:
-        text += (f", the final stage with a degree-{chaos['degree']} polynomial chaos "
+    on_nets = chaos is not None and chaos.get("form") == LAW_NETS
+    if text and chaos is not None and (any(chaos["controlled"]) or not on_nets):
+        where = "the law's nets" if on_nets else "the final stage"
+        text += (f", {where} with a degree-{chaos['degree']} polynomial chaos "
                  f"control on {sum(chaos['controlled'])} of {len(chaos['controlled'])} "
                  f"quantities")
     return f"intervals{which}: {text}{also}" if text else ""
