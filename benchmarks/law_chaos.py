@@ -1,7 +1,8 @@
 """The law route's chaos control (``engine/law_chaos.py``) against plain RQMC of the law.
 
 A smooth model of three uniforms that no polynomial reproduces,
-``exp(x_1) sin(3 x_2) + x_3 / (1 + x_1)`` and ``sqrt(1 + x_1 x_2 x_3)`` (the model of
+``exp(x_1) sin(3 x_2) + x_3 / (1 + x_1)`` and ``sqrt(1 + x_1 x_2 x_3)``
+(:func:`multiexpect.testfunctions.smooth_uniform3`, also the model of
 ``tests/statistical/test_law_chaos_coverage.py``), the defaults (the control) and
 ``surrogate=None`` (plain RQMC of the law, the same nets) on the same seeds: MSE per
 quantity, coverage of the 95% intervals, mean ``z`` of the estimates' mean, the share of
@@ -26,30 +27,21 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import stats
 
 import multiexpect as me
+from multiexpect.testfunctions import smooth_uniform3, smooth_uniform3_means
 
 LAW = me.Law([stats.uniform(0, 1)] * 3)
 
 
-def model(x: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.exp(x[:, 0]) * np.sin(3 * x[:, 1]) + x[:, 2] / (1 + x[:, 0]),
-                            np.sqrt(1 + x[:, 0] * x[:, 1] * x[:, 2])])
-
-
-def truth() -> np.ndarray:
-    second = integrate.tplquad(lambda a, b, c: np.sqrt(1 + a * b * c), 0, 1, 0, 1, 0, 1,
-                               epsabs=1e-13)[0]
-    return np.array([(np.e - 1) * (1 - np.cos(3.0)) / 3 + 0.5 * np.log(2), second])
-
-
 def run(reps: int, budget: int, surrogate) -> dict:
-    exact = truth()
+    exact = smooth_uniform3_means()
     est, covered, kept = [], [], []
     start = time.perf_counter()
     for seed in range(reps):
-        res = me.expectations(model, LAW, budget=budget, rng=seed, surrogate=surrogate)
+        res = me.expectations(smooth_uniform3, LAW, budget=budget, rng=seed,
+                              surrogate=surrogate)
         low, high = res.confidence_interval(0.95)
         est.append(res.estimate)
         covered.append((low <= exact) & (exact <= high))

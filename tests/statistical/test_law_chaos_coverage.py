@@ -3,23 +3,13 @@ of bounded inputs that no polynomial reproduces: unbiased, honest intervals, and
 precise than plain RQMC of the law on the same nets."""
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import stats
 
 import multiexpect as me
 from multiexpect.engine.law_first import LAW_ROUTE
+from multiexpect.testfunctions import smooth_uniform3, smooth_uniform3_means
 
 LAW = me.Law([stats.uniform(0, 1)] * 3)
-
-
-def _model(x):
-    return np.column_stack([np.exp(x[:, 0]) * np.sin(3 * x[:, 1]) + x[:, 2] / (1 + x[:, 0]),
-                            np.sqrt(1 + x[:, 0] * x[:, 1] * x[:, 2])])
-
-
-def _truth() -> np.ndarray:
-    second = integrate.tplquad(lambda a, b, c: np.sqrt(1 + a * b * c), 0, 1, 0, 1, 0, 1,
-                               epsabs=1e-13)[0]
-    return np.array([(np.e - 1) * (1 - np.cos(3.0)) / 3 + 0.5 * np.log(2), second])
 
 
 def test_the_law_routes_control_is_unbiased_and_covers_over_repetitions():
@@ -28,10 +18,10 @@ def test_the_law_routes_control_is_unbiased_and_covers_over_repetitions():
     standard errors of the truth, and the MSE at least 100 times below plain RQMC's on the
     first 50 seeds (measured 7e4x and 2e5x: docs/benchmarks.md, "The law route's chaos
     control")."""
-    truth, reps = _truth(), 200
+    truth, reps = smooth_uniform3_means(), 200
     estimates, covered = [], []
     for seed in range(reps):
-        res = me.expectations(_model, LAW, budget=2000, rng=seed)
+        res = me.expectations(smooth_uniform3, LAW, budget=2000, rng=seed)
         assert res.diagnostics["route"] == LAW_ROUTE
         assert res.diagnostics["surrogate"]["controlled"] == [True, True]
         low, high = res.confidence_interval(0.95)
@@ -41,7 +31,7 @@ def test_the_law_routes_control_is_unbiased_and_covers_over_repetitions():
     assert np.all((covered.mean(axis=0) >= 0.90) & (covered.mean(axis=0) <= 0.985))
     se = estimates.std(axis=0, ddof=1) / np.sqrt(reps)
     assert np.all(np.abs(estimates.mean(axis=0) - truth) <= 4 * se)
-    plain = np.array([me.expectations(_model, LAW, budget=2000, rng=seed,
+    plain = np.array([me.expectations(smooth_uniform3, LAW, budget=2000, rng=seed,
                                       surrogate=None).estimate for seed in range(50)])
     mse = np.mean((estimates[:50] - truth) ** 2, axis=0)
     assert np.all(100 * mse <= np.mean((plain - truth) ** 2, axis=0))

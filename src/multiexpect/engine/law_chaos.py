@@ -23,15 +23,15 @@ A quantity takes the control only where its controlled nets spread at most
 the integrand better than the chaos follows it (a kink, a high frequency, an indicator),
 the plain nets stay. The choice reads both spreads on the same nets, so it is taken more
 often where the controlled spread came out low, which narrows the interval; a large
-factor keeps that to clear wins (on ``|x - 0.37|^0.5`` of a uniform, whose residual is a
-spike the nets integrate with skewed errors, a factor 4 took the control on 37% of the
-seeds and covered 0.907; 16: 4%, 0.937; docs/benchmarks.md). Event quantities (0/1)
-stay plain. Where the chaos reproduces the integrand, a controlled quantity's standard error
-is kept at :data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its
-values, the arithmetic's resolution, and the rule reads the controlled spread at least
-at that floor: where the plain nets already integrate finer than it (``sum x_j^2`` of
-uniforms at 10^6 runs, each net's one-dimensional projections stratified: a standard
-error of 7e-13 against a floor of 2e-9) they stay. docs/method.md, "The law route's chaos control".
+factor keeps that to clear wins (a residual the nets integrate with skewed errors, such as
+a cusp's spike, otherwise takes it on lucky seeds). Event quantities (0/1) stay plain.
+Where the chaos reproduces the integrand, a controlled quantity's standard error is kept
+at :data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its values,
+the arithmetic's resolution, and the rule reads the controlled spread at least at that
+floor, so nets that already integrate finer than it (an additive model, each net's
+one-dimensional projections stratified) stay plain. docs/method.md, "The nets' chaos
+control on the law route of ``expectations``"; the measurements: docs/benchmarks.md,
+"The law route's chaos control".
 """
 
 from __future__ import annotations
@@ -48,8 +48,7 @@ __all__ = ["KEEP_GAIN", "NetControl", "net_control"]
 #: means) is at most ``1 / KEEP_GAIN`` of the plain nets'.
 KEEP_GAIN = 16.0
 #: Points of a net whose chaos basis is held at once: the basis of a net of ``n`` points
-#: would hold ``n x terms`` floats (2.4 GB for 10^6 runs at 300 terms); nets up to it are
-#: computed whole.
+#: would hold ``n x terms`` floats (``8 n terms`` bytes); nets up to it are computed whole.
 CHUNK_POINTS = 2**16
 
 
