@@ -17,9 +17,10 @@ from math import comb, factorial
 import numpy as np
 from scipy import special
 
-__all__ = ["CHAOS", "LAW_NETS", "MAX_DEGREE", "MAX_SHARE", "MAX_TERMS", "RESOLUTION",
-           "ROWS_PER_TERM", "bounded_inputs", "chaos_degree", "chaos_record", "design",
-           "multi_indices", "raised_indices", "term_cap", "terms", "univariate"]
+__all__ = ["CHAOS", "CHUNK_RUNS", "FIT_CHUNK_ROWS", "LAW_NETS", "MAX_DEGREE", "MAX_SHARE",
+           "MAX_TERMS", "RESOLUTION", "ROWS_PER_TERM", "bounded_inputs", "chaos_at",
+           "chaos_degree", "chaos_record", "design", "multi_indices", "normal_equations",
+           "raised_indices", "term_cap", "terms", "univariate"]
 
 #: The value of a chaos control's record's ``"surrogate"`` key (:func:`chaos_record`).
 CHAOS = "chaos"
@@ -179,3 +180,33 @@ def design(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray) -> np.ndarray
         polys = np.ascontiguousarray(univariate(z[:, j], bool(bounded[j]), degree).T)
         out[terms] *= polys[alphas[terms, j]]
     return np.ascontiguousarray(out.T)
+
+
+#: Runs whose chaos values are computed at once (:func:`chaos_at`): the basis of ``n`` runs
+#: would hold ``n x terms`` floats (1.8 GB for 10^6 runs at 300 terms).
+CHUNK_RUNS = 2**16
+#: Fit rows whose basis is held at once for the normal equations (:func:`normal_equations`).
+#: Above one chunk the Gram matrix is summed in another order (rounding only).
+FIT_CHUNK_ROWS = 2**16
+
+
+def chaos_at(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray,
+             coef: np.ndarray) -> np.ndarray:
+    """The chaos ``coef`` at the standard inputs ``z`` ((n, d)), :data:`CHUNK_RUNS` rows of
+    the basis at a time (each row's value is its own dot product: the same as at once)."""
+    return np.concatenate([design(z[i:i + CHUNK_RUNS], bounded, alphas) @ coef
+                           for i in range(0, max(z.shape[0], 1), CHUNK_RUNS)])
+
+
+def normal_equations(z: np.ndarray, y: np.ndarray, bounded: np.ndarray,
+                     alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``B^T B`` and ``B^T y`` of the chaos basis ``B`` at the standard inputs ``z``
+    ((n, d)), summed over :data:`FIT_CHUNK_ROWS` rows at a time; one chunk gives the
+    products at once, bit for bit."""
+    gram, moment = 0.0, 0.0
+    for i in range(0, max(z.shape[0], 1), FIT_CHUNK_ROWS):
+        phi = design(z[i:i + FIT_CHUNK_ROWS], bounded, alphas)
+        gram = gram + phi.T @ phi
+        moment = moment + phi.T @ y[i:i + FIT_CHUNK_ROWS]
+    return gram, moment
+

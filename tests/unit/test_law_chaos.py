@@ -30,7 +30,7 @@ def test_a_polynomial_is_reproduced_to_rounding_with_a_floor():
     y = np.column_stack([1 + u[:, 0] ** 3 - 2 * u[:, 0] * u[:, 1] ** 2])
     fitted = net_control(z, y, POINTS, np.array([True]))
     truth = 1 + 1 / 4 - 2 * (1 / 2) * (1 / 3)
-    assert fitted.record()["controlled"] == [True]
+    assert fitted.record["controlled"] == [True]
     assert np.allclose(fitted.values, truth, rtol=0, atol=1e-12)
     assert fitted.floor[0] == pytest.approx(RESOLUTION * np.sqrt(np.mean(y**2)))
 
@@ -42,7 +42,7 @@ def test_a_rough_column_and_an_ineligible_one_stay_plain_to_the_bit():
     y = np.column_stack([rough, smooth, smooth])
     fitted = net_control(z, y, POINTS, np.array([True, True, False]))
     plain = y.reshape(NETS, POINTS, 3).mean(axis=1)
-    assert fitted.record()["controlled"] == [False, True, False]
+    assert fitted.record["controlled"] == [False, True, False]
     assert np.array_equal(fitted.values[:, [0, 2]], plain[:, [0, 2]])
     assert np.array_equal(fitted.floor[[0, 2]], [0.0, 0.0])
     # the kept column's nets spread at most 1 / KEEP_GAIN as much as its plain ones
@@ -59,7 +59,7 @@ def test_cross_fitted_nets_are_unbiased_over_scramblings():
         u, z = _nets(100 + seed, 2)
         y = np.column_stack([np.exp(u[:, 0]) * np.sin(3 * u[:, 1])])
         fitted = net_control(z, y, POINTS, np.array([True]))
-        assert fitted.record()["controlled"] == [True]
+        assert fitted.record["controlled"] == [True]
         estimates.append(fitted.values.mean())
     estimates = np.array(estimates)
     se = estimates.std(ddof=1) / np.sqrt(estimates.size)

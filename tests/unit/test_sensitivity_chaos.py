@@ -251,7 +251,7 @@ def test_the_chaos_values_in_chunks_equal_those_at_once(monkeypatch):
     kwargs = {"budget": 5 * 8 * 256, "rng": 14, "method": "pick-freeze", "sampling": "rqmc",
               "surrogate": "chaos"}
     whole = me.sobol_indices(_beam_like, LAW, **kwargs)
-    monkeypatch.setattr(chaos, "CHUNK_RUNS", 100)  # 1280 runs a block: 13 chunks
+    monkeypatch.setattr(polychaos, "CHUNK_RUNS", 100)  # 1280 runs a block: 13 chunks
     _same(me.sobol_indices(_beam_like, LAW, **kwargs), whole)
 
 
@@ -262,7 +262,7 @@ def test_the_fit_in_chunks_agrees_with_the_fit_at_once(monkeypatch):
     kwargs = {"budget": 5 * 8 * 256, "rng": 14, "method": "pick-freeze", "sampling": "rqmc",
               "surrogate": "chaos"}
     whole = me.sobol_indices(_beam_like, LAW, **kwargs)
-    monkeypatch.setattr(chaos, "FIT_CHUNK_ROWS", 100)  # 512 fit rows a block: 6 chunks
+    monkeypatch.setattr(polychaos, "FIT_CHUNK_ROWS", 100)  # 512 fit rows a block: 6 chunks
     chunked = me.sobol_indices(_beam_like, LAW, **kwargs)
     for order in ("first", "total"):
         for x, y in zip(chunked.indices(order), whole.indices(order)):
@@ -312,9 +312,9 @@ def test_a_chaos_that_grows_where_the_runs_are_sparse_is_cut_to_a_consistent_deg
     z = rng.standard_normal((8192, 2))
     y = _periodic(z)
     alphas = polychaos.multi_indices(2, 10)
-    gram, moment = chaos._normal_equations(z, y, np.zeros(2, dtype=bool), alphas)
+    gram, moment = polychaos.normal_equations(z, y, np.zeros(2, dtype=bool), alphas)
     assert chaos._tail_consistent_degree(gram, moment, alphas, y) < 10
-    legendre = chaos._normal_equations(z, y, np.ones(2, dtype=bool), alphas)
+    legendre = polychaos.normal_equations(z, y, np.ones(2, dtype=bool), alphas)
     assert chaos._tail_consistent_degree(*legendre, alphas, y) == 10
 
 

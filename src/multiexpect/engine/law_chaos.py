@@ -40,31 +40,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..polychaos import CHAOS, LAW_NETS, RESOLUTION, chaos_degree, design, multi_indices
+from ..estimators.monte_carlo import net_means
+from ..polychaos import (
+    CHAOS,
+    LAW_NETS,
+    RESOLUTION,
+    chaos_at,
+    chaos_degree,
+    multi_indices,
+    normal_equations,
+)
 
 __all__ = ["KEEP_GAIN", "NetControl", "net_control"]
 
 #: A quantity takes the control only where its controlled nets' spread (variance of the net
 #: means) is at most ``1 / KEEP_GAIN`` of the plain nets'.
 KEEP_GAIN = 16.0
-#: Points of a net whose chaos basis is held at once: the basis of a net of ``n`` points
-#: would hold ``n x terms`` floats (``8 n terms`` bytes); nets up to it are computed whole.
-CHUNK_POINTS = 2**16
 
 
 @dataclass(frozen=True)
 class NetControl:
     """The nets' values ((R, J)) and mean squares ((R, J)) with the control where it was
-    kept, each quantity's standard-error floor ((J,), 0 where plain) and the fit's record."""
+    kept, each quantity's standard-error floor ((J,), 0 where plain) and the fit's
+    JSON-able record for the result's diagnostics."""
 
     values: np.ndarray
     squares: np.ndarray
     floor: np.ndarray
-    info: dict
-
-    def record(self) -> dict:
-        """JSON-able description for the result's diagnostics."""
-        return self.info
+    record: dict
 
 
 def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
@@ -87,24 +90,16 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     bounded = np.ones(d, dtype=bool)
     cols = np.flatnonzero(eligible)
     y = summands[:, cols]
-    grams, moments = [], []
-    for r in range(nets):  # each net's normal equations, a chunk of its basis at a time
-        gram, moment = 0.0, 0.0
-        for part in _chunks(r, n):
-            basis = design(normal[part], bounded, alphas)
-            gram = gram + basis.T @ basis
-            moment = moment + basis.T @ y[part]
-        grams.append(gram)
-        moments.append(moment)
-    gram, moment = sum(grams), sum(moments)
+    nets_rows = [slice(r * n, (r + 1) * n) for r in range(nets)]
+    pairs = [normal_equations(normal[part], y[part], bounded, alphas) for part in nets_rows]
+    gram, moment = sum(g for g, _ in pairs), sum(m for _, m in pairs)
     corrected = np.array(summands, dtype=float)
     residual = 0.0
-    for r in range(nets):
-        coef = np.linalg.lstsq(gram - grams[r], moment - moments[r], rcond=None)[0]
-        for part in _chunks(r, n):  # the basis again, not held: memory of one chunk
-            fitted = design(normal[part], bounded, alphas) @ coef
-            residual += float(np.sum((y[part] - fitted) ** 2))
-            corrected[part, cols] = y[part] - fitted + coef[0]
+    for (net_gram, net_moment), part in zip(pairs, nets_rows):
+        coef = np.linalg.lstsq(gram - net_gram, moment - net_moment, rcond=None)[0]
+        fitted = chaos_at(normal[part], bounded, alphas, coef)
+        residual += float(np.sum((y[part] - fitted) ** 2))
+        corrected[part, cols] = y[part] - fitted + coef[0]
     plain = _net_spread(summands, n)
     resolution = RESOLUTION * np.sqrt(np.mean(summands**2, axis=0))
     # the controlled spread as the interval reads it: at least the resolution floor's
@@ -112,8 +107,8 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     kept = np.zeros(summands.shape[1], dtype=bool)
     kept[cols] = (spread[cols] * KEEP_GAIN <= plain[cols]) & (plain[cols] > 0)
     out = np.where(kept, corrected, summands)
-    values = _net_means(out, n)
-    squares = _net_means(out**2, n)
+    values = net_means(out, n)
+    squares = net_means(out**2, n)
     floor = np.where(kept, resolution, 0.0)
     total = float(np.sum((y - y.mean(axis=0)) ** 2))
     info = {"surrogate": CHAOS, "form": LAW_NETS, "degree": degree,
@@ -123,18 +118,6 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     return NetControl(values, squares, floor, info)
 
 
-def _chunks(r: int, n: int) -> list[slice]:
-    """The rows of net ``r`` (``n`` points) in chunks of :data:`CHUNK_POINTS`: one chunk,
-    the whole net, up to it."""
-    return [slice(start, min(start + CHUNK_POINTS, (r + 1) * n))
-            for start in range(r * n, (r + 1) * n, CHUNK_POINTS)]
-
-
-def _net_means(values: np.ndarray, n: int) -> np.ndarray:
-    """The mean ((R, J)) of each net of ``n`` consecutive rows."""
-    return values.reshape(-1, n, values.shape[1]).mean(axis=1)
-
-
 def _net_spread(values: np.ndarray, n: int) -> np.ndarray:
     """Per quantity, the variance of the net means: the spread the interval reads."""
-    return np.var(_net_means(values, n), axis=0, ddof=1)
+    return np.var(net_means(values, n), axis=0, ddof=1)

@@ -437,7 +437,7 @@ def law_result(state: EngineState, plan: LawPlan, route: Route,
         values, squares = fitted.values, fitted.squares[plan.pilot_replicates:]
     est = replicate_estimate(values, squares, plan.points, ranges)
     result = nets_result(state, plan, route, est, values, runs, plan.points, kish.value)
-    return result if fitted is None else with_surrogate(result, fitted.record(),
+    return result if fitted is None else with_surrogate(result, fitted.record,
                                                         fitted.floor)
 
 

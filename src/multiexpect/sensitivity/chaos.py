@@ -58,9 +58,10 @@ from ..polychaos import (
     RESOLUTION,
     ROWS_PER_TERM,
     bounded_inputs,
+    chaos_at,
     chaos_degree,
-    design,
     multi_indices,
+    normal_equations,
     raised_indices,
     term_cap,
 )
@@ -71,9 +72,6 @@ __all__ = ["EXTRAPOLATION_Z", "MAX_DEGREE", "MAX_TERMS", "MIN_BLOCK_POINTS", "RO
 #: Points a block at least: below it the blocks' interval of the controlled values
 #: under-covered (measured: docs/method.md, "The chaos control variate").
 MIN_BLOCK_POINTS = 64
-#: Runs whose chaos values are computed at once: the basis of a whole block's runs would
-#: hold ``(d + 2) n / R x terms`` floats (1.8 GB for ``d = 10`` at 10^7 runs).
-CHUNK_RUNS = 2**16
 #: A chaos degree is kept only where the fitted chaos's exact variance exceeds its variance
 #: on the fit rows by at most this many standard errors of the outputs' sample variance
 #: (:func:`_tail_consistent_degree`; its choice: docs/benchmarks.md).
@@ -86,10 +84,6 @@ BLOCK_VETO = 4.0
 #: errors of the controlled second moment (:func:`_extrapolation_ratio`; its choice:
 #: docs/benchmarks.md).
 EXTRAPOLATION_Z = 4.0
-#: Fit rows whose basis is held at once for the normal equations: a block's two runs a
-#: point would hold ``2 n / R x terms`` floats (300 MB for ``d = 10`` at 10^7 runs). Above
-#: one chunk the Gram matrix is summed in another order (rounding only).
-FIT_CHUNK_ROWS = 2**16
 
 
 def check_chaos(points: int, blocks: int, dim: int) -> int:
@@ -111,27 +105,6 @@ def chaos_fits(points: int, blocks: int, dim: int) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _chaos_at(z: np.ndarray, bounded: np.ndarray, alphas: np.ndarray,
-              coef: np.ndarray) -> np.ndarray:
-    """The chaos ``coef`` at the standard inputs ``z`` ((n, d)), :data:`CHUNK_RUNS` rows of
-    the basis at a time (each row's value is its own dot product: the same as at once)."""
-    return np.concatenate([design(z[i:i + CHUNK_RUNS], bounded, alphas) @ coef
-                           for i in range(0, max(z.shape[0], 1), CHUNK_RUNS)])
-
-
-def _normal_equations(z: np.ndarray, y: np.ndarray, bounded: np.ndarray,
-                      alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``B^T B`` and ``B^T y`` of the chaos basis ``B`` at the standard inputs ``z``
-    ((n, d)), summed over :data:`FIT_CHUNK_ROWS` rows at a time; one chunk gives the
-    products at once, bit for bit."""
-    gram, moment = 0.0, 0.0
-    for i in range(0, max(z.shape[0], 1), FIT_CHUNK_ROWS):
-        phi = design(z[i:i + FIT_CHUNK_ROWS], bounded, alphas)
-        gram = gram + phi.T @ phi
-        moment = moment + phi.T @ y[i:i + FIT_CHUNK_ROWS]
-    return gram, moment
 
 
 def _tail_consistent_degree(gram: np.ndarray, moment: np.ndarray, alphas: np.ndarray,
@@ -231,7 +204,7 @@ def _block_fit(fit_rows, blocks: int, all_y: np.ndarray, bounded: np.ndarray,
 
     def equations(alphas):
         """Each block's normal equations in the basis ``alphas``."""
-        pairs = [_normal_equations(*fit_rows(b), bounded, alphas) for b in range(blocks)]
+        pairs = [normal_equations(*fit_rows(b), bounded, alphas) for b in range(blocks)]
         return [g for g, _ in pairs], [m for _, m in pairs]
 
     grams, moments = equations(alphas)
@@ -334,7 +307,7 @@ def controlled_values(layout, law, u: np.ndarray, y: np.ndarray, values: np.ndar
             coef = np.linalg.lstsq(gram - grams[b], moment - moments[b], rcond=None)[0]
             unseen[b] = _unseen_square(coef, gram, fit_y.size, centre)
             mine = block_of == b
-            g = _chaos_at(block_inputs(mine), bounded, alphas, coef).reshape(runs, -1)
+            g = chaos_at(block_inputs(mine), bounded, alphas, coef).reshape(runs, -1)
             residual += float(np.sum((yr[:, mine] - g) ** 2))
             g_values = layout.quantities(g.reshape(-1), centre)
             out[mine] = (values[mine] - g_values
