@@ -15,6 +15,20 @@ normal inputs), each beside ``surrogate=None`` on the same seeds, against plain 
 law at 2^22 points: MSE, coverage, share of the studies that kept the control.
 
     cd benchmarks && python -W ignore law_chaos.py --screen --reps 300 --budget 2000 --workers 2
+
+``--case moments``: first and second moments of two Ishigami outputs
+(:func:`multiexpect.testfunctions.ishigami_moments`: ``y_a, y_b, y_a^2, y_a y_b, y_b^2``,
+exact means; also the model of ``tests/statistical/test_law_products_coverage.py``),
+whose second moments take the product controls of ``engine/law_products.py`` where the
+first moments' chaos pays.
+
+    cd benchmarks && python -W ignore law_chaos.py --case moments --reps 200 --budget 10000
+
+``--case near-cap``: :func:`multiexpect.testfunctions.sine_square2`, ``y`` and ``y^2`` of two
+uniforms, where at 2000 runs the chaos is near the term cap and the cross-fitted nets'
+intervals are short (docs/method.md, "Found measuring the product controls").
+
+    cd benchmarks && python -W ignore law_chaos.py --case near-cap --reps 800 --budget 2000
 """
 
 from __future__ import annotations
@@ -30,27 +44,43 @@ import numpy as np
 from scipy import stats
 
 import multiexpect as me
-from multiexpect.testfunctions import smooth_uniform3, smooth_uniform3_means
+from multiexpect.testfunctions import (
+    ishigami_law,
+    ishigami_moments,
+    ishigami_pair_moments,
+    sine_square2,
+    sine_square2_means,
+    smooth_uniform3,
+    smooth_uniform3_means,
+)
 
 LAW = me.Law([stats.uniform(0, 1)] * 3)
 
 
-def run(reps: int, budget: int, surrogate) -> dict:
-    exact = smooth_uniform3_means()
-    est, covered, kept = [], [], []
+#: The measured models: (model, law, exact means).
+CASES = {"smooth": (smooth_uniform3, LAW, smooth_uniform3_means),
+         "moments": (ishigami_moments, ishigami_law(), ishigami_pair_moments),
+         "near-cap": (sine_square2, me.Law([stats.uniform(0, 1)] * 2), sine_square2_means)}
+
+
+def run(case: str, reps: int, budget: int, surrogate) -> dict:
+    model, law, means = CASES[case]
+    exact = means()
+    est, covered, kept, products = [], [], [], []
     start = time.perf_counter()
     for seed in range(reps):
-        res = me.expectations(smooth_uniform3, LAW, budget=budget, rng=seed,
-                              surrogate=surrogate)
+        res = me.expectations(model, law, budget=budget, rng=seed, surrogate=surrogate)
         low, high = res.confidence_interval(0.95)
         est.append(res.estimate)
         covered.append((low <= exact) & (exact <= high))
         record = res.diagnostics.get("surrogate") or {}
         kept.append(record.get("controlled", [False] * exact.size))
+        products.append(record.get("by_products", [False] * exact.size))
     est = np.array(est)
     se = est.std(axis=0, ddof=1) / np.sqrt(reps)
     return {"mse": np.mean((est - exact) ** 2, axis=0), "coverage": np.mean(covered, axis=0),
             "z": (est.mean(axis=0) - exact) / se, "controlled": np.mean(kept, axis=0),
+            "by_products": np.mean(products, axis=0),
             "seconds": (time.perf_counter() - start) / reps}
 
 
@@ -107,17 +137,21 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--screen", action="store_true")
+    parser.add_argument("--case", choices=sorted(CASES), default="smooth")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     if args.screen:
         screen(args.reps, args.budget, args.workers)
         return
+    case = args.case
     for label, surrogate in (("control (default)", "auto"), ("plain (surrogate=None)", None)):
-        out = run(args.reps, args.budget, surrogate)
+        out = run(case, args.reps, args.budget, surrogate)
         print(f"{label:24s} mse {np.array2string(out['mse'], precision=3)} coverage "
               f"{np.array2string(out['coverage'], precision=3)} z "
               f"{np.array2string(out['z'], precision=2)} controlled "
-              f"{np.array2string(out['controlled'], precision=2)} {out['seconds']:.3f} s/study")
+              f"{np.array2string(out['controlled'], precision=2)} by products "
+              f"{np.array2string(out['by_products'], precision=2)} "
+              f"{out['seconds']:.3f} s/study")
 
 
 if __name__ == "__main__":

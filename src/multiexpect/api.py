@@ -125,9 +125,11 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         (:class:`~multiexpect.engine.surrogate.ChaosForm`); none for one law. With
         ``"auto"`` or ``"chaos"`` the law route of one law (``sampling="auto"``) corrects
         each net by a Legendre chaos fitted on the other nets, for the non-event quantities
-        whose nets then spread at least 16 times less (:mod:`multiexpect.engine.law_chaos`).
-        None: no control (the law route is then plain RQMC of the law, bit for bit). Not
-        applied on the split route, the law route of several laws or an i.i.d. final
+        whose nets then spread at least 16 times less (:mod:`multiexpect.engine.law_chaos`),
+        and a quantity its own chaos leaves plain (a second moment) again by products of the
+        controlled quantities' chaos (:mod:`multiexpect.engine.law_products`). None: no
+        control (the law route is then plain RQMC of the law, bit for bit). Not applied on
+        the split route, the law route of several laws or an i.i.d. final
         stage (an event).
     **options
         The :class:`~multiexpect.Evaluation` keywords above, and, for ``aiscv`` and

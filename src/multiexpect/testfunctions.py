@@ -8,6 +8,11 @@
 * :func:`smooth_uniform3` / :func:`smooth_uniform3_means`: two smooth quantities of three
   uniforms that no polynomial reproduces, with their means (the law route's chaos
   control is measured and tested on them).
+* :func:`sine_square2` / :func:`sine_square2_means`: a smooth output of two uniforms and
+  its square, with their means (the square takes the product controls).
+* :func:`ishigami_pair` / :func:`ishigami_moments` / :func:`ishigami_pair_moments`: two
+  Ishigami outputs of the same inputs, their first and second moments' quantities and
+  their means, exact (the law route's product controls are measured and tested on them).
 """
 
 from __future__ import annotations
@@ -30,7 +35,12 @@ __all__ = [
     "ishigami",
     "ishigami_indices",
     "ishigami_law",
+    "ishigami_moments",
+    "ishigami_pair",
+    "ishigami_pair_moments",
     "lognormal_from_mean_cv",
+    "sine_square2",
+    "sine_square2_means",
     "smooth_uniform3",
     "smooth_uniform3_means",
     "sobol_g",
@@ -114,6 +124,60 @@ def ishigami_indices(a: float = 7.0, b: float = 0.1) -> tuple[np.ndarray, np.nda
     first = np.array([v1, v2, 0.0]) / var
     total = np.array([v1 + v13, v2, v13]) / var
     return first, total
+
+
+def ishigami_pair(x: np.ndarray) -> np.ndarray:
+    """Two outputs ((n, 2)) of the :func:`ishigami` law's inputs: :func:`ishigami` of
+    ``(x1, x2, x3)`` and of ``(x2, x3, x1)``."""
+    x = np.asarray(x, dtype=float)
+    return np.column_stack([ishigami(x), ishigami(x[:, [1, 2, 0]])])
+
+
+def ishigami_moments(x: np.ndarray) -> np.ndarray:
+    """The first and second moments' quantities of :func:`ishigami_pair` ((n, 5)):
+    ``y_a, y_b, y_a^2, y_a y_b, y_b^2``, whose means :func:`ishigami_pair_moments` gives."""
+    y = ishigami_pair(x)
+    return np.column_stack([y, y[:, 0] ** 2, y[:, 0] * y[:, 1], y[:, 1] ** 2])
+
+
+def ishigami_pair_moments() -> np.ndarray:
+    """``E[y_a], E[y_b], E[y_a^2], E[y_a y_b], E[y_b^2]`` of :func:`ishigami_pair` under
+    :func:`ishigami_law`, exact to rounding: each output is a sum of products of one
+    function per input, so each moment is a sum of products of one-dimensional means, here
+    by 100-point Gauss-Legendre quadrature (exact to rounding for these entire functions
+    on ``[-π, π]``)."""
+    a, b = 7.0, 0.1
+    nodes, weights = np.polynomial.legendre.leggauss(100)
+    t, w = np.pi * nodes, weights / 2  # the mean over U(-π, π)
+    one, sin = np.ones_like(t), np.sin(t)
+    sin2, quartic = a * np.sin(t) ** 2, b * t**4
+    first = [(sin, one, one), (one, sin2, one), (sin, one, quartic)]
+    second = [(one, sin, one), (one, one, sin2), (quartic, sin, one)]  # inputs rotated
+
+    def moment(left, right=((one, one, one),)):
+        return sum(np.prod([w @ (f[k] * g[k]) for k in range(3)]) for f in left for g in right)
+
+    return np.array([moment(first), moment(second), moment(first, first),
+                     moment(first, second), moment(second, second)])
+
+
+def sine_square2(x: np.ndarray) -> np.ndarray:
+    """``y = sin(2π x_1)(1 + x_2^4) + 5 sin^2(2.3π x_2)`` and ``y^2`` ((n, 2)) of ``x`` in
+    ``[0, 1]^2``: a degree-11 chaos follows ``y`` but not ``y^2`` (twice the frequencies)."""
+    x = np.asarray(x, dtype=float)
+    y = (np.sin(2 * np.pi * x[:, 0]) * (1 + x[:, 1] ** 4)
+         + 5 * np.sin(2.3 * np.pi * x[:, 1]) ** 2)
+    return np.column_stack([y, y**2])
+
+
+def sine_square2_means() -> np.ndarray:
+    """The means of :func:`sine_square2` under ``U(0, 1)^2``: ``5 E[sin^2(2.3πv)]`` and
+    ``E[sin^2(2πu)] E[(1 + v^4)^2] + 25 E[sin^4(2.3πv)]`` (the cross term has
+    ``E[sin 2πu] = 0``), by 100-point Gauss-Legendre quadrature (exact to rounding)."""
+    t, w = np.polynomial.legendre.leggauss(100)
+    v, w = (t + 1) / 2, w / 2
+    wave = np.sin(2.3 * np.pi * v) ** 2
+    return np.array([5 * (w @ wave), 0.5 * (w @ (1 + v**4) ** 2) + 25 * (w @ wave**2)])
 
 
 def sobol_g(x: np.ndarray, a=(0, 1, 4.5, 9, 99, 99, 99, 99)) -> np.ndarray:

@@ -50,6 +50,7 @@ from ..polychaos import (
     multi_indices,
     normal_equations,
 )
+from .law_products import MAX_SOURCES, product_fits
 
 __all__ = ["KEEP_GAIN", "NetControl", "net_control"]
 
@@ -95,17 +96,31 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     gram, moment = sum(g for g, _ in pairs), sum(m for _, m in pairs)
     corrected = np.array(summands, dtype=float)
     residual = 0.0
+    coefs = []
     for (net_gram, net_moment), part in zip(pairs, nets_rows):
         coef = np.linalg.lstsq(gram - net_gram, moment - net_moment, rcond=None)[0]
         fitted = chaos_at(normal[part], bounded, alphas, coef)
         residual += float(np.sum((y[part] - fitted) ** 2))
         corrected[part, cols] = y[part] - fitted + coef[0]
+        coefs.append(coef)
     plain = _net_spread(summands, n)
     resolution = RESOLUTION * np.sqrt(np.mean(summands**2, axis=0))
-    # the controlled spread as the interval reads it: at least the resolution floor's
-    spread = np.maximum(_net_spread(corrected, n), nets * resolution**2)
+    least = nets * resolution**2  # the controlled spread as the interval reads it, at least
+    spread = np.maximum(_net_spread(corrected, n), least)
     kept = np.zeros(summands.shape[1], dtype=bool)
     kept[cols] = (spread[cols] * KEEP_GAIN <= plain[cols]) & (plain[cols] > 0)
+    by_products = np.zeros_like(kept)
+    targets = cols[~kept[cols]]
+    if targets.size and np.any(kept):
+        # the sources: the kept quantities whose nets spread least against plain
+        gain = np.where(kept[cols], plain[cols] / spread[cols], -np.inf)
+        sources = np.argsort(-gain, kind="stable")[:min(MAX_SOURCES, int(kept.sum()))]
+        redone = product_fits(normal, summands[:, targets], n, bounded, alphas,
+                              [g for g, _ in pairs], [c[:, sources] for c in coefs])
+        corrected[:, targets] = redone
+        again = np.maximum(_net_spread(redone, n), least[targets])
+        by_products[targets] = (again * KEEP_GAIN <= plain[targets]) & (plain[targets] > 0)
+        kept |= by_products
     out = np.where(kept, corrected, summands)
     values = net_means(out, n)
     squares = net_means(out**2, n)
@@ -114,7 +129,7 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     info = {"surrogate": CHAOS, "form": LAW_NETS, "degree": degree,
             "terms": int(alphas.shape[0]), "basis": "legendre",
             "residual_share": residual / total if total > 0 else 0.0,
-            "controlled": kept.tolist()}
+            "controlled": kept.tolist(), "by_products": by_products.tolist()}
     return NetControl(values, squares, floor, info)
 
 

@@ -425,6 +425,9 @@ def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
         text += (f", {where} with a degree-{chaos['degree']} polynomial chaos "
                  f"control on {sum(chaos['controlled'])} of {len(chaos['controlled'])} "
                  f"quantities")
+        products = sum(chaos.get("by_products", ()))
+        if products:
+            text += f" ({products} by products of the others' chaos)"
     return f"intervals{which}: {text}{also}" if text else ""
 
 
