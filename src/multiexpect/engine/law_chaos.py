@@ -29,9 +29,12 @@ Where the chaos reproduces the integrand, a controlled quantity's standard error
 at :data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its values,
 the arithmetic's resolution, and the rule reads the controlled spread at least at that
 floor, so nets that already integrate finer than it (an additive model, each net's
-one-dimensional projections stratified) stay plain. docs/method.md, "The nets' chaos
-control on the law route of ``expectations``"; the measurements: docs/benchmarks.md,
-"The law route's chaos control".
+one-dimensional projections stratified) stay plain. A quantity its own chaos leaves plain
+(a second moment, twice the degree) is tried again with the products of the kept
+quantities' chaos as regressors (:mod:`.law_products`), by the same rule.
+docs/method.md, "The nets' chaos control on the law route of ``expectations``"; the
+measurements: docs/benchmarks.md, "The law route's chaos control" and "Products of the
+law route's controls".
 """
 
 from __future__ import annotations
