@@ -209,4 +209,3 @@ def normal_equations(z: np.ndarray, y: np.ndarray, bounded: np.ndarray,
         gram = gram + phi.T @ phi
         moment = moment + phi.T @ y[i:i + FIT_CHUNK_ROWS]
     return gram, moment
-
