@@ -118,8 +118,10 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
         # the sources: the kept quantities whose nets spread least against plain
         gain = np.where(kept[cols], plain[cols] / spread[cols], -np.inf)
         sources = np.argsort(-gain, kind="stable")[:min(MAX_SOURCES, int(kept.sum()))]
-        redone = product_fits(normal, summands[:, targets], n, bounded, alphas,
-                              [g for g, _ in pairs], [c[:, sources] for c in coefs])
+        fits = product_fits(normal, summands[:, targets], n, bounded, alphas,
+                            [g for g, _ in pairs], [c[:, sources] for c in coefs])
+        redone = np.concatenate([y_part - fitted + const + extra for y_part, (
+            fitted, const, extra) in zip(np.split(summands[:, targets], nets), fits)])
         corrected[:, targets] = redone
         again = np.maximum(_net_spread(redone, n), least[targets])
         by_products[targets] = (again * KEEP_GAIN <= plain[targets]) & (plain[targets] > 0)

@@ -36,49 +36,70 @@ MAX_SOURCES = 3
 
 def product_fits(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
                  alphas: np.ndarray, grams: list[np.ndarray],
-                 sources: list[np.ndarray]) -> np.ndarray:
-    """The targets' values ``y`` ((R n, T)) less their cross-fitted product controls plus
-    the controls' means (module docstring), net after net of ``n`` points: ``normal``
-    ((R n, d)) the nets' standard normal coordinates, ``grams`` each net's basis Gram
-    matrix ``B_r^T B_r`` and ``sources`` each net's left-out fit of the source controls'
+                 sources: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per net ``r``, the targets' product control ``h_{-r}`` (module docstring) fitted by
+    least squares on the other nets' points: its values at net ``r``'s points ((n, T)), its
+    constant coefficient and its products' Parseval mean ((T,) each; ``E[h]`` their sum).
+    ``normal`` ((R n, d)) the nets' standard normal coordinates, net after net of ``n``
+    points, ``y`` ((R n, T)) the targets' values, ``grams`` each net's basis Gram matrix
+    ``B_r^T B_r`` and ``sources`` each net's left-out fit of the source controls'
     coefficients ((P, S), fitted without net ``r``)."""
+    terms = alphas.shape[0]
+    groups = [(r,) for r in range(len(grams))]
+    lhs, rhs, own = _normal_equations(normal, y, n, bounded, alphas, grams, groups, sources)
+    out = []
+    for r in range(len(grams)):
+        coef = np.linalg.lstsq(lhs[r], rhs[r], rcond=None)[0]
+        fitted = (chaos_at(normal[r * n:(r + 1) * n], bounded, alphas, coef[:terms])
+                  + own[r][0] @ coef[terms:])
+        out.append((fitted, coef[0], _parseval(sources[r]) @ coef[terms:]))
+    return out
+
+
+def _parseval(sources: np.ndarray) -> np.ndarray:
+    """The means ``E[g_a g_b] = Σ_α c_{a,α} c_{b,α}`` ((products,)) of the products of the
+    source controls whose coefficients are ``sources`` ((P, S)), the basis orthonormal."""
+    left, right = np.triu_indices(sources.shape[1])
+    return (sources[:, left] * sources[:, right]).sum(axis=0)
+
+
+def _normal_equations(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
+                      alphas: np.ndarray, grams: list[np.ndarray],
+                      groups: list[tuple[int, ...]], sources: list[np.ndarray]):
+    """Per group of left-out nets, the normal equations ((G, W, W), (G, W, T)) of ``y`` on
+    the basis and the products of the group's source controls ``g = B sources[k]`` over the
+    other nets' points, and those products at each left-out net's points ((k, n,
+    products) per group)."""
     nets, terms, count = len(grams), alphas.shape[0], sources[0].shape[1]
     left, right = np.triu_indices(count)
     products = left.size
     width = terms + products
-    # per left-out net r: the normal equations of [basis, products of g^(-r)] on the others
-    lhs = np.zeros((nets, width, width))
-    rhs = np.zeros((nets, width, y.shape[1]))
-    own = np.empty((nets, n, products))  # net r's products of its own left-out controls
+    lhs = np.zeros((len(groups), width, width))
+    rhs = np.zeros((len(groups), width, y.shape[1]))
+    own = [np.empty((len(g), n, products)) for g in groups]
     moments = np.zeros((nets, terms, y.shape[1]))  # each net's B_r^T y_r
-    stacked = np.concatenate(sources, axis=1)  # (P, R S)
+    stacked = np.concatenate(sources, axis=1)  # (P, groups S)
     for s in range(nets):
         for start in range(s * n, (s + 1) * n, FIT_CHUNK_ROWS):
             rows = slice(start, min(start + FIT_CHUNK_ROWS, (s + 1) * n))
             basis = design(normal[rows], bounded, alphas)
-            g = (basis @ stacked).reshape(-1, nets, count)
-            feats = g[:, :, left] * g[:, :, right]  # (rows, R, products)
+            g = (basis @ stacked).reshape(-1, len(groups), count)
+            feats = g[:, :, left] * g[:, :, right]  # (rows, groups, products)
             target = y[rows]
             moments[s] += basis.T @ target
-            cross = (basis.T @ feats.reshape(-1, nets * products)).reshape(terms, nets,
-                                                                           products)
-            for r in range(nets):
-                f = feats[:, r]
-                if r == s:
-                    own[r, rows.start - s * n:rows.stop - s * n] = f
+            cross = (basis.T @ feats.reshape(-1, len(groups) * products)).reshape(
+                terms, len(groups), products)
+            for k, group in enumerate(groups):
+                f = feats[:, k]
+                if s in group:
+                    own[k][group.index(s), rows.start - s * n:rows.stop - s * n] = f
                     continue
-                lhs[r, :terms, terms:] += cross[:, r]
-                lhs[r, terms:, terms:] += f.T @ f
-                rhs[r, terms:] += f.T @ target
+                lhs[k, :terms, terms:] += cross[:, k]
+                lhs[k, terms:, terms:] += f.T @ f
+                rhs[k, terms:] += f.T @ target
     gram_all, moment_all = sum(grams), moments.sum(axis=0)
-    out = np.empty_like(y, dtype=float)
-    for r in range(nets):
-        lhs[r, :terms, :terms] = gram_all - grams[r]
-        rhs[r, :terms] = moment_all - moments[r]
-        lhs[r, terms:, :terms] = lhs[r, :terms, terms:].T
-        coef = np.linalg.lstsq(lhs[r], rhs[r], rcond=None)[0]
-        part = slice(r * n, (r + 1) * n)
-        fitted = chaos_at(normal[part], bounded, alphas, coef[:terms]) + own[r] @ coef[terms:]
-        means = (sources[r][:, left] * sources[r][:, right]).sum(axis=0)  # Parseval
-        out[part] = y[part] - fitted + coef[0] + means @ coef[terms:]
-    return out
+    for k, group in enumerate(groups):
+        lhs[k, :terms, :terms] = gram_all - sum(grams[q] for q in group)
+        rhs[k, :terms] = moment_all - sum(moments[q] for q in group)
+        lhs[k, terms:, :terms] = lhs[k, :terms, terms:].T
+    return lhs, rhs, own
