@@ -353,7 +353,9 @@ class ExpectationResult(JsonResult):
         """Hartigan's subset-means interval in place of Student's t where the estimate is
         the mean of replicates (``diagnostics["replicate_values"]``, one column per quantity
         of ``on_nets``) that are not all equal (a tie keeps its bounded ``se``, as does a
-        standard error at its floor, ``diagnostics["resolution_floor"]``); Student's t stays
+        standard error at its floor, ``diagnostics["resolution_floor"]``), widened about the
+        estimate by ``diagnostics["cross_fit_scale"]`` where the law route's chaos control
+        made the replicates covary (:mod:`multiexpect.engine.law_pairs`); Student's t stays
         where :func:`~multiexpect.intervals.subset_mean_interval` does not apply."""
         values = self.diagnostics.get("replicate_values")
         if values is None:
@@ -367,6 +369,13 @@ class ExpectationResult(JsonResult):
         if bounds is not None:
             rows = np.flatnonzero(on_nets)[spread]
             low[rows], high[rows] = bounds
+            scale = self.diagnostics.get("cross_fit_scale")
+            if scale is not None:  # widened about the estimate (engine/law_pairs.py)
+                wide = rows[np.asarray(scale, dtype=float)[rows] != 1.0]
+                factor = np.asarray(scale, dtype=float)[wide]
+                centre = self.estimate[wide]
+                low[wide] = centre - (centre - low[wide]) * factor
+                high[wide] = centre + (high[wide] - centre) * factor
 
     def replicate_mask(self) -> np.ndarray:
         """Which quantities are means of RQMC replicates, read with ``diagnostics["dof"]``

@@ -29,12 +29,15 @@ Where the chaos reproduces the integrand, a controlled quantity's standard error
 at :data:`~multiexpect.polychaos.RESOLUTION` times the root mean square of its values,
 the arithmetic's resolution, and the rule reads the controlled spread at least at that
 floor, so nets that already integrate finer than it (an additive model, each net's
-one-dimensional projections stratified) stay plain. A quantity its own chaos leaves plain
-(a second moment, twice the degree) is tried again with the products of the kept
+one-dimensional projections stratified) stay plain. Two nets' values covary (each is in
+the other's fit): every controlled quantity's spread adds that covariance, read off the
+fits without each pair of nets (:mod:`.law_pairs`), in the rule and in the interval. A
+quantity whose own control gains less than :data:`CLOSE_GAIN` (a second moment, twice the
+degree, plain or kept on a lucky spread) is tried again with the products of the kept
 quantities' chaos as regressors (:mod:`.law_products`), by the same rule.
 docs/method.md, "The nets' chaos control on the law route of ``expectations``"; the
-measurements: docs/benchmarks.md, "The law route's chaos control" and "Products of the
-law route's controls".
+measurements: docs/benchmarks.md, "The law route's chaos control", "Products of the law
+route's controls" and "The cross-fit's covariance".
 """
 
 from __future__ import annotations
@@ -53,24 +56,31 @@ from ..polychaos import (
     multi_indices,
     normal_equations,
 )
-from .law_products import MAX_SOURCES, product_fits
+from .law_pairs import cross_covariance, net_pairs, pair_chunks
+from .law_products import MAX_SOURCES, pair_errors, product_fits, solve_all
 
-__all__ = ["KEEP_GAIN", "NetControl", "net_control"]
+__all__ = ["CLOSE_GAIN", "KEEP_GAIN", "NetControl", "net_control"]
 
 #: A quantity takes the control only where its controlled nets' spread (variance of the net
 #: means) is at most ``1 / KEEP_GAIN`` of the plain nets'.
 KEEP_GAIN = 16.0
+#: A quantity whose own control spreads more than ``1 / CLOSE_GAIN`` of its plain nets' is
+#: tried with the products of the others' (:mod:`.law_products`), which it takes where they
+#: pass :data:`KEEP_GAIN`: a second moment may pass with its own chaos on a lucky spread.
+CLOSE_GAIN = 100.0
 
 
 @dataclass(frozen=True)
 class NetControl:
     """The nets' values ((R, J)) and mean squares ((R, J)) with the control where it was
-    kept, each quantity's standard-error floor ((J,), 0 where plain) and the fit's
+    kept, each quantity's standard-error floor ((J,), 0 where plain), the covariance of two
+    of its nets the spread misses ((J,), :mod:`.law_pairs`; 0 where plain) and the fit's
     JSON-able record for the result's diagnostics."""
 
     values: np.ndarray
     squares: np.ndarray
     floor: np.ndarray
+    cross: np.ndarray
     record: dict
 
 
@@ -109,22 +119,43 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     plain = _net_spread(summands, n)
     resolution = RESOLUTION * np.sqrt(np.mean(summands**2, axis=0))
     least = nets * resolution**2  # the controlled spread as the interval reads it, at least
-    spread = np.maximum(_net_spread(corrected, n), least)
+    # the covariance of two nets the spread misses (law_pairs), from the fits without pairs;
+    # two nets leave no point to fit without both, and the control without them is 0
+    both = net_pairs(nets)
+    pair_coefs = np.zeros((1, *coefs[0].shape)) if nets < 3 else np.concatenate([
+        solve_all(np.stack([gram - pairs[r][0] - pairs[t][0] for r, t in chunk]),
+                  np.stack([moment - pairs[r][1] - pairs[t][1] for r, t in chunk]))
+        for chunk in pair_chunks(both)])
+    cross = np.zeros(summands.shape[1])
+    cross[cols] = _own_covariance(pairs, coefs, pair_coefs, both, n)
+    spread = np.maximum(_net_spread(corrected, n) + nets * np.maximum(cross, 0.0), least)
     kept = np.zeros(summands.shape[1], dtype=bool)
     kept[cols] = (spread[cols] * KEEP_GAIN <= plain[cols]) & (plain[cols] > 0)
     by_products = np.zeros_like(kept)
-    targets = cols[~kept[cols]]
-    if targets.size and np.any(kept):
-        # the sources: the kept quantities whose nets spread least against plain
-        gain = np.where(kept[cols], plain[cols] / spread[cols], -np.inf)
-        sources = np.argsort(-gain, kind="stable")[:min(MAX_SOURCES, int(kept.sum()))]
-        fits = product_fits(normal, summands[:, targets], n, bounded, alphas,
-                            [g for g, _ in pairs], [c[:, sources] for c in coefs])
+    # the sources: the kept quantities whose nets spread least against plain; the targets:
+    # those whose own chaos gains less than CLOSE_GAIN (plain, or kept on a spread that
+    # may be lucky)
+    gain = np.where(kept[cols], plain[cols] / spread[cols], 0.0)
+    sources = np.argsort(-gain, kind="stable")[:min(MAX_SOURCES, int(kept.sum()))]
+    targets = cols[gain < CLOSE_GAIN]
+    if sources.size and targets.size:
+        grams = [g for g, _ in pairs]
+        fits = product_fits(normal, summands[:, targets], n, bounded, alphas, grams,
+                            [c[:, sources] for c in coefs])
         redone = np.concatenate([y_part - fitted + const + extra for y_part, (
             fitted, const, extra) in zip(np.split(summands[:, targets], nets), fits)])
-        corrected[:, targets] = redone
-        again = np.maximum(_net_spread(redone, n), least[targets])
-        by_products[targets] = (again * KEEP_GAIN <= plain[targets]) & (plain[targets] > 0)
+        single = np.stack([fitted.mean(axis=0) - (const + extra)
+                           for fitted, const, extra in fits])
+        errors = [np.zeros((2, targets.size))] if nets < 3 else pair_errors(
+            normal, summands[:, targets], n, bounded, alphas, grams, both,
+            [c[:, sources] for c in pair_coefs])
+        again_cross = cross_covariance(single, dict(zip(both, errors)))
+        again = np.maximum(_net_spread(redone, n) + nets * np.maximum(again_cross, 0.0),
+                           least[targets])
+        taken = (again * KEEP_GAIN <= plain[targets]) & (plain[targets] > 0)
+        by_products[targets[taken]] = True
+        corrected[:, targets[taken]] = redone[:, taken]
+        cross[targets[taken]] = again_cross[taken]
         kept |= by_products
     out = np.where(kept, corrected, summands)
     values = net_means(out, n)
@@ -135,7 +166,22 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
             "terms": int(alphas.shape[0]), "basis": "legendre",
             "residual_share": residual / total if total > 0 else 0.0,
             "controlled": kept.tolist(), "by_products": by_products.tolist()}
-    return NetControl(values, squares, floor, info)
+    return NetControl(values, squares, floor, np.where(kept, cross, 0.0), info)
+
+
+def _own_covariance(pairs: list, coefs: list, pair_coefs: np.ndarray,
+                    both: list[tuple[int, int]], n: int) -> np.ndarray:
+    """Per eligible quantity, the covariance ``Ĉ`` of two nets under its own chaos
+    (:mod:`.law_pairs`): ``pairs`` each net's normal equations, ``coefs`` its left-out fit,
+    ``pair_coefs`` the fits without each pair ``both``. A fit's error on net ``r`` is
+    ``a_r . c``, ``a_r`` the net's error on the basis means (the exact means are ``e_0``):
+    its Gram matrix's first column over ``n`` less ``e_0``."""
+    basis_error = np.stack([g[:, 0] / n for g, _ in pairs])
+    basis_error[:, 0] -= 1.0
+    single = np.stack([basis_error[r] @ coef for r, coef in enumerate(coefs)])
+    paired = {(r, t): np.stack([basis_error[r] @ coef, basis_error[t] @ coef])
+              for (r, t), coef in zip(both, pair_coefs)}
+    return cross_covariance(single, paired)
 
 
 def _net_spread(values: np.ndarray, n: int) -> np.ndarray:

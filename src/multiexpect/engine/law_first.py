@@ -438,7 +438,7 @@ def law_result(state: EngineState, plan: LawPlan, route: Route,
     est = replicate_estimate(values, squares, plan.points, ranges)
     result = nets_result(state, plan, route, est, values, runs, plan.points, kish.value)
     return result if fitted is None else with_surrogate(result, fitted.record,
-                                                        fitted.floor)
+                                                        fitted.floor, fitted.cross)
 
 
 def nets_result(state: EngineState, plan: LawPlan, route: Route, est, values: np.ndarray,

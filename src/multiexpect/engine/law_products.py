@@ -7,7 +7,8 @@ moment's does. But where the chaos ``g_a`` follows ``y_a`` to ``ε``, the produc
 ``g_a g_b`` follows ``y_a y_b`` to about ``ε (|y_a| + |y_b|)``, and its mean is known
 exactly: the basis is orthonormal, so ``E[g_a g_b] = Σ_α c_{a,α} c_{b,α}`` (Parseval).
 
-So each quantity left plain by its own chaos is fitted again, by least squares on the
+So each quantity whose own chaos gains less than :data:`~.law_chaos.CLOSE_GAIN` (left
+plain, or kept on a spread that may be lucky) is fitted again, by least squares on the
 other nets' points, on the chaos basis together with the products ``g_a^{(-r)} g_b^{(-r)}``
 (``a <= b``) of the *source* quantities' controls (those that took theirs, at most
 :data:`MAX_SOURCES`, the largest gains first), each fitted without net ``r`` as in
@@ -18,8 +19,9 @@ other nets' points, on the chaos basis together with the products ``g_a^{(-r)} g
 
 every coefficient fixed given the other nets, so each net stays exactly unbiased, and the
 quantity takes it by the rule of :mod:`.law_chaos` (its nets spread
-:data:`~.law_chaos.KEEP_GAIN` times less). docs/method.md, "The nets' chaos control on the
-law route of ``expectations``".
+:data:`~.law_chaos.KEEP_GAIN` times less, with their covariance: the same fits without each
+pair of nets, :func:`pair_errors`, :mod:`.law_pairs`). docs/method.md, "The nets' chaos
+control on the law route of ``expectations``".
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..polychaos import FIT_CHUNK_ROWS, chaos_at, design
+from .law_pairs import PAIR_CHUNK
 
-__all__ = ["MAX_SOURCES", "product_fits"]
+__all__ = ["MAX_SOURCES", "pair_errors", "product_fits", "solve_all"]
 
 #: Most source quantities whose chaos products are regressors (``S (S + 1) / 2`` products).
 MAX_SOURCES = 3
@@ -54,6 +57,48 @@ def product_fits(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
                   + own[r][0] @ coef[terms:])
         out.append((fitted, coef[0], _parseval(sources[r]) @ coef[terms:]))
     return out
+
+
+def pair_errors(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
+                alphas: np.ndarray, grams: list[np.ndarray], pairs: list[tuple[int, int]],
+                sources: list[np.ndarray]) -> list[np.ndarray]:
+    """Per pair ``(r, t)`` of nets, the errors ``ε_q(h) = mean_q(h) - E[h]`` ((2, T)) on
+    nets ``r`` and ``t`` of the targets' product control fitted without both (``sources``:
+    the source controls' coefficients fitted without both), for the cross-fit's covariance
+    (:mod:`.law_pairs`): the same normal equations as :func:`product_fits`, solved at once
+    (``np.linalg.solve``, :data:`~.law_pairs.PAIR_CHUNK` pairs at a time; least squares
+    where a system is singular). The basis part's error
+    is the net's error on the basis means, its Gram matrix's first column over ``n`` less
+    ``e_0``, so no basis is evaluated again."""
+    terms = alphas.shape[0]
+    out = []
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        chunk = slice(start, start + PAIR_CHUNK)
+        lhs, rhs, own = _normal_equations(normal, y, n, bounded, alphas, grams, pairs[chunk],
+                                          sources[chunk])
+        coef = solve_all(lhs, rhs)
+        for k, pair in enumerate(pairs[chunk]):
+            errors = []
+            for i, q in enumerate(pair):
+                basis_error = grams[q][:, 0] / n
+                basis_error[0] -= 1.0
+                errors.append(basis_error @ coef[k, :terms]
+                              + (own[k][i].mean(axis=0) - _parseval(sources[start + k]))
+                              @ coef[k, terms:])
+            out.append(np.stack(errors))
+    return out
+
+
+def solve_all(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``lhs[k]^-1 rhs[k]`` for every ``k`` at once; a system that is singular (or gives a
+    non-finite solution) by least squares, alone."""
+    try:
+        coef = np.linalg.solve(lhs, rhs)
+    except np.linalg.LinAlgError:
+        coef = np.full(rhs.shape, np.nan)
+    for k in np.flatnonzero(~np.all(np.isfinite(coef), axis=tuple(range(1, coef.ndim)))):
+        coef[k] = np.linalg.lstsq(lhs[k], rhs[k], rcond=None)[0]
+    return coef
 
 
 def _parseval(sources: np.ndarray) -> np.ndarray:

@@ -104,18 +104,33 @@ class EngineResult:
         return tuple(s.as_dict() for s in self.history)
 
 
-def with_surrogate(result: EngineResult, record: dict, floor: np.ndarray) -> EngineResult:
-    """``result`` with a chaos control's ``record``, and each controlled quantity's standard
-    error kept at least its ``floor`` (:data:`~multiexpect.polychaos.RESOLUTION` times its
-    values' root mean square; 0 where plain); a quantity whose floor binds is listed in
-    ``resolution_floor``, and its interval is Student's t on that standard error
+def with_surrogate(result: EngineResult, record: dict, floor: np.ndarray,
+                   cross: np.ndarray | None = None) -> EngineResult:
+    """``result`` with a chaos control's ``record``, its replicates' standard errors widened
+    by ``cross`` ((J,): the covariance of two cross-fitted nets that their spread misses,
+    :mod:`.law_pairs`; the variance of the mean gains ``max(cross, 0)``, the covariance
+    matrix keeps its correlations, and each quantity's factor is listed in
+    ``cross_fit_scale`` for the subset-means interval), and each controlled quantity's
+    standard error kept at least its ``floor`` (:data:`~multiexpect.polychaos.RESOLUTION`
+    times its values' root mean square; 0 where plain); a quantity whose floor binds is
+    listed in ``resolution_floor``, and its interval is Student's t on that standard error
     (:meth:`~multiexpect.results.ExpectationResult.confidence_interval`)."""
     rqmc = {**result.rqmc, "surrogate": record}
-    floored = result.stderr < floor
-    if not np.any(floored):
-        return replace(result, rqmc=rqmc)
-    stderr = np.maximum(result.stderr, floor)
+    stderr = np.asarray(result.stderr, dtype=float)
     covariance = np.array(result.covariance, dtype=float)
-    covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance), stderr**2)
-    rqmc["resolution_floor"] = np.flatnonzero(floored).tolist()
+    extra = np.zeros_like(stderr) if cross is None else np.maximum(cross, 0.0)
+    if np.any(extra > 0):
+        widened = np.sqrt(stderr**2 + extra)
+        scale = np.divide(widened, stderr, out=np.ones_like(widened), where=stderr > 0)
+        covariance *= np.outer(scale, scale)
+        covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance),
+                                                                  widened**2)
+        stderr = widened
+        rqmc["cross_fit_scale"] = scale.tolist()
+    floored = stderr < floor
+    if np.any(floored):
+        stderr = np.maximum(stderr, floor)
+        covariance[np.diag_indices_from(covariance)] = np.maximum(np.diag(covariance),
+                                                                  stderr**2)
+        rqmc["resolution_floor"] = np.flatnonzero(floored).tolist()
     return replace(result, stderr=stderr, covariance=covariance, rqmc=rqmc)

@@ -428,6 +428,10 @@ def interval_line(diagnostics: dict, level: float = 0.95, which: str = "",
         products = sum(chaos.get("by_products", ()))
         if products:
             text += f" ({products} by products of the others' chaos)"
+        widened = sum(v > 1.0 for v in diagnostics.get("cross_fit_scale", ()))
+        if widened:
+            text += (f", {widened} widened for the covariance of the cross-fitted nets "
+                     f"(up to x{max(diagnostics['cross_fit_scale']):.2f})")
     return f"intervals{which}: {text}{also}" if text else ""
 
 
