@@ -144,19 +144,24 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
                             [c[:, sources] for c in coefs])
         redone = np.concatenate([y_part - fitted + const + extra for y_part, (
             fitted, const, extra) in zip(np.split(summands[:, targets], nets), fits)])
-        single = np.stack([fitted.mean(axis=0) - (const + extra)
-                           for fitted, const, extra in fits])
-        errors = [np.zeros((2, targets.size))] if nets < 3 else pair_errors(
-            normal, summands[:, targets], n, bounded, alphas, grams, both,
-            [c[:, sources] for c in pair_coefs])
-        again_cross = cross_covariance(single, dict(zip(both, errors)))
-        again = np.maximum(_net_spread(redone, n) + nets * np.maximum(again_cross, 0.0),
-                           least[targets])
-        taken = (again * KEEP_GAIN <= plain[targets]) & (plain[targets] > 0)
-        by_products[targets[taken]] = True
-        corrected[:, targets[taken]] = redone[:, taken]
-        cross[targets[taken]] = again_cross[taken]
-        kept |= by_products
+        # the covariance only widens the spread: it is read where the spread alone passes
+        raw = _net_spread(redone, n)
+        taken = (np.maximum(raw, least[targets]) * KEEP_GAIN <= plain[targets]) & (
+            plain[targets] > 0)
+        if np.any(taken):
+            single = np.stack([fitted.mean(axis=0) - (const + extra)
+                               for fitted, const, extra in fits])[:, taken]
+            errors = [np.zeros((2, int(taken.sum())))] if nets < 3 else pair_errors(
+                normal, summands[:, targets[taken]], n, bounded, alphas, grams, both,
+                [c[:, sources] for c in pair_coefs])
+            again_cross = np.zeros(targets.size)
+            again_cross[taken] = cross_covariance(single, dict(zip(both, errors)))
+            again = np.maximum(raw + nets * np.maximum(again_cross, 0.0), least[targets])
+            taken &= again * KEEP_GAIN <= plain[targets]
+            by_products[targets[taken]] = True
+            corrected[:, targets[taken]] = redone[:, taken]
+            cross[targets[taken]] = again_cross[taken]
+            kept |= by_products
     out = np.where(kept, corrected, summands)
     values = net_means(out, n)
     squares = net_means(out**2, n)
