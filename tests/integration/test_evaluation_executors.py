@@ -405,3 +405,29 @@ def test_progress_needs_stdout_a_terminal_and_draws_on_stderr(monkeypatch, stdou
     assert out.text == ""  # never on standard output: printed results stay clean
     assert ("400/400" in err.text) is drawn
     assert (err.text == "") is not drawn
+
+
+def _sleepy(x):
+    import time
+
+    time.sleep(0.2)
+    return x[:, :1]
+
+
+def test_abort_waits_for_the_stopped_pools_manager_thread():
+    """``Runner.abort`` stops busy workers and waits for the pool's manager thread, which
+    closes the pool's wake-up pipe: on Python 3.11 the interpreter's exit hook writes to
+    that pipe without a lock, and a thread still closing it printed an ``OSError``
+    (``Bad file descriptor``) traceback after a terminated study's one line. The thread
+    must be read before ``shutdown(wait=False)``, which drops it."""
+    from multiexpect.evaluation.executors import Runner
+
+    runner = Runner(_sleepy, pointwise=False, executor="processes", n_workers=2)
+    results = runner.run(((k, np.full((1, 2), float(k))) for k in range(8)), isolate=False)
+    first = next(results)
+    assert first[0] in range(8)
+    manager = runner._pool._executor_manager_thread
+    assert manager.is_alive()
+    runner.abort()
+    assert not manager.is_alive()
+    runner.close()

@@ -506,8 +506,9 @@ class Runner:
                 for proc in list(getattr(pool, "_processes", {}).values()):
                     if proc.is_alive():
                         proc.terminate()
+            manager = getattr(pool, "_executor_manager_thread", None)  # shutdown drops it
             pool.shutdown(wait=False)
-            _join_manager(pool)
+            _join_manager(manager)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -520,14 +521,14 @@ class Runner:
 MANAGER_JOIN_SECONDS = 10.0
 
 
-def _join_manager(pool) -> None:
+def _join_manager(thread) -> None:
     """Wait (at most :data:`MANAGER_JOIN_SECONDS`) for a stopped process pool's manager
-    thread, which fails the pending futures and closes the pool's wake-up pipe. On Python
-    3.11 the interpreter's exit hook wakes every pool's manager through that pipe without a
-    lock: if the thread closes it meanwhile, the exit prints an ``OSError`` traceback
-    (``Bad file descriptor``) after the study's one line. ``_executor_manager_thread`` has
-    no public accessor."""
-    thread = getattr(pool, "_executor_manager_thread", None)
+    ``thread`` (None: nothing to wait for), which fails the pending futures and closes the
+    pool's wake-up pipe. On Python 3.11 the interpreter's exit hook wakes every pool's
+    manager through that pipe without a lock: if the thread closes it meanwhile, the exit
+    prints an ``OSError`` traceback (``Bad file descriptor``) after the study's one line.
+    The caller reads ``_executor_manager_thread`` (no public accessor) before
+    ``shutdown(wait=False)``, which sets it to None."""
     if thread is not None and thread.is_alive():
         thread.join(MANAGER_JOIN_SECONDS)
 
