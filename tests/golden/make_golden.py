@@ -162,6 +162,15 @@ def cases():
                 lambda: me.perturbed_law_indices(one_output, law2, shifted, budget=3000, rng=1,
                                                  method="mc", quantity="mean",
                                                  sampling="rqmc")))
+    # the law route's chaos control: own chaos, products and the cross-fit's covariance
+    uniform2, uniform3 = me.Law([stats.uniform(0, 1)] * 2), me.Law([stats.uniform(0, 1)] * 3)
+    for name, model, law, budget in (("near-cap", tf.sine_square2, uniform2, 2000),
+                                     ("smooth", tf.smooth_uniform3, uniform3, 2000),
+                                     ("moments", tf.ishigami_moments, ishi, 4000)):
+        for seed in (1, 2):
+            out.append((f"law-chaos/{name}/{seed}",
+                        lambda f=model, law=law, b=budget, s=seed: me.expectations(
+                            f, law, budget=b, rng=s)))
     out.append(("reanalyse/law", _reanalysis))
     out.append(("resume/aiscv", _resumed))
     out.append(("cli/demo", _cli_demo))
