@@ -126,9 +126,12 @@ def expectations(model: Callable, law, *, budget: int, weights="relative",
         ``"auto"`` or ``"chaos"`` the law route of one law (``sampling="auto"``) corrects
         each net by a Legendre chaos fitted on the other nets, for the non-event quantities
         whose nets then spread at least 16 times less (:mod:`multiexpect.engine.law_chaos`),
-        and a quantity its own chaos leaves plain (a second moment) again by products of the
-        controlled quantities' chaos (:mod:`multiexpect.engine.law_products`). None: no
-        control (the law route is then plain RQMC of the law, bit for bit). Not applied on
+        a quantity its own chaos leaves plain or gains less than 100x from (a second moment)
+        again by products of the controlled quantities' chaos
+        (:mod:`multiexpect.engine.law_products`), and each controlled quantity's standard
+        error and interval widened by the covariance of the cross-fitted nets
+        (:mod:`multiexpect.engine.law_pairs`). None: no control (the law route is then plain
+        RQMC of the law, bit for bit). Not applied on
         the split route, the law route of several laws or an i.i.d. final
         stage (an event).
     **options

@@ -56,7 +56,7 @@ from ..polychaos import (
     multi_indices,
     normal_equations,
 )
-from .law_pairs import cross_covariance, net_pairs, pair_chunks
+from .law_pairs import basis_errors, cross_covariance, net_pairs, pair_chunks
 from .law_products import MAX_SOURCES, pair_errors, product_fits, solve_all
 
 __all__ = ["CLOSE_GAIN", "KEEP_GAIN", "NetControl", "net_control"]
@@ -119,13 +119,9 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     plain = _net_spread(summands, n)
     resolution = RESOLUTION * np.sqrt(np.mean(summands**2, axis=0))
     least = nets * resolution**2  # the controlled spread as the interval reads it, at least
-    # the covariance of two nets the spread misses (law_pairs), from the fits without pairs;
-    # two nets leave no point to fit without both, and the control without them is 0
+    # the covariance of two nets the spread misses (law_pairs), from the fits without pairs
     both = net_pairs(nets)
-    pair_coefs = np.zeros((1, *coefs[0].shape)) if nets < 3 else np.concatenate([
-        solve_all(np.stack([gram - pairs[r][0] - pairs[t][0] for r, t in chunk]),
-                  np.stack([moment - pairs[r][1] - pairs[t][1] for r, t in chunk]))
-        for chunk in pair_chunks(both)])
+    pair_coefs = _pair_fits(pairs, gram, moment, both, coefs[0].shape)
     cross = np.zeros(summands.shape[1])
     cross[cols] = _own_covariance(pairs, coefs, pair_coefs, both, n)
     spread = np.maximum(_net_spread(corrected, n) + nets * np.maximum(cross, 0.0), least)
@@ -151,9 +147,8 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
         if np.any(taken):
             single = np.stack([fitted.mean(axis=0) - (const + extra)
                                for fitted, const, extra in fits])[:, taken]
-            errors = [np.zeros((2, int(taken.sum())))] if nets < 3 else pair_errors(
-                normal, summands[:, targets[taken]], n, bounded, alphas, grams, both,
-                [c[:, sources] for c in pair_coefs])
+            errors = pair_errors(normal, summands[:, targets[taken]], n, bounded, alphas,
+                                 grams, both, [c[:, sources] for c in pair_coefs])
             again_cross = np.zeros(targets.size)
             again_cross[taken] = cross_covariance(single, dict(zip(both, errors)))
             again = np.maximum(raw + nets * np.maximum(again_cross, 0.0), least[targets])
@@ -174,15 +169,27 @@ def net_control(normal: np.ndarray, summands: np.ndarray, n: int,
     return NetControl(values, squares, floor, np.where(kept, cross, 0.0), info)
 
 
+def _pair_fits(pairs: list, gram: np.ndarray, moment: np.ndarray,
+               both: list[tuple[int, int]], shape: tuple) -> np.ndarray:
+    """The chaos fitted without each pair ``both`` of nets ((len(both), P, J)) from each
+    net's normal equations ``pairs`` and their sums ``gram``, ``moment``,
+    :data:`~.law_pairs.PAIR_CHUNK` pairs solved at once; zeros for two nets, which leave no
+    point to fit without both."""
+    if len(pairs) < 3:
+        return np.zeros((len(both), *shape))
+    return np.concatenate([
+        solve_all(np.stack([gram - pairs[r][0] - pairs[t][0] for r, t in chunk]),
+                  np.stack([moment - pairs[r][1] - pairs[t][1] for r, t in chunk]))
+        for chunk in pair_chunks(both)])
+
+
 def _own_covariance(pairs: list, coefs: list, pair_coefs: np.ndarray,
                     both: list[tuple[int, int]], n: int) -> np.ndarray:
     """Per eligible quantity, the covariance ``Ĉ`` of two nets under its own chaos
     (:mod:`.law_pairs`): ``pairs`` each net's normal equations, ``coefs`` its left-out fit,
-    ``pair_coefs`` the fits without each pair ``both``. A fit's error on net ``r`` is
-    ``a_r . c``, ``a_r`` the net's error on the basis means (the exact means are ``e_0``):
-    its Gram matrix's first column over ``n`` less ``e_0``."""
-    basis_error = np.stack([g[:, 0] / n for g, _ in pairs])
-    basis_error[:, 0] -= 1.0
+    ``pair_coefs`` the fits without each pair ``both``; a fit's error on a net is
+    :func:`~.law_pairs.basis_errors`'s."""
+    basis_error = basis_errors([g for g, _ in pairs], n)
     single = np.stack([basis_error[r] @ coef for r, coef in enumerate(coefs)])
     paired = {(r, t): np.stack([basis_error[r] @ coef, basis_error[t] @ coef])
               for (r, t), coef in zip(both, pair_coefs)}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PAIR_CHUNK", "cross_covariance", "net_pairs", "pair_chunks"]
+__all__ = ["PAIR_CHUNK", "basis_errors", "cross_covariance", "net_pairs", "pair_chunks"]
 
 #: Pairs of nets whose fits are set up and solved at once: their normal equations hold
 #: ``PAIR_CHUNK x terms^2`` floats (24 MB at 300 terms).
@@ -39,6 +39,16 @@ PAIR_CHUNK = 32
 def net_pairs(nets: int) -> list[tuple[int, int]]:
     """The pairs ``(r, t)``, ``r < t``, of ``nets`` nets."""
     return [(r, t) for r in range(nets) for t in range(r + 1, nets)]
+
+
+def basis_errors(grams: list[np.ndarray], n: int) -> np.ndarray:
+    """Each net's error on the chaos basis's means ((R, P)): the basis is orthonormal with
+    ``ψ_0 = 1``, so the exact means are ``e_0`` and net ``r``'s means are its Gram matrix
+    ``B_r^T B_r``'s first column over ``n``. A fit ``c`` fixed without net ``r`` has the
+    error ``ε_r = basis_errors[r] . c`` there."""
+    out = np.stack([g[:, 0] / n for g in grams])
+    out[:, 0] -= 1.0
+    return out
 
 
 def pair_chunks(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..polychaos import FIT_CHUNK_ROWS, chaos_at, design
-from .law_pairs import PAIR_CHUNK
+from .law_pairs import PAIR_CHUNK, basis_errors
 
 __all__ = ["MAX_SOURCES", "pair_errors", "product_fits", "solve_all"]
 
@@ -67,10 +67,12 @@ def pair_errors(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
     the source controls' coefficients fitted without both), for the cross-fit's covariance
     (:mod:`.law_pairs`): the same normal equations as :func:`product_fits`, solved at once
     (``np.linalg.solve``, :data:`~.law_pairs.PAIR_CHUNK` pairs at a time; least squares
-    where a system is singular). The basis part's error
-    is the net's error on the basis means, its Gram matrix's first column over ``n`` less
-    ``e_0``, so no basis is evaluated again."""
+    where a system is singular; zeros for two nets, which leave no point to fit). The basis
+    part's error is :func:`~.law_pairs.basis_errors`'s, so no basis is evaluated again."""
     terms = alphas.shape[0]
+    if len(grams) < 3:  # no point to fit without both nets: the control without them is 0
+        return [np.zeros((2, y.shape[1])) for _ in pairs]
+    errors_of_basis = basis_errors(grams, n)
     out = []
     for start in range(0, len(pairs), PAIR_CHUNK):
         chunk = slice(start, start + PAIR_CHUNK)
@@ -80,9 +82,7 @@ def pair_errors(normal: np.ndarray, y: np.ndarray, n: int, bounded: np.ndarray,
         for k, pair in enumerate(pairs[chunk]):
             errors = []
             for i, q in enumerate(pair):
-                basis_error = grams[q][:, 0] / n
-                basis_error[0] -= 1.0
-                errors.append(basis_error @ coef[k, :terms]
+                errors.append(errors_of_basis[q] @ coef[k, :terms]
                               + (own[k][i].mean(axis=0) - _parseval(sources[start + k]))
                               @ coef[k, terms:])
             out.append(np.stack(errors))
